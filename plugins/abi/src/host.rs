@@ -1,0 +1,297 @@
+//! Host side: find, load, verify and call plugins. Libraries are never unloaded (design notes
+//! §2: `dlclose` with Rust thread-locals is unsound in practice), so loaded tables are
+//! `'static`.
+use crate::ffi::{Buf, EntryFn, HostV1, PluginV1};
+use crate::types::{Description, ErrorKind, PluginError, Request, Response};
+use sha2::{Digest, Sha256};
+use std::ffi::{c_void, CStr};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+/// Why a file could not be used as a plugin.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file is missing or unreadable.
+    #[error("{path}: cannot read plugin file: {source}")]
+    Io {
+        /// File.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// dlopen failed (not a shared library, truncated, wrong architecture).
+    #[error("{path}: not a loadable shared library: {message}")]
+    NotLibrary {
+        /// File.
+        path: PathBuf,
+        /// Loader message.
+        message: String,
+    },
+    /// The entry symbol is missing.
+    #[error("{path}: not a flowlab plugin (no `flowlab_plugin_v1` symbol); build it with flowlab_abi::export_plugin!")]
+    NoEntry {
+        /// File.
+        path: PathBuf,
+    },
+    /// The plugin refused the host ABI or its table is malformed.
+    #[error("{path}: incompatible plugin ABI: {message}")]
+    Abi {
+        /// File.
+        path: PathBuf,
+        /// What does not match.
+        message: String,
+    },
+    /// `describe` failed or returned bad JSON.
+    #[error("{path}: describe failed: {message}")]
+    Describe {
+        /// File.
+        path: PathBuf,
+        /// Cause.
+        message: String,
+    },
+}
+
+/// A loaded, verified plugin.
+#[derive(Debug)]
+pub struct LoadedPlugin {
+    /// File it came from (canonical).
+    pub path: PathBuf,
+    /// SHA-256 of the file bytes (hex).
+    pub sha256: String,
+    /// ABI minor the plugin was built with.
+    pub abi_minor: u32,
+    /// Its self-description.
+    pub description: Description,
+    table: &'static PluginV1,
+}
+
+impl std::fmt::Debug for PluginV1 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginV1").field("abi_major", &self.abi_major).field("abi_minor", &self.abi_minor).finish_non_exhaustive()
+    }
+}
+
+// SAFETY: the table is immutable static data of a library that is never unloaded, and the
+// plugin's functions are required to be thread-safe (`Plugin: Send + Sync`).
+unsafe impl Sync for LoadedPlugin {}
+unsafe impl Send for LoadedPlugin {}
+
+/// Services the host offers a running cell.
+pub trait HostServices: Sync {
+    /// A log line from the plugin.
+    fn log(&self, _level: u32, _msg: &str) {}
+    /// Progress of the cell.
+    fn progress(&self, _done: u64, _total: u64) {}
+    /// Whether the cell should stop.
+    fn cancelled(&self) -> bool {
+        false
+    }
+}
+
+/// A no-op host.
+pub struct NullHost;
+impl HostServices for NullHost {}
+
+extern "C" fn log_tramp(ctx: *mut c_void, level: u32, msg: *const u8, len: usize) {
+    let _ = std::panic::catch_unwind(|| {
+        // SAFETY: ctx is the `&&dyn HostServices` set up in `LoadedPlugin::run`.
+        let h = unsafe { &*(ctx as *const &dyn HostServices) };
+        let bytes = if msg.is_null() { &[][..] } else { unsafe { std::slice::from_raw_parts(msg, len) } };
+        h.log(level, &String::from_utf8_lossy(bytes));
+    });
+}
+extern "C" fn progress_tramp(ctx: *mut c_void, done: u64, total: u64) {
+    let _ = std::panic::catch_unwind(|| {
+        let h = unsafe { &*(ctx as *const &dyn HostServices) };
+        h.progress(done, total);
+    });
+}
+extern "C" fn cancelled_tramp(ctx: *mut c_void) -> bool {
+    std::panic::catch_unwind(|| {
+        let h = unsafe { &*(ctx as *const &dyn HostServices) };
+        h.cancelled()
+    })
+    .unwrap_or(true)
+}
+
+fn registry() -> &'static Mutex<Vec<&'static LoadedPlugin>> {
+    static R: OnceLock<Mutex<Vec<&'static LoadedPlugin>>> = OnceLock::new();
+    R.get_or_init(|| Mutex::new(Vec::new()))
+}
+
+/// SHA-256 of a file (hex).
+pub fn file_sha256(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+impl LoadedPlugin {
+    /// Loads (once per canonical path; never unloads) and verifies a plugin file.
+    pub fn load(path: &Path) -> Result<&'static LoadedPlugin, LoadError> {
+        let canon = path.canonicalize().map_err(|e| LoadError::Io { path: path.into(), source: e })?;
+        let sha256 = file_sha256(&canon).map_err(|e| LoadError::Io { path: canon.clone(), source: e })?;
+        let mut reg = registry().lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = reg.iter().find(|p| p.path == canon) {
+            return Ok(p);
+        }
+        // SAFETY: loading runs the library's initialisers; flowlab plugins are trusted code
+        // chosen by the user (like SQLite extensions).
+        let lib = unsafe { libloading::Library::new(&canon) }
+            .map_err(|e| LoadError::NotLibrary { path: canon.clone(), message: e.to_string() })?;
+        let lib: &'static libloading::Library = Box::leak(Box::new(lib));
+        let entry: libloading::Symbol<EntryFn> = unsafe { lib.get(crate::ENTRY_SYMBOL) }.map_err(|_| LoadError::NoEntry { path: canon.clone() })?;
+        let hostv = null_host_table();
+        let table = unsafe { entry(&hostv) };
+        let table = unsafe { table.as_ref() }.ok_or_else(|| LoadError::Abi { path: canon.clone(), message: format!("the plugin refused host ABI {}.{}", crate::ABI_MAJOR, crate::ABI_MINOR) })?;
+        if table.magic != crate::MAGIC {
+            return Err(LoadError::Abi { path: canon, message: "bad magic bytes".into() });
+        }
+        if table.abi_major != crate::ABI_MAJOR {
+            return Err(LoadError::Abi { path: canon, message: format!("plugin ABI major {} but host ABI major {}; rebuild the plugin against flowlab-abi {}", table.abi_major, crate::ABI_MAJOR, crate::ABI_MAJOR) });
+        }
+        if table.struct_size < std::mem::size_of::<PluginV1>() {
+            return Err(LoadError::Abi { path: canon, message: format!("plugin table is {} bytes, expected at least {}", table.struct_size, std::mem::size_of::<PluginV1>()) });
+        }
+        let mut tmp = LoadedPlugin { path: canon.clone(), sha256, abi_minor: table.abi_minor, description: Description::new("", ""), table };
+        let d = tmp.call_json(|out| unsafe { (table.describe)(out) }).map_err(|e| LoadError::Describe { path: canon.clone(), message: e.message })?;
+        tmp.description = serde_json::from_slice(&d).map_err(|e| LoadError::Describe { path: canon.clone(), message: e.to_string() })?;
+        let name = unsafe { CStr::from_ptr(table.name) }.to_string_lossy();
+        if name != tmp.description.name {
+            return Err(LoadError::Describe { path: canon, message: format!("table name `{name}` differs from described name `{}`", tmp.description.name) });
+        }
+        let leaked: &'static LoadedPlugin = Box::leak(Box::new(tmp));
+        reg.push(leaked);
+        Ok(leaked)
+    }
+
+    /// Plugin name.
+    pub fn name(&self) -> &str {
+        &self.description.name
+    }
+    /// Plugin version.
+    pub fn version(&self) -> &str {
+        &self.description.version
+    }
+
+    fn call_json(&self, f: impl FnOnce(*mut Buf) -> i32) -> Result<Vec<u8>, PluginError> {
+        let mut out = Buf::empty();
+        let rc = f(&mut out);
+        let bytes = if out.ptr.is_null() { Vec::new() } else { unsafe { std::slice::from_raw_parts(out.ptr, out.len) }.to_vec() };
+        unsafe { (self.table.free_buf)(out) };
+        if rc == crate::code::OK {
+            Ok(bytes)
+        } else {
+            Err(serde_json::from_slice::<PluginError>(&bytes).unwrap_or_else(|_| PluginError {
+                kind: if rc == crate::code::ERR_PANIC { ErrorKind::Panic } else { ErrorKind::Run },
+                message: format!("plugin returned code {rc}: {}", String::from_utf8_lossy(&bytes)),
+                path: None,
+            }))
+        }
+    }
+
+    /// Asks the plugin to check settings for a capability.
+    pub fn validate(&self, capability: &str, settings: &serde_json::Value) -> Result<(), PluginError> {
+        let req = serde_json::to_vec(&serde_json::json!({"capability": capability, "settings": settings})).map_err(|e| PluginError::run(e.to_string()))?;
+        self.call_json(|out| unsafe { (self.table.validate)(req.as_ptr(), req.len(), out) }).map(|_| ())
+    }
+
+    /// Runs one cell through the ABI.
+    pub fn run(&self, req: &Request, services: &dyn HostServices) -> Result<Response, PluginError> {
+        let bytes = self.run_raw(&serde_json::to_vec(req).map_err(|e| PluginError::run(e.to_string()))?, services)?;
+        serde_json::from_slice(&bytes).map_err(|e| PluginError::run(format!("plugin `{}` returned a malformed response: {e}", self.name())))
+    }
+
+    /// Runs one cell with a raw JSON request and returns the raw JSON response bytes.
+    pub fn run_raw(&self, req: &[u8], services: &dyn HostServices) -> Result<Vec<u8>, PluginError> {
+        let ctx: &dyn HostServices = services;
+        let hostv = HostV1 {
+            abi_major: crate::ABI_MAJOR,
+            abi_minor: crate::ABI_MINOR,
+            struct_size: std::mem::size_of::<HostV1>(),
+            ctx: &ctx as *const &dyn HostServices as *mut c_void,
+            log: log_tramp,
+            progress: progress_tramp,
+            cancelled: cancelled_tramp,
+        };
+        self.call_json(|out| unsafe { (self.table.run)(&hostv, req.as_ptr(), req.len(), out) })
+    }
+}
+
+fn null_host_table() -> HostV1 {
+    extern "C" fn log(_: *mut c_void, _: u32, _: *const u8, _: usize) {}
+    extern "C" fn progress(_: *mut c_void, _: u64, _: u64) {}
+    extern "C" fn cancelled(_: *mut c_void) -> bool {
+        false
+    }
+    HostV1 { abi_major: crate::ABI_MAJOR, abi_minor: crate::ABI_MINOR, struct_size: std::mem::size_of::<HostV1>(), ctx: std::ptr::null_mut(), log, progress, cancelled }
+}
+
+/// File name of a plugin library on this platform (`libhistfit.so`).
+pub fn library_file_name(name: &str) -> String {
+    format!("{}{}{}", std::env::consts::DLL_PREFIX, name.replace('-', "_"), std::env::consts::DLL_SUFFIX)
+}
+
+/// Directories searched for plugins, in order: `$FLOWLAB_PLUGIN_PATH` (path list), beside the
+/// executable, and for an executable in `target/<profile>/deps` (tests) its parent, plus
+/// `target/<profile>[/deps]` of the current directory.
+pub fn search_dirs() -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Some(p) = std::env::var_os("FLOWLAB_PLUGIN_PATH") {
+        dirs.extend(std::env::split_paths(&p).filter(|d| !d.as_os_str().is_empty()));
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        if let Some(dir) = exe.parent() {
+            dirs.push(dir.to_path_buf());
+            if dir.file_name().is_some_and(|n| n == "deps") {
+                if let Some(up) = dir.parent() {
+                    dirs.push(up.to_path_buf());
+                }
+            } else {
+                dirs.push(dir.join("deps"));
+            }
+        }
+    }
+    for profile in ["release", "debug"] {
+        dirs.push(PathBuf::from("target").join(profile));
+        dirs.push(PathBuf::from("target").join(profile).join("deps"));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    dirs.retain(|d| seen.insert(d.clone()));
+    dirs
+}
+
+/// Finds the library file of plugin `name` in [`search_dirs`].
+pub fn find_plugin_file(name: &str) -> Option<PathBuf> {
+    let file = library_file_name(name);
+    search_dirs().into_iter().map(|d| d.join(&file)).find(|p| p.is_file())
+}
+
+/// Every file in the search dirs that looks like a flowlab plugin library, one per file name
+/// (the first directory wins).
+pub fn candidate_files() -> Vec<PathBuf> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for d in search_dirs() {
+        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let mut files: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        files.sort();
+        for f in files {
+            let Some(n) = f.file_name().and_then(|n| n.to_str()) else { continue };
+            // cargo's hashed artifacts (`libserde_derive-1a2b.so`) are never plugins
+            if n.starts_with(std::env::consts::DLL_PREFIX) && n.ends_with(std::env::consts::DLL_SUFFIX) && !n.contains('-') && seen.insert(n.to_string()) {
+                out.push(f);
+            }
+        }
+    }
+    out
+}

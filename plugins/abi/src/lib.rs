@@ -1,0 +1,68 @@
+//! # flowlab plugin ABI (v1)
+//!
+//! A flowlab plugin is a `cdylib` that exports exactly one C symbol,
+//! [`ENTRY_SYMBOL`] (`flowlab_plugin_v1`). Nothing Rust-shaped crosses the boundary: only the
+//! `#[repr(C)]` tables of [`ffi`] and byte buffers holding UTF-8 JSON (see design notes §2 and
+//! `specs/runner.md` §2.6).
+//!
+//! Plugin authors implement the safe [`Plugin`] trait and call [`export_plugin!`]; they write no
+//! `unsafe`. The host side (feature `host`) loads, verifies and calls plugins ([`host`]).
+//!
+//! ```ignore
+//! use flowlab_abi::prelude::*;
+//! #[derive(Default)]
+//! struct Echo;
+//! impl Plugin for Echo {
+//!     fn describe(&self) -> Description { Description::new("echo", env!("CARGO_PKG_VERSION")) }
+//!     fn run(&self, req: &Request, _host: &Host) -> Result<Response, PluginError> {
+//!         Ok(Response::default())
+//!     }
+//! }
+//! flowlab_abi::export_plugin!(Echo, "echo");
+//! ```
+#![warn(missing_docs)]
+
+pub mod ffi;
+pub mod glue;
+pub mod json;
+pub mod plugin;
+pub mod seed;
+pub mod types;
+
+#[cfg(feature = "host")]
+pub mod host;
+
+pub use plugin::{Host, Plugin};
+pub use types::*;
+
+/// ABI major version: a bump changes the entry symbol name.
+pub const ABI_MAJOR: u32 = 1;
+/// ABI minor version: a bump only appends fields to the tables.
+pub const ABI_MINOR: u32 = 0;
+/// Magic bytes at the start of [`ffi::PluginV1`].
+pub const MAGIC: [u8; 8] = *b"FLOWLAB\0";
+/// Name of the one exported entry symbol (NUL-terminated for `dlsym`).
+pub const ENTRY_SYMBOL: &[u8] = b"flowlab_plugin_v1\0";
+
+/// Return codes of the C functions.
+pub mod code {
+    /// Success; the output buffer holds the JSON answer.
+    pub const OK: i32 = 0;
+    /// Bad settings or request; the output buffer holds a JSON [`crate::PluginError`].
+    pub const ERR_CONFIG: i32 = 1;
+    /// The run failed; JSON [`crate::PluginError`].
+    pub const ERR_RUN: i32 = 2;
+    /// The plugin panicked; JSON [`crate::PluginError`] with the panic message.
+    pub const ERR_PANIC: i32 = 3;
+    /// The host asked to cancel and the plugin stopped.
+    pub const ERR_CANCELLED: i32 = 4;
+}
+
+/// Everything a plugin author needs.
+pub mod prelude {
+    pub use crate::json::{num, Real};
+    pub use crate::seed::{stream_rng, SeedRng};
+    pub use crate::types::*;
+    pub use crate::{Host, Plugin};
+    pub use serde_json::{json, Value};
+}

@@ -1,0 +1,1 @@
+//! endhost plugin (being written).

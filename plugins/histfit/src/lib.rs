@@ -1,0 +1,1 @@
+//! histfit plugin (being written).

@@ -1,0 +1,1 @@
+//! lstm plugin (being written).

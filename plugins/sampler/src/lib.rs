@@ -1,0 +1,1 @@
+//! sampler plugin (being written).

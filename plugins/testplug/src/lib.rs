@@ -1,0 +1,115 @@
+//! `testplug`: a plugin for flowlab's own tests and benchmarks. Capability `probe` draws
+//! numbers from the cell's seeded stream and can be told to panic, fail, sleep or abort;
+//! capability `noop` does nothing (ABI round-trip benchmark); dataset capability `synth`
+//! writes a small file.
+use flowlab_abi::prelude::*;
+use rand::Rng;
+use serde::Deserialize;
+
+/// The test plugin.
+#[derive(Default)]
+pub struct TestPlug;
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Probe {
+    #[serde(default = "one")]
+    draws: u32,
+    /// Panic when the cell's `value` setting equals this.
+    #[serde(default)]
+    panic_on: Option<i64>,
+    #[serde(default)]
+    fail_on: Option<i64>,
+    #[serde(default)]
+    abort_on: Option<i64>,
+    #[serde(default)]
+    value: i64,
+    #[serde(default)]
+    sleep_ms: u64,
+}
+fn one() -> u32 {
+    1
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Empty {}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Synth {
+    #[serde(default = "one")]
+    rows: u32,
+}
+
+impl Plugin for TestPlug {
+    fn describe(&self) -> Description {
+        let probe = json!({"type":"object","additionalProperties":false,"properties":{
+            "draws":{"type":"integer","minimum":0},"panic_on":{"type":"integer"},"fail_on":{"type":"integer"},
+            "abort_on":{"type":"integer"},"value":{"type":"integer"},"sleep_ms":{"type":"integer","minimum":0}}});
+        let mut d = Description::new("testplug", env!("CARGO_PKG_VERSION"))
+            .with(Capability::task("probe", "deterministic draws; can panic, fail, sleep or abort on request", probe).without_dataset())
+            .with(Capability::task("noop", "does nothing (ABI round-trip benchmark)", json!({"type":"object","additionalProperties":false})).without_dataset())
+            .with(Capability::dataset("synth", "writes a small text dataset", json!({"type":"object","additionalProperties":false,"properties":{"rows":{"type":"integer","minimum":1}}})));
+        d.summary = "flowlab's test plugin".into();
+        d.formats = vec!["text".into()];
+        d
+    }
+
+    fn validate(&self, capability: &str, settings: &Value) -> Result<(), PluginError> {
+        match capability {
+            "probe" => parse_settings::<Probe>(settings).map(|_| ()),
+            "synth" => parse_settings::<Synth>(settings).map(|_| ()),
+            "noop" => parse_settings::<Empty>(settings).map(|_| ()),
+            other => Err(PluginError::config("", format!("unknown capability `{other}`; testplug provides probe, noop, synth"))),
+        }
+    }
+
+    fn run(&self, req: &Request, host: &Host) -> Result<Response, PluginError> {
+        match req.capability.as_str() {
+            "noop" => Ok(Response::default()),
+            "synth" => {
+                let s: Synth = parse_settings(&req.settings)?;
+                let mut rng = stream_rng(&req.seed_hex, "synth", 0);
+                let text: String = (0..s.rows).map(|_| format!("{}\n", rng.random_range(0..1000u32))).collect();
+                let path = std::path::Path::new(&req.output_dir).join("synth.txt");
+                std::fs::write(&path, text).map_err(|e| PluginError::run(format!("{}: {e}", path.display())))?;
+                Ok(Response { artifacts: vec![Artifact { name: "dataset".into(), path: "synth.txt".into(), kind: "text".into() }], ..Default::default() })
+            }
+            _ => {
+                let p: Probe = parse_settings(&req.settings)?;
+                if p.panic_on == Some(p.value) {
+                    panic!("testplug told to panic at value {}", p.value);
+                }
+                if p.fail_on == Some(p.value) {
+                    return Err(PluginError::run(format!("testplug told to fail at value {}", p.value)));
+                }
+                if p.abort_on == Some(p.value) {
+                    std::process::abort();
+                }
+                host.info(&format!("probe value {} draws {}", p.value, p.draws));
+                let step = 10u64;
+                let mut waited = 0;
+                while waited < p.sleep_ms {
+                    host.check_cancel()?;
+                    std::thread::sleep(std::time::Duration::from_millis(step.min(p.sleep_ms - waited)));
+                    waited += step;
+                }
+                let mut rng = stream_rng(&req.seed_hex, "probe", 0);
+                let draws: Vec<f64> = (0..p.draws).map(|_| rng.random::<f64>()).collect();
+                let mean = draws.iter().sum::<f64>() / draws.len().max(1) as f64;
+                host.progress(1, 1);
+                let mut r = Response::default();
+                r.metrics.insert("mean".into(), num(mean));
+                r.metrics.insert("value".into(), json!(p.value));
+                r.metrics.insert("nan".into(), num(f64::NAN));
+                r.metrics.insert("dataset_sha256".into(), json!(req.dataset.as_ref().map(|d| d.sha256.clone())));
+                r.data.insert("draws".into(), json!(draws));
+                r.iterations = p.draws as u64;
+                Ok(r)
+            }
+        }
+    }
+}
+
+flowlab_abi::export_plugin!(TestPlug, "testplug");
