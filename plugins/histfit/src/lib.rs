@@ -1,1 +1,54 @@
-//! histfit plugin (being written).
+//! # histfit: flow-models parity for csv_hist flow histograms
+//!
+//! A flowlab plugin (spec `specs/histfit.md`). Capabilities:
+//! - `summary` (task, csv_hist): flow-models' two TeX summary tables byte for byte (§5), plus an
+//!   improved siunitx variant with metadata filled in ([`summary`], [`tasks::summary`]).
+//! - `generate_hist` (dataset): a seeded synthetic csv_hist drawn from a declared mixture and
+//!   binned as flow-models' `hist -b 12` ([`tasks::generate_hist`]).
+//!
+//! Modules have one job each: [`hist`] reads/writes/bins csv_hist, [`summary`] builds the
+//! tables, [`sampling`] draws from the mixture families, [`tasks`] parses settings and
+//! produces responses.
+#![warn(missing_docs)]
+
+pub mod hist;
+pub mod summary;
+pub mod tasks;
+
+use flowlab_abi::prelude::*;
+
+/// The plugin.
+#[derive(Default)]
+pub struct HistFit;
+
+impl Plugin for HistFit {
+    fn describe(&self) -> Description {
+        let mut d = Description::new("histfit", env!("CARGO_PKG_VERSION"))
+            .with(
+                Capability::task("summary", "flow-models' summary TeX tables (byte-identical) plus a siunitx variant", tasks::schema_of::<tasks::SummarySettings>())
+                    .accepting(&["csv_hist"]),
+            );
+        d.summary = "flow-models parity for csv_hist flow histograms: summary tables, mixtures, fitting".into();
+        d.formats = vec!["csv_hist".into()];
+        d
+    }
+
+    fn validate(&self, capability: &str, settings: &Value) -> Result<(), PluginError> {
+        match capability {
+            "summary" => parse_settings::<tasks::SummarySettings>(settings).map(|_| ()),
+            other => Err(PluginError::config("", format!("unknown capability `{other}`; histfit provides summary, generate_hist"))),
+        }
+    }
+
+    fn run(&self, req: &Request, host: &Host) -> Result<Response, PluginError> {
+        let t0 = std::time::Instant::now();
+        let mut r = match req.capability.as_str() {
+            "summary" => tasks::summary(req, host),
+            other => Err(PluginError::config("", format!("unknown capability `{other}`; histfit provides summary, generate_hist"))),
+        }?;
+        r.timing.insert("wall_s".into(), t0.elapsed().as_secs_f64());
+        Ok(r)
+    }
+}
+
+flowlab_abi::export_plugin!(HistFit, "histfit");

@@ -1,0 +1,385 @@
+//! The csv_hist format (spec §2): reading, writing and flow-models' binning functions.
+//!
+//! A csv_hist file has a header naming its columns (`bin_lo,bin_hi,flows_sum,packets_sum,
+//! octets_sum`, optionally `duration_sum`, `rate_sum`, `aggs_sum`, and `*_ssq` columns, which
+//! are ignored as flow-models' readers do). Rows are only the non-empty bins, ascending by
+//! `bin_lo` (inclusive) with `bin_hi` exclusive, so gaps between rows are normal. All values
+//! are non-negative integers up to 2^63; sums are accumulated in `u128` so they never overflow.
+use flowlab_abi::PluginError;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// What the x axis of a histogram measures (spec §2, `-x`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum XKind {
+    /// Flow length in packets (min `bin_lo` = 1).
+    Length,
+    /// Flow size in bytes (min `bin_lo` = 64).
+    Size,
+    /// Flow duration in ms (not summarised by flow-models).
+    Duration,
+    /// Flow rate in bps (not summarised by flow-models).
+    Rate,
+}
+
+impl XKind {
+    /// The name used in flow-models' tables and CLI.
+    pub fn name(self) -> &'static str {
+        match self {
+            XKind::Length => "length",
+            XKind::Size => "size",
+            XKind::Duration => "duration",
+            XKind::Rate => "rate",
+        }
+    }
+    /// flow-models' `UNITS[x]`: packets, bytes, milliseconds, bps.
+    pub fn unit(self) -> &'static str {
+        match self {
+            XKind::Length => "packets",
+            XKind::Size => "bytes",
+            XKind::Duration => "milliseconds",
+            XKind::Rate => "bps",
+        }
+    }
+    /// The smallest possible value (1 packet or 64 bytes); used by the discrete semantics (§4).
+    pub fn min_value(self) -> u64 {
+        match self {
+            XKind::Size => 64,
+            _ => 1,
+        }
+    }
+}
+
+/// One column of a histogram: its header name (e.g. `packets_sum`) and integer values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column {
+    /// Header name.
+    pub name: String,
+    /// One value per row.
+    pub values: Vec<u64>,
+}
+
+/// A csv_hist histogram in memory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hist {
+    /// Where it was read from (for error messages); empty for generated histograms.
+    pub source: String,
+    /// Inclusive lower bin edges, strictly ascending.
+    pub bin_lo: Vec<u64>,
+    /// Exclusive upper bin edges (`bin_hi > bin_lo`).
+    pub bin_hi: Vec<u64>,
+    /// The `*_sum` columns in file order (`flows_sum` always present).
+    pub columns: Vec<Column>,
+}
+
+/// The weight column of a fit or table (`-y`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum YCol {
+    /// `flows_sum`.
+    Flows,
+    /// `packets_sum`.
+    Packets,
+    /// `octets_sum`.
+    Octets,
+}
+
+impl YCol {
+    /// `flows`, `packets`, `octets`.
+    pub fn name(self) -> &'static str {
+        match self {
+            YCol::Flows => "flows",
+            YCol::Packets => "packets",
+            YCol::Octets => "octets",
+        }
+    }
+    /// All three, in flow-models' order.
+    pub const ALL: [YCol; 3] = [YCol::Flows, YCol::Packets, YCol::Octets];
+}
+
+impl Hist {
+    /// Number of rows (non-empty bins).
+    pub fn len(&self) -> usize {
+        self.bin_lo.len()
+    }
+    /// True when there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.bin_lo.is_empty()
+    }
+    /// A column by header name.
+    pub fn column(&self, name: &str) -> Option<&[u64]> {
+        self.columns.iter().find(|c| c.name == name).map(|c| c.values.as_slice())
+    }
+    /// A weight column, or a data error naming the file when it is missing.
+    pub fn y(&self, y: YCol) -> Result<&[u64], PluginError> {
+        let name = format!("{}_sum", y.name());
+        self.column(&name).ok_or_else(|| PluginError::data(format!("{}: the histogram has no `{name}` column", self.source)))
+    }
+    /// Σ of a column, exact.
+    pub fn total(&self, name: &str) -> Option<u128> {
+        self.column(name).map(|v| v.iter().map(|&x| x as u128).sum())
+    }
+    /// flow-models' `detect_x_value`: min `bin_lo` 1 → length, 64 → size, else an error.
+    pub fn detect_x(&self) -> Result<XKind, PluginError> {
+        match self.bin_lo.first() {
+            Some(1) => Ok(XKind::Length),
+            Some(64) => Ok(XKind::Size),
+            Some(m) => Err(PluginError::data(format!(
+                "{}: cannot detect the x kind: the smallest bin_lo is {m}, but flow-models' rule needs 1 (length, packets) or 64 (size, bytes); set `x` explicitly",
+                self.source
+            ))),
+            None => Err(PluginError::data(format!("{}: the histogram has no rows", self.source))),
+        }
+    }
+    /// Number of gaps: adjacent rows whose `bin_hi` is not the next row's `bin_lo`.
+    pub fn gaps(&self) -> usize {
+        self.bin_hi.iter().zip(self.bin_lo.iter().skip(1)).filter(|(h, l)| h != l).count()
+    }
+
+    /// Reads a csv_hist file.
+    pub fn read(path: &Path) -> Result<Hist, PluginError> {
+        let text = std::fs::read_to_string(path).map_err(|e| PluginError::data(format!("{}: cannot read the csv_hist file: {e}", path.display())))?;
+        Hist::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses csv_hist text; `source` names the file in errors (`file:line`).
+    pub fn parse(text: &str, source: &str) -> Result<Hist, PluginError> {
+        let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
+        let (_, header) = lines.next().ok_or_else(|| PluginError::data(format!("{source}: empty file, expected a csv_hist header `bin_lo,bin_hi,flows_sum,…`")))?;
+        let names: Vec<String> = header.trim_start_matches('\u{feff}').split(',').map(|s| s.trim().to_string()).collect();
+        let find = |n: &str| names.iter().position(|h| h == n);
+        let lo_i = find("bin_lo").ok_or_else(|| PluginError::data(format!("{source}:1: the header has no `bin_lo` column (found: {})", names.join(","))))?;
+        let hi_i = find("bin_hi").ok_or_else(|| PluginError::data(format!("{source}:1: the header has no `bin_hi` column (found: {})", names.join(","))))?;
+        if find("flows_sum").is_none() {
+            return Err(PluginError::data(format!("{source}:1: the header has no `flows_sum` column (found: {})", names.join(","))));
+        }
+        for (i, n) in names.iter().enumerate() {
+            if n.is_empty() {
+                return Err(PluginError::data(format!("{source}:1: header column {} has no name", i + 1)));
+            }
+            if names[..i].contains(n) {
+                return Err(PluginError::data(format!("{source}:1: header column `{n}` appears twice")));
+            }
+        }
+        // kept: every non-`_ssq` column other than the edges
+        let kept: Vec<usize> = (0..names.len()).filter(|&i| i != lo_i && i != hi_i && !names[i].ends_with("_ssq")).collect();
+        let mut h = Hist {
+            source: source.to_string(),
+            bin_lo: vec![],
+            bin_hi: vec![],
+            columns: kept.iter().map(|&i| Column { name: names[i].clone(), values: vec![] }).collect(),
+        };
+        for (ln, line) in lines {
+            let row = ln + 1;
+            let fields: Vec<&str> = line.split(',').map(|s| s.trim()).collect();
+            if fields.len() != names.len() {
+                return Err(PluginError::data(format!("{source}:{row}: expected {} fields as in the header, found {}", names.len(), fields.len())));
+            }
+            let parse = |i: usize| -> Result<u64, PluginError> { parse_int(fields[i]).map_err(|why| PluginError::data(format!("{source}:{row}: column `{}`: {why}", names[i]))) };
+            let lo = parse(lo_i)?;
+            let hi = parse(hi_i)?;
+            if hi <= lo {
+                return Err(PluginError::data(format!("{source}:{row}: bin_hi {hi} must be greater than bin_lo {lo}")));
+            }
+            if let Some(&prev_hi) = h.bin_hi.last() {
+                if lo < prev_hi {
+                    return Err(PluginError::data(format!(
+                        "{source}:{row}: bin_lo {lo} overlaps or precedes the previous bin (which ends at {prev_hi}); rows must be ascending by bin_lo"
+                    )));
+                }
+            }
+            h.bin_lo.push(lo);
+            h.bin_hi.push(hi);
+            for (c, &i) in kept.iter().enumerate() {
+                let v = parse(i)?;
+                h.columns[c].values.push(v);
+            }
+        }
+        if h.is_empty() {
+            return Err(PluginError::data(format!("{source}: the histogram has no rows")));
+        }
+        Ok(h)
+    }
+
+    /// Writes the csv_hist text (header by column name; integers only), as flow-models' `hist`.
+    pub fn to_csv(&self) -> String {
+        let mut s = String::from("bin_lo,bin_hi");
+        for c in &self.columns {
+            s.push(',');
+            s.push_str(&c.name);
+        }
+        s.push('\n');
+        for i in 0..self.len() {
+            let _ = write!(s, "{},{}", self.bin_lo[i], self.bin_hi[i]);
+            for c in &self.columns {
+                let _ = write!(s, ",{}", c.values[i]);
+            }
+            s.push('\n');
+        }
+        s
+    }
+}
+
+/// Parses a non-negative integer field (≤ 2^63 − 1, like numpy's int64). A trailing `.0`
+/// (floats written by other tools) is accepted when the value is integral.
+fn parse_int(s: &str) -> Result<u64, String> {
+    if s.is_empty() {
+        return Err("empty field, expected a non-negative integer".into());
+    }
+    let digits = s.strip_suffix(".0").unwrap_or(s);
+    match digits.parse::<u64>() {
+        Ok(v) if v <= i64::MAX as u64 => Ok(v),
+        Ok(v) => Err(format!("value {v} exceeds 2^63 - 1")),
+        Err(_) => Err(format!("`{s}` is not a non-negative integer")),
+    }
+}
+
+/// `bit_length` of Python ints.
+fn bitlen(x: u64) -> u32 {
+    64 - x.leading_zeros()
+}
+
+/// flow-models' `bin_calc_one(x) = (x, x + 1)` (b = 0) and `bin_calc_log(x, b)` (b > 0):
+/// `w = 1 << max(0, bitlen(x) − b)`, `lo = (x // w)·w`, `hi = lo + w` (spec §2). With b = 12
+/// values below 4096 get width 1 and each further power of two holds 2048 bins.
+pub fn bin_of(x: u64, b: u32) -> (u64, u64) {
+    if b == 0 {
+        return (x, x + 1);
+    }
+    let shift = bitlen(x).saturating_sub(b);
+    let w = 1u64 << shift;
+    let lo = (x / w) * w;
+    (lo, lo + w)
+}
+
+/// Accumulates flows into log bins (spec §2) and produces a [`Hist`] with the five standard
+/// columns, only non-empty bins, ascending.
+#[derive(Debug, Default)]
+pub struct Binner {
+    b: u32,
+    bins: std::collections::BTreeMap<u64, (u64, u64, u64, u64)>,
+}
+
+impl Binner {
+    /// A binner with exponent `b` (flow-models' `-b`; 0 = unit bins).
+    pub fn new(b: u32) -> Self {
+        Binner { b, bins: Default::default() }
+    }
+    /// Adds one flow with x value `x` (its bin key), `packets` and `octets`.
+    pub fn add(&mut self, x: u64, packets: u64, octets: u64) {
+        let (lo, hi) = bin_of(x, self.b);
+        let e = self.bins.entry(lo).or_insert((hi, 0, 0, 0));
+        e.1 += 1;
+        e.2 += packets;
+        e.3 += octets;
+    }
+    /// The histogram.
+    pub fn finish(self, source: &str) -> Hist {
+        let n = self.bins.len();
+        let mut h = Hist {
+            source: source.into(),
+            bin_lo: Vec::with_capacity(n),
+            bin_hi: Vec::with_capacity(n),
+            columns: ["flows_sum", "packets_sum", "octets_sum"].iter().map(|s| Column { name: s.to_string(), values: Vec::with_capacity(n) }).collect(),
+        };
+        for (lo, (hi, f, p, o)) in self.bins {
+            h.bin_lo.push(lo);
+            h.bin_hi.push(hi);
+            h.columns[0].values.push(f);
+            h.columns[1].values.push(p);
+            h.columns[2].values.push(o);
+        }
+        h
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_binning_matches_flow_models() {
+        // b = 12: unit bins below 4096, width 2 up to 8191, width 4 up to 16383
+        assert_eq!(bin_of(1, 12), (1, 2));
+        assert_eq!(bin_of(4095, 12), (4095, 4096));
+        assert_eq!(bin_of(4096, 12), (4096, 4098));
+        assert_eq!(bin_of(4097, 12), (4096, 4098));
+        assert_eq!(bin_of(8191, 12), (8190, 8192));
+        assert_eq!(bin_of(8192, 12), (8192, 8196));
+        assert_eq!(bin_of(16383, 12), (16380, 16384));
+        assert_eq!(bin_of(5, 0), (5, 6));
+        // the last row of agh_2015 all/length: [185 860 096, 185 925 632)
+        let (lo, hi) = bin_of(185_925_631, 12);
+        assert_eq!((lo, hi), (185_860_096, 185_925_632));
+        assert_eq!(lo % (hi - lo), 0);
+        assert_eq!(hi - lo, 1 << (28 - 12));
+        // every power of two holds 2048 bins
+        let mut n = 0;
+        let mut x = 1 << 20;
+        while x < 1 << 21 {
+            let (_, hi) = bin_of(x, 12);
+            x = hi;
+            n += 1;
+        }
+        assert_eq!(n, 2048);
+    }
+
+    #[test]
+    fn reads_by_name_ignores_ssq_and_accepts_gaps() {
+        let t = "packets_sum,bin_lo,flows_sum,bin_hi,octets_sum,octets_ssq\n1,1,1,2,100,5\n\n12,4,3,5,1000,7\n";
+        let h = Hist::parse(t, "t.csv").unwrap();
+        assert_eq!(h.bin_lo, vec![1, 4]);
+        assert_eq!(h.bin_hi, vec![2, 5]);
+        assert_eq!(h.column("flows_sum").unwrap(), &[1, 3]);
+        assert_eq!(h.column("packets_sum").unwrap(), &[1, 12]);
+        assert!(h.column("octets_ssq").is_none());
+        assert_eq!(h.gaps(), 1);
+        assert_eq!(h.detect_x().unwrap(), XKind::Length);
+    }
+
+    #[test]
+    fn big_integers_sum_exactly() {
+        let big = i64::MAX as u64;
+        let t = format!("bin_lo,bin_hi,flows_sum,packets_sum,octets_sum\n64,65,{big},1,1\n65,66,{big},1,1\n");
+        let h = Hist::parse(&t, "t.csv").unwrap();
+        assert_eq!(h.total("flows_sum").unwrap(), 2 * big as u128);
+        assert_eq!(h.detect_x().unwrap(), XKind::Size);
+        let over = "bin_lo,bin_hi,flows_sum\n1,2,9223372036854775808\n";
+        let e = Hist::parse(over, "o.csv").unwrap_err();
+        assert!(e.message.contains("o.csv:2") && e.message.contains("2^63"), "{}", e.message);
+    }
+
+    #[test]
+    fn bad_rows_name_file_and_row() {
+        let cases = [
+            ("bin_lo,bin_hi,flows_sum\n1,2,x\n", "t.csv:2: column `flows_sum`"),
+            ("bin_lo,bin_hi,flows_sum\n1,2,3\n2,3\n", "t.csv:3: expected 3 fields"),
+            ("bin_lo,bin_hi,flows_sum\n2,3,3\n1,2,3\n", "t.csv:3: bin_lo 1"),
+            ("bin_lo,bin_hi,flows_sum\n2,2,3\n", "t.csv:2: bin_hi 2"),
+            ("bin_lo,flows_sum\n2,3\n", "no `bin_hi`"),
+            ("bin_lo,bin_hi,flows_sum\n1,2,-3\n", "t.csv:2"),
+            ("", "empty file"),
+        ];
+        for (text, want) in cases {
+            let e = Hist::parse(text, "t.csv").unwrap_err();
+            assert!(e.message.contains(want), "{text:?}: {}", e.message);
+            assert_eq!(e.kind, flowlab_abi::ErrorKind::Data);
+        }
+        let h = Hist::parse("bin_lo,bin_hi,flows_sum\n5,6,1\n", "t.csv").unwrap();
+        assert!(h.detect_x().unwrap_err().message.contains("smallest bin_lo is 5"));
+    }
+
+    #[test]
+    fn binner_roundtrips_through_csv() {
+        let mut b = Binner::new(12);
+        for x in [1u64, 1, 2, 5000, 5001, 70000] {
+            b.add(x, x, 100 * x);
+        }
+        let h = b.finish("gen");
+        assert_eq!(h.bin_lo, vec![1, 2, 5000, 69984]);
+        assert_eq!(h.column("flows_sum").unwrap(), &[2, 1, 2, 1]);
+        let back = Hist::parse(&h.to_csv(), "gen").unwrap();
+        assert_eq!(back, h);
+    }
+}

@@ -1,0 +1,164 @@
+//! Capability entry points: typed settings (with their JSON Schemas) and the responses.
+use crate::hist::{Hist, XKind};
+use crate::summary::{Meta, Summary};
+use flowlab_abi::prelude::*;
+use schemars::JsonSchema;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// Draft-07 JSON Schema of a settings struct.
+pub fn schema_of<T: JsonSchema>() -> Value {
+    let g = schemars::generate::SchemaSettings::draft07().into_generator();
+    serde_json::to_value(g.into_root_schema_for::<T>()).unwrap_or_else(|_| json!({"type": "object"}))
+}
+
+/// Writes an artifact file under the cell's output directory.
+pub fn write_artifact(req: &Request, rel: &str, bytes: &[u8], kind: &str) -> Result<Artifact, PluginError> {
+    let dir = Path::new(&req.output_dir);
+    let path = dir.join(rel);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| PluginError::run(format!("cannot create {}: {e}", parent.display())))?;
+    }
+    std::fs::write(&path, bytes).map_err(|e| PluginError::run(format!("cannot write {}: {e}", path.display())))?;
+    Ok(Artifact { name: rel.into(), path: rel.into(), kind: kind.into() })
+}
+
+/// The dataset file of a task request, or a config error.
+pub fn dataset_path(req: &Request) -> Result<PathBuf, PluginError> {
+    match &req.dataset {
+        Some(d) if !d.path.is_empty() => Ok(PathBuf::from(&d.path)),
+        _ => Err(PluginError::config("datasets", format!("`{}` needs a csv_hist dataset; list one under `datasets`", req.capability))),
+    }
+}
+
+/// Which variant(s) of the summary tables to produce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Style {
+    /// flow-models' exact output (XXX placeholders, ASCII-space thousands).
+    Flowmodels,
+    /// siunitx `\num{}` numbers, placeholders filled from settings/metadata.
+    Siunitx,
+    /// Both (default).
+    #[default]
+    Both,
+}
+
+/// A metadata value: text or a number.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum MetaValue {
+    /// Free text.
+    Text(String),
+    /// A number (e.g. a timeout in seconds).
+    Number(serde_json::Number),
+}
+
+impl MetaValue {
+    fn text(&self) -> String {
+        match self {
+            MetaValue::Text(s) => s.clone(),
+            MetaValue::Number(x) => x.to_string(),
+        }
+    }
+}
+
+/// Settings of `summary` (spec §5).
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SummarySettings {
+    /// x axis of the histogram (`length` or `size`); default: detected from the smallest
+    /// `bin_lo` (1 → length, 64 → size), as flow-models does.
+    #[serde(default)]
+    pub x: Option<XKind>,
+    /// `flowmodels` (exact flow-models output), `siunitx` (improved), or `both` (default).
+    #[serde(default)]
+    pub style: Style,
+    /// Dataset name for the improved table (default: `experiment.metadata.dataset_name`).
+    #[serde(default)]
+    pub dataset_name: Option<MetaValue>,
+    /// Flow exporter (default: `experiment.metadata.exporter`).
+    #[serde(default)]
+    pub exporter: Option<MetaValue>,
+    /// L2 technology (default: `experiment.metadata.l2_technology`).
+    #[serde(default)]
+    pub l2_technology: Option<MetaValue>,
+    /// Sampling rate (default: `experiment.metadata.sampling_rate`, else `none`).
+    #[serde(default)]
+    pub sampling_rate: Option<MetaValue>,
+    /// Active timeout in seconds (default: `experiment.metadata.active_timeout`).
+    #[serde(default)]
+    pub active_timeout: Option<MetaValue>,
+    /// Inactive timeout in seconds (default: `experiment.metadata.inactive_timeout`).
+    #[serde(default)]
+    pub inactive_timeout: Option<MetaValue>,
+}
+
+impl SummarySettings {
+    /// Placeholder values: the setting if given, else the experiment metadata key of the same name.
+    pub fn meta(&self, md: &serde_json::Map<String, Value>) -> Meta {
+        let pick = |s: &Option<MetaValue>, key: &str| -> Option<String> {
+            s.as_ref().map(|v| v.text()).or_else(|| match md.get(key) {
+                Some(Value::String(t)) => Some(t.clone()),
+                Some(Value::Number(n)) => Some(n.to_string()),
+                _ => None,
+            })
+        };
+        Meta {
+            dataset_name: pick(&self.dataset_name, "dataset_name"),
+            exporter: pick(&self.exporter, "exporter"),
+            l2_technology: pick(&self.l2_technology, "l2_technology"),
+            sampling_rate: pick(&self.sampling_rate, "sampling_rate"),
+            active_timeout: pick(&self.active_timeout, "active_timeout"),
+            inactive_timeout: pick(&self.inactive_timeout, "inactive_timeout"),
+        }
+    }
+}
+
+/// `summary`: reads the csv_hist, returns the tables in `data` and writes them as artifacts:
+/// `summary.tex` (flow-models' exact stdout), `summary-table1.tex`, `summary-table2.tex`,
+/// and for the improved variant `summary-siunitx.tex`.
+pub fn summary(req: &Request, host: &Host) -> Result<Response, PluginError> {
+    let s: SummarySettings = parse_settings(&req.settings)?;
+    let path = dataset_path(req)?;
+    let h = Hist::read(&path)?;
+    host.check_cancel()?;
+    let sm = Summary::compute(&h, s.x)?;
+    let mut r = Response::default();
+    let m = &mut r.metrics;
+    for (what, t) in &sm.totals {
+        m.insert(format!("total_{what}"), num(*t as f64));
+    }
+    m.insert("avg_flow_length".into(), num(sm.totals[1].1 as f64 / sm.totals[0].1 as f64));
+    m.insert("avg_flow_size".into(), num(sm.avg_flow_size));
+    m.insert("avg_packet_size".into(), num(sm.avg_packet_size));
+    m.insert("rows".into(), json!(h.len()));
+    m.insert("gaps".into(), json!(h.gaps()));
+    m.insert("min_bin_lo".into(), json!(h.bin_lo[0]));
+    m.insert("max_bin_lo".into(), json!(h.bin_lo[h.len() - 1]));
+    let d = &mut r.data;
+    d.insert("x".into(), json!(sm.x.name()));
+    d.insert("unit".into(), json!(sm.x.unit()));
+    d.insert("totals".into(), Value::Object(sm.totals.iter().map(|(w, t)| (w.to_string(), json!(t.to_string()))).collect()));
+    d.insert("points".into(), json!(sm.points));
+    for (k, what) in ["flows", "packets", "octets"].iter().enumerate() {
+        d.insert(format!("pct_{what}"), Value::Array(sm.pct.iter().map(|v| num(v[k])).collect()));
+    }
+    if s.style != Style::Siunitx {
+        let (t1, t2, out) = (sm.table1_flowmodels(), sm.table2_flowmodels(), sm.flowmodels_stdout());
+        r.artifacts.push(write_artifact(req, "summary.tex", out.as_bytes(), "tex")?);
+        r.artifacts.push(write_artifact(req, "summary-table1.tex", format!("{t1}\n").as_bytes(), "tex")?);
+        r.artifacts.push(write_artifact(req, "summary-table2.tex", format!("{t2}\n").as_bytes(), "tex")?);
+        d.insert("table1".into(), json!(t1));
+        d.insert("table2".into(), json!(t2));
+        d.insert("flowmodels_tex".into(), json!(out));
+    }
+    if s.style != Style::Flowmodels {
+        let meta = s.meta(&req.experiment.metadata);
+        let (t1, t2) = (sm.table1_siunitx(&meta), sm.table2_siunitx());
+        r.artifacts.push(write_artifact(req, "summary-siunitx.tex", format!("{t1}\n\n{t2}\n").as_bytes(), "tex")?);
+        d.insert("table1_siunitx".into(), json!(t1));
+        d.insert("table2_siunitx".into(), json!(t2));
+    }
+    Ok(r)
+}

@@ -1,0 +1,17 @@
+//! The flowlab conformance kit against the built histfit cdylib (through the real C ABI).
+mod common;
+use flowlab_conformance::{check, Case};
+use serde_json::json;
+
+#[test]
+fn histfit_conforms() {
+    let small = common::fixture("small_length.csv");
+    let mut cases = vec![
+        Case::new("summary", json!({})).with_dataset("small", &small, "csv_hist"),
+        Case::new("summary", json!({"style": "siunitx", "dataset_name": "small"})).with_dataset("small", &small, "csv_hist"),
+    ];
+    if let Some(d) = common::data_dir() {
+        cases.push(Case::new("summary", json!({"x": "size"})).with_dataset("all-size", d.join("agh_2015/histograms/all/size.csv"), "csv_hist"));
+    }
+    check("histfit", &cases);
+}
