@@ -1,0 +1,348 @@
+//! Typed settings of the capabilities and their JSON Schemas (draft-07, hand-written).
+use crate::model::{Head, Init, OutAct, RecAct};
+use crate::optim::OptKind;
+use crate::seq::Truncate;
+use crate::trainer::LossMask;
+use flowlab_abi::PluginError;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// Normalisation scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// Statistics over every traffic of the file, before the split (the original).
+    WholeFile,
+    /// Statistics over the training traffics only.
+    TrainOnly,
+}
+
+/// Normalisation name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NormKind {
+    /// Unit vectors.
+    L2,
+    /// z-score per feature.
+    Standardize,
+    /// Min-max per feature (the original's `train_rnn.py`).
+    Minmax,
+    /// No normalisation.
+    None,
+}
+
+impl NormKind {
+    /// Settings name.
+    pub fn name(self) -> &'static str {
+        match self {
+            NormKind::L2 => "l2",
+            NormKind::Standardize => "standardize",
+            NormKind::Minmax => "minmax",
+            NormKind::None => "none",
+        }
+    }
+}
+
+macro_rules! defaults {
+    ($($f:ident: $t:ty = $v:expr;)*) => { $(fn $f() -> $t { $v })* };
+}
+defaults! {
+    d_head: Head = Head::None;
+    d_out: OutAct = OutAct::Relu;
+    d_rec: RecAct = RecAct::HardSigmoidKeras2;
+    d_init: Init = Init::Keras;
+    d_opt: OptKind = OptKind::Rmsprop;
+    d_lr: f64 = 1e-3;
+    d_rho: f64 = 0.9;
+    d_b1: f64 = 0.9;
+    d_b2: f64 = 0.999;
+    d_eps: f64 = 1e-7;
+    d_mask: LossMask = LossMask::None;
+    d_batch: usize = 64;
+    d_len: usize = 100;
+    d_trunc: Truncate = Truncate::KeepLast;
+    d_epochs: u64 = 100;
+    d_every: u64 = 5;
+    d_norm: NormKind = NormKind::Minmax;
+    d_scope: Scope = Scope::WholeFile;
+    d_true: bool = true;
+    d_test: f64 = 0.3;
+    d_chunk: usize = 32;
+    d_plot_feature: usize = 7;
+    d_plot_traffics: usize = 5;
+    d_cache: usize = 1024;
+}
+
+/// Settings of the `network` capability (train + evaluate). Defaults are the original
+/// (spec §4): LSTM(hidden = features) + ReLU, hard-sigmoid gates, Keras init, RMSprop.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    /// Hidden units; default = the feature dimension (required when `head = none`).
+    #[serde(default)]
+    pub hidden: Option<usize>,
+    /// Output head.
+    #[serde(default = "d_head")]
+    pub head: Head,
+    /// Output activation.
+    #[serde(default = "d_out")]
+    pub output_activation: OutAct,
+    /// Gate activation.
+    #[serde(default = "d_rec")]
+    pub recurrent_activation: RecAct,
+    /// Initialisation.
+    #[serde(default = "d_init")]
+    pub init: Init,
+    /// Optimiser.
+    #[serde(default = "d_opt")]
+    pub optimizer: OptKind,
+    /// Learning rate.
+    #[serde(default = "d_lr")]
+    pub lr: f64,
+    /// RMSprop ρ.
+    #[serde(default = "d_rho")]
+    pub rho: f64,
+    /// Adam β₁.
+    #[serde(default = "d_b1")]
+    pub beta1: f64,
+    /// Adam β₂.
+    #[serde(default = "d_b2")]
+    pub beta2: f64,
+    /// ε of the optimiser.
+    #[serde(default = "d_eps")]
+    pub eps: f64,
+    /// Loss mask.
+    #[serde(default = "d_mask")]
+    pub loss_mask: LossMask,
+    /// Traffics per batch.
+    #[serde(default = "d_batch")]
+    pub batch: usize,
+    /// Sequence length.
+    #[serde(default = "d_len")]
+    pub seq_len: usize,
+    /// Truncation rule.
+    #[serde(default = "d_trunc")]
+    pub truncate: Truncate,
+    /// Epochs (additional epochs with `init_from`).
+    #[serde(default = "d_epochs")]
+    pub epochs: u64,
+    /// Evaluate (cosine metrics) every K epochs and at the last one.
+    #[serde(default = "d_every")]
+    pub eval_every: u64,
+    /// Normalisation.
+    #[serde(default = "d_norm")]
+    pub normalize: NormKind,
+    /// Normalisation statistics scope.
+    #[serde(default = "d_scope")]
+    pub normalize_scope: Scope,
+    /// Normalise padded steps too (the original).
+    #[serde(default = "d_true")]
+    pub normalize_padding: bool,
+    /// Read min/max from an original `[[min…],[max…]]` file instead of computing them.
+    #[serde(default)]
+    pub minmax_file: Option<String>,
+    /// Test fraction of the seeded split.
+    #[serde(default = "d_test")]
+    pub test_fraction: f64,
+    /// Shuffle the training traffics every epoch (seeded).
+    #[serde(default = "d_true")]
+    pub shuffle: bool,
+    /// Rows per parallel chunk (fixed; results do not depend on the thread count).
+    #[serde(default = "d_chunk")]
+    pub chunk_rows: usize,
+    /// Continue training from a saved model (the original's `-m`).
+    #[serde(default)]
+    pub init_from: Option<String>,
+    /// Other feature files to apply the trained model to (the original's `test_rnn.py`).
+    #[serde(default)]
+    pub apply_to: Vec<String>,
+    /// Feature-info file naming the dimensions.
+    #[serde(default)]
+    pub feature_info: Option<String>,
+    /// Feature index drawn in the prediction plots (the original: 7, frame length).
+    #[serde(default = "d_plot_feature")]
+    pub plot_feature: usize,
+    /// Sample traffics per set in the prediction plots.
+    #[serde(default = "d_plot_traffics")]
+    pub plot_traffics: usize,
+    /// Write SVG/PNG figures.
+    #[serde(default = "d_true")]
+    pub plots: bool,
+    /// Save the trained model (`model.lstm`).
+    #[serde(default = "d_true")]
+    pub save_model: bool,
+    /// Files up to this many MiB are parsed once into memory; larger ones are parsed batch by
+    /// batch from the memory map.
+    #[serde(default = "d_cache")]
+    pub cache_mb: usize,
+}
+
+/// Settings of the `evaluate` capability (apply a saved model to a dataset).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Evaluate {
+    /// The saved model (absolute, or relative to the dataset's directory).
+    pub model: String,
+    /// Traffics per forward batch.
+    #[serde(default = "d_batch")]
+    pub batch: usize,
+    /// Rows per parallel chunk.
+    #[serde(default = "d_chunk")]
+    pub chunk_rows: usize,
+    /// Feature-info file naming the dimensions.
+    #[serde(default)]
+    pub feature_info: Option<String>,
+    /// Write SVG/PNG figures.
+    #[serde(default = "d_true")]
+    pub plots: bool,
+    /// In-memory parsing limit (MiB).
+    #[serde(default = "d_cache")]
+    pub cache_mb: usize,
+}
+
+/// Settings of the `synth_features` dataset capability.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Synth {
+    /// Traffics.
+    #[serde(default = "d_traffics")]
+    pub traffics: usize,
+    /// Features per packet.
+    #[serde(default = "d_dim")]
+    pub dim: usize,
+    /// Minimum packets per traffic.
+    #[serde(default = "d_minp")]
+    pub min_packets: usize,
+    /// Maximum packets per traffic.
+    #[serde(default = "d_maxp")]
+    pub max_packets: usize,
+}
+defaults! {
+    d_traffics: usize = 200;
+    d_dim: usize = 146;
+    d_minp: usize = 6;
+    d_maxp: usize = 200;
+}
+
+fn positive(v: usize, key: &str) -> Result<(), PluginError> {
+    if v == 0 { Err(PluginError::config(key, format!("`{key}` must be at least 1"))) } else { Ok(()) }
+}
+
+fn unit(v: f64, key: &str, open_low: bool) -> Result<(), PluginError> {
+    let ok = v.is_finite() && v < 1.0 && if open_low { v > 0.0 } else { v >= 0.0 };
+    if ok { Ok(()) } else { Err(PluginError::config(key, format!("`{key}` = {v} must lie in {}0, 1)", if open_low { "(" } else { "[" }))) }
+}
+
+impl Network {
+    /// Range checks (settings that parse but make no sense), naming the key.
+    pub fn check(&self) -> Result<(), PluginError> {
+        positive(self.batch, "batch")?;
+        positive(self.seq_len, "seq_len")?;
+        positive(self.chunk_rows, "chunk_rows")?;
+        positive(self.eval_every as usize, "eval_every")?;
+        if let Some(h) = self.hidden {
+            positive(h, "hidden")?;
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(PluginError::config("lr", "`lr` must be a positive number"));
+        }
+        if !(self.eps.is_finite() && self.eps > 0.0) {
+            return Err(PluginError::config("eps", "`eps` must be a positive number"));
+        }
+        unit(self.rho, "rho", false)?;
+        unit(self.beta1, "beta1", false)?;
+        unit(self.beta2, "beta2", false)?;
+        unit(self.test_fraction, "test_fraction", false)?;
+        if self.minmax_file.is_some() && self.normalize != NormKind::Minmax {
+            return Err(PluginError::config("minmax_file", "`minmax_file` needs `normalize = \"minmax\"`"));
+        }
+        Ok(())
+    }
+}
+
+impl Synth {
+    /// Range checks.
+    pub fn check(&self) -> Result<(), PluginError> {
+        positive(self.traffics, "traffics")?;
+        positive(self.min_packets, "min_packets")?;
+        if self.dim < 2 {
+            return Err(PluginError::config("dim", "`dim` must be at least 2"));
+        }
+        if self.max_packets < self.min_packets {
+            return Err(PluginError::config("max_packets", "`max_packets` must be at least `min_packets`"));
+        }
+        Ok(())
+    }
+}
+
+fn en(v: &[&str], d: &str, desc: &str) -> Value {
+    json!({"type": "string", "enum": v, "default": d, "description": desc})
+}
+fn int(min: u64, d: Value, desc: &str) -> Value {
+    json!({"type": "integer", "minimum": min, "default": d, "description": desc})
+}
+fn num(d: f64, desc: &str) -> Value {
+    json!({"type": "number", "default": d, "description": desc})
+}
+fn boolean(d: bool, desc: &str) -> Value {
+    json!({"type": "boolean", "default": d, "description": desc})
+}
+fn string(desc: &str) -> Value {
+    json!({"type": "string", "description": desc})
+}
+
+/// JSON Schema of [`Network`].
+pub fn network_schema() -> Value {
+    json!({"$schema": "http://json-schema.org/draft-07/schema#", "title": "lstm network", "type": "object", "additionalProperties": false, "properties": {
+        "hidden": {"type": "integer", "minimum": 1, "description": "hidden units (default: the feature dimension; must equal it when head = none)"},
+        "head": en(&["none", "linear"], "none", "output head: none (prediction = act(h), the original) or linear"),
+        "output_activation": en(&["relu", "identity", "sigmoid", "tanh"], "relu", "output activation"),
+        "recurrent_activation": en(&["sigmoid", "hard_sigmoid_keras2"], "hard_sigmoid_keras2", "gate activation; Keras 2 hard_sigmoid = clip(0.2x+0.5, 0, 1)"),
+        "init": en(&["keras", "pytorch_uniform"], "keras", "keras: glorot-uniform / orthogonal / forget bias 1; pytorch_uniform: U(±1/sqrt(H))"),
+        "optimizer": en(&["adam", "rmsprop"], "rmsprop", "optimiser"),
+        "lr": num(1e-3, "learning rate"), "rho": num(0.9, "RMSprop decay"), "beta1": num(0.9, "Adam beta1"),
+        "beta2": num(0.999, "Adam beta2"), "eps": num(1e-7, "optimiser epsilon (Keras 2 default 1e-7)"),
+        "loss_mask": en(&["none", "real_packets"], "none", "none: MSE over every step incl. padding (the original)"),
+        "batch": int(1, json!(64), "traffics per batch"), "seq_len": int(1, json!(100), "sequence length"),
+        "truncate": en(&["keep_last", "keep_first"], "keep_last", "which packets a long traffic keeps (keep_last = the original)"),
+        "epochs": int(0, json!(100), "epochs (additional epochs with init_from)"),
+        "eval_every": int(1, json!(5), "cosine evaluation every K epochs and at the last"),
+        "normalize": en(&["minmax", "l2", "standardize", "none"], "minmax", "normalisation"),
+        "normalize_scope": en(&["whole_file", "train_only"], "whole_file", "statistics over the whole file (the original) or the training traffics"),
+        "normalize_padding": boolean(true, "normalise padded steps too (the original)"),
+        "minmax_file": string("original [[min…],[max…]] file to use instead of computed statistics (relative to the dataset's directory)"),
+        "test_fraction": num(0.3, "test fraction of the seeded split"),
+        "shuffle": boolean(true, "shuffle the training traffics every epoch (seeded)"),
+        "chunk_rows": int(1, json!(32), "rows per parallel chunk (fixed; results independent of threads)"),
+        "init_from": string("saved model to continue training from (the original -m)"),
+        "apply_to": {"type": "array", "items": {"type": "string"}, "default": [], "description": "other feature files to apply the trained model to (relative to the dataset's directory)"},
+        "feature_info": string("feature-info file naming the dimensions (relative to the dataset's directory)"),
+        "plot_feature": int(0, json!(7), "feature drawn in the prediction plots (7 = frame length)"),
+        "plot_traffics": int(0, json!(5), "sample traffics per set in the prediction plots"),
+        "plots": boolean(true, "write SVG/PNG figures"),
+        "save_model": boolean(true, "save model.lstm"),
+        "cache_mb": int(0, json!(1024), "files up to this size are parsed once into memory")
+    }})
+}
+
+/// JSON Schema of [`Evaluate`].
+pub fn evaluate_schema() -> Value {
+    json!({"$schema": "http://json-schema.org/draft-07/schema#", "title": "lstm evaluate", "type": "object", "additionalProperties": false, "required": ["model"], "properties": {
+        "model": string("saved model file (absolute, or relative to the dataset's directory)"),
+        "batch": int(1, json!(64), "traffics per forward batch"),
+        "chunk_rows": int(1, json!(32), "rows per parallel chunk"),
+        "feature_info": string("feature-info file naming the dimensions"),
+        "plots": boolean(true, "write SVG/PNG figures"),
+        "cache_mb": int(0, json!(1024), "in-memory parsing limit (MiB)")
+    }})
+}
+
+/// JSON Schema of [`Synth`].
+pub fn synth_schema() -> Value {
+    json!({"$schema": "http://json-schema.org/draft-07/schema#", "title": "lstm synth_features", "type": "object", "additionalProperties": false, "properties": {
+        "traffics": int(1, json!(200), "traffics (lines)"),
+        "dim": int(2, json!(146), "features per packet"),
+        "min_packets": int(1, json!(6), "minimum packets per traffic"),
+        "max_packets": int(1, json!(200), "maximum packets per traffic")
+    }})
+}
