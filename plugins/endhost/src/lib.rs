@@ -1,1 +1,29 @@
-//! endhost plugin (being written).
+//! # endhost: mixture models of endhost network traffic
+//!
+//! The P / EP / EEP zeta–geometric mixtures of Agosta, Ting, Chandrashekar, Crovella & Taft,
+//! "Mixture Models of Endhost Network Traffic" (INFOCOM 2013), as rebuilt in
+//! `shared/specs/endhost.md`: models and likelihoods ([`model`], spec §1), ζ numerics
+//! ([`zeta`], §1.5), interior-point maximum likelihood and the alternative fitters ([`fit`],
+//! [`optim`], §2), Bayes-factor selection ([`select`], §3), samplers ([`sample`], §4), readers
+//! ([`data`]) and the paper's validation designs ([`validate`], §5).
+//!
+//! Capabilities: `generate` and `generate_users` (dataset generators), `fit` (a counts file:
+//! fit the chosen models and apply the selection rule), `fit_users` (a per-user CSV: every
+//! user × bin size, the paper's §VI), `validate_fig1` and `validate_table2` (datasetless).
+#![warn(missing_docs)]
+
+pub mod data;
+pub mod fit;
+pub mod model;
+pub mod optim;
+pub mod reference;
+pub mod sample;
+pub mod select;
+pub mod validate;
+pub mod zeta;
+
+mod caps;
+
+pub use caps::Endhost;
+
+flowlab_abi::export_plugin!(Endhost, "endhost");

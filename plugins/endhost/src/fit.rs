@@ -1,0 +1,627 @@
+//! Maximum-likelihood fitting of P / EP / EEP (spec §2): P by the exact score equation
+//! (safeguarded Newton), EP and EEP by the log-barrier interior-point method with BFGS inner
+//! solves and multiple restarts (restart 1 data-driven, the others random from derived
+//! seeds), plus the alternative fitters of spec §2.2 (`em`, `box`) for benchmarking.
+//!
+//! Barrier problem for the box (lo, hi), warm-started over the μ schedule (default
+//! 1e-3, 1e-4, 1e-5, 1e-6 on the raw ℓ):
+//! `F_μ(θ) = −ℓ(θ) − μ Σ_i [ln(θ_i − lo_i) + ln(hi_i − θ_i)]`, +∞ outside the box.
+use crate::data::Hist;
+use crate::model::Model;
+use crate::optim::{projected_bfgs, vmmin, VmOptions};
+use crate::zeta::zeta_mle;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+/// Fitting method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// Log-barrier interior point + BFGS with scaled resets and warm starts across the μ
+    /// schedule (flowlab's default; see `optim` module docs).
+    Ipm,
+    /// The same barrier with Nash's BFGS exactly as described (the reference's `ipm`).
+    IpmNash,
+    /// Nash's BFGS with R `optim` defaults (reltol 1.49e-8, maxit 100; reference `ipmR`).
+    IpmR,
+    /// Expectation–maximisation (slow for EEP, as the paper reports).
+    Em,
+    /// Projected quasi-Newton on the box (bounds pulled in by 1e-9), objective −ℓ/n: the
+    /// box-constrained comparison method; gets trapped on the π = 1 face.
+    Box,
+}
+
+impl Method {
+    /// Manifest name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Ipm => "ipm",
+            Method::IpmNash => "ipm_nash",
+            Method::IpmR => "ipm_r",
+            Method::Em => "em",
+            Method::Box => "box",
+        }
+    }
+}
+
+/// The parameter box (open bounds; spec §1.4 defaults α ∈ (1, 10), λ ∈ (0, 10)).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Bounds {
+    /// Lower bound of α (≥ 1).
+    #[serde(default = "d_alpha_lo")]
+    pub alpha_min: f64,
+    /// Upper bound of α.
+    #[serde(default = "d_alpha_hi")]
+    pub alpha_max: f64,
+    /// Lower bound of λ (≥ 0).
+    #[serde(default)]
+    pub lam_min: f64,
+    /// Upper bound of λ.
+    #[serde(default = "d_lam_hi")]
+    pub lam_max: f64,
+}
+fn d_alpha_lo() -> f64 {
+    1.0
+}
+fn d_alpha_hi() -> f64 {
+    10.0
+}
+fn d_lam_hi() -> f64 {
+    10.0
+}
+impl Default for Bounds {
+    fn default() -> Self {
+        Bounds { alpha_min: 1.0, alpha_max: 10.0, lam_min: 0.0, lam_max: 10.0 }
+    }
+}
+
+impl Bounds {
+    /// (lo, hi) per parameter of `model`.
+    pub fn for_model(&self, model: Model) -> (Vec<f64>, Vec<f64>) {
+        model
+            .names()
+            .iter()
+            .map(|nm| match *nm {
+                "pi" | "rho" => (0.0, 1.0),
+                "alpha" => (self.alpha_min, self.alpha_max),
+                _ => (self.lam_min, self.lam_max),
+            })
+            .unzip()
+    }
+    /// Checks the box; `Err((key, message))`.
+    pub fn check(&self) -> Result<(), (String, String)> {
+        if !(self.alpha_min >= 1.0 && self.alpha_max > self.alpha_min && self.alpha_max.is_finite()) {
+            return Err(("bounds.alpha_max".into(), format!("need 1 ≤ alpha_min < alpha_max < ∞, got ({}, {})", self.alpha_min, self.alpha_max)));
+        }
+        if !(self.lam_min >= 0.0 && self.lam_max > self.lam_min && self.lam_max.is_finite()) {
+            return Err(("bounds.lam_max".into(), format!("need 0 ≤ lam_min < lam_max < ∞, got ({}, {})", self.lam_min, self.lam_max)));
+        }
+        Ok(())
+    }
+}
+
+/// Everything that configures a fit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FitOptions {
+    /// Fitting method (`ipm`, `ipm_nash`, `ipm_r`, `em`, `box`).
+    #[serde(default = "d_method")]
+    pub method: Method,
+    /// Starts for EP (restart 1 data-driven, the rest random).
+    #[serde(default = "d_r_ep")]
+    pub restarts_ep: usize,
+    /// Starts for EEP.
+    #[serde(default = "d_r_eep")]
+    pub restarts_eep: usize,
+    /// Parameter box.
+    #[serde(default)]
+    pub bounds: Bounds,
+    /// Barrier weights on the raw log-likelihood, decreasing.
+    #[serde(default = "d_mu")]
+    pub mu: Vec<f64>,
+    /// Inner BFGS relative tolerance (`ipm`, `ipm_nash`; `ipm_r` uses 1.49e-8).
+    #[serde(default = "d_reltol")]
+    pub reltol: f64,
+    /// Inner BFGS gradient-evaluation cap per μ stage (`ipm_r` uses 100); EM iteration cap is
+    /// 25× this.
+    #[serde(default = "d_maxit")]
+    pub maxit: u64,
+}
+fn d_method() -> Method {
+    Method::Ipm
+}
+fn d_r_ep() -> usize {
+    5
+}
+fn d_r_eep() -> usize {
+    10
+}
+fn d_mu() -> Vec<f64> {
+    vec![1e-3, 1e-4, 1e-5, 1e-6]
+}
+fn d_reltol() -> f64 {
+    1e-10
+}
+fn d_maxit() -> u64 {
+    200
+}
+impl Default for FitOptions {
+    fn default() -> Self {
+        FitOptions { method: Method::Ipm, restarts_ep: 5, restarts_eep: 10, bounds: Bounds::default(), mu: d_mu(), reltol: 1e-10, maxit: 200 }
+    }
+}
+
+impl FitOptions {
+    /// Validates; `Err((settings key, message))`.
+    pub fn check(&self) -> Result<(), (String, String)> {
+        self.bounds.check()?;
+        if self.restarts_ep == 0 {
+            return Err(("restarts_ep".into(), "need at least 1 start".into()));
+        }
+        if self.restarts_eep == 0 {
+            return Err(("restarts_eep".into(), "need at least 1 start".into()));
+        }
+        if self.mu.is_empty() || self.mu.iter().any(|m| !(m.is_finite() && *m > 0.0)) {
+            return Err(("mu".into(), "need a non-empty list of positive barrier weights".into()));
+        }
+        if !(self.reltol > 0.0 && self.reltol < 1.0) {
+            return Err(("reltol".into(), "need 0 < reltol < 1".into()));
+        }
+        if self.maxit == 0 {
+            return Err(("maxit".into(), "need maxit ≥ 1".into()));
+        }
+        Ok(())
+    }
+    /// Number of starts for `model`.
+    pub fn restarts(&self, model: Model) -> usize {
+        match model {
+            Model::P => 1,
+            Model::EP => self.restarts_ep,
+            Model::EEP => self.restarts_eep,
+        }
+    }
+}
+
+/// One fitted model.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Fit {
+    /// Model.
+    pub model: Model,
+    /// Method used.
+    pub method: Method,
+    /// θ̂ (canonical order).
+    pub theta: Vec<f64>,
+    /// ℓ̂.
+    pub loglik: f64,
+    /// Degrees of freedom.
+    pub k: usize,
+    /// Sample size.
+    pub n: f64,
+    /// Observed-information standard errors (NaN when −H is not positive definite).
+    pub se: Vec<f64>,
+    /// Laplace approximation of ln m(D), uniform priors on the box (NaN if unavailable).
+    pub laplace_lnm: f64,
+    /// ℓ̂ of every start, in start order.
+    pub restart_logliks: Vec<f64>,
+    /// Starts that reached the best ℓ within 1e-3.
+    pub n_at_best: usize,
+    /// Function evaluations over all starts (EM: iterations).
+    pub evaluations: u64,
+    /// Gradient evaluations / iterations over all starts.
+    pub iterations: u64,
+    /// Inner solves or EM runs stopped by their cap.
+    pub maxit_hits: u64,
+    /// Parameters within 1e-6 (relative to the box width) of a bound.
+    pub at_bound: Vec<String>,
+    /// π̂ > 0.999: the fit collapsed onto the π = 1 face (pure P).
+    pub trapped_pi1: bool,
+}
+
+impl Fit {
+    /// BIC in the paper's convention, `ℓ̂ − (k/2) ln n` (≈ ln m(D); larger is better).
+    pub fn bic_schwarz(&self) -> f64 {
+        self.loglik - 0.5 * self.k as f64 * self.n.ln()
+    }
+    /// Conventional BIC′ = −2ℓ̂ + k ln n (smaller is better).
+    pub fn bic(&self) -> f64 {
+        -2.0 * self.loglik + self.k as f64 * self.n.ln()
+    }
+}
+
+/// Data-driven start (spec §2.1): α₀ = P-MLE clipped to [1.2, 6]; λ₀ = ln(1 + 1/(m − 1)) with
+/// m the mean of the values at or below the 90th percentile; π₀ = 0.5 (EP) / 0.3 (EEP);
+/// EEP: ρ₀ = 0.5, λ₁ = 2λ₀, λ₂ = λ₀/3 (clipped into the box).
+pub fn data_init(model: Model, h: &Hist, b: &Bounds) -> Vec<f64> {
+    let a0 = zeta_mle(h.mean_logk(), b.alpha_max).alpha.clamp(1.2, 6.0).clamp(b.alpha_min + 1e-3, b.alpha_max - 1e-3);
+    if model == Model::P {
+        return vec![a0];
+    }
+    let target = 0.9 * h.n;
+    let mut cum = 0.0;
+    let mut q90 = h.k[h.k.len() - 1];
+    for j in 0..h.k.len() {
+        cum += h.c[j];
+        if cum >= target {
+            q90 = h.k[j];
+            break;
+        }
+    }
+    let (mut sc, mut sk) = (0.0, 0.0);
+    for j in 0..h.k.len() {
+        if h.k[j] <= q90 {
+            sc += h.c[j];
+            sk += h.c[j] * h.k[j];
+        }
+    }
+    let m = sk / sc;
+    let lam_box = |l: f64| l.clamp(b.lam_min + 1e-3 * (b.lam_max - b.lam_min).min(1.0), b.lam_max * (1.0 - 1e-3));
+    let lam0 = (1.0 / (m - 1.0).max(0.05)).ln_1p().clamp(0.01, 5.0);
+    match model {
+        Model::EP => vec![0.5, lam_box(lam0), a0],
+        _ => vec![0.3, 0.5, lam_box((2.0 * lam0).min(5.0)), lam_box((lam0 / 3.0).max(0.005)), a0],
+    }
+}
+
+/// Random start (spec §2.1): π, ρ ~ U(0.05, 0.95); λ ~ log-U(0.01, 3); α ~ U(1.1, 4) (clipped
+/// into the box).
+pub fn random_init<R: Rng + ?Sized>(model: Model, rng: &mut R, b: &Bounds) -> Vec<f64> {
+    model
+        .names()
+        .iter()
+        .map(|nm| match *nm {
+            "pi" | "rho" => 0.05 + 0.9 * rng.random::<f64>(),
+            "alpha" => (1.1 + 2.9 * rng.random::<f64>()).clamp(b.alpha_min + 1e-3, b.alpha_max - 1e-3),
+            _ => {
+                let l = (0.01f64.ln() + (3.0f64.ln() - 0.01f64.ln()) * rng.random::<f64>()).exp();
+                l.clamp(b.lam_min + 1e-6, b.lam_max * (1.0 - 1e-6))
+            }
+        })
+        .collect()
+}
+
+struct Single {
+    theta: Vec<f64>,
+    loglik: f64,
+    nf: u64,
+    ng: u64,
+    maxit_hits: u64,
+}
+
+fn barrier_fit(model: Model, h: &Hist, x0: &[f64], lo: &[f64], hi: &[f64], o: &FitOptions) -> Single {
+    let vo = match o.method {
+        Method::Ipm => VmOptions { reltol: o.reltol, maxit: o.maxit, scaled_reset: true, periodic_reset: false },
+        Method::IpmNash => VmOptions::nash(o.reltol, o.maxit),
+        _ => VmOptions::nash(1.490_116_119_384_765_6e-8, 100),
+    };
+    let warm = o.method == Method::Ipm;
+    let d = x0.len();
+    let mut x = x0.to_vec();
+    let mut b: Option<Vec<f64>> = None;
+    let (mut nf, mut ng, mut hits) = (0, 0, 0);
+    let mut gl = vec![0.0; d];
+    for &mu in &o.mu {
+        let fg = |th: &[f64], g: &mut [f64]| -> f64 {
+            let mut bar = 0.0;
+            for i in 0..d {
+                let (a, c) = (th[i] - lo[i], hi[i] - th[i]);
+                if !(a > 0.0 && c > 0.0) {
+                    return f64::INFINITY;
+                }
+                bar += a.ln() + c.ln();
+            }
+            let ll = model.loglik(th, h, Some(&mut gl));
+            if !ll.is_finite() {
+                return f64::INFINITY;
+            }
+            for i in 0..d {
+                g[i] = -gl[i] - mu * (1.0 / (th[i] - lo[i]) - 1.0 / (hi[i] - th[i]));
+            }
+            -ll - mu * bar
+        };
+        match vmmin(fg, &x, if warm { b.as_deref() } else { None }, vo) {
+            Ok(r) => {
+                nf += r.nf;
+                ng += r.ng;
+                hits += r.maxit_hit as u64;
+                x = r.x;
+                b = Some(r.b);
+            }
+            Err(_) => break,
+        }
+    }
+    let ll = model.loglik(&x, h, None);
+    Single { theta: x, loglik: ll, nf, ng, maxit_hits: hits }
+}
+
+fn box_fit(model: Model, h: &Hist, x0: &[f64], lo: &[f64], hi: &[f64], o: &FitOptions) -> Single {
+    let eps = 1e-9;
+    let lo2: Vec<f64> = lo.iter().map(|v| v + eps).collect();
+    let hi2: Vec<f64> = hi.iter().map(|v| v - eps).collect();
+    let n = h.n;
+    let fg = |th: &[f64], g: &mut [f64]| -> f64 {
+        let ll = model.loglik(th, h, Some(g));
+        if !ll.is_finite() {
+            return f64::INFINITY;
+        }
+        g.iter_mut().for_each(|v| *v = -*v / n);
+        -ll / n
+    };
+    match projected_bfgs(fg, x0, &lo2, &hi2, 1e-14, 10 * o.maxit) {
+        Ok(r) => {
+            let ll = model.loglik(&r.x, h, None);
+            Single { theta: r.x, loglik: ll, nf: r.nf, ng: r.ng, maxit_hits: r.maxit_hit as u64 }
+        }
+        Err(_) => Single { theta: x0.to_vec(), loglik: model.loglik(x0, h, None), nf: 1, ng: 1, maxit_hits: 0 },
+    }
+}
+
+/// EM (spec §2.2): E-step responsibilities; M-step weights = mean responsibilities,
+/// λ = ln(1 + 1/m_w) with m_w the responsibility-weighted mean of k − 1, α from the weighted
+/// zeta score equation. Stops when ℓ improves by ≤ 1e-12 |ℓ| or after 25·maxit iterations.
+fn em_fit(model: Model, h: &Hist, x0: &[f64], lo: &[f64], hi: &[f64], o: &FitOptions) -> Single {
+    let eps = 1e-12;
+    let cap = 25 * o.maxit;
+    let mut th = x0.to_vec();
+    let ncomp = model.weights(&th).len();
+    let alpha_hi = hi[hi.len() - 1];
+    let lam_hi = if model == Model::EP { hi[1] } else { hi[2] };
+    let lam_lo = if model == Model::EP { lo[1] } else { lo[2] };
+    let mut ll_old = f64::NEG_INFINITY;
+    let mut it = 0;
+    let mut lw = vec![0.0; ncomp];
+    while it < cap {
+        it += 1;
+        let w = model.weights(&th);
+        let rates = model.rates(&th);
+        let a = th[th.len() - 1];
+        let lz0 = crate::zeta::zeta(a).ln();
+        let mut ll = 0.0;
+        let mut wsum = vec![0.0; ncomp];
+        let mut wkm1 = vec![0.0; ncomp];
+        let mut wlk = 0.0;
+        let lg: Vec<f64> = rates.iter().map(|&l| crate::zeta::log1mexp_neg(l)).collect();
+        for j in 0..h.k.len() {
+            let mut m = f64::NEG_INFINITY;
+            for c in 0..ncomp {
+                lw[c] = w[c].ln() + if c < rates.len() { lg[c] - rates[c] * h.km1[j] } else { -a * h.lk[j] - lz0 };
+                m = m.max(lw[c]);
+            }
+            let s: f64 = lw.iter().map(|v| (v - m).exp()).sum();
+            ll += h.c[j] * (m + s.ln());
+            for c in 0..ncomp {
+                let r = h.c[j] * (lw[c] - m).exp() / s;
+                wsum[c] += r;
+                if c < rates.len() {
+                    wkm1[c] += r * h.km1[j];
+                } else {
+                    wlk += r * h.lk[j];
+                }
+            }
+        }
+        if ll - ll_old <= 1e-12 * ll.abs() {
+            break;
+        }
+        ll_old = ll;
+        let mut lams = vec![];
+        for c in 0..rates.len() {
+            let mw = wkm1[c] / wsum[c].max(1e-300);
+            let lam = if mw > 0.0 { (1.0 / mw).ln_1p() } else { lam_hi };
+            lams.push(lam.clamp(lam_lo + eps, lam_hi - eps));
+        }
+        let a = zeta_mle(wlk / wsum[ncomp - 1].max(1e-300), alpha_hi - eps).alpha.max(1.0 + eps);
+        let pi = (wsum[ncomp - 1] / h.n).clamp(eps, 1.0 - eps);
+        th = if model == Model::EP {
+            vec![pi, lams[0], a]
+        } else {
+            let rho = (wsum[0] / (wsum[0] + wsum[1]).max(1e-300)).clamp(eps, 1.0 - eps);
+            vec![pi, rho, lams[0], lams[1], a]
+        };
+    }
+    let ll = model.loglik(&th, h, None);
+    Single { theta: th, loglik: ll, nf: it, ng: it, maxit_hits: (it >= cap) as u64 }
+}
+
+/// Observed-information Hessian of ℓ at θ by central differences of the analytic gradient
+/// (step 1e-5·max(|θ_i|, 1e-3)), symmetrised; None outside the domain.
+pub fn hessian(model: Model, th: &[f64], h: &Hist) -> Option<Vec<f64>> {
+    let k = th.len();
+    let mut hm = vec![0.0; k * k];
+    let (mut gp, mut gm) = (vec![0.0; k], vec![0.0; k]);
+    for i in 0..k {
+        let st = 1e-5 * th[i].abs().max(1e-3);
+        let mut tp = th.to_vec();
+        tp[i] += st;
+        let mut tm = th.to_vec();
+        tm[i] -= st;
+        if !model.loglik(&tp, h, Some(&mut gp)).is_finite() || !model.loglik(&tm, h, Some(&mut gm)).is_finite() {
+            return None;
+        }
+        for r in 0..k {
+            hm[r * k + i] = (gp[r] - gm[r]) / (2.0 * st);
+        }
+    }
+    for r in 0..k {
+        for c in 0..r {
+            let v = 0.5 * (hm[r * k + c] + hm[c * k + r]);
+            hm[r * k + c] = v;
+            hm[c * k + r] = v;
+        }
+    }
+    Some(hm)
+}
+
+/// Cholesky factor L (row-major, lower) of a symmetric positive-definite matrix.
+pub fn cholesky(a: &[f64], k: usize) -> Option<Vec<f64>> {
+    let mut l = vec![0.0; k * k];
+    for i in 0..k {
+        for j in 0..=i {
+            let s: f64 = (0..j).map(|p| l[i * k + p] * l[j * k + p]).sum();
+            if i == j {
+                let d = a[i * k + i] - s;
+                if !(d > 0.0 && d.is_finite()) {
+                    return None;
+                }
+                l[i * k + i] = d.sqrt();
+            } else {
+                l[i * k + j] = (a[i * k + j] - s) / l[j * k + j];
+            }
+        }
+    }
+    Some(l)
+}
+
+/// Diagonal of A⁻¹ from its Cholesky factor.
+fn inv_diag(l: &[f64], k: usize) -> Vec<f64> {
+    // solve L Lᵀ x = e_i for each i
+    (0..k)
+        .map(|i| {
+            let mut y = vec![0.0; k];
+            for r in 0..k {
+                let e = if r == i { 1.0 } else { 0.0 };
+                y[r] = (e - (0..r).map(|p| l[r * k + p] * y[p]).sum::<f64>()) / l[r * k + r];
+            }
+            let mut x = vec![0.0; k];
+            for r in (0..k).rev() {
+                x[r] = (y[r] - (r + 1..k).map(|p| l[p * k + r] * x[p]).sum::<f64>()) / l[r * k + r];
+            }
+            x[i]
+        })
+        .collect()
+}
+
+/// Fits `model` to `h`. `restart_rng(i)` gives the generator of random start i (i ≥ 1; start
+/// 0 is the data-driven one), e.g. `stream_rng(seed_hex, "restart/EP", i)`.
+pub fn fit_model<R: Rng>(model: Model, h: &Hist, o: &FitOptions, mut restart_rng: impl FnMut(usize) -> R) -> Fit {
+    let (lo, hi) = o.bounds.for_model(model);
+    let mut runs: Vec<Single> = vec![];
+    if model == Model::P {
+        let r = zeta_mle(h.mean_logk(), o.bounds.alpha_max);
+        let a = r.alpha.max(o.bounds.alpha_min + 1e-12);
+        runs.push(Single { theta: vec![a], loglik: model.loglik(&[a], h, None), nf: r.iterations, ng: r.iterations, maxit_hits: 0 });
+    } else {
+        for i in 0..o.restarts(model) {
+            let x0 = if i == 0 { data_init(model, h, &o.bounds) } else { random_init(model, &mut restart_rng(i), &o.bounds) };
+            let mut s = match o.method {
+                Method::Ipm | Method::IpmNash | Method::IpmR => barrier_fit(model, h, &x0, &lo, &hi, o),
+                Method::Em => em_fit(model, h, &x0, &lo, &hi, o),
+                Method::Box => box_fit(model, h, &x0, &lo, &hi, o),
+            };
+            model.canonical(&mut s.theta);
+            runs.push(s);
+        }
+    }
+    // best ℓ; ties keep the earliest start
+    let mut best = 0;
+    for (i, r) in runs.iter().enumerate() {
+        if r.loglik > runs[best].loglik || (!runs[best].loglik.is_finite() && r.loglik.is_finite()) {
+            best = i;
+        }
+    }
+    let theta = runs[best].theta.clone();
+    let loglik = runs[best].loglik;
+    let k = model.dof();
+    let mut se = vec![f64::NAN; k];
+    let mut laplace = f64::NAN;
+    if let Some(hm) = hessian(model, &theta, h) {
+        let neg: Vec<f64> = hm.iter().map(|v| -v).collect();
+        if let Some(l) = cholesky(&neg, k) {
+            se = inv_diag(&l, k).iter().map(|v| v.sqrt()).collect();
+            let logdet = 2.0 * (0..k).map(|i| l[i * k + i].ln()).sum::<f64>();
+            let logprior = -(0..k).map(|i| (hi[i] - lo[i]).ln()).sum::<f64>();
+            laplace = loglik + logprior + 0.5 * k as f64 * (2.0 * std::f64::consts::PI).ln() - 0.5 * logdet;
+        }
+    }
+    let at_bound = model
+        .names()
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| {
+            let w = (hi[*i] - lo[*i]).min(1.0);
+            theta[*i] - lo[*i] <= 1e-6 * w || hi[*i] - theta[*i] <= 1e-6 * w
+        })
+        .map(|(_, n)| n.to_string())
+        .collect();
+    let trapped = model != Model::P && theta[0] > 0.999;
+    Fit {
+        model,
+        method: o.method,
+        theta,
+        loglik,
+        k,
+        n: h.n,
+        se,
+        laplace_lnm: laplace,
+        n_at_best: runs.iter().filter(|r| r.loglik >= loglik - 1e-3).count(),
+        restart_logliks: runs.iter().map(|r| r.loglik).collect(),
+        evaluations: runs.iter().map(|r| r.nf).sum(),
+        iterations: runs.iter().map(|r| r.ng).sum(),
+        maxit_hits: runs.iter().map(|r| r.maxit_hits).sum(),
+        at_bound,
+        trapped_pi1: trapped,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sample::sample_model;
+    use flowlab_abi::seed::{rng_from_u64, stream_rng};
+
+    fn data(model: Model, th: &[f64], n: usize, seed: u64) -> Hist {
+        Hist::from_samples(&sample_model(&mut rng_from_u64(seed, "data", 0), model, th, n)).unwrap()
+    }
+
+    #[test]
+    fn p_fit_solves_score() {
+        let h = data(Model::P, &[2.3], 10_000, 3);
+        let f = fit_model(Model::P, &h, &FitOptions::default(), |i| stream_rng("00", "r", i as u64));
+        let mut g = [0.0];
+        Model::P.loglik(&f.theta, &h, Some(&mut g));
+        assert!(g[0].abs() < 1e-7 * h.n, "score {}", g[0]);
+        assert!((f.theta[0] - 2.3).abs() < 0.05);
+        assert!(f.se[0] > 0.0 && f.se[0] < 0.05);
+    }
+
+    #[test]
+    fn ep_methods_agree_and_recover() {
+        let th = [0.4, 0.3, 2.0];
+        let h = data(Model::EP, &th, 5_000, 5);
+        let mut res = vec![];
+        for m in [Method::Ipm, Method::IpmNash, Method::Box, Method::Em] {
+            let o = FitOptions { method: m, ..FitOptions::default() };
+            let f = fit_model(Model::EP, &h, &o, |i| stream_rng("00", "restart/EP", i as u64));
+            res.push(f);
+        }
+        let best = res.iter().map(|f| f.loglik).fold(f64::NEG_INFINITY, f64::max);
+        assert!(res[0].loglik >= best - 1e-3, "ipm {} best {best}", res[0].loglik);
+        assert!(res[1].loglik >= best - 1e-3, "ipm_nash {} best {best}", res[1].loglik);
+        assert!((res[0].theta[2] - 2.0).abs() < 0.15, "{:?}", res[0].theta);
+        // the stationarity of the ipm optimum: gradient small relative to n
+        let mut g = [0.0; 3];
+        Model::EP.loglik(&res[0].theta, &h, Some(&mut g));
+        assert!(g.iter().all(|v| v.abs() < 1e-2), "{g:?}");
+        assert!(res[0].evaluations > 0 && res[0].iterations > 0);
+    }
+
+    #[test]
+    fn eep_fit_on_eep_data() {
+        let th = [0.3, 0.5, 0.8, 0.15, 2.0];
+        let h = data(Model::EEP, &th, 5_000, 9);
+        let f = fit_model(Model::EEP, &h, &FitOptions::default(), |i| stream_rng("00", "restart/EEP", i as u64));
+        let ft = Model::EEP.loglik(&th, &h, None);
+        assert!(f.loglik >= ft, "fit {} below truth {ft}", f.loglik);
+        assert!(f.theta[2] >= f.theta[3], "canonical order");
+        assert!(f.laplace_lnm.is_finite());
+    }
+
+    #[test]
+    fn cholesky_inverse() {
+        let a = [4.0, 2.0, 2.0, 3.0];
+        let l = cholesky(&a, 2).unwrap();
+        let d = inv_diag(&l, 2);
+        // inverse = [3, -2; -2, 4] / 8
+        assert!((d[0] - 3.0 / 8.0).abs() < 1e-15 && (d[1] - 0.5).abs() < 1e-15);
+        assert!(cholesky(&[1.0, 2.0, 2.0, 1.0], 2).is_none());
+    }
+}
