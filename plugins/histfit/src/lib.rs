@@ -11,7 +11,10 @@
 //! produces responses.
 #![warn(missing_docs)]
 
+pub mod families;
 pub mod hist;
+pub mod mixture;
+pub mod sampling;
 pub mod summary;
 pub mod tasks;
 
@@ -27,7 +30,12 @@ impl Plugin for HistFit {
             .with(
                 Capability::task("summary", "flow-models' summary TeX tables (byte-identical) plus a siunitx variant", tasks::schema_of::<tasks::SummarySettings>())
                     .accepting(&["csv_hist"]),
-            );
+            )
+            .with(Capability::dataset(
+                "generate_hist",
+                "seeded synthetic csv_hist drawn from a declared flow mixture model, binned as flow-models (b = 12)",
+                tasks::schema_of::<tasks::GenerateHistSettings>(),
+            ));
         d.summary = "flow-models parity for csv_hist flow histograms: summary tables, mixtures, fitting".into();
         d.formats = vec!["csv_hist".into()];
         d
@@ -36,6 +44,7 @@ impl Plugin for HistFit {
     fn validate(&self, capability: &str, settings: &Value) -> Result<(), PluginError> {
         match capability {
             "summary" => parse_settings::<tasks::SummarySettings>(settings).map(|_| ()),
+            "generate_hist" => parse_settings::<tasks::GenerateHistSettings>(settings).and_then(|s| s.check()),
             other => Err(PluginError::config("", format!("unknown capability `{other}`; histfit provides summary, generate_hist"))),
         }
     }
@@ -44,6 +53,7 @@ impl Plugin for HistFit {
         let t0 = std::time::Instant::now();
         let mut r = match req.capability.as_str() {
             "summary" => tasks::summary(req, host),
+            "generate_hist" => tasks::generate_hist(req, host),
             other => Err(PluginError::config("", format!("unknown capability `{other}`; histfit provides summary, generate_hist"))),
         }?;
         r.timing.insert("wall_s".into(), t0.elapsed().as_secs_f64());

@@ -141,6 +141,10 @@ pub fn summary(req: &Request, host: &Host) -> Result<Response, PluginError> {
     d.insert("unit".into(), json!(sm.x.unit()));
     d.insert("totals".into(), Value::Object(sm.totals.iter().map(|(w, t)| (w.to_string(), json!(t.to_string()))).collect()));
     d.insert("points".into(), json!(sm.points));
+    d.insert(
+        "rows".into(),
+        Value::Array(sm.points.iter().zip(&sm.pct).map(|(p, v)| json!({"point": p, "flows": num(v[0]), "packets": num(v[1]), "octets": num(v[2]), "in_range": !v[0].is_nan()})).collect()),
+    );
     for (k, what) in ["flows", "packets", "octets"].iter().enumerate() {
         d.insert(format!("pct_{what}"), Value::Array(sm.pct.iter().map(|v| num(v[k])).collect()));
     }
@@ -160,5 +164,115 @@ pub fn summary(req: &Request, host: &Host) -> Result<Response, PluginError> {
         d.insert("table1_siunitx".into(), json!(t1));
         d.insert("table2_siunitx".into(), json!(t2));
     }
+    Ok(r)
+}
+
+fn default_flows() -> u64 {
+    200_000
+}
+fn default_x_length() -> XKind {
+    XKind::Length
+}
+fn default_bin_exp() -> u32 {
+    12
+}
+
+/// Settings of `generate_hist` (dataset capability).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GenerateHistSettings {
+    /// Number of flows to draw (default 200 000; at most 10^9).
+    #[serde(default = "default_flows")]
+    pub flows: u64,
+    /// x axis: `length` (default) or `size`.
+    #[serde(default = "default_x_length")]
+    pub x: XKind,
+    /// Log-binning exponent b of flow-models' `hist -b` (default 12; 0 = unit bins).
+    #[serde(default = "default_bin_exp")]
+    pub bin_exp: u32,
+    /// The flows mixture the x values are drawn from: `[[weight, family, [scipy args]], …]`
+    /// or `{"sum": …, "mix": […]}`. Default: flow-models' tutorial U6 L4 flows mixture.
+    #[serde(default)]
+    pub mixture: Option<Value>,
+    /// Packets mixture over the same x (needs `sum`); with `octets_mixture` it gives the
+    /// average packet size per value (spec §7). Default: the tutorial's packets mixture.
+    #[serde(default)]
+    pub packets_mixture: Option<Value>,
+    /// Octets mixture over the same x (needs `sum`). Default: the tutorial's octets mixture.
+    #[serde(default)]
+    pub octets_mixture: Option<Value>,
+}
+
+impl GenerateHistSettings {
+    /// Checks ranges and builds the model; errors name the settings key.
+    pub fn model(&self) -> Result<crate::sampling::Model, PluginError> {
+        use crate::mixture::Mixture;
+        if self.flows == 0 || self.flows > 1_000_000_000 {
+            return Err(PluginError::config("flows", format!("flows must be in 1..=1000000000, got {}", self.flows)));
+        }
+        if self.bin_exp > 40 {
+            return Err(PluginError::config("bin_exp", format!("bin_exp must be in 0..=40, got {}", self.bin_exp)));
+        }
+        let parse = |key: &str, v: &Option<Value>, need_sum: bool| -> Result<Option<Mixture>, PluginError> {
+            let Some(v) = v else { return Ok(None) };
+            let m = Mixture::from_value(v).map_err(|e| PluginError::config(key, format!("{key}: {e}")))?;
+            if need_sum && m.sum.is_none() {
+                return Err(PluginError::config(key, format!("{key} needs its `sum` (write it as {{\"sum\": N, \"mix\": [...]}}): the packet size uses Σoctets/Σpackets")));
+            }
+            Ok(Some(m))
+        };
+        let flows = parse("mixture", &self.mixture, false)?;
+        let packets = parse("packets_mixture", &self.packets_mixture, true)?;
+        let octets = parse("octets_mixture", &self.octets_mixture, true)?;
+        match self.x {
+            XKind::Length => {
+                let t = crate::sampling::Model::tutorial();
+                Ok(crate::sampling::Model { x: XKind::Length, flows: flows.unwrap_or(t.flows), packets: packets.unwrap_or(t.packets), octets: octets.unwrap_or(t.octets) })
+            }
+            XKind::Size => match (flows, packets, octets) {
+                (Some(f), Some(p), Some(o)) => Ok(crate::sampling::Model { x: XKind::Size, flows: f, packets: p, octets: o }),
+                _ => Err(PluginError::config("x", "x = \"size\" needs `mixture`, `packets_mixture` and `octets_mixture` (the built-in tutorial model is over length)")),
+            },
+            other => Err(PluginError::config("x", format!("generate_hist draws length or size, not `{}`", other.name()))),
+        }
+    }
+    /// Validation without running.
+    pub fn check(&self) -> Result<(), PluginError> {
+        self.model().map(|_| ())
+    }
+}
+
+/// `generate_hist`: draws `flows` flows from the model (spec §7 semantics, independent seeded
+/// streams, see [`crate::sampling`]), bins them with flow-models' `bin_calc_log(x, b)` (§2)
+/// and writes the csv_hist artifact `dataset` (`dataset.csv`).
+pub fn generate_hist(req: &Request, host: &Host) -> Result<Response, PluginError> {
+    let s: GenerateHistSettings = parse_settings(&req.settings)?;
+    let model = s.model()?;
+    let mut g = crate::sampling::FlowGen::new(&model, &req.seed_hex);
+    let mut b = crate::hist::Binner::new(s.bin_exp);
+    let step = (s.flows / 20).max(1);
+    for i in 0..s.flows {
+        if i % step == 0 {
+            host.check_cancel()?;
+            host.progress(i, s.flows);
+        }
+        let (p, o) = g.next_flow();
+        let x = if model.x == XKind::Size { o } else { p };
+        b.add(x, p, o);
+    }
+    host.progress(s.flows, s.flows);
+    let h = b.finish("dataset.csv");
+    let mut r = Response::default();
+    r.artifacts.push(write_artifact(req, "dataset.csv", h.to_csv().as_bytes(), "csv_hist")?);
+    r.artifacts.last_mut().expect("just pushed").name = "dataset".into();
+    let (f, p, o) = (h.total("flows_sum").unwrap_or(0), h.total("packets_sum").unwrap_or(0), h.total("octets_sum").unwrap_or(0));
+    r.metrics.insert("flows".into(), json!(f as u64));
+    r.metrics.insert("packets".into(), num(p as f64));
+    r.metrics.insert("octets".into(), num(o as f64));
+    r.metrics.insert("rows".into(), json!(h.len()));
+    r.metrics.insert("avg_flow_length".into(), num(p as f64 / f as f64));
+    r.data.insert("x".into(), json!(model.x.name()));
+    r.data.insert("bin_exp".into(), json!(s.bin_exp));
+    r.data.insert("model".into(), json!({"flows": model.flows.to_value(), "packets": model.packets.to_value(), "octets": model.octets.to_value()}));
     Ok(r)
 }

@@ -9,6 +9,7 @@ fn histfit_conforms() {
     let mut cases = vec![
         Case::new("summary", json!({})).with_dataset("small", &small, "csv_hist"),
         Case::new("summary", json!({"style": "siunitx", "dataset_name": "small"})).with_dataset("small", &small, "csv_hist"),
+        Case::new("generate_hist", json!({"flows": 20000})),
     ];
     if let Some(d) = common::data_dir() {
         cases.push(Case::new("summary", json!({"x": "size"})).with_dataset("all-size", d.join("agh_2015/histograms/all/size.csv"), "csv_hist"));
