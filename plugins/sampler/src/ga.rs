@@ -34,8 +34,9 @@ pub struct GaConfig {
     pub generations: u32,
     /// Population (16).
     pub population: usize,
-    /// Parents drawn by SUS per generation; children of pair j come from parents
-    /// `2j mod p` and `2j+1 mod p` (p = population gives the C++ pairing).
+    /// Parents drawn by SUS per generation (shuffled). With p ≥ population the children of
+    /// pair j come from parents 2j and 2j+1 (the C++ pairing); with fewer, from parents
+    /// `j mod p` and `(j+1) mod p` (PyGAD's cyclic pairing of the seed's 4 mating parents).
     pub parents: usize,
     /// Mutation slice share while the mean fitness < `mutation_switch` (0.005).
     pub mutation_high: f64,
@@ -148,7 +149,7 @@ pub fn sus<R: Rng>(pop: &[Individual], m: usize, rng: &mut R) -> Vec<usize> {
 }
 
 /// Builds the initial population (spec §5, with the attempt cap of spec §11).
-fn initial(model: &Model, cfg: &GaConfig, seed_hex: &str, order: Option<&[u32]>) -> (Vec<Individual>, usize, usize) {
+fn initial(model: &Model, cfg: &GaConfig, seed_hex: &str, order: Option<&[u32]>, pool: &rayon::ThreadPool) -> (Vec<Individual>, usize, usize) {
     let n = model.len();
     let mut kept: Vec<Individual> = Vec::new();
     let mut rejected: Vec<(usize, Individual)> = Vec::new();
@@ -156,7 +157,8 @@ fn initial(model: &Model, cfg: &GaConfig, seed_hex: &str, order: Option<&[u32]>)
     let batch = cfg.population.max(2);
     while kept.len() < cfg.population && drawn < cfg.init_attempts.max(cfg.population) {
         let hi = (drawn + batch).min(cfg.init_attempts.max(cfg.population));
-        let cands: Vec<Individual> = (drawn..hi)
+        let cands: Vec<Individual> = pool.install(|| {
+            (drawn..hi)
             .into_par_iter()
             .map(|j| {
                 let mut rng = stream_rng(seed_hex, "init", j as u64);
@@ -167,7 +169,8 @@ fn initial(model: &Model, cfg: &GaConfig, seed_hex: &str, order: Option<&[u32]>)
                 };
                 Individual::from_words(model, words)
             })
-            .collect();
+            .collect()
+        });
         for (j, c) in (drawn..hi).zip(cands) {
             if c.score.fitness > 0.0 && kept.len() < cfg.population {
                 kept.push(c);
@@ -188,11 +191,11 @@ fn initial(model: &Model, cfg: &GaConfig, seed_hex: &str, order: Option<&[u32]>)
     (kept, drawn, fallback)
 }
 
-/// Runs the GA. Call inside a local rayon pool ([`flowlab_abi::plugin::with_threads`]).
-pub fn run(model: &Model, cfg: &GaConfig, seed_hex: &str, host: &Host) -> Result<GaOutcome, PluginError> {
+/// Runs the GA; offspring are evaluated in `pool` (results do not depend on its size).
+pub fn run(model: &Model, cfg: &GaConfig, seed_hex: &str, host: &Host, pool: &rayon::ThreadPool) -> Result<GaOutcome, PluginError> {
     let n = model.len();
     let order = (cfg.init == Init::Stratified).then(|| strata_order(model));
-    let (mut pop, init_candidates, init_fallback) = initial(model, cfg, seed_hex, order.as_deref());
+    let (mut pop, init_candidates, init_fallback) = initial(model, cfg, seed_hex, order.as_deref(), pool);
     let mut evaluations = init_candidates as u64;
     let (mut best_i, mut best_f, mut mean_f) = stats(&pop);
     let mut best_series = vec![best_f];
@@ -209,12 +212,17 @@ pub fn run(model: &Model, cfg: &GaConfig, seed_hex: &str, host: &Host) -> Result
         let rate = if mean_f < cfg.mutation_switch { cfg.mutation_high } else { cfg.mutation_low };
         let size = (n as f64 * rate).floor() as usize;
         let gen_no = g as u64;
-        let mut next: Vec<Individual> = (0..pairs)
+        let pop_ref = &pop;
+        let parents_ref = &parents;
+        let mut next: Vec<Individual> = pool.install(|| {
+            (0..pairs)
             .into_par_iter()
             .map(|j| {
                 let mut rng = stream_rng(seed_hex, "offspring", (gen_no << 32) | j as u64);
-                let a = &pop[parents[(2 * j) % parents.len()]];
-                let b = &pop[parents[(2 * j + 1) % parents.len()]];
+                let np = parents_ref.len();
+                let (ia, ib) = if np >= 2 * pairs { (2 * j, 2 * j + 1) } else { (j % np, (j + 1) % np) };
+                let a = &pop_ref[parents_ref[ia]];
+                let b = &pop_ref[parents_ref[ib]];
                 let (mut c1, mut c2) = crossover(model, a, b, &mut rng);
                 mutate(model, &mut c1, size, &mut rng);
                 mutate(model, &mut c2, size, &mut rng);
@@ -225,7 +233,8 @@ pub fn run(model: &Model, cfg: &GaConfig, seed_hex: &str, host: &Host) -> Result
                 [c1, c2]
             })
             .flatten()
-            .collect();
+            .collect()
+        });
         evaluations += next.len() as u64;
         next.truncate(cfg.population);
         // elitism: the last offspring is replaced by the current best

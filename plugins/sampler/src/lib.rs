@@ -1,7 +1,378 @@
 //! `sampler`: the FlowTest profile sampler (CESNET/FlowTest `ft-profile-sampler`) as a flowlab
 //! plugin (spec `specs/sampler.md`).
+//!
+//! Capabilities:
+//! * `sample` (task, accepts `flowtest_profile`): searches a subset of size in
+//!   `[⌊l·N⌋, ⌈u·N⌉]` whose declared metrics (spec §3, [`metrics`]) all stay within
+//!   `100·deviation` percent of the whole profile, with the original's GA (spec §5, [`ga`]) on
+//!   incremental accumulators, an optional stratified start and swap local search
+//!   ([`local`]); writes the sample CSV, the metrics report in the original's layout
+//!   ([`report`]) and a JSON result.
+//! * `profile` (dataset): synthetic profiles, byte-identical to `make_profile.py`
+//!   ([`generate`]).
 pub mod ga;
+pub mod generate;
 pub mod genome;
 pub mod local;
 pub mod metrics;
 pub mod profile;
+pub mod report;
+
+use flowlab_abi::prelude::*;
+use ga::{GaConfig, Init};
+use metrics::{MetricDecl, Model, Variant};
+use serde::Deserialize;
+use std::path::Path;
+use std::time::Instant;
+
+/// Format name of profile files.
+pub const FORMAT: &str = "flowtest_profile";
+
+fn d_dev() -> f64 {
+    0.005
+}
+fn d_gens() -> u32 {
+    500
+}
+fn d_pop() -> usize {
+    16
+}
+fn d_mh() -> f64 {
+    0.005
+}
+fn d_ml() -> f64 {
+    0.0002
+}
+fn d_ms() -> f64 {
+    80.0
+}
+fn d_lim() -> f64 {
+    0.005
+}
+fn d_w() -> u64 {
+    5
+}
+fn d_tau() -> f64 {
+    0.9
+}
+fn d_true() -> bool {
+    true
+}
+fn d_parents() -> usize {
+    4
+}
+
+/// Settings of the `sample` capability (defaults: the original's, spec §5/§6).
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SampleSettings {
+    /// Minimum sampling fraction `l` (`-l`): at least `⌊l·N⌋` biflows (and at least 1).
+    pub min_sampling: f64,
+    /// Maximum sampling fraction `u` (`-u`): at most `⌈u·N⌉` biflows.
+    pub max_sampling: f64,
+    /// Maximal deviation as a fraction (`-d`, 0.005): acceptable ⇔ every deviation ≤ 100·d %.
+    #[serde(default = "d_dev")]
+    pub deviation: f64,
+    /// Generations (`-g`, 500).
+    #[serde(default = "d_gens")]
+    pub generations: u32,
+    /// Population (`-p`, 16).
+    #[serde(default = "d_pop")]
+    pub population: usize,
+    /// Parents selected by SUS per generation (the seed README's 4; `population` gives the
+    /// C++ tool's pairing).
+    #[serde(default = "d_parents")]
+    pub parents: usize,
+    /// Mutation slice share while the mean fitness < `mutation_switch` (0.005).
+    #[serde(default = "d_mh")]
+    pub mutation_high: f64,
+    /// Mutation slice share otherwise (0.0002).
+    #[serde(default = "d_ml")]
+    pub mutation_low: f64,
+    /// Mean fitness at which the mutation size switches (80).
+    #[serde(default = "d_ms")]
+    pub mutation_switch: f64,
+    /// Default `limit` of `l4_protos` (`-r`, 0.005).
+    #[serde(default = "d_lim")]
+    pub proto_limit: f64,
+    /// Default `limit` of `ports` (`-t`, 0.005).
+    #[serde(default = "d_lim")]
+    pub port_limit: f64,
+    /// Default window length of `windows` in seconds (`-w`, 5).
+    #[serde(default = "d_w")]
+    pub window_s: u64,
+    /// Fitness formula: `readme` (default; 100 − Σd², the seed README and the 2023 tool) or
+    /// `windows` (the current tool: global/2 + window term/2).
+    #[serde(default)]
+    pub fitness: Variant,
+    /// Metric declarations; default: the original's list for the chosen fitness.
+    #[serde(default)]
+    pub metrics: Option<Vec<MetricDecl>>,
+    /// Initial population: `random` (the original) or `stratified`.
+    #[serde(default)]
+    pub init: Init,
+    /// Cap on initial candidates (default 10·population); see [`GaConfig::init_attempts`].
+    #[serde(default)]
+    pub init_attempts: Option<usize>,
+    /// Swap proposals of the local search after the GA when it ends unaccepted (0 = off).
+    #[serde(default)]
+    pub local_search: u64,
+    /// Local-search target as a fraction of the limit (0.9).
+    #[serde(default = "d_tau")]
+    pub local_tau: f64,
+    /// Write `sample.csv` (default true).
+    #[serde(default = "d_true")]
+    pub write_sample: bool,
+}
+
+/// Settings of the `profile` dataset capability (make_profile.py's flags).
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileSettings {
+    /// Number of biflows.
+    pub rows: usize,
+    /// Generator seed (`--seed`); default: derived from the cell seed.
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// Share of IPv6 records (0.15).
+    #[serde(default)]
+    pub ipv6: Option<f64>,
+    /// Capture window in seconds (600).
+    #[serde(default)]
+    pub span_s: Option<f64>,
+    /// Pareto tail shape (1.3).
+    #[serde(default)]
+    pub tail_alpha: Option<f64>,
+    /// Cap on packets per biflow (200000).
+    #[serde(default)]
+    pub max_packets: Option<u64>,
+}
+
+fn schema<T: schemars::JsonSchema>() -> Value {
+    let g = schemars::generate::SchemaSettings::draft07().into_generator();
+    serde_json::to_value(g.into_root_schema_for::<T>()).unwrap_or_else(|_| json!({"type":"object"}))
+}
+
+/// Checks ranges that serde cannot (settings key in the error path).
+pub fn check_sample(s: &SampleSettings) -> Result<(), PluginError> {
+    let frac = |k: &str, v: f64| if v > 0.0 && v <= 1.0 { Ok(()) } else { Err(PluginError::config(k, format!("{k} must be in (0, 1], got {v}"))) };
+    frac("min_sampling", s.min_sampling)?;
+    frac("max_sampling", s.max_sampling)?;
+    if s.min_sampling > s.max_sampling {
+        return Err(PluginError::config("min_sampling", format!("min_sampling {} > max_sampling {}", s.min_sampling, s.max_sampling)));
+    }
+    if !(s.deviation > 0.0 && s.deviation <= 1.0) {
+        return Err(PluginError::config("deviation", "deviation must be a fraction in (0, 1] (0.005 = 0.5 %)"));
+    }
+    if s.population < 2 || s.population > 100_000 {
+        return Err(PluginError::config("population", "population must be 2..=100000"));
+    }
+    if s.parents < 2 || s.parents > 100_000 {
+        return Err(PluginError::config("parents", "parents must be 2..=100000"));
+    }
+    for (k, v) in [("mutation_high", s.mutation_high), ("mutation_low", s.mutation_low)] {
+        if !(0.0..=1.0).contains(&v) {
+            return Err(PluginError::config(k, format!("{k} must be a share in [0, 1]")));
+        }
+    }
+    for (k, v) in [("proto_limit", s.proto_limit), ("port_limit", s.port_limit)] {
+        if !(0.0..=1.0).contains(&v) {
+            return Err(PluginError::config(k, format!("{k} must be a share in [0, 1]")));
+        }
+    }
+    if s.window_s == 0 {
+        return Err(PluginError::config("window_s", "window_s must be ≥ 1"));
+    }
+    if !(s.local_tau > 0.0 && s.local_tau <= 1.0) {
+        return Err(PluginError::config("local_tau", "local_tau must be in (0, 1]"));
+    }
+    if !s.mutation_switch.is_finite() {
+        return Err(PluginError::config("mutation_switch", "must be finite"));
+    }
+    Ok(())
+}
+
+/// Everything a sampling run produced (the library-level result).
+#[derive(Debug, Clone)]
+pub struct SampleRun {
+    /// The model (reference values, layout).
+    pub model: Model,
+    /// GA outcome (after local search).
+    pub ga: ga::GaOutcome,
+    /// Local-search statistics.
+    pub local: local::LocalStats,
+    /// Lower/upper gene bounds.
+    pub bounds: (usize, usize),
+}
+
+/// Builds the metric model of a profile for the settings.
+pub fn build_model(p: &profile::Profile, s: &SampleSettings) -> Result<Model, PluginError> {
+    let decls = s.metrics.clone().unwrap_or_else(|| metrics::default_decls(s.fitness));
+    Model::new(p, &decls, s.fitness, s.deviation, s.proto_limit, s.port_limit, s.window_s).map_err(|(path, msg)| PluginError::config(path, msg))
+}
+
+/// Gene bounds `[max(1, ⌊l·N⌋), ⌈u·N⌉]` (spec §5).
+pub fn gene_bounds(n: usize, s: &SampleSettings) -> (usize, usize) {
+    let lo = ((s.min_sampling * n as f64).floor() as usize).max(1).min(n);
+    let hi = ((s.max_sampling * n as f64).ceil() as usize).clamp(lo, n);
+    (lo, hi)
+}
+
+/// A local rayon pool of `threads` threads (design notes §2).
+pub fn pool(threads: usize) -> Result<rayon::ThreadPool, PluginError> {
+    rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build().map_err(|e| PluginError::run(format!("cannot build a thread pool of {threads}: {e}")))
+}
+
+/// Runs GA (+ optional local search) on a model, parallel work in `pool`.
+pub fn sample(model: Model, s: &SampleSettings, seed_hex: &str, host: &Host, pool: &rayon::ThreadPool) -> Result<SampleRun, PluginError> {
+    let (lo, hi) = gene_bounds(model.len(), s);
+    let cfg = GaConfig {
+        min_genes: lo,
+        max_genes: hi,
+        generations: s.generations,
+        population: s.population,
+        parents: s.parents,
+        mutation_high: s.mutation_high,
+        mutation_low: s.mutation_low,
+        mutation_switch: s.mutation_switch,
+        init: s.init,
+        init_attempts: s.init_attempts.unwrap_or(10 * s.population),
+    };
+    let mut out = ga::run(&model, &cfg, seed_hex, host, pool)?;
+    let mut st = local::LocalStats::default();
+    if !out.accepted && s.local_search > 0 {
+        st = local::search(&model, &mut out.solution, s.local_search, s.local_tau, seed_hex, host)?;
+        out.accepted = out.solution.score.acceptable;
+        out.evaluations += st.proposals;
+        host.info(&format!("local search: {} proposals, {} swaps kept, fitness {:.6}, accepted {}", st.proposals, st.accepted_swaps, out.solution.score.fitness, out.accepted));
+    }
+    Ok(SampleRun { model, ga: out, local: st, bounds: (lo, hi) })
+}
+
+/// The plugin.
+#[derive(Default)]
+pub struct Sampler;
+
+fn io_err(path: &Path, e: std::io::Error) -> PluginError {
+    PluginError::run(format!("{}: {e}", path.display()))
+}
+
+impl Sampler {
+    fn run_sample(&self, req: &Request, host: &Host) -> Result<Response, PluginError> {
+        let t_all = Instant::now();
+        let s: SampleSettings = parse_settings(&req.settings)?;
+        check_sample(&s)?;
+        let ds = req.dataset.as_ref().ok_or_else(|| PluginError::config("", "`sample` needs a dataset of format flowtest_profile"))?;
+        let t = Instant::now();
+        let prof = profile::read_path(Path::new(&ds.path)).map_err(|e| PluginError::data(e.to_string()))?;
+        let load_s = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let model = build_model(&prof, &s)?;
+        let model_s = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let run = sample(model, &s, &req.seed_hex, host, &pool(req.threads)?)?;
+        let search_s = t.elapsed().as_secs_f64();
+        let dir = Path::new(&req.output_dir);
+        let mut artifacts = vec![];
+        if s.write_sample {
+            let path = dir.join("sample.csv");
+            let f = std::fs::File::create(&path).map_err(|e| io_err(&path, e))?;
+            let sol = &run.ga.solution;
+            prof.write_csv(std::io::BufWriter::with_capacity(1 << 20, f), |i| sol.has(i)).map_err(|e| io_err(&path, e))?;
+            artifacts.push(Artifact { name: "sample".into(), path: "sample.csv".into(), kind: FORMAT.into() });
+        }
+        let text = report::metrics_text(&run, &s, req.seed);
+        let path = dir.join("metrics.txt");
+        std::fs::write(&path, text).map_err(|e| io_err(&path, e))?;
+        artifacts.push(Artifact { name: "metrics".into(), path: "metrics.txt".into(), kind: "text".into() });
+        let mut resp = report::response(&run, &s);
+        let path = dir.join("result.json");
+        let body = json!({"metrics": resp.metrics, "data": resp.data});
+        std::fs::write(&path, serde_json::to_vec_pretty(&body).unwrap_or_default()).map_err(|e| io_err(&path, e))?;
+        artifacts.push(Artifact { name: "result".into(), path: "result.json".into(), kind: "json".into() });
+        resp.artifacts = artifacts;
+        resp.timing.insert("load_s".into(), load_s);
+        resp.timing.insert("model_s".into(), model_s);
+        resp.timing.insert("search_s".into(), search_s);
+        resp.timing.insert("total_s".into(), t_all.elapsed().as_secs_f64());
+        Ok(resp)
+    }
+
+    fn run_profile(&self, req: &Request, host: &Host) -> Result<Response, PluginError> {
+        let s: ProfileSettings = parse_settings(&req.settings)?;
+        let o = gen_options(&s, &req.seed_hex)?;
+        host.check_cancel()?;
+        let rows = generate::generate(&o);
+        let path = Path::new(&req.output_dir).join("profile.csv");
+        let f = std::fs::File::create(&path).map_err(|e| io_err(&path, e))?;
+        generate::write(&rows, f).map_err(|e| io_err(&path, e))?;
+        let mut r = Response::default();
+        r.metrics.insert("rows".into(), json!(o.rows));
+        r.metrics.insert("seed".into(), json!(o.seed));
+        r.data.insert("command".into(), json!(format!("make_profile.py --rows {} --seed {} --ipv6 {} --span-s {} --tail-alpha {} --max-packets {}", o.rows, o.seed, o.ipv6, o.span_s, o.tail_alpha, o.max_packets)));
+        r.artifacts.push(Artifact { name: "dataset".into(), path: "profile.csv".into(), kind: FORMAT.into() });
+        Ok(r)
+    }
+}
+
+/// Resolves generator options (the seed defaults to one derived from the cell seed).
+pub fn gen_options(s: &ProfileSettings, seed_hex: &str) -> Result<generate::GenOptions, PluginError> {
+    use rand_core::RngCore;
+    if s.rows == 0 || s.rows > 200_000_000 {
+        return Err(PluginError::config("rows", "rows must be 1..=200000000"));
+    }
+    let d = generate::GenOptions::default();
+    let o = generate::GenOptions {
+        rows: s.rows,
+        seed: s.seed.unwrap_or_else(|| stream_rng(seed_hex, "profile", 0).next_u64() >> 1),
+        ipv6: s.ipv6.unwrap_or(d.ipv6),
+        span_s: s.span_s.unwrap_or(d.span_s),
+        tail_alpha: s.tail_alpha.unwrap_or(d.tail_alpha),
+        max_packets: s.max_packets.unwrap_or(d.max_packets),
+    };
+    if !(0.0..=1.0).contains(&o.ipv6) {
+        return Err(PluginError::config("ipv6", "ipv6 must be a share in [0, 1]"));
+    }
+    if !(o.span_s >= 1.0 && o.span_s <= 1e7) {
+        return Err(PluginError::config("span_s", "span_s must be 1..=1e7 seconds"));
+    }
+    if !(o.tail_alpha > 0.0 && o.tail_alpha.is_finite()) {
+        return Err(PluginError::config("tail_alpha", "tail_alpha must be > 0"));
+    }
+    if o.max_packets == 0 || o.max_packets > 1 << 40 {
+        return Err(PluginError::config("max_packets", "max_packets must be 1..=2^40"));
+    }
+    Ok(o)
+}
+
+impl Plugin for Sampler {
+    fn describe(&self) -> Description {
+        let mut d = Description::new("sampler", env!("CARGO_PKG_VERSION"))
+            .with(
+                Capability::task("sample", "FlowTest profile sampler: GA (ft-profile-sampler semantics) on incremental metrics, optional stratified start and swap local search", schema::<SampleSettings>())
+                    .accepting(&[FORMAT]),
+            )
+            .with(Capability::dataset("profile", "synthetic FlowTest profile (byte-identical port of make_profile.py)", schema::<ProfileSettings>()));
+        d.summary = "FlowTest profile sampler with declarative metrics, faithful fitness and a deterministic incremental GA".into();
+        d.formats = vec![FORMAT.into()];
+        d
+    }
+
+    fn validate(&self, capability: &str, settings: &Value) -> Result<(), PluginError> {
+        match capability {
+            "sample" => check_sample(&parse_settings::<SampleSettings>(settings)?),
+            "profile" => gen_options(&parse_settings::<ProfileSettings>(settings)?, "00").map(|_| ()),
+            other => Err(PluginError::config("", format!("unknown capability `{other}`; sampler provides sample, profile"))),
+        }
+    }
+
+    fn run(&self, req: &Request, host: &Host) -> Result<Response, PluginError> {
+        match req.capability.as_str() {
+            "sample" => self.run_sample(req, host),
+            "profile" => self.run_profile(req, host),
+            other => Err(PluginError::config("", format!("unknown capability `{other}`"))),
+        }
+    }
+}
+
+flowlab_abi::export_plugin!(Sampler, "sampler");

@@ -1,0 +1,37 @@
+//! Shared helpers of the integration tests.
+#![allow(dead_code)]
+use std::path::PathBuf;
+
+/// The data dir (`FLOWLAB_DATA_DIR`, else `<repo>/../shared/data`), or None (test skipped)
+/// unless `FLOWLAB_REQUIRE_DATA=1`.
+pub fn data_dir() -> Option<PathBuf> {
+    let d = std::env::var_os("FLOWLAB_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")));
+    if d.is_dir() {
+        Some(d)
+    } else if std::env::var("FLOWLAB_REQUIRE_DATA").as_deref() == Ok("1") {
+        panic!("data dir {} missing and FLOWLAB_REQUIRE_DATA=1", d.display())
+    } else {
+        println!("skipped: no data dir");
+        None
+    }
+}
+
+/// The reference scripts directory (`FLOWLAB_REFERENCE_DIR`, else `<repo>/../shared/reference`).
+pub fn reference_dir() -> PathBuf {
+    std::env::var_os("FLOWLAB_REFERENCE_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/reference")))
+}
+
+/// A Python with numpy (+ scipy), or None (skipped) unless `FLOWLAB_REQUIRE_PYTHON=1`.
+pub fn python() -> Option<String> {
+    let py = std::env::var("FLOWLAB_PYTHON").unwrap_or_else(|_| "python3".into());
+    let ok = std::process::Command::new(&py).args(["-c", "import numpy, scipy"]).output().map(|o| o.status.success()).unwrap_or(false);
+    let script = reference_dir().join("ft_sampler_metrics.py");
+    if ok && script.is_file() {
+        Some(py)
+    } else if std::env::var("FLOWLAB_REQUIRE_PYTHON").as_deref() == Ok("1") {
+        panic!("python `{py}` with numpy/scipy or {} missing and FLOWLAB_REQUIRE_PYTHON=1", script.display())
+    } else {
+        println!("skipped: no python with numpy/scipy (set FLOWLAB_PYTHON)");
+        None
+    }
+}
