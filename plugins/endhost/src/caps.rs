@@ -1,6 +1,6 @@
 //! The plugin's capabilities: settings types (with JSON Schemas), validation and `run`.
 use crate::data::{read_counts, read_user_csv, write_counts, Hist};
-use crate::fit::{fit_model, Fit, FitOptions};
+use crate::fit::{fit_model_nested, Fit, FitOptions};
 use crate::model::{Model, ALL};
 use crate::sample::sample_model;
 use crate::select::{select, Decision, SelectionRule};
@@ -394,13 +394,12 @@ fn decision_json(d: &Decision) -> Value {
 /// Fits `models` to `h` (restart streams from `key`) and applies the rule when there are
 /// several.
 fn fit_all(h: &Hist, models: &[Model], o: &FitOptions, rule: &SelectionRule, key: &str) -> Result<(Vec<Fit>, Option<Decision>), PluginError> {
-    let fits: Vec<Fit> = models
-        .iter()
-        .map(|&m| {
-            let name = format!("restart/{}", m.as_str());
-            fit_model(m, h, o, |i| stream_rng(key, &name, i as u64))
-        })
-        .collect();
+    let mut fits: Vec<Fit> = vec![];
+    for &m in models {
+        let name = format!("restart/{}", m.as_str());
+        let ep = fits.iter().find(|f| f.model == Model::EP).cloned();
+        fits.push(fit_model_nested(m, h, o, |i| stream_rng(key, &name, i as u64), ep.as_ref()));
+    }
     let d = if models.len() > 1 { Some(select(&fits, rule).map_err(|e| PluginError::config("selection.order", e))?) } else { None };
     Ok((fits, d))
 }

@@ -127,6 +127,15 @@ pub struct FitOptions {
     /// 25× this.
     #[serde(default = "d_maxit")]
     pub maxit: u64,
+    /// EEP only: three extra starts grown from the EP optimum (EEP nests EP), an added slow
+    /// geometric (λ₂ = λ̂/10 and λ̂/100, ρ = 0.95) or fast one (λ₁ = 3λ̂, ρ = 0.05). Over-fitted
+    /// EEP likelihoods are multimodal (spec §8 A5); these starts find the modes where a
+    /// small-weight, small-rate component carries the tail, which random starts miss.
+    #[serde(default = "d_true")]
+    pub nested_starts: bool,
+}
+fn d_true() -> bool {
+    true
 }
 fn d_method() -> Method {
     Method::Ipm
@@ -148,7 +157,7 @@ fn d_maxit() -> u64 {
 }
 impl Default for FitOptions {
     fn default() -> Self {
-        FitOptions { method: Method::Ipm, restarts_ep: 5, restarts_eep: 10, bounds: Bounds::default(), mu: d_mu(), reltol: 1e-10, maxit: 200 }
+        FitOptions { method: Method::Ipm, restarts_ep: 5, restarts_eep: 10, bounds: Bounds::default(), mu: d_mu(), reltol: 1e-10, maxit: 200, nested_starts: true }
     }
 }
 
@@ -490,10 +499,44 @@ fn inv_diag(l: &[f64], k: usize) -> Vec<f64> {
         .collect()
 }
 
+/// Starts for EEP grown from an EP fit (π̂, λ̂, α̂), see [`FitOptions::nested_starts`].
+pub fn nested_starts(ep: &[f64], b: &Bounds) -> Vec<Vec<f64>> {
+    let (pi, lam, a) = (ep[0].clamp(0.01, 0.99), ep[1], ep[2].clamp(b.alpha_min + 1e-3, b.alpha_max - 1e-3));
+    let cl = |l: f64| l.clamp(b.lam_min + 1e-6, b.lam_max * (1.0 - 1e-3));
+    vec![vec![pi, 0.95, cl(lam), cl(lam / 10.0), a], vec![pi, 0.95, cl(lam), cl(lam / 100.0), a], vec![pi, 0.05, cl(3.0 * lam), cl(lam), a]]
+}
+
 /// Fits `model` to `h`. `restart_rng(i)` gives the generator of random start i (i ≥ 1; start
-/// 0 is the data-driven one), e.g. `stream_rng(seed_hex, "restart/EP", i)`.
-pub fn fit_model<R: Rng>(model: Model, h: &Hist, o: &FitOptions, mut restart_rng: impl FnMut(usize) -> R) -> Fit {
+/// 0 is the data-driven one), e.g. `stream_rng(seed_hex, "restart/EP", i)`. For EEP with
+/// `nested_starts`, an EP fit (from the EP restart streams of the same key) seeds three extra
+/// starts after the data-driven and random ones.
+pub fn fit_model<R: Rng>(model: Model, h: &Hist, o: &FitOptions, restart_rng: impl FnMut(usize) -> R) -> Fit {
+    fit_model_nested(model, h, o, restart_rng, None)
+}
+
+/// [`fit_model`] with an EP fit given for the EEP nested starts (None: fitted here when
+/// needed, with the EEP restart streams at indices 1000 + i).
+pub fn fit_model_nested<R: Rng>(model: Model, h: &Hist, o: &FitOptions, mut restart_rng: impl FnMut(usize) -> R, ep: Option<&Fit>) -> Fit {
+    fit_inner(model, h, o, &mut restart_rng, ep)
+}
+
+fn fit_inner<R: Rng>(model: Model, h: &Hist, o: &FitOptions, restart_rng: &mut dyn FnMut(usize) -> R, ep: Option<&Fit>) -> Fit {
     let (lo, hi) = o.bounds.for_model(model);
+    let mut extra: Vec<Vec<f64>> = vec![];
+    let (mut pre_nf, mut pre_ng) = (0, 0);
+    if model == Model::EEP && o.nested_starts {
+        let own;
+        let ep = match ep {
+            Some(f) => f,
+            None => {
+                own = fit_inner(Model::EP, h, o, &mut |i| restart_rng(1000 + i), None);
+                pre_nf = own.evaluations;
+                pre_ng = own.iterations;
+                &own
+            }
+        };
+        extra = nested_starts(&ep.theta, &o.bounds);
+    }
     let mut runs: Vec<Single> = vec![];
     if model == Model::P {
         let r = zeta_mle(h.mean_logk(), o.bounds.alpha_max);
@@ -502,15 +545,35 @@ pub fn fit_model<R: Rng>(model: Model, h: &Hist, o: &FitOptions, mut restart_rng
     } else {
         for i in 0..o.restarts(model) {
             let x0 = if i == 0 { data_init(model, h, &o.bounds) } else { random_init(model, &mut restart_rng(i), &o.bounds) };
-            let mut s = match o.method {
-                Method::Ipm | Method::IpmNash | Method::IpmR => barrier_fit(model, h, &x0, &lo, &hi, o),
-                Method::Em => em_fit(model, h, &x0, &lo, &hi, o),
-                Method::Box => box_fit(model, h, &x0, &lo, &hi, o),
-            };
-            model.canonical(&mut s.theta);
-            runs.push(s);
+            runs.push(run_one(model, h, &x0, &lo, &hi, o));
+        }
+        // nested starts use Nash's unscaled variant under `ipm`: its short first steps keep
+        // a small-rate component (λ₂ ≈ 1e-3) in its basin, where the scaled first step of
+        // `ipm` overshoots (seen on reference Table-2 data)
+        let on = FitOptions { method: if o.method == Method::Ipm { Method::IpmNash } else { o.method }, ..o.clone() };
+        for x0 in &extra {
+            runs.push(run_one(model, h, x0, &lo, &hi, &on));
         }
     }
+    fit_summary(model, h, o, runs, &lo, &hi, pre_nf, pre_ng)
+}
+
+fn run_one(model: Model, h: &Hist, x0: &[f64], lo: &[f64], hi: &[f64], o: &FitOptions) -> Single {
+    {
+        {
+            let mut s = match o.method {
+                Method::Ipm | Method::IpmNash | Method::IpmR => barrier_fit(model, h, x0, lo, hi, o),
+                Method::Em => em_fit(model, h, x0, lo, hi, o),
+                Method::Box => box_fit(model, h, x0, lo, hi, o),
+            };
+            model.canonical(&mut s.theta);
+            s
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn fit_summary(model: Model, h: &Hist, o: &FitOptions, runs: Vec<Single>, lo: &[f64], hi: &[f64], pre_nf: u64, pre_ng: u64) -> Fit {
     // best ℓ; ties keep the earliest start
     let mut best = 0;
     for (i, r) in runs.iter().enumerate() {
@@ -554,8 +617,8 @@ pub fn fit_model<R: Rng>(model: Model, h: &Hist, o: &FitOptions, mut restart_rng
         laplace_lnm: laplace,
         n_at_best: runs.iter().filter(|r| r.loglik >= loglik - 1e-3).count(),
         restart_logliks: runs.iter().map(|r| r.loglik).collect(),
-        evaluations: runs.iter().map(|r| r.nf).sum(),
-        iterations: runs.iter().map(|r| r.ng).sum(),
+        evaluations: pre_nf + runs.iter().map(|r| r.nf).sum::<u64>(),
+        iterations: pre_ng + runs.iter().map(|r| r.ng).sum::<u64>(),
         maxit_hits: runs.iter().map(|r| r.maxit_hits).sum(),
         at_bound,
         trapped_pi1: trapped,

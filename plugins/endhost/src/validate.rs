@@ -5,7 +5,7 @@
 //! case's numbers do not depend on the thread count or on which other cases run; cases are
 //! evaluated in parallel and collected in case order.
 use crate::data::Hist;
-use crate::fit::{fit_model, Fit, FitOptions, Method};
+use crate::fit::{fit_model, fit_model_nested, Fit, FitOptions, Method};
 use crate::model::Model;
 use crate::sample::sample_model;
 use crate::select::{ln_bf, paper_label, select, SelectionRule};
@@ -335,7 +335,10 @@ pub fn run_table2(s: &Table2Settings, seed_hex: &str, threads: usize, host: &Hos
         };
         let x = sample_model(&mut rng, truth, &theta, n);
         let h = Hist::from_samples(&x).expect("samples are ≥ 1");
-        let fits: Vec<Fit> = [Model::P, Model::EP, Model::EEP].iter().map(|&m| fit_with(m, &h, &s.fitter, &key)).collect();
+        let p = fit_with(Model::P, &h, &s.fitter, &key);
+        let ep = fit_with(Model::EP, &h, &s.fitter, &key);
+        let eep = fit_model_nested(Model::EEP, &h, &s.fitter, |i| stream_rng(&key, "restart/EEP", i as u64), Some(&ep));
+        let fits = vec![p, ep, eep];
         let winner = select(&fits, rule).map(|d| d.winner).unwrap_or(Model::P);
         T2Case { truth, n, j, theta, fits, winner }
     })?;
