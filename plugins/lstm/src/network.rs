@@ -328,7 +328,16 @@ pub fn run_network(req: &Request, host: &Host, pool: &ThreadPool) -> Result<Resp
     let d = &mut r.data;
     d.insert("keys".into(), json!(ks));
     d.insert("loss".into(), Value::Array(loss_rows.iter().map(|(e, a, b)| json!({"epoch": e, "train": num(*a), "val": num(*b)})).collect()));
-    d.insert("evals".into(), Value::Array(evals.iter().map(|v| json!({"epoch": v.epoch, "train": v.train.to_json(), "test": v.test.to_json()})).collect()));
+    let loss_at = |e: u64| loss_rows.iter().find(|r| r.0 == e).map(|r| (r.1, r.2)).unwrap_or((f64::NAN, f64::NAN));
+    d.insert("evals".into(), Value::Array(evals.iter().map(|v| json!({"epoch": v.epoch, "train_loss": num(loss_at(v.epoch).0), "val_loss": num(loss_at(v.epoch).1), "train": v.train.to_json(), "test": v.test.to_json()})).collect()));
+    let label = |k: &str| match k {
+        "true" => "true packets".to_string(),
+        "1" => "packet 1".to_string(),
+        n => format!("first {n}"),
+    };
+    d.insert("cos_table".into(), Value::Array(ks.iter().map(|k| json!({"key": k, "label": label(k),
+        "train_mean": num(ftr.mean_of(k)), "train_median": num(ftr.median_of(k)), "test_mean": num(fte.mean_of(k)), "test_median": num(fte.median_of(k)),
+        "persistence_test_mean": num(pte.mean_of(k)), "persistence_test_median": num(pte.median_of(k))})).collect()));
     d.insert("final".into(), json!({"train": ftr.to_json(), "test": fte.to_json()}));
     d.insert("persistence".into(), json!({"train": ptr.to_json(), "test": pte.to_json(), "test_mse": num(te.persistence_mse)}));
     d.insert("final_per_traffic_true".into(), json!({"train": per_traffic_json(&tre.model, "true"), "test": per_traffic_json(&te.model, "true")}));
