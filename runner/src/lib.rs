@@ -1,1 +1,14 @@
-//! flowlab runner library.
+//! # flowlab
+//!
+//! Declarative, deterministic experiment runner: manifest → plan → cells → stored results →
+//! reports (design notes §1). The binary (`runner/src/main.rs`) is a thin CLI over this
+//! library.
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod exec;
+pub mod manifest;
+pub mod plan;
+pub mod report;
+pub mod schema;
+pub mod store;

@@ -1,0 +1,312 @@
+//! Execution: dataset cells first, then task cells, in a rayon pool of `jobs` threads.
+//! Finished cells (same plugin binary) are skipped; a failing cell is recorded and the others
+//! go on (unless fail-fast); Ctrl-C asks running cells to stop and starts no new ones.
+use crate::error::StoreError;
+use crate::plan::{content_hash, Cell, CellKind, DatasetSource, Plan};
+use crate::store::{runner_provenance, Store, Stored, CELL_SCHEMA};
+use flowlab_abi::host::HostServices;
+use flowlab_abi::{DatasetRef, ErrorKind, ExperimentInfo, PluginError, Request, Response};
+use serde_json::{json, Map, Value};
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// Set by the Ctrl-C handler; polled by cells through the host's `cancelled` callback.
+pub static CANCEL: AtomicBool = AtomicBool::new(false);
+
+/// Lines of plugin log kept in a failed cell's record.
+pub const LOG_TAIL: usize = 40;
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Cells in parallel.
+    pub jobs: usize,
+    /// Thread budget per cell.
+    pub cell_threads: usize,
+    /// Stop starting cells after the first failure.
+    pub fail_fast: bool,
+    /// Rerun cells even when cached.
+    pub force: bool,
+    /// Show progress: a bar when stderr is a terminal, else one line per cell.
+    pub progress: bool,
+}
+
+/// What happened to one cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Reused from the store.
+    Cached,
+    /// Ran and succeeded.
+    Ok,
+    /// Ran and failed (recorded).
+    Failed,
+    /// Stopped by Ctrl-C (not recorded; reruns next time).
+    Cancelled,
+    /// Not started (fail-fast or cancel).
+    Skipped,
+}
+
+/// Counts of a run.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    /// Cells in the plan.
+    pub total: usize,
+    /// Reused.
+    pub cached: usize,
+    /// Ran fine.
+    pub ok: usize,
+    /// Failed.
+    pub failed: usize,
+    /// Cancelled.
+    pub cancelled: usize,
+    /// Not started.
+    pub skipped: usize,
+    /// Messages of failed cells (`cell: message`).
+    pub failures: Vec<String>,
+}
+
+struct CellHost<'a> {
+    tail: Mutex<VecDeque<String>>,
+    bar: &'a indicatif::ProgressBar,
+    label: String,
+}
+
+impl HostServices for CellHost<'_> {
+    fn log(&self, level: u32, msg: &str) {
+        let lvl = ["error", "warn", "info", "debug"].get(level as usize).copied().unwrap_or("log");
+        let mut t = self.tail.lock().unwrap_or_else(|e| e.into_inner());
+        for line in msg.lines() {
+            if t.len() == LOG_TAIL {
+                t.pop_front();
+            }
+            t.push_back(format!("[{lvl}] {line}"));
+        }
+    }
+    fn progress(&self, done: u64, total: u64) {
+        self.bar.set_message(format!("{} {done}/{total}", self.label));
+    }
+    fn cancelled(&self) -> bool {
+        CANCEL.load(Ordering::Relaxed)
+    }
+}
+
+/// Resolved dataset references (generated datasets are known only after their cells ran).
+fn dataset_ref(plan: &Plan, store: &Store, id: &str) -> Result<DatasetRef, String> {
+    let d = &plan.datasets[id];
+    let (path, sha256) = match &d.source {
+        DatasetSource::File { path, sha256 } => (path.clone(), sha256.clone()),
+        DatasetSource::Generated { cell } => {
+            let c = &plan.cells[*cell];
+            let rec = store.read(&c.id).map_err(|e| e.to_string())?.ok_or_else(|| format!("dataset `{id}` was not generated"))?;
+            if rec["status"] != "ok" {
+                return Err(format!("dataset `{id}` could not be generated: {}", rec["error"]["message"].as_str().unwrap_or("failed")));
+            }
+            let art = rec["response"]["artifacts"].as_array().and_then(|a| a.iter().find(|x| x["name"] == "dataset")).ok_or_else(|| format!("dataset `{id}`: the generator returned no artifact named \"dataset\""))?;
+            let p = store.artifact_dir(&c.id).join(art["path"].as_str().unwrap_or(""));
+            let sha = content_hash(&p).map_err(|e| format!("dataset `{id}`: {}: {e}", p.display()))?;
+            (p, sha)
+        }
+    };
+    let format = if d.format.is_empty() { String::new() } else { d.format.clone() };
+    Ok(DatasetRef { id: id.into(), path: path.to_string_lossy().into_owned(), format, sha256, options: d.decl.options.clone() })
+}
+
+/// Builds the stored record of a cell (deterministic outside `timing`).
+#[allow(clippy::too_many_arguments)]
+pub fn record(plan: &Plan, cell: &Cell, ds: Option<&DatasetRef>, result: &Result<Response, PluginError>, tail: Vec<String>, wall: f64) -> Value {
+    let p = plan.plugin(&cell.plugin);
+    let m = &plan.manifest;
+    let dataset = match (&cell.dataset, ds) {
+        (Some(id), Some(r)) => {
+            let decl = &plan.datasets[id].decl;
+            json!({"id": id, "format": r.format, "sha256": r.sha256, "declared_path": decl.path.clone().or_else(|| Some(format!("generated by {}:{}", decl.plugin.clone().unwrap_or_default(), decl.capability.clone().unwrap_or_default())))})
+        }
+        (Some(id), None) => json!({"id": id}),
+        _ => Value::Null,
+    };
+    let mut provenance = runner_provenance();
+    let prov = provenance.as_object_mut().expect("object");
+    prov.insert("plugin".into(), json!({"name": p.name(), "version": p.version(), "sha256": p.sha256, "abi": format!("{}.{}", flowlab_abi::ABI_MAJOR, p.abi_minor), "file": p.path.file_name().map(|f| f.to_string_lossy().into_owned())}));
+    prov.insert("dataset_sha256".into(), ds.map(|d| Value::String(d.sha256.clone())).unwrap_or(Value::Null));
+    prov.insert("root_seed".into(), json!(m.experiment.seed));
+    prov.insert("overrides".into(), json!(cell.overrides));
+    let (status, error, response, timing) = match result {
+        Ok(r) => {
+            let mut v = serde_json::to_value(r).unwrap_or(Value::Null);
+            let t = v.as_object_mut().and_then(|o| o.remove("timing")).unwrap_or(json!({}));
+            ("ok", Value::Null, v, t)
+        }
+        Err(e) => ("failed", json!({"kind": e.kind, "message": e.message, "path": e.path}), Value::Null, json!({})),
+    };
+    let mut t: Map<String, Value> = timing.as_object().cloned().unwrap_or_default();
+    t.insert("wall_s".into(), flowlab_abi::json::num(wall));
+    json!({
+        "schema": CELL_SCHEMA,
+        "cell_id": cell.id,
+        "experiment": m.experiment.name,
+        "kind": if cell.kind == CellKind::Dataset { "dataset" } else { "task" },
+        "task": cell.task,
+        "plugin": cell.plugin,
+        "capability": cell.capability,
+        "dataset": dataset,
+        "replicate": cell.replicate,
+        "seed": cell.seed_hex,
+        "point": cell.point,
+        "settings": cell.settings,
+        "status": status,
+        "error": error,
+        "log_tail": if status == "ok" { Vec::new() } else { tail },
+        "response": response,
+        "provenance": provenance,
+        "timing": t,
+    })
+}
+
+fn run_one(plan: &Plan, store: &Store, cell: &Cell, opts: &RunOptions, bar: &indicatif::ProgressBar) -> Result<(Outcome, Option<String>), StoreError> {
+    if CANCEL.load(Ordering::Relaxed) {
+        return Ok((Outcome::Skipped, None));
+    }
+    let p = plan.plugin(&cell.plugin);
+    let ds = match &cell.dataset {
+        Some(id) => match dataset_ref(plan, store, id) {
+            Ok(r) => Some(r),
+            Err(msg) => {
+                let res = Err(PluginError::data(msg.clone()));
+                store.write(&cell.id, &record(plan, cell, None, &res, vec![], 0.0))?;
+                return Ok((Outcome::Failed, Some(msg)));
+            }
+        },
+        None => None,
+    };
+    let art = store.artifact_dir(&cell.id);
+    if art.exists() {
+        std::fs::remove_dir_all(&art).map_err(|e| StoreError::Io { path: art.clone(), source: e })?;
+    }
+    std::fs::create_dir_all(&art).map_err(|e| StoreError::Io { path: art.clone(), source: e })?;
+    let m = &plan.manifest;
+    let req = Request {
+        cell_id: cell.id.clone(),
+        capability: cell.capability.clone(),
+        seed: cell.seed,
+        seed_hex: cell.seed_hex.clone(),
+        threads: opts.cell_threads,
+        dataset: ds.clone(),
+        settings: cell.settings.clone(),
+        output_dir: art.canonicalize().unwrap_or(art.clone()).to_string_lossy().into_owned(),
+        replicate: cell.replicate,
+        experiment: ExperimentInfo { name: m.experiment.name.clone(), description: m.experiment.description.clone(), metadata: m.experiment.metadata.clone() },
+    };
+    let host = CellHost { tail: Mutex::new(VecDeque::new()), bar, label: format!("{}:{}", cell.task, &cell.id[..8]) };
+    let t0 = Instant::now();
+    let result = p.run(&req, &host);
+    let wall = t0.elapsed().as_secs_f64();
+    if let Err(e) = &result {
+        if e.kind == ErrorKind::Cancelled && CANCEL.load(Ordering::Relaxed) {
+            return Ok((Outcome::Cancelled, None));
+        }
+    }
+    let tail: Vec<String> = host.tail.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect();
+    let rec = record(plan, cell, ds.as_ref(), &result, tail, wall);
+    store.write(&cell.id, &rec)?;
+    Ok(match result {
+        Ok(_) => (Outcome::Ok, None),
+        Err(e) => (Outcome::Failed, Some(e.message)),
+    })
+}
+
+/// Runs the plan. Returns the summary; I/O errors of the store abort.
+pub fn execute(plan: &Plan, store: &Store, opts: &RunOptions) -> Result<Summary, StoreError> {
+    std::fs::create_dir_all(&store.root).map_err(|e| StoreError::Io { path: store.root.clone(), source: e })?;
+    let total = plan.cells.len();
+    use std::io::IsTerminal;
+    let tty = opts.progress && std::io::stderr().is_terminal();
+    let bar = if tty { indicatif::ProgressBar::new(total as u64) } else { indicatif::ProgressBar::hidden() };
+    bar.set_style(indicatif::ProgressStyle::with_template("{spinner} [{pos}/{len}] {elapsed_precise} eta {eta} {wide_msg}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
+    let failed_any = AtomicBool::new(false);
+    let done = AtomicUsize::new(0);
+    let outcomes: Mutex<BTreeMap<usize, (Outcome, Option<String>)>> = Mutex::new(BTreeMap::new());
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(opts.jobs.max(1)).build().map_err(|e| StoreError::Io { path: store.root.clone(), source: std::io::Error::other(e.to_string()) })?;
+    let store_err: Mutex<Option<StoreError>> = Mutex::new(None);
+    for kind in [CellKind::Dataset, CellKind::Task] {
+        let idx: Vec<usize> = (0..total).filter(|&i| plan.cells[i].kind == kind).collect();
+        pool.install(|| {
+            use rayon::prelude::*;
+            idx.par_iter().for_each(|&i| {
+                let cell = &plan.cells[i];
+                let status = store.status(&cell.id, &plan.plugin(&cell.plugin).sha256);
+                let (outcome, msg) = if status == Stored::Cached && !opts.force {
+                    (Outcome::Cached, None)
+                } else if CANCEL.load(Ordering::Relaxed) || (opts.fail_fast && failed_any.load(Ordering::Relaxed)) {
+                    (Outcome::Skipped, None)
+                } else {
+                    match run_one(plan, store, cell, opts, &bar) {
+                        Ok(o) => o,
+                        Err(e) => {
+                            let m = e.to_string();
+                            *store_err.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                            (Outcome::Failed, Some(m))
+                        }
+                    }
+                };
+                if outcome == Outcome::Failed {
+                    failed_any.store(true, Ordering::Relaxed);
+                }
+                let k = done.fetch_add(1, Ordering::Relaxed) + 1;
+                let ds = cell.dataset.as_deref().unwrap_or("-");
+                let line = format!("[{k}/{total}] {} {} {} rep {} {}", &cell.id, cell.task, ds, cell.replicate, match outcome {
+                    Outcome::Cached => "cached".to_string(),
+                    Outcome::Ok => "ok".to_string(),
+                    Outcome::Failed => format!("FAILED: {}", msg.as_deref().unwrap_or("")),
+                    Outcome::Cancelled => "cancelled".to_string(),
+                    Outcome::Skipped => "skipped".to_string(),
+                });
+                if outcome != Outcome::Skipped {
+                    if tty {
+                        bar.println(&line);
+                    } else if opts.progress {
+                        eprintln!("{line}");
+                    }
+                }
+                bar.inc(1);
+                outcomes.lock().unwrap_or_else(|p| p.into_inner()).insert(i, (outcome, msg));
+            });
+        });
+        if let Some(e) = store_err.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            bar.finish_and_clear();
+            return Err(e);
+        }
+    }
+    bar.finish_and_clear();
+    let mut s = Summary { total, ..Default::default() };
+    for (i, (o, msg)) in outcomes.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        match o {
+            Outcome::Cached => s.cached += 1,
+            Outcome::Ok => s.ok += 1,
+            Outcome::Failed => {
+                s.failed += 1;
+                s.failures.push(format!("{} ({}): {}", plan.cells[i].id, plan.cells[i].task, msg.unwrap_or_default()));
+            }
+            Outcome::Cancelled => s.cancelled += 1,
+            Outcome::Skipped => s.skipped += 1,
+        }
+    }
+    Ok(s)
+}
+
+/// Reads the stored records of every cell of the plan (in plan order), writes
+/// `results.jsonl` / `results.csv`, and returns the records.
+pub fn collect(plan: &Plan, store: &Store) -> Result<Vec<Value>, StoreError> {
+    let mut recs = Vec::new();
+    for c in &plan.cells {
+        match store.read(&c.id) {
+            Ok(Some(v)) => recs.push(v),
+            Ok(None) => {}
+            Err(StoreError::Corrupt { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    store.collect(&recs)?;
+    Ok(recs)
+}

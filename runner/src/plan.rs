@@ -1,0 +1,427 @@
+//! The plan: datasets × tasks × sweep grid × replicates → cells, each with a content-hash id
+//! and a derived seed (design notes §1, §3).
+use crate::error::{ManifestError, ManifestErrors, Origin};
+use crate::manifest::{suggest, DatasetDecl, Manifest, TaskDecl};
+use flowlab_abi::host::{find_plugin_file, search_dirs, LoadedPlugin};
+use flowlab_abi::json::canonical;
+use flowlab_abi::seed::derive_cell_seed;
+use flowlab_abi::CapabilityKind;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Plugins referenced by a manifest, loaded once.
+#[derive(Debug, Default)]
+pub struct PluginSet {
+    map: BTreeMap<String, &'static LoadedPlugin>,
+}
+
+impl PluginSet {
+    /// Loads plugin `name` (cached), or explains where it was looked for.
+    pub fn get(&mut self, name: &str, origin: Origin) -> Result<&'static LoadedPlugin, ManifestError> {
+        if let Some(p) = self.map.get(name) {
+            return Ok(p);
+        }
+        let file = find_plugin_file(name).ok_or_else(|| {
+            let found: Vec<String> = flowlab_abi::host::candidate_files()
+                .iter()
+                .filter_map(|f| LoadedPlugin::load(f).ok().map(|p| p.name().to_string()))
+                .collect();
+            let hint = match suggest(name, found.iter().map(|s| s.as_str())) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!(
+                    "available plugins: {}; searched {} (set FLOWLAB_PLUGIN_PATH or run `cargo build --workspace`)",
+                    if found.is_empty() { "none".to_string() } else { found.join(", ") },
+                    search_dirs().iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
+                ),
+            };
+            ManifestError::new(origin.clone(), format!("unknown plugin `{name}`")).help(hint)
+        })?;
+        let p = LoadedPlugin::load(&file).map_err(|e| ManifestError::new(origin, format!("plugin `{name}` cannot be loaded: {e}")))?;
+        self.map.insert(name.to_string(), p);
+        Ok(p)
+    }
+
+    /// The loaded plugins.
+    pub fn all(&self) -> impl Iterator<Item = &'static LoadedPlugin> + '_ {
+        self.map.values().copied()
+    }
+}
+
+/// Where a dataset's bytes come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DatasetSource {
+    /// A file or directory on disk.
+    File {
+        /// Resolved absolute path.
+        path: PathBuf,
+        /// Content hash.
+        sha256: String,
+    },
+    /// Produced by a dataset cell (index into `Plan::cells`).
+    Generated {
+        /// Cell index.
+        cell: usize,
+    },
+}
+
+/// A resolved dataset.
+#[derive(Debug, Clone)]
+pub struct PlannedDataset {
+    /// The declaration.
+    pub decl: DatasetDecl,
+    /// Format (declared, or from the generator).
+    pub format: String,
+    /// Source.
+    pub source: DatasetSource,
+    /// Identity used in cell ids: file content hash, or the generator cell's id.
+    pub identity: String,
+}
+
+/// Kind of a cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CellKind {
+    /// Generates a dataset.
+    Dataset,
+    /// A task on a dataset (or datasetless).
+    Task,
+}
+
+/// One unit of work.
+#[derive(Debug, Clone)]
+pub struct Cell {
+    /// Content-hash id (20 hex digits).
+    pub id: String,
+    /// Kind.
+    pub kind: CellKind,
+    /// Task id (or dataset id for dataset cells).
+    pub task: String,
+    /// Plugin name.
+    pub plugin: String,
+    /// Capability.
+    pub capability: String,
+    /// Dataset id the cell runs on.
+    pub dataset: Option<String>,
+    /// Replicate index.
+    pub replicate: u32,
+    /// Resolved settings.
+    pub settings: Value,
+    /// The sweep point (`"<task>.<setting>"` → value).
+    pub point: Map<String, Value>,
+    /// Full derived seed, hex.
+    pub seed_hex: String,
+    /// First 64 bits of the seed.
+    pub seed: u64,
+    /// Overrides that touch this cell (key → layer).
+    pub overrides: BTreeMap<String, String>,
+}
+
+/// The expanded plan.
+#[derive(Debug)]
+pub struct Plan {
+    /// The manifest.
+    pub manifest: Manifest,
+    /// Datasets by id.
+    pub datasets: BTreeMap<String, PlannedDataset>,
+    /// Dataset ids in declaration order.
+    pub dataset_order: Vec<String>,
+    /// Dataset cells first, then task cells in manifest order.
+    pub cells: Vec<Cell>,
+    /// Plugins.
+    pub plugins: PluginSet,
+}
+
+/// Options that shape a plan.
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    /// Data directory for `{data}` paths.
+    pub data_dir: Option<PathBuf>,
+}
+
+/// SHA-256 of a file, or of a directory (sorted relative paths and contents).
+pub fn content_hash(path: &Path) -> std::io::Result<String> {
+    if path.is_file() {
+        return flowlab_abi::host::file_sha256(path);
+    }
+    let mut files = Vec::new();
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+        for e in std::fs::read_dir(dir)? {
+            let p = e?.path();
+            if p.is_dir() { walk(&p, out)? } else { out.push(p) }
+        }
+        Ok(())
+    }
+    walk(path, &mut files)?;
+    files.sort();
+    let mut h = Sha256::new();
+    for f in files {
+        let rel = f.strip_prefix(path).unwrap_or(&f).to_string_lossy().replace('\\', "/");
+        h.update(rel.as_bytes());
+        h.update([0]);
+        h.update(flowlab_abi::host::file_sha256(&f)?.as_bytes());
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+fn set_path(obj: &mut Map<String, Value>, path: &[String], v: Value) {
+    if path.len() == 1 {
+        obj.insert(path[0].clone(), v);
+        return;
+    }
+    let entry = obj.entry(path[0].clone()).or_insert_with(|| Value::Object(Map::new()));
+    if !entry.is_object() {
+        *entry = Value::Object(Map::new());
+    }
+    if let Value::Object(m) = entry {
+        set_path(m, &path[1..], v);
+    }
+}
+
+fn cell_id(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    h.update(b"flowlab/cell/v1\0");
+    for p in parts {
+        h.update((p.len() as u64).to_be_bytes());
+        h.update(p.as_bytes());
+    }
+    hex::encode(h.finalize())[..20].to_string()
+}
+
+fn expand_data(path: &str, data_dir: Option<&Path>, manifest_dir: &Path) -> Result<PathBuf, String> {
+    let p = if let Some(rest) = path.strip_prefix("{data}") {
+        let d = data_dir.ok_or_else(|| "this path uses {data} but no data directory is set".to_string())?;
+        d.join(rest.trim_start_matches(['/', '\\']))
+    } else if path.contains("{data}") {
+        return Err("{data} may only stand at the start of a path".into());
+    } else {
+        let p = PathBuf::from(path);
+        if p.is_absolute() { p } else { manifest_dir.join(p) }
+    };
+    Ok(p)
+}
+
+impl Plan {
+    /// Expands a manifest into cells, loading and asking the plugins to validate settings.
+    pub fn build(manifest: Manifest, opts: &PlanOptions) -> Result<Plan, ManifestErrors> {
+        let mut errors: Vec<ManifestError> = Vec::new();
+        let mut plugins = PluginSet::default();
+        let root_seed = manifest.experiment.seed;
+        let reps = manifest.experiment.replicates;
+        let mdir = manifest.dir();
+        let mut cells = Vec::new();
+        let mut datasets = BTreeMap::new();
+        let mut dataset_order = Vec::new();
+
+        // ---- datasets -------------------------------------------------------------------------
+        for d in &manifest.datasets {
+            let at = |k: &str| manifest.origin(&["datasets", &d.id, k]);
+            if let Some(path) = &d.path {
+                let p = match expand_data(path, opts.data_dir.as_deref(), &mdir) {
+                    Ok(p) => p,
+                    Err(m) => {
+                        errors.push(ManifestError::new(at("path"), format!("dataset `{}`: {m}", d.id)).help("pass --data-dir DIR or set FLOWLAB_DATA_DIR (README: where to download the data)"));
+                        continue;
+                    }
+                };
+                if !p.exists() {
+                    let help = if path.starts_with("{data}") {
+                        format!("the data directory is {}; check --data-dir / FLOWLAB_DATA_DIR and the README's data section", opts.data_dir.as_deref().map(|p| p.display().to_string()).unwrap_or_default())
+                    } else {
+                        "relative paths are relative to the manifest's directory; use {data}/… for the data directory".into()
+                    };
+                    errors.push(ManifestError::new(at("path"), format!("dataset `{}`: no such file or directory: {}", d.id, p.display())).help(help));
+                    continue;
+                }
+                let sha = match content_hash(&p) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        errors.push(ManifestError::new(at("path"), format!("dataset `{}`: cannot read {}: {e}", d.id, p.display())));
+                        continue;
+                    }
+                };
+                let p = p.canonicalize().unwrap_or(p);
+                datasets.insert(d.id.clone(), PlannedDataset { decl: d.clone(), format: d.format.clone().unwrap_or_default(), source: DatasetSource::File { path: p, sha256: sha.clone() }, identity: sha });
+                dataset_order.push(d.id.clone());
+            } else if let (Some(plugin), Some(cap)) = (&d.plugin, &d.capability) {
+                let p = match plugins.get(plugin, at("plugin")) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        errors.push(e);
+                        continue;
+                    }
+                };
+                match p.description.capability(cap) {
+                    Some(c) if c.kind == CapabilityKind::Dataset => {}
+                    _ => {
+                        let gens: Vec<&str> = p.description.capabilities.iter().filter(|c| c.kind == CapabilityKind::Dataset).map(|c| c.name.as_str()).collect();
+                        errors.push(ManifestError::new(at("capability"), format!("plugin `{plugin}` has no dataset capability `{cap}`")).help(if gens.is_empty() { format!("`{plugin}` generates no datasets") } else { format!("its dataset capabilities: {}", gens.join(", ")) }));
+                        continue;
+                    }
+                }
+                let settings = Value::Object(d.settings.clone());
+                if let Err(e) = p.validate(cap, &settings) {
+                    let mut path = vec!["datasets".to_string(), d.id.clone(), "settings".into()];
+                    path.extend(e.path.iter().flat_map(|p| p.split('.').map(str::to_string)));
+                    errors.push(ManifestError::new(manifest.source.locate_normalised(&path), format!("dataset `{}`: {}", d.id, e.message)).help("see `flowlab plugins` for the settings this capability takes"));
+                    continue;
+                }
+                let canon = canonical(&settings);
+                let seed = derive_cell_seed(root_seed, &d.id, plugin, cap, &canon, 0);
+                let seed_hex = hex::encode(seed);
+                let id = cell_id(&["dataset", &d.id, plugin, cap, &canon, &seed_hex]);
+                let idx = cells.len();
+                cells.push(Cell {
+                    id: id.clone(),
+                    kind: CellKind::Dataset,
+                    task: d.id.clone(),
+                    plugin: plugin.clone(),
+                    capability: cap.clone(),
+                    dataset: None,
+                    replicate: 0,
+                    settings,
+                    point: Map::new(),
+                    seed: u64::from_be_bytes(seed[..8].try_into().expect("32 bytes")),
+                    seed_hex,
+                    overrides: manifest.overrides.iter().filter(|(k, _)| k.starts_with(&format!("datasets.{}.", d.id))).map(|(k, v)| (k.clone(), v.clone())).collect(),
+                });
+                datasets.insert(d.id.clone(), PlannedDataset { decl: d.clone(), format: d.format.clone().unwrap_or_default(), source: DatasetSource::Generated { cell: idx }, identity: id });
+                dataset_order.push(d.id.clone());
+            }
+        }
+
+        // ---- tasks ----------------------------------------------------------------------------
+        for t in &manifest.tasks {
+            if let Err(e) = plan_task(&manifest, t, &mut plugins, &datasets, &dataset_order, root_seed, reps, &mut cells) {
+                errors.extend(e);
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ManifestErrors(errors));
+        }
+        Ok(Plan { manifest, datasets, dataset_order, cells, plugins })
+    }
+
+    /// The plugin of a cell.
+    pub fn plugin(&self, name: &str) -> &'static LoadedPlugin {
+        self.plugins.map[name]
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn plan_task(
+    manifest: &Manifest,
+    t: &TaskDecl,
+    plugins: &mut PluginSet,
+    datasets: &BTreeMap<String, PlannedDataset>,
+    dataset_order: &[String],
+    root_seed: u64,
+    reps: u32,
+    cells: &mut Vec<Cell>,
+) -> Result<(), Vec<ManifestError>> {
+    let at = |k: &str| manifest.origin(&["tasks", &t.id, k]);
+    let p = plugins.get(&t.plugin, at("plugin")).map_err(|e| vec![e])?;
+    let cap = match p.description.capability(&t.capability) {
+        Some(c) if c.kind == CapabilityKind::Task => c.clone(),
+        _ => {
+            let tasks: Vec<&str> = p.description.capabilities.iter().filter(|c| c.kind == CapabilityKind::Task).map(|c| c.name.as_str()).collect();
+            let hint = match suggest(&t.capability, tasks.iter().copied()) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!("`{}` provides: {}", t.plugin, tasks.join(", ")),
+            };
+            return Err(vec![ManifestError::new(manifest.origin(&["tasks", &t.id]), format!("plugin `{}` does not provide `{}`", t.plugin, t.capability)).help(hint)]);
+        }
+    };
+    // datasets the task runs on
+    let targets: Vec<Option<String>> = if cap.datasetless {
+        if t.datasets.is_some() {
+            return Err(vec![ManifestError::new(at("datasets"), format!("`{}` of `{}` takes no dataset", t.capability, t.plugin)).help("remove `datasets`")]);
+        }
+        vec![None]
+    } else {
+        let accepts = |d: &PlannedDataset| cap.accepts.is_empty() || cap.accepts.contains(&d.format);
+        let list: Vec<String> = match &t.datasets {
+            Some(l) => {
+                let mut errs = Vec::new();
+                for id in l {
+                    if let Some(d) = datasets.get(id) {
+                        if !accepts(d) {
+                            errs.push(ManifestError::new(at("datasets"), format!("task `{}` cannot read dataset `{id}` of format `{}`", t.id, d.format)).help(format!("`{}` accepts: {}", t.capability, cap.accepts.join(", "))));
+                        }
+                    }
+                }
+                if !errs.is_empty() {
+                    return Err(errs);
+                }
+                l.iter().filter(|id| datasets.contains_key(*id)).cloned().collect()
+            }
+            None => dataset_order.iter().filter(|id| accepts(&datasets[*id])).cloned().collect(),
+        };
+        if list.is_empty() {
+            return Err(vec![ManifestError::new(manifest.origin(&["tasks", &t.id]), format!("task `{}` has no dataset to run on", t.id)).help(format!("declare a [[dataset]] with format {}", if cap.accepts.is_empty() { "any".into() } else { cap.accepts.join(" or ") }))]);
+        }
+        list.into_iter().map(Some).collect()
+    };
+    // sweep grid
+    let axes: Vec<_> = manifest.sweep.iter().filter(|a| a.task == t.id).collect();
+    let mut grid: Vec<Vec<usize>> = vec![vec![]];
+    for a in &axes {
+        grid = grid.into_iter().flat_map(|g| (0..a.values.len()).map(move |i| [g.clone(), vec![i]].concat())).collect();
+    }
+    let mut errs = Vec::new();
+    let mut validated = std::collections::BTreeSet::new();
+    for point in &grid {
+        let mut settings = t.settings.clone();
+        let mut pt = Map::new();
+        for (a, &i) in axes.iter().zip(point) {
+            set_path(&mut settings, &a.setting, a.values[i].clone());
+            pt.insert(a.key.clone(), a.values[i].clone());
+        }
+        let settings = Value::Object(settings);
+        let canon = canonical(&settings);
+        if validated.insert(canon.clone()) {
+            if let Err(e) = p.validate(&t.capability, &settings) {
+                let key = e.path.clone().unwrap_or_default();
+                let swept = axes.iter().find(|a| !key.is_empty() && (a.setting.join(".") == key || key.starts_with(&format!("{}.", a.setting.join(".")))));
+                let origin = match swept {
+                    Some(a) => manifest.origin(&["sweep", &a.key]),
+                    None => {
+                        let mut path = vec!["tasks".to_string(), t.id.clone()];
+                        path.extend(key.split('.').filter(|s| !s.is_empty()).map(str::to_string));
+                        manifest.source.locate_normalised(&path)
+                    }
+                };
+                let what = if pt.is_empty() { String::new() } else { format!(" (sweep point {})", Value::Object(pt.clone())) };
+                errs.push(ManifestError::new(origin, format!("task `{}`{what}: {}", t.id, e.message)).help(format!("see `flowlab plugins` or schemas/manifest.schema.json for the settings of `{}`", t.capability)));
+                continue;
+            }
+        }
+        let overrides: BTreeMap<String, String> = manifest.overrides.iter().filter(|(k, _)| k.starts_with(&format!("tasks.{}.", t.id)) || k.starts_with("experiment.")).map(|(k, v)| (k.clone(), v.clone())).collect();
+        for ds in &targets {
+            let (ds_id, ds_ident) = match ds {
+                Some(id) => (id.as_str(), datasets[id].identity.as_str()),
+                None => ("", ""),
+            };
+            for rep in 0..reps {
+                let seed = derive_cell_seed(root_seed, ds_id, &t.plugin, &t.capability, &canon, rep);
+                let seed_hex = hex::encode(seed);
+                let id = cell_id(&["task", &t.id, &t.plugin, &t.capability, ds_id, ds_ident, &canon, &seed_hex, &rep.to_string()]);
+                cells.push(Cell {
+                    id,
+                    kind: CellKind::Task,
+                    task: t.id.clone(),
+                    plugin: t.plugin.clone(),
+                    capability: t.capability.clone(),
+                    dataset: ds.clone(),
+                    replicate: rep,
+                    settings: settings.clone(),
+                    point: pt.clone(),
+                    seed: u64::from_be_bytes(seed[..8].try_into().expect("32 bytes")),
+                    seed_hex,
+                    overrides: overrides.clone(),
+                });
+            }
+        }
+    }
+    if errs.is_empty() { Ok(()) } else { Err(errs) }
+}

@@ -1,0 +1,129 @@
+//! `flowlab schema`: the manifest's Draft-07 JSON Schema with every plugin's settings schema
+//! merged in, so Taplo / Even Better TOML complete and check manifests (design notes §1).
+use crate::manifest::{DatasetDecl, Experiment, ReportDecl, RunCfg};
+use flowlab_abi::host::LoadedPlugin;
+use flowlab_abi::CapabilityKind;
+use schemars::JsonSchema;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+#[schemars(deny_unknown_fields)]
+/// A flowlab experiment manifest.
+struct ManifestCore {
+    experiment: Experiment,
+    run: Option<RunCfg>,
+    dataset: Option<Vec<DatasetDecl>>,
+    /// Cartesian grid over task settings: `"<task id>.<setting>" = [values]`.
+    sweep: Option<BTreeMap<String, Vec<serde_json::Value>>>,
+    report: Option<Vec<ReportDecl>>,
+}
+
+/// Rewrites `#/definitions/X` (and `#/$defs/X`) references to `#/definitions/<prefix>X`.
+fn prefix_refs(v: &mut Value, prefix: &str) {
+    match v {
+        Value::Object(m) => {
+            if let Some(Value::String(r)) = m.get_mut("$ref") {
+                for base in ["#/definitions/", "#/$defs/"] {
+                    if let Some(name) = r.strip_prefix(base) {
+                        *r = format!("#/definitions/{prefix}{name}");
+                        break;
+                    }
+                }
+            }
+            for (_, x) in m.iter_mut() {
+                prefix_refs(x, prefix);
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| prefix_refs(x, prefix)),
+        _ => {}
+    }
+}
+
+/// Builds the schema from the given plugins (sorted by name for a stable file).
+pub fn manifest_schema(plugins: &[&LoadedPlugin]) -> Value {
+    let generator = schemars::generate::SchemaSettings::draft07().into_generator();
+    let root = generator.into_root_schema_for::<ManifestCore>();
+    let mut root: Value = serde_json::to_value(root).unwrap_or(json!({}));
+    let mut defs: Map<String, Value> = root.get("definitions").and_then(|d| d.as_object().cloned()).unwrap_or_default();
+    let mut props: Map<String, Value> = root.get("properties").and_then(|d| d.as_object().cloned()).unwrap_or_default();
+    let mut plugins: Vec<&LoadedPlugin> = plugins.to_vec();
+    plugins.sort_by(|a, b| a.name().cmp(b.name()));
+    // capability name -> variants
+    let mut caps: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    let mut generators: Vec<Value> = Vec::new();
+    for p in &plugins {
+        let mut cs = p.description.capabilities.clone();
+        cs.sort_by(|a, b| a.name.cmp(&b.name));
+        for c in cs {
+            let prefix = format!("{}.{}.", p.name(), c.name);
+            let mut s = c.settings_schema.clone();
+            prefix_refs(&mut s, &prefix);
+            if let Some(o) = s.as_object_mut() {
+                for key in ["definitions", "$defs"] {
+                    if let Some(Value::Object(d)) = o.remove(key) {
+                        for (k, v) in d {
+                            defs.insert(format!("{prefix}{k}"), v);
+                        }
+                    }
+                }
+                o.remove("$schema");
+            }
+            let mut properties: Map<String, Value> = s.get("properties").and_then(|p| p.as_object().cloned()).unwrap_or_default();
+            let required = s.get("required").cloned();
+            match c.kind {
+                CapabilityKind::Task => {
+                    properties.insert("plugin".into(), json!({"description": format!("{} — {}", p.name(), p.description.summary), "enum": [p.name()]}));
+                    properties.insert("id".into(), json!({"type": "string", "description": "task id (default: the section name)"}));
+                    properties.insert("capability".into(), json!({"type": "string", "enum": [c.name]}));
+                    if !c.datasetless {
+                        properties.insert("datasets".into(), json!({"type": "array", "items": {"type": "string"}, "description": "dataset ids (default: every dataset of an accepted format)"}));
+                    }
+                    let mut variant = json!({"type": "object", "description": c.summary, "properties": properties, "required": ["plugin"]});
+                    if let Some(Value::Array(r)) = required {
+                        let mut all = vec![json!("plugin")];
+                        all.extend(r);
+                        variant["required"] = Value::Array(all);
+                    }
+                    if let Some(ap) = s.get("additionalProperties") {
+                        variant["additionalProperties"] = ap.clone();
+                    }
+                    caps.entry(c.name.clone()).or_default().push(variant);
+                }
+                CapabilityKind::Dataset => {
+                    let mut settings = s.clone();
+                    if let Some(o) = settings.as_object_mut() {
+                        o.remove("title");
+                    }
+                    generators.push(json!({"if": {"properties": {"plugin": {"const": p.name()}, "capability": {"const": c.name}}, "required": ["plugin", "capability"]}, "then": {"properties": {"settings": settings}}}));
+                }
+            }
+        }
+    }
+    for (name, variants) in caps {
+        let one = if variants.len() == 1 { variants.into_iter().next().expect("one") } else { json!({"oneOf": variants}) };
+        defs.insert(format!("task.{name}"), one);
+        let r = json!({"$ref": format!("#/definitions/task.{name}")});
+        props.insert(name.clone(), json!({"anyOf": [r.clone(), {"type": "array", "items": r}]}));
+    }
+    if !generators.is_empty() {
+        if let Some(d) = defs.get_mut("DatasetDecl") {
+            d["allOf"] = Value::Array(generators);
+        }
+    }
+    let o = root.as_object_mut().expect("object");
+    o.insert("title".into(), json!("flowlab manifest"));
+    o.insert("properties".into(), Value::Object(props));
+    o.insert("additionalProperties".into(), json!(false));
+    o.insert("definitions".into(), Value::Object(defs));
+    root
+}
+
+/// The plugins `flowlab schema` merges: every discovered plugin except flowlab's test plugin.
+pub fn schema_plugins() -> Vec<&'static LoadedPlugin> {
+    let mut v: Vec<&'static LoadedPlugin> = flowlab_abi::host::candidate_files().iter().filter_map(|f| LoadedPlugin::load(f).ok()).filter(|p| p.name() != "testplug").collect();
+    v.sort_by(|a, b| a.name().cmp(b.name()));
+    v.dedup_by(|a, b| a.name() == b.name());
+    v
+}

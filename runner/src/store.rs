@@ -1,0 +1,194 @@
+//! The result store: one JSON file per cell, written atomically (temp file + fsync + rename),
+//! plus the collected `results.jsonl` and `results.csv` (README: result layout contract).
+use crate::error::StoreError;
+use serde_json::Value;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Schema tag of a cell file.
+pub const CELL_SCHEMA: &str = "flowlab.cell/1";
+
+/// The results directory of one experiment.
+#[derive(Debug, Clone)]
+pub struct Store {
+    /// `results/<experiment>`.
+    pub root: PathBuf,
+}
+
+/// Status of a stored cell relative to the current plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// Finished, same plugin binary: reused.
+    Cached,
+    /// Finished with another plugin binary: rerun.
+    Stale,
+    /// Stored as failed: rerun.
+    Failed,
+    /// No (valid) file.
+    Missing,
+}
+
+impl Stored {
+    /// Display name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Stored::Cached => "cached",
+            Stored::Stale => "stale",
+            Stored::Failed => "failed",
+            Stored::Missing => "missing",
+        }
+    }
+}
+
+/// Writes `bytes` to `path` atomically: a temp file in the same directory, fsync, rename,
+/// then fsync of the directory. A crash leaves either the old file or the new one.
+pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let io = |e| StoreError::Io { path: path.to_path_buf(), source: e };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".{name}.tmp-{}-{n}", std::process::id()));
+    {
+        let mut f = std::fs::File::create(&tmp).map_err(io)?;
+        f.write_all(bytes).map_err(io)?;
+        f.sync_all().map_err(io)?;
+    }
+    std::fs::rename(&tmp, path).map_err(io)?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Store for `results_root/<experiment>`.
+    pub fn new(results_root: &Path, experiment: &str) -> Store {
+        Store { root: results_root.join(experiment) }
+    }
+    /// Path of a cell file.
+    pub fn cell_path(&self, id: &str) -> PathBuf {
+        self.root.join(format!("{id}.json"))
+    }
+    /// Artifact directory of a cell.
+    pub fn artifact_dir(&self, id: &str) -> PathBuf {
+        self.root.join("artifacts").join(id)
+    }
+    /// Report directory.
+    pub fn report_dir(&self) -> PathBuf {
+        self.root.join("report")
+    }
+
+    /// Reads a cell file; `Ok(None)` when absent. A file that does not parse is reported
+    /// as corrupt (the caller treats it as missing and reruns the cell).
+    pub fn read(&self, id: &str) -> Result<Option<Value>, StoreError> {
+        let p = self.cell_path(id);
+        match std::fs::read(&p) {
+            Ok(b) => serde_json::from_slice::<Value>(&b)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt { path: p, message: e.to_string() }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StoreError::Io { path: p, source: e }),
+        }
+    }
+
+    /// Status of a stored cell given the current plugin hash.
+    pub fn status(&self, id: &str, plugin_sha256: &str) -> Stored {
+        match self.read(id) {
+            Ok(Some(v)) => {
+                if v["schema"] != CELL_SCHEMA {
+                    Stored::Missing
+                } else if v["status"] != "ok" {
+                    Stored::Failed
+                } else if v["provenance"]["plugin"]["sha256"] != plugin_sha256 {
+                    Stored::Stale
+                } else {
+                    Stored::Cached
+                }
+            }
+            _ => Stored::Missing,
+        }
+    }
+
+    /// Writes a cell record atomically (pretty JSON, trailing newline).
+    pub fn write(&self, id: &str, record: &Value) -> Result<(), StoreError> {
+        let mut bytes = serde_json::to_vec_pretty(record).map_err(|e| StoreError::Corrupt { path: self.cell_path(id), message: e.to_string() })?;
+        bytes.push(b'\n');
+        atomic_write(&self.cell_path(id), &bytes)
+    }
+
+    /// Writes `results.jsonl` (sorted by cell id, `timing` included) and `results.csv`.
+    pub fn collect(&self, records: &[Value]) -> Result<(), StoreError> {
+        let mut sorted: Vec<&Value> = records.iter().collect();
+        sorted.sort_by(|a, b| a["cell_id"].as_str().cmp(&b["cell_id"].as_str()));
+        let mut jsonl = Vec::new();
+        for r in &sorted {
+            serde_json::to_writer(&mut jsonl, r).map_err(|e| StoreError::Corrupt { path: self.root.join("results.jsonl"), message: e.to_string() })?;
+            jsonl.push(b'\n');
+        }
+        atomic_write(&self.root.join("results.jsonl"), &jsonl)?;
+        // CSV: fixed columns, then every sweep key and metric seen (sorted)
+        let mut point_keys = std::collections::BTreeSet::new();
+        let mut metric_keys = std::collections::BTreeSet::new();
+        for r in &sorted {
+            if let Some(m) = r["point"].as_object() {
+                point_keys.extend(m.keys().cloned());
+            }
+            if let Some(m) = r["response"]["metrics"].as_object() {
+                metric_keys.extend(m.keys().cloned());
+            }
+        }
+        let mut csv = String::from("cell_id,task,plugin,capability,dataset,replicate,status,iterations,evaluations,termination");
+        for k in &point_keys {
+            csv.push(',');
+            csv.push_str(&csv_field(k));
+        }
+        for k in &metric_keys {
+            csv.push(',');
+            csv.push_str(&csv_field(k));
+        }
+        csv.push('\n');
+        let s = |v: &Value| match v {
+            Value::Null => String::new(),
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        for r in &sorted {
+            let resp = &r["response"];
+            let term = match &resp["termination"] {
+                Value::Object(o) => o.iter().next().map(|(k, v)| format!("{k}: {}", s(v))).unwrap_or_default(),
+                v => s(v),
+            };
+            let row = [s(&r["cell_id"]), s(&r["task"]), s(&r["plugin"]), s(&r["capability"]), s(&r["dataset"]["id"]), s(&r["replicate"]), s(&r["status"]), s(&resp["iterations"]), s(&resp["evaluations"]), term];
+            csv.push_str(&row.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(","));
+            for k in &point_keys {
+                csv.push(',');
+                csv.push_str(&csv_field(&s(&r["point"][k])));
+            }
+            for k in &metric_keys {
+                csv.push(',');
+                csv.push_str(&csv_field(&s(&resp["metrics"][k])));
+            }
+            csv.push('\n');
+        }
+        atomic_write(&self.root.join("results.csv"), csv.as_bytes())
+    }
+}
+
+/// RFC 4180 quoting where needed.
+pub fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+}
+
+/// Build provenance of this runner binary.
+pub fn runner_provenance() -> Value {
+    serde_json::json!({
+        "flowlab_version": env!("CARGO_PKG_VERSION"),
+        "git_commit": env!("FLOWLAB_GIT_COMMIT"),
+        "git_dirty": match env!("FLOWLAB_GIT_DIRTY") { "true" => serde_json::Value::Bool(true), "false" => serde_json::Value::Bool(false), _ => serde_json::Value::Null },
+        "rustc": env!("FLOWLAB_RUSTC"),
+        "target": env!("FLOWLAB_TARGET"),
+        "profile": env!("FLOWLAB_PROFILE"),
+    })
+}
