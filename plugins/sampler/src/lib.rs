@@ -58,6 +58,9 @@ fn d_tau() -> f64 {
 fn d_true() -> bool {
     true
 }
+fn d_tol() -> f64 {
+    0.1
+}
 fn d_parents() -> usize {
     4
 }
@@ -67,9 +70,18 @@ fn d_parents() -> usize {
 #[serde(deny_unknown_fields)]
 pub struct SampleSettings {
     /// Minimum sampling fraction `l` (`-l`): at least `⌊l·N⌋` biflows (and at least 1).
-    pub min_sampling: f64,
+    /// Give `min_sampling` and `max_sampling`, or `rate`.
+    #[serde(default)]
+    pub min_sampling: Option<f64>,
     /// Maximum sampling fraction `u` (`-u`): at most `⌈u·N⌉` biflows.
-    pub max_sampling: f64,
+    #[serde(default)]
+    pub max_sampling: Option<f64>,
+    /// Sweep-friendly form: `l = rate·(1 − rate_tolerance)`, `u = rate·(1 + rate_tolerance)`.
+    #[serde(default)]
+    pub rate: Option<f64>,
+    /// Relative tolerance of `rate` (0.1: rate 0.1 gives 0.09–0.11, the spec §9 runs).
+    #[serde(default = "d_tol")]
+    pub rate_tolerance: f64,
     /// Maximal deviation as a fraction (`-d`, 0.005): acceptable ⇔ every deviation ≤ 100·d %.
     #[serde(default = "d_dev")]
     pub deviation: f64,
@@ -153,14 +165,33 @@ fn schema<T: schemars::JsonSchema>() -> Value {
     serde_json::to_value(g.into_root_schema_for::<T>()).unwrap_or_else(|_| json!({"type":"object"}))
 }
 
+impl SampleSettings {
+    /// The sampling range `(l, u)` from `min_sampling`/`max_sampling` or `rate`.
+    pub fn range(&self) -> Result<(f64, f64), PluginError> {
+        let frac = |k: &str, v: f64| if v > 0.0 && v <= 1.0 { Ok(v) } else { Err(PluginError::config(k, format!("{k} must be in (0, 1], got {v}"))) };
+        let (l, u) = match (self.rate, self.min_sampling, self.max_sampling) {
+            (Some(r), None, None) => {
+                frac("rate", r)?;
+                if !(0.0..1.0).contains(&self.rate_tolerance) {
+                    return Err(PluginError::config("rate_tolerance", "rate_tolerance must be in [0, 1)"));
+                }
+                (r * (1.0 - self.rate_tolerance), (r * (1.0 + self.rate_tolerance)).min(1.0))
+            }
+            (Some(_), _, _) => return Err(PluginError::config("rate", "give either `rate` or `min_sampling` + `max_sampling`, not both")),
+            (None, Some(l), Some(u)) => (frac("min_sampling", l)?, frac("max_sampling", u)?),
+            (None, None, _) => return Err(PluginError::config("min_sampling", "missing sampling range: give `min_sampling` and `max_sampling` (fractions) or `rate`")),
+            (None, Some(_), None) => return Err(PluginError::config("max_sampling", "missing `max_sampling`")),
+        };
+        if l > u {
+            return Err(PluginError::config("min_sampling", format!("min_sampling {l} > max_sampling {u}")));
+        }
+        Ok((l, u))
+    }
+}
+
 /// Checks ranges that serde cannot (settings key in the error path).
 pub fn check_sample(s: &SampleSettings) -> Result<(), PluginError> {
-    let frac = |k: &str, v: f64| if v > 0.0 && v <= 1.0 { Ok(()) } else { Err(PluginError::config(k, format!("{k} must be in (0, 1], got {v}"))) };
-    frac("min_sampling", s.min_sampling)?;
-    frac("max_sampling", s.max_sampling)?;
-    if s.min_sampling > s.max_sampling {
-        return Err(PluginError::config("min_sampling", format!("min_sampling {} > max_sampling {}", s.min_sampling, s.max_sampling)));
-    }
+    s.range()?;
     if !(s.deviation > 0.0 && s.deviation <= 1.0) {
         return Err(PluginError::config("deviation", "deviation must be a fraction in (0, 1] (0.005 = 0.5 %)"));
     }
@@ -213,8 +244,9 @@ pub fn build_model(p: &profile::Profile, s: &SampleSettings) -> Result<Model, Pl
 
 /// Gene bounds `[max(1, ⌊l·N⌋), ⌈u·N⌉]` (spec §5).
 pub fn gene_bounds(n: usize, s: &SampleSettings) -> (usize, usize) {
-    let lo = ((s.min_sampling * n as f64).floor() as usize).max(1).min(n);
-    let hi = ((s.max_sampling * n as f64).ceil() as usize).clamp(lo, n);
+    let (l, u) = s.range().unwrap_or((1.0, 1.0));
+    let lo = ((l * n as f64).floor() as usize).max(1).min(n);
+    let hi = ((u * n as f64).ceil() as usize).clamp(lo, n);
     (lo, hi)
 }
 

@@ -7,6 +7,23 @@ use flowlab_abi::json::num;
 use serde_json::{json, Map, Value};
 use std::fmt::Write as _;
 
+/// C++ `ostream << double` default formatting (`%g`, 6 significant digits).
+pub fn g6(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() {
+        return format!("{x}");
+    }
+    let e = x.abs().log10().floor() as i32;
+    if !(-5..6).contains(&e) {
+        let s = format!("{:.5e}", x);
+        let (m, ex) = s.split_once('e').unwrap_or((&s, "0"));
+        let m = m.trim_end_matches('0').trim_end_matches('.');
+        let ex: i32 = ex.parse().unwrap_or(0);
+        return format!("{m}e{}{:02}", if ex < 0 { '-' } else { '+' }, ex.abs());
+    }
+    let s = format!("{:.*}", (5 - e).max(0) as usize, x);
+    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s }
+}
+
 /// The metrics file as the original writes it (tab-separated, 6 decimals), with a section
 /// per declared metric; metrics the original does not have (`ipv6_ipv4`, custom size edges)
 /// use the same row layout, and a final `ACCEPTED:` line is added.
@@ -15,10 +32,11 @@ pub fn metrics_text(run: &SampleRun, s: &SampleSettings, seed: u64) -> String {
     let sol = &run.ga.solution;
     let devs = m.deviations(&sol.acc);
     let mut t = String::new();
-    let _ = writeln!(t, "SAMPLING: {} - {}", s.min_sampling, s.max_sampling);
+    let (l, u) = s.range().unwrap_or((0.0, 0.0));
+    let _ = writeln!(t, "SAMPLING: {} - {}", g6(l), g6(u));
     let _ = writeln!(t, "GENERATIONS: {}", s.generations);
     let _ = writeln!(t, "POPULATION: {}", s.population);
-    let _ = writeln!(t, "MAX DEVIATION: {}", s.deviation);
+    let _ = writeln!(t, "MAX DEVIATION: {}", g6(s.deviation));
     let _ = writeln!(t, "SEED: {seed}");
     if let Some(w) = &m.windows {
         let _ = writeln!(t, "AGGREGATION WINDOW SIZE: {}", w.seconds);
@@ -141,10 +159,25 @@ pub fn response(run: &SampleRun, s: &SampleSettings) -> flowlab_abi::Response {
     conv.insert("mean".into(), Value::Array(g.mean.iter().map(|&x| num(x)).collect()));
     r.data.insert("convergence".into(), Value::Object(conv));
     r.data.insert("gene_bounds".into(), json!([run.bounds.0, run.bounds.1]));
+    let (l, u) = s.range().unwrap_or((0.0, 0.0));
+    r.data.insert("sampling".into(), json!([l, u]));
     r.data.insert("fitness_variant".into(), json!(match s.fitness { crate::metrics::Variant::Readme => "readme", crate::metrics::Variant::Windows => "windows" }));
     r.model = json!({"sample_size": sol.ones, "accepted": g.accepted, "fitness": num(sol.score.fitness)});
     r.iterations = g.generations as u64;
     r.evaluations = g.evaluations;
     r.termination = if g.accepted { flowlab_abi::Termination::TargetReached } else { flowlab_abi::Termination::MaxIters };
     r
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn g6_matches_cpp_ostream() {
+        assert_eq!(super::g6(0.09000000000000001), "0.09");
+        assert_eq!(super::g6(0.005), "0.005");
+        assert_eq!(super::g6(0.11), "0.11");
+        assert_eq!(super::g6(1.0), "1");
+        assert_eq!(super::g6(1234567.0), "1.23457e+06");
+        assert_eq!(super::g6(0.000001), "1e-06");
+    }
 }

@@ -57,6 +57,8 @@ fn settings_errors_name_the_key() {
         (json!({"min_sampling": 0.1, "max_sampling": 0.2, "fitness": "windows", "metrics": [{"metric": "ipv4"}]}), "fitness"),
         (json!({"min_sampling": 0.1, "max_sampling": 0.2, "metrics": [{"metric": "ipv4"}, {"metric": "ports", "edges": [1]}]}), "metrics[1].edges"),
         (json!({"min_sampling": 0.1, "max_sampling": 0.2, "bogus": 1}), "bogus"),
+        (json!({"rate": 0.1, "max_sampling": 0.2}), "rate"),
+        (json!({"generations": 3}), "min_sampling"),
     ] {
         let e = call(&Sampler, &req(s.clone(), &p, dir.path(), 1, 1)).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Config, "{s}: {e:?}");

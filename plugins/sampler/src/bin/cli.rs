@@ -3,6 +3,9 @@
 //! `--fitness readme|windows`, `--parents N`, `--init random|stratified`,
 //! `--local-search N`, `--json FILE` (machine-readable result).
 //! Exit status: 0 when the sample is acceptable, 3 when it is not, 1 on errors.
+//!
+//! `ft-profile-sampler-rs --generate ROWS [-s SEED] -o FILE` writes a synthetic profile,
+//! byte-identical to `make_profile.py --rows ROWS --seed SEED`.
 use flowlab_abi::Host;
 use sampler::{profile, report, SampleSettings};
 use serde_json::json;
@@ -18,6 +21,7 @@ fn main() {
     let mut s = json!({});
     let (mut input, mut output, mut metrics, mut json_out) = (None, None, None, None);
     let (mut seed, mut threads, mut quiet) = (0u64, 1usize, false);
+    let mut generate_rows: Option<usize> = None;
     let mut i = 0;
     let val = |i: &mut usize| -> String {
         *i += 1;
@@ -46,15 +50,23 @@ fn main() {
             "-s" | "--seed" => seed = val(&mut i).parse().unwrap_or_else(|_| usage()),
             "-c" | "--workers-count" => threads = val(&mut i).parse().unwrap_or_else(|_| usage()),
             "-q" | "--quiet" => quiet = true,
+            "--generate" => generate_rows = Some(val(&mut i).parse().unwrap_or_else(|_| usage())),
             _ => usage(),
         }
         i += 1;
     }
-    let (Some(input), Some(metrics)) = (input, metrics) else { usage() };
     let fail = |m: String| -> ! {
         eprintln!("error: {m}");
         std::process::exit(1)
     };
+    if let Some(rows) = generate_rows {
+        let Some(o) = output else { usage() };
+        let recs = sampler::generate::generate(&sampler::generate::GenOptions { rows, seed, ..Default::default() });
+        let f = std::fs::File::create(&o).unwrap_or_else(|e| fail(format!("{}: {e}", o.display())));
+        sampler::generate::write(&recs, f).unwrap_or_else(|e| fail(format!("{}: {e}", o.display())));
+        return;
+    }
+    let (Some(input), Some(metrics)) = (input, metrics) else { usage() };
     let st: SampleSettings = flowlab_abi::parse_settings(&s).unwrap_or_else(|e| fail(format!("{} {}", e.path.unwrap_or_default(), e.message)));
     sampler::check_sample(&st).unwrap_or_else(|e| fail(e.message));
     let t = std::time::Instant::now();
