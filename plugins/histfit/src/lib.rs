@@ -11,8 +11,12 @@
 //! produces responses.
 #![warn(missing_docs)]
 
+pub mod binned;
+pub mod em;
 pub mod families;
+pub mod gof;
 pub mod hist;
+pub mod initial;
 pub mod mixture;
 pub mod sampling;
 pub mod summary;

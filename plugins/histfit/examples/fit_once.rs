@@ -1,0 +1,47 @@
+//! Fits one histogram column once with em-compat or em-binned and prints the mixture JSON
+//! and the goodness of fit (used by benches/histfit_vs_python.sh for timing):
+//! `fit_once HIST.csv flows|packets|octets ITER U L [compat|binned]`.
+use flowlab_abi::Host;
+use histfit::binned::Binned;
+use histfit::em::{em_binned, em_compat, BinnedOptions, CompatOptions};
+use histfit::families::Family;
+use histfit::hist::{Hist, YCol};
+use histfit::initial::{initial_mix, Counts};
+
+fn main() {
+    let a: Vec<String> = std::env::args().collect();
+    if a.len() < 6 {
+        eprintln!("usage: fit_once HIST.csv flows|packets|octets ITER U L [compat|binned]");
+        std::process::exit(2);
+    }
+    let t0 = std::time::Instant::now();
+    let h = Hist::read(std::path::Path::new(&a[1])).unwrap_or_else(|e| panic!("{e}"));
+    let y = match a[2].as_str() {
+        "flows" => YCol::Flows,
+        "packets" => YCol::Packets,
+        _ => YCol::Octets,
+    };
+    let data = Binned::new(&h, y).unwrap_or_else(|e| panic!("{e}"));
+    let it: u64 = a[3].parse().expect("ITER");
+    let counts = Counts(vec![(Family::Uniform, a[4].parse().expect("U")), (Family::Lognorm, a[5].parse().expect("L"))]);
+    let start = initial_mix(&counts, data.x[0], *data.x.last().unwrap()).unwrap();
+    let t1 = std::time::Instant::now();
+    let fit = if a.get(6).map(|s| s.as_str()) == Some("binned") {
+        em_binned(&data, &start, BinnedOptions { max_iterations: it, tolerance: 0.0 }, &Host::detached())
+    } else {
+        em_compat(&data, &start, CompatOptions { iterations: it, mpw: None }, &Host::detached())
+    }
+    .unwrap_or_else(|e| panic!("{e}"));
+    let t2 = std::time::Instant::now();
+    let g = histfit::gof::gof(&data, &fit.mixture);
+    print!("{}", fit.mixture.to_json_text());
+    eprintln!(
+        "read {:.3} s, fit {:.3} s ({} iterations), ll/unit {:.6}, KL {:.4e}, KS {:.4e}",
+        (t1 - t0).as_secs_f64(),
+        (t2 - t1).as_secs_f64(),
+        fit.iterations,
+        g.ll_per_unit,
+        g.kl_nats,
+        g.ks
+    );
+}

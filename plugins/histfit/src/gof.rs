@@ -1,0 +1,183 @@
+//! Goodness of fit of a mixture on a histogram column (spec §12), the same figures as
+//! `reference/flowmodels_gof.py`.
+//!
+//! With c_i the bin weights, N = Σ c_i, q_i = c_i/N and the discrete model probability of bin
+//! [a, b): p_i = F(b−1) − F(a−1) (the first bin also takes all mass below; per component from
+//! cdf or sf, whichever side of the component's median the bin starts on):
+//! - `ll_binned` = Σ c_i ln p_i (and per unit), `ll_saturated` = Σ c_i ln q_i,
+//! - `kl_nats` = (ll_saturated − ll_binned)/N = KL(empirical ‖ model),
+//! - `em_objective` = Σ c_i ln g(x_i)/N with g = pdf at bin_lo (first bin F(x_0) − F(0)),
+//! - `ks` = max_i |cumsum(c)_i/N − F(b_i − 1)| and where, `tv` = ½(Σ|q_i − p_i| + mass off bins),
+//! - k = Σ free parameters (uniform 0, genpareto 1, others 2) + K − 1; AIC = 2k − 2ℓ, BIC = k ln N − 2ℓ.
+use crate::binned::{map_chunks, Binned};
+use crate::families::{Dist, Family};
+use crate::mixture::Mixture;
+use serde::Serialize;
+
+/// The figures of one mixture on one histogram column.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Gof {
+    /// Number of bins.
+    pub bins: usize,
+    /// Σ c_i.
+    pub n: f64,
+    /// Components.
+    pub components: usize,
+    /// Σ c_i ln p_i.
+    pub ll_binned: f64,
+    /// ll_binned / N.
+    pub ll_per_unit: f64,
+    /// Σ c_i ln q_i / N.
+    pub ll_saturated_per_unit: f64,
+    /// KL(empirical ‖ model) in nats.
+    pub kl_nats: f64,
+    /// flow-models' EM surrogate per unit.
+    pub em_objective_per_unit: f64,
+    /// Max |ΔCDF| over bin upper edges.
+    pub ks: f64,
+    /// Where (the bin's last value, b − 1).
+    pub ks_at_x: f64,
+    /// Total variation distance.
+    pub tv: f64,
+    /// Model mass outside the bins.
+    pub model_mass_outside_bins: f64,
+    /// Free parameters.
+    pub k: usize,
+    /// AIC.
+    pub aic: f64,
+    /// BIC.
+    pub bic: f64,
+    /// Bins with data but model probability 0.
+    pub zero_p_bins: usize,
+}
+
+impl Gof {
+    /// As JSON metrics (non-finite values kept explicit).
+    pub fn to_metrics(&self) -> serde_json::Map<String, serde_json::Value> {
+        use flowlab_abi::json::num;
+        let mut m = serde_json::Map::new();
+        for (k, v) in [
+            ("ll_binned", self.ll_binned),
+            ("ll_per_unit", self.ll_per_unit),
+            ("ll_saturated_per_unit", self.ll_saturated_per_unit),
+            ("kl_nats", self.kl_nats),
+            ("em_objective_per_unit", self.em_objective_per_unit),
+            ("ks", self.ks),
+            ("ks_at_x", self.ks_at_x),
+            ("tv", self.tv),
+            ("model_mass_outside_bins", self.model_mass_outside_bins),
+            ("aic", self.aic),
+            ("bic", self.bic),
+            ("n", self.n),
+        ] {
+            m.insert(k.into(), num(v));
+        }
+        m.insert("bins".into(), self.bins.into());
+        m.insert("components".into(), self.components.into());
+        m.insert("k".into(), self.k.into());
+        m.insert("zero_p_bins".into(), self.zero_p_bins.into());
+        m
+    }
+}
+
+/// The component's median when it has a closed form (scipy's `median`).
+fn median(d: &Dist) -> Option<f64> {
+    let c = d.shape;
+    Some(match d.family {
+        Family::Uniform => d.loc + 0.5 * d.scale,
+        Family::Lognorm => d.loc + d.scale,
+        Family::Norm => d.loc,
+        Family::Genpareto => d.loc + d.scale * if c == 0.0 { std::f64::consts::LN_2 } else { (c * std::f64::consts::LN_2).exp_m1() / c },
+        Family::WeibullMin => d.loc + d.scale * std::f64::consts::LN_2.powf(1.0 / c),
+        Family::Gamma => return None,
+    })
+}
+
+/// P(lo < X ≤ hi), from sf when lo ≥ median (flowmodels_gof's `comp_prob`), clipped at 0.
+fn comp_prob(d: &Dist, med: Option<f64>, lo: f64, hi: f64) -> f64 {
+    let upper = match med {
+        Some(m) => lo >= m,
+        None => d.sf(lo) <= 0.5,
+    };
+    let p = if upper { d.sf(lo) - d.sf(hi) } else { d.cdf(hi) - d.cdf(lo) };
+    p.max(0.0)
+}
+
+/// Free parameters as flow-models fits them.
+pub fn free_params(f: Family) -> usize {
+    match f {
+        Family::Uniform => 0,
+        Family::Genpareto => 1,
+        _ => 2,
+    }
+}
+
+/// Scores `mix` on `data` (weights renormalised).
+pub fn gof(data: &Binned, mix: &Mixture) -> Gof {
+    let w = mix.norm_weights();
+    let meds: Vec<Option<f64>> = mix.comps.iter().map(|c| median(&c.dist)).collect();
+    let n = data.total;
+    let nb = data.len();
+    // per bin: p, cdf_hi, g
+    let rows: Vec<(f64, f64, f64)> = map_chunks(nb, |a, b| {
+        (a..b)
+            .map(|i| {
+                let lo = if i == 0 { f64::NEG_INFINITY } else { data.x[i] - 1.0 };
+                let hi = data.hi[i] - 1.0;
+                let (mut p, mut ch, mut g) = (0.0, 0.0, 0.0);
+                for (j, c) in mix.comps.iter().enumerate() {
+                    let d = &c.dist;
+                    p += w[j] * comp_prob(d, meds[j], lo, hi);
+                    ch += w[j] * d.cdf(hi);
+                    g += w[j] * if i == 0 { d.cdf(data.x[0]) - d.cdf(0.0) } else { d.pdf(data.x[i]) };
+                }
+                (p, ch, g)
+            })
+            .collect::<Vec<_>>()
+    })
+    .into_iter()
+    .flatten()
+    .collect();
+    let (mut ll, mut em, mut sat, mut psum, mut tvs) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    let (mut cum, mut ks, mut ks_i, mut zero) = (0.0, -1.0, 0, 0);
+    for (i, &(p, ch, g)) in rows.iter().enumerate() {
+        let c = data.c[i];
+        let q = c / n;
+        if c > 0.0 {
+            if p <= 0.0 {
+                zero += 1;
+            }
+            ll += c * p.ln();
+            em += c * g.ln();
+            sat += c * q.ln();
+        }
+        psum += p;
+        tvs += (q - p).abs();
+        cum += c;
+        let d = (cum / n - ch).abs();
+        if d > ks {
+            ks = d;
+            ks_i = i;
+        }
+    }
+    let outside = (1.0 - psum).max(0.0);
+    let k = mix.comps.iter().map(|c| free_params(c.dist.family)).sum::<usize>() + mix.comps.len() - 1;
+    Gof {
+        bins: nb,
+        n,
+        components: mix.comps.len(),
+        ll_binned: ll,
+        ll_per_unit: ll / n,
+        ll_saturated_per_unit: sat / n,
+        kl_nats: (sat - ll) / n,
+        em_objective_per_unit: em / n,
+        ks,
+        ks_at_x: data.hi[ks_i] - 1.0,
+        tv: 0.5 * (tvs + outside),
+        model_mass_outside_bins: outside,
+        k,
+        aic: 2.0 * k as f64 - 2.0 * ll,
+        bic: k as f64 * n.ln() - 2.0 * ll,
+        zero_p_bins: zero,
+    }
+}
