@@ -1,1 +1,11 @@
+//! flowlab's integration tests (one binary, ripgrep style). They drive the real `flowlab`
+//! binary and load plugins through the real C ABI.
+mod common;
 
+mod bad_inputs;
+mod determinism;
+mod failures;
+mod layering;
+mod reports;
+mod schema;
+mod workflows;

@@ -302,19 +302,23 @@ impl PluginError {
     }
 }
 
-/// Parses settings into a typed struct; serde errors (unknown field, wrong type) become
-/// [`ErrorKind::Config`] errors with the key path when serde names it.
+/// Parses settings into a typed struct; serde errors (unknown field, wrong type, missing
+/// field) become [`ErrorKind::Config`] errors whose `path` is the dotted settings key, so the
+/// host can point at the manifest line.
 pub fn parse_settings<T: serde::de::DeserializeOwned>(settings: &Value) -> Result<T, PluginError> {
     let v = if settings.is_null() { Value::Object(Map::new()) } else { settings.clone() };
-    serde_json::from_value::<T>(v).map_err(|e| {
-        let msg = e.to_string();
-        // serde: "unknown field `foo`, expected one of ..." / "invalid type: ... for key ..."
-        let path = msg
-            .split('`')
-            .nth(1)
-            .filter(|_| msg.starts_with("unknown field") || msg.starts_with("missing field"))
-            .unwrap_or("")
-            .to_string();
-        PluginError::config(path, msg)
+    serde_path_to_error::deserialize::<_, T>(v).map_err(|e| {
+        let msg = e.inner().to_string();
+        let mut path = e.path().to_string();
+        if path == "." {
+            path.clear();
+        }
+        if let Some(name) = msg.strip_prefix("unknown field `").and_then(|r| r.split('`').next()) {
+            if !path.ends_with(name) {
+                path = if path.is_empty() { name.to_string() } else { format!("{path}.{name}") };
+            }
+        }
+        let shown = if path.is_empty() { msg.clone() } else { format!("{path}: {msg}") };
+        PluginError::config(path, shown)
     })
 }

@@ -78,6 +78,7 @@ impl Plugin for TestPlug {
             }
             _ => {
                 let p: Probe = parse_settings(&req.settings)?;
+                host.info(&format!("probe value {} draws {}", p.value, p.draws));
                 if p.panic_on == Some(p.value) {
                     panic!("testplug told to panic at value {}", p.value);
                 }
@@ -87,7 +88,6 @@ impl Plugin for TestPlug {
                 if p.abort_on == Some(p.value) {
                     std::process::abort();
                 }
-                host.info(&format!("probe value {} draws {}", p.value, p.draws));
                 let step = 10u64;
                 let mut waited = 0;
                 while waited < p.sleep_ms {

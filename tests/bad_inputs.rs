@@ -1,0 +1,73 @@
+//! The bad-manifest corpus (`tests/bad/*.toml`): each file's first line says what the error
+//! must contain (`# expect: …`) and where (`| at: LINE:`). Every case must exit with code 2,
+//! name the place, and never panic.
+use crate::common::*;
+
+#[test]
+fn every_bad_manifest_gives_a_located_error() {
+    let dir = repo().join("tests/bad");
+    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "toml")).collect();
+    files.sort();
+    assert!(files.len() >= 30, "the corpus has {} cases", files.len());
+    let res = tempfile::tempdir().unwrap();
+    let mut failures = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        let head = text.lines().next().unwrap_or("");
+        let spec = head.strip_prefix("# expect: ").unwrap_or_else(|| panic!("{}: first line must be `# expect: …`", f.display()));
+        let (expect, at) = match spec.split_once(" | at: ") {
+            Some((e, a)) => (e.trim(), Some(a.trim())),
+            None => (spec.trim(), None),
+        };
+        let o = run(&["plan", f.to_str().unwrap(), "--results", res.path().to_str().unwrap(), "--no-env"]);
+        let err = stderr(&o);
+        let name = f.file_name().unwrap().to_string_lossy();
+        let mut problems = Vec::new();
+        if o.status.code() != Some(2) {
+            problems.push(format!("exit code {:?}, expected 2", o.status.code()));
+        }
+        if err.contains("panicked") {
+            problems.push("panicked".into());
+        }
+        if !err.contains(expect) {
+            problems.push(format!("message lacks `{expect}`"));
+        }
+        if let Some(at) = at {
+            if !err.contains(&format!("{name}:{at}")) {
+                problems.push(format!("message lacks the place `{name}:{at}`"));
+            }
+        } else if !err.contains(&*name) {
+            problems.push("message does not name the file".into());
+        }
+        if !problems.is_empty() {
+            failures.push(format!("{name}: {}\n{err}", problems.join("; ")));
+        }
+    }
+    assert!(failures.is_empty(), "{} of {} cases wrong:\n{}", failures.len(), files.len(), failures.join("\n"));
+}
+
+#[test]
+fn bad_overrides_name_the_flag_or_variable() {
+    let m = repo().join("tests/manifests/probe.toml");
+    let res = tempfile::tempdir().unwrap();
+    let r = res.path().to_str().unwrap();
+    let o = run(&["plan", m.to_str().unwrap(), "--results", r, "--set", "experiment.seed"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--set experiment.seed: error: expected KEY=VALUE"), "{}", stderr(&o));
+    let o = run(&["plan", m.to_str().unwrap(), "--results", r, "--set", "experiment.seed=\"x\""]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--set experiment.seed=\"x\""), "{}", stderr(&o));
+    let o = flowlab().args(["plan", m.to_str().unwrap(), "--results", r]).env("FLOWLAB_EXPERIMENT__REPLICATES", "many").output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("environment variable FLOWLAB_EXPERIMENT__REPLICATES"), "{}", stderr(&o));
+    let o = run(&["plan", m.to_str().unwrap(), "--results", r, "--set", "probe.draws=\"lots\""]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--set probe.draws=\"lots\""), "{}", stderr(&o));
+}
+
+#[test]
+fn missing_manifest_and_missing_data_dir_are_clear() {
+    let o = run(&["run", "no/such/manifest.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("cannot read the manifest"), "{}", stderr(&o));
+}
