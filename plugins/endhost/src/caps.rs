@@ -41,8 +41,8 @@ impl ParetoExponent {
     }
     fn label(self) -> &'static str {
         match self {
-            ParetoExponent::Pmf => "pmf exponent alpha: p(k) ∝ k^-alpha",
-            ParetoExponent::Tail => "tail index alpha-1: P(K >= k) ∝ k^-(alpha-1)",
+            ParetoExponent::Pmf => "pmf exponent alpha: p(k) proportional to k^(-alpha)",
+            ParetoExponent::Tail => "tail index alpha-1: P(K >= k) proportional to k^(-(alpha-1))",
         }
     }
 }
@@ -266,7 +266,7 @@ impl Plugin for Endhost {
                 s.check()?;
                 let (rows, cases, ev, it, capped) = run_table2(&s, &req.seed_hex, req.threads, host)?;
                 let mut r = Response { evaluations: ev, iterations: it, termination: term(capped), ..Default::default() };
-                table2_metrics(&mut r, &rows);
+                table2_metrics(&mut r, &rows, &s);
                 r.data.insert("rows".into(), json!(rows));
                 r.data.insert("cases".into(), json!(cases));
                 r.data.insert("design".into(), serde_json::to_value(&s).unwrap_or(Value::Null));
@@ -295,9 +295,13 @@ fn fig1_metrics(r: &mut Response, rows: &[Value], s: &Fig1Settings) {
         r.metrics.insert(format!("trapped_pi1_{}", m.as_str()), json!(t));
     }
     r.metrics.insert("cases".into(), json!(rows.iter().map(|row| row["cases"].as_u64().unwrap_or(0)).sum::<u64>()));
+    // sort key for reports over per-α cells
+    r.metrics.insert("alpha_min".into(), num(s.alphas.iter().copied().fold(f64::INFINITY, f64::min)));
 }
 
-fn table2_metrics(r: &mut Response, rows: &[Value]) {
+fn table2_metrics(r: &mut Response, rows: &[Value], s: &Table2Settings) {
+    // sort key for reports over per-n cells
+    r.metrics.insert("n_min".into(), json!(s.sizes.iter().min().copied().unwrap_or(0)));
     for row in rows {
         let scen = match row["scenario"].as_str().unwrap_or("") {
             "EP vs P | EP data" => "ep_p_on_ep",

@@ -188,6 +188,9 @@ pub fn run_fig1(s: &Fig1Settings, seed_hex: &str, threads: usize, host: &Host) -
             per.insert(
                 m.as_str().into(),
                 json!({"cases": rs.len(), "median_alpha": quantile(&est, 0.5),
+                   "pct": {"median": 100.0 * quantile(&rel, 0.5), "q1": 100.0 * q1, "q3": 100.0 * q3, "whisker_lo": 100.0 * lo_w,
+                           "whisker_hi": 100.0 * hi_w, "median_abs": 100.0 * quantile(&abs, 0.5),
+                           "outliers": outliers.iter().map(|v| 100.0 * v).collect::<Vec<_>>()},
                    "median_relerr": quantile(&rel, 0.5), "q25_relerr": q1, "q75_relerr": q3, "iqr_relerr": iqr,
                    "whisker_lo": lo_w, "whisker_hi": hi_w, "outliers": outliers,
                    "min_relerr": quantile(&rel, 0.0), "max_relerr": quantile(&rel, 1.0),
