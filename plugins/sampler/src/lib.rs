@@ -273,7 +273,7 @@ pub fn sample(model: Model, s: &SampleSettings, seed_hex: &str, host: &Host, poo
     let mut out = ga::run(&model, &cfg, seed_hex, host, pool)?;
     let mut st = local::LocalStats::default();
     if !out.accepted && s.local_search > 0 {
-        st = local::search(&model, &mut out.solution, s.local_search, s.local_tau, seed_hex, host)?;
+        st = local::search(&model, &mut out.solution, s.local_search, s.local_tau, (lo, hi), seed_hex, host)?;
         out.accepted = out.solution.score.acceptable;
         out.evaluations += st.proposals;
         host.info(&format!("local search: {} proposals, {} swaps kept, fitness {:.6}, accepted {}", st.proposals, st.accepted_swaps, out.solution.score.fitness, out.accepted));

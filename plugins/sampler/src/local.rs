@@ -4,8 +4,9 @@
 //! or stays equal while the fitness rises. Half of the proposals are targeted at the
 //! deviation furthest above τ: if the sample has too much of it, a selected biflow carrying
 //! it (same protocol / port / size bin / overlapping window) leaves; if too little, an
-//! unselected carrier enters. Each proposal costs O(windows spanned + #deviations) through the
-//! incremental accumulators. Swaps keep the sample size. Deterministic: one RNG stream.
+//! unselected carrier enters. A quarter of the proposals add or remove one biflow instead
+//! (within the gene bounds). Each proposal costs O(windows spanned + #deviations) through the
+//! incremental accumulators. Deterministic: one RNG stream.
 use crate::genome::Individual;
 use crate::metrics::{Metric, Model};
 use flowlab_abi::seed::stream_rng;
@@ -68,7 +69,7 @@ fn carriers(model: &Model) -> Carriers {
 pub struct LocalStats {
     /// Proposals evaluated.
     pub proposals: u64,
-    /// Swaps kept.
+    /// Moves kept (swaps, additions, removals).
     pub accepted_swaps: u64,
 }
 
@@ -87,7 +88,9 @@ fn pick<R: Rng>(ind: &Individual, n: usize, want: bool, from: Option<&[u32]>, rn
 }
 
 /// Improves `ind` in place with at most `moves` proposals; stops early when acceptable.
-pub fn search(model: &Model, ind: &mut Individual, moves: u64, tau: f64, seed_hex: &str, host: &Host) -> Result<LocalStats, PluginError> {
+/// A quarter of the proposals add or remove a single biflow (within `[min, max]` genes), so
+/// the sample size can move too (shares of rare keys are ratios of small integers).
+pub fn search(model: &Model, ind: &mut Individual, moves: u64, tau: f64, bounds: (usize, usize), seed_hex: &str, host: &Host) -> Result<LocalStats, PluginError> {
     let mut st = LocalStats::default();
     if moves == 0 || ind.score.acceptable || ind.ones == 0 || ind.ones == model.len() {
         return Ok(st);
@@ -104,7 +107,41 @@ pub fn search(model: &Model, ind: &mut Individual, moves: u64, tau: f64, seed_he
         }
         st.proposals += 1;
         let targeted = rng.random::<bool>();
+        let single = rng.random_range(0..4u32) == 0;
         let list = |j: usize| &car.list[car.start[j]..car.start[j + 1]];
+        if single {
+            // add or remove one biflow (targeted at the worst deviation when it has carriers)
+            let carried = worst.filter(|&(j, _)| targeted && car.start[j + 1] > car.start[j]);
+            let remove = match carried {
+                Some((_, too_much)) => too_much,
+                None => rng.random::<bool>(),
+            };
+            let from = carried.map(|(j, _)| list(j));
+            let cand = if remove && ind.ones > bounds.0 {
+                pick(ind, n, true, from, &mut rng)
+            } else if !remove && ind.ones < bounds.1 {
+                pick(ind, n, false, from, &mut rng)
+            } else {
+                None
+            };
+            let Some(i) = cand else { continue };
+            model.toggle(&mut ind.acc, i, !remove);
+            let (e, w) = model.excess(&ind.acc, thr);
+            if e < cur || (e == cur && model.score(&ind.acc).raw > ind.score.raw) {
+                ind.words[i >> 6] ^= 1 << (i & 63);
+                if remove { ind.ones -= 1 } else { ind.ones += 1 }
+                ind.rescore(model);
+                cur = e;
+                worst = w;
+                st.accepted_swaps += 1;
+                if ind.score.acceptable {
+                    break;
+                }
+            } else {
+                model.toggle(&mut ind.acc, i, remove);
+            }
+            continue;
+        }
         let (out_i, in_i) = match (targeted, worst) {
             (true, Some((j, too_much))) if car.start[j + 1] > car.start[j] => {
                 if too_much {
@@ -137,4 +174,33 @@ pub fn search(model: &Model, ind: &mut Individual, moves: u64, tau: f64, seed_he
     }
     host.progress(moves, moves);
     Ok(st)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::genome::random_words;
+    use crate::metrics::{default_decls, Variant};
+
+    #[test]
+    fn local_search_keeps_accumulator_exact_and_improves() {
+        let recs = crate::generate::generate(&crate::generate::GenOptions { rows: 6000, seed: 3, ..Default::default() });
+        let mut csv = Vec::new();
+        crate::generate::write(&recs, &mut csv).unwrap();
+        let p = crate::profile::read_from(&csv[..], "g").unwrap();
+        let m = Model::new(&p, &default_decls(Variant::Windows), Variant::Windows, 0.005, 0.005, 0.005, 60).unwrap();
+        let mut rng = flowlab_abi::seed::rng_from_u64(3, "t", 0);
+        let mut ind = Individual::from_words(&m, random_words(m.len(), 3000, &mut rng));
+        let before = ind.score;
+        let (e0, _) = m.excess(&ind.acc, 0.9 * m.limit_pct);
+        let st = search(&m, &mut ind, 30_000, 0.9, (2700, 3300), "ab", &Host::detached()).unwrap();
+        assert!(st.accepted_swaps > 0);
+        assert!((2700..=3300).contains(&ind.ones));
+        let fresh = Individual::from_words(&m, ind.words.clone());
+        assert_eq!(fresh.acc, ind.acc);
+        assert_eq!(fresh.ones, ind.ones);
+        assert_eq!(fresh.score, ind.score);
+        let (e1, _) = m.excess(&ind.acc, 0.9 * m.limit_pct);
+        assert!(e1 < e0 && ind.score.worst < before.worst, "excess {e0} -> {e1}, worst {} -> {}", before.worst, ind.score.worst);
+    }
 }
