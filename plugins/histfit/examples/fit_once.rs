@@ -27,9 +27,9 @@ fn main() {
     let start = initial_mix(&counts, data.x[0], *data.x.last().unwrap()).unwrap();
     let t1 = std::time::Instant::now();
     let fit = if a.get(6).map(|s| s.as_str()) == Some("binned") {
-        em_binned(&data, &start, BinnedOptions { max_iterations: it, tolerance: 0.0 }, &Host::detached())
+        em_binned(&data, &start, BinnedOptions { max_iterations: it, tolerance: 0.0 }, &Host::detached(), None)
     } else {
-        em_compat(&data, &start, CompatOptions { iterations: it, mpw: None }, &Host::detached())
+        em_compat(&data, &start, CompatOptions { iterations: it, mpw: None }, &Host::detached(), None)
     }
     .unwrap_or_else(|e| panic!("{e}"));
     let t2 = std::time::Instant::now();

@@ -51,6 +51,11 @@ impl Binned {
             y,
         })
     }
+    /// The same bins with other weights (held-out splits); rows keep their positions.
+    pub fn with_counts(&self, c: Vec<f64>) -> Binned {
+        let total: f64 = c.iter().sum();
+        Binned { c, total, sum: total as u128, ..self.clone() }
+    }
     /// Number of rows.
     pub fn len(&self) -> usize {
         self.x.len()

@@ -6,6 +6,14 @@ use crate::mixture::Mixture;
 use flowlab_abi::{Host, PluginError, Termination};
 use rayon::prelude::*;
 
+/// Runs `f` inside `pool` when given (the cell's own rayon pool), else in the current context.
+pub fn par<R: Send>(pool: Option<&rayon::ThreadPool>, f: impl FnOnce() -> R + Send) -> R {
+    match pool {
+        Some(p) => p.install(f),
+        None => f(),
+    }
+}
+
 /// numpy's float64 eps (flow-models' guard for zero weights and σ).
 pub const EPS: f64 = f64::EPSILON;
 
@@ -300,7 +308,7 @@ pub struct CompatOptions {
 /// α = 1/(Σw ln x/Σw − ln β); norm; gamma with ψ(a) = mean ln x − ln b̂, b̂ = mean x / a_old;
 /// weibull_min with its 5 approximate Newton steps), weights π_k = Σ_i r_ik c_i / Σ c_i,
 /// exactly `iterations` times, no convergence test.
-pub fn em_compat(data: &Binned, start: &Mixture, opts: CompatOptions, host: &Host) -> Result<FitOutcome, PluginError> {
+pub fn em_compat(data: &Binned, start: &Mixture, opts: CompatOptions, host: &Host, pool: Option<&rayon::ThreadPool>) -> Result<FitOutcome, PluginError> {
     let k = start.comps.len();
     let n = data.len();
     let mut comps: Vec<(f64, Dist)> = start.comps.iter().map(|c| (c.weight, c.dist.clone())).collect();
@@ -311,7 +319,7 @@ pub fn em_compat(data: &Binned, start: &Mixture, opts: CompatOptions, host: &Hos
         if it % 16 == 0 {
             host.progress(it, opts.iterations);
         }
-        let (s0, s1, sx, sq, obj) = estep_compat(data, &comps, &mut w);
+        let (s0, s1, sx, sq, obj) = par(pool, || estep_compat(data, &comps, &mut w));
         trace.push(obj);
         let mut max_upper: f64 = 0.0;
         for (_, d) in &comps {
@@ -357,7 +365,7 @@ pub fn em_compat(data: &Binned, start: &Mixture, opts: CompatOptions, host: &Hos
                 Family::WeibullMin => {
                     let kold = d.shape;
                     let sw = s0[j];
-                    let lhat = (col_sum(data, &w, k, j, |i| data.x[i].powf(kold)) / sw).powf(1.0 / kold);
+                    let lhat = (par(pool, || col_sum(data, &w, k, j, |i| data.x[i].powf(kold))) / sw).powf(1.0 / kold);
                     let slx = s1[j];
                     let f1 = |kh: f64| 1.0 / kh * sw + slx - lhat.ln() * sw - lhat.powf(-kh) * col_sum(data, &w, k, j, |i| data.x[i].powf(kh) * (data.x[i] / lhat).ln());
                     let df1 = |kh: f64| {
@@ -389,7 +397,7 @@ pub fn em_compat(data: &Binned, start: &Mixture, opts: CompatOptions, host: &Hos
         }
     }
     // score the returned mixture with the same surrogate
-    let (_, _, _, _, obj) = estep_compat(data, &comps, &mut w);
+    let (_, _, _, _, obj) = par(pool, || estep_compat(data, &comps, &mut w));
     trace.push(obj);
     host.progress(opts.iterations, opts.iterations);
     Ok(FitOutcome {
@@ -521,7 +529,7 @@ fn bin_prob(v: &EdgeVals, lo: Option<usize>, hi: usize) -> f64 {
 /// truncated-exponential mean of ln(X/β): `E = t_l + 1/α − Δ/expm1(αΔ)`. Every iteration
 /// cannot lower ℓ = Σ c_i ln Σ_k π_k p_ik. Stops when ℓ/N rises by less than `tolerance` or
 /// after `max_iterations` M-steps.
-pub fn em_binned(data: &Binned, start: &Mixture, opts: BinnedOptions, host: &Host) -> Result<FitOutcome, PluginError> {
+pub fn em_binned(data: &Binned, start: &Mixture, opts: BinnedOptions, host: &Host, pool: Option<&rayon::ThreadPool>) -> Result<FitOutcome, PluginError> {
     for (j, c) in start.comps.iter().enumerate() {
         match c.dist.family {
             Family::Uniform => {}
@@ -547,12 +555,12 @@ pub fn em_binned(data: &Binned, start: &Mixture, opts: BinnedOptions, host: &Hos
     let mut iterations = 0;
     loop {
         host.check_cancel()?;
-        let vals: Vec<EdgeVals> = comps.iter().map(|(_, d)| edge_vals(d, &edges.e)).collect();
+        let vals: Vec<EdgeVals> = par(pool, || comps.iter().map(|(_, d)| edge_vals(d, &edges.e)).collect());
         let comps_ref = &comps;
         let vals_ref = &vals;
         let edges_ref = &edges;
         // per chunk: ll, and per component A0 = Σcr, A1 = Σcr·E1, A2 = Σcr·E2
-        let parts = map_chunks(data.len(), |a, b| {
+        let parts = par(pool, || map_chunks(data.len(), |a, b| {
             let mut out = vec![0.0; 1 + 3 * k];
             let mut d = vec![0.0; k];
             let mut p = vec![0.0; k];
@@ -618,7 +626,7 @@ pub fn em_binned(data: &Binned, start: &Mixture, opts: BinnedOptions, host: &Hos
                 }
             }
             out
-        });
+        }));
         let acc = add_in_order(parts, 1 + 3 * k);
         let ll = acc[0] / data.total;
         if let Some(&prev) = trace.last() {

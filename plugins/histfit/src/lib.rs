@@ -14,10 +14,12 @@
 pub mod binned;
 pub mod em;
 pub mod families;
+pub mod fitcap;
 pub mod gof;
 pub mod hist;
 pub mod initial;
 pub mod mixture;
+pub mod plots;
 pub mod sampling;
 pub mod summary;
 pub mod tasks;
@@ -39,7 +41,15 @@ impl Plugin for HistFit {
                 "generate_hist",
                 "seeded synthetic csv_hist drawn from a declared flow mixture model, binned as flow-models (b = 12)",
                 tasks::schema_of::<tasks::GenerateHistSettings>(),
-            ));
+            ))
+            .with(
+                Capability::task("fit", "EM mixture fit of a csv_hist column (em-compat: flow-models exactly; em-binned: exact binned likelihood) with goodness of fit", tasks::schema_of::<fitcap::FitSettings>())
+                    .accepting(&["csv_hist"]),
+            )
+            .with(
+                Capability::task("selection", "model selection of component counts (BIC, AIC or held-out likelihood) over a grid; every candidate stored", tasks::schema_of::<fitcap::SelectionSettings>())
+                    .accepting(&["csv_hist"]),
+            );
         d.summary = "flow-models parity for csv_hist flow histograms: summary tables, mixtures, fitting".into();
         d.formats = vec!["csv_hist".into()];
         d
@@ -49,7 +59,9 @@ impl Plugin for HistFit {
         match capability {
             "summary" => parse_settings::<tasks::SummarySettings>(settings).map(|_| ()),
             "generate_hist" => parse_settings::<tasks::GenerateHistSettings>(settings).and_then(|s| s.check()),
-            other => Err(PluginError::config("", format!("unknown capability `{other}`; histfit provides summary, generate_hist"))),
+            "fit" => parse_settings::<fitcap::FitSettings>(settings).and_then(|s| s.check()).map(|_| ()),
+            "selection" => parse_settings::<fitcap::SelectionSettings>(settings).and_then(|s| s.candidates()).map(|_| ()),
+            other => Err(PluginError::config("", format!("unknown capability `{other}`; histfit provides summary, generate_hist, fit, selection"))),
         }
     }
 
@@ -58,7 +70,9 @@ impl Plugin for HistFit {
         let mut r = match req.capability.as_str() {
             "summary" => tasks::summary(req, host),
             "generate_hist" => tasks::generate_hist(req, host),
-            other => Err(PluginError::config("", format!("unknown capability `{other}`; histfit provides summary, generate_hist"))),
+            "fit" => fitcap::fit(req, host),
+            "selection" => fitcap::selection(req, host),
+            other => Err(PluginError::config("", format!("unknown capability `{other}`; histfit provides summary, generate_hist, fit, selection"))),
         }?;
         r.timing.insert("wall_s".into(), t0.elapsed().as_secs_f64());
         Ok(r)

@@ -1,0 +1,399 @@
+//! The `fit` and `selection` capabilities: settings, multi-start, scoring, artifacts.
+use crate::binned::Binned;
+use crate::em::{em_binned, em_compat, BinnedOptions, CompatOptions, FitOutcome};
+use crate::families::{Family, KNOWN};
+use crate::gof::{gof, Gof};
+use crate::hist::{Hist, YCol};
+use crate::initial::{initial_mix, perturb, Counts};
+use crate::mixture::{mode_text, Mixture};
+use crate::tasks::{dataset_path, write_artifact};
+use flowlab_abi::prelude::*;
+use schemars::JsonSchema;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// The fitting algorithm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+pub enum Fitter {
+    /// flow-models' EM exactly (spec §3): pdf at bin_lo, exactly `iterations` iterations.
+    #[default]
+    #[serde(rename = "em-compat")]
+    EmCompat,
+    /// EM on the exact binned likelihood (spec §13), tolerance on Δℓ plus an iteration cap.
+    #[serde(rename = "em-binned")]
+    EmBinned,
+}
+
+impl Fitter {
+    /// Manifest name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Fitter::EmCompat => "em-compat",
+            Fitter::EmBinned => "em-binned",
+        }
+    }
+}
+
+fn default_column() -> YCol {
+    YCol::Flows
+}
+fn one() -> u32 {
+    1
+}
+fn yes() -> bool {
+    true
+}
+
+/// Settings of `fit`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FitSettings {
+    /// Histogram column fitted (flow-models' `-y`): `flows` (default), `packets`, `octets`.
+    #[serde(default = "default_column")]
+    pub column: YCol,
+    /// Component counts by scipy family name, e.g. `{ uniform = 6, lognorm = 4 }` (flow-models'
+    /// -U/-P/-L; `genpareto` is its Pareto; `norm`, `gamma`, `weibull_min` are also accepted).
+    #[serde(default)]
+    pub families: Option<BTreeMap<String, usize>>,
+    /// A starting mixture instead of `families`: `[[w, family, [args]], …]` or `{"sum", "mix"}`.
+    #[serde(default)]
+    pub initial: Option<Value>,
+    /// `em-compat` (default) or `em-binned`.
+    #[serde(default)]
+    pub fitter: Fitter,
+    /// em-compat: exactly this many iterations (default 100, as flow-models); em-binned: the
+    /// iteration cap (default 1000).
+    #[serde(default)]
+    pub iterations: Option<u64>,
+    /// em-binned only: stop when ℓ per unit rises by less than this (default 1e-10).
+    #[serde(default)]
+    pub tolerance: Option<f64>,
+    /// flow-models' `--mpw`: cap on each Pareto weight (not renormalised).
+    #[serde(default)]
+    pub mpw: Option<f64>,
+    /// Number of starts (default 1: flow-models' start only); starts 1… are seeded
+    /// perturbations of it (stream `fit/start`), the best final objective wins.
+    #[serde(default = "one")]
+    pub starts: u32,
+    /// Write the figures of §6 (SVG and PNG) as artifacts (default true).
+    #[serde(default = "yes")]
+    pub plots: bool,
+}
+
+/// Resolves `families` into counts in flow-models' order; errors name `families.<key>`.
+pub fn counts_of(map: &BTreeMap<String, usize>, key: &str) -> Result<Counts, PluginError> {
+    for (name, _) in map.iter() {
+        Family::from_name(name).map_err(|e| PluginError::config(format!("{key}.{name}"), e))?;
+    }
+    let order = [Family::Uniform, Family::Genpareto, Family::Lognorm, Family::Norm, Family::Gamma, Family::WeibullMin];
+    let c = Counts(order.iter().map(|f| (*f, map.get(f.name()).copied().unwrap_or(0))).filter(|(_, n)| *n > 0).collect());
+    if c.total() == 0 {
+        return Err(PluginError::config(key, format!("no components: give at least one count > 0 (families: {})", KNOWN.join(", "))));
+    }
+    Ok(c)
+}
+
+impl FitSettings {
+    /// Checks the settings; returns the counts (when given by `families`).
+    pub fn check(&self) -> Result<Option<Counts>, PluginError> {
+        if self.starts == 0 || self.starts > 1000 {
+            return Err(PluginError::config("starts", "starts must be in 1..=1000"));
+        }
+        if let Some(t) = self.tolerance {
+            if self.fitter == Fitter::EmCompat {
+                return Err(PluginError::config("tolerance", "em-compat always runs exactly `iterations` iterations (flow-models semantics); `tolerance` applies to em-binned"));
+            }
+            if !(t >= 0.0) {
+                return Err(PluginError::config("tolerance", "tolerance must be ≥ 0"));
+            }
+        }
+        if let Some(p) = self.mpw {
+            if !(p > 0.0) {
+                return Err(PluginError::config("mpw", "mpw must be > 0"));
+            }
+        }
+        if self.iterations == Some(0) {
+            return Err(PluginError::config("iterations", "iterations must be ≥ 1"));
+        }
+        match (&self.families, &self.initial) {
+            (Some(_), Some(_)) => Err(PluginError::config("initial", "give either `families` (counts) or `initial` (a mixture), not both")),
+            (None, None) => Err(PluginError::config("families", "give the component counts, e.g. families = { uniform = 6, lognorm = 4 } (flow-models would silently save an empty model)")),
+            (Some(m), None) => counts_of(m, "families").map(Some),
+            (None, Some(v)) => Mixture::from_value(v).map(|_| None).map_err(|e| PluginError::config("initial", format!("initial: {e}"))),
+        }
+    }
+    /// Iterations (cap) with the fitter's default.
+    pub fn iterations(&self) -> u64 {
+        self.iterations.unwrap_or(match self.fitter {
+            Fitter::EmCompat => 100,
+            Fitter::EmBinned => 1000,
+        })
+    }
+}
+
+/// One run of a fitter from one start.
+#[allow(clippy::too_many_arguments)]
+pub fn run_fitter(fitter: Fitter, data: &Binned, start: &Mixture, iterations: u64, tolerance: Option<f64>, mpw: Option<f64>, host: &Host, pool: Option<&rayon::ThreadPool>) -> Result<FitOutcome, PluginError> {
+    match fitter {
+        Fitter::EmCompat => em_compat(data, start, CompatOptions { iterations, mpw }, host, pool),
+        Fitter::EmBinned => em_binned(data, start, BinnedOptions { max_iterations: iterations, tolerance: tolerance.unwrap_or(1e-10) }, host, pool),
+    }
+}
+
+/// The cell's own rayon pool of `threads` threads (plugins never use the global pool).
+pub fn pool(threads: usize) -> Result<rayon::ThreadPool, PluginError> {
+    rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build().map_err(|e| PluginError::run(format!("cannot build a thread pool of {threads}: {e}")))
+}
+
+/// Multi-start: start 0 as given, start s ≥ 1 perturbed on stream (`fit/start`, s); the
+/// highest final objective wins (ties: the lower start). Returns the best and a row per start.
+#[allow(clippy::too_many_arguments)]
+pub fn multi_start(fitter: Fitter, data: &Binned, start: &Mixture, starts: u32, iterations: u64, tolerance: Option<f64>, mpw: Option<f64>, seed_hex: &str, host: &Host, pool: Option<&rayon::ThreadPool>) -> Result<(FitOutcome, Vec<Value>, u64), PluginError> {
+    let mut best: Option<(usize, FitOutcome)> = None;
+    let mut rows = vec![];
+    let mut evals = 0;
+    for s in 0..starts as usize {
+        let st = if s == 0 { start.clone() } else { perturb(start, &mut stream_rng(seed_hex, "fit/start", s as u64)) };
+        let out = run_fitter(fitter, data, &st, iterations, tolerance, mpw, host, pool)?;
+        evals += out.evaluations;
+        rows.push(json!({"start": s, "objective": num(out.objective()), "iterations": out.iterations, "termination": out.termination}));
+        if best.as_ref().is_none_or(|(_, b)| out.objective() > b.objective()) {
+            best = Some((s, out));
+        }
+    }
+    let (_, b) = best.ok_or_else(|| PluginError::run("no start ran"))?;
+    Ok((b, rows, evals))
+}
+
+/// The fitting data of a request: the histogram and its column.
+pub fn load(req: &Request, column: YCol) -> Result<(Hist, Binned), PluginError> {
+    let path = dataset_path(req)?;
+    let h = Hist::read(&path)?;
+    let b = Binned::new(&h, column)?;
+    Ok((h, b))
+}
+
+/// Puts a mixture's figures into a response.
+fn gof_into(r: &mut Response, g: &Gof) {
+    for (k, v) in g.to_metrics() {
+        r.metrics.insert(k, v);
+    }
+}
+
+/// `fit`: fits the column with the fitter from flow-models' start (or `initial`), scores it
+/// (spec §12) and writes `<column>.json` (flow-models' exact layout), `<column>.mode` and the
+/// figures.
+pub fn fit(req: &Request, host: &Host) -> Result<Response, PluginError> {
+    let s: FitSettings = parse_settings(&req.settings)?;
+    let counts = s.check()?;
+    let (h, data) = load(req, s.column)?;
+    let start = match (&counts, &s.initial) {
+        (Some(c), _) => initial_mix(c, data.x[0], *data.x.last().expect("rows")).map_err(|e| PluginError::config("families", e))?,
+        (None, Some(v)) => Mixture::from_value(v).map_err(|e| PluginError::config("initial", e))?,
+        _ => unreachable!("checked"),
+    };
+    let iters = s.iterations();
+    let pl = pool(req.threads)?;
+    let (best, rows, evals) = multi_start(s.fitter, &data, &start, s.starts, iters, s.tolerance, s.mpw, &req.seed_hex, host, Some(&pl))?;
+    let g = pl.install(|| gof(&data, &best.mixture));
+    let mut r = Response { iterations: best.iterations, evaluations: evals, termination: best.termination.clone(), ..Default::default() };
+    gof_into(&mut r, &g);
+    r.metrics.insert("objective".into(), num(best.objective()));
+    r.model = best.mixture.to_value();
+    let y = s.column.name();
+    let text = best.mixture.to_json_text();
+    r.artifacts.push(write_artifact(req, &format!("{y}.json"), text.as_bytes(), "json")?);
+    let (u, p, l) = counts.as_ref().map(|c| (c.get(Family::Uniform), c.get(Family::Genpareto), c.get(Family::Lognorm))).unwrap_or((0, 0, 0));
+    let dpath = req.dataset.as_ref().map(|d| d.path.clone()).unwrap_or_default();
+    r.artifacts.push(write_artifact(req, &format!("{y}.mode"), mode_text(&dpath, y, iters, u, p, l, s.mpw).as_bytes(), "json")?);
+    r.data.insert("mixture_json".into(), json!(text));
+    r.data.insert("column".into(), json!(y));
+    r.data.insert("fitter".into(), json!(s.fitter.name()));
+    r.data.insert("trace".into(), Value::Array(best.trace.iter().map(|v| num(*v)).collect()));
+    r.data.insert("starts".into(), Value::Array(rows));
+    r.data.insert("components".into(), components_table(&best.mixture));
+    if s.plots {
+        let x = h.detect_x().unwrap_or(crate::hist::XKind::Length);
+        r.artifacts.extend(crate::plots::fit_figures(req, &h, &best.mixture, s.column, x)?);
+    }
+    Ok(r)
+}
+
+/// Rows `{weight, family, args, median?, sigma?}` for report tables.
+pub fn components_table(m: &Mixture) -> Value {
+    let w = m.norm_weights();
+    Value::Array(
+        m.comps
+            .iter()
+            .zip(w)
+            .map(|(c, w)| {
+                json!({"weight": num(w), "family": c.dist.family.name(), "args": c.dist.args().iter().map(|a| num(*a)).collect::<Vec<_>>(),
+                       "shape": num(c.dist.shape), "loc": num(c.dist.loc), "scale": num(c.dist.scale)})
+            })
+            .collect(),
+    )
+}
+
+/// The model-selection rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Criterion {
+    /// Minimum BIC = k ln N − 2ℓ (default).
+    #[default]
+    Bic,
+    /// Minimum AIC = 2k − 2ℓ.
+    Aic,
+    /// Maximum held-out binned log-likelihood per unit (binomial thinning of the bins).
+    Heldout,
+}
+
+fn default_heldout() -> f64 {
+    0.2
+}
+
+/// Settings of `selection`: a grid of component counts, each fitted and scored.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SelectionSettings {
+    /// Histogram column (default flows).
+    #[serde(default = "default_column")]
+    pub column: YCol,
+    /// Candidate counts per family, e.g. `{ uniform = [0, 2, 4, 6], lognorm = [1, 2, 3, 4, 5] }`;
+    /// every combination (with at least one component) is a candidate.
+    pub grid: BTreeMap<String, Vec<usize>>,
+    /// Fitter of every candidate (default em-compat).
+    #[serde(default)]
+    pub fitter: Fitter,
+    /// Iterations (cap) of every candidate fit (fitter default when absent).
+    #[serde(default)]
+    pub iterations: Option<u64>,
+    /// em-binned tolerance.
+    #[serde(default)]
+    pub tolerance: Option<f64>,
+    /// `bic` (default), `aic` or `heldout`.
+    #[serde(default)]
+    pub criterion: Criterion,
+    /// Share of every bin's weight held out for `heldout` (default 0.2), drawn on stream
+    /// `selection/split`.
+    #[serde(default = "default_heldout")]
+    pub heldout_fraction: f64,
+}
+
+impl SelectionSettings {
+    /// Every candidate's counts, in grid order; errors name `grid.<family>`.
+    pub fn candidates(&self) -> Result<Vec<Counts>, PluginError> {
+        if self.grid.is_empty() {
+            return Err(PluginError::config("grid", "give at least one family with candidate counts, e.g. grid = { lognorm = [1, 2, 3] }"));
+        }
+        for (name, v) in &self.grid {
+            Family::from_name(name).map_err(|e| PluginError::config(format!("grid.{name}"), e))?;
+            if v.is_empty() {
+                return Err(PluginError::config(format!("grid.{name}"), "empty list of counts"));
+            }
+        }
+        if !(self.heldout_fraction > 0.0 && self.heldout_fraction < 1.0) {
+            return Err(PluginError::config("heldout_fraction", "heldout_fraction must be in (0, 1)"));
+        }
+        if self.tolerance.is_some() && self.fitter == Fitter::EmCompat {
+            return Err(PluginError::config("tolerance", "`tolerance` applies to em-binned only"));
+        }
+        let names: Vec<&String> = self.grid.keys().collect();
+        let mut out: Vec<BTreeMap<String, usize>> = vec![BTreeMap::new()];
+        for n in &names {
+            out = out.into_iter().flat_map(|m| self.grid[*n].iter().map(move |&c| {
+                let mut m2 = m.clone();
+                m2.insert((*n).clone(), c);
+                m2
+            })).collect();
+        }
+        let cands: Vec<Counts> = out.iter().filter(|m| m.values().sum::<usize>() > 0).map(|m| counts_of(m, "grid")).collect::<Result<_, _>>()?;
+        if cands.is_empty() {
+            return Err(PluginError::config("grid", "every combination has zero components"));
+        }
+        if cands.len() > 500 {
+            return Err(PluginError::config("grid", format!("{} candidates; keep the grid at most 500", cands.len())));
+        }
+        Ok(cands)
+    }
+}
+
+/// Binomial thinning: test_i ~ Binomial(c_i, f), train = c − test (stream `selection/split`).
+fn split(data: &Binned, f: f64, seed_hex: &str) -> (Binned, Binned) {
+    use rand_distr::{Binomial, Distribution};
+    let mut rng = stream_rng(seed_hex, "selection/split", 0);
+    let mut train = Vec::with_capacity(data.len());
+    let mut test = Vec::with_capacity(data.len());
+    for &c in &data.c {
+        let n = c as u64;
+        let t = Binomial::new(n, f).map(|b| b.sample(&mut rng)).unwrap_or(0);
+        test.push(t as f64);
+        train.push((n - t) as f64);
+    }
+    (data.with_counts(train), data.with_counts(test))
+}
+
+/// `selection`: fits every candidate of the grid, scores each (full-data GoF, plus the
+/// held-out ℓ for `heldout`), stores every candidate and picks one by the criterion.
+pub fn selection(req: &Request, host: &Host) -> Result<Response, PluginError> {
+    let s: SelectionSettings = parse_settings(&req.settings)?;
+    let cands = s.candidates()?;
+    let (_, data) = load(req, s.column)?;
+    let iters = s.iterations.unwrap_or(match s.fitter {
+        Fitter::EmCompat => 100,
+        Fitter::EmBinned => 1000,
+    });
+    let pl = pool(req.threads)?;
+    let result = (|| -> Result<_, PluginError> {
+        let (train, test) = if s.criterion == Criterion::Heldout { split(&data, s.heldout_fraction, &req.seed_hex) } else { (data.clone(), data.clone()) };
+        let mut rows: Vec<(Value, f64, Mixture, FitOutcome)> = vec![];
+        for (ci, c) in cands.iter().enumerate() {
+            host.check_cancel()?;
+            host.progress(ci as u64, cands.len() as u64);
+            let start = initial_mix(c, data.x[0], *data.x.last().expect("rows")).map_err(|e| PluginError::config("grid", e))?;
+            let out = run_fitter(s.fitter, &train, &start, iters, s.tolerance, None, host, Some(&pl))?;
+            let mut mix = out.mixture.clone();
+            mix.sum = Some(data.sum);
+            let g = pl.install(|| gof(&data, &mix));
+            let held = (s.criterion == Criterion::Heldout).then(|| pl.install(|| gof(&test, &mix)).ll_per_unit);
+            let score = match s.criterion {
+                Criterion::Bic => -g.bic,
+                Criterion::Aic => -g.aic,
+                Criterion::Heldout => held.unwrap_or(f64::NEG_INFINITY),
+            };
+            let mut row = serde_json::Map::new();
+            for (f, n) in &c.0 {
+                row.insert(f.name().into(), json!(n));
+            }
+            row.insert("counts".into(), json!(c.0.iter().map(|(f, n)| format!("{}{}", f.name(), n)).collect::<Vec<_>>().join(" ")));
+            for (k, v) in g.to_metrics() {
+                row.insert(k, v);
+            }
+            row.insert("heldout_ll_per_unit".into(), held.map(num).unwrap_or(Value::Null));
+            row.insert("iterations".into(), json!(out.iterations));
+            row.insert("termination".into(), json!(out.termination));
+            rows.push((Value::Object(row), score, mix, out));
+        }
+        Ok(rows)
+    })()?;
+    let (bi, _) = result.iter().enumerate().fold((0usize, f64::NEG_INFINITY), |(bi, bs), (i, r)| if r.1 > bs { (i, r.1) } else { (bi, bs) });
+    let mut r = Response::default();
+    r.evaluations = result.iter().map(|x| x.3.evaluations).sum();
+    r.iterations = result.iter().map(|x| x.3.iterations).sum();
+    r.termination = Termination::NotIterative;
+    let best = &result[bi];
+    let g = pl.install(|| gof(&data, &best.2));
+    gof_into(&mut r, &g);
+    r.model = best.2.to_value();
+    r.data.insert("criterion".into(), json!(match s.criterion {
+        Criterion::Bic => "bic",
+        Criterion::Aic => "aic",
+        Criterion::Heldout => "heldout",
+    }));
+    r.data.insert("selected".into(), best.0.clone());
+    r.data.insert("column".into(), json!(s.column.name()));
+    r.data.insert("fitter".into(), json!(s.fitter.name()));
+    r.data.insert("components".into(), components_table(&best.2));
+    r.artifacts.push(write_artifact(req, &format!("{}.json", s.column.name()), best.2.to_json_text().as_bytes(), "json")?);
+    r.candidates = result.into_iter().map(|x| x.0).collect();
+    Ok(r)
+}

@@ -1,0 +1,182 @@
+//! `fit`, `selection` and the goodness of fit: the Python yardstick as oracle, the em-binned
+//! targets, artifacts, multi-start and settings errors.
+mod common;
+use flowlab_abi::plugin::call;
+use flowlab_abi::{Host, Termination};
+use histfit::binned::Binned;
+use histfit::hist::{Hist, YCol};
+use histfit::mixture::Mixture;
+use histfit::HistFit;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+
+/// A small synthetic csv_hist (from generate_hist) for quick debug-mode fits.
+fn synthetic(dir: &Path, flows: u64) -> PathBuf {
+    let r = call(&HistFit, &common::request("generate_hist", json!({"flows": flows}), None, dir)).unwrap();
+    dir.join(&r.artifacts[0].path)
+}
+
+#[test]
+fn fit_writes_flow_models_json_gof_and_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let hist = synthetic(dir.path(), 50_000);
+    let out = tempfile::tempdir().unwrap();
+    let req = common::request("fit", json!({"families": {"uniform": 6, "lognorm": 4}, "iterations": 30}), Some(&hist), out.path());
+    let r = call(&HistFit, &req).unwrap();
+    assert_eq!(r.iterations, 30);
+    assert_eq!(r.evaluations, 31);
+    assert_eq!(r.termination, Termination::MaxIters);
+    let text = std::fs::read_to_string(out.path().join("flows.json")).unwrap();
+    let m = Mixture::from_json_str(&text).unwrap();
+    assert_eq!(m.sum, Some(50_000));
+    assert_eq!(m.to_json_text(), text, "the written JSON is in flow-models' exact layout");
+    assert_eq!(r.data["mixture_json"].as_str().unwrap(), text);
+    let mode = std::fs::read_to_string(out.path().join("flows.mode")).unwrap();
+    assert!(mode.contains("\"y_value\": \"flows\", \"max_iter\": 30, \"initial\": {\"U\": 6, \"L\": 4}, \"max_pareto_w\": null}"), "{mode}");
+    for f in ["cdf.svg", "cdf.png", "pdf-flows.svg", "pdf-flows.png"] {
+        assert!(std::fs::metadata(out.path().join(f)).map(|m| m.len() > 1000).unwrap_or(false), "{f}");
+    }
+    // the GoF metrics equal an independent evaluation of the returned mixture
+    let h = Hist::read(&hist).unwrap();
+    let g = histfit::gof::gof(&Binned::new(&h, YCol::Flows).unwrap(), &m);
+    assert_eq!(r.metrics["ll_per_unit"], json!(g.ll_per_unit));
+    assert!(g.kl_nats >= 0.0 && g.kl_nats < 0.05, "KL {}", g.kl_nats);
+    // the trace is the surrogate after each E-step and rises
+    let tr: Vec<f64> = r.data["trace"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    assert_eq!(tr.len(), 31);
+    assert!(tr[30] > tr[1]);
+}
+
+#[test]
+fn em_binned_converges_monotonically_and_multistart_is_seeded() {
+    let dir = tempfile::tempdir().unwrap();
+    let hist = synthetic(dir.path(), 50_000);
+    let out = tempfile::tempdir().unwrap();
+    let s = json!({"families": {"uniform": 2, "lognorm": 2}, "fitter": "em-binned", "iterations": 300, "tolerance": 1e-5, "starts": 3, "plots": false});
+    let r = call(&HistFit, &common::request("fit", s.clone(), Some(&hist), out.path())).unwrap();
+    let tr: Vec<f64> = r.data["trace"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    for w in tr.windows(2) {
+        assert!(w[1] >= w[0] - 1e-12, "binned EM lowered ℓ: {} → {}", w[0], w[1]);
+    }
+    assert_eq!(r.termination, Termination::Converged, "tolerance 1e-5 must stop before 300 iterations");
+    assert!(r.iterations < 300);
+    let starts = r.data["starts"].as_array().unwrap();
+    assert_eq!(starts.len(), 3);
+    let best = starts.iter().map(|s| s["objective"].as_f64().unwrap()).fold(f64::NEG_INFINITY, f64::max);
+    assert_eq!(r.metrics["objective"].as_f64().unwrap(), best);
+    assert!((r.metrics["ll_per_unit"].as_f64().unwrap() - best).abs() < 1e-12, "em-binned's objective is the binned ℓ");
+    // same request → same bytes; another seed → other perturbed starts
+    let again = call(&HistFit, &common::request("fit", s.clone(), Some(&hist), out.path())).unwrap();
+    assert_eq!(serde_json::to_string(&again.data["starts"]).unwrap(), serde_json::to_string(&r.data["starts"]).unwrap());
+    let mut other = common::request("fit", s, Some(&hist), out.path());
+    other.seed_hex = "77".into();
+    let o = call(&HistFit, &other).unwrap();
+    assert_ne!(o.data["starts"][1]["objective"], r.data["starts"][1]["objective"]);
+    assert_eq!(o.data["starts"][0]["objective"], r.data["starts"][0]["objective"], "start 0 is flow-models' start");
+}
+
+#[test]
+fn settings_errors() {
+    let out = tempfile::tempdir().unwrap();
+    let f = common::fixture("small_length.csv");
+    for (s, key, msg) in [
+        (json!({"families": {"pareto": 2}}), "families.pareto", "known families: uniform, lognorm, genpareto"),
+        (json!({}), "families", "silently"),
+        (json!({"families": {"lognorm": 0}}), "families", "no components"),
+        (json!({"families": {"lognorm": 1}, "tolerance": 1e-6}), "tolerance", "em-compat always runs"),
+        (json!({"families": {"lognorm": 1}, "initial": [[1, "lognorm", [1, 0, 2]]]}), "initial", "not both"),
+        (json!({"initial": [[1, "norm", [3, 1]]], "fitter": "em-binned"}), "fitter", "em-binned supports"),
+        (json!({"families": {"gamma": 1}, "fitter": "em-binned"}), "fitter", "use fitter = \"em-compat\""),
+        (json!({"families": {"lognorm": 1}, "fitter": "em-fast"}), "fitter", "unknown variant"),
+    ] {
+        let e = call(&HistFit, &common::request("fit", s.clone(), Some(&f), out.path())).unwrap_err();
+        assert_eq!(e.path.as_deref().unwrap_or(""), key, "{s}: {e:?}");
+        assert!(e.message.contains(msg), "{s}: {}", e.message);
+    }
+    let e = call(&HistFit, &common::request("selection", json!({"grid": {"lognorm": [1], "weibull": [1]}}), Some(&f), out.path())).unwrap_err();
+    assert_eq!(e.path.as_deref(), Some("grid.weibull"));
+}
+
+#[test]
+fn selection_stores_every_candidate_and_picks_by_criterion() {
+    let dir = tempfile::tempdir().unwrap();
+    let hist = synthetic(dir.path(), 50_000);
+    let out = tempfile::tempdir().unwrap();
+    for crit in ["bic", "aic", "heldout"] {
+        let s = json!({"grid": {"uniform": [0, 2], "lognorm": [1, 2]}, "iterations": 20, "criterion": crit});
+        let r = call(&HistFit, &common::request("selection", s, Some(&hist), out.path())).unwrap();
+        assert_eq!(r.candidates.len(), 4);
+        let key = match crit {
+            "bic" => "bic",
+            "aic" => "aic",
+            _ => "heldout_ll_per_unit",
+        };
+        let vals: Vec<f64> = r.candidates.iter().map(|c| c[key].as_f64().unwrap()).collect();
+        let pick = if crit == "heldout" { vals.iter().cloned().fold(f64::NEG_INFINITY, f64::max) } else { vals.iter().cloned().fold(f64::INFINITY, f64::min) };
+        assert_eq!(r.data["selected"][key].as_f64().unwrap(), pick, "{crit}");
+    }
+}
+
+/// Our GoF equals `reference/flowmodels_gof.py` within 1e-9 relative on the 18 stored mixtures.
+#[test]
+fn gof_matches_python_yardstick_on_stored_mixtures() {
+    let Some(d) = common::data_dir() else { return };
+    let Some(py) = common::python() else { return };
+    let script = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/reference/flowmodels_gof.py"));
+    if !script.is_file() {
+        assert!(std::env::var("FLOWLAB_REQUIRE_DATA").as_deref() != Ok("1"), "missing {}", script.display());
+        eprintln!("skipped: no {}", script.display());
+        return;
+    }
+    let mut worst: f64 = 0.0;
+    let mut checked = 0;
+    for set in ["all", "tcp", "udp"] {
+        for x in ["length", "size"] {
+            let hp = d.join(format!("agh_2015/histograms/{set}/{x}.csv"));
+            let mixes: Vec<PathBuf> = ["flows", "packets", "octets"].iter().map(|y| d.join(format!("agh_2015/mixtures/{set}/{x}/{y}.json"))).collect();
+            let o = std::process::Command::new(&py).arg(&script).arg(&hp).args(&mixes).arg("--json").output().unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            let h = Hist::read(&hp).unwrap();
+            for (line, (y, mp)) in String::from_utf8(o.stdout).unwrap().lines().zip([YCol::Flows, YCol::Packets, YCol::Octets].iter().zip(&mixes)) {
+                let want: Value = serde_json::from_str(line).unwrap();
+                let m = Mixture::from_json_str(&std::fs::read_to_string(mp).unwrap()).unwrap();
+                let g = histfit::gof::gof(&Binned::new(&h, *y).unwrap(), &m);
+                let got = serde_json::to_value(&g).unwrap();
+                for (ours, theirs) in [("ll_binned", "ll_binned"), ("ll_per_unit", "ll_per_unit"), ("ll_saturated_per_unit", "ll_saturated_per_unit"), ("kl_nats", "kl_nats"), ("em_objective_per_unit", "em_objective_per_unit"), ("ks", "ks"), ("ks_at_x", "ks_at_x"), ("tv", "tv"), ("model_mass_outside_bins", "model_mass_outside_bins"), ("aic", "aic"), ("bic", "bic"), ("n", "N")] {
+                    let (a, b) = (got[ours].as_f64().unwrap(), want[theirs].as_f64().unwrap());
+                    let rel = if a == b { 0.0 } else { (a - b).abs() / b.abs().max(1e-300) };
+                    // the off-bin mass is a difference 1 − Σp: compare it absolutely
+                    let ok = if ours == "model_mass_outside_bins" { (a - b).abs() < 1e-12 } else { rel <= 1e-9 };
+                    assert!(ok, "{set}/{x}/{}: {ours} ours {a:e} python {b:e} (rel {rel:e})", y.name());
+                    if ours != "model_mass_outside_bins" {
+                        worst = worst.max(rel);
+                    }
+                }
+                assert_eq!(got["k"], want["k"]);
+                assert_eq!(got["bins"], want["bins"]);
+                assert_eq!(got["zero_p_bins"], want["zero_p_bins"]);
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 18);
+    eprintln!("GoF vs flowmodels_gof.py: 18 mixtures, worst relative difference {worst:.2e}");
+}
+
+/// em-binned targets on all/length flows, U6 L4 (issue 3): KL ≤ 8.0e-4, KS ≤ 2.0e-3.
+/// Heavy in debug: `cargo test --release -p flowlab-histfit --test fit -- --ignored`.
+#[test]
+#[ignore]
+fn em_binned_meets_targets_on_all_length_flows() {
+    let Some(d) = common::data_dir() else { return };
+    let h = Hist::read(&d.join("agh_2015/histograms/all/length.csv")).unwrap();
+    let data = Binned::new(&h, YCol::Flows).unwrap();
+    let c = histfit::initial::Counts(vec![(histfit::families::Family::Uniform, 6), (histfit::families::Family::Lognorm, 4)]);
+    let start = histfit::initial::initial_mix(&c, 1.0, *data.x.last().unwrap()).unwrap();
+    let fit = histfit::em::em_binned(&data, &start, histfit::em::BinnedOptions { max_iterations: 1000, tolerance: 1e-10 }, &Host::detached(), None).unwrap();
+    let g = histfit::gof::gof(&data, &fit.mixture);
+    eprintln!("em-binned: {} iterations ({:?}), ll/unit {:.6}, KL {:.3e}, KS {:.3e}", fit.iterations, fit.termination, g.ll_per_unit, g.kl_nats, g.ks);
+    assert!(g.kl_nats <= 8.0e-4 && g.ks <= 2.0e-3);
+    let compat = histfit::gof::gof(&data, &Mixture::from_json_str(histfit::sampling::TUTORIAL_FLOWS).unwrap());
+    assert!(g.kl_nats < compat.kl_nats && g.ks < compat.ks / 4.0);
+}
