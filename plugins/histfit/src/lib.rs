@@ -5,6 +5,14 @@
 //!   improved siunitx variant with metadata filled in ([`summary`], [`tasks::summary`]).
 //! - `generate_hist` (dataset): a seeded synthetic csv_hist drawn from a declared mixture and
 //!   binned as flow-models' `hist -b 12` ([`tasks::generate_hist`]).
+//! - `fit` (task, csv_hist): EM mixture fits, `em-compat` (flow-models exactly, §3) or
+//!   `em-binned` (exact binned likelihood, §13), multi-start, goodness of fit (§12)
+//!   ([`fitcap::fit`], [`em`], [`gof`]).
+//! - `selection` (task, csv_hist): component counts by BIC, AIC or held-out likelihood
+//!   ([`fitcap::selection`]).
+//! - `generate` (task, no dataset): csv_flow records from a model or a histogram (§7)
+//!   ([`gencap::generate`]).
+//! - `plot` (task, csv_hist): flow-models' seven figures as SVG and PNG (§6) ([`plots::plot`]).
 //!
 //! Modules have one job each: [`hist`] reads/writes/bins csv_hist, [`summary`] builds the
 //! tables, [`sampling`] draws from the mixture families, [`tasks`] parses settings and
@@ -15,6 +23,7 @@ pub mod binned;
 pub mod em;
 pub mod families;
 pub mod fitcap;
+pub mod gencap;
 pub mod gof;
 pub mod hist;
 pub mod initial;
@@ -49,7 +58,12 @@ impl Plugin for HistFit {
             .with(
                 Capability::task("selection", "model selection of component counts (BIC, AIC or held-out likelihood) over a grid; every candidate stored", tasks::schema_of::<fitcap::SelectionSettings>())
                     .accepting(&["csv_hist"]),
-            );
+            )
+            .with(
+                Capability::task("generate", "flow records (csv_flow) from a mixture model or a csv_hist, flow-models semantics with independent streams", tasks::schema_of::<gencap::GenerateSettings>())
+                    .without_dataset(),
+            )
+            .with(Capability::task("plot", "flow-models' seven figures (SVG and PNG) of a csv_hist with an optional model overlay", tasks::schema_of::<plots::PlotSettings>()).accepting(&["csv_hist"]));
         d.summary = "flow-models parity for csv_hist flow histograms: summary tables, mixtures, fitting".into();
         d.formats = vec!["csv_hist".into()];
         d
@@ -61,7 +75,9 @@ impl Plugin for HistFit {
             "generate_hist" => parse_settings::<tasks::GenerateHistSettings>(settings).and_then(|s| s.check()),
             "fit" => parse_settings::<fitcap::FitSettings>(settings).and_then(|s| s.check()).map(|_| ()),
             "selection" => parse_settings::<fitcap::SelectionSettings>(settings).and_then(|s| s.candidates()).map(|_| ()),
-            other => Err(PluginError::config("", format!("unknown capability `{other}`; histfit provides summary, generate_hist, fit, selection"))),
+            "generate" => parse_settings::<gencap::GenerateSettings>(settings).and_then(|s| s.source()).map(|_| ()),
+            "plot" => parse_settings::<plots::PlotSettings>(settings).map(|_| ()),
+            other => Err(PluginError::config("", format!("unknown capability `{other}`; histfit provides summary, generate_hist, fit, selection, generate, plot"))),
         }
     }
 
@@ -72,7 +88,9 @@ impl Plugin for HistFit {
             "generate_hist" => tasks::generate_hist(req, host),
             "fit" => fitcap::fit(req, host),
             "selection" => fitcap::selection(req, host),
-            other => Err(PluginError::config("", format!("unknown capability `{other}`; histfit provides summary, generate_hist, fit, selection"))),
+            "generate" => gencap::generate(req, host),
+            "plot" => plots::plot(req, host),
+            other => Err(PluginError::config("", format!("unknown capability `{other}`; histfit provides summary, generate_hist, fit, selection, generate, plot"))),
         }?;
         r.timing.insert("wall_s".into(), t0.elapsed().as_secs_f64());
         Ok(r)

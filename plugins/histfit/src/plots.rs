@@ -77,7 +77,8 @@ where
     root.fill(&WHITE).map_err(|x| e(&x))?;
     let log_y = f.log_y;
     let keep = |(x, y): &(f64, f64)| x.is_finite() && *x > 0.0 && y.is_finite() && (!log_y || *y > 0.0);
-    let all: Vec<(f64, f64)> = f.curves.iter().flat_map(|c| c.xy.iter().copied().filter(keep)).collect();
+    // axis ranges from the data and mixture curves (components may run down to 1e-300)
+    let all: Vec<(f64, f64)> = f.curves.iter().filter(|c| !c.dashed).flat_map(|c| c.xy.iter().copied().filter(keep)).collect();
     if all.is_empty() {
         return Err(format!("{}: nothing to plot", f.name));
     }
@@ -88,12 +89,20 @@ where
         let hi = all.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
         if log_y { (lo * 0.5, hi * 2.0) } else { (lo.min(0.0), hi * 1.05) }
     });
+    let keep = |p: &(f64, f64)| keep(p) && p.1 >= ymin && p.1 <= ymax;
     let mut cb = ChartBuilder::on(&root);
     cb.margin(12).x_label_area_size(40).y_label_area_size(70);
     macro_rules! body {
         ($chart:expr) => {{
             let mut chart = $chart;
-            chart.configure_mesh().x_desc(f.xlabel.as_str()).y_desc(f.ylabel.as_str()).draw().map_err(|x| e(&x))?;
+            chart
+                .configure_mesh()
+                .x_desc(f.xlabel.as_str())
+                .y_desc(f.ylabel.as_str())
+                .x_label_formatter(&|v| format!("{v:.0}"))
+                .y_label_formatter(&|v| if log_y { format!("{v:.0e}") } else { format!("{v:.2}") })
+                .draw()
+                .map_err(|x| e(&x))?;
             for c in &f.curves {
                 let pts: Vec<(f64, f64)> = c.xy.iter().copied().filter(keep).collect();
                 let style = ShapeStyle { color: c.color.to_rgba(), filled: true, stroke_width: if c.dashed { 1 } else { 2 } };
@@ -271,4 +280,50 @@ pub fn all_figures(req: &Request, h: &Hist, x: XKind, models: Option<(&Mixture, 
         }
     }
     Ok(out)
+}
+
+/// Settings of `plot`.
+#[derive(Debug, Clone, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlotSettings {
+    /// x axis (default: detected from the smallest bin_lo).
+    #[serde(default)]
+    pub x: Option<XKind>,
+    /// A mixture directory (`flows/packets/octets.json`) to overlay.
+    #[serde(default)]
+    pub mixture_dir: Option<String>,
+    /// Inline mixtures to overlay.
+    #[serde(default)]
+    pub model: Option<crate::gencap::InlineModel>,
+}
+
+/// `plot`: flow-models' seven figures (`cdf`, `pdf-flows|packets|octets`,
+/// `avg-packets|octets|packet_size`) of a csv_hist, with a model overlaid when given.
+pub fn plot(req: &Request, _host: &flowlab_abi::Host) -> Result<flowlab_abi::Response, PluginError> {
+    let s: PlotSettings = flowlab_abi::parse_settings(&req.settings)?;
+    let h = Hist::read(&crate::tasks::dataset_path(req)?)?;
+    let x = match s.x {
+        Some(x) => x,
+        None => h.detect_x()?,
+    };
+    let model = match (&s.mixture_dir, &s.model) {
+        (Some(_), Some(_)) => return Err(PluginError::config("model", "give `mixture_dir` or `model`, not both")),
+        (Some(d), None) => {
+            let g = crate::gencap::GenerateSettings { flows: 1, x, mixture_dir: Some(d.clone()), model: None, histogram: None };
+            match g.source()? {
+                crate::gencap::Source::Model(m) => Some(*m),
+                _ => None,
+            }
+        }
+        (None, Some(m)) => {
+            let g = crate::gencap::GenerateSettings { flows: 1, x, mixture_dir: None, model: Some(m.clone()), histogram: None };
+            match g.source()? {
+                crate::gencap::Source::Model(m) => Some(*m),
+                _ => None,
+            }
+        }
+        (None, None) => None,
+    };
+    let arts = all_figures(req, &h, x, model.as_ref().map(|m| (&m.flows, &m.packets, &m.octets)))?;
+    Ok(flowlab_abi::Response { artifacts: arts, ..Default::default() })
 }
