@@ -21,7 +21,8 @@ out="$(mktemp)"
 "$bin" ${threads[@]} | tee -a "$out"
 # shellcheck disable=SC2068
 "$venv/bin/python" "$here/lstm_vs_pytorch.py" ${threads[@]} | tee -a "$out"
-echo "ratio (rust / torch):"
-awk '{ split($3, t, "="); split($NF, v, "="); key = $2 " threads=" t[2]; if ($1 == "rust") r[key] = v[2]; else p[key] = v[2] }
-     END { for (k in r) if (k in p) printf "  %s  %.2f\n", k, r[k] / p[k] }' "$out" | sort
+echo "ratio rust / torch (cpu = per CPU-second, wall = median step):"
+awk '{ key = $2 " " $3; for (i = 4; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "cpu_seq_per_s") c = kv[2]; if (kv[1] == "seq_per_s") w = kv[2] }
+       if ($1 == "rust") { rc[key] = c; rw[key] = w } else { pc[key] = c; pw[key] = w } }
+     END { for (k in rc) if (k in pc) printf "  %s  cpu %.2f  wall %.2f\n", k, rc[k] / pc[k], rw[k] / pw[k] }' "$out" | sort
 rm -f "$out"

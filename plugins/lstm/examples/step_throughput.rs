@@ -40,17 +40,33 @@ fn main() {
             let len = p.len();
             let mut tr = Trainer::new(arch, p, Optimizer::new(cfg, len), LossMask::None);
             let pool = rayon::ThreadPoolBuilder::new().num_threads(n).build().expect("pool");
+            let mut cpu0 = 0.0;
             let mut times: Vec<f64> = (0..14)
-                .map(|_| {
+                .map(|i| {
+                    if i == 2 {
+                        cpu0 = cpu_seconds();
+                    }
                     let t0 = Instant::now();
                     pool.install(|| tr.step(&data));
                     t0.elapsed().as_secs_f64()
                 })
                 .skip(2)
                 .collect();
+            let cpu = cpu_seconds() - cpu0;
             times.sort_by(|a, b| a.total_cmp(b));
             let med = 0.5 * (times[5] + times[6]);
-            println!("rust {shape} threads={n} chunk_rows={chunk} seq_per_s={:.1}", B as f64 / med);
+            // CPU-time throughput (12 steps / process CPU seconds): robust on a loaded machine,
+            // comparable to wall time only for 1 thread
+            println!("rust {shape} threads={n} chunk_rows={chunk} cpu_seq_per_s={:.1} seq_per_s={:.1}", 12.0 * B as f64 / cpu, B as f64 / med);
         }
     }
+}
+
+/// User + system CPU seconds of this process (Linux `/proc/self/stat`, 100 Hz ticks).
+fn cpu_seconds() -> f64 {
+    let s = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let rest = s.rsplit(") ").next().unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (tick(11) + tick(12)) / 100.0
 }

@@ -203,6 +203,9 @@ pub struct Work<T> {
     dy: Vec<T>,
     dh_next: Vec<T>,
     dc_next: Vec<T>,
+    /// W_h packed for the per-step forward GEMM, and W_hᵀ for the backward one.
+    pk_f: crate::kernel::Packed,
+    pk_b: crate::kernel::Packed,
     /// Parameter gradient of this chunk.
     pub grad: Vec<T>,
 }
@@ -226,6 +229,8 @@ impl<T: Scalar> Work<T> {
             dy: vec![z; steps * rows * o],
             dh_next: vec![z; rows * h],
             dc_next: vec![z; rows * h],
+            pk_f: Default::default(),
+            pk_b: Default::default(),
             grad: vec![z; a.layout().len],
         };
     }
@@ -278,6 +283,104 @@ fn out_d<T: Scalar>(a: OutAct, y: T) -> T {
     }
 }
 
+/// Elementwise cell update of one step for all rows (forward): gate activations in place, then
+/// `c = f⊙c_prev + i⊙g`, `tc = tanh c`, `h = o⊙tc`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn cell_fwd_rows<T: Scalar>(ra: RecAct, rows: usize, h: usize, gt: &mut [T], cprev: &[T], cnew: &mut [T], tct: &mut [T], hnew: &mut [T]) {
+    let g4 = 4 * h;
+    for r in 0..rows {
+        let z = &mut gt[r * g4..(r + 1) * g4];
+        let (zi, rest) = z.split_at_mut(h);
+        let (zf, rest) = rest.split_at_mut(h);
+        let (zg, zo) = rest.split_at_mut(h);
+        let cp = &cprev[r * h..(r + 1) * h];
+        let cn = &mut cnew[r * h..(r + 1) * h];
+        let tcr = &mut tct[r * h..(r + 1) * h];
+        let hn = &mut hnew[r * h..(r + 1) * h];
+        // simple single-slice passes vectorise reliably
+        for z in [&mut *zi, &mut *zf, &mut *zo] {
+            for v in z.iter_mut() {
+                *v = rec(ra, *v);
+            }
+        }
+        for v in zg.iter_mut() {
+            *v = v.tanh();
+        }
+        for (((c, (&f, &p)), &i), &g) in cn.iter_mut().zip(zf.iter().zip(cp)).zip(zi.iter()).zip(zg.iter()) {
+            *c = f * p + i * g;
+        }
+        for (t, &c) in tcr.iter_mut().zip(cn.iter()) {
+            *t = c.tanh();
+        }
+        for ((hv, &o), &t) in hn.iter_mut().zip(zo.iter()).zip(tcr.iter()) {
+            *hv = o * t;
+        }
+    }
+}
+
+/// Elementwise BPTT of one step for all rows: turns the stored gates into `dz` in place and
+/// updates `dc_next` (formulas in the module doc, differentiated).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn cell_bwd_rows<T: Scalar>(ra: RecAct, rows: usize, h: usize, gt: &mut [T], dh_next: &[T], dc_next: &mut [T], cprev: &[T], tct: &[T], dho: &[T]) {
+    let g4 = 4 * h;
+    for r in 0..rows {
+        let z = &mut gt[r * g4..(r + 1) * g4];
+        let (gi, rest) = z.split_at_mut(h);
+        let (gf, rest) = rest.split_at_mut(h);
+        let (gg, go) = rest.split_at_mut(h);
+        let dhn = &dh_next[r * h..(r + 1) * h];
+        let dcn = &mut dc_next[r * h..(r + 1) * h];
+        let cp = &cprev[r * h..(r + 1) * h];
+        let tcr = &tct[r * h..(r + 1) * h];
+        let dhr = &dho[r * h..(r + 1) * h];
+        for j in 0..h {
+            let dh = dhr[j] + dhn[j];
+            let (i, fg, g, og, tc) = (gi[j], gf[j], gg[j], go[j], tcr[j]);
+            let dc = dh * og * (T::ONE - tc * tc) + dcn[j];
+            go[j] = dh * tc * rec_d(ra, og);
+            gi[j] = dc * g * rec_d(ra, i);
+            gg[j] = dc * i * (T::ONE - g * g);
+            gf[j] = dc * cp[j] * rec_d(ra, fg);
+            dcn[j] = dc * fg;
+        }
+    }
+}
+
+/// Runs `$body` with the gate activation as a compile-time constant (so the loops specialise),
+/// compiled for AVX-512 when the CPU has it (same IEEE operations, so the same numbers: Rust
+/// never contracts to FMA on its own), else for the baseline target.
+macro_rules! dispatch {
+    ($name:ident, $rows_fn:ident, ($($arg:ident: $ty:ty),*)) => {
+        #[allow(clippy::too_many_arguments)]
+        fn $name<T: Scalar>(ra: RecAct, $($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+                #[allow(clippy::too_many_arguments)]
+                fn wide<T: Scalar>(ra: RecAct, $($arg: $ty),*) {
+                    match ra {
+                        RecAct::Sigmoid => $rows_fn(RecAct::Sigmoid, $($arg),*),
+                        RecAct::HardSigmoidKeras2 => $rows_fn(RecAct::HardSigmoidKeras2, $($arg),*),
+                    }
+                }
+                if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512vl") {
+                    // SAFETY: the CPU features were detected just above.
+                    unsafe { wide::<T>(ra, $($arg),*) };
+                    return;
+                }
+            }
+            match ra {
+                RecAct::Sigmoid => $rows_fn(RecAct::Sigmoid, $($arg),*),
+                RecAct::HardSigmoidKeras2 => $rows_fn(RecAct::HardSigmoidKeras2, $($arg),*),
+            }
+        }
+    };
+}
+dispatch!(cell_fwd, cell_fwd_rows, (rows: usize, h: usize, gt: &mut [T], cprev: &[T], cnew: &mut [T], tct: &mut [T], hnew: &mut [T]));
+dispatch!(cell_bwd, cell_bwd_rows, (rows: usize, h: usize, gt: &mut [T], dh_next: &[T], dc_next: &mut [T], cprev: &[T], tct: &[T], dho: &[T]));
+
 /// Forward pass of one chunk: `x` is `T × rows × F`; fills `w.y` (`T × rows × O`).
 pub fn forward<T: Scalar>(a: &Arch, p: &[T], x: &[T], rows: usize, steps: usize, w: &mut Work<T>) {
     w.ensure(a, rows, steps);
@@ -291,39 +394,18 @@ pub fn forward<T: Scalar>(a: &Arch, p: &[T], x: &[T], rows: usize, steps: usize,
     }
     T::gemm(tb, f, g4, T::ONE, x, (f, 1), &p[l.wx..l.wh], (g4, 1), T::ONE, &mut w.gates, (g4, 1));
     let wh = &p[l.wh..l.b];
+    let packed = T::pack(wh, h, g4, (g4, 1), &mut w.pk_f);
     for t in 0..steps {
         let gt = &mut w.gates[t * rows * g4..(t + 1) * rows * g4];
         let (hs, hrest) = w.h.split_at_mut((t + 1) * rows * h);
         let hprev = &hs[t * rows * h..];
-        T::gemm(rows, h, g4, T::ONE, hprev, (h, 1), wh, (g4, 1), T::ONE, gt, (g4, 1));
+        T::gemm_packed(rows, h, g4, hprev, h, wh, (g4, 1), &w.pk_f, packed, T::ONE, gt, g4);
         let (cs, crest) = w.c.split_at_mut((t + 1) * rows * h);
         let cprev = &cs[t * rows * h..];
         let cnew = &mut crest[..rows * h];
         let hnew = &mut hrest[..rows * h];
         let tct = &mut w.tc[t * rows * h..(t + 1) * rows * h];
-        for r in 0..rows {
-            let z = &mut gt[r * g4..(r + 1) * g4];
-            let (zi, rest) = z.split_at_mut(h);
-            let (zf, rest) = rest.split_at_mut(h);
-            let (zg, zo) = rest.split_at_mut(h);
-            for j in 0..h {
-                zi[j] = rec(a.rec_act, zi[j]);
-                zf[j] = rec(a.rec_act, zf[j]);
-                zg[j] = zg[j].tanh();
-                zo[j] = rec(a.rec_act, zo[j]);
-            }
-            let cp = &cprev[r * h..(r + 1) * h];
-            let cn = &mut cnew[r * h..(r + 1) * h];
-            let tcr = &mut tct[r * h..(r + 1) * h];
-            let hn = &mut hnew[r * h..(r + 1) * h];
-            for j in 0..h {
-                let c = zf[j] * cp[j] + zi[j] * zg[j];
-                cn[j] = c;
-                let tcv = c.tanh();
-                tcr[j] = tcv;
-                hn[j] = zo[j] * tcv;
-            }
-        }
+        cell_fwd(a.rec_act, rows, h, gt, cprev, cnew, tct, hnew);
     }
     let hs = &w.h[rows * h..];
     match a.head {
@@ -401,6 +483,7 @@ pub fn backward<T: Scalar>(a: &Arch, p: &[T], x: &[T], target: &[T], mask: &[T],
         }
     }
     let wh = &p[l.wh..l.b];
+    let packed = T::pack(wh, g4, h, (1, g4), &mut w.pk_b);
     w.dh_next.iter_mut().for_each(|v| *v = T::ZERO);
     w.dc_next.iter_mut().for_each(|v| *v = T::ZERO);
     for t in (0..steps).rev() {
@@ -408,30 +491,10 @@ pub fn backward<T: Scalar>(a: &Arch, p: &[T], x: &[T], target: &[T], mask: &[T],
         let cprev = &w.c[t * rows * h..(t + 1) * rows * h];
         let tct = &w.tc[t * rows * h..(t + 1) * rows * h];
         let dho = &w.dh_out[t * rows * h..(t + 1) * rows * h];
-        for r in 0..rows {
-            let z = &mut gt[r * g4..(r + 1) * g4];
-            let (gi, rest) = z.split_at_mut(h);
-            let (gf, rest) = rest.split_at_mut(h);
-            let (gg, go) = rest.split_at_mut(h);
-            let dhn = &w.dh_next[r * h..(r + 1) * h];
-            let dcn = &mut w.dc_next[r * h..(r + 1) * h];
-            let cp = &cprev[r * h..(r + 1) * h];
-            let tcr = &tct[r * h..(r + 1) * h];
-            let dhr = &dho[r * h..(r + 1) * h];
-            for j in 0..h {
-                let dh = dhr[j] + dhn[j];
-                let (i, fg, g, og, tc) = (gi[j], gf[j], gg[j], go[j], tcr[j]);
-                let dc = dh * og * (T::ONE - tc * tc) + dcn[j];
-                go[j] = dh * tc * rec_d(a.rec_act, og);
-                gi[j] = dc * g * rec_d(a.rec_act, i);
-                gg[j] = dc * i * (T::ONE - g * g);
-                gf[j] = dc * cp[j] * rec_d(a.rec_act, fg);
-                dcn[j] = dc * fg;
-            }
-        }
+        cell_bwd(a.rec_act, rows, h, gt, &w.dh_next, &mut w.dc_next, cprev, tct, dho);
         if t > 0 {
             // dh_{t−1} = dz_t · W_hᵀ
-            T::gemm(rows, g4, h, T::ONE, gt, (g4, 1), wh, (1, g4), T::ZERO, &mut w.dh_next, (h, 1));
+            T::gemm_packed(rows, g4, h, gt, g4, wh, (1, g4), &w.pk_b, packed, T::ZERO, &mut w.dh_next, h);
         }
     }
     // dW_x = Xᵀ·dZ, dW_h = H_prevᵀ·dZ, db = Σ dZ

@@ -1,5 +1,6 @@
 //! Floating-point element type of the LSTM: `f32` for training (fast `exp`-based gate
 //! functions, `sgemm`) and `f64` for the finite-difference gradient check (`dgemm`, libm).
+use crate::kernel::Packed;
 use std::fmt::Debug;
 use std::ops::{Add, AddAssign, Div, Mul, Neg, Sub};
 
@@ -22,6 +23,20 @@ pub trait Scalar: Copy + Send + Sync + Default + Debug + PartialOrd + 'static + 
     /// `C ← α·A·B + β·C` with `A: m×k`, `B: k×n`, `C: m×n` given by row and column strides.
     #[allow(clippy::too_many_arguments)]
     fn gemm(m: usize, k: usize, n: usize, alpha: Self, a: &[Self], sa: (usize, usize), b: &[Self], sb: (usize, usize), beta: Self, c: &mut [Self], sc: (usize, usize));
+
+    /// Packs `B` (`k × n`, strides `sb`) for [`Scalar::gemm_packed`]; false when this type/CPU
+    /// has no packed kernel (then `gemm_packed` falls back to [`Scalar::gemm`]).
+    fn pack(_b: &[Self], _k: usize, _n: usize, _sb: (usize, usize), _into: &mut Packed) -> bool {
+        false
+    }
+
+    /// `C ← A·B + β·C` (β ∈ {0, 1}) with `A: m × k` (row stride `lda`), `C: m × n` (row stride
+    /// `ldc`), through the packed copy of `B` when `packed` is true.
+    #[allow(clippy::too_many_arguments)]
+    fn gemm_packed(m: usize, k: usize, n: usize, a: &[Self], lda: usize, b: &[Self], sb: (usize, usize), pk: &Packed, packed: bool, beta: Self, c: &mut [Self], ldc: usize) {
+        let _ = (pk, packed);
+        Self::gemm(m, k, n, Self::ONE, a, (lda, 1), b, sb, beta, c, (ldc, 1))
+    }
 }
 
 fn check_extent(len: usize, rows: usize, cols: usize, s: (usize, usize), what: &str) {
@@ -52,13 +67,19 @@ macro_rules! gemm_body {
 /// loops over it vectorise (spec §8, tuning change 1).
 #[inline(always)]
 pub fn fast_exp(x: f32) -> f32 {
-    let x = x.clamp(-87.0, 88.0);
+    // plain selects (not `clamp`, whose NaN/assert handling blocks vectorisation); a NaN input
+    // passes through the polynomial and gives NaN
+    let x = if x < -87.0 { -87.0 } else { x };
+    let x = if x > 88.0 { 88.0 } else { x };
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     const SHIFT: f32 = 12_582_912.0; // 1.5·2^23: adding it rounds to the nearest integer
     let n = (x * LOG2E + SHIFT) - SHIFT;
     let r = x - n * 0.693_145_75 - n * 1.428_606_8e-6;
     let p = 1.0 + r * (1.0 + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
-    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    // SAFETY: |n| ≤ 127 after the clamp above (NaN never reaches here as a finite n is needed
+    // only for the exponent bits: a NaN x gives a NaN p, so the product stays NaN).
+    let ni = if n == n { unsafe { n.to_int_unchecked::<i32>() } } else { 0 };
+    let scale = f32::from_bits(((ni + 127) as u32) << 23);
     p * scale
 }
 
@@ -84,6 +105,20 @@ impl Scalar for f32 {
     }
     fn gemm(m: usize, k: usize, n: usize, alpha: f32, a: &[f32], sa: (usize, usize), b: &[f32], sb: (usize, usize), beta: f32, c: &mut [f32], sc: (usize, usize)) {
         gemm_body!(matrixmultiply::sgemm, m, k, n, alpha, a, sa, b, sb, beta, c, sc)
+    }
+    fn pack(b: &[f32], k: usize, n: usize, sb: (usize, usize), into: &mut Packed) -> bool {
+        if !crate::kernel::available() {
+            return false;
+        }
+        Packed::pack(b, k, n, sb.0, sb.1, into);
+        true
+    }
+    fn gemm_packed(m: usize, k: usize, n: usize, a: &[f32], lda: usize, b: &[f32], sb: (usize, usize), pk: &Packed, packed: bool, beta: f32, c: &mut [f32], ldc: usize) {
+        if packed && (beta == 0.0 || beta == 1.0) {
+            pk.gemm(m, a, lda, c, ldc, beta == 1.0)
+        } else {
+            Self::gemm(m, k, n, 1.0, a, (lda, 1), b, sb, beta, c, (ldc, 1))
+        }
     }
 }
 
