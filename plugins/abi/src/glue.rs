@@ -56,7 +56,11 @@ fn input<'a>(ptr: *const u8, len: usize) -> &'a [u8] {
 }
 
 /// Body of `describe`.
-pub fn describe<P: Plugin>(p: &P, out: *mut Buf) -> i32 {
+///
+/// # Safety
+/// Pointers must be valid as the C ABI describes (`out` writable; `req` readable for `len`
+/// bytes; `host` null or a live [`HostV1`]).
+pub unsafe fn describe<P: Plugin>(p: &P, out: *mut Buf) -> i32 {
     guarded(out, || serde_json::to_vec(&p.describe()).map_err(|e| PluginError::run(e.to_string())))
 }
 
@@ -68,7 +72,11 @@ struct ValidateReq {
 }
 
 /// Body of `validate`.
-pub fn validate<P: Plugin>(p: &P, req: *const u8, len: usize, out: *mut Buf) -> i32 {
+///
+/// # Safety
+/// Pointers must be valid as the C ABI describes (`out` writable; `req` readable for `len`
+/// bytes; `host` null or a live [`HostV1`]).
+pub unsafe fn validate<P: Plugin>(p: &P, req: *const u8, len: usize, out: *mut Buf) -> i32 {
     guarded(out, || {
         let r: ValidateReq = serde_json::from_slice(input(req, len))
             .map_err(|e| PluginError::config("", format!("malformed validate request: {e}")))?;
@@ -78,7 +86,11 @@ pub fn validate<P: Plugin>(p: &P, req: *const u8, len: usize, out: *mut Buf) -> 
 }
 
 /// Body of `run`.
-pub fn run<P: Plugin>(p: &P, host: *const HostV1, req: *const u8, len: usize, out: *mut Buf) -> i32 {
+///
+/// # Safety
+/// Pointers must be valid as the C ABI describes (`out` writable; `req` readable for `len`
+/// bytes; `host` null or a live [`HostV1`]).
+pub unsafe fn run<P: Plugin>(p: &P, host: *const HostV1, req: *const u8, len: usize, out: *mut Buf) -> i32 {
     guarded(out, || {
         let r: Request = serde_json::from_slice(input(req, len))
             .map_err(|e| PluginError::config("", format!("malformed run request: {e}")))?;
@@ -98,7 +110,10 @@ pub unsafe fn free_buf(buf: Buf) {
 }
 
 /// Whether the plugin accepts the host's ABI.
-pub fn accepts(host: *const HostV1) -> bool {
+///
+/// # Safety
+/// `host` is null or points at a live [`HostV1`].
+pub unsafe fn accepts(host: *const HostV1) -> bool {
     // SAFETY: null-checked; the first two fields exist in every version.
     match unsafe { host.as_ref() } {
         Some(h) => h.abi_major == crate::ABI_MAJOR,
@@ -122,13 +137,13 @@ macro_rules! export_plugin {
                 INSTANCE.get_or_init(<$ty as ::core::default::Default>::default)
             }
             unsafe extern "C" fn describe(out: *mut $crate::ffi::Buf) -> i32 {
-                $crate::glue::describe(instance(), out)
+                unsafe { $crate::glue::describe(instance(), out) }
             }
             unsafe extern "C" fn validate(req: *const u8, len: usize, out: *mut $crate::ffi::Buf) -> i32 {
-                $crate::glue::validate(instance(), req, len, out)
+                unsafe { $crate::glue::validate(instance(), req, len, out) }
             }
             unsafe extern "C" fn run(host: *const $crate::ffi::HostV1, req: *const u8, len: usize, out: *mut $crate::ffi::Buf) -> i32 {
-                $crate::glue::run(instance(), host, req, len, out)
+                unsafe { $crate::glue::run(instance(), host, req, len, out) }
             }
             unsafe extern "C" fn free_buf(buf: $crate::ffi::Buf) {
                 unsafe { $crate::glue::free_buf(buf) }
@@ -148,7 +163,7 @@ macro_rules! export_plugin {
             /// The one exported entry symbol.
             #[unsafe(no_mangle)]
             pub unsafe extern "C" fn flowlab_plugin_v1(host: *const $crate::ffi::HostV1) -> *const $crate::ffi::PluginV1 {
-                if $crate::glue::accepts(host) { &TABLE.0 } else { ::core::ptr::null() }
+                if unsafe { $crate::glue::accepts(host) } { &TABLE.0 } else { ::core::ptr::null() }
             }
         }
     };
