@@ -270,10 +270,24 @@ pub fn search_dirs() -> Vec<PathBuf> {
     dirs
 }
 
-/// Finds the library file of plugin `name` in [`search_dirs`].
+/// Finds the library file of plugin `name`: the first match in `$FLOWLAB_PLUGIN_PATH`,
+/// else the most recently built match among the other [`search_dirs`] (so a fresh
+/// `target/<profile>/deps` build from `cargo test` wins over an older uplifted copy).
 pub fn find_plugin_file(name: &str) -> Option<PathBuf> {
     let file = library_file_name(name);
-    search_dirs().into_iter().map(|d| d.join(&file)).find(|p| p.is_file())
+    let explicit: Vec<PathBuf> = std::env::var_os("FLOWLAB_PLUGIN_PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
+    if let Some(p) = explicit.iter().map(|d| d.join(&file)).find(|p| p.is_file()) {
+        return Some(p);
+    }
+    let mtime = |p: &PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let mut best: Option<(PathBuf, Option<std::time::SystemTime>)> = None;
+    for p in search_dirs().into_iter().filter(|d| !explicit.contains(d)).map(|d| d.join(&file)).filter(|p| p.is_file()) {
+        let t = mtime(&p);
+        if best.as_ref().is_none_or(|(_, bt)| t > *bt) {
+            best = Some((p, t));
+        }
+    }
+    best.map(|(p, _)| p)
 }
 
 /// Every file in the search dirs that looks like a flowlab plugin library, one per file name
