@@ -279,15 +279,19 @@ pub fn find_plugin_file(name: &str) -> Option<PathBuf> {
     if let Some(p) = explicit.iter().map(|d| d.join(&file)).find(|p| p.is_file()) {
         return Some(p);
     }
-    let mtime = |p: &PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    let mut best: Option<(PathBuf, Option<std::time::SystemTime>)> = None;
-    for p in search_dirs().into_iter().filter(|d| !explicit.contains(d)).map(|d| d.join(&file)).filter(|p| p.is_file()) {
-        let t = mtime(&p);
-        if best.as_ref().is_none_or(|(_, bt)| t > *bt) {
-            best = Some((p, t));
+    let newest = |dirs: Vec<PathBuf>| {
+        let mut best: Option<(PathBuf, Option<std::time::SystemTime>)> = None;
+        for p in dirs.into_iter().map(|d| d.join(&file)).filter(|p| p.is_file()) {
+            let t = std::fs::metadata(&p).and_then(|m| m.modified()).ok();
+            if best.as_ref().is_none_or(|(_, bt)| t > *bt) {
+                best = Some((p, t));
+            }
         }
-    }
-    best.map(|(p, _)| p)
+        best.map(|(p, _)| p)
+    };
+    // beside the executable (and its deps/) first, then target/<profile> of the current directory
+    let (near_exe, cwd): (Vec<PathBuf>, Vec<PathBuf>) = search_dirs().into_iter().filter(|d| !explicit.contains(d)).partition(|d| d.is_absolute());
+    newest(near_exe).or_else(|| newest(cwd))
 }
 
 /// Every file in the search dirs that looks like a flowlab plugin library, one per file name
