@@ -64,3 +64,24 @@ fn sigkill_then_rerun_resumes_without_recomputing_or_corruption() {
     }
     assert_eq!(cells(&dir), reference);
 }
+
+#[test]
+fn ctrl_c_cancels_cleanly_and_the_rerun_completes() {
+    let m = repo().join("tests/manifests/slow.toml");
+    let res = tempfile::tempdir().unwrap();
+    let r = res.path().to_str().unwrap();
+    let child = flowlab().args(["run", m.to_str().unwrap(), "--results", r, "-j", "2"]).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(600));
+    let st = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(st.success());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains("interrupted: finished cells are stored"), "{err}");
+    let stored = cells(&res.path().join("slow"));
+    assert!(stored.len() < 16, "cancelled early");
+    assert!(stored.values().all(|c| c["status"] == "ok"), "cancelled cells are not recorded as failures");
+    let o = run(&["run", m.to_str().unwrap(), "--results", r, "-j", "2"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains(&format!("{} cached", stored.len())), "{}", stderr(&o));
+}
