@@ -133,6 +133,15 @@ pub struct FitOptions {
     /// small-weight, small-rate component carries the tail, which random starts miss.
     #[serde(default = "d_true")]
     pub nested_starts: bool,
+    /// EM iterations applied to the data-driven start before the (barrier / box) solve. EM never
+    /// lowers ℓ and moves the weights by responsibilities, so it leaves the flat π → 1 face on
+    /// which the data-driven λ₀ can otherwise strand every start (spec §2.1; seen when the
+    /// exponential weight is ~10 %). 0 disables.
+    #[serde(default = "d_em_warmup")]
+    pub em_warmup: u64,
+}
+fn d_em_warmup() -> u64 {
+    20
 }
 fn d_true() -> bool {
     true
@@ -157,7 +166,7 @@ fn d_maxit() -> u64 {
 }
 impl Default for FitOptions {
     fn default() -> Self {
-        FitOptions { method: Method::Ipm, restarts_ep: 5, restarts_eep: 10, bounds: Bounds::default(), mu: d_mu(), reltol: 1e-10, maxit: 200, nested_starts: true }
+        FitOptions { method: Method::Ipm, restarts_ep: 5, restarts_eep: 10, bounds: Bounds::default(), mu: d_mu(), reltol: 1e-10, maxit: 200, nested_starts: true, em_warmup: 20 }
     }
 }
 
@@ -272,6 +281,22 @@ pub fn data_init(model: Model, h: &Hist, b: &Bounds) -> Vec<f64> {
     }
 }
 
+/// The data-driven start, refined by `em_warmup` EM iterations (not for `em` itself);
+/// returns the start and the EM iterations spent.
+fn warm_data_init(model: Model, h: &Hist, o: &FitOptions, lo: &[f64], hi: &[f64]) -> (Vec<f64>, u64) {
+    let x0 = data_init(model, h, &o.bounds);
+    if o.em_warmup == 0 || o.method == Method::Em {
+        return (x0, 0);
+    }
+    let s = em_run(model, h, &x0, lo, hi, o.em_warmup);
+    // keep the start strictly inside the box
+    let x: Vec<f64> = s.theta.iter().enumerate().map(|(i, v)| {
+        let w = hi[i] - lo[i];
+        v.clamp(lo[i] + 1e-6 * w.min(1.0), hi[i] - 1e-6 * w.min(1.0))
+    }).collect();
+    (x, s.nf)
+}
+
 /// Random start (spec §2.1): π, ρ ~ U(0.05, 0.95); λ ~ log-U(0.01, 3); α ~ U(1.1, 4) (clipped
 /// into the box).
 pub fn random_init<R: Rng + ?Sized>(model: Model, rng: &mut R, b: &Bounds) -> Vec<f64> {
@@ -369,8 +394,11 @@ fn box_fit(model: Model, h: &Hist, x0: &[f64], lo: &[f64], hi: &[f64], o: &FitOp
 /// λ = ln(1 + 1/m_w) with m_w the responsibility-weighted mean of k − 1, α from the weighted
 /// zeta score equation. Stops when ℓ improves by ≤ 1e-12 |ℓ| or after 25·maxit iterations.
 fn em_fit(model: Model, h: &Hist, x0: &[f64], lo: &[f64], hi: &[f64], o: &FitOptions) -> Single {
+    em_run(model, h, x0, lo, hi, 25 * o.maxit)
+}
+
+fn em_run(model: Model, h: &Hist, x0: &[f64], lo: &[f64], hi: &[f64], cap: u64) -> Single {
     let eps = 1e-12;
-    let cap = 25 * o.maxit;
     let mut th = x0.to_vec();
     let ncomp = model.weights(&th).len();
     let alpha_hi = hi[hi.len() - 1];
@@ -544,15 +572,14 @@ fn fit_inner<R: Rng>(model: Model, h: &Hist, o: &FitOptions, restart_rng: &mut d
         runs.push(Single { theta: vec![a], loglik: model.loglik(&[a], h, None), nf: r.iterations, ng: r.iterations, maxit_hits: 0 });
     } else {
         for i in 0..o.restarts(model) {
-            let x0 = if i == 0 { data_init(model, h, &o.bounds) } else { random_init(model, &mut restart_rng(i), &o.bounds) };
-            runs.push(run_one(model, h, &x0, &lo, &hi, o));
+            let (x0, pre) = if i == 0 { warm_data_init(model, h, o, &lo, &hi) } else { (random_init(model, &mut restart_rng(i), &o.bounds), 0) };
+            let mut r = run_one(model, h, &x0, &lo, &hi, o);
+            r.nf += pre;
+            r.ng += pre;
+            runs.push(r);
         }
-        // nested starts use Nash's unscaled variant under `ipm`: its short first steps keep
-        // a small-rate component (λ₂ ≈ 1e-3) in its basin, where the scaled first step of
-        // `ipm` overshoots (seen on reference Table-2 data)
-        let on = FitOptions { method: if o.method == Method::Ipm { Method::IpmNash } else { o.method }, ..o.clone() };
         for x0 in &extra {
-            runs.push(run_one(model, h, x0, &lo, &hi, &on));
+            runs.push(run_one(model, h, x0, &lo, &hi, o));
         }
     }
     fit_summary(model, h, o, runs, &lo, &hi, pre_nf, pre_ng)

@@ -197,6 +197,7 @@ pub fn run_fig1(s: &Fig1Settings, seed_hex: &str, threads: usize, host: &Host) -
                    "median_absrelerr": quantile(&abs, 0.5), "p90_absrelerr": quantile(&abs, 0.9),
                    "frac_within_5pct": abs.iter().filter(|v| **v <= 0.05).count() as f64 / abs.len() as f64,
                    "z_mean": mean(&z), "z_sd": sd(&z),
+                   "z_sd_robust": 1.482_6 * quantile(&z.iter().map(|v| (v - quantile(&z, 0.5)).abs()).collect::<Vec<_>>(), 0.5),
                    "median_se_rel": quantile(&rs.iter().map(|r| r.4[mi].se[2] / alpha).collect::<Vec<_>>(), 0.5),
                    "trapped_pi1": trapped, "worse_than_best_by_1": worse, "only_one_start_at_best": only_one,
                    "mean_evaluations": mean(&rs.iter().map(|r| r.4[mi].evaluations as f64).collect::<Vec<_>>()),
