@@ -50,6 +50,8 @@ pub struct EvalOut {
     pub persistence_mse: f64,
     /// Prediction/truth series of the requested sample traffics for one feature.
     pub samples: Vec<Sample>,
+    /// Per-feature mean squared error over the real packets: model, persistence.
+    pub feature_mse: (Vec<f64>, Vec<f64>),
 }
 
 /// Forward pass over `idx`, cosine tables of model and persistence, and sample series.
@@ -59,6 +61,7 @@ pub fn evaluate(pool: &ThreadPool, tr: &mut Trainer, c: &Corpus, idx: &[usize], 
     let (mut s, mut n, mut ps, mut pn) = (0.0, 0.0, 0.0, 0.0);
     let mut samples = Vec::new();
     let o = tr.arch.output;
+    let (mut fm, mut fp, mut real) = (vec![0f64; o], vec![0f64; o], 0f64);
     for chunks in batches(idx, batch, chunk_rows) {
         host.check_cancel()?;
         let bs = build(pool, c, &chunks, seq, norm)?;
@@ -68,6 +71,16 @@ pub fn evaluate(pool: &ThreadPool, tr: &mut Trainer, c: &Corpus, idx: &[usize], 
         for (b, pred) in bs.iter().zip(&preds) {
             model.push(pred, &b.y, b.rows, b.steps, o, &b.lens, &b.idx);
             pers.push(&b.x, &b.y, b.rows, b.steps, b.dim, &b.lens, &b.idx);
+            for (k, &mk) in b.mask.iter().enumerate() {
+                if mk != 0.0 {
+                    real += 1.0;
+                    let (pr, y, x) = (&pred[k * o..(k + 1) * o], &b.y[k * o..(k + 1) * o], &b.x[k * o..(k + 1) * o]);
+                    for j in 0..o {
+                        fm[j] += ((pr[j] - y[j]) as f64).powi(2);
+                        fp[j] += ((x[j] - y[j]) as f64).powi(2);
+                    }
+                }
+            }
             let (x, y) = persistence_error(b, tr.mask);
             ps += x;
             pn += y;
@@ -81,7 +94,8 @@ pub fn evaluate(pool: &ThreadPool, tr: &mut Trainer, c: &Corpus, idx: &[usize], 
     }
     samples.sort_by_key(|s| sample.iter().position(|x| *x == s.traffic));
     let div = |a: f64, b: f64| if b > 0.0 { a / (b * o as f64) } else { f64::NAN };
-    Ok(EvalOut { model: model.sorted(), persistence: pers.sorted(), mse: div(s, n), persistence_mse: div(ps, pn), samples })
+    let per = |v: Vec<f64>| v.into_iter().map(|x| if real > 0.0 { x / real } else { f64::NAN }).collect();
+    Ok(EvalOut { model: model.sorted(), persistence: pers.sorted(), mse: div(s, n), persistence_mse: div(ps, pn), samples, feature_mse: (per(fm), per(fp)) })
 }
 
 /// One evaluated epoch.
@@ -343,6 +357,13 @@ pub fn run_network(req: &Request, host: &Host, pool: &ThreadPool) -> Result<Resp
     d.insert("final_per_traffic_true".into(), json!({"train": per_traffic_json(&tre.model, "true"), "test": per_traffic_json(&te.model, "true")}));
     d.insert("first_packet".into(), Value::Array(evals.iter().map(|v| json!({"epoch": v.epoch, "train_mean": num(v.train.mean_of("1")), "train_median": num(v.train.median_of("1")), "test_mean": num(v.test.mean_of("1")), "test_median": num(v.test.median_of("1"))})).collect()));
     d.insert("apply".into(), Value::Array(applied));
+    // the features the model predicts worst on the test set (real packets), named by the
+    // feature-info file when given
+    let (fm, fp) = &te.feature_mse;
+    let mut order: Vec<usize> = (0..fm.len()).collect();
+    order.sort_by(|&i, &j| fm[j].total_cmp(&fm[i]).then(i.cmp(&j)));
+    let name = |j: usize| names.as_ref().map(|v| v[j].clone()).unwrap_or_else(|| format!("feature {j}"));
+    d.insert("feature_errors".into(), Value::Array(order.iter().take(10).map(|&j| json!({"index": j, "label": name(j), "mse": num(fm[j]), "persistence_mse": num(fp[j])})).collect()));
     d.insert("split".into(), json!({"train": train.len(), "test": test.len(), "test_traffics": test}));
     d.insert("normalization".into(), json!(norm.name()));
     if let Some(l) = &names {

@@ -89,6 +89,20 @@ fn learns_the_synthetic_pattern_and_beats_persistence() {
     // evaluation keys: true, 1, 10, 20 (seq_len 20); evaluated at epochs 2, 4, …, 12
     assert_eq!(r.data["keys"], json!(["true", "1", "10", "20"]));
     assert_eq!(r.data["evals"].as_array().unwrap().len(), 6);
+    // per-feature errors are labelled from the feature-info file
+    let fe = r.data["feature_errors"].as_array().unwrap();
+    assert_eq!(fe.len(), 10);
+    for x in fe {
+        let (i, label) = (x["index"].as_u64().unwrap(), x["label"].as_str().unwrap());
+        let want = match i {
+            7 => "Length".to_string(),
+            8 => "Interval".to_string(),
+            0 => "Come/Leave".to_string(),
+            1..=6 => format!("Protocol={}", ["TCP", "SSL2.0", "SSL3.0", "TLS1.0", "TLS1.1", "TLS1.2"][i as usize - 1]),
+            _ => format!("Handshake feature {i}"),
+        };
+        assert_eq!(label, want);
+    }
 }
 
 #[test]
