@@ -163,10 +163,14 @@ fn loglik_eep(th: &[f64], h: &Hist, grad: Option<&mut [f64]>) -> f64 {
         let x1 = a10 - l1 * km1;
         let x2 = a20 - l2 * km1;
         let xb = b0 - a * lk;
-        let m = x1.max(x2).max(xb);
-        let e1 = (x1 - m).exp();
-        let e2 = (x2 - m).exp();
-        let eb = (xb - m).exp();
+        // stable log-sum-exp with two exponentials: the largest term is exp(0) = 1
+        let (m, e1, e2, eb) = if x1 >= x2 && x1 >= xb {
+            (x1, 1.0, (x2 - x1).exp(), (xb - x1).exp())
+        } else if x2 >= xb {
+            (x2, (x1 - x2).exp(), 1.0, (xb - x2).exp())
+        } else {
+            (xb, (x1 - xb).exp(), (x2 - xb).exp(), 1.0)
+        };
         let s = e1 + e2 + eb;
         ll += c * (m + s.ln());
         let cs = c / s;
