@@ -160,3 +160,18 @@ fn normalisations_scopes_masks_and_plots() {
     }
     assert!(r.metrics.contains_key("apply_features_cos_true_mean"));
 }
+
+#[test]
+fn streaming_from_the_memory_map_equals_the_in_memory_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = synth_file(dir.path(), 16, 10, 25);
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::create_dir_all(&a).unwrap();
+    std::fs::create_dir_all(&b).unwrap();
+    let cached = run(&req("network", small(2), &data, &a, 1)).unwrap();
+    let mut s = small(2);
+    s["cache_mb"] = json!(0); // parse every batch from the mapped file
+    let streamed = run(&req("network", s, &data, &b, 1)).unwrap();
+    assert_eq!(serde_json::to_string(&cached.data).unwrap(), serde_json::to_string(&streamed.data).unwrap());
+    assert_eq!(cached.metrics, streamed.metrics);
+}
