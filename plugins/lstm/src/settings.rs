@@ -23,7 +23,8 @@ pub enum Scope {
 pub enum NormKind {
     /// Unit vectors.
     L2,
-    /// z-score per feature.
+    /// z-score per feature (also accepted as `zscore`, the spec's name).
+    #[serde(alias = "zscore")]
     Standardize,
     /// Min-max per feature (the original's `train_rnn.py`).
     Minmax,
@@ -307,7 +308,7 @@ pub fn network_schema() -> Value {
         "truncate": en(&["keep_last", "keep_first"], "keep_last", "which packets a long traffic keeps (keep_last = the original)"),
         "epochs": int(0, json!(100), "epochs (additional epochs with init_from)"),
         "eval_every": int(1, json!(5), "cosine evaluation every K epochs and at the last"),
-        "normalize": en(&["minmax", "l2", "standardize", "none"], "minmax", "normalisation"),
+        "normalize": en(&["minmax", "l2", "standardize", "zscore", "none"], "minmax", "normalisation (zscore = standardize)"),
         "normalize_scope": en(&["whole_file", "train_only"], "whole_file", "statistics over the whole file (the original) or the training traffics"),
         "normalize_padding": boolean(true, "normalise padded steps too (the original)"),
         "minmax_file": string("original [[min…],[max…]] file to use instead of computed statistics (relative to the dataset's directory)"),
