@@ -45,7 +45,8 @@ pub type ProgressFn = extern "C" fn(ctx: *mut c_void, done: u64, total: u64);
 /// Cancellation poll: true when the host wants the cell to stop (Ctrl-C, soft timeout).
 pub type CancelledFn = extern "C" fn(ctx: *mut c_void) -> bool;
 
-/// Services the host lends the plugin for one call.
+/// Services the host lends the plugin for one call. The callbacks are thread-safe: a plugin
+/// may call them from any of its threads while the call lasts.
 #[repr(C)]
 pub struct HostV1 {
     /// Host's ABI major.

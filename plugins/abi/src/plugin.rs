@@ -47,6 +47,13 @@ pub enum Level {
     Debug = 3,
 }
 
+// SAFETY: the host table is read-only for the duration of the call, and the ABI requires the
+// host's callbacks to be callable from any thread (flowlab's host implements them over a
+// `Sync` `HostServices`), so a plugin may log, report progress and poll cancellation from
+// its worker threads.
+unsafe impl Send for Host<'_> {}
+unsafe impl Sync for Host<'_> {}
+
 impl<'a> Host<'a> {
     /// A host that drops logs and progress and never cancels.
     pub fn detached() -> Host<'static> {
