@@ -88,6 +88,7 @@ impl Fast {
         }
     }
     /// `out[r] = π · pdf(x[r])` for a run of rows; `exact` uses libm's exp (fallback rows).
+    #[inline(always)]
     fn fill(&self, pi: f64, x: &[f64], lnx: &[f64], out: &mut [f64], exact: bool) {
         match self {
             Fast::Uniform { lo, hi, dens } => {
@@ -119,30 +120,134 @@ impl Fast {
     }
 }
 
-/// Σ_{r<n} f(r) in four interleaved lanes (fixed order, so deterministic; the lanes break
-/// the add latency chain and stay in registers).
+/// Σ_{r<n} f(r) in eight interleaved lanes, added pairwise at the end (a fixed order, so
+/// deterministic; the lanes vectorise and break the add latency chain).
 #[inline(always)]
 fn lanes(n: usize, f: impl Fn(usize) -> f64) -> f64 {
-    let (mut a0, mut a1, mut a2, mut a3) = (0.0, 0.0, 0.0, 0.0);
+    let mut acc = [0.0f64; 8];
     let mut r = 0;
-    while r + 4 <= n {
-        a0 += f(r);
-        a1 += f(r + 1);
-        a2 += f(r + 2);
-        a3 += f(r + 3);
-        r += 4;
+    while r + 8 <= n {
+        for (l, a) in acc.iter_mut().enumerate() {
+            *a += f(r + l);
+        }
+        r += 8;
     }
     while r < n {
-        a0 += f(r);
+        acc[0] += f(r);
         r += 1;
     }
-    (a0 + a1) + (a2 + a3)
+    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
 }
 
 /// The weight matrix is stored per chunk of [`CHUNK`] rows as K contiguous columns
 /// (`[chunk][k][row]`), so every pass over a component's rows is a contiguous loop.
 fn blocks(w: &[f64], n: usize, k: usize) -> impl Iterator<Item = (usize, &[f64])> {
     w.chunks(CHUNK * k).enumerate().map(move |(ch, b)| (ch * CHUNK, &b[..k * ((n - ch * CHUNK).min(CHUNK))]))
+}
+
+/// What every chunk of the em-compat E-step reads.
+struct EstepCtx<'a> {
+    data: &'a Binned,
+    fast: &'a [Fast],
+    comps: &'a [(f64, Dist)],
+    first: &'a [f64],
+    centre: &'a [Option<(bool, f64)>],
+    inv_cbar: f64,
+}
+
+/// One chunk of the em-compat E-step (rows `a..a+len`, block layout of [`blocks`]); returns
+/// the per-component sums `[S0 | S1 | Sx | Sq]` and the chunk's objective.
+#[inline(always)]
+fn chunk_estep(ctx: &EstepCtx, a: usize, blk: &mut [f64]) -> (Vec<f64>, f64) {
+    let EstepCtx { data, fast, comps, first, centre, inv_cbar } = *ctx;
+    let k = comps.len();
+    let n = data.len();
+    let len = (n - a).min(CHUNK);
+    let (x, lnx, c) = (&data.x[a..a + len], &data.lnx[a..a + len], &data.c[a..a + len]);
+    for j in 0..k {
+        fast[j].fill(comps[j].0, x, lnx, &mut blk[j * len..(j + 1) * len], false);
+        if a == 0 {
+            blk[j * len] = first[j];
+        }
+    }
+    let mut s = vec![0.0; len];
+    for j in 0..k {
+        for (sr, v) in s.iter_mut().zip(&blk[j * len..(j + 1) * len]) {
+            *sr += v;
+        }
+    }
+    // rows where every fast exp underflowed: recompute exactly
+    for r in 0..len {
+        if s[r] == 0.0 && !(a == 0 && r == 0) {
+            s[r] = 0.0;
+            for j in 0..k {
+                let mut one = [0.0];
+                fast[j].fill(comps[j].0, &x[r..r + 1], &lnx[r..r + 1], &mut one, true);
+                blk[j * len + r] = one[0];
+                s[r] += one[0];
+            }
+        }
+    }
+    let mut obj = 0.0;
+    let mut f = vec![0.0; len];
+    for r in 0..len {
+        if s[r] > 0.0 {
+            obj += c[r] * s[r].ln();
+            f[r] = c[r] / s[r] * inv_cbar;
+        } else if c[r] > 0.0 {
+            obj = f64::NEG_INFINITY;
+        }
+    }
+    let mut out = vec![0.0; 4 * k];
+    for j in 0..k {
+        let col = &mut blk[j * len..(j + 1) * len];
+        for (v, fr) in col.iter_mut().zip(&f) {
+            *v *= fr;
+        }
+        let col = &*col;
+        out[j] = lanes(len, |r| col[r]);
+        out[k + j] = lanes(len, |r| col[r] * lnx[r]);
+        out[2 * k + j] = lanes(len, |r| col[r] * x[r]);
+        if let Some((log, m)) = centre[j] {
+            let v = if log { lnx } else { x };
+            out[3 * k + j] = lanes(len, |r| {
+                let t = v[r] - m;
+                col[r] * t * t
+            });
+        }
+    }
+    (out, obj)
+}
+
+/// The same code compiled for AVX2 (4 lanes; no FMA, so results are bit-identical).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn chunk_estep_avx2(ctx: &EstepCtx, a: usize, blk: &mut [f64]) -> (Vec<f64>, f64) {
+    chunk_estep(ctx, a, blk)
+}
+
+/// The same code compiled for AVX-512F (8 lanes; no FMA, so results are bit-identical).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn chunk_estep_avx512(ctx: &EstepCtx, a: usize, blk: &mut [f64]) -> (Vec<f64>, f64) {
+    chunk_estep(ctx, a, blk)
+}
+
+/// Picks the widest vector unit the CPU has (the arithmetic is the same IEEE operations in
+/// the same order on every path, only the number of lanes differs).
+fn chunk_estep_dispatch(ctx: &EstepCtx, a: usize, blk: &mut [f64]) -> (Vec<f64>, f64) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512F (checked just above).
+            return unsafe { chunk_estep_avx512(ctx, a, blk) };
+        }
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            return unsafe { chunk_estep_avx2(ctx, a, blk) };
+        }
+    }
+    chunk_estep(ctx, a, blk)
 }
 
 /// flow-models' E-step (spec §3.3) into the weight matrix `w` (layout of [`blocks`]):
@@ -166,68 +271,8 @@ fn estep_compat(data: &Binned, comps: &[(f64, Dist)], w: &mut [f64]) -> (Vec<f64
             _ => None,
         })
         .collect();
-    let parts: Vec<(Vec<f64>, f64)> = w
-        .par_chunks_mut(CHUNK * k)
-        .enumerate()
-        .map(|(ch, blk)| {
-            let a = ch * CHUNK;
-            let len = (n - a).min(CHUNK);
-            let (x, lnx, c) = (&data.x[a..a + len], &data.lnx[a..a + len], &data.c[a..a + len]);
-            for j in 0..k {
-                fast[j].fill(comps[j].0, x, lnx, &mut blk[j * len..(j + 1) * len], false);
-                if a == 0 {
-                    blk[j * len] = first[j];
-                }
-            }
-            let mut s = vec![0.0; len];
-            for j in 0..k {
-                for (sr, v) in s.iter_mut().zip(&blk[j * len..(j + 1) * len]) {
-                    *sr += v;
-                }
-            }
-            // rows where every fast exp underflowed: recompute exactly
-            for r in 0..len {
-                if s[r] == 0.0 && !(a == 0 && r == 0) {
-                    s[r] = 0.0;
-                    for j in 0..k {
-                        let mut one = [0.0];
-                        fast[j].fill(comps[j].0, &x[r..r + 1], &lnx[r..r + 1], &mut one, true);
-                        blk[j * len + r] = one[0];
-                        s[r] += one[0];
-                    }
-                }
-            }
-            let mut obj = 0.0;
-            let mut f = vec![0.0; len];
-            for r in 0..len {
-                if s[r] > 0.0 {
-                    obj += c[r] * s[r].ln();
-                    f[r] = c[r] / s[r] * inv_cbar;
-                } else if c[r] > 0.0 {
-                    obj = f64::NEG_INFINITY;
-                }
-            }
-            let mut out = vec![0.0; 4 * k];
-            for j in 0..k {
-                let col = &mut blk[j * len..(j + 1) * len];
-                for (v, fr) in col.iter_mut().zip(&f) {
-                    *v *= fr;
-                }
-                let col = &*col;
-                out[j] = lanes(len, |r| col[r]);
-                out[k + j] = lanes(len, |r| col[r] * lnx[r]);
-                out[2 * k + j] = lanes(len, |r| col[r] * x[r]);
-                if let Some((log, m)) = centre[j] {
-                    let v = if log { lnx } else { x };
-                    out[3 * k + j] = lanes(len, |r| {
-                        let t = v[r] - m;
-                        col[r] * t * t
-                    });
-                }
-            }
-            (out, obj)
-        })
-        .collect();
+    let ctx = EstepCtx { data, fast: &fast, comps, first: &first, centre: &centre, inv_cbar };
+    let parts: Vec<(Vec<f64>, f64)> = w.par_chunks_mut(CHUNK * k).enumerate().map(|(ch, blk)| chunk_estep_dispatch(&ctx, ch * CHUNK, blk)).collect();
     let mut acc = vec![0.0; 4 * k];
     let mut obj = 0.0;
     for (o, ob) in parts {
