@@ -14,7 +14,8 @@ fn main() {
     let f1: Fig1Settings = serde_json::from_value(serde_json::json!({"cases": cases, "methods": methods.split(',').collect::<Vec<_>>()})).unwrap();
     f1.check().unwrap();
     let t0 = Instant::now();
-    let (rows, _, ev, _, capped) = run_fig1(&f1, seed, threads, &Host::detached()).unwrap();
+    let st = run_fig1(&f1, seed, threads, &Host::detached()).unwrap();
+    let (rows, ev, capped) = (st.rows, st.evaluations, st.capped);
     let t1 = t0.elapsed().as_secs_f64();
     println!("Fig. 1: {cases} cases per alpha, {t1:.2} s, {ev} evaluations, capped {capped}");
     for r in &rows {
@@ -43,7 +44,8 @@ fn main() {
     t2.check().unwrap();
     t2.fitter.method = f1.methods[0];
     let t0 = Instant::now();
-    let (rows, _, ev, _, capped) = run_table2(&t2, seed, threads, &Host::detached()).unwrap();
+    let st = run_table2(&t2, seed, threads, &Host::detached()).unwrap();
+    let (rows, ev, capped) = (st.rows, st.evaluations, st.capped);
     let t3 = t0.elapsed().as_secs_f64();
     println!("Table 2: {cases} cases per cell, {t3:.2} s, {ev} evaluations, capped {capped}");
     let mut worst = 0.0f64;

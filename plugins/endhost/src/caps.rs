@@ -253,7 +253,8 @@ impl Plugin for Endhost {
             "validate_fig1" => {
                 let s: Fig1Settings = parse_settings(&req.settings)?;
                 s.check()?;
-                let (rows, cases, ev, it, capped) = run_fig1(&s, &req.seed_hex, req.threads, host)?;
+                let st = run_fig1(&s, &req.seed_hex, req.threads, host)?;
+                let (rows, cases, ev, it, capped) = (st.rows, st.cases, st.evaluations, st.iterations, st.capped);
                 let mut r = Response { evaluations: ev, iterations: it, termination: term(capped), ..Default::default() };
                 fig1_metrics(&mut r, &rows, &s);
                 r.data.insert("rows".into(), json!(rows));
@@ -264,7 +265,8 @@ impl Plugin for Endhost {
             "validate_table2" => {
                 let s: Table2Settings = parse_settings(&req.settings)?;
                 s.check()?;
-                let (rows, cases, ev, it, capped) = run_table2(&s, &req.seed_hex, req.threads, host)?;
+                let st = run_table2(&s, &req.seed_hex, req.threads, host)?;
+                let (rows, cases, ev, it, capped) = (st.rows, st.cases, st.evaluations, st.iterations, st.capped);
                 let mut r = Response { evaluations: ev, iterations: it, termination: term(capped), ..Default::default() };
                 table2_metrics(&mut r, &rows, &s);
                 r.data.insert("rows".into(), json!(rows));

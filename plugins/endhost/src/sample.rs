@@ -15,7 +15,7 @@ pub fn zeta_one<R: Rng + ?Sized>(rng: &mut R, alpha: f64) -> u64 {
         let u = 1.0 - rng.random::<f64>();
         let v = rng.random::<f64>();
         let x = u.powf(-1.0 / am1).floor();
-        if !(x >= 1.0 && x < XMAX) {
+        if !(1.0..XMAX).contains(&x) {
             continue;
         }
         let t = (1.0 + 1.0 / x).powf(am1);

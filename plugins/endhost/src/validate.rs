@@ -16,6 +16,24 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+/// What a validation study returns.
+#[derive(Debug, Clone)]
+pub struct Study {
+    /// Summary rows (one per α, or per scenario × n).
+    pub rows: Vec<Value>,
+    /// One record per case.
+    pub cases: Vec<Value>,
+    /// Function evaluations over every fit.
+    pub evaluations: u64,
+    /// Gradient evaluations / iterations over every fit.
+    pub iterations: u64,
+    /// Some inner solve stopped at its cap.
+    pub capped: bool,
+}
+
+/// One Fig. 1 case: (α, case index, θ, distinct values, fits per method).
+type Fig1Rec = (f64, usize, [f64; 3], usize, Vec<Fit>);
+
 /// Quantile with linear interpolation (numpy's default, type 7) of finite values.
 pub fn quantile(v: &[f64], q: f64) -> f64 {
     let mut s: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
@@ -135,9 +153,8 @@ impl Fig1Settings {
     }
 }
 
-/// Runs Fig. 1; returns (summary rows, per-case records, total evaluations, total iterations,
-/// any fit stopped by a cap).
-pub fn run_fig1(s: &Fig1Settings, seed_hex: &str, threads: usize, host: &Host) -> Result<(Vec<Value>, Vec<Value>, u64, u64, bool), PluginError> {
+/// Runs Fig. 1.
+pub fn run_fig1(s: &Fig1Settings, seed_hex: &str, threads: usize, host: &Host) -> Result<Study, PluginError> {
     let items: Vec<(f64, usize)> = s.alphas.iter().flat_map(|&a| (0..s.cases).map(move |j| (a, j))).collect();
     let recs = par_cases(host, threads, &items, |&(alpha, j)| {
         let key = format!("{seed_hex}/fig1/alpha={alpha}/{j}");
@@ -169,7 +186,7 @@ pub fn run_fig1(s: &Fig1Settings, seed_hex: &str, threads: usize, host: &Host) -
     }
     let mut rows = vec![];
     for &alpha in &s.alphas {
-        let rs: Vec<&(f64, usize, [f64; 3], usize, Vec<Fit>)> = recs.iter().filter(|r| r.0 == alpha).collect();
+        let rs: Vec<&Fig1Rec> = recs.iter().filter(|r| r.0 == alpha).collect();
         let mut per = serde_json::Map::new();
         for (mi, m) in s.methods.iter().enumerate() {
             let est: Vec<f64> = rs.iter().map(|r| r.4[mi].theta[2]).collect();
@@ -181,7 +198,7 @@ pub fn run_fig1(s: &Fig1Settings, seed_hex: &str, threads: usize, host: &Host) -
             let lo_w = rel.iter().copied().filter(|v| *v >= q1 - 1.5 * iqr).fold(f64::INFINITY, f64::min);
             let hi_w = rel.iter().copied().filter(|v| *v <= q3 + 1.5 * iqr).fold(f64::NEG_INFINITY, f64::max);
             let outliers: Vec<f64> = rel.iter().copied().filter(|v| *v < lo_w || *v > hi_w).collect();
-            let best_of = |r: &&(f64, usize, [f64; 3], usize, Vec<Fit>)| r.4.iter().map(|f| f.loglik).fold(f64::NEG_INFINITY, f64::max);
+            let best_of = |r: &&Fig1Rec| r.4.iter().map(|f| f.loglik).fold(f64::NEG_INFINITY, f64::max);
             let worse = rs.iter().filter(|r| best_of(r) - r.4[mi].loglik > 1.0).count();
             let trapped = rs.iter().filter(|r| r.4[mi].trapped_pi1).count();
             let only_one = rs.iter().filter(|r| r.4[mi].n_at_best == 1).count();
@@ -207,7 +224,7 @@ pub fn run_fig1(s: &Fig1Settings, seed_hex: &str, threads: usize, host: &Host) -
         let reference = crate::reference::fig1_row(alpha).unwrap_or(Value::Null);
         rows.push(json!({"alpha": alpha, "alpha_tail": alpha - 1.0, "cases": rs.len(), "methods": per, "reference": reference}));
     }
-    Ok((rows, cases, evals, iters, capped))
+    Ok(Study { rows, cases, evaluations: evals, iterations: iters, capped })
 }
 
 // ------------------------------------------------------------------------------------------
@@ -321,8 +338,8 @@ struct T2Case {
     winner: Model,
 }
 
-/// Runs Table 2; returns (summary rows, per-case records, evaluations, iterations, capped).
-pub fn run_table2(s: &Table2Settings, seed_hex: &str, threads: usize, host: &Host) -> Result<(Vec<Value>, Vec<Value>, u64, u64, bool), PluginError> {
+/// Runs Table 2.
+pub fn run_table2(s: &Table2Settings, seed_hex: &str, threads: usize, host: &Host) -> Result<Study, PluginError> {
     let items: Vec<(Model, usize, usize)> = s.truths.iter().flat_map(|&t| s.sizes.iter().flat_map(move |&n| (0..s.cases).map(move |j| (t, n, j)))).collect();
     let rule = &s.selection;
     let recs = par_cases(host, threads, &items, |&(truth, n, j)| {
@@ -390,7 +407,7 @@ pub fn run_table2(s: &Table2Settings, seed_hex: &str, threads: usize, host: &Hos
             }));
         }
     }
-    Ok((rows, cases, evals, iters, capped))
+    Ok(Study { rows, cases, evaluations: evals, iterations: iters, capped })
 }
 
 #[cfg(test)]

@@ -10,13 +10,13 @@ use serde_json::{json, Value};
 fn fig1(settings: Value) -> Vec<Value> {
     let s: Fig1Settings = serde_json::from_value(settings).unwrap();
     s.check().unwrap();
-    run_fig1(&s, "20130414", 2, &Host::detached()).unwrap().0
+    run_fig1(&s, "20130414", 2, &Host::detached()).unwrap().rows
 }
 
 fn table2(settings: Value) -> Vec<Value> {
     let s: Table2Settings = serde_json::from_value(settings).unwrap();
     s.check().unwrap();
-    run_table2(&s, "20130414", 2, &Host::detached()).unwrap().0
+    run_table2(&s, "20130414", 2, &Host::detached()).unwrap().rows
 }
 
 fn f(v: &Value) -> f64 {
