@@ -205,9 +205,15 @@ fn chunk_estep(ctx: &EstepCtx, a: usize, blk: &mut [f64]) -> (Vec<f64>, f64) {
             *v *= fr;
         }
         let col = &*col;
+        // only the sums the family's M-step reads (uniforms need Σw alone)
+        let fam = comps[j].1.family;
         out[j] = lanes(len, |r| col[r]);
-        out[k + j] = lanes(len, |r| col[r] * lnx[r]);
-        out[2 * k + j] = lanes(len, |r| col[r] * x[r]);
+        if !matches!(fam, Family::Uniform | Family::Norm) {
+            out[k + j] = lanes(len, |r| col[r] * lnx[r]);
+        }
+        if matches!(fam, Family::Norm | Family::Gamma) {
+            out[2 * k + j] = lanes(len, |r| col[r] * x[r]);
+        }
         if let Some((log, m)) = centre[j] {
             let v = if log { lnx } else { x };
             out[3 * k + j] = lanes(len, |r| {
@@ -253,6 +259,7 @@ fn chunk_estep_dispatch(ctx: &EstepCtx, a: usize, blk: &mut [f64]) -> (Vec<f64>,
 /// flow-models' E-step (spec §3.3) into the weight matrix `w` (layout of [`blocks`]):
 /// `d_ik = π_k f_k(x_i)` (first row `π_k (F_k(x_0) − F_k(0))`), `r = d/Σ_j d` (rows with
 /// Σ = 0 drop out), `w_ik = r_ik c_i / c̄`. Returns Σ_i w_ik, Σ_i w_ik ln x_i, Σ_i w_ik x_i per
+/// (the latter two only for the families whose M-step reads them)
 /// component, Σ_i w_ik (v_i − m_k)² with v = ln x (lognorm) or x (norm) around the current
 /// centre m_k (for the variance without a second pass), and the surrogate objective
 /// Σ c_i ln Σ_j d_ij / Σ c_i.
