@@ -3,6 +3,7 @@
 //! compared with the reference's fits:
 //! * P: |α̂ − α̂_ref| ≤ 1e-9 (exact score equation on both sides);
 //! * EP fits and EEP fits on EEP data: ℓ̂ ≥ ℓ̂_ref − 1e-3; EEP fits on EP data: ℓ̂ ≥ ℓ̂_ref − 2;
+//! * ln BF(EP:P) agrees within 2e-3 wherever both found the same EP optimum (ℓ̂ within 1e-3);
 //! * the selected model agrees wherever the reference's deciding ln BF is more than 2 away
 //!   from the threshold 10.
 //!
@@ -80,6 +81,11 @@ fn table2_datasets_match_the_reference() {
         let dec = select(&fits, &SelectionRule::default()).unwrap();
         let (b1, b2) = (refm["lnbf_EP_P"].as_f64().unwrap(), refm["lnbf_EEP_EP"].as_f64().unwrap());
         let sel_ref = refm["selected"].as_str().unwrap();
+        // spec §8 A6: ln BF(EP:P) within 1e-3 where both sides found the same EP optimum
+        let ours_b1 = dec.comparisons[0].ln_bf;
+        if d_ep.abs() <= 1e-3 {
+            assert!((ours_b1 - b1).abs() <= 2e-3, "case {i}: ln BF(EP:P) {ours_b1} vs ref {b1}");
+        }
         // the rule's deciding values: b1 always, b2 only when EP won
         let clear = (b1 - 10.0).abs() > 2.0 && (b1 <= 10.0 || (b2 - 10.0).abs() > 2.0);
         if clear {

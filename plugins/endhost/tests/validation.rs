@@ -88,3 +88,26 @@ fn table2_full_targets() {
         }
     }
 }
+
+#[test]
+fn users_file_fits_every_user_and_bin() {
+    use flowlab_abi::plugin::{call, request};
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../experiments/data/endhost/users.csv");
+    let dir = tempfile::tempdir().unwrap();
+    let mut req = request("fit_users", json!({"min_n": 50}), dir.path().to_str().unwrap());
+    req.dataset = Some(flowlab_abi::DatasetRef { id: "users".into(), path: path.into(), format: "user_csv".into(), ..Default::default() });
+    let r = call(&endhost::Endhost, &req).unwrap();
+    assert_eq!(r.metrics["series"], 16);
+    let table = r.data["table"].as_array().unwrap();
+    assert_eq!(table.len(), 8);
+    assert!(table.iter().all(|u| u["chosen"].as_array().unwrap().len() == 2));
+    // every fitted row stores its decision and drops its zeros
+    for row in r.data["rows"].as_array().unwrap() {
+        assert!(row["zeros_dropped"].as_u64().unwrap() > 0);
+        if !row["selected"].is_null() {
+            assert_eq!(row["decision"]["comparisons"].as_array().unwrap().len(), 2);
+        }
+    }
+    let total: u64 = ["P", "EP", "EEP"].iter().map(|m| r.metrics[&format!("selected_{m}")].as_u64().unwrap()).sum();
+    assert_eq!(total, r.metrics["fitted"].as_u64().unwrap());
+}
