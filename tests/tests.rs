@@ -9,3 +9,6 @@ mod layering;
 mod reports;
 mod schema;
 mod workflows;
+mod isolation;
+mod replay;
+mod slurm;

@@ -2,6 +2,7 @@
 //! Finished cells (same plugin binary) are skipped; a failing cell is recorded and the others
 //! go on (unless fail-fast); Ctrl-C asks running cells to stop and starts no new ones.
 use crate::error::StoreError;
+use crate::manifest::Isolation;
 use crate::plan::{content_hash, Cell, CellKind, DatasetSource, Plan};
 use crate::store::{runner_provenance, Store, Stored, CELL_SCHEMA};
 use flowlab_abi::host::HostServices;
@@ -31,6 +32,50 @@ pub struct RunOptions {
     pub force: bool,
     /// Show progress: a bar when stderr is a terminal, else one line per cell.
     pub progress: bool,
+    /// Which cells to run.
+    pub filter: CellFilter,
+}
+
+/// Which cells of the plan a run may execute (a Slurm shard runs a subset).
+#[derive(Debug, Clone, Default)]
+pub enum CellFilter {
+    /// Every cell.
+    #[default]
+    All,
+    /// Task cells with `index % n == k` among the task cells (in plan order); every
+    /// dataset cell still runs (under a lock, so concurrent shards generate it once).
+    Shard {
+        /// This shard, 0-based.
+        k: usize,
+        /// Number of shards.
+        n: usize,
+    },
+}
+
+impl CellFilter {
+    /// Whether the filter selects `plan.cells[i]`.
+    pub fn selects(&self, plan: &Plan, i: usize) -> bool {
+        match self {
+            CellFilter::All => true,
+            CellFilter::Shard { k, n } => {
+                if plan.cells[i].kind == CellKind::Dataset {
+                    return true;
+                }
+                let ti = plan.cells[..i].iter().filter(|c| c.kind == CellKind::Task).count();
+                ti % n == *k
+            }
+        }
+    }
+}
+
+/// Isolation, hard/soft time limit and memory limit of a cell: the task section's own
+/// `isolation` / `timeout_s`, else `[run]`'s.
+pub fn cell_limits(plan: &Plan, cell: &Cell) -> (Isolation, Option<f64>, Option<u64>) {
+    let run = &plan.manifest.run;
+    let task = if cell.kind == CellKind::Task { plan.manifest.tasks.iter().find(|t| t.id == cell.task) } else { None };
+    let iso = task.and_then(|t| t.isolation).or(run.isolation).unwrap_or_default();
+    let timeout = task.and_then(|t| t.timeout_s).or(run.timeout_s);
+    (iso, timeout, run.memory_mb)
 }
 
 /// What happened to one cell.
@@ -71,6 +116,8 @@ struct CellHost<'a> {
     tail: Mutex<VecDeque<String>>,
     bar: &'a indicatif::ProgressBar,
     label: String,
+    /// Soft deadline: past it, `cancelled()` answers true.
+    deadline: Option<Instant>,
 }
 
 impl HostServices for CellHost<'_> {
@@ -88,7 +135,7 @@ impl HostServices for CellHost<'_> {
         self.bar.set_message(format!("{} {done}/{total}", self.label));
     }
     fn cancelled(&self) -> bool {
-        CANCEL.load(Ordering::Relaxed)
+        CANCEL.load(Ordering::Relaxed) || self.deadline.is_some_and(|d| Instant::now() >= d)
     }
 }
 
@@ -198,16 +245,32 @@ fn run_one(plan: &Plan, store: &Store, cell: &Cell, opts: &RunOptions, bar: &ind
         replicate: cell.replicate,
         experiment: ExperimentInfo { name: m.experiment.name.clone(), description: m.experiment.description.clone(), metadata: m.experiment.metadata.clone() },
     };
-    let host = CellHost { tail: Mutex::new(VecDeque::new()), bar, label: format!("{}:{}", cell.task, &cell.id[..8]) };
+    let (iso, timeout_s, memory_mb) = cell_limits(plan, cell);
     let t0 = Instant::now();
-    let result = p.run(&req, &host);
+    let (mut result, tail) = match iso {
+        Isolation::InProcess => {
+            let deadline = timeout_s.map(|t| t0 + std::time::Duration::from_secs_f64(t));
+            let host = CellHost { tail: Mutex::new(VecDeque::new()), bar, label: format!("{}:{}", cell.task, &cell.id[..8]), deadline };
+            let result = p.run(&req, &host);
+            let tail: Vec<String> = host.tail.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect();
+            (result, tail)
+        }
+        Isolation::Subprocess => {
+            let limits = crate::worker::Limits { timeout: timeout_s.map(std::time::Duration::from_secs_f64), memory_mb };
+            crate::worker::run_in_subprocess(p, &req, &limits)
+        }
+    };
     let wall = t0.elapsed().as_secs_f64();
     if let Err(e) = &result {
         if e.kind == ErrorKind::Cancelled && CANCEL.load(Ordering::Relaxed) {
             return Ok((Outcome::Cancelled, None));
         }
+        if e.kind == ErrorKind::Cancelled && iso == Isolation::InProcess {
+            if let Some(t) = timeout_s.filter(|&t| wall >= t) {
+                result = Err(PluginError::run(format!("soft timeout: the cell stopped through the cancel callback after timeout_s = {t} s (use isolation = \"subprocess\" for a hard limit)")));
+            }
+        }
     }
-    let tail: Vec<String> = host.tail.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect();
     let rec = record(plan, cell, ds.as_ref(), &result, tail, wall);
     store.write(&cell.id, &rec)?;
     Ok(match result {
@@ -219,7 +282,9 @@ fn run_one(plan: &Plan, store: &Store, cell: &Cell, opts: &RunOptions, bar: &ind
 /// Runs the plan. Returns the summary; I/O errors of the store abort.
 pub fn execute(plan: &Plan, store: &Store, opts: &RunOptions) -> Result<Summary, StoreError> {
     std::fs::create_dir_all(&store.root).map_err(|e| StoreError::Io { path: store.root.clone(), source: e })?;
-    let total = plan.cells.len();
+    write_run_context(plan, store)?;
+    let selected: Vec<usize> = (0..plan.cells.len()).filter(|&i| opts.filter.selects(plan, i)).collect();
+    let total = selected.len();
     use std::io::IsTerminal;
     let tty = opts.progress && std::io::stderr().is_terminal();
     let bar = if tty { indicatif::ProgressBar::new(total as u64) } else { indicatif::ProgressBar::hidden() };
@@ -230,11 +295,14 @@ pub fn execute(plan: &Plan, store: &Store, opts: &RunOptions) -> Result<Summary,
     let pool = rayon::ThreadPoolBuilder::new().num_threads(opts.jobs.max(1)).build().map_err(|e| StoreError::Io { path: store.root.clone(), source: std::io::Error::other(e.to_string()) })?;
     let store_err: Mutex<Option<StoreError>> = Mutex::new(None);
     for kind in [CellKind::Dataset, CellKind::Task] {
-        let idx: Vec<usize> = (0..total).filter(|&i| plan.cells[i].kind == kind).collect();
+        let idx: Vec<usize> = selected.iter().copied().filter(|&i| plan.cells[i].kind == kind).collect();
         pool.install(|| {
             use rayon::prelude::*;
             idx.par_iter().for_each(|&i| {
                 let cell = &plan.cells[i];
+                // a dataset cell is generated once even when shards run at the same time: the
+                // first to take the lock runs it, the others then find it cached
+                let _lock = if cell.kind == CellKind::Dataset { lock_cell(store, &cell.id) } else { None };
                 let status = store.status(&cell.id, &plan.plugin(&cell.plugin).sha256);
                 let (outcome, msg) = if status == Stored::Cached && !opts.force {
                     (Outcome::Cached, None)
@@ -293,6 +361,49 @@ pub fn execute(plan: &Plan, store: &Store, opts: &RunOptions) -> Result<Summary,
         }
     }
     Ok(s)
+}
+
+/// An exclusive advisory lock (flock) on `<store>/.locks/<cell>.lock`, released when the
+/// returned file is dropped or the process dies. `None` when locking is not possible (the
+/// cell then runs unlocked, as before).
+fn lock_cell(store: &Store, id: &str) -> Option<std::fs::File> {
+    let dir = store.root.join(".locks");
+    std::fs::create_dir_all(&dir).ok()?;
+    let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(dir.join(format!("{id}.lock"))).ok()?;
+    f.lock().ok()?;
+    Some(f)
+}
+
+/// Name of the run-context file in an experiment's results directory.
+pub const RUN_CONTEXT: &str = ".flowlab-run.json";
+
+/// Writes `<store>/.flowlab-run.json`: the manifest path, the experiment information handed
+/// to plugins and the resolved file datasets, so `flowlab replay` can rebuild a cell's
+/// request from the stored record alone. Rewritten only when it changes.
+pub fn write_run_context(plan: &Plan, store: &Store) -> Result<(), StoreError> {
+    let m = &plan.manifest;
+    let mut datasets = Map::new();
+    let mut options = Map::new();
+    for (id, d) in &plan.datasets {
+        if let DatasetSource::File { path, .. } = &d.source {
+            datasets.insert(id.clone(), json!(path.to_string_lossy()));
+        }
+        options.insert(id.clone(), Value::Object(d.decl.options.clone()));
+    }
+    let manifest = m.path.canonicalize().unwrap_or_else(|_| m.path.clone());
+    let v = json!({
+        "manifest": manifest.to_string_lossy(),
+        "experiment": ExperimentInfo { name: m.experiment.name.clone(), description: m.experiment.description.clone(), metadata: m.experiment.metadata.clone() },
+        "datasets": datasets,
+        "dataset_options": options,
+    });
+    let mut bytes = serde_json::to_vec_pretty(&v).unwrap_or_default();
+    bytes.push(b'\n');
+    let path = store.root.join(RUN_CONTEXT);
+    if std::fs::read(&path).ok().as_deref() == Some(&bytes[..]) {
+        return Ok(());
+    }
+    crate::store::atomic_write(&path, &bytes)
 }
 
 /// Reads the stored records of every cell of the plan (in plan order), writes

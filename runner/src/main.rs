@@ -1,7 +1,7 @@
 //! The `flowlab` command line.
 use clap::{Args, Parser, Subcommand};
 use flowlab::error::{Error, ManifestErrors};
-use flowlab::exec::{self, RunOptions, CANCEL};
+use flowlab::exec::{self, CellFilter, RunOptions, CANCEL};
 use flowlab::manifest::{Layers, Manifest};
 use flowlab::plan::{Plan, PlanOptions};
 use flowlab::report;
@@ -46,6 +46,63 @@ struct Common {
     no_env: bool,
 }
 
+/// Options of the Slurm backend (`plan --emit slurm`, `run --backend slurm`).
+#[derive(Args, Clone, Default)]
+struct SlurmArgs {
+    /// Array tasks; each runs a shard of the cells (default 4; at most the number of task cells).
+    #[arg(long, default_value_t = 4)]
+    shards: usize,
+    /// `#SBATCH --partition`.
+    #[arg(long)]
+    partition: Option<String>,
+    /// `#SBATCH --time` (e.g. 30:00 or 1-00:00:00).
+    #[arg(long)]
+    time: Option<String>,
+    /// `#SBATCH --cpus-per-task` (also the cells each shard runs in parallel).
+    #[arg(long)]
+    cpus_per_task: Option<usize>,
+    /// `#SBATCH --mem` (e.g. 4G).
+    #[arg(long)]
+    mem: Option<String>,
+    /// At most this many array tasks at once (`--array=…%N`).
+    #[arg(long)]
+    array_parallelism: Option<usize>,
+    /// Extra `#SBATCH` line (repeatable), e.g. --sbatch-line '--account=proj'.
+    #[arg(long = "sbatch-line", value_name = "LINE", allow_hyphen_values = true)]
+    sbatch_lines: Vec<String>,
+    /// Where to write the script (default: <results>/<experiment>/slurm/flowlab-<experiment>.sbatch).
+    #[arg(long = "script", value_name = "FILE")]
+    script: Option<PathBuf>,
+}
+
+impl SlurmArgs {
+    fn options(&self) -> flowlab::slurm::SlurmOptions {
+        flowlab::slurm::SlurmOptions {
+            shards: self.shards,
+            partition: self.partition.clone(),
+            time: self.time.clone(),
+            cpus_per_task: self.cpus_per_task,
+            mem: self.mem.clone(),
+            array_parallelism: self.array_parallelism,
+            sbatch_lines: self.sbatch_lines.clone(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Backend {
+    /// Rayon on this machine.
+    Local,
+    /// A Slurm job array (submit, wait, collect).
+    Slurm,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Emit {
+    /// An sbatch array script.
+    Slurm,
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Run every missing, stale or failed cell, then collect and render reports.
@@ -70,12 +127,63 @@ enum Cmd {
         /// Compile reports with pdflatex.
         #[arg(long)]
         pdf: bool,
+        /// Where cells run.
+        #[arg(long, value_enum, default_value = "local")]
+        backend: Backend,
+        #[command(flatten)]
+        slurm: SlurmArgs,
+        /// With --backend slurm: give up (and scancel) after this many seconds.
+        #[arg(long, value_name = "SECONDS")]
+        wait_timeout: Option<u64>,
     },
-    /// Print the cells and whether each is cached, stale, failed or missing.
+    /// Print the cells and whether each is cached, stale, failed or missing; or write a
+    /// Slurm array script (--emit slurm).
     Plan {
         #[command(flatten)]
         common: Common,
+        /// Write a job script instead of listing cells.
+        #[arg(long, value_enum)]
+        emit: Option<Emit>,
+        #[command(flatten)]
+        slurm: SlurmArgs,
     },
+    /// Run one shard of the cells (what a Slurm array task runs): `--shard k/N`.
+    RunShard {
+        #[command(flatten)]
+        common: Common,
+        /// This shard and the number of shards, e.g. 3/8 (0-based).
+        #[arg(long, value_name = "K/N")]
+        shard: String,
+        /// Cells of the shard in parallel (default: $SLURM_CPUS_PER_TASK, else [run] jobs, else 1).
+        #[arg(short = 'j', long)]
+        jobs: Option<usize>,
+    },
+    /// Count done / failed / stale / missing cells of a manifest (exit 0 only when all are done).
+    Status {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Re-run a stored cell with its stored settings, seed, dataset and plugin and compare the
+    /// result bytes (outside `timing`); exit 0 when equal, 1 when not.
+    Replay {
+        /// The cell file (results/<experiment>/<cell-id>.json).
+        cell: PathBuf,
+        /// Data directory for `{data}/…` datasets, if the run context does not resolve them.
+        #[arg(long, env = "FLOWLAB_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        /// Thread budget of the replayed cell.
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+        /// Use this plugin library instead of discovering it by name.
+        #[arg(long)]
+        plugin: Option<PathBuf>,
+        /// Keep the replayed artifacts in this directory.
+        #[arg(long)]
+        keep: Option<PathBuf>,
+    },
+    /// Internal: run one cell from a JSON request on stdin (subprocess isolation).
+    #[command(hide = true)]
+    Worker,
     /// Collect stored results and render the manifest's reports (runs nothing).
     Report {
         #[command(flatten)]
@@ -137,7 +245,14 @@ fn render_reports(plan: &Plan, store: &Store, c: &Common, pdf: bool) -> Result<V
     Ok(outs)
 }
 
-fn cmd_run(c: &Common, jobs: Option<usize>, fail_fast: bool, force: bool, quiet: bool, no_report: bool, pdf: bool) -> Result<u8, Error> {
+#[allow(clippy::too_many_arguments)]
+fn cmd_run(c: &Common, jobs: Option<usize>, fail_fast: bool, force: bool, quiet: bool, no_report: bool, pdf: bool, backend: Backend, slurm: &SlurmArgs, wait_timeout: Option<u64>) -> Result<u8, Error> {
+    if backend == Backend::Slurm {
+        if force {
+            return Err(Error::Other("--force is not supported with --backend slurm (delete the results directory instead)".into()));
+        }
+        return cmd_run_slurm(c, slurm, wait_timeout, no_report, pdf);
+    }
     let plan = load_plan(c)?;
     let store = Store::new(&c.results, &plan.manifest.experiment.name);
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
@@ -147,6 +262,7 @@ fn cmd_run(c: &Common, jobs: Option<usize>, fail_fast: bool, force: bool, quiet:
         fail_fast: fail_fast || plan.manifest.run.fail_fast,
         force,
         progress: !quiet,
+        filter: CellFilter::All,
     };
     let s = exec::execute(&plan, &store, &opts)?;
     let cancelled = CANCEL.load(Ordering::Relaxed);
@@ -175,6 +291,139 @@ fn cmd_run(c: &Common, jobs: Option<usize>, fail_fast: bool, force: bool, quiet:
     }
     eprintln!("results: {}", store.root.display());
     Ok(if s.failed > 0 || s.skipped > 0 { exit::FAILED_CELLS } else { 0 })
+}
+
+fn parse_shard(s: &str) -> Result<(usize, usize), Error> {
+    let bad = || Error::Other(format!("--shard {s}: expected K/N with 0 <= K < N, e.g. 0/4"));
+    let (k, n) = s.split_once('/').ok_or_else(bad)?;
+    let (k, n): (usize, usize) = (k.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+    if n == 0 || k >= n {
+        return Err(bad());
+    }
+    Ok((k, n))
+}
+
+fn cmd_run_shard(c: &Common, shard: &str, jobs: Option<usize>) -> Result<u8, Error> {
+    let (k, n) = parse_shard(shard)?;
+    let plan = load_plan(c)?;
+    let store = Store::new(&c.results, &plan.manifest.experiment.name);
+    let slurm_cpus = std::env::var("SLURM_CPUS_PER_TASK").ok().and_then(|v| v.parse::<usize>().ok());
+    let opts = RunOptions {
+        jobs: jobs.or(slurm_cpus).or(plan.manifest.run.jobs).unwrap_or(1).max(1),
+        cell_threads: plan.manifest.run.cell_threads.unwrap_or(1),
+        fail_fast: plan.manifest.run.fail_fast,
+        force: false,
+        progress: true,
+        filter: CellFilter::Shard { k, n },
+    };
+    let s = exec::execute(&plan, &store, &opts)?;
+    eprintln!("{} shard {k}/{n}: {} cells: {} ran ok, {} cached, {} failed", plan.manifest.experiment.name, s.total, s.ok, s.cached, s.failed);
+    for f in &s.failures {
+        eprintln!("  failed: {f}");
+    }
+    if CANCEL.load(Ordering::Relaxed) {
+        return Ok(exit::CANCELLED);
+    }
+    Ok(if s.failed > 0 || s.skipped > 0 { exit::FAILED_CELLS } else { 0 })
+}
+
+fn slurm_script(c: &Common, plan: &Plan, store: &Store, args: &SlurmArgs) -> Result<(PathBuf, Vec<usize>, usize), Error> {
+    use flowlab::slurm;
+    let n = slurm::shard_count(plan, args.shards);
+    let pending = slurm::pending_shards(plan, store, n);
+    let inv = slurm::Invocation::new(&c.manifest, &c.results, c.data_dir.as_deref(), &c.sets, c.no_env).map_err(|e| Error::Other(format!("cannot resolve paths for the job script: {e}")))?;
+    let path = args.script.clone().unwrap_or_else(|| slurm::slurm_dir(store).join(format!("flowlab-{}.sbatch", plan.manifest.experiment.name)));
+    // an array with no index cannot be submitted: with nothing pending the script lists every shard
+    let indices: Vec<usize> = if pending.is_empty() { (0..n).collect() } else { pending.clone() };
+    let text = slurm::script(plan, &inv, &args.options(), n, &indices);
+    std::fs::create_dir_all(slurm::slurm_dir(store)).map_err(|e| Error::Other(format!("{}: {e}", slurm::slurm_dir(store).display())))?;
+    slurm::write_script(&path, &text).map_err(Error::Other)?;
+    Ok((path, pending, n))
+}
+
+fn cmd_emit_slurm(c: &Common, args: &SlurmArgs) -> Result<u8, Error> {
+    let plan = load_plan(c)?;
+    let store = Store::new(&c.results, &plan.manifest.experiment.name);
+    let (path, pending, n) = slurm_script(c, &plan, &store, args)?;
+    println!("{}", path.display());
+    if pending.is_empty() {
+        eprintln!("{}: all {} cells are done; the script would rerun nothing", plan.manifest.experiment.name, plan.cells.len());
+    } else {
+        eprintln!("{}: {} cells in {n} shards; {} shards hold unfinished cells: array {}", plan.manifest.experiment.name, plan.cells.len(), pending.len(), flowlab::slurm::array_spec(&pending));
+        eprintln!("submit with: sbatch {}", path.display());
+    }
+    Ok(0)
+}
+
+fn print_status(plan: &Plan, store: &Store) -> flowlab::slurm::StatusCounts {
+    let s = flowlab::slurm::status(plan, store);
+    println!("{}: {} cells: {} done, {} failed, {} stale, {} missing", plan.manifest.experiment.name, plan.cells.len(), s.done, s.failed, s.stale, s.missing);
+    for (id, task, msg) in &s.failures {
+        println!("  failed: {id} ({task}): {msg}");
+    }
+    s
+}
+
+fn cmd_status(c: &Common) -> Result<u8, Error> {
+    let plan = load_plan(c)?;
+    let store = Store::new(&c.results, &plan.manifest.experiment.name);
+    let s = print_status(&plan, &store);
+    Ok(if s.done == plan.cells.len() { 0 } else { exit::FAILED_CELLS })
+}
+
+fn cmd_run_slurm(c: &Common, args: &SlurmArgs, wait_timeout: Option<u64>, no_report: bool, pdf: bool) -> Result<u8, Error> {
+    let plan = load_plan(c)?;
+    let store = Store::new(&c.results, &plan.manifest.experiment.name);
+    std::fs::create_dir_all(&store.root).map_err(|e| Error::Other(format!("{}: {e}", store.root.display())))?;
+    let (path, pending, n) = slurm_script(c, &plan, &store, args)?;
+    if pending.is_empty() {
+        eprintln!("{}: all {} cells are done; nothing to submit", plan.manifest.experiment.name, plan.cells.len());
+    } else {
+        let t0 = std::time::Instant::now();
+        let job = flowlab::slurm::submit(&path).map_err(Error::Other)?;
+        eprintln!("submitted job {job}: array {} of {n} shards ({})", flowlab::slurm::array_spec(&pending), path.display());
+        let r = flowlab::slurm::wait(&job, wait_timeout.map(std::time::Duration::from_secs), std::time::Duration::from_millis(250));
+        if let Err(e) = r {
+            eprintln!("{e}");
+            print_status(&plan, &store);
+            return Ok(exit::FAILED_CELLS);
+        }
+        eprintln!("job {job} finished in {:.1} s", t0.elapsed().as_secs_f64());
+    }
+    let s = print_status(&plan, &store);
+    if s.missing > 0 || s.stale > 0 {
+        eprintln!("some cells were not stored; shard logs are in {}", flowlab::slurm::slurm_dir(&store).display());
+    }
+    if !no_report {
+        render_reports(&plan, &store, c, pdf)?;
+    } else {
+        exec::collect(&plan, &store)?;
+    }
+    eprintln!("results: {}", store.root.display());
+    Ok(if s.done == plan.cells.len() { 0 } else { exit::FAILED_CELLS })
+}
+
+fn cmd_replay(cell: &Path, data_dir: Option<PathBuf>, threads: usize, plugin: Option<PathBuf>, keep: Option<PathBuf>) -> Result<u8, Error> {
+    let opts = flowlab::replay::ReplayOptions { threads, data_dir, plugin, keep };
+    let r = flowlab::replay::replay(cell, &opts).map_err(Error::Other)?;
+    for w in &r.warnings {
+        eprintln!("warning: {w}");
+    }
+    if r.equal {
+        println!("replay {}: identical (result bytes outside timing are equal)", r.cell_id);
+    } else {
+        let (at, a, b) = r.first_difference.clone().unwrap_or_default();
+        println!("replay {}: DIFFERENT; first difference at {at}: stored {a}, replayed {b}", r.cell_id);
+    }
+    if r.artifact_differences.is_empty() {
+        println!("artifacts: {} files identical", r.artifacts_compared);
+    } else {
+        println!("artifacts: {} of {} files differ:", r.artifact_differences.len(), r.artifacts_compared);
+        for d in &r.artifact_differences {
+            println!("  {d}");
+        }
+    }
+    Ok(if r.equal { 0 } else { exit::FAILED_CELLS })
 }
 
 fn cmd_plan(c: &Common) -> Result<u8, Error> {
@@ -257,6 +506,10 @@ fn cmd_schema(output: &Path, check: bool) -> Result<u8, Error> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.cmd, Cmd::Worker) {
+        // a worker ignores Ctrl-C: its parent decides (and kills it when the run is cancelled)
+        return ExitCode::from(flowlab::worker::worker_main() as u8);
+    }
     let _ = ctrlc::set_handler(|| {
         if CANCEL.swap(true, Ordering::SeqCst) {
             eprintln!("\nsecond interrupt: exiting now");
@@ -265,8 +518,13 @@ fn main() -> ExitCode {
         eprintln!("\ninterrupt: stopping running cells (Ctrl-C again to exit at once)");
     });
     let r = match &cli.cmd {
-        Cmd::Run { common, jobs, fail_fast, force, quiet, no_report, pdf } => cmd_run(common, *jobs, *fail_fast, *force, *quiet, *no_report, *pdf),
-        Cmd::Plan { common } => cmd_plan(common),
+        Cmd::Run { common, jobs, fail_fast, force, quiet, no_report, pdf, backend, slurm, wait_timeout } => cmd_run(common, *jobs, *fail_fast, *force, *quiet, *no_report, *pdf, *backend, slurm, *wait_timeout),
+        Cmd::Plan { common, emit: None, .. } => cmd_plan(common),
+        Cmd::Plan { common, emit: Some(Emit::Slurm), slurm } => cmd_emit_slurm(common, slurm),
+        Cmd::RunShard { common, shard, jobs } => cmd_run_shard(common, shard, *jobs),
+        Cmd::Status { common } => cmd_status(common),
+        Cmd::Replay { cell, data_dir, threads, plugin, keep } => cmd_replay(cell, data_dir.clone(), *threads, plugin.clone(), keep.clone()),
+        Cmd::Worker => return ExitCode::from(flowlab::worker::worker_main() as u8),
         Cmd::Report { common, pdf } => load_plan(common).and_then(|plan| {
             let store = Store::new(&common.results, &plan.manifest.experiment.name);
             render_reports(&plan, &store, common, *pdf).map(|_| 0)

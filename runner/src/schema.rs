@@ -77,6 +77,8 @@ pub fn manifest_schema(plugins: &[&LoadedPlugin]) -> Value {
                     properties.insert("plugin".into(), json!({"description": format!("{} — {}", p.name(), p.description.summary), "enum": [p.name()]}));
                     properties.insert("id".into(), json!({"type": "string", "description": "task id (default: the section name)"}));
                     properties.insert("capability".into(), json!({"type": "string", "enum": [c.name]}));
+                    properties.insert("isolation".into(), json!({"type": "string", "enum": ["in-process", "subprocess"], "description": "where this section's cells run (overrides [run] isolation)"}));
+                    properties.insert("timeout_s".into(), json!({"type": "number", "exclusiveMinimum": 0, "description": "time limit of one cell in seconds (hard for subprocess cells, soft for in-process ones; overrides [run] timeout_s)"}));
                     if !c.datasetless {
                         properties.insert("datasets".into(), json!({"type": "array", "items": {"type": "string"}, "description": "dataset ids (default: every dataset of an accepted format)"}));
                     }

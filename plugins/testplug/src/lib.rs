@@ -26,6 +26,20 @@ struct Probe {
     value: i64,
     #[serde(default)]
     sleep_ms: u64,
+    /// Dereference a bad pointer (SIGSEGV) when `value` equals this.
+    #[serde(default)]
+    segfault_on: Option<i64>,
+    /// Sleep forever, never polling the cancel callback, when `value` equals this.
+    #[serde(default)]
+    hang_on: Option<i64>,
+    /// Sleep forever but poll the cancel callback (a soft timeout stops it).
+    #[serde(default)]
+    stall_on: Option<i64>,
+    /// Allocate and touch `alloc_mb` MiB when `value` equals this.
+    #[serde(default)]
+    alloc_on: Option<i64>,
+    #[serde(default)]
+    alloc_mb: u64,
 }
 fn one() -> u32 {
     1
@@ -46,7 +60,9 @@ impl Plugin for TestPlug {
     fn describe(&self) -> Description {
         let probe = json!({"type":"object","additionalProperties":false,"properties":{
             "draws":{"type":"integer","minimum":0},"panic_on":{"type":"integer"},"fail_on":{"type":"integer"},
-            "abort_on":{"type":"integer"},"value":{"type":"integer"},"sleep_ms":{"type":"integer","minimum":0}}});
+            "abort_on":{"type":"integer"},"value":{"type":"integer"},"sleep_ms":{"type":"integer","minimum":0},
+            "segfault_on":{"type":"integer"},"hang_on":{"type":"integer"},"stall_on":{"type":"integer"},
+            "alloc_on":{"type":"integer"},"alloc_mb":{"type":"integer","minimum":0}}});
         let mut d = Description::new("testplug", env!("CARGO_PKG_VERSION"))
             .with(Capability::task("probe", "deterministic draws; can panic, fail, sleep or abort on request", probe).without_dataset())
             .with(Capability::task("noop", "does nothing (ABI round-trip benchmark)", json!({"type":"object","additionalProperties":false})).without_dataset())
@@ -87,6 +103,32 @@ impl Plugin for TestPlug {
                 }
                 if p.abort_on == Some(p.value) {
                     std::process::abort();
+                }
+                if p.segfault_on == Some(p.value) {
+                    eprintln!("testplug: about to segfault at value {}", p.value);
+                    // SAFETY: deliberately not: this write faults (address 8 is never mapped);
+                    // it exists to test the runner's subprocess isolation.
+                    unsafe { std::ptr::write_volatile(std::hint::black_box(8usize) as *mut u64, 1) };
+                }
+                if p.hang_on == Some(p.value) {
+                    loop {
+                        std::thread::sleep(std::time::Duration::from_secs(3600));
+                    }
+                }
+                if p.stall_on == Some(p.value) {
+                    loop {
+                        host.check_cancel()?;
+                        std::thread::sleep(std::time::Duration::from_millis(10));
+                    }
+                }
+                if p.alloc_on == Some(p.value) {
+                    let mut v: Vec<u8> = Vec::new();
+                    for _ in 0..p.alloc_mb {
+                        let mut chunk = vec![1u8; 1 << 20];
+                        chunk[0] = 2;
+                        v.extend_from_slice(&chunk);
+                    }
+                    host.info(&format!("allocated {} bytes", v.len()));
                 }
                 let step = 10u64;
                 let mut waited = 0;

@@ -1,0 +1,295 @@
+//! `flowlab replay <cell.json>` (design notes §3): re-runs a stored cell with its stored
+//! settings, seed, dataset and plugin and compares the result bytes (everything the plugin
+//! returned, outside `timing`) with the stored ones, naming the first differing field.
+//!
+//! The request is rebuilt from the record plus the experiment's run-context file
+//! (`.flowlab-run.json`, written by every run: experiment description/metadata and the
+//! resolved dataset files). A generated dataset is found through its generator cell in the
+//! same results directory. The dataset's content hash must equal the stored one; the plugin
+//! file's SHA-256 may differ (then a warning is printed, since a different build can give
+//! different bytes).
+use crate::exec::RUN_CONTEXT;
+use crate::plan::content_hash;
+use flowlab_abi::host::{find_plugin_file, HostServices, LoadedPlugin};
+use flowlab_abi::{DatasetRef, ExperimentInfo, Request};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+
+/// Options of a replay.
+#[derive(Debug, Clone, Default)]
+pub struct ReplayOptions {
+    /// Thread budget of the cell (results must not depend on it).
+    pub threads: usize,
+    /// Data directory for `{data}` paths when the run context lacks the resolved path.
+    pub data_dir: Option<PathBuf>,
+    /// Use this plugin file instead of discovering the plugin by name.
+    pub plugin: Option<PathBuf>,
+    /// Keep the replayed artifacts here (default: a temporary directory, removed).
+    pub keep: Option<PathBuf>,
+}
+
+/// The outcome of a replay.
+#[derive(Debug, Clone)]
+pub struct Replay {
+    /// Cell id.
+    pub cell_id: String,
+    /// Whether the result bytes (outside `timing`) are equal.
+    pub equal: bool,
+    /// First differing field (JSON pointer into the cell record) and both values.
+    pub first_difference: Option<(String, Value, Value)>,
+    /// Warnings (plugin hash differs, …).
+    pub warnings: Vec<String>,
+    /// Artifact files that differ or are missing on one side (informational).
+    pub artifact_differences: Vec<String>,
+    /// Number of artifact files compared.
+    pub artifacts_compared: usize,
+}
+
+/// The part of a record that the plugin determined: status, error and response without
+/// `timing`, as stored.
+pub fn result_part(record: &Value) -> Value {
+    let mut resp = record["response"].clone();
+    if let Some(o) = resp.as_object_mut() {
+        o.remove("timing");
+    }
+    json!({"status": record["status"], "error": record["error"], "response": resp})
+}
+
+/// The first place where two JSON values differ, as a JSON pointer.
+pub fn first_difference(a: &Value, b: &Value, at: &str) -> Option<(String, Value, Value)> {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for (k, va) in x {
+                let p = format!("{at}/{k}");
+                match y.get(k) {
+                    Some(vb) => {
+                        if let Some(d) = first_difference(va, vb, &p) {
+                            return Some(d);
+                        }
+                    }
+                    None => return Some((p, va.clone(), Value::Null)),
+                }
+            }
+            for (k, vb) in y {
+                if !x.contains_key(k) {
+                    return Some((format!("{at}/{k}"), Value::Null, vb.clone()));
+                }
+            }
+            let (ka, kb): (Vec<&String>, Vec<&String>) = (x.keys().collect(), y.keys().collect());
+            if ka != kb {
+                return Some((format!("{at} (key order)"), json!(ka), json!(kb)));
+            }
+            None
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            for (i, (va, vb)) in x.iter().zip(y).enumerate() {
+                if let Some(d) = first_difference(va, vb, &format!("{at}/{i}")) {
+                    return Some(d);
+                }
+            }
+            if x.len() != y.len() {
+                return Some((format!("{at} (length)"), json!(x.len()), json!(y.len())));
+            }
+            None
+        }
+        _ => {
+            // compare the serialised bytes (1.0 vs 1 are different bytes)
+            if serde_json::to_string(a).ok() != serde_json::to_string(b).ok() { Some((at.to_string(), a.clone(), b.clone())) } else { None }
+        }
+    }
+}
+
+fn read_json(p: &Path) -> Result<Value, String> {
+    let b = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
+    serde_json::from_slice(&b).map_err(|e| format!("{}: not a JSON cell record: {e}", p.display()))
+}
+
+fn resolve_dataset(dir: &Path, rec: &Value, ctx: &Value, opts: &ReplayOptions) -> Result<Option<DatasetRef>, String> {
+    let ds = &rec["dataset"];
+    let Some(id) = ds["id"].as_str() else { return Ok(None) };
+    let want = ds["sha256"].as_str().ok_or_else(|| format!("the record names dataset `{id}` but not its content hash (the cell failed before reading it?)"))?;
+    let declared = ds["declared_path"].as_str().unwrap_or("");
+    let path: PathBuf = if declared.starts_with("generated by ") {
+        // the generator cell lives in the same directory
+        let mut found = None;
+        for e in std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))? {
+            let p = e.map_err(|e| e.to_string())?.path();
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if !name.ends_with(".json") || name.starts_with('.') {
+                continue;
+            }
+            let Ok(g) = read_json(&p) else { continue };
+            if g["kind"] == "dataset" && g["task"] == id && g["status"] == "ok" {
+                if let Some(a) = g["response"]["artifacts"].as_array().and_then(|a| a.iter().find(|x| x["name"] == "dataset")) {
+                    let cand = dir.join("artifacts").join(g["cell_id"].as_str().unwrap_or("")).join(a["path"].as_str().unwrap_or(""));
+                    if content_hash(&cand).ok().as_deref() == Some(want) {
+                        found = Some(cand);
+                        break;
+                    }
+                }
+            }
+        }
+        found.ok_or_else(|| format!("generated dataset `{id}` (sha256 {want}) not found among the generator cells in {}", dir.display()))?
+    } else if let Some(p) = ctx["datasets"][id].as_str().filter(|p| Path::new(p).exists()) {
+        PathBuf::from(p)
+    } else if let Some(rest) = declared.strip_prefix("{data}") {
+        let d = opts.data_dir.clone().ok_or_else(|| format!("dataset `{id}` is {declared}: pass --data-dir DIR or set FLOWLAB_DATA_DIR"))?;
+        d.join(rest.trim_start_matches(['/', '\\']))
+    } else {
+        let p = PathBuf::from(declared);
+        if p.is_absolute() {
+            p
+        } else {
+            let mdir = ctx["manifest"].as_str().and_then(|m| Path::new(m).parent().map(Path::to_path_buf)).unwrap_or_default();
+            mdir.join(p)
+        }
+    };
+    let got = content_hash(&path).map_err(|e| format!("dataset `{id}`: {}: {e}", path.display()))?;
+    if got != want {
+        return Err(format!("dataset `{id}` at {} has changed: sha256 {got}, the stored cell used {want}", path.display()));
+    }
+    Ok(Some(DatasetRef {
+        id: id.to_string(),
+        path: path.to_string_lossy().into_owned(),
+        format: ds["format"].as_str().unwrap_or("").to_string(),
+        sha256: got,
+        options: ctx_options(rec, ctx, id),
+    }))
+}
+
+fn ctx_options(_rec: &Value, ctx: &Value, id: &str) -> serde_json::Map<String, Value> {
+    ctx["dataset_options"][id].as_object().cloned().unwrap_or_default()
+}
+
+fn hash_tree(root: &Path) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    fn walk(root: &Path, dir: &Path, out: &mut std::collections::BTreeMap<String, String>) {
+        let Ok(rd) = std::fs::read_dir(dir) else { return };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else if let Ok(h) = flowlab_abi::host::file_sha256(&p) {
+                out.insert(p.strip_prefix(root).unwrap_or(&p).to_string_lossy().into_owned(), h);
+            }
+        }
+    }
+    walk(root, root, &mut out);
+    out
+}
+
+/// Replays the cell stored in `cell_file`.
+pub fn replay(cell_file: &Path, opts: &ReplayOptions) -> Result<Replay, String> {
+    let rec = read_json(cell_file)?;
+    if rec["schema"] != crate::store::CELL_SCHEMA {
+        return Err(format!("{}: not a flowlab cell record (schema {}, expected {})", cell_file.display(), rec["schema"], crate::store::CELL_SCHEMA));
+    }
+    let dir = cell_file.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+    let ctx = read_json(&dir.join(RUN_CONTEXT)).unwrap_or(Value::Null);
+    let mut warnings = Vec::new();
+    if ctx.is_null() {
+        warnings.push(format!("{} is missing: the experiment description and metadata are taken as empty", dir.join(RUN_CONTEXT).display()));
+    }
+    let s = |k: &str| rec[k].as_str().map(str::to_string).ok_or_else(|| format!("{}: the record has no `{k}`", cell_file.display()));
+    let (cell_id, plugin_name, capability, seed_hex) = (s("cell_id")?, s("plugin")?, s("capability")?, s("seed")?);
+    let seed_bytes = hex::decode(&seed_hex).map_err(|e| format!("{}: bad seed `{seed_hex}`: {e}", cell_file.display()))?;
+    if seed_bytes.len() < 8 {
+        return Err(format!("{}: seed `{seed_hex}` is too short", cell_file.display()));
+    }
+    let file = match &opts.plugin {
+        Some(p) => p.clone(),
+        None => find_plugin_file(&plugin_name).ok_or_else(|| format!("plugin `{plugin_name}` not found (searched {:?}; set FLOWLAB_PLUGIN_PATH)", flowlab_abi::host::search_dirs()))?,
+    };
+    let p = LoadedPlugin::load(&file).map_err(|e| e.to_string())?;
+    if p.name() != plugin_name {
+        return Err(format!("{} is plugin `{}`, the cell was run by `{plugin_name}`", file.display(), p.name()));
+    }
+    let stored = &rec["provenance"]["plugin"];
+    if stored["sha256"] != p.sha256.as_str() {
+        warnings.push(format!(
+            "plugin `{plugin_name}` differs from the one that produced the cell: sha256 {} (version {}) now, {} (version {}) stored; a different build may give different bytes",
+            p.sha256,
+            p.version(),
+            stored["sha256"].as_str().unwrap_or("?"),
+            stored["version"].as_str().unwrap_or("?")
+        ));
+    }
+    let dataset = resolve_dataset(&dir, &rec, &ctx, opts)?;
+    let experiment: ExperimentInfo = serde_json::from_value(ctx["experiment"].clone()).unwrap_or_else(|_| ExperimentInfo { name: rec["experiment"].as_str().unwrap_or("").to_string(), ..Default::default() });
+    let tmp;
+    let out_dir = match &opts.keep {
+        Some(k) => {
+            if k.exists() {
+                std::fs::remove_dir_all(k).map_err(|e| format!("{}: {e}", k.display()))?;
+            }
+            std::fs::create_dir_all(k).map_err(|e| format!("{}: {e}", k.display()))?;
+            k.canonicalize().unwrap_or(k.clone())
+        }
+        None => {
+            tmp = tempdir_in_target()?;
+            tmp.0.clone()
+        }
+    };
+    let req = Request {
+        cell_id: cell_id.clone(),
+        capability,
+        seed: u64::from_be_bytes(seed_bytes[..8].try_into().expect("8 bytes")),
+        seed_hex,
+        threads: opts.threads.max(1),
+        dataset,
+        settings: rec["settings"].clone(),
+        output_dir: out_dir.to_string_lossy().into_owned(),
+        replicate: rec["replicate"].as_u64().unwrap_or(0) as u32,
+        experiment,
+    };
+    struct Quiet;
+    impl HostServices for Quiet {}
+    let result = p.run(&req, &Quiet);
+    let new = match &result {
+        Ok(r) => {
+            let mut v = serde_json::to_value(r).unwrap_or(Value::Null);
+            if let Some(o) = v.as_object_mut() {
+                o.remove("timing");
+            }
+            json!({"status": "ok", "error": Value::Null, "response": v})
+        }
+        Err(e) => json!({"status": "failed", "error": {"kind": e.kind, "message": e.message, "path": e.path}, "response": Value::Null}),
+    };
+    let old = result_part(&rec);
+    let bytes = |v: &Value| serde_json::to_vec_pretty(v).unwrap_or_default();
+    let equal = bytes(&old) == bytes(&new);
+    let first = if equal { None } else { first_difference(&old, &new, "") };
+    // artifacts: same relative files with the same bytes
+    let stored_art = hash_tree(&dir.join("artifacts").join(&cell_id));
+    let new_art = hash_tree(&out_dir);
+    let mut art_diff = Vec::new();
+    for (k, h) in &stored_art {
+        match new_art.get(k) {
+            Some(h2) if h2 == h => {}
+            Some(_) => art_diff.push(format!("{k}: bytes differ")),
+            None => art_diff.push(format!("{k}: not produced by the replay")),
+        }
+    }
+    for k in new_art.keys() {
+        if !stored_art.contains_key(k) {
+            art_diff.push(format!("{k}: produced by the replay only"));
+        }
+    }
+    Ok(Replay { cell_id, equal, first_difference: first, warnings, artifact_differences: art_diff, artifacts_compared: stored_art.len().max(new_art.len()) })
+}
+
+/// A temporary directory removed on drop (no tempfile dependency in the runner).
+struct TmpDir(PathBuf);
+impl Drop for TmpDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tempdir_in_target() -> Result<TmpDir, String> {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let p = std::env::temp_dir().join(format!("flowlab-replay-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+    Ok(TmpDir(p.canonicalize().unwrap_or(p)))
+}

@@ -1,0 +1,105 @@
+//! Subprocess isolation (`isolation = "subprocess"`): a cell that aborts, segfaults, runs out
+//! of memory or hangs fails alone (signal and stderr tail recorded) within its hard timeout;
+//! in-process cells get a soft timeout through the cancel callback; both modes store the same
+//! bytes.
+use crate::common::*;
+use std::time::Instant;
+
+fn by_value(dir: &std::path::Path) -> std::collections::BTreeMap<i64, serde_json::Value> {
+    cells(dir).into_values().filter(|c| c["kind"] == "task").map(|c| (c["settings"]["value"].as_i64().unwrap(), c)).collect()
+}
+
+#[test]
+fn abort_segfault_oom_and_hang_fail_only_their_cells() {
+    let m = repo().join("tests/manifests/crashy.toml");
+    let res = tempfile::tempdir().unwrap();
+    let t0 = Instant::now();
+    let o = run(&["run", m.to_str().unwrap(), "--results", res.path().to_str().unwrap(), "-j", "2"]);
+    let secs = t0.elapsed().as_secs_f64();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.contains("6 cells: 2 ran ok, 0 cached, 4 failed"), "{err}");
+    // the hanging cell is killed at timeout_s = 3; everything else is quick
+    assert!(secs < 25.0, "took {secs} s");
+    let all = by_value(&res.path().join("crashy"));
+    assert_eq!(all.len(), 6);
+    for v in [1, 6] {
+        assert_eq!(all[&v]["status"], "ok", "{}", all[&v]);
+        assert_eq!(all[&v]["response"]["metrics"]["value"], v);
+    }
+    let msg = |v: i64| all[&v]["error"]["message"].as_str().unwrap().to_string();
+    assert!(msg(2).contains("signal 6 (SIGABRT)"), "{}", msg(2));
+    assert!(msg(3).contains("signal 11 (SIGSEGV)"), "{}", msg(3));
+    assert!(msg(4).contains("hard timeout") && msg(4).contains("3 s"), "{}", msg(4));
+    assert!(msg(5).contains("SIGABRT") && msg(5).contains("memory_mb"), "{}", msg(5));
+    // stderr tails: the plugin's log line and what the crash printed
+    let tail = |v: i64| all[&v]["log_tail"].as_array().unwrap().iter().map(|l| l.as_str().unwrap().to_string()).collect::<Vec<_>>().join("\n");
+    assert!(tail(3).contains("[info] probe value 3") && tail(3).contains("about to segfault"), "{}", tail(3));
+    assert!(tail(5).contains("memory allocation of"), "{}", tail(5));
+    assert!(tail(4).contains("probe value 4"), "{}", tail(4));
+}
+
+#[test]
+fn subprocess_and_in_process_store_the_same_bytes() {
+    let m = repo().join("tests/manifests/probe.toml");
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let o = run(&["run", m.to_str().unwrap(), "--results", a.path().to_str().unwrap(), "-q"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&["run", m.to_str().unwrap(), "--results", b.path().to_str().unwrap(), "-q", "--set", "run.isolation=\"subprocess\"", "--set", "run.timeout_s=60"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (ca, cb) = (cells(&a.path().join("probe")), cells(&b.path().join("probe")));
+    assert_eq!(ca.len(), 11);
+    // provenance records the overrides, which differ; everything else is identical
+    let strip = |m: std::collections::BTreeMap<String, serde_json::Value>| -> Vec<serde_json::Value> {
+        m.into_values()
+            .map(|mut c| {
+                c["provenance"].as_object_mut().unwrap().remove("overrides");
+                c
+            })
+            .collect()
+    };
+    assert_eq!(strip(ca), strip(cb));
+}
+
+#[test]
+fn per_section_isolation_and_soft_timeout() {
+    let m = repo().join("tests/manifests/sections.toml");
+    let res = tempfile::tempdir().unwrap();
+    let t0 = Instant::now();
+    let o = run(&["run", m.to_str().unwrap(), "--results", res.path().to_str().unwrap(), "-j", "2"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(t0.elapsed().as_secs_f64() < 20.0);
+    assert!(err.contains("7 cells: 4 ran ok, 0 cached, 3 failed"), "{err}");
+    let all = cells(&res.path().join("sections"));
+    let get = |task: &str, v: i64| all.values().find(|c| c["task"] == task && c["settings"]["value"] == v).unwrap().clone();
+    assert!(get("risky", 1)["error"]["message"].as_str().unwrap().contains("SIGABRT"));
+    assert!(get("risky", 2)["error"]["message"].as_str().unwrap().contains("hard timeout"));
+    assert_eq!(get("risky", 3)["status"], "ok");
+    let soft = get("stalls", 1);
+    assert!(soft["error"]["message"].as_str().unwrap().contains("soft timeout"), "{soft}");
+    assert_eq!(get("stalls", 2)["status"], "ok");
+    // the runner keys are not plugin settings (and so not part of the cell id)
+    assert!(get("risky", 3)["settings"].get("isolation").is_none());
+    assert!(get("stalls", 2)["settings"].get("timeout_s").is_none());
+}
+
+#[test]
+fn bad_isolation_values_are_located_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    for (text, expect) in [
+        ("[run]\nisolation = \"container\"\n", "unknown variant `container`"),
+        ("[run]\ntimeout_s = -1\n", "`timeout_s` must be a positive number"),
+        ("[probe]\nplugin = \"testplug\"\nisolation = 3\n", "`isolation` must be \"in-process\" or \"subprocess\""),
+        ("[probe]\nplugin = \"testplug\"\ntimeout_s = \"soon\"\n", "`timeout_s` must be a positive number of seconds"),
+    ] {
+        let f = dir.path().join("m.toml");
+        std::fs::write(&f, format!("[experiment]\nname = \"x\"\nseed = 1\n{text}")).unwrap();
+        let o = run(&["plan", f.to_str().unwrap(), "--no-env"]);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(stderr(&o).contains(expect), "{expect}: {}", stderr(&o));
+        assert!(stderr(&o).contains("m.toml:"), "{}", stderr(&o));
+    }
+}
