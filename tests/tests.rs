@@ -12,3 +12,4 @@ mod workflows;
 mod isolation;
 mod replay;
 mod slurm;
+mod bad_data;

@@ -446,6 +446,10 @@ fn cmd_plugins(json: bool) -> Result<u8, Error> {
     let files = flowlab_abi::host::candidate_files();
     let mut seen = std::collections::BTreeSet::new();
     for f in files {
+        if let Err(m) = flowlab::plan::check_library_file(&f) {
+            eprintln!("warning: {}: not a loadable shared library: {m}", f.display());
+            continue;
+        }
         match flowlab_abi::host::LoadedPlugin::load(&f) {
             Ok(p) => {
                 if !seen.insert(p.name().to_string()) {

@@ -26,6 +26,7 @@ impl PluginSet {
         let file = find_plugin_file(name).ok_or_else(|| {
             let found: Vec<String> = flowlab_abi::host::candidate_files()
                 .iter()
+                .filter(|f| check_library_file(f).is_ok())
                 .filter_map(|f| LoadedPlugin::load(f).ok().map(|p| p.name().to_string()))
                 .collect();
             let hint = match suggest(name, found.iter().map(|s| s.as_str())) {
@@ -38,6 +39,7 @@ impl PluginSet {
             };
             ManifestError::new(origin.clone(), format!("unknown plugin `{name}`")).help(hint)
         })?;
+        check_library_file(&file).map_err(|m| ManifestError::new(origin.clone(), format!("plugin `{name}` cannot be loaded: {}: not a loadable shared library: {m}", file.display())))?;
         let p = LoadedPlugin::load(&file).map_err(|e| ManifestError::new(origin, format!("plugin `{name}` cannot be loaded: {e}")))?;
         self.map.insert(name.to_string(), p);
         Ok(p)
@@ -47,6 +49,38 @@ impl PluginSet {
     pub fn all(&self) -> impl Iterator<Item = &'static LoadedPlugin> + '_ {
         self.map.values().copied()
     }
+}
+
+/// Checks that an ELF64 file holds every loadable segment and its section table before it is
+/// handed to `dlopen`: the dynamic loader maps a truncated library and then dies of SIGBUS
+/// touching the missing pages, which would take the whole run down. Files that are not
+/// ELF64 are left for `dlopen` to reject with its own message.
+pub fn check_library_file(path: &Path) -> Result<(), String> {
+    let b = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    if b.len() < 64 || &b[..4] != b"\x7fELF" || b[4] != 2 || b[5] != 1 {
+        return Ok(());
+    }
+    let u16_at = |o: usize| u16::from_le_bytes([b[o], b[o + 1]]) as u64;
+    let u64_at = |o: usize| -> u64 { b.get(o..o + 8).map(|s| u64::from_le_bytes(s.try_into().expect("8 bytes"))).unwrap_or(u64::MAX) };
+    let len = b.len() as u64;
+    let (phoff, shoff) = (u64_at(0x20), u64_at(0x28));
+    let (phentsize, phnum, shentsize, shnum) = (u16_at(0x36), u16_at(0x38), u16_at(0x3A), u16_at(0x3C));
+    let truncated = |what: String| Err(format!("truncated file ({len} bytes): {what}"));
+    if phoff.saturating_add(phentsize.saturating_mul(phnum)) > len {
+        return truncated(format!("the program headers end at byte {}", phoff.saturating_add(phentsize * phnum)));
+    }
+    if shnum > 0 && shoff.saturating_add(shentsize.saturating_mul(shnum)) > len {
+        return truncated(format!("the section headers end at byte {}", shoff.saturating_add(shentsize * shnum)));
+    }
+    for i in 0..phnum {
+        let h = (phoff + i * phentsize) as usize;
+        let p_type = u32::from_le_bytes([b[h], b[h + 1], b[h + 2], b[h + 3]]);
+        let (off, filesz) = (u64_at(h + 8), u64_at(h + 32));
+        if p_type == 1 && off.saturating_add(filesz) > len {
+            return truncated(format!("segment {i} ends at byte {}", off.saturating_add(filesz)));
+        }
+    }
+    Ok(())
 }
 
 /// Where a dataset's bytes come from.

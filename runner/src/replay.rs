@@ -200,6 +200,7 @@ pub fn replay(cell_file: &Path, opts: &ReplayOptions) -> Result<Replay, String> 
         Some(p) => p.clone(),
         None => find_plugin_file(&plugin_name).ok_or_else(|| format!("plugin `{plugin_name}` not found (searched {:?}; set FLOWLAB_PLUGIN_PATH)", flowlab_abi::host::search_dirs()))?,
     };
+    crate::plan::check_library_file(&file).map_err(|m| format!("{}: not a loadable shared library: {m}", file.display()))?;
     let p = LoadedPlugin::load(&file).map_err(|e| e.to_string())?;
     if p.name() != plugin_name {
         return Err(format!("{} is plugin `{}`, the cell was run by `{plugin_name}`", file.display(), p.name()));
