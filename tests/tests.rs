@@ -13,3 +13,4 @@ mod isolation;
 mod replay;
 mod slurm;
 mod bad_data;
+mod crash;
