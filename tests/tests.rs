@@ -14,3 +14,4 @@ mod replay;
 mod slurm;
 mod bad_data;
 mod crash;
+mod fuzz;

@@ -1,0 +1,192 @@
+//! Bounded fuzzing inside `cargo test` (issue 7 item 4): seeded structure-aware mutations of
+//! every manifest in the repository through the manifest parser and layering (in process, a
+//! few thousand cases within a time budget), the plan builder (plugins validate the settings),
+//! and mutated data files of each plugin format through `flowlab run`. Nothing may panic,
+//! crash or hang; every rejection must carry a message.
+//!
+//! Budget: `FLOWLAB_FUZZ_SECS` (default 6 s for the parser loop) and `FLOWLAB_FUZZ_SEED`.
+use crate::common::*;
+use flowlab::manifest::{Layers, Manifest};
+use flowlab::plan::{Plan, PlanOptions};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+struct Mix(u64);
+impl Mix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+const TOKENS: &[&str] = &[
+    "[", "]", "[[", "]]", "=", "\"", "'", "\"\"\"", "\n", ".", "{", "}", ",", "#", " ", "\t", "\r\n", "é", "🦀", "\u{0}", "\\", "\\u", "-", "+", "0", "1e999", "nan", "inf", "-0",
+    "9223372036854775808", "true", "1979-05-27T07:32:00Z", "[experiment]", "[run]", "[[dataset]]", "[sweep]", "[[report]]", "plugin = \"testplug\"", "seed = ", "name = ",
+    "isolation = \"subprocess\"", "timeout_s = ", "\"probe.value\" = [", "{data}", "../", "id = \"x\"", "capability = ", "datasets = [", "replicates = 0",
+];
+
+fn mutate(rng: &mut Mix, base: &str, corpus: &[String]) -> String {
+    let mut s: Vec<u8> = base.as_bytes().to_vec();
+    for _ in 0..1 + rng.below(4) {
+        let pos = rng.below(s.len() + 1);
+        match rng.below(7) {
+            0 if !s.is_empty() => {
+                let i = rng.below(s.len());
+                s[i] ^= 1 << rng.below(8);
+            }
+            1 => {
+                let t = TOKENS[rng.below(TOKENS.len())].as_bytes();
+                s.splice(pos..pos, t.iter().copied());
+            }
+            2 if !s.is_empty() => {
+                let end = (pos + 1 + rng.below(40)).min(s.len());
+                s.drain(pos.min(end)..end);
+            }
+            3 => {
+                // splice a line of another corpus file
+                let other = &corpus[rng.below(corpus.len())];
+                let lines: Vec<&str> = other.lines().collect();
+                if !lines.is_empty() {
+                    let l = format!("{}\n", lines[rng.below(lines.len())]);
+                    s.splice(pos..pos, l.bytes());
+                }
+            }
+            4 => {
+                // duplicate a line (duplicate keys / sections)
+                let text = String::from_utf8_lossy(&s).into_owned();
+                let lines: Vec<&str> = text.lines().collect();
+                if !lines.is_empty() {
+                    let k = rng.below(lines.len());
+                    let mut v: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+                    v.insert(k, lines[k].to_string());
+                    s = v.join("\n").into_bytes();
+                }
+            }
+            5 => s.truncate(pos),
+            _ => {
+                let b = [b'0' + rng.below(10) as u8];
+                s.splice(pos..pos, b);
+            }
+        }
+    }
+    // the parser takes text: lossy decoding keeps invalid UTF-8 cases as replacement chars
+    String::from_utf8_lossy(&s).into_owned()
+}
+
+fn corpus() -> Vec<(PathBuf, String)> {
+    let mut files = Vec::new();
+    for dir in ["tests/bad", "tests/manifests", "experiments"] {
+        for e in std::fs::read_dir(repo().join(dir)).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "toml") {
+                files.push(p);
+            }
+        }
+    }
+    for e in std::fs::read_dir(repo().join("tests/bad_data")).unwrap() {
+        let p = e.unwrap().path().join("manifest.toml");
+        if p.is_file() {
+            files.push(p);
+        }
+    }
+    files.sort();
+    files.into_iter().map(|p| (p.clone(), std::fs::read_to_string(&p).unwrap())).collect()
+}
+
+#[test]
+fn fuzz_manifest_parser_and_plan_builder() {
+    let secs: u64 = std::env::var("FLOWLAB_FUZZ_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(6);
+    let seed: u64 = std::env::var("FLOWLAB_FUZZ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(20261122);
+    let files = corpus();
+    assert!(files.len() >= 50);
+    let texts: Vec<String> = files.iter().map(|(_, t)| t.clone()).collect();
+    let mut rng = Mix(seed);
+    let t0 = Instant::now();
+    let (mut cases, mut accepted, mut planned) = (0usize, 0usize, 0usize);
+    let sets_pool = ["experiment.seed=3", "experiment.seed=\"x\"", "probe.draws=-1", "run.jobs=0", "run.isolation=\"x\"", "a.b.c=[1,{x=2}]", "sweep.x=[]", "=", "experiment=1", "probe.value=1e400"];
+    while t0.elapsed() < Duration::from_secs(secs) || cases < 200 {
+        let (path, base) = &files[rng.below(files.len())];
+        let text = mutate(&mut rng, base, &texts);
+        let sets: Vec<String> = (0..rng.below(3)).map(|_| sets_pool[rng.below(sets_pool.len())].to_string()).collect();
+        let layers = Layers { sets: sets.clone(), env: false };
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Manifest::from_text(path, text.clone(), &layers)));
+        let r = r.unwrap_or_else(|_| panic!("the manifest parser panicked (seed {seed}, case {cases}, sets {sets:?}) on:\n{text}"));
+        cases += 1;
+        match r {
+            Err(e) => {
+                let msg = e.to_string();
+                assert!(!msg.trim().is_empty() && !e.0.is_empty(), "empty error for:\n{text}");
+            }
+            Ok(m) => {
+                accepted += 1;
+                // plan a few accepted ones: plugins validate the (mutated) settings; no data dir
+                if accepted % 4 == 0 && !text.contains("{data}") {
+                    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Plan::build(m, &PlanOptions { data_dir: None })));
+                    match r {
+                        Ok(Ok(_)) => planned += 1,
+                        Ok(Err(e)) => assert!(!e.to_string().trim().is_empty()),
+                        Err(_) => panic!("the plan builder panicked (seed {seed}, case {cases}) on:\n{text}"),
+                    }
+                }
+            }
+        }
+    }
+    eprintln!("fuzz: {cases} manifests in {:.1} s ({accepted} accepted, {planned} planned), seed {seed}", t0.elapsed().as_secs_f64());
+}
+
+fn run_bounded(args: &[&str]) -> std::process::Output {
+    let mut child = flowlab().args(args).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let t0 = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if t0.elapsed() > Duration::from_secs(120) {
+            child.kill().unwrap();
+            panic!("flowlab hung on {args:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Mutated data files of each format through `flowlab run`: exit 0 or 1 (a failed cell),
+/// never a signal, a panic or a hang.
+#[test]
+fn fuzz_data_files_through_the_runner() {
+    let seed: u64 = std::env::var("FLOWLAB_FUZZ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(20261122);
+    let mut rng = Mix(seed ^ 0xDA7A);
+    let per_format: usize = std::env::var("FLOWLAB_FUZZ_DATA_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
+    let work = tempfile::tempdir().unwrap();
+    let res = work.path().join("results");
+    // (bad_data case whose manifest and file name to reuse, a valid seed text of that format)
+    let seeds: &[(&str, &str, &str)] = &[
+        ("csv_hist_empty", "data.csv", "bin_lo,bin_hi,flows_sum,packets_sum,octets_sum\n1,2,10,10,1000\n2,3,5,10,900\n3,4,2,6,700\n4,6,3,12,2000\n"),
+        ("counts_empty", "counts.txt", "# counts\n1\n1\n2\n3\n1\n5\n8\n2\n1\n13\n"),
+        ("profile_empty", "profile.csv", "START_TIME,END_TIME,L3_PROTO,L4_PROTO,SRC_PORT,DST_PORT,PACKETS,BYTES,PACKETS_REV,BYTES_REV\n35775,35778,4,6,59164,53,2,207,0,0\n-12781,-631,6,6,443,55320,6,1530,0,0\n100,900,4,17,53,5353,1,80,1,120\n"),
+        ("features_empty", "features.csv", "[1.0, 0.0, 3.5], [0.0, 1.0, 2.0], [1.0, 1.0, 0.5], \n[0.5, 0.5, 0.5], [0.0, 0.0, 1.0], \n"),
+    ];
+    let mut n = 0;
+    for (case, file, valid) in seeds {
+        let src = repo().join("tests/bad_data").join(case).join("manifest.toml");
+        for k in 0..per_format {
+            let dir = work.path().join(format!("{case}-{k}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            let text = std::fs::read_to_string(&src).unwrap().replace(&format!("name = \"bad-{}\"", case.replace('_', "-")), &format!("name = \"fuzz-{}-{k}\"", case.replace('_', "-")));
+            std::fs::write(dir.join("manifest.toml"), text).unwrap();
+            let data = mutate(&mut rng, valid, &[valid.to_string()]);
+            std::fs::write(dir.join(file), &data).unwrap();
+            let m = dir.join("manifest.toml");
+            let o = run_bounded(&["run", m.to_str().unwrap(), "--results", res.to_str().unwrap(), "-q", "--no-report", "--no-env"]);
+            let err = stderr(&o);
+            assert!(matches!(o.status.code(), Some(0) | Some(1)), "{case} #{k}: {:?}\n{err}\ndata:\n{data}", o.status);
+            assert!(!err.contains("panicked"), "{case} #{k}: {err}\ndata:\n{data}");
+            n += 1;
+        }
+    }
+    let _: &Path = work.path();
+    eprintln!("fuzz: {n} mutated data files through flowlab run");
+}
