@@ -101,3 +101,21 @@ fn slurm_backend_equals_local_run_and_resubmits_only_unfinished_shards() {
     assert!(stderr(&o).contains("nothing to submit"), "{}", stderr(&o));
     assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 2);
 }
+
+#[test]
+fn run_cell_runs_only_the_named_cells() {
+    let m = repo().join("tests/manifests/probe.toml");
+    let res = tempfile::tempdir().unwrap();
+    let r = res.path().to_str().unwrap();
+    let o = run(&["plan", m.to_str().unwrap(), "--results", r]);
+    let ids: Vec<String> = String::from_utf8_lossy(&o.stdout).lines().filter(|l| l.contains(" probe ")).map(|l| l.split_whitespace().next().unwrap().to_string()).collect();
+    let o = run(&["run-cell", m.to_str().unwrap(), "--results", r, &ids[3][..10], &ids[7]]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stored = cells(&res.path().join("probe"));
+    // the two cells plus the generated dataset
+    assert_eq!(stored.len(), 3);
+    assert!(stored.contains_key(&ids[3]) && stored.contains_key(&ids[7]));
+    let o = run(&["run-cell", m.to_str().unwrap(), "--results", r, "ffffffffff"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(stderr(&o).contains("no cell `ffffffffff`"), "{}", stderr(&o));
+}

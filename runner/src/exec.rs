@@ -50,6 +50,8 @@ pub enum CellFilter {
         /// Number of shards.
         n: usize,
     },
+    /// The named cells (`flowlab run-cell`), plus every dataset cell (locked, as for shards).
+    Ids(std::collections::BTreeSet<String>),
 }
 
 impl CellFilter {
@@ -64,6 +66,7 @@ impl CellFilter {
                 let ti = plan.cells[..i].iter().filter(|c| c.kind == CellKind::Task).count();
                 ti % n == *k
             }
+            CellFilter::Ids(ids) => plan.cells[i].kind == CellKind::Dataset || ids.contains(&plan.cells[i].id),
         }
     }
 }

@@ -158,6 +158,14 @@ enum Cmd {
         #[arg(short = 'j', long)]
         jobs: Option<usize>,
     },
+    /// Run the named cells (ids as printed by `flowlab plan`; unique prefixes allowed).
+    RunCell {
+        #[command(flatten)]
+        common: Common,
+        /// Cell ids.
+        #[arg(required = true)]
+        cells: Vec<String>,
+    },
     /// Count done / failed / stale / missing cells of a manifest (exit 0 only when all are done).
     Status {
         #[command(flatten)]
@@ -323,6 +331,29 @@ fn cmd_run_shard(c: &Common, shard: &str, jobs: Option<usize>) -> Result<u8, Err
     }
     if CANCEL.load(Ordering::Relaxed) {
         return Ok(exit::CANCELLED);
+    }
+    Ok(if s.failed > 0 || s.skipped > 0 { exit::FAILED_CELLS } else { 0 })
+}
+
+fn cmd_run_cell(c: &Common, ids: &[String]) -> Result<u8, Error> {
+    let plan = load_plan(c)?;
+    let store = Store::new(&c.results, &plan.manifest.experiment.name);
+    let mut set = std::collections::BTreeSet::new();
+    for id in ids {
+        let m: Vec<&str> = plan.cells.iter().filter(|x| x.id.starts_with(id.as_str())).map(|x| x.id.as_str()).collect();
+        match m.len() {
+            1 => {
+                set.insert(m[0].to_string());
+            }
+            0 => return Err(Error::Other(format!("no cell `{id}` in {} (see `flowlab plan`)", c.manifest.display()))),
+            k => return Err(Error::Other(format!("cell prefix `{id}` matches {k} cells; give more characters"))),
+        }
+    }
+    let opts = RunOptions { jobs: plan.manifest.run.jobs.unwrap_or(1).max(1), cell_threads: plan.manifest.run.cell_threads.unwrap_or(1), fail_fast: false, force: false, progress: true, filter: CellFilter::Ids(set) };
+    let s = exec::execute(&plan, &store, &opts)?;
+    eprintln!("{}: {} cells: {} ran ok, {} cached, {} failed", plan.manifest.experiment.name, s.total, s.ok, s.cached, s.failed);
+    for f in &s.failures {
+        eprintln!("  failed: {f}");
     }
     Ok(if s.failed > 0 || s.skipped > 0 { exit::FAILED_CELLS } else { 0 })
 }
@@ -527,6 +558,7 @@ fn main() -> ExitCode {
         Cmd::Plan { common, emit: Some(Emit::Slurm), slurm } => cmd_emit_slurm(common, slurm),
         Cmd::RunShard { common, shard, jobs } => cmd_run_shard(common, shard, *jobs),
         Cmd::Status { common } => cmd_status(common),
+        Cmd::RunCell { common, cells } => cmd_run_cell(common, cells),
         Cmd::Replay { cell, data_dir, threads, plugin, keep } => cmd_replay(cell, data_dir.clone(), *threads, plugin.clone(), keep.clone()),
         Cmd::Worker => return ExitCode::from(flowlab::worker::worker_main() as u8),
         Cmd::Report { common, pdf } => load_plan(common).and_then(|plan| {
