@@ -72,7 +72,7 @@ fn kill_9_at_20_seeded_points_then_resume_equals_an_uninterrupted_run() {
             let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "json") && !p.file_name().unwrap().to_string_lossy().starts_with('.')).collect();
             files.sort();
             for f in files {
-                if rng.next() % 3 == 0 {
+                if rng.next().is_multiple_of(3) {
                     std::fs::remove_file(f).unwrap();
                 }
             }

@@ -268,10 +268,11 @@ fn run_one(plan: &Plan, store: &Store, cell: &Cell, opts: &RunOptions, bar: &ind
         if e.kind == ErrorKind::Cancelled && CANCEL.load(Ordering::Relaxed) {
             return Ok((Outcome::Cancelled, None));
         }
-        if e.kind == ErrorKind::Cancelled && iso == Isolation::InProcess {
-            if let Some(t) = timeout_s.filter(|&t| wall >= t) {
-                result = Err(PluginError::run(format!("soft timeout: the cell stopped through the cancel callback after timeout_s = {t} s (use isolation = \"subprocess\" for a hard limit)")));
-            }
+        if e.kind == ErrorKind::Cancelled
+            && iso == Isolation::InProcess
+            && let Some(t) = timeout_s.filter(|&t| wall >= t)
+        {
+            result = Err(PluginError::run(format!("soft timeout: the cell stopped through the cancel callback after timeout_s = {t} s (use isolation = \"subprocess\" for a hard limit)")));
         }
     }
     let rec = record(plan, cell, ds.as_ref(), &result, tail, wall);

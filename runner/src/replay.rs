@@ -119,13 +119,15 @@ fn resolve_dataset(dir: &Path, rec: &Value, ctx: &Value, opts: &ReplayOptions) -
                 continue;
             }
             let Ok(g) = read_json(&p) else { continue };
-            if g["kind"] == "dataset" && g["task"] == id && g["status"] == "ok" {
-                if let Some(a) = g["response"]["artifacts"].as_array().and_then(|a| a.iter().find(|x| x["name"] == "dataset")) {
-                    let cand = dir.join("artifacts").join(g["cell_id"].as_str().unwrap_or("")).join(a["path"].as_str().unwrap_or(""));
-                    if content_hash(&cand).ok().as_deref() == Some(want) {
-                        found = Some(cand);
-                        break;
-                    }
+            if g["kind"] == "dataset"
+                && g["task"] == id
+                && g["status"] == "ok"
+                && let Some(a) = g["response"]["artifacts"].as_array().and_then(|a| a.iter().find(|x| x["name"] == "dataset"))
+            {
+                let cand = dir.join("artifacts").join(g["cell_id"].as_str().unwrap_or("")).join(a["path"].as_str().unwrap_or(""));
+                if content_hash(&cand).ok().as_deref() == Some(want) {
+                    found = Some(cand);
+                    break;
                 }
             }
         }
