@@ -103,3 +103,31 @@ fn bad_isolation_values_are_located_errors() {
         assert!(stderr(&o).contains("m.toml:"), "{}", stderr(&o));
     }
 }
+
+#[test]
+fn ctrl_c_to_the_process_group_cancels_subprocess_cells_without_failures() {
+    let m = repo().join("tests/manifests/slow.toml");
+    let res = tempfile::tempdir().unwrap();
+    let r = res.path().to_str().unwrap();
+    // setsid: flowlab leads its own process group, as in a terminal where Ctrl-C reaches the
+    // runner and its workers alike
+    let child = std::process::Command::new("setsid")
+        .arg(env!("CARGO_BIN_EXE_flowlab"))
+        .args(["run", m.to_str().unwrap(), "--results", r, "-j", "2", "--no-env", "--set", "run.isolation=\"subprocess\""])
+        .current_dir(repo())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(900));
+    let st = std::process::Command::new("kill").args(["-INT", "--", &format!("-{}", child.id())]).status().unwrap();
+    assert!(st.success());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    let stored = cells(&res.path().join("slow"));
+    assert!(stored.len() < 16, "cancelled early");
+    assert!(stored.values().all(|c| c["status"] == "ok"), "interrupted workers are not recorded as failures: {err}");
+    let o = run(&["run", m.to_str().unwrap(), "--results", r, "-j", "2", "--no-env", "--set", "run.isolation=\"subprocess\""]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(cells(&res.path().join("slow")).len(), 16);
+}

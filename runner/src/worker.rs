@@ -182,7 +182,8 @@ pub fn run_in_subprocess(plugin: &LoadedPlugin, req: &Request, limits: &Limits) 
         Ok(s) => s,
         Err(e) => return (Err(PluginError::run(format!("subprocess isolation: waiting for the worker failed: {e}"))), tail),
     };
-    if cancelled {
+    // Ctrl-C in a terminal also reaches the worker (same process group) and may end it first
+    if cancelled || (CANCEL.load(Ordering::Relaxed) && !status.success()) {
         return (Err(PluginError { kind: ErrorKind::Cancelled, message: "cancelled (the worker was stopped)".into(), path: None }), tail);
     }
     if timed_out {
