@@ -182,7 +182,15 @@ pub fn run_in_subprocess(plugin: &LoadedPlugin, req: &Request, limits: &Limits) 
         Ok(s) => s,
         Err(e) => return (Err(PluginError::run(format!("subprocess isolation: waiting for the worker failed: {e}"))), tail),
     };
-    // Ctrl-C in a terminal also reaches the worker (same process group) and may end it first
+    // Ctrl-C in a terminal also reaches the worker (same process group) and may end it before
+    // the runner's own handler (a separate thread) has set CANCEL: give that a moment
+    use std::os::unix::process::ExitStatusExt;
+    if !cancelled && status.signal() == Some(2) {
+        let t = Instant::now();
+        while !CANCEL.load(Ordering::Relaxed) && t.elapsed() < Duration::from_millis(500) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
     if cancelled || (CANCEL.load(Ordering::Relaxed) && !status.success()) {
         return (Err(PluginError { kind: ErrorKind::Cancelled, message: "cancelled (the worker was stopped)".into(), path: None }), tail);
     }
@@ -191,7 +199,6 @@ pub fn run_in_subprocess(plugin: &LoadedPlugin, req: &Request, limits: &Limits) 
         return (Err(PluginError::run(format!("hard timeout: the worker was killed (SIGKILL) after timeout_s = {t} s"))), tail);
     }
     let payload = find_payload(&out);
-    use std::os::unix::process::ExitStatusExt;
     let last = tail.last().map(|l| format!("; last stderr line: {l}")).unwrap_or_default();
     match (status.code(), status.signal()) {
         (Some(0), _) => match payload {
