@@ -22,3 +22,38 @@ fn experiments_declare_the_schema() {
         }
     }
 }
+
+/// Every shipped experiment validates against the committed schema with an independent
+/// Draft-07 validator (Python `jsonschema`, the one editors' tooling follows), and the schema
+/// itself is a valid Draft-07 document.
+#[test]
+fn experiments_validate_against_the_schema_with_jsonschema() {
+    let py = std::env::var("FLOWLAB_PYTHON").unwrap_or_else(|_| "python3".into());
+    let ok = std::process::Command::new(&py).args(["-c", "import jsonschema, tomllib"]).output().map(|o| o.status.success()).unwrap_or(false);
+    if !ok {
+        assert!(std::env::var("FLOWLAB_REQUIRE_PYTHON").as_deref() != Ok("1"), "{py} lacks jsonschema");
+        eprintln!("skipped: {py} has no jsonschema");
+        return;
+    }
+    let script = r#"
+import json, tomllib, glob, jsonschema, sys
+s = json.load(open('schemas/manifest.schema.json'))
+jsonschema.Draft7Validator.check_schema(s)
+v = jsonschema.Draft7Validator(s)
+bad = 0
+files = sorted(glob.glob('experiments/*.toml'))
+for f in files:
+    for e in v.iter_errors(tomllib.load(open(f, 'rb'))):
+        bad += 1
+        print(f, e.message, list(e.path))
+# a misspelt key must be caught too
+doc = tomllib.load(open('experiments/quickstart.toml', 'rb'))
+doc['summary'][0]['stlye'] = 'both'
+if not list(v.iter_errors(doc)):
+    print('misspelt setting not rejected'); bad += 1
+print(len(files), 'files')
+sys.exit(1 if bad else 0)
+"#;
+    let o = std::process::Command::new(&py).args(["-c", script]).current_dir(repo()).output().unwrap();
+    assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+}
