@@ -126,9 +126,9 @@ impl Plugin for TestPlug {
                     for _ in 0..p.alloc_mb {
                         let mut chunk = vec![1u8; 1 << 20];
                         chunk[0] = 2;
-                        v.extend_from_slice(&chunk);
+                        v.extend_from_slice(std::hint::black_box(&chunk));
                     }
-                    host.info(&format!("allocated {} bytes", v.len()));
+                    host.info(&format!("allocated {} bytes", std::hint::black_box(&v).len()));
                 }
                 let step = 10u64;
                 let mut waited = 0;
