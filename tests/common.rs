@@ -61,3 +61,22 @@ pub fn cells(dir: &Path) -> std::collections::BTreeMap<String, Value> {
     }
     m
 }
+
+/// The tests' seeded random stream: the project's generator (`rand_pcg` through
+/// `flowlab_abi::seed`), never seeded from clock or OS.
+pub struct Mix(flowlab_abi::seed::SeedRng);
+
+impl Mix {
+    /// Stream `name` of `seed`.
+    pub fn new(seed: u64, name: &str) -> Mix {
+        Mix(flowlab_abi::seed::rng_from_u64(seed, name, 0))
+    }
+    /// Next 64 random bits.
+    pub fn next(&mut self) -> u64 {
+        rand_core::RngCore::next_u64(&mut self.0)
+    }
+    /// Uniform in `0..n` (`n` = 0 is treated as 1).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}

@@ -5,17 +5,6 @@ use crate::common::*;
 use std::path::Path;
 use std::time::Duration;
 
-/// splitmix64: the test's own seeded stream (no clock, no OS randomness).
-struct Mix(u64);
-impl Mix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
 
 /// Every visible file of the results directory is whole: cell files parse as complete cell
 /// records, results.jsonl is complete lines of JSON, results.csv ends with a newline.
@@ -63,7 +52,7 @@ fn kill_9_at_20_seeded_points_then_resume_equals_an_uninterrupted_run() {
     let res = tempfile::tempdir().unwrap();
     let r = res.path().to_str().unwrap();
     let dir = res.path().join("crash");
-    let mut rng = Mix(0x00C0_FFEE_2026);
+    let mut rng = Mix::new(0x00C0_FFEE_2026, "crash");
     let mut killed_mid_run = 0;
     for i in 0..20 {
         let force = i % 2 == 1;

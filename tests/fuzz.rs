@@ -11,19 +11,6 @@ use flowlab::plan::{Plan, PlanOptions};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-struct Mix(u64);
-impl Mix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 const TOKENS: &[&str] = &[
     "[", "]", "[[", "]]", "=", "\"", "'", "\"\"\"", "\n", ".", "{", "}", ",", "#", " ", "\t", "\r\n", "é", "🦀", "\u{0}", "\\", "\\u", "-", "+", "0", "1e999", "nan", "inf", "-0",
@@ -106,7 +93,7 @@ fn fuzz_manifest_parser_and_plan_builder() {
     let files = corpus();
     assert!(files.len() >= 50);
     let texts: Vec<String> = files.iter().map(|(_, t)| t.clone()).collect();
-    let mut rng = Mix(seed);
+    let mut rng = Mix::new(seed, "fuzz-manifest");
     let t0 = Instant::now();
     let (mut cases, mut accepted, mut planned) = (0usize, 0usize, 0usize);
     let sets_pool = ["experiment.seed=3", "experiment.seed=\"x\"", "probe.draws=-1", "run.jobs=0", "run.isolation=\"x\"", "a.b.c=[1,{x=2}]", "sweep.x=[]", "=", "experiment=1", "probe.value=1e400"];
@@ -158,7 +145,7 @@ fn run_bounded(args: &[&str]) -> std::process::Output {
 #[test]
 fn fuzz_data_files_through_the_runner() {
     let seed: u64 = std::env::var("FLOWLAB_FUZZ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(20261122);
-    let mut rng = Mix(seed ^ 0xDA7A);
+    let mut rng = Mix::new(seed, "fuzz-data");
     let per_format: usize = std::env::var("FLOWLAB_FUZZ_DATA_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
     let work = tempfile::tempdir().unwrap();
     let res = work.path().join("results");
