@@ -461,7 +461,7 @@ fn cmd_plan(c: &Common) -> Result<u8, Error> {
     let plan = load_plan(c)?;
     let store = Store::new(&c.results, &plan.manifest.experiment.name);
     let mut counts = std::collections::BTreeMap::new();
-    println!("{:<20} {:<8} {:<16} {:<12} {:<14} {:>3} {}", "cell", "status", "task", "plugin", "dataset", "rep", "sweep point");
+    println!("{:<20} {:<8} {:<16} {:<12} {:<14} {:>3} sweep point", "cell", "status", "task", "plugin", "dataset", "rep");
     for cell in &plan.cells {
         let st = store.status(&cell.id, &plan.plugin(&cell.plugin).sha256);
         *counts.entry(st.as_str()).or_insert(0usize) += 1;

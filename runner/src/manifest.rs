@@ -261,15 +261,14 @@ impl Source {
         }
         let mut segs = Vec::new();
         let mut rest = norm;
-        if norm.len() >= 2 {
-            if let Some(p) = self.prefixes.get(&format!("{}.{}", norm[0], norm[1])) {
+        if norm.len() >= 2
+            && let Some(p) = self.prefixes.get(&format!("{}.{}", norm[0], norm[1])) {
                 segs.extend(p.iter().cloned());
                 rest = &norm[2..];
             }
-        }
-        if segs.is_empty() {
-            if let Some(first) = norm.first() {
-                if first == "report" {
+        if segs.is_empty()
+            && let Some(first) = norm.first()
+                && first == "report" {
                     segs.push(Seg::Key("report".into()));
                     rest = &norm[1..];
                     if let Some(i) = rest.first().and_then(|s| s.parse::<usize>().ok()) {
@@ -277,8 +276,6 @@ impl Source {
                         rest = &rest[1..];
                     }
                 }
-            }
-        }
         segs.extend(rest.iter().map(|s| Seg::Key(s.clone())));
         self.locate(&segs)
     }
@@ -710,11 +707,10 @@ fn typed<T: serde::de::DeserializeOwned>(source: &Source, prefix: &str, v: Value
             }
             let msg = e.inner().to_string();
             // unknown field: point at the key itself
-            if let Some(name) = msg.strip_prefix("unknown field `").and_then(|r| r.split('`').next()) {
-                if path.last().map(|l| l != name).unwrap_or(true) {
+            if let Some(name) = msg.strip_prefix("unknown field `").and_then(|r| r.split('`').next())
+                && path.last().map(|l| l != name).unwrap_or(true) {
                     path.push(name.to_string());
                 }
-            }
             let origin = source.locate_normalised(&path);
             let help = if msg.starts_with("unknown field") {
                 "remove or rename the key; unknown keys are errors".to_string()

@@ -378,11 +378,10 @@ fn plan_task(
             Some(l) => {
                 let mut errs = Vec::new();
                 for id in l {
-                    if let Some(d) = datasets.get(id) {
-                        if !accepts(d) {
+                    if let Some(d) = datasets.get(id)
+                        && !accepts(d) {
                             errs.push(ManifestError::new(at("datasets"), format!("task `{}` cannot read dataset `{id}` of format `{}`", t.id, d.format)).help(format!("`{}` accepts: {}", t.capability, cap.accepts.join(", "))));
                         }
-                    }
                 }
                 if !errs.is_empty() {
                     return Err(errs);
@@ -413,8 +412,8 @@ fn plan_task(
         }
         let settings = Value::Object(settings);
         let canon = canonical(&settings);
-        if validated.insert(canon.clone()) {
-            if let Err(e) = p.validate(&t.capability, &settings) {
+        if validated.insert(canon.clone())
+            && let Err(e) = p.validate(&t.capability, &settings) {
                 let key = e.path.clone().unwrap_or_default();
                 let swept = axes.iter().find(|a| !key.is_empty() && (a.setting.join(".") == key || key.starts_with(&format!("{}.", a.setting.join(".")))));
                 let origin = match swept {
@@ -429,7 +428,6 @@ fn plan_task(
                 errs.push(ManifestError::new(origin, format!("task `{}`{what}: {}", t.id, e.message)).help(format!("see `flowlab plugins` or schemas/manifest.schema.json for the settings of `{}`", t.capability)));
                 continue;
             }
-        }
         let overrides: BTreeMap<String, String> = manifest.overrides.iter().filter(|(k, _)| k.starts_with(&format!("tasks.{}.", t.id)) || k.starts_with("experiment.")).map(|(k, v)| (k.clone(), v.clone())).collect();
         for ds in &targets {
             let (ds_id, ds_ident) = match ds {

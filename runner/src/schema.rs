@@ -109,11 +109,10 @@ pub fn manifest_schema(plugins: &[&LoadedPlugin]) -> Value {
         let r = json!({"$ref": format!("#/definitions/task.{name}")});
         props.insert(name.clone(), json!({"anyOf": [r.clone(), {"type": "array", "items": r}]}));
     }
-    if !generators.is_empty() {
-        if let Some(d) = defs.get_mut("DatasetDecl") {
+    if !generators.is_empty()
+        && let Some(d) = defs.get_mut("DatasetDecl") {
             d["allOf"] = Value::Array(generators);
         }
-    }
     let o = root.as_object_mut().expect("object");
     o.insert("title".into(), json!("flowlab manifest"));
     o.insert("properties".into(), Value::Object(props));

@@ -249,8 +249,8 @@ pub fn search_dirs() -> Vec<PathBuf> {
     if let Some(p) = std::env::var_os("FLOWLAB_PLUGIN_PATH") {
         dirs.extend(std::env::split_paths(&p).filter(|d| !d.as_os_str().is_empty()));
     }
-    if let Ok(exe) = std::env::current_exe() {
-        if let Some(dir) = exe.parent() {
+    if let Ok(exe) = std::env::current_exe()
+        && let Some(dir) = exe.parent() {
             dirs.push(dir.to_path_buf());
             if dir.file_name().is_some_and(|n| n == "deps") {
                 if let Some(up) = dir.parent() {
@@ -260,7 +260,6 @@ pub fn search_dirs() -> Vec<PathBuf> {
                 dirs.push(dir.join("deps"));
             }
         }
-    }
     for profile in ["release", "debug"] {
         dirs.push(PathBuf::from("target").join(profile));
         dirs.push(PathBuf::from("target").join(profile).join("deps"));

@@ -313,11 +313,10 @@ pub fn parse_settings<T: serde::de::DeserializeOwned>(settings: &Value) -> Resul
         if path == "." {
             path.clear();
         }
-        if let Some(name) = msg.strip_prefix("unknown field `").and_then(|r| r.split('`').next()) {
-            if !path.ends_with(name) {
+        if let Some(name) = msg.strip_prefix("unknown field `").and_then(|r| r.split('`').next())
+            && !path.ends_with(name) {
                 path = if path.is_empty() { name.to_string() } else { format!("{path}.{name}") };
             }
-        }
         let shown = if path.is_empty() { msg.clone() } else { format!("{path}: {msg}") };
         PluginError::config(path, shown)
     })
