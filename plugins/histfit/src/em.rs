@@ -40,9 +40,11 @@ impl FitOutcome {
     }
 }
 
-/// e^x to within ~1 ulp, branch-free so loops over rows vectorise. fdlibm's method:
-/// x = k ln2 + r (Cody–Waite, |r| ≤ ln2/2), `c = r − r²(P1 + r²(P2 + … + r²P5))`,
-/// `e^r = 1 − ((lo − r c/(2 − c)) − hi)`, then scaling by 2^k through the exponent bits.
+/// e^x to within ~1 ulp, branch-free and division-free so loops over rows vectorise.
+/// Cody–Waite reduction x = k ln2 + r (|r| ≤ ln2/2), e^r by its Taylor polynomial of degree
+/// 13 in Horner form with fused multiply–adds (truncation < 5e-18 relative at |r| = ln2/2),
+/// then scaling by 2^k through the exponent bits. `mul_add` is an exact fused operation on
+/// every target (hardware FMA in the AVX2/AVX-512 paths), so every path gives the same bits.
 /// Returns 0 below −708 (callers recompute a row exactly when every term underflows).
 #[inline(always)]
 pub fn fast_exp(x: f64) -> f64 {
@@ -50,20 +52,30 @@ pub fn fast_exp(x: f64) -> f64 {
     const LN2_HI: f64 = 6.931_471_803_691_238_164_9e-1;
     const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
     const SHIFT: f64 = 6_755_399_441_055_744.0; // 1.5 · 2^52
-    const P1: f64 = 1.666_666_666_666_660_190_37e-1;
-    const P2: f64 = -2.777_777_777_701_559_338_42e-3;
-    const P3: f64 = 6.613_756_321_437_934_361_17e-5;
-    const P4: f64 = -1.653_390_220_546_525_153_90e-6;
-    const P5: f64 = 4.138_136_797_057_238_460_39e-8;
+    // 1/n! for n = 13, 12, …, 2
+    const C: [f64; 12] = [
+        1.0 / 6_227_020_800.0,
+        1.0 / 479_001_600.0,
+        1.0 / 39_916_800.0,
+        1.0 / 3_628_800.0,
+        1.0 / 362_880.0,
+        1.0 / 40_320.0,
+        1.0 / 5_040.0,
+        1.0 / 720.0,
+        1.0 / 120.0,
+        1.0 / 24.0,
+        1.0 / 6.0,
+        0.5,
+    ];
     let xc = x.clamp(-708.0, 709.0);
-    let t = xc * LOG2E + SHIFT;
+    let t = xc.mul_add(LOG2E, SHIFT);
     let kf = t - SHIFT;
-    let hi = xc - kf * LN2_HI;
-    let lo = kf * LN2_LO;
-    let r = hi - lo;
-    let rr = r * r;
-    let c = r - rr * (P1 + rr * (P2 + rr * (P3 + rr * (P4 + rr * P5))));
-    let y = 1.0 - ((lo - (r * c) / (2.0 - c)) - hi);
+    let r = (-kf).mul_add(LN2_LO, (-kf).mul_add(LN2_HI, xc));
+    let mut p = C[0];
+    for c in &C[1..] {
+        p = p.mul_add(r, *c);
+    }
+    let y = p.mul_add(r, 1.0).mul_add(r, 1.0);
     let ki = (t.to_bits() as i64).wrapping_sub(SHIFT.to_bits() as i64);
     let scale = f64::from_bits(((ki + 1023) as u64) << 52);
     if x < -708.0 { 0.0 } else { y * scale }
@@ -155,115 +167,279 @@ struct EstepCtx<'a> {
     inv_cbar: f64,
 }
 
-/// One chunk of the em-compat E-step (rows `a..a+len`, block layout of [`blocks`]); returns
-/// the per-component sums `[S0 | S1 | Sx | Sq]` and the chunk's objective.
+/// Rows per sub-block of the fused E-step: the K density columns of a sub-block stay in L1.
+const SUB: usize = 128;
+
+/// Per-worker buffers of the fused E-step (allocated once per rayon job, not per chunk).
+struct Scratch {
+    acc: Vec<[f64; 8]>,
+    d: Vec<f64>,
+    active: Vec<bool>,
+}
+
+impl Scratch {
+    fn new(k: usize) -> Scratch {
+        Scratch { acc: vec![[0.0; 8]; 4 * k], d: vec![0.0; k * SUB], active: vec![false; k] }
+    }
+}
+
+/// ln x to within 1 ulp for x > 0 (subnormals included), branch-free so loops vectorise.
+/// fdlibm's `__ieee754_log`: x = 2^k (1 + f) with 1 + f ∈ [√2/2, √2), s = f/(2 + f),
+/// ln(1 + f) = f − hfsq + s(hfsq + R(s²)), R a degree-14 polynomial in s.
 #[inline(always)]
-fn chunk_estep(ctx: &EstepCtx, a: usize, blk: &mut [f64]) -> (Vec<f64>, f64) {
+pub fn fast_ln(x: f64) -> f64 {
+    const LN2_HI: f64 = 6.931_471_803_691_238_164_9e-1;
+    const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
+    const LG1: f64 = 6.666_666_666_666_735_130e-1;
+    const LG2: f64 = 3.999_999_999_940_941_908e-1;
+    const LG3: f64 = 2.857_142_874_366_239_149e-1;
+    const LG4: f64 = 2.222_219_843_214_978_396e-1;
+    const LG5: f64 = 1.818_357_216_161_805_012e-1;
+    const LG6: f64 = 1.531_383_769_920_937_332e-1;
+    const LG7: f64 = 1.479_819_860_511_658_591e-1;
+    const TWO54: f64 = 18_014_398_509_481_984.0;
+    const OFF: u64 = 0x3fe6_a09e_667f_3bcd; // bits of √2/2
+    const TWO52: f64 = 4_503_599_627_370_496.0;
+    let sub = x < f64::MIN_POSITIVE;
+    let xs = if sub { x * TWO54 } else { x };
+    let ix = xs.to_bits();
+    let tmp = ix.wrapping_sub(OFF);
+    // k = tmp >> 52 (arithmetic) = e − 2048 with e = (tmp + 2^63) >> 52 (logical, no wrap for
+    // x > 0), converted through the bits of 2^52 + e (only integer ops with AVX2 forms)
+    let e = tmp.wrapping_add(1 << 63) >> 52;
+    let k = (f64::from_bits(TWO52.to_bits() | e) - TWO52) - 2048.0 - if sub { 54.0 } else { 0.0 };
+    let z = f64::from_bits(ix.wrapping_sub(tmp & (0xfff_u64 << 52)));
+    let f = z - 1.0;
+    let s = f / (2.0 + f);
+    let z2 = s * s;
+    let w = z2 * z2;
+    let t1 = w * (LG2 + w * (LG4 + w * LG6));
+    let t2 = z2 * (LG1 + w * (LG3 + w * (LG5 + w * LG7)));
+    let r = t2 + t1;
+    let hfsq = 0.5 * f * f;
+    k * LN2_HI - ((hfsq - (s * (hfsq + r) + k * LN2_LO)) - f)
+}
+
+/// A component whose largest term on a sub-block is below e^−NEGLIGIBLE (= 2^−70) times a
+/// lower bound of every row sum there is skipped on that sub-block: it would change each row
+/// sum by less than 2^−70 relative (below half an ulp) and its own sums by less than 2^−70·n
+/// in units of c̄, i.e. ≤ 1e-21·n/(π_k n) relative — far below the 1e-9 parity tolerance.
+const NEGLIGIBLE: f64 = 70.0 * std::f64::consts::LN_2;
+
+impl Fast {
+    /// Whether the density can be nonzero somewhere on [xmin, xmax] (uniforms are zero outside
+    /// their support, so the rows beyond the largest uniform skip them entirely).
+    fn may_be_nonzero(&self, xmin: f64, xmax: f64) -> bool {
+        match self {
+            Fast::Uniform { lo, hi, .. } => !(xmax < *lo || xmin > *hi),
+            _ => true,
+        }
+    }
+    /// (min, max) of ln(π·pdf) over ln x ∈ [l0, l1] for a lognormal: q(l) = ln(π c) − a(l − m)² − l
+    /// is concave, so the minimum is at an end and the maximum at the vertex m − 1/(2a) when it
+    /// lies inside. Other families: (−∞, +∞) (never skipped, no bound).
+    fn ln_range(&self, pi: f64, l0: f64, l1: f64) -> (f64, f64) {
+        match self {
+            Fast::Lognorm { lnscale, inv2s2, coef } => {
+                let lc = (coef * pi).ln();
+                let q = |l: f64| lc - (l - lnscale) * (l - lnscale) * inv2s2 - l;
+                let v = (lnscale - 0.5 / inv2s2).clamp(l0, l1);
+                (q(l0).min(q(l1)), q(v))
+            }
+            _ => (f64::NEG_INFINITY, f64::INFINITY),
+        }
+    }
+}
+
+/// Eight rows at a time (`n` a multiple of 8), as fixed-size arrays so the loops vectorise
+/// without bounds checks.
+#[inline(always)]
+fn rows8(v: &[f64], n: usize) -> &[[f64; 8]] {
+    v[..n].as_chunks::<8>().0
+}
+
+/// `acc[l] += Σ_g f(g, l)` over the groups of eight rows: lane l takes rows ≡ l (mod 8).
+#[inline(always)]
+fn acc8(acc: &mut [f64; 8], groups: usize, f: impl Fn(usize, usize) -> f64) {
+    for g in 0..groups {
+        for (l, a) in acc.iter_mut().enumerate() {
+            *a += f(g, l);
+        }
+    }
+}
+
+/// The eight lanes added pairwise (a fixed order).
+#[inline(always)]
+fn fold8(a: &[f64; 8]) -> f64 {
+    ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]))
+}
+
+/// One chunk of the em-compat E-step (rows `a..a+len`), fused per sub-block of [`SUB`] rows:
+/// densities, row sums, `c_i/(c̄ Σ_j d_ij)`, the objective and the per-component sums
+/// `[S0 | S1 | Sx | Sq]` are formed while the sub-block is in L1; components that are zero on a
+/// whole sub-block (uniforms beyond their support) are skipped, which is exact (x + 0 = x).
+/// The weights w_ik are written to `store` (layout of [`blocks`]) only when a caller needs
+/// them afterwards (the Weibull M-step).
+#[inline(always)]
+fn chunk_estep(ctx: &EstepCtx, a: usize, mut store: Option<&mut [f64]>, scratch: &mut Scratch) -> (Vec<f64>, f64) {
     let EstepCtx { data, fast, comps, first, centre, inv_cbar } = *ctx;
     let k = comps.len();
     let n = data.len();
     let len = (n - a).min(CHUNK);
-    let (x, lnx, c) = (&data.x[a..a + len], &data.lnx[a..a + len], &data.c[a..a + len]);
-    for j in 0..k {
-        fast[j].fill(comps[j].0, x, lnx, &mut blk[j * len..(j + 1) * len], false);
-        if a == 0 {
-            blk[j * len] = first[j];
+    let Scratch { acc, d, active } = scratch;
+    acc.fill([0.0; 8]);
+    let mut obj8 = [0.0f64; 8];
+    let mut dead = false;
+    let (mut xs, mut ls, mut cs) = ([0.0f64; SUB], [0.0f64; SUB], [0.0f64; SUB]);
+    let (mut s, mut f, mut lg) = ([0.0f64; SUB], [0.0f64; SUB], [0.0f64; SUB]);
+    let mut b0 = 0;
+    while b0 < len {
+        let bl = (len - b0).min(SUB);
+        let pad = bl.div_ceil(8) * 8;
+        let g0 = a + b0;
+        xs[..bl].copy_from_slice(&data.x[g0..g0 + bl]);
+        ls[..bl].copy_from_slice(&data.lnx[g0..g0 + bl]);
+        cs[..bl].copy_from_slice(&data.c[g0..g0 + bl]);
+        for v in [&mut xs, &mut ls, &mut cs] {
+            v[bl..pad].fill(0.0);
         }
-    }
-    let mut s = vec![0.0; len];
-    for j in 0..k {
-        for (sr, v) in s.iter_mut().zip(&blk[j * len..(j + 1) * len]) {
-            *sr += v;
-        }
-    }
-    // rows where every fast exp underflowed: recompute exactly
-    for r in 0..len {
-        if s[r] == 0.0 && !(a == 0 && r == 0) {
-            s[r] = 0.0;
-            for j in 0..k {
-                let mut one = [0.0];
-                fast[j].fill(comps[j].0, &x[r..r + 1], &lnx[r..r + 1], &mut one, true);
-                blk[j * len + r] = one[0];
-                s[r] += one[0];
+        let head = g0 == 0;
+        // a lower bound of ln Σ_j d_ij over the sub-block: the largest lognormal minimum
+        let (l0, l1) = (ls[0], ls[bl - 1]);
+        let floor = fast.iter().zip(comps).map(|(f, (pi, _))| f.ln_range(*pi, l0, l1).0).fold(f64::NEG_INFINITY, f64::max);
+        for j in 0..k {
+            active[j] = head || (fast[j].may_be_nonzero(xs[0], xs[bl - 1]) && fast[j].ln_range(comps[j].0, l0, l1).1 >= floor - NEGLIGIBLE);
+            if active[j] {
+                let dj = &mut d[j * SUB..j * SUB + pad];
+                fast[j].fill(comps[j].0, &xs[..pad], &ls[..pad], dj, false);
+                dj[bl..].fill(0.0);
+                if head {
+                    dj[0] = first[j];
+                }
             }
         }
+        s[..pad].fill(0.0);
+        for j in (0..k).filter(|&j| active[j]) {
+            for (sr, v) in s[..pad].iter_mut().zip(&d[j * SUB..j * SUB + pad]) {
+                *sr += v;
+            }
+        }
+        // rows where every fast exp underflowed: recompute exactly
+        let any_zero = s[..bl].iter().fold(false, |z, &v| z | (v == 0.0));
+        for r in (0..bl).filter(|_| any_zero) {
+            if s[r] == 0.0 && !(head && r == 0) {
+                for j in (0..k).filter(|&j| active[j]) {
+                    let mut one = [0.0];
+                    fast[j].fill(comps[j].0, &xs[r..r + 1], &ls[r..r + 1], &mut one, true);
+                    d[j * SUB + r] = one[0];
+                    s[r] += one[0];
+                }
+            }
+        }
+        dead |= s[..pad].iter().zip(&cs[..pad]).fold(false, |z, (&sr, &cr)| z | (!(sr > 0.0) & (cr > 0.0)));
+        for r in 0..pad {
+            let ok = s[r] > 0.0;
+            let sr = if ok { s[r] } else { 1.0 };
+            f[r] = if ok { cs[r] / sr * inv_cbar } else { 0.0 };
+            lg[r] = if ok { cs[r] * fast_ln(sr) } else { 0.0 };
+        }
+        let groups = pad / 8;
+        let (x8, l8) = (rows8(&xs, pad), rows8(&ls, pad));
+        let lg8 = rows8(&lg, pad);
+        acc8(&mut obj8, groups, |g, l| lg8[g][l]);
+        for j in (0..k).filter(|&j| active[j]) {
+            let dj = &mut d[j * SUB..j * SUB + pad];
+            for (v, fr) in dj.iter_mut().zip(&f[..pad]) {
+                *v *= fr;
+            }
+            let dj = &*dj;
+            if let Some(w) = store.as_deref_mut() {
+                w[j * len + b0..j * len + b0 + bl].copy_from_slice(&dj[..bl]);
+            }
+            let w8 = rows8(dj, pad);
+            // only the sums the family's M-step reads (uniforms need Σw alone)
+            let fam = comps[j].1.family;
+            match (fam, centre[j]) {
+                (Family::Uniform, _) => acc8(&mut acc[j], groups, |g, l| w8[g][l]),
+                (Family::Lognorm, Some((_, m))) => {
+                    // one pass for Σw, Σw ln x and Σw (ln x − m)²
+                    let (mut a0, mut a1, mut a3) = (acc[j], acc[k + j], acc[3 * k + j]);
+                    for g in 0..groups {
+                        for l in 0..8 {
+                            let (w, v) = (w8[g][l], l8[g][l]);
+                            let t = v - m;
+                            a0[l] += w;
+                            a1[l] += w * v;
+                            a3[l] += w * t * t;
+                        }
+                    }
+                    (acc[j], acc[k + j], acc[3 * k + j]) = (a0, a1, a3);
+                }
+                _ => {
+                    acc8(&mut acc[j], groups, |g, l| w8[g][l]);
+                    if fam != Family::Norm {
+                        acc8(&mut acc[k + j], groups, |g, l| w8[g][l] * l8[g][l]);
+                    }
+                    if matches!(fam, Family::Norm | Family::Gamma) {
+                        acc8(&mut acc[2 * k + j], groups, |g, l| w8[g][l] * x8[g][l]);
+                    }
+                    if let Some((log, m)) = centre[j] {
+                        let v8 = if log { l8 } else { x8 };
+                        acc8(&mut acc[3 * k + j], groups, |g, l| {
+                            let t = v8[g][l] - m;
+                            w8[g][l] * t * t
+                        });
+                    }
+                }
+            }
+        }
+        b0 += bl;
     }
-    let mut obj = 0.0;
-    let mut f = vec![0.0; len];
-    for r in 0..len {
-        if s[r] > 0.0 {
-            obj += c[r] * s[r].ln();
-            f[r] = c[r] / s[r] * inv_cbar;
-        } else if c[r] > 0.0 {
-            obj = f64::NEG_INFINITY;
-        }
-    }
-    let mut out = vec![0.0; 4 * k];
-    for j in 0..k {
-        let col = &mut blk[j * len..(j + 1) * len];
-        for (v, fr) in col.iter_mut().zip(&f) {
-            *v *= fr;
-        }
-        let col = &*col;
-        // only the sums the family's M-step reads (uniforms need Σw alone)
-        let fam = comps[j].1.family;
-        out[j] = lanes(len, |r| col[r]);
-        if !matches!(fam, Family::Uniform | Family::Norm) {
-            out[k + j] = lanes(len, |r| col[r] * lnx[r]);
-        }
-        if matches!(fam, Family::Norm | Family::Gamma) {
-            out[2 * k + j] = lanes(len, |r| col[r] * x[r]);
-        }
-        if let Some((log, m)) = centre[j] {
-            let v = if log { lnx } else { x };
-            out[3 * k + j] = lanes(len, |r| {
-                let t = v[r] - m;
-                col[r] * t * t
-            });
-        }
-    }
-    (out, obj)
+    let out = acc.iter().map(fold8).collect();
+    (out, if dead { f64::NEG_INFINITY } else { fold8(&obj8) })
 }
 
-/// The same code compiled for AVX2 (4 lanes; no FMA, so results are bit-identical).
+/// The same code compiled for AVX2 + FMA (4 lanes; the same IEEE operations, so results are
+/// bit-identical to the other paths).
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn chunk_estep_avx2(ctx: &EstepCtx, a: usize, blk: &mut [f64]) -> (Vec<f64>, f64) {
-    chunk_estep(ctx, a, blk)
+#[target_feature(enable = "avx2,fma")]
+fn chunk_estep_avx2(ctx: &EstepCtx, a: usize, blk: Option<&mut [f64]>, scr: &mut Scratch) -> (Vec<f64>, f64) {
+    chunk_estep(ctx, a, blk, scr)
 }
 
-/// The same code compiled for AVX-512F (8 lanes; no FMA, so results are bit-identical).
+/// The same code compiled for AVX-512F (8 lanes, FMA; results are bit-identical to the other
+/// paths).
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-fn chunk_estep_avx512(ctx: &EstepCtx, a: usize, blk: &mut [f64]) -> (Vec<f64>, f64) {
-    chunk_estep(ctx, a, blk)
+#[target_feature(enable = "avx512f,fma")]
+fn chunk_estep_avx512(ctx: &EstepCtx, a: usize, blk: Option<&mut [f64]>, scr: &mut Scratch) -> (Vec<f64>, f64) {
+    chunk_estep(ctx, a, blk, scr)
 }
 
 /// Picks the widest vector unit the CPU has (the arithmetic is the same IEEE operations in
 /// the same order on every path, only the number of lanes differs).
-fn chunk_estep_dispatch(ctx: &EstepCtx, a: usize, blk: &mut [f64]) -> (Vec<f64>, f64) {
+fn chunk_estep_dispatch(ctx: &EstepCtx, a: usize, blk: Option<&mut [f64]>, scr: &mut Scratch) -> (Vec<f64>, f64) {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU supports AVX-512F (checked just above).
-            return unsafe { chunk_estep_avx512(ctx, a, blk) };
+        if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU supports AVX-512F and FMA (checked just above).
+            return unsafe { chunk_estep_avx512(ctx, a, blk, scr) };
         }
-        if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2 (checked just above).
-            return unsafe { chunk_estep_avx2(ctx, a, blk) };
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU supports AVX2 and FMA (checked just above).
+            return unsafe { chunk_estep_avx2(ctx, a, blk, scr) };
         }
     }
-    chunk_estep(ctx, a, blk)
+    chunk_estep(ctx, a, blk, scr)
 }
 
-/// flow-models' E-step (spec §3.3) into the weight matrix `w` (layout of [`blocks`]):
-/// `d_ik = π_k f_k(x_i)` (first row `π_k (F_k(x_0) − F_k(0))`), `r = d/Σ_j d` (rows with
-/// Σ = 0 drop out), `w_ik = r_ik c_i / c̄`. Returns Σ_i w_ik, Σ_i w_ik ln x_i, Σ_i w_ik x_i per
-/// (the latter two only for the families whose M-step reads them)
-/// component, Σ_i w_ik (v_i − m_k)² with v = ln x (lognorm) or x (norm) around the current
-/// centre m_k (for the variance without a second pass), and the surrogate objective
+/// flow-models' E-step (spec §3.3): `d_ik = π_k f_k(x_i)` (first row
+/// `π_k (F_k(x_0) − F_k(0))`), `r = d/Σ_j d` (rows with Σ = 0 drop out), `w_ik = r_ik c_i / c̄`,
+/// written to `w` (layout of [`blocks`]) when given. Returns per component Σ_i w_ik,
+/// Σ_i w_ik ln x_i, Σ_i w_ik x_i (the latter two only for the families whose M-step reads
+/// them), Σ_i w_ik (v_i − m_k)² with v = ln x (lognorm) or x (norm) around the current centre
+/// m_k (for the variance without a second pass), and the surrogate objective
 /// Σ c_i ln Σ_j d_ij / Σ c_i.
-fn estep_compat(data: &Binned, comps: &[(f64, Dist)], w: &mut [f64]) -> (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>, f64) {
+fn estep_compat(data: &Binned, comps: &[(f64, Dist)], w: Option<&mut [f64]>) -> (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>, f64) {
     let k = comps.len();
     let n = data.len();
     let fast: Vec<Fast> = comps.iter().map(|(_, d)| Fast::new(d)).collect();
@@ -279,7 +455,10 @@ fn estep_compat(data: &Binned, comps: &[(f64, Dist)], w: &mut [f64]) -> (Vec<f64
         })
         .collect();
     let ctx = EstepCtx { data, fast: &fast, comps, first: &first, centre: &centre, inv_cbar };
-    let parts: Vec<(Vec<f64>, f64)> = w.par_chunks_mut(CHUNK * k).enumerate().map(|(ch, blk)| chunk_estep_dispatch(&ctx, ch * CHUNK, blk)).collect();
+    let parts: Vec<(Vec<f64>, f64)> = match w {
+        Some(w) => w.par_chunks_mut(CHUNK * k).enumerate().map_init(|| Scratch::new(k), |scr, (ch, blk)| chunk_estep_dispatch(&ctx, ch * CHUNK, Some(blk), scr)).collect(),
+        None => (0..data.chunks()).into_par_iter().map_init(|| Scratch::new(k), |scr, ch| chunk_estep_dispatch(&ctx, ch * CHUNK, None, scr)).collect(),
+    };
     let mut acc = vec![0.0; 4 * k];
     let mut obj = 0.0;
     for (o, ob) in parts {
@@ -364,14 +543,16 @@ pub fn em_compat(data: &Binned, start: &Mixture, opts: CompatOptions, host: &Hos
     let k = start.comps.len();
     let n = data.len();
     let mut comps: Vec<(f64, Dist)> = start.comps.iter().map(|c| (c.weight, c.dist.clone())).collect();
-    let mut w = vec![0.0; n * k];
+    // the weight matrix is kept only for the Weibull M-step (its extra passes over w_ik)
+    let keep_w = comps.iter().any(|(_, d)| d.family == Family::WeibullMin);
+    let mut w = if keep_w { vec![0.0; n * k] } else { Vec::new() };
     let mut trace = Vec::with_capacity(opts.iterations as usize + 1);
     for it in 0..opts.iterations {
         host.check_cancel()?;
         if it % 16 == 0 {
             host.progress(it, opts.iterations);
         }
-        let (s0, s1, sx, sq, obj) = par(pool, || estep_compat(data, &comps, &mut w));
+        let (s0, s1, sx, sq, obj) = par(pool, || estep_compat(data, &comps, keep_w.then_some(&mut w[..])));
         trace.push(obj);
         let mut max_upper: f64 = 0.0;
         for (_, d) in &comps {
@@ -449,7 +630,7 @@ pub fn em_compat(data: &Binned, start: &Mixture, opts: CompatOptions, host: &Hos
         }
     }
     // score the returned mixture with the same surrogate
-    let (_, _, _, _, obj) = par(pool, || estep_compat(data, &comps, &mut w));
+    let (_, _, _, _, obj) = par(pool, || estep_compat(data, &comps, keep_w.then_some(&mut w[..])));
     trace.push(obj);
     host.progress(opts.iterations, opts.iterations);
     Ok(FitOutcome {
@@ -741,5 +922,19 @@ mod tests {
         assert!(worst < 3e-16, "worst relative error {worst:e}");
         assert_eq!(fast_exp(-800.0), 0.0);
         assert_eq!(fast_exp(0.0), 1.0);
+    }
+
+    #[test]
+    fn fast_ln_is_within_two_eps_relative() {
+        let mut worst: f64 = 0.0;
+        let mut x = 1e-310_f64; // subnormal start
+        while x < 1e300 {
+            let (a, b) = (fast_ln(x), x.ln());
+            worst = worst.max(((a - b) / b.abs().max(1e-300)).abs() / f64::EPSILON);
+            x *= 1.000_731;
+        }
+        assert!(worst <= 2.0, "worst relative error {worst} eps");
+        assert_eq!(fast_ln(1.0), 0.0);
+        assert!((fast_ln(std::f64::consts::E) - 1.0).abs() <= f64::EPSILON);
     }
 }

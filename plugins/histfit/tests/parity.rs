@@ -1,9 +1,8 @@
 //! em-compat against the 18 stored agh_2015 mixtures (spec §11, §16.3): ≤ 1e-9 relative on
 //! every parameter for at least 15 of 18, and |Δ ll per unit| < 1e-6 for all 18.
 //!
-//! The full set is heavy for an unoptimised build: `parity_all_18` is `#[ignore]`d; run it with
-//! `cargo test --release -p flowlab-histfit --test parity -- --include-ignored`.
-//! `parity_tutorial_flows` (all/length flows, U6 L4, 400 iterations) runs by default.
+//! Both tests read the shared data directory (skipped without it unless
+//! `FLOWLAB_REQUIRE_DATA=1`, as in CI); the 18 fits take about 5 s in a release build.
 mod common;
 use flowlab_abi::Host;
 use histfit::binned::Binned;
@@ -73,7 +72,6 @@ fn parity_tutorial_flows() {
 }
 
 #[test]
-#[ignore]
 fn parity_all_18() {
     let Some(d) = common::data_dir() else { return };
     let mut exact = 0;
