@@ -40,6 +40,10 @@ impl FitOutcome {
     }
 }
 
+/// ln 2 split as fdlibm's `ln2_hi` (32 significant bits, so k·ln2_hi is exact) + `ln2_lo`.
+const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
+const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
+
 /// e^x to within ~1 ulp, branch-free and division-free so loops over rows vectorise.
 /// Cody–Waite reduction x = k ln2 + r (|r| ≤ ln2/2), e^r by its Taylor polynomial of degree
 /// 13 in Horner form with fused multiply–adds (truncation < 5e-18 relative at |r| = ln2/2),
@@ -49,8 +53,6 @@ impl FitOutcome {
 #[inline(always)]
 pub fn fast_exp(x: f64) -> f64 {
     const LOG2E: f64 = std::f64::consts::LOG2_E;
-    const LN2_HI: f64 = 6.931_471_803_691_238_164_9e-1;
-    const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
     const SHIFT: f64 = 6_755_399_441_055_744.0; // 1.5 · 2^52
     // 1/n! for n = 13, 12, …, 2
     const C: [f64; 12] = [
@@ -187,9 +189,8 @@ impl Scratch {
 /// fdlibm's `__ieee754_log`: x = 2^k (1 + f) with 1 + f ∈ [√2/2, √2), s = f/(2 + f),
 /// ln(1 + f) = f − hfsq + s(hfsq + R(s²)), R a degree-14 polynomial in s.
 #[inline(always)]
+#[allow(clippy::excessive_precision)] // fdlibm's coefficients, quoted as published
 pub fn fast_ln(x: f64) -> f64 {
-    const LN2_HI: f64 = 6.931_471_803_691_238_164_9e-1;
-    const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
     const LG1: f64 = 6.666_666_666_666_735_130e-1;
     const LG2: f64 = 3.999_999_999_940_941_908e-1;
     const LG3: f64 = 2.857_142_874_366_239_149e-1;
