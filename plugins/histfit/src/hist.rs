@@ -170,9 +170,11 @@ impl Hist {
             bin_hi: vec![],
             columns: kept.iter().map(|&i| Column { name: names[i].clone(), values: vec![] }).collect(),
         };
+        let mut fields: Vec<&str> = Vec::with_capacity(names.len());
         for (ln, line) in lines {
             let row = ln + 1;
-            let fields: Vec<&str> = line.split(',').map(|s| s.trim()).collect();
+            fields.clear();
+            fields.extend(line.split(',').map(|s| s.trim()));
             if fields.len() != names.len() {
                 return Err(PluginError::data(format!("{source}:{row}: expected {} fields as in the header, found {}", names.len(), fields.len())));
             }
