@@ -9,7 +9,7 @@
 use crate::data::Hist;
 use crate::model::{estep, Estep, Model};
 use crate::optim::{projected_bfgs, vmmin, VmOptions};
-use crate::zeta::zeta_mle;
+use crate::zeta::{zeta_mle, zeta_mle_from};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
@@ -423,7 +423,7 @@ fn em_run(model: Model, h: &Hist, x0: &[f64], lo: &[f64], hi: &[f64], cap: u64) 
             let lam = if mw > 0.0 { (1.0 / mw).ln_1p() } else { lam_hi };
             lams.push(lam.clamp(lam_lo + eps, lam_hi - eps));
         }
-        let a = zeta_mle(wlk / wsum[ncomp - 1].max(1e-300), alpha_hi - eps).alpha.max(1.0 + eps);
+        let a = zeta_mle_from(wlk / wsum[ncomp - 1].max(1e-300), alpha_hi - eps, Some(th[th.len() - 1])).alpha.max(1.0 + eps);
         let pi = (wsum[ncomp - 1] / h.n).clamp(eps, 1.0 - eps);
         th = if model == Model::EP {
             vec![pi, lams[0], a]

@@ -114,10 +114,16 @@ fn loglik_p(a: f64, h: &Hist, grad: Option<&mut [f64]>) -> f64 {
     -a * h.s_lk - h.n * z0.ln()
 }
 
+/// ln ζ(α) (≥ 0) by the kernel's ln, libm's for ζ = ∞.
+#[inline]
+fn ln_zeta(z0: f64) -> f64 {
+    if z0 < f64::INFINITY { kernel::ln_ge1(z0) } else { z0.ln() }
+}
+
 /// Kernel constants of EP at θ = (π, λ, α) with ζ(α) = `z0`.
 fn ep_par(th: &[f64], z0: f64) -> kernel::EpPar {
     let (pi, lam, a) = (th[0], th[1], th[2]);
-    kernel::EpPar { ae: (-pi).ln_1p() + log1mexp_neg(lam), lam, bp: pi.ln() - z0.ln(), a }
+    kernel::EpPar { ae: (-pi).ln_1p() + log1mexp_neg(lam), lam, bp: pi.ln() - ln_zeta(z0), a }
 }
 
 /// Kernel constants of EEP at θ = (π, ρ, λ₁, λ₂, α) with ζ(α) = `z0`.
@@ -129,7 +135,7 @@ fn eep_par(th: &[f64], z0: f64) -> kernel::EepPar {
         a2: l1mpi + (-rho).ln_1p() + log1mexp_neg(l2),
         l1,
         l2,
-        bp: pi.ln() - z0.ln(),
+        bp: pi.ln() - ln_zeta(z0),
         a,
     }
 }

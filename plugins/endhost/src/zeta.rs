@@ -9,6 +9,8 @@
 //! `N^{-u}/u → −ln N·N^{-u}/u − N^{-u}/u²`; each Bernoulli term `T_j → T_j (H_j − ln N)` with
 //! `H_j = Σ_{i=0}^{2j−2} 1/(s+i)`, and `T_j ((H_j − ln N)² − Σ 1/(s+i)²)` for ζ″.
 
+use crate::kernel::exp_le;
+
 /// B₂, B₄, …, B₁₄.
 const B2J: [f64; 7] = [1.0 / 6.0, -1.0 / 30.0, 1.0 / 42.0, -1.0 / 30.0, 5.0 / 66.0, -691.0 / 2730.0, 7.0 / 6.0];
 /// Euler–Maclaurin cut N.
@@ -53,10 +55,11 @@ fn zeta_em<const D2: bool>(s: f64) -> (f64, f64, f64) {
         return (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY);
     }
     const _: () = assert!(EM_N == 10);
-    let p2 = (-s * LN_M[2]).exp();
-    let p3 = (-s * LN_M[3]).exp();
-    let p5 = (-s * LN_M[5]).exp();
-    let p7 = (-s * LN_M[7]).exp();
+    // exp of a negative argument: the likelihood kernel's exp (≤ 1 ulp, inlined)
+    let p2 = exp_le(-s * LN_M[2]);
+    let p3 = exp_le(-s * LN_M[3]);
+    let p5 = exp_le(-s * LN_M[5]);
+    let p7 = exp_le(-s * LN_M[7]);
     let p4 = p2 * p2;
     let pw = [0.0, 1.0, p2, p3, p4, p5, p2 * p3, p7, p4 * p2, p3 * p3];
     let (mut z0, mut z1, mut z2) = (0.0f64, 0.0f64, 0.0f64);
@@ -133,19 +136,29 @@ pub struct ZetaMle {
 }
 
 /// Solves the zeta score equation `−ζ′(α)/ζ(α) = mean_logk` on (1, α_max] by safeguarded
-/// Newton (spec §1.4): the left side decreases from +∞ at α → 1⁺ to 0, so the root is
-/// unique; a Newton step leaving the bracket is replaced by bisection.
+/// Newton (spec §1.4) on its logarithm: the left side decreases from +∞ at α → 1⁺ to 0, so
+/// the root is unique; a Newton step leaving the bracket is replaced by bisection.
 pub fn zeta_mle(mean_logk: f64, alpha_hi: f64) -> ZetaMle {
+    zeta_mle_from(mean_logk, alpha_hi, None)
+}
+
+/// [`zeta_mle`] with Newton started at `a0` when it lies in (1, α_max) (e.g. the previous
+/// EM iterate: a few steps instead of a dozen), else at the default 1 + 1/mean_logk.
+pub fn zeta_mle_from(mean_logk: f64, alpha_hi: f64, a0: Option<f64>) -> ZetaMle {
+    // Newton on ln R(α) − ln m with R = −ζ′/ζ (R ~ 1/(α−1) near 1 and ~ 2^{−α} ln 2 for large
+    // α: its log is close to linear at both ends, where R itself is not); R′ = (ζ′/ζ)² − ζ″/ζ
+    let lm = mean_logk.ln();
     let f = |a: f64| {
         let (z0, z1, z2) = zeta_d(a);
         let r = z1 / z0;
-        (-r - mean_logk, -(z2 / z0 - r * r))
+        let big_r = -r;
+        (big_r.ln() - lm, (r * r - z2 / z0) / big_r)
     };
     let (mut lo, mut hi) = (1.0f64, alpha_hi);
     if f(hi).0 >= 0.0 {
         return ZetaMle { alpha: hi, iterations: 1, at_bound: true };
     }
-    let mut a = 1.0 + 1.0 / mean_logk.max(1e-300);
+    let mut a = a0.filter(|&a| lo < a && a < hi).unwrap_or(1.0 + 1.0 / mean_logk.max(1e-300));
     if !(lo < a && a < hi) {
         a = 0.5 * (lo + hi);
     }
@@ -162,6 +175,11 @@ pub fn zeta_mle(mean_logk: f64, alpha_hi: f64) -> ZetaMle {
             hi = a;
         }
         let mut an = a - v / dv;
+        // converged before the safeguard: at the root a has just become lo or hi, and a step
+        // that rounds to nothing would otherwise count as leaving the bracket and bisect away
+        if (an - a).abs() <= 1e-15 * a && lo <= an && an <= hi {
+            return ZetaMle { alpha: an, iterations: it, at_bound: false };
+        }
         if !(lo < an && an < hi) {
             an = 0.5 * (lo + hi);
         }
@@ -240,6 +258,13 @@ mod tests {
             assert!((r.alpha - a).abs() < 1e-12, "{a}: {r:?}");
         }
         assert!(zeta_mle(1e-9, 10.0).at_bound);
+        // a warm start gives the same root
+        for (a, a0) in [(1.7, 1.69), (2.5, 2.6), (4.0, 4.3)] {
+            let (z0, z1, _) = zeta_d(a);
+            let r = zeta_mle_from(-z1 / z0, 10.0, Some(a0));
+            assert!((r.alpha - a).abs() < 1e-12, "{a} from {a0}: {r:?}");
+            assert!(r.iterations <= zeta_mle(-z1 / z0, 10.0).iterations, "{a} from {a0}");
+        }
     }
     #[test]
     fn log1mexp() {
