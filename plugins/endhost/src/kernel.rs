@@ -25,8 +25,9 @@ pub const LANES: usize = 8;
 /// Largest exponent difference handled by the kernel (see the module docs).
 pub const D_MAX: f64 = 700.0;
 
-const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-1; // 0x3fe62e42fee00000: k·LN2_HI exact
-const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
+/// ln 2 split (fdlibm): LN2_HI has 21 trailing zero bits, so k·LN2_HI is exact for |k| < 2²¹.
+const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000); // 6.93147180369123816490e-01
+const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76); // 1.90821492927058770002e-10
 const LOG2E: f64 = std::f64::consts::LOG2_E;
 /// 1.5·2⁵²: adding it rounds to an integer held in the low mantissa bits.
 const SHIFTER: f64 = 6_755_399_441_055_744.0;
@@ -59,13 +60,14 @@ pub fn exp_le(x: f64) -> f64 {
     if under { 0.0 } else { p * scale }
 }
 
-const LG1: f64 = 6.666_666_666_666_735_130e-1;
-const LG2: f64 = 3.999_999_999_940_941_908e-1;
-const LG3: f64 = 2.857_142_874_366_239_149e-1;
-const LG4: f64 = 2.222_219_843_214_978_396e-1;
-const LG5: f64 = 1.818_357_216_161_805_012e-1;
-const LG6: f64 = 1.531_383_769_920_937_332e-1;
-const LG7: f64 = 1.479_819_860_511_658_591e-1;
+// fdlibm's minimax coefficients of (ln(1+f) − f + f²/2 − s f²/2)/s ≈ R(s²), s = f/(2+f)
+const LG1: f64 = f64::from_bits(0x3fe5_5555_5555_5593); // 6.666666666666735130e-01
+const LG2: f64 = f64::from_bits(0x3fd9_9999_9997_fa04); // 3.999999999940941908e-01
+const LG3: f64 = f64::from_bits(0x3fd2_4924_9422_9359); // 2.857142874366239149e-01
+const LG4: f64 = f64::from_bits(0x3fcc_71c5_1d8e_78af); // 2.222219843214978396e-01
+const LG5: f64 = f64::from_bits(0x3fc7_4664_96cb_03de); // 1.818357216161805012e-01
+const LG6: f64 = f64::from_bits(0x3fc3_9a09_d078_c69f); // 1.531383769920937332e-01
+const LG7: f64 = f64::from_bits(0x3fc2_f112_df3e_5244); // 1.479819860511658591e-01
 
 /// ln x for finite x ≥ 1.
 #[inline(always)]
@@ -178,11 +180,10 @@ fn load(c: &[f64], lk: &[f64], km1: &[f64], b: usize) -> (Block, Block, Block) {
         (c[r.clone()].try_into().unwrap(), lk[r.clone()].try_into().unwrap(), km1[r].try_into().unwrap())
     } else {
         let (mut cb, mut lb, mut kb) = ([0.0; LANES], [0.0; LANES], [0.0; LANES]);
-        for i in lo..c.len() {
-            cb[i - lo] = c[i];
-            lb[i - lo] = lk[i];
-            kb[i - lo] = km1[i];
-        }
+        let rest = c.len() - lo;
+        cb[..rest].copy_from_slice(&c[lo..]);
+        lb[..rest].copy_from_slice(&lk[lo..]);
+        kb[..rest].copy_from_slice(&km1[lo..]);
         (cb, lb, kb)
     }
 }
@@ -363,7 +364,8 @@ mod tests {
         let mut worst = 0;
         let mut x = 1.0f64;
         while x < 1e305 {
-            for m in [1.0, 1.0 + 1e-15, 1.000_1, 1.414_213_562_373_095, 1.414_213_562_373_096, 1.7, 1.999_999_999] {
+            let sqrt2 = std::f64::consts::SQRT_2;
+            for m in [1.0, 1.0 + 1e-15, 1.000_1, f64::from_bits(sqrt2.to_bits() - 1), sqrt2, f64::from_bits(sqrt2.to_bits() + 1), 1.7, 1.999_999_999] {
                 let v = x * m;
                 worst = worst.max(ulps(ln_ge1(v), v.ln()));
             }

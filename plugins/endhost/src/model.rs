@@ -294,6 +294,7 @@ pub fn estep(model: Model, th: &[f64], h: &Hist) -> Estep {
 }
 
 /// [`estep`] by the max-shifted scalar log-sum-exp.
+#[allow(clippy::needless_range_loop)] // one index into weights, rates and accumulators
 fn estep_scalar(model: Model, th: &[f64], h: &Hist, z0: f64) -> Estep {
     let w = model.weights(th);
     let rates = model.rates(th);
