@@ -7,9 +7,9 @@
 //! 1e-3, 1e-4, 1e-5, 1e-6 on the raw ℓ):
 //! `F_μ(θ) = −ℓ(θ) − μ Σ_i [ln(θ_i − lo_i) + ln(hi_i − θ_i)]`, +∞ outside the box.
 use crate::data::Hist;
-use crate::model::Model;
+use crate::model::{estep, Estep, Model};
 use crate::optim::{projected_bfgs, vmmin, VmOptions};
-use crate::zeta::zeta_mle;
+use crate::zeta::{zeta_mle, zeta_mle_from};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
@@ -336,14 +336,17 @@ fn barrier_fit(model: Model, h: &Hist, x0: &[f64], lo: &[f64], hi: &[f64], o: &F
     let mut gl = vec![0.0; d];
     for &mu in &o.mu {
         let fg = |th: &[f64], g: &mut [f64]| -> f64 {
-            let mut bar = 0.0;
+            // Σ_i ln(θ_i − lo_i) + ln(hi_i − θ_i) as one log of the product unless that
+            // under- or overflows
+            let mut prod = 1.0;
             for i in 0..d {
                 let (a, c) = (th[i] - lo[i], hi[i] - th[i]);
                 if !(a > 0.0 && c > 0.0) {
                     return f64::INFINITY;
                 }
-                bar += a.ln() + c.ln();
+                prod *= a * c;
             }
+            let bar = if prod > 1e-280 && prod < 1e280 { prod.ln() } else { (0..d).map(|i| (th[i] - lo[i]).ln() + (hi[i] - th[i]).ln()).sum() };
             let ll = model.loglik(th, h, Some(&mut gl));
             if !ll.is_finite() {
                 return f64::INFINITY;
@@ -406,47 +409,21 @@ fn em_run(model: Model, h: &Hist, x0: &[f64], lo: &[f64], hi: &[f64], cap: u64) 
     let lam_lo = if model == Model::EP { lo[1] } else { lo[2] };
     let mut ll_old = f64::NEG_INFINITY;
     let mut it = 0;
-    let mut lw = vec![0.0; ncomp];
     while it < cap {
         it += 1;
-        let w = model.weights(&th);
-        let rates = model.rates(&th);
-        let a = th[th.len() - 1];
-        let lz0 = crate::zeta::zeta(a).ln();
-        let mut ll = 0.0;
-        let mut wsum = vec![0.0; ncomp];
-        let mut wkm1 = vec![0.0; ncomp];
-        let mut wlk = 0.0;
-        let lg: Vec<f64> = rates.iter().map(|&l| crate::zeta::log1mexp_neg(l)).collect();
-        for j in 0..h.k.len() {
-            let mut m = f64::NEG_INFINITY;
-            for c in 0..ncomp {
-                lw[c] = w[c].ln() + if c < rates.len() { lg[c] - rates[c] * h.km1[j] } else { -a * h.lk[j] - lz0 };
-                m = m.max(lw[c]);
-            }
-            let s: f64 = lw.iter().map(|v| (v - m).exp()).sum();
-            ll += h.c[j] * (m + s.ln());
-            for c in 0..ncomp {
-                let r = h.c[j] * (lw[c] - m).exp() / s;
-                wsum[c] += r;
-                if c < rates.len() {
-                    wkm1[c] += r * h.km1[j];
-                } else {
-                    wlk += r * h.lk[j];
-                }
-            }
-        }
+        let Estep { ll, wsum, wkm1, wlk } = estep(model, &th, h);
+        let nrates = ncomp - 1;
         if ll - ll_old <= 1e-12 * ll.abs() {
             break;
         }
         ll_old = ll;
         let mut lams = vec![];
-        for c in 0..rates.len() {
+        for c in 0..nrates {
             let mw = wkm1[c] / wsum[c].max(1e-300);
             let lam = if mw > 0.0 { (1.0 / mw).ln_1p() } else { lam_hi };
             lams.push(lam.clamp(lam_lo + eps, lam_hi - eps));
         }
-        let a = zeta_mle(wlk / wsum[ncomp - 1].max(1e-300), alpha_hi - eps).alpha.max(1.0 + eps);
+        let a = zeta_mle_from(wlk / wsum[ncomp - 1].max(1e-300), alpha_hi - eps, Some(th[th.len() - 1])).alpha.max(1.0 + eps);
         let pi = (wsum[ncomp - 1] / h.n).clamp(eps, 1.0 - eps);
         th = if model == Model::EP {
             vec![pi, lams[0], a]

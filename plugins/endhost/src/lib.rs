@@ -16,6 +16,7 @@
 
 pub mod data;
 pub mod fit;
+pub mod kernel;
 pub mod model;
 pub mod optim;
 pub mod reference;

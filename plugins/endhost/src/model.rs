@@ -14,7 +14,10 @@
 //! ∂ℓ/∂λ_i = C_Ei/(e^{λ_i}−1) − Σ_j c_j r_Ei(k_j)(k_j−1);
 //! ∂ℓ/∂α = −Σ_j c_j r_P(k_j) ln k_j − C_P ζ′(α)/ζ(α).
 use crate::data::Hist;
-use crate::zeta::{log1mexp_neg, zeta_d};
+use crate::kernel;
+use crate::zeta::{log1mexp_neg, zeta_d1};
+#[cfg(test)]
+use crate::zeta::zeta_d;
 use serde::{Deserialize, Serialize};
 
 /// One of the paper's three models.
@@ -104,11 +107,37 @@ fn loglik_p(a: f64, h: &Hist, grad: Option<&mut [f64]>) -> f64 {
     if !(a > 1.0) {
         return f64::NEG_INFINITY;
     }
-    let (z0, z1, _) = zeta_d(a);
+    let (z0, z1) = zeta_d1(a);
     if let Some(g) = grad {
         g[0] = -h.s_lk - h.n * z1 / z0;
     }
     -a * h.s_lk - h.n * z0.ln()
+}
+
+/// ln ζ(α) (≥ 0) by the kernel's ln, libm's for ζ = ∞.
+#[inline]
+fn ln_zeta(z0: f64) -> f64 {
+    if z0 < f64::INFINITY { kernel::ln_ge1(z0) } else { z0.ln() }
+}
+
+/// Kernel constants of EP at θ = (π, λ, α) with ζ(α) = `z0`.
+fn ep_par(th: &[f64], z0: f64) -> kernel::EpPar {
+    let (pi, lam, a) = (th[0], th[1], th[2]);
+    kernel::EpPar { ae: (-pi).ln_1p() + log1mexp_neg(lam), lam, bp: pi.ln() - ln_zeta(z0), a }
+}
+
+/// Kernel constants of EEP at θ = (π, ρ, λ₁, λ₂, α) with ζ(α) = `z0`.
+fn eep_par(th: &[f64], z0: f64) -> kernel::EepPar {
+    let (pi, rho, l1, l2, a) = (th[0], th[1], th[2], th[3], th[4]);
+    let l1mpi = (-pi).ln_1p();
+    kernel::EepPar {
+        a1: l1mpi + rho.ln() + log1mexp_neg(l1),
+        a2: l1mpi + (-rho).ln_1p() + log1mexp_neg(l2),
+        l1,
+        l2,
+        bp: pi.ln() - ln_zeta(z0),
+        a,
+    }
 }
 
 fn loglik_ep(th: &[f64], h: &Hist, grad: Option<&mut [f64]>) -> f64 {
@@ -116,7 +145,25 @@ fn loglik_ep(th: &[f64], h: &Hist, grad: Option<&mut [f64]>) -> f64 {
     if !(pi > 0.0 && pi < 1.0 && lam > 0.0 && a > 1.0) {
         return f64::NEG_INFINITY;
     }
-    let (z0, z1, _) = zeta_d(a);
+    let (z0, z1) = zeta_d1(a);
+    let s = kernel::sums(&ep_par(th, z0), &h.c, &h.lk, &h.km1, None);
+    if !(s.dmax > kernel::D_MAX) {
+        if let Some(g) = grad {
+            let cp = h.n - s.ce;
+            g[0] = cp / pi - s.ce / (1.0 - pi);
+            g[1] = s.ce / lam.exp_m1() - s.se_km1;
+            g[2] = -s.sp_lk - cp * z1 / z0;
+        }
+        return s.ll;
+    }
+    loglik_ep_scalar(th, h, grad)
+}
+
+/// EP log-likelihood by the max-shifted scalar log-sum-exp (libm exp / log): the fallback of
+/// the kernel when a geometric term dwarfs the zeta term by more than e^700.
+fn loglik_ep_scalar(th: &[f64], h: &Hist, grad: Option<&mut [f64]>) -> f64 {
+    let (pi, lam, a) = (th[0], th[1], th[2]);
+    let (z0, z1) = zeta_d1(a);
     let a0 = (-pi).ln_1p() + log1mexp_neg(lam);
     let b0 = pi.ln() - z0.ln();
     let (mut ll, mut ce, mut se_km1, mut sp_lk) = (0.0, 0.0, 0.0, 0.0);
@@ -152,7 +199,25 @@ fn loglik_eep(th: &[f64], h: &Hist, grad: Option<&mut [f64]>) -> f64 {
     if !(pi > 0.0 && pi < 1.0 && rho > 0.0 && rho < 1.0 && l1 > 0.0 && l2 > 0.0 && a > 1.0) {
         return f64::NEG_INFINITY;
     }
-    let (z0, z1, _) = zeta_d(a);
+    let (z0, z1) = zeta_d1(a);
+    let s = kernel::sums(&eep_par(th, z0), &h.c, &h.lk, &h.km1, None);
+    if !(s.dmax > kernel::D_MAX) {
+        if let Some(g) = grad {
+            g[0] = s.cp / pi - (s.c1 + s.c2) / (1.0 - pi);
+            g[1] = s.c1 / rho - s.c2 / (1.0 - rho);
+            g[2] = s.c1 / l1.exp_m1() - s.s1;
+            g[3] = s.c2 / l2.exp_m1() - s.s2;
+            g[4] = -s.sp_lk - s.cp * z1 / z0;
+        }
+        return s.ll;
+    }
+    loglik_eep_scalar(th, h, grad)
+}
+
+/// EEP log-likelihood by the max-shifted scalar log-sum-exp (the kernel's fallback).
+fn loglik_eep_scalar(th: &[f64], h: &Hist, grad: Option<&mut [f64]>) -> f64 {
+    let (pi, rho, l1, l2, a) = (th[0], th[1], th[2], th[3], th[4]);
+    let (z0, z1) = zeta_d1(a);
     let l1mpi = (-pi).ln_1p();
     let a10 = l1mpi + rho.ln() + log1mexp_neg(l1);
     let a20 = l1mpi + (-rho).ln_1p() + log1mexp_neg(l2);
@@ -190,6 +255,74 @@ fn loglik_eep(th: &[f64], h: &Hist, grad: Option<&mut [f64]>) -> f64 {
         g[4] = -sp_lk - cp * z1 / z0;
     }
     ll
+}
+
+/// Sufficient statistics of one EM E-step at θ (EP / EEP): ℓ(θ), Σ c r_c per component
+/// (geometrics first, zeta last), Σ c r_Ei (k−1) per geometric, Σ c r_P ln k.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Estep {
+    /// ℓ(θ).
+    pub ll: f64,
+    /// Σ_j c_j r_c(k_j), c = E₁, [E₂,] P (the unused entry is 0).
+    pub wsum: [f64; 3],
+    /// Σ_j c_j r_Ei(k_j)(k_j − 1).
+    pub wkm1: [f64; 2],
+    /// Σ_j c_j r_P(k_j) ln k_j.
+    pub wlk: f64,
+}
+
+/// [`Estep`] of `model` (EP or EEP) at θ inside the domain, by the kernels of
+/// [`crate::kernel`] (scalar max-shifted fallback as for the likelihood).
+pub fn estep(model: Model, th: &[f64], h: &Hist) -> Estep {
+    let (z0, _) = zeta_d1(th[th.len() - 1]);
+    match model {
+        Model::EP => {
+            let s = kernel::sums(&ep_par(th, z0), &h.c, &h.lk, &h.km1, None);
+            if !(s.dmax > kernel::D_MAX) {
+                return Estep { ll: s.ll, wsum: [s.ce, s.cp, 0.0], wkm1: [s.se_km1, 0.0], wlk: s.sp_lk };
+            }
+        }
+        Model::EEP => {
+            let s = kernel::sums(&eep_par(th, z0), &h.c, &h.lk, &h.km1, None);
+            if !(s.dmax > kernel::D_MAX) {
+                return Estep { ll: s.ll, wsum: [s.c1, s.c2, s.cp], wkm1: [s.s1, s.s2], wlk: s.sp_lk };
+            }
+        }
+        Model::P => panic!("estep: P has no E-step"),
+    }
+    estep_scalar(model, th, h, z0)
+}
+
+/// [`estep`] by the max-shifted scalar log-sum-exp.
+#[allow(clippy::needless_range_loop)] // one index into weights, rates and accumulators
+fn estep_scalar(model: Model, th: &[f64], h: &Hist, z0: f64) -> Estep {
+    let w = model.weights(th);
+    let rates = model.rates(th);
+    let ncomp = w.len();
+    let a = th[th.len() - 1];
+    let lz0 = z0.ln();
+    let lg: Vec<f64> = rates.iter().map(|&l| log1mexp_neg(l)).collect();
+    let mut e = Estep { ll: 0.0, wsum: [0.0; 3], wkm1: [0.0; 2], wlk: 0.0 };
+    let mut lw = [0.0; 3];
+    for j in 0..h.k.len() {
+        let mut m = f64::NEG_INFINITY;
+        for c in 0..ncomp {
+            lw[c] = w[c].ln() + if c < rates.len() { lg[c] - rates[c] * h.km1[j] } else { -a * h.lk[j] - lz0 };
+            m = m.max(lw[c]);
+        }
+        let s: f64 = lw[..ncomp].iter().map(|v| (v - m).exp()).sum();
+        e.ll += h.c[j] * (m + s.ln());
+        for c in 0..ncomp {
+            let r = h.c[j] * (lw[c] - m).exp() / s;
+            e.wsum[c] += r;
+            if c < rates.len() {
+                e.wkm1[c] += r * h.km1[j];
+            } else {
+                e.wlk += r * h.lk[j];
+            }
+        }
+    }
+    e
 }
 
 /// Probability mass p(k|θ) for k = 1..=kmax (for goodness-of-fit checks).
@@ -244,6 +377,52 @@ mod tests {
                 assert!(err < 1e-6, "{m:?} θ{i}: analytic {} vs fd {fd} (rel {err:e})", g[i]);
             }
         }
+    }
+    #[test]
+    fn kernel_matches_scalar_log_sum_exp() {
+        let h = hist();
+        let rel = |a: f64, b: f64| (a - b).abs() / (b.abs() + 1.0);
+        for th in [vec![0.35, 0.4, 1.9], vec![1e-9, 0.05, 3.5], vec![0.999, 7.0, 1.05]] {
+            let (mut g, mut gs) = (vec![0.0; 3], vec![0.0; 3]);
+            let (l, ls) = (loglik_ep(&th, &h, Some(&mut g)), loglik_ep_scalar(&th, &h, Some(&mut gs)));
+            assert!(rel(l, ls) < 1e-13, "EP {th:?}: {l} vs {ls}");
+            for i in 0..3 {
+                assert!(rel(g[i], gs[i]) < 1e-10, "EP {th:?} ∂{i}: {} vs {}", g[i], gs[i]);
+            }
+            let e = estep(Model::EP, &th, &h);
+            let es = estep_scalar(Model::EP, &th, &h, zeta_d1(th[2]).0);
+            assert!(rel(e.ll, es.ll) < 1e-13 && rel(e.wsum[0], es.wsum[0]) < 1e-12 && rel(e.wsum[1], es.wsum[1]) < 1e-12);
+            assert!(rel(e.wkm1[0], es.wkm1[0]) < 1e-12 && rel(e.wlk, es.wlk) < 1e-12, "{e:?} {es:?}");
+        }
+        for th in [vec![0.3, 0.4, 0.9, 0.12, 2.1], vec![1e-7, 0.99, 9.0, 1e-4, 1.2], vec![0.98, 0.01, 0.02, 0.01, 6.0]] {
+            let (mut g, mut gs) = (vec![0.0; 5], vec![0.0; 5]);
+            let (l, ls) = (loglik_eep(&th, &h, Some(&mut g)), loglik_eep_scalar(&th, &h, Some(&mut gs)));
+            assert!(rel(l, ls) < 1e-13, "EEP {th:?}: {l} vs {ls}");
+            for i in 0..5 {
+                assert!(rel(g[i], gs[i]) < 1e-10, "EEP {th:?} ∂{i}: {} vs {}", g[i], gs[i]);
+            }
+            let e = estep(Model::EEP, &th, &h);
+            let es = estep_scalar(Model::EEP, &th, &h, zeta_d1(th[4]).0);
+            for c in 0..3 {
+                assert!(rel(e.wsum[c], es.wsum[c]) < 1e-12, "{e:?} {es:?}");
+            }
+            assert!(rel(e.ll, es.ll) < 1e-13 && rel(e.wkm1[0], es.wkm1[0]) < 1e-12 && rel(e.wkm1[1], es.wkm1[1]) < 1e-12 && rel(e.wlk, es.wlk) < 1e-12);
+        }
+    }
+    #[test]
+    fn scalar_fallback_when_the_zeta_term_vanishes() {
+        // π = 1e-305: the geometric term exceeds the zeta term by more than e^700 at k = 1
+        let h = hist();
+        let th: [f64; 3] = [1e-305, 0.4, 1.9];
+        assert!(kernel::sums(&ep_par(&th, zeta_d1(1.9).0), &h.c, &h.lk, &h.km1, None).dmax > kernel::D_MAX);
+        let (mut g, mut gs) = ([0.0; 3], [0.0; 3]);
+        assert_eq!(loglik_ep(&th, &h, Some(&mut g)), loglik_ep_scalar(&th, &h, Some(&mut gs)));
+        assert_eq!(g, gs);
+        assert!(Model::EP.loglik(&th, &h, None).is_finite());
+        let th5 = [1e-305, 0.5, 0.9, 0.1, 1.9];
+        let (mut g, mut gs) = ([0.0; 5], [0.0; 5]);
+        assert_eq!(loglik_eep(&th5, &h, Some(&mut g)), loglik_eep_scalar(&th5, &h, Some(&mut gs)));
+        assert_eq!(g, gs);
     }
     #[test]
     fn pmf_sums_to_one() {

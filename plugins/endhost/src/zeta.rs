@@ -9,6 +9,8 @@
 //! `N^{-u}/u → −ln N·N^{-u}/u − N^{-u}/u²`; each Bernoulli term `T_j → T_j (H_j − ln N)` with
 //! `H_j = Σ_{i=0}^{2j−2} 1/(s+i)`, and `T_j ((H_j − ln N)² − Σ 1/(s+i)²)` for ζ″.
 
+use crate::kernel::exp_le;
+
 /// B₂, B₄, …, B₁₄.
 const B2J: [f64; 7] = [1.0 / 6.0, -1.0 / 30.0, 1.0 / 42.0, -1.0 / 30.0, 5.0 / 66.0, -691.0 / 2730.0, 7.0 / 6.0];
 /// Euler–Maclaurin cut N.
@@ -17,28 +19,73 @@ const EM_N: usize = 10;
 /// `(ζ(s), ζ′(s), ζ″(s))` for real s > 1 (about 1e-15 relative for s ∈ (1, 30]); for s ≤ 1
 /// returns `(+∞, −∞, +∞)` (the series diverges).
 pub fn zeta_d(s: f64) -> (f64, f64, f64) {
+    zeta_em::<true>(s)
+}
+
+/// `(ζ(s), ζ′(s))`: [`zeta_d`] without the second derivative (the log-likelihoods' need).
+pub fn zeta_d1(s: f64) -> (f64, f64) {
+    let (z0, z1, _) = zeta_em::<false>(s);
+    (z0, z1)
+}
+
+/// ln m for m = 0..=10 (index 0, 1 unused); `log_table` checks them against `f64::ln`.
+#[allow(clippy::approx_constant, clippy::excessive_precision)]
+const LN_M: [f64; 11] = [
+    0.0,
+    0.0,
+    std::f64::consts::LN_2,
+    1.098_612_288_668_109_691_4,
+    1.386_294_361_119_890_618_8,
+    1.609_437_912_434_100_374_6,
+    1.791_759_469_228_055_000_8,
+    1.945_910_149_055_313_305_1,
+    2.079_441_541_679_835_928_3,
+    2.197_224_577_336_219_382_8,
+    std::f64::consts::LN_10,
+];
+
+/// N^{−(2j−1)}, j = 1..=7 (N = 10).
+const N_POW: [f64; 7] = [1e-1, 1e-3, 1e-5, 1e-7, 1e-9, 1e-11, 1e-13];
+
+/// Euler–Maclaurin with N = 10. m^{−s} for m = 2..10 come from the prime powers 2^{−s}, 3^{−s},
+/// 5^{−s}, 7^{−s} (4 exps), the other terms from N^{−s}; ζ″ only when `D2`.
+#[inline(always)]
+fn zeta_em<const D2: bool>(s: f64) -> (f64, f64, f64) {
     if !(s > 1.0) {
         return (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY);
     }
+    const _: () = assert!(EM_N == 10);
+    // exp of a negative argument: the likelihood kernel's exp (≤ 1 ulp, inlined)
+    let p2 = exp_le(-s * LN_M[2]);
+    let p3 = exp_le(-s * LN_M[3]);
+    let p5 = exp_le(-s * LN_M[5]);
+    let p7 = exp_le(-s * LN_M[7]);
+    let p4 = p2 * p2;
+    let pw = [0.0, 1.0, p2, p3, p4, p5, p2 * p3, p7, p4 * p2, p3 * p3];
     let (mut z0, mut z1, mut z2) = (0.0f64, 0.0f64, 0.0f64);
     for m in 2..EM_N {
-        let lm = (m as f64).ln();
-        let t = (-s * lm).exp();
+        let (lm, t) = (LN_M[m], pw[m]);
         z0 += t;
         z1 -= lm * t;
-        z2 += lm * lm * t;
+        if D2 {
+            z2 += lm * lm * t;
+        }
     }
     z0 += 1.0; // m = 1
-    let ln_n = (EM_N as f64).ln();
+    let ln_n = LN_M[EM_N];
     let u = s - 1.0;
-    let nu = (-u * ln_n).exp();
+    let ns = p2 * p5; // N^{-s}
+    let nu = EM_N as f64 * ns; // N^{-u}
     z0 += nu / u;
     z1 += -ln_n * nu / u - nu / (u * u);
-    z2 += ln_n * ln_n * nu / u + 2.0 * ln_n * nu / (u * u) + 2.0 * nu / (u * u * u);
-    let ns = (-s * ln_n).exp();
+    if D2 {
+        z2 += ln_n * ln_n * nu / u + 2.0 * ln_n * nu / (u * u) + 2.0 * nu / (u * u * u);
+    }
     z0 += 0.5 * ns;
     z1 -= 0.5 * ln_n * ns;
-    z2 += 0.5 * ln_n * ln_n * ns;
+    if D2 {
+        z2 += 0.5 * ln_n * ln_n * ns;
+    }
     let mut fact = 2.0f64; // (2j)!
     let mut poch = s; // s (s+1) … (s+2j−2)
     let mut h1 = 1.0 / s;
@@ -51,13 +98,17 @@ pub fn zeta_d(s: f64) -> (f64, f64, f64) {
             fact *= (2.0 * j - 1.0) * (2.0 * j);
             poch *= a1 * a2;
             h1 += 1.0 / a1 + 1.0 / a2;
-            h2 += 1.0 / (a1 * a1) + 1.0 / (a2 * a2);
+            if D2 {
+                h2 += 1.0 / (a1 * a1) + 1.0 / (a2 * a2);
+            }
         }
-        let t = b / fact * poch * ((-s - 2.0 * j + 1.0) * ln_n).exp();
+        let t = b / fact * poch * (ns * N_POW[i]);
         let d = h1 - ln_n;
         z0 += t;
         z1 += t * d;
-        z2 += t * (d * d - h2);
+        if D2 {
+            z2 += t * (d * d - h2);
+        }
     }
     (z0, z1, z2)
 }
@@ -85,19 +136,29 @@ pub struct ZetaMle {
 }
 
 /// Solves the zeta score equation `−ζ′(α)/ζ(α) = mean_logk` on (1, α_max] by safeguarded
-/// Newton (spec §1.4): the left side decreases from +∞ at α → 1⁺ to 0, so the root is
-/// unique; a Newton step leaving the bracket is replaced by bisection.
+/// Newton (spec §1.4) on its logarithm: the left side decreases from +∞ at α → 1⁺ to 0, so
+/// the root is unique; a Newton step leaving the bracket is replaced by bisection.
 pub fn zeta_mle(mean_logk: f64, alpha_hi: f64) -> ZetaMle {
+    zeta_mle_from(mean_logk, alpha_hi, None)
+}
+
+/// [`zeta_mle`] with Newton started at `a0` when it lies in (1, α_max) (e.g. the previous
+/// EM iterate: a few steps instead of a dozen), else at the default 1 + 1/mean_logk.
+pub fn zeta_mle_from(mean_logk: f64, alpha_hi: f64, a0: Option<f64>) -> ZetaMle {
+    // Newton on ln R(α) − ln m with R = −ζ′/ζ (R ~ 1/(α−1) near 1 and ~ 2^{−α} ln 2 for large
+    // α: its log is close to linear at both ends, where R itself is not); R′ = (ζ′/ζ)² − ζ″/ζ
+    let lm = mean_logk.ln();
     let f = |a: f64| {
         let (z0, z1, z2) = zeta_d(a);
         let r = z1 / z0;
-        (-r - mean_logk, -(z2 / z0 - r * r))
+        let big_r = -r;
+        (big_r.ln() - lm, (r * r - z2 / z0) / big_r)
     };
     let (mut lo, mut hi) = (1.0f64, alpha_hi);
     if f(hi).0 >= 0.0 {
         return ZetaMle { alpha: hi, iterations: 1, at_bound: true };
     }
-    let mut a = 1.0 + 1.0 / mean_logk.max(1e-300);
+    let mut a = a0.filter(|&a| lo < a && a < hi).unwrap_or(1.0 + 1.0 / mean_logk.max(1e-300));
     if !(lo < a && a < hi) {
         a = 0.5 * (lo + hi);
     }
@@ -114,6 +175,11 @@ pub fn zeta_mle(mean_logk: f64, alpha_hi: f64) -> ZetaMle {
             hi = a;
         }
         let mut an = a - v / dv;
+        // converged before the safeguard: at the root a has just become lo or hi, and a step
+        // that rounds to nothing would otherwise count as leaving the bracket and bisect away
+        if (an - a).abs() <= 1e-15 * a && lo <= an && an <= hi {
+            return ZetaMle { alpha: an, iterations: it, at_bound: false };
+        }
         if !(lo < an && an < hi) {
             an = 0.5 * (lo + hi);
         }
@@ -151,6 +217,17 @@ mod tests {
         assert!(rel(zeta(s), 1.0 / (s - 1.0) + 0.577_215_664_901_532_9) <= 1e-9);
     }
     #[test]
+    fn log_table() {
+        for (m, l) in LN_M.iter().enumerate().skip(2) {
+            assert_eq!(*l, (m as f64).ln(), "ln {m}");
+        }
+        // ζ and ζ′ of the first-derivative variant are those of the full one
+        for s in [1.01, 1.7, 2.0, 3.3, 9.9] {
+            let (a, b, _) = zeta_d(s);
+            assert_eq!(zeta_d1(s), (a, b));
+        }
+    }
+    #[test]
     fn derivatives_match_differences() {
         for s in [1.05, 1.5, 2.3, 4.0, 9.0] {
             let h = 1e-5;
@@ -181,6 +258,13 @@ mod tests {
             assert!((r.alpha - a).abs() < 1e-12, "{a}: {r:?}");
         }
         assert!(zeta_mle(1e-9, 10.0).at_bound);
+        // a warm start gives the same root
+        for (a, a0) in [(1.7, 1.69), (2.5, 2.6), (4.0, 4.3)] {
+            let (z0, z1, _) = zeta_d(a);
+            let r = zeta_mle_from(-z1 / z0, 10.0, Some(a0));
+            assert!((r.alpha - a).abs() < 1e-12, "{a} from {a0}: {r:?}");
+            assert!(r.iterations <= zeta_mle(-z1 / z0, 10.0).iterations, "{a} from {a0}");
+        }
     }
     #[test]
     fn log1mexp() {
