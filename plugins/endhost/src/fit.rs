@@ -298,14 +298,23 @@ fn warm_data_init(model: Model, h: &Hist, o: &FitOptions, lo: &[f64], hi: &[f64]
 }
 
 /// Random start (spec §2.1): π, ρ ~ U(0.05, 0.95); λ ~ log-U(0.01, 3); α ~ U(1.1, 4) (clipped
-/// into the box).
-pub fn random_init<R: Rng + ?Sized>(model: Model, rng: &mut R, b: &Bounds) -> Vec<f64> {
+/// into the box). With `stratum = (j, m)` the α draw is stratified: uniform on the j-th of m
+/// equal slices of [1.1, 4], so m random restarts cover the α range evenly instead of
+/// clustering (the other coordinates stay independent uniform draws).
+pub fn random_init<R: Rng + ?Sized>(model: Model, rng: &mut R, b: &Bounds, stratum: Option<(usize, usize)>) -> Vec<f64> {
     model
         .names()
         .iter()
         .map(|nm| match *nm {
             "pi" | "rho" => 0.05 + 0.9 * rng.random::<f64>(),
-            "alpha" => (1.1 + 2.9 * rng.random::<f64>()).clamp(b.alpha_min + 1e-3, b.alpha_max - 1e-3),
+            "alpha" => {
+                let u = rng.random::<f64>();
+                let u = match stratum {
+                    Some((j, m)) if m > 0 => (j as f64 + u) / m as f64,
+                    _ => u,
+                };
+                (1.1 + 2.9 * u).clamp(b.alpha_min + 1e-3, b.alpha_max - 1e-3)
+            }
             _ => {
                 let l = (0.01f64.ln() + (3.0f64.ln() - 0.01f64.ln()) * rng.random::<f64>()).exp();
                 l.clamp(b.lam_min + 1e-6, b.lam_max * (1.0 - 1e-6))
@@ -549,7 +558,8 @@ fn fit_inner<R: Rng>(model: Model, h: &Hist, o: &FitOptions, restart_rng: &mut d
         runs.push(Single { theta: vec![a], loglik: model.loglik(&[a], h, None), nf: r.iterations, ng: r.iterations, maxit_hits: 0 });
     } else {
         for i in 0..o.restarts(model) {
-            let (x0, pre) = if i == 0 { warm_data_init(model, h, o, &lo, &hi) } else { (random_init(model, &mut restart_rng(i), &o.bounds), 0) };
+            let random = o.restarts(model) - 1;
+            let (x0, pre) = if i == 0 { warm_data_init(model, h, o, &lo, &hi) } else { (random_init(model, &mut restart_rng(i), &o.bounds, Some((i - 1, random))), 0) };
             let mut r = run_one(model, h, &x0, &lo, &hi, o);
             r.nf += pre;
             r.ng += pre;
