@@ -925,6 +925,74 @@ mod tests {
         assert_eq!(fast_exp(0.0), 1.0);
     }
 
+    /// The fused E-step against a plain row-by-row computation of spec §3.3 with scipy-style
+    /// pdfs (`Dist::pdf`), for every family and both paths (weights stored for the Weibull
+    /// M-step, or not): 3 000 rows = three chunks with a partial last sub-block.
+    #[test]
+    fn fused_estep_equals_plain_computation() {
+        use crate::hist::{Hist, YCol};
+        let mut csv = String::from("bin_lo,bin_hi,flows_sum,packets_sum,octets_sum\n");
+        for x in 1..=3000u64 {
+            let c = 1 + (x * 7919 % 101) + 5000 / x;
+            csv.push_str(&format!("{x},{},{c},{c},{c}\n", x + 1));
+        }
+        let data = Binned::new(&Hist::parse(&csv, "synthetic").unwrap(), YCol::Flows).unwrap();
+        let d = |n: &str, a: &[f64]| Dist::new(n, a).unwrap();
+        let mixes: Vec<Vec<(f64, Dist)>> = vec![
+            vec![(0.2, d("uniform", &[0.0, 3.0])), (0.3, d("lognorm", &[1.0, 0.0, 20.0])), (0.1, d("lognorm", &[0.3, 0.0, 900.0])), (0.1, d("norm", &[50.0, 30.0])), (0.1, d("gamma", &[2.0, 0.0, 40.0])), (0.1, d("genpareto", &[0.5, 5.0, 2.5]))],
+            vec![(0.5, d("weibull_min", &[1.5, 0.0, 100.0])), (0.5, d("lognorm", &[1.2, 0.0, 8.0]))],
+        ];
+        for comps in mixes {
+            let (k, n) = (comps.len(), data.len());
+            // plain computation
+            let cbar = data.total / n as f64;
+            let mut w = vec![vec![0.0; k]; n];
+            let mut obj = 0.0;
+            for i in 0..n {
+                let dd: Vec<f64> = comps.iter().map(|(p, c)| p * if i == 0 { c.cdf(data.x[0]) - c.cdf(0.0) } else { c.pdf(data.x[i]) }).collect();
+                let s: f64 = dd.iter().sum();
+                if s > 0.0 {
+                    obj += data.c[i] * s.ln();
+                    for j in 0..k {
+                        w[i][j] = dd[j] / s * data.c[i] / cbar;
+                    }
+                }
+            }
+            let sum = |j: usize, g: &dyn Fn(usize) -> f64| (0..n).map(|i| w[i][j] * g(i)).sum::<f64>();
+            let keep = comps.iter().any(|(_, c)| c.family == Family::WeibullMin);
+            let mut wm = vec![0.0; if keep { n * k } else { 0 }];
+            let (s0, s1, sx, sq, o) = estep_compat(&data, &comps, keep.then_some(&mut wm[..]));
+            let close = |a: f64, b: f64, what: &str| assert!((a - b).abs() <= 1e-12 * b.abs().max(1e-300), "{what}: fused {a:e}, plain {b:e}");
+            close(o, obj / data.total, "objective");
+            for (j, (_, c)) in comps.iter().enumerate() {
+                let fam = c.family;
+                close(s0[j], sum(j, &|_| 1.0), &format!("Σw, component {j} ({})", fam.name()));
+                if !matches!(fam, Family::Uniform | Family::Norm) {
+                    close(s1[j], sum(j, &|i| data.lnx[i]), &format!("Σw ln x, component {j}"));
+                }
+                if matches!(fam, Family::Norm | Family::Gamma) {
+                    close(sx[j], sum(j, &|i| data.x[i]), &format!("Σw x, component {j}"));
+                }
+                match fam {
+                    Family::Lognorm => close(sq[j], sum(j, &|i| (data.lnx[i] - c.scale.ln()).powi(2)), &format!("Σw (ln x − m)², component {j}")),
+                    Family::Norm => close(sq[j], sum(j, &|i| (data.x[i] - c.loc).powi(2)), &format!("Σw (x − m)², component {j}")),
+                    _ => {}
+                }
+            }
+            if keep {
+                for (ch, blk) in blocks(&wm, n, k) {
+                    let len = blk.len() / k;
+                    for j in 0..k {
+                        for r in 0..len {
+                            let (a, b) = (blk[j * len + r], w[ch + r][j]);
+                            assert!((a - b).abs() <= 1e-12 * b.abs() + 1e-300, "w[{}][{j}]: fused {a:e}, plain {b:e}", ch + r);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn fast_ln_is_within_two_eps_relative() {
         let mut worst: f64 = 0.0;
