@@ -282,6 +282,7 @@ fn fold8(a: &[f64; 8]) -> f64 {
 /// The weights w_ik are written to `store` (layout of [`blocks`]) only when a caller needs
 /// them afterwards (the Weibull M-step).
 #[inline(always)]
+#[allow(clippy::neg_cmp_op_on_partial_ord)] // `!(s > 0)` on purpose: a NaN row sum counts as lost
 fn chunk_estep(ctx: &EstepCtx, a: usize, mut store: Option<&mut [f64]>, scratch: &mut Scratch) -> (Vec<f64>, f64) {
     let EstepCtx { data, fast, comps, first, centre, inv_cbar } = *ctx;
     let k = comps.len();
