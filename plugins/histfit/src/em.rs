@@ -166,6 +166,8 @@ struct EstepCtx<'a> {
     comps: &'a [(f64, Dist)],
     first: &'a [f64],
     centre: &'a [Option<(bool, f64)>],
+    /// ln(π_k c_k) per component (the log-density's constant; used by lognormals only).
+    lncp: &'a [f64],
     inv_cbar: f64,
 }
 
@@ -177,11 +179,13 @@ struct Scratch {
     acc: Vec<[f64; 8]>,
     d: Vec<f64>,
     active: Vec<bool>,
+    /// (min, max) of each component's log-term on the current sub-block.
+    range: Vec<(f64, f64)>,
 }
 
 impl Scratch {
     fn new(k: usize) -> Scratch {
-        Scratch { acc: vec![[0.0; 8]; 4 * k], d: vec![0.0; k * SUB], active: vec![false; k] }
+        Scratch { acc: vec![[0.0; 8]; 4 * k], d: vec![0.0; k * SUB], active: vec![false; k], range: vec![(0.0, 0.0); k] }
     }
 }
 
@@ -237,12 +241,11 @@ impl Fast {
         }
     }
     /// (min, max) of ln(π·pdf) over ln x ∈ [l0, l1] for a lognormal: q(l) = ln(π c) − a(l − m)² − l
-    /// is concave, so the minimum is at an end and the maximum at the vertex m − 1/(2a) when it
-    /// lies inside. Other families: (−∞, +∞) (never skipped, no bound).
-    fn ln_range(&self, pi: f64, l0: f64, l1: f64) -> (f64, f64) {
+    /// (`lc` = ln(π c)) is concave, so the minimum is at an end and the maximum at the vertex
+    /// m − 1/(2a) when it lies inside. Other families: (−∞, +∞) (never skipped, no bound).
+    fn ln_range(&self, lc: f64, l0: f64, l1: f64) -> (f64, f64) {
         match self {
-            Fast::Lognorm { lnscale, inv2s2, coef } => {
-                let lc = (coef * pi).ln();
+            Fast::Lognorm { lnscale, inv2s2, .. } => {
                 let q = |l: f64| lc - (l - lnscale) * (l - lnscale) * inv2s2 - l;
                 let v = (lnscale - 0.5 / inv2s2).clamp(l0, l1);
                 (q(l0).min(q(l1)), q(v))
@@ -284,11 +287,11 @@ fn fold8(a: &[f64; 8]) -> f64 {
 #[inline(always)]
 #[allow(clippy::neg_cmp_op_on_partial_ord)] // `!(s > 0)` on purpose: a NaN row sum counts as lost
 fn chunk_estep(ctx: &EstepCtx, a: usize, mut store: Option<&mut [f64]>, scratch: &mut Scratch) -> (Vec<f64>, f64) {
-    let EstepCtx { data, fast, comps, first, centre, inv_cbar } = *ctx;
+    let EstepCtx { data, fast, comps, first, centre, lncp, inv_cbar } = *ctx;
     let k = comps.len();
     let n = data.len();
     let len = (n - a).min(CHUNK);
-    let Scratch { acc, d, active } = scratch;
+    let Scratch { acc, d, active, range } = scratch;
     acc.fill([0.0; 8]);
     let mut obj8 = [0.0f64; 8];
     let mut dead = false;
@@ -308,9 +311,12 @@ fn chunk_estep(ctx: &EstepCtx, a: usize, mut store: Option<&mut [f64]>, scratch:
         let head = g0 == 0;
         // a lower bound of ln Σ_j d_ij over the sub-block: the largest lognormal minimum
         let (l0, l1) = (ls[0], ls[bl - 1]);
-        let floor = fast.iter().zip(comps).map(|(f, (pi, _))| f.ln_range(*pi, l0, l1).0).fold(f64::NEG_INFINITY, f64::max);
+        for (rg, (f, lc)) in range.iter_mut().zip(fast.iter().zip(lncp)) {
+            *rg = f.ln_range(*lc, l0, l1);
+        }
+        let floor = range.iter().map(|r| r.0).fold(f64::NEG_INFINITY, f64::max);
         for j in 0..k {
-            active[j] = head || (fast[j].may_be_nonzero(xs[0], xs[bl - 1]) && fast[j].ln_range(comps[j].0, l0, l1).1 >= floor - NEGLIGIBLE);
+            active[j] = head || (fast[j].may_be_nonzero(xs[0], xs[bl - 1]) && range[j].1 >= floor - NEGLIGIBLE);
             if active[j] {
                 let dj = &mut d[j * SUB..j * SUB + pad];
                 fast[j].fill(comps[j].0, &xs[..pad], &ls[..pad], dj, false);
@@ -456,7 +462,15 @@ fn estep_compat(data: &Binned, comps: &[(f64, Dist)], w: Option<&mut [f64]>) -> 
             _ => None,
         })
         .collect();
-    let ctx = EstepCtx { data, fast: &fast, comps, first: &first, centre: &centre, inv_cbar };
+    let lncp: Vec<f64> = fast
+        .iter()
+        .zip(comps)
+        .map(|(f, (p, _))| match f {
+            Fast::Lognorm { coef, .. } => (coef * p).ln(),
+            _ => f64::NAN,
+        })
+        .collect();
+    let ctx = EstepCtx { data, fast: &fast, comps, first: &first, centre: &centre, lncp: &lncp, inv_cbar };
     let parts: Vec<(Vec<f64>, f64)> = match w {
         Some(w) => w.par_chunks_mut(CHUNK * k).enumerate().map_init(|| Scratch::new(k), |scr, (ch, blk)| chunk_estep_dispatch(&ctx, ch * CHUNK, Some(blk), scr)).collect(),
         None => (0..data.chunks()).into_par_iter().map_init(|| Scratch::new(k), |scr, ch| chunk_estep_dispatch(&ctx, ch * CHUNK, None, scr)).collect(),
