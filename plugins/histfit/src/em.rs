@@ -701,15 +701,18 @@ impl Edges {
 }
 
 /// Per-edge values of one component: F and S (each computed on its accurate side) and, for
-/// lognormals, the standardised log edge t and φ(t).
-struct EdgeVals {
-    f: Vec<f64>,
-    s: Vec<f64>,
+/// lognormals, the standardised log edge t and φ(t) (when asked for).
+pub(crate) struct EdgeVals {
+    pub(crate) f: Vec<f64>,
+    pub(crate) s: Vec<f64>,
     t: Vec<f64>,
     phi: Vec<f64>,
 }
 
-fn edge_vals(d: &Dist, e: &[f64]) -> EdgeVals {
+/// F and S of `d` at every edge `e` (lognormal: Φ of the standardised log edge on the side
+/// where it is below ½, so both tails keep full relative accuracy); `moments` also keeps t and
+/// φ(t) for the truncated-moment M-step of em-binned.
+pub(crate) fn edge_vals(d: &Dist, e: &[f64], moments: bool) -> EdgeVals {
     let n = e.len();
     let mut v = EdgeVals { f: vec![0.0; n], s: vec![0.0; n], t: vec![], phi: vec![] };
     if d.family == Family::Lognorm && d.loc == 0.0 {
@@ -725,7 +728,7 @@ fn edge_vals(d: &Dist, e: &[f64]) -> EdgeVals {
                         let s = ndtr(-t);
                         (1.0 - s, s)
                     };
-                    let phi = if t.is_finite() { (-0.5 * t * t).exp() / (2.0 * std::f64::consts::PI).sqrt() } else { 0.0 };
+                    let phi = if moments && t.is_finite() { (-0.5 * t * t).exp() / (2.0 * std::f64::consts::PI).sqrt() } else { 0.0 };
                     (f, s, t, phi)
                 })
                 .collect::<Vec<_>>()
@@ -757,7 +760,7 @@ fn edge_vals(d: &Dist, e: &[f64]) -> EdgeVals {
 /// P(lo < X ≤ hi) from per-edge values, from the upper tail when the lower edge is past the
 /// median.
 #[inline]
-fn bin_prob(v: &EdgeVals, lo: Option<usize>, hi: usize) -> f64 {
+pub(crate) fn bin_prob(v: &EdgeVals, lo: Option<usize>, hi: usize) -> f64 {
     match lo {
         None => v.f[hi],
         Some(l) => {
@@ -804,7 +807,7 @@ pub fn em_binned(data: &Binned, start: &Mixture, opts: BinnedOptions, host: &Hos
     let mut iterations = 0;
     loop {
         host.check_cancel()?;
-        let vals: Vec<EdgeVals> = par(pool, || comps.iter().map(|(_, d)| edge_vals(d, &edges.e)).collect());
+        let vals: Vec<EdgeVals> = par(pool, || comps.iter().map(|(_, d)| edge_vals(d, &edges.e, true)).collect());
         let comps_ref = &comps;
         let vals_ref = &vals;
         let edges_ref = &edges;

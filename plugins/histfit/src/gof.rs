@@ -10,7 +10,8 @@
 //! - `ks` = max_i |cumsum(c)_i/N − F(b_i − 1)| and where, `tv` = ½(Σ|q_i − p_i| + mass off bins),
 //! - k = Σ free parameters (uniform 0, genpareto 1, others 2) + K − 1; AIC = 2k − 2ℓ, BIC = k ln N − 2ℓ.
 use crate::binned::{map_chunks, Binned};
-use crate::families::{Dist, Family};
+use crate::em::{bin_prob, edge_vals, EdgeVals, Edges};
+use crate::families::Family;
 use crate::mixture::Mixture;
 use serde::Serialize;
 
@@ -80,29 +81,6 @@ impl Gof {
     }
 }
 
-/// The component's median when it has a closed form (scipy's `median`).
-fn median(d: &Dist) -> Option<f64> {
-    let c = d.shape;
-    Some(match d.family {
-        Family::Uniform => d.loc + 0.5 * d.scale,
-        Family::Lognorm => d.loc + d.scale,
-        Family::Norm => d.loc,
-        Family::Genpareto => d.loc + d.scale * if c == 0.0 { std::f64::consts::LN_2 } else { (c * std::f64::consts::LN_2).exp_m1() / c },
-        Family::WeibullMin => d.loc + d.scale * std::f64::consts::LN_2.powf(1.0 / c),
-        Family::Gamma => return None,
-    })
-}
-
-/// P(lo < X ≤ hi), from sf when lo ≥ median (flowmodels_gof's `comp_prob`), clipped at 0.
-fn comp_prob(d: &Dist, med: Option<f64>, lo: f64, hi: f64) -> f64 {
-    let upper = match med {
-        Some(m) => lo >= m,
-        None => d.sf(lo) <= 0.5,
-    };
-    let p = if upper { d.sf(lo) - d.sf(hi) } else { d.cdf(hi) - d.cdf(lo) };
-    p.max(0.0)
-}
-
 /// Free parameters as flow-models fits them.
 pub fn free_params(f: Family) -> usize {
     match f {
@@ -115,20 +93,23 @@ pub fn free_params(f: Family) -> usize {
 /// Scores `mix` on `data` (weights renormalised).
 pub fn gof(data: &Binned, mix: &Mixture) -> Gof {
     let w = mix.norm_weights();
-    let meds: Vec<Option<f64>> = mix.comps.iter().map(|c| median(&c.dist)).collect();
     let n = data.total;
     let nb = data.len();
+    // F and S of every component once per distinct bin edge (a bin's upper edge is mostly the
+    // next bin's lower edge), each on its accurate side; P(a−1 < X ≤ b−1) from the upper tail
+    // when the lower edge is past the component's median (flowmodels_gof's `comp_prob`)
+    let edges = Edges::new(data);
+    let vals: Vec<EdgeVals> = mix.comps.iter().map(|c| edge_vals(&c.dist, &edges.e, false)).collect();
     // per bin: p, cdf_hi, g
     let rows: Vec<(f64, f64, f64)> = map_chunks(nb, |a, b| {
         (a..b)
             .map(|i| {
-                let lo = if i == 0 { f64::NEG_INFINITY } else { data.x[i] - 1.0 };
-                let hi = data.hi[i] - 1.0;
+                let (lo, hi) = edges.idx[i];
                 let (mut p, mut ch, mut g) = (0.0, 0.0, 0.0);
                 for (j, c) in mix.comps.iter().enumerate() {
                     let d = &c.dist;
-                    p += w[j] * comp_prob(d, meds[j], lo, hi);
-                    ch += w[j] * d.cdf(hi);
+                    p += w[j] * bin_prob(&vals[j], lo, hi);
+                    ch += w[j] * vals[j].f[hi];
                     g += w[j] * if i == 0 { d.cdf(data.x[0]) - d.cdf(0.0) } else { d.pdf(data.x[i]) };
                 }
                 (p, ch, g)
