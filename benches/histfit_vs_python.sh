@@ -21,8 +21,8 @@ if ! "$VENV/bin/python" -c "import flow_models.fit, scipy" 2>/dev/null; then
   "$VENV/bin/pip" install -q flow-models numpy scipy pandas matplotlib
 fi
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-cargo build -q --release -p flowlab-histfit --example fit_once
-BIN=$CARGO_TARGET_DIR/release/examples/fit_once
+cargo build -q --release -p flowlab-histfit --example histfit_fit_once
+BIN=$CARGO_TARGET_DIR/release/examples/histfit_fit_once
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 

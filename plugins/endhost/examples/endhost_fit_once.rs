@@ -1,7 +1,7 @@
 //! One complete fit per (truth, dataset) of the `timing` design, no repetition: a small, fixed
 //! workload for instruction counts (`valgrind --tool=callgrind`) and for comparing ℓ̂ between
 //! code versions. Prints `truth rep model distinct ℓ̂ evaluations θ̂` per line.
-//! `cargo run --release -p flowlab-endhost --example fit_once -- [reps] [n] [models] [truths]`
+//! `cargo run --release -p flowlab-endhost --example endhost_fit_once -- [reps] [n] [models] [truths]`
 use endhost::data::Hist;
 use endhost::fit::{fit_model, FitOptions};
 use endhost::model::Model;

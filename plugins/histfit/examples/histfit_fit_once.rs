@@ -1,6 +1,6 @@
 //! Fits one histogram column once with em-compat or em-binned and prints the mixture JSON
 //! and the goodness of fit (used by benches/histfit_vs_python.sh for timing):
-//! `fit_once HIST.csv flows|packets|octets ITER U L [compat|binned]`.
+//! `histfit_fit_once HIST.csv flows|packets|octets ITER U L [compat|binned]`.
 use flowlab_abi::Host;
 use histfit::binned::Binned;
 use histfit::em::{em_binned, em_compat, BinnedOptions, CompatOptions};
@@ -11,7 +11,7 @@ use histfit::initial::{initial_mix, Counts};
 fn main() {
     let a: Vec<String> = std::env::args().collect();
     if a.len() < 6 {
-        eprintln!("usage: fit_once HIST.csv flows|packets|octets ITER U L [compat|binned]");
+        eprintln!("usage: histfit_fit_once HIST.csv flows|packets|octets ITER U L [compat|binned]");
         std::process::exit(2);
     }
     let t0 = std::time::Instant::now();
