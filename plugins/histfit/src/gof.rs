@@ -10,7 +10,7 @@
 //! - `ks` = max_i |cumsum(c)_i/N − F(b_i − 1)| and where, `tv` = ½(Σ|q_i − p_i| + mass off bins),
 //! - k = Σ free parameters (uniform 0, genpareto 1, others 2) + K − 1; AIC = 2k − 2ℓ, BIC = k ln N − 2ℓ.
 use crate::binned::{map_chunks, Binned};
-use crate::em::{bin_prob, edge_vals, EdgeVals, Edges};
+use crate::em_binned::{bin_prob, EdgeVals, Edges};
 use crate::families::Family;
 use crate::mixture::Mixture;
 use serde::Serialize;
@@ -99,7 +99,15 @@ pub fn gof(data: &Binned, mix: &Mixture) -> Gof {
     // next bin's lower edge), each on its accurate side; P(a−1 < X ≤ b−1) from the upper tail
     // when the lower edge is past the component's median (flowmodels_gof's `comp_prob`)
     let edges = Edges::new(data);
-    let vals: Vec<EdgeVals> = mix.comps.iter().map(|c| edge_vals(&c.dist, &edges.e, false)).collect();
+    let vals: Vec<EdgeVals> = mix
+        .comps
+        .iter()
+        .map(|c| {
+            let mut v = EdgeVals::default();
+            v.fill(&c.dist, &edges, false);
+            v
+        })
+        .collect();
     // per bin: p, cdf_hi, g
     let rows: Vec<(f64, f64, f64)> = map_chunks(nb, |a, b| {
         (a..b)
@@ -109,7 +117,7 @@ pub fn gof(data: &Binned, mix: &Mixture) -> Gof {
                 for (j, c) in mix.comps.iter().enumerate() {
                     let d = &c.dist;
                     p += w[j] * bin_prob(&vals[j], lo, hi);
-                    ch += w[j] * vals[j].f[hi];
+                    ch += w[j] * vals[j].f(hi);
                     g += w[j] * if i == 0 { d.cdf(data.x[0]) - d.cdf(0.0) } else { d.pdf(data.x[i]) };
                 }
                 (p, ch, g)

@@ -21,6 +21,8 @@
 
 pub mod binned;
 pub mod em;
+pub mod em_binned;
+pub mod ndtr;
 pub mod families;
 pub mod fitcap;
 pub mod gencap;
