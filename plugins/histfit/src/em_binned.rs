@@ -43,10 +43,13 @@ impl Edges {
 
 /// Per-edge values of one component, `[F, S, t, φ(t)]` per edge: F and S each computed on
 /// its accurate side and, for lognormals with `moments`, the standardised log edge
-/// t = (ln e − μ)/σ and φ(t). One buffer per component, refilled every iteration.
+/// t = (ln e − μ)/σ and φ(t). One buffer per component, refilled when its distribution
+/// changes (uniforms never do in em-binned).
 #[derive(Default)]
 pub(crate) struct EdgeVals {
     v: Vec<[f64; 4]>,
+    /// What `v` holds: the distribution and the `moments` flag it was filled for.
+    filled: Option<(Dist, bool)>,
 }
 
 impl EdgeVals {
@@ -60,12 +63,6 @@ impl EdgeVals {
     pub(crate) fn s(&self, i: usize) -> f64 {
         self.v[i][1]
     }
-    /// (t, φ(t)) at edge i (lognormal components filled with `moments`).
-    #[inline]
-    fn t_phi(&self, i: usize) -> (f64, f64) {
-        (self.v[i][2], self.v[i][3])
-    }
-
     /// F and S of `d` at every edge (lognormal: Φ of the standardised log edge on the side
     /// where it is below ½, so both tails keep full relative accuracy, vectorised in
     /// [`lognorm_edges`]; others: sf when it is below ½, else cdf); `moments` also stores t
@@ -74,6 +71,10 @@ impl EdgeVals {
     /// result is the same for any thread count.
     pub(crate) fn fill(&mut self, d: &Dist, edges: &Edges, moments: bool) {
         let n = edges.e.len();
+        if self.v.len() == n && self.filled.as_ref().is_some_and(|(f, m)| f == d && *m == moments) {
+            return;
+        }
+        self.filled = Some((d.clone(), moments));
         self.v.resize(n, [0.0; 4]);
         if d.family == Family::Lognorm && d.loc == 0.0 {
             self.v.par_chunks_mut(CHUNK).zip(edges.ln_e.par_chunks(CHUNK)).for_each(|(out, le)| lognorm_edges(out, le, d, moments));
@@ -124,6 +125,189 @@ pub(crate) fn bin_prob(v: &EdgeVals, lo: Option<usize>, hi: usize) -> f64 {
     }
 }
 
+/// `v[i]` without the bounds check, so the gathers of the E-step vectorise.
+/// Callers have checked `i < v.len()` for every index of the chunk (`bound` in
+/// [`bin_chunk_body`]).
+#[inline(always)]
+fn at<T: Copy>(v: &[T], i: usize) -> T {
+    debug_assert!(i < v.len());
+    // SAFETY: every index passed here is below the chunk's `bound`, asserted ≤ v.len().
+    unsafe { *v.get_unchecked(i) }
+}
+
+/// What every chunk of the em-binned E-step reads.
+struct BinCtx<'a> {
+    data: &'a Binned,
+    edges: &'a Edges,
+    comps: &'a [(f64, Dist)],
+    vals: &'a [EdgeVals],
+    /// ln scale per component (lognormal μ).
+    mus: &'a [f64],
+    /// Per component, the first bin with no mass left.
+    ends: &'a [usize],
+}
+
+/// One chunk of the em-binned E-step (bins `a..b`), column by column so the per-bin
+/// arithmetic vectorises: p_ik = P(bin i | component k) (spec §12), s_i = Σ_k π_k p_ik,
+/// ℓ += c_i ln s_i, r_ik c_i = π_k p_ik c_i/s_i, and the truncated moments E1 = E[ln X | bin],
+/// E2 = E[(ln X)² | bin] of each lognormal (spec §13). Returns `[ℓ, (Σcr, Σcr·E1, Σcr·E2) per
+/// component]`. Every sum runs over the bins in order, so the result does not depend on the
+/// vector width or on how chunks are spread over threads.
+#[inline(always)]
+#[allow(clippy::neg_cmp_op_on_partial_ord)] // `!(s > 0)` on purpose: a NaN total counts as lost
+fn bin_chunk_body(ctx: &BinCtx, a: usize, b: usize) -> Vec<f64> {
+    let BinCtx { data, edges, comps, vals, mus, ends } = *ctx;
+    let k = comps.len();
+    let n = b - a;
+    let head = a == 0;
+    let mut out = vec![0.0; 1 + 3 * k];
+    // components with mass left in this chunk (the others add exact zeros)
+    let live: Vec<usize> = (0..k).filter(|&j| ends[j] > a).collect();
+    // edge indices per bin; the first bin has no lower edge (patched below)
+    let (mut lo, mut hi) = (vec![0usize; n], vec![0usize; n]);
+    for r in 0..n {
+        let (l, h) = edges.idx[a + r];
+        lo[r] = l.unwrap_or(h);
+        hi[r] = h;
+    }
+    // every edge index of the chunk is below this (checked against each component's values
+    // before the unchecked gathers below)
+    let bound = lo.iter().chain(&hi).copied().max().map_or(0, |m| m + 1);
+    let mut p = vec![0.0; live.len() * n];
+    let mut s = vec![0.0; n];
+    for (q, &j) in live.iter().enumerate() {
+        let v = &vals[j].v;
+        assert!(bound <= v.len() && bound <= edges.ln_e.len(), "edge values cover every edge");
+        let pj = &mut p[q * n..(q + 1) * n];
+        let end = (ends[j] - a).min(n);
+        for r in 0..end {
+            let (l, h) = (at(v, lo[r]), at(v, hi[r]));
+            pj[r] = if l[1] < 0.5 { (l[1] - h[1]).max(0.0) } else { (h[0] - l[0]).max(0.0) };
+        }
+        if head {
+            pj[0] = v[hi[0]][0];
+        }
+        let w = comps[j].0;
+        for (sr, &pr) in s.iter_mut().zip(pj.iter()) {
+            *sr += w * pr;
+        }
+    }
+    // c_i / s_i (0 for empty bins and, with ℓ = −∞, for bins the mixture cannot produce)
+    let mut cs = vec![0.0; n];
+    for r in 0..n {
+        let c = data.c[a + r];
+        if c == 0.0 {
+            continue;
+        }
+        if !(s[r] > 0.0) {
+            out[0] = f64::NEG_INFINITY;
+            continue;
+        }
+        out[0] += c * s[r].ln();
+        cs[r] = c / s[r];
+    }
+    let (mut e1, mut e2) = (vec![0.0; n], vec![0.0; n]);
+    for (q, &j) in live.iter().enumerate() {
+        let pj = &p[q * n..(q + 1) * n];
+        let w = comps[j].0;
+        let (mut a0, mut a1, mut a2) = (0.0, 0.0, 0.0);
+        for r in 0..n {
+            let cr = w * pj[r] * cs[r];
+            if cr != 0.0 {
+                a0 += cr;
+            }
+        }
+        let dist = &comps[j].1;
+        match dist.family {
+            Family::Lognorm => {
+                let v = &vals[j].v;
+                let (mu, sg) = (mus[j], dist.shape);
+                let moments = |r: usize, u: f64, pu: f64, al: f64| -> (f64, f64) {
+                    let [_, _, vt, pv] = at(v, hi[r]);
+                    let z = pj[r];
+                    let upu = if u.is_finite() { u * pu } else { 0.0 };
+                    let vpv = if vt.is_finite() { vt * pv } else { 0.0 };
+                    let inv_z = 1.0 / z;
+                    let m1 = (pu - pv) * inv_z;
+                    let be = at(&edges.ln_e, hi[r]);
+                    let mid = if al.is_finite() { 0.5 * (al + be) } else { be - 0.5 };
+                    if z > 1e-300 {
+                        (mu + sg * m1, mu * mu + sg * sg + 2.0 * mu * sg * m1 + sg * sg * (upu - vpv) * inv_z)
+                    } else {
+                        (mid, mid * mid)
+                    }
+                };
+                // E1, E2 per bin (the first bin has no lower edge: u = −∞, φ(u) = 0)
+                for r in 0..n {
+                    let [_, _, u, pu] = at(v, lo[r]);
+                    (e1[r], e2[r]) = moments(r, u, pu, at(&edges.ln_e, lo[r]));
+                }
+                if head {
+                    (e1[0], e2[0]) = moments(0, f64::NEG_INFINITY, 0.0, f64::NEG_INFINITY);
+                }
+                for r in 0..n {
+                    let cr = w * pj[r] * cs[r];
+                    if cr != 0.0 {
+                        a1 += cr * e1[r];
+                        a2 += cr * e2[r];
+                    }
+                }
+            }
+            Family::Genpareto => {
+                let beta = dist.loc;
+                let alpha = 1.0 / dist.shape;
+                for r in 0..n {
+                    let cr = w * pj[r] * cs[r];
+                    let l = if head && r == 0 { beta } else { edges.e[lo[r]].max(beta) };
+                    let h = edges.e[hi[r]];
+                    if cr != 0.0 && h > beta {
+                        let tl = (l / beta).ln();
+                        let delta = (h / beta).ln() - tl;
+                        let e = if delta > 0.0 { tl + 1.0 / alpha - delta / (alpha * delta).exp_m1() } else { tl };
+                        a1 += cr * e;
+                    }
+                }
+            }
+            _ => {}
+        }
+        out[1 + 3 * j] = a0;
+        out[2 + 3 * j] = a1;
+        out[3 + 3 * j] = a2;
+    }
+    out
+}
+
+/// [`bin_chunk_body`] compiled for AVX2 (wider vectors and gathers; no FMA, so the same
+/// IEEE operations and bits as the baseline build).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn bin_chunk_avx2(ctx: &BinCtx, a: usize, b: usize) -> Vec<f64> {
+    bin_chunk_body(ctx, a, b)
+}
+
+/// [`bin_chunk_body`] compiled for AVX-512F (no FMA: bit-identical to the other builds).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn bin_chunk_avx512(ctx: &BinCtx, a: usize, b: usize) -> Vec<f64> {
+    bin_chunk_body(ctx, a, b)
+}
+
+/// The chunk on the widest vector unit the CPU has.
+fn bin_chunk(ctx: &BinCtx, a: usize, b: usize) -> Vec<f64> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512F (checked just above).
+            return unsafe { bin_chunk_avx512(ctx, a, b) };
+        }
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            return unsafe { bin_chunk_avx2(ctx, a, b) };
+        }
+    }
+    bin_chunk_body(ctx, a, b)
+}
+
 /// EM on the exact binned likelihood (grouped-data EM, spec §13). E-step with the bin
 /// probabilities p_ik = F_k(b−1) − F_k(a−1); M-step: uniforms fixed; lognormal (μ, σ) from
 /// the truncated-normal moments of ln X in each bin,
@@ -164,90 +348,15 @@ pub fn em_binned(data: &Binned, start: &Mixture, opts: BinnedOptions, host: &Hos
                 v.fill(d, &edges, true);
             }
         });
-        let comps_ref = &comps;
-        let vals_ref = &vals;
-        let edges_ref = &edges;
         // ln scale of each lognormal (μ of ln X)
         let mus: Vec<f64> = comps.iter().map(|(_, d)| d.scale.ln()).collect();
-        let mus = &mus;
         // per component: the first bin whose lower edge has S = 0 exactly (e.g. a uniform's
         // support ends there); it and every later bin get p = 0 (S is non-increasing), the
         // value bin_prob would return
         let ends: Vec<usize> = vals.iter().map(|v| edges.idx.partition_point(|&(lo, _)| lo.is_none_or(|l| v.s(l) > 0.0))).collect();
-        let ends_ref = &ends;
+        let ctx = BinCtx { data, edges: &edges, comps: &comps, vals: &vals, mus: &mus, ends: &ends };
         // per chunk: ll, and per component A0 = Σcr, A1 = Σcr·E1, A2 = Σcr·E2
-        let parts = par(pool, || map_chunks(data.len(), |a, b| {
-            let mut out = vec![0.0; 1 + 3 * k];
-            let mut d = vec![0.0; k];
-            let mut p = vec![0.0; k];
-            // components with mass left in this chunk (the others add exact zeros)
-            let live: Vec<usize> = (0..k).filter(|&j| ends_ref[j] > a).collect();
-            for i in a..b {
-                let (lo, hi) = edges_ref.idx[i];
-                let mut s = 0.0;
-                for &j in &live {
-                    // past `ends[j]` the component has no mass left (S = 0 at the lower edge)
-                    p[j] = if i < ends_ref[j] { bin_prob(&vals_ref[j], lo, hi) } else { 0.0 };
-                    d[j] = comps_ref[j].0 * p[j];
-                    s += d[j];
-                }
-                let c = data.c[i];
-                if c == 0.0 {
-                    continue;
-                }
-                if !(s > 0.0) {
-                    out[0] = f64::NEG_INFINITY;
-                    continue;
-                }
-                out[0] += c * s.ln();
-                let c_s = c / s;
-                for &j in &live {
-                    let cr = d[j] * c_s;
-                    if cr == 0.0 {
-                        continue;
-                    }
-                    out[1 + 3 * j] += cr;
-                    let dist = &comps_ref[j].1;
-                    let v = &vals_ref[j];
-                    match dist.family {
-                        Family::Lognorm => {
-                            let (mu, sg) = (mus[j], dist.shape);
-                            let (u, pu) = lo.map(|l| v.t_phi(l)).unwrap_or((f64::NEG_INFINITY, 0.0));
-                            let (vt, pv) = v.t_phi(hi);
-                            let z = p[j];
-                            let upu = if u.is_finite() { u * pu } else { 0.0 };
-                            let vpv = if vt.is_finite() { vt * pv } else { 0.0 };
-                            let (e1, e2) = if z > 1e-300 {
-                                let inv_z = 1.0 / z;
-                                let m1 = (pu - pv) * inv_z;
-                                (mu + sg * m1, mu * mu + sg * sg + 2.0 * mu * sg * m1 + sg * sg * (upu - vpv) * inv_z)
-                            } else {
-                                let al = lo.map(|l| edges_ref.ln_e[l]).unwrap_or(f64::NEG_INFINITY);
-                                let be = edges_ref.ln_e[hi];
-                                let mid = if al.is_finite() { 0.5 * (al + be) } else { be - 0.5 };
-                                (mid, mid * mid)
-                            };
-                            out[2 + 3 * j] += cr * e1;
-                            out[3 + 3 * j] += cr * e2;
-                        }
-                        Family::Genpareto => {
-                            let beta = dist.loc;
-                            let alpha = 1.0 / dist.shape;
-                            let l = lo.map(|l| edges_ref.e[l]).unwrap_or(beta).max(beta);
-                            let h = edges_ref.e[hi];
-                            if h > beta {
-                                let tl = (l / beta).ln();
-                                let delta = (h / beta).ln() - tl;
-                                let e = if delta > 0.0 { tl + 1.0 / alpha - delta / (alpha * delta).exp_m1() } else { tl };
-                                out[2 + 3 * j] += cr * e;
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            out
-        }));
+        let parts = par(pool, || map_chunks(data.len(), |a, b| bin_chunk(&ctx, a, b)));
         let acc = add_in_order(parts, 1 + 3 * k);
         let ll = acc[0] / data.total;
         if let Some(&prev) = trace.last() {
@@ -294,3 +403,88 @@ pub fn em_binned(data: &Binned, start: &Mixture, opts: BinnedOptions, host: &Hos
     Ok(FitOutcome { mixture: rebuild(start, comps, data.sum), iterations, evaluations, termination, trace })
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hist::{Hist, YCol};
+
+    /// The column-wise chunk E-step against a plain bin-by-bin computation of spec §12/§13
+    /// (bin probabilities from `Dist::prob`, truncated-normal moments written out), on bins
+    /// with gaps, widening widths and empty bins, with uniform, lognormal and Pareto components.
+    #[test]
+    fn chunk_estep_equals_plain_computation() {
+        let mut csv = String::from("bin_lo,bin_hi,flows_sum\n");
+        let mut x = 1u64;
+        while x < 200_000 {
+            let w = 1 + x / 64;
+            let c = if x % 13 == 0 { 0 } else { 1 + (x * 7919 % 101) + 50_000 / x };
+            csv.push_str(&format!("{x},{},{c}\n", x + w));
+            x += w + u64::from(x % 7 == 0) * 3;
+        }
+        let data = Binned::new(&Hist::parse(&csv, "synthetic").unwrap(), YCol::Flows).unwrap();
+        let d = |n: &str, a: &[f64]| Dist::new(n, a).unwrap();
+        let comps = vec![
+            (0.2, d("uniform", &[0.0, 3.0])),
+            (0.1, d("uniform", &[0.0, 40.0])),
+            (0.3, d("lognorm", &[1.0, 0.0, 20.0])),
+            (0.2, d("lognorm", &[0.3, 0.0, 900.0])),
+            (0.2, d("genpareto", &[0.5, 5.0, 2.5])),
+        ];
+        let edges = Edges::new(&data);
+        let vals: Vec<EdgeVals> = comps
+            .iter()
+            .map(|(_, c)| {
+                let mut v = EdgeVals::default();
+                v.fill(c, &edges, true);
+                v
+            })
+            .collect();
+        let mus: Vec<f64> = comps.iter().map(|(_, c)| c.scale.ln()).collect();
+        let ends: Vec<usize> = vals.iter().map(|v| edges.idx.partition_point(|&(lo, _)| lo.is_none_or(|l| v.s(l) > 0.0))).collect();
+        let ctx = BinCtx { data: &data, edges: &edges, comps: &comps, vals: &vals, mus: &mus, ends: &ends };
+        let got = add_in_order(map_chunks(data.len(), |a, b| bin_chunk(&ctx, a, b)), 1 + 3 * comps.len());
+        // plain
+        let k = comps.len();
+        let mut want = vec![0.0; 1 + 3 * k];
+        let phi = |t: f64| if t.is_finite() { (-0.5 * t * t).exp() / (2.0 * std::f64::consts::PI).sqrt() } else { 0.0 };
+        for i in 0..data.len() {
+            let lo = if i == 0 { f64::NEG_INFINITY } else { data.x[i] - 1.0 };
+            let hi = data.hi[i] - 1.0;
+            let p: Vec<f64> = comps.iter().map(|(_, c)| if i == 0 { c.cdf(hi) } else { c.prob(lo, hi) }).collect();
+            let s: f64 = comps.iter().zip(&p).map(|((w, _), p)| w * p).sum();
+            if data.c[i] == 0.0 {
+                continue;
+            }
+            want[0] += data.c[i] * s.ln();
+            for (j, (w, c)) in comps.iter().enumerate() {
+                let cr = w * p[j] * data.c[i] / s;
+                want[1 + 3 * j] += cr;
+                match c.family {
+                    Family::Lognorm => {
+                        let (mu, sg) = (c.scale.ln(), c.shape);
+                        let u = if lo > 0.0 { (lo.ln() - mu) / sg } else { f64::NEG_INFINITY };
+                        let v = (hi.ln() - mu) / sg;
+                        let uu = if u.is_finite() { u * phi(u) } else { 0.0 };
+                        let m1 = (phi(u) - phi(v)) / p[j];
+                        want[2 + 3 * j] += cr * (mu + sg * m1);
+                        want[3 + 3 * j] += cr * (mu * mu + sg * sg + 2.0 * mu * sg * m1 + sg * sg * (uu - v * phi(v)) / p[j]);
+                    }
+                    Family::Genpareto => {
+                        let (beta, alpha) = (c.loc, 1.0 / c.shape);
+                        if hi > beta {
+                            let tl = (lo.max(beta) / beta).ln();
+                            let delta = (hi / beta).ln() - tl;
+                            want[2 + 3 * j] += cr * if delta > 0.0 { tl + 1.0 / alpha - delta / (alpha * delta).exp_m1() } else { tl };
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        for (q, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert!((g - w).abs() <= 1e-11 * w.abs().max(1e-300), "entry {q}: {g} vs {w}");
+        }
+        assert!(want[2 + 3 * 2] != 0.0 && want[2 + 3 * 4] != 0.0);
+    }
+}
