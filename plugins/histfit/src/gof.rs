@@ -9,10 +9,11 @@
 //! - `em_objective` = Σ c_i ln g(x_i)/N with g = pdf at bin_lo (first bin F(x_0) − F(0)),
 //! - `ks` = max_i |cumsum(c)_i/N − F(b_i − 1)| and where, `tv` = ½(Σ|q_i − p_i| + mass off bins),
 //! - k = Σ free parameters (uniform 0, genpareto 1, others 2) + K − 1; AIC = 2k − 2ℓ, BIC = k ln N − 2ℓ.
-use crate::binned::{map_chunks, Binned};
+use crate::binned::{Binned, CHUNK};
 use crate::em_binned::{bin_prob, EdgeVals, Edges};
 use crate::families::Family;
 use crate::mixture::Mixture;
+use rayon::prelude::*;
 use serde::Serialize;
 
 /// The figures of one mixture on one histogram column.
@@ -99,34 +100,24 @@ pub fn gof(data: &Binned, mix: &Mixture) -> Gof {
     // next bin's lower edge), each on its accurate side; P(a−1 < X ≤ b−1) from the upper tail
     // when the lower edge is past the component's median (flowmodels_gof's `comp_prob`)
     let edges = Edges::new(data);
-    let vals: Vec<EdgeVals> = mix
-        .comps
-        .iter()
-        .map(|c| {
-            let mut v = EdgeVals::default();
-            v.fill(&c.dist, &edges, false);
-            v
-        })
-        .collect();
-    // per bin: p, cdf_hi, g
-    let rows: Vec<(f64, f64, f64)> = map_chunks(nb, |a, b| {
-        (a..b)
-            .map(|i| {
+    // per bin: p, cdf_hi, g, summed over the components in order, one component at a time
+    // (one edge buffer, refilled per component)
+    let mut rows = vec![(0.0, 0.0, 0.0); nb];
+    let mut vals = EdgeVals::default();
+    for (j, c) in mix.comps.iter().enumerate() {
+        let d = &c.dist;
+        vals.fill(d, &edges, false);
+        let vals = &vals;
+        rows.par_chunks_mut(CHUNK).enumerate().for_each(|(ch, part)| {
+            for (r, row) in part.iter_mut().enumerate() {
+                let i = ch * CHUNK + r;
                 let (lo, hi) = edges.idx[i];
-                let (mut p, mut ch, mut g) = (0.0, 0.0, 0.0);
-                for (j, c) in mix.comps.iter().enumerate() {
-                    let d = &c.dist;
-                    p += w[j] * bin_prob(&vals[j], lo, hi);
-                    ch += w[j] * vals[j].f(hi);
-                    g += w[j] * if i == 0 { d.cdf(data.x[0]) - d.cdf(0.0) } else { d.pdf(data.x[i]) };
-                }
-                (p, ch, g)
-            })
-            .collect::<Vec<_>>()
-    })
-    .into_iter()
-    .flatten()
-    .collect();
+                row.0 += w[j] * bin_prob(vals, lo, hi);
+                row.1 += w[j] * vals.f(hi);
+                row.2 += w[j] * if i == 0 { d.cdf(data.x[0]) - d.cdf(0.0) } else { d.pdf(data.x[i]) };
+            }
+        });
+    }
     let (mut ll, mut em, mut sat, mut psum, mut tvs) = (0.0, 0.0, 0.0, 0.0, 0.0);
     let (mut cum, mut ks, mut ks_i, mut zero) = (0.0, -1.0, 0, 0);
     for (i, &(p, ch, g)) in rows.iter().enumerate() {
