@@ -171,8 +171,22 @@ impl Hist {
             columns: kept.iter().map(|&i| Column { name: names[i].clone(), values: vec![] }).collect(),
         };
         let mut fields: Vec<&str> = Vec::with_capacity(names.len());
+        let mut vals: Vec<u64> = Vec::with_capacity(names.len());
         for (ln, line) in lines {
             let row = ln + 1;
+            // fast path: a row of plain decimal integers (every agh_2015 / flow-models row);
+            // anything else (spaces, `.0`, signs, overflow, a wrong field count) takes the
+            // checked path below, which accepts the variants and names the bad field
+            if plain_ints(line.as_bytes(), &mut vals) && vals.len() == names.len() {
+                let (lo, hi) = (vals[lo_i], vals[hi_i]);
+                check_bin(source, row, lo, hi, h.bin_hi.last().copied())?;
+                h.bin_lo.push(lo);
+                h.bin_hi.push(hi);
+                for (c, &i) in kept.iter().enumerate() {
+                    h.columns[c].values.push(vals[i]);
+                }
+                continue;
+            }
             fields.clear();
             fields.extend(line.split(',').map(|s| s.trim()));
             if fields.len() != names.len() {
@@ -181,16 +195,7 @@ impl Hist {
             let parse = |i: usize| -> Result<u64, PluginError> { parse_int(fields[i]).map_err(|why| PluginError::data(format!("{source}:{row}: column `{}`: {why}", names[i]))) };
             let lo = parse(lo_i)?;
             let hi = parse(hi_i)?;
-            if hi <= lo {
-                return Err(PluginError::data(format!("{source}:{row}: bin_hi {hi} must be greater than bin_lo {lo}")));
-            }
-            if let Some(&prev_hi) = h.bin_hi.last() {
-                if lo < prev_hi {
-                    return Err(PluginError::data(format!(
-                        "{source}:{row}: bin_lo {lo} overlaps or precedes the previous bin (which ends at {prev_hi}); rows must be ascending by bin_lo"
-                    )));
-                }
-            }
+            check_bin(source, row, lo, hi, h.bin_hi.last().copied())?;
             h.bin_lo.push(lo);
             h.bin_hi.push(hi);
             for (c, &i) in kept.iter().enumerate() {
@@ -221,6 +226,47 @@ impl Hist {
         }
         s
     }
+}
+
+/// A bin must be non-empty and start at or after the previous bin's end.
+fn check_bin(source: &str, row: usize, lo: u64, hi: u64, prev_hi: Option<u64>) -> Result<(), PluginError> {
+    if hi <= lo {
+        return Err(PluginError::data(format!("{source}:{row}: bin_hi {hi} must be greater than bin_lo {lo}")));
+    }
+    if let Some(prev_hi) = prev_hi {
+        if lo < prev_hi {
+            return Err(PluginError::data(format!(
+                "{source}:{row}: bin_lo {lo} overlaps or precedes the previous bin (which ends at {prev_hi}); rows must be ascending by bin_lo"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Splits a line of plain comma-separated decimal integers (each ≤ 2^63 − 1, no spaces or
+/// signs) into `out`; false when the line is anything else.
+fn plain_ints(line: &[u8], out: &mut Vec<u64>) -> bool {
+    out.clear();
+    let (mut v, mut digits) = (0u64, 0usize);
+    for &b in line {
+        if b.is_ascii_digit() {
+            v = v * 10 + u64::from(b - b'0');
+            digits += 1;
+            if digits > 18 {
+                return false; // may exceed 2^63 − 1: the checked path decides
+            }
+        } else if b == b',' && digits > 0 {
+            out.push(v);
+            (v, digits) = (0, 0);
+        } else {
+            return false;
+        }
+    }
+    if digits == 0 {
+        return false;
+    }
+    out.push(v);
+    true
 }
 
 /// Parses a non-negative integer field (≤ 2^63 − 1, like numpy's int64). A trailing `.0`
@@ -338,6 +384,18 @@ mod tests {
         assert!(h.column("octets_ssq").is_none());
         assert_eq!(h.gaps(), 1);
         assert_eq!(h.detect_x().unwrap(), XKind::Length);
+    }
+
+    #[test]
+    fn plain_and_checked_rows_read_alike() {
+        let plain = Hist::parse("bin_lo,bin_hi,flows_sum\n1,2,30\n2,3,4\n", "p.csv").unwrap();
+        let variants = Hist::parse("bin_lo,bin_hi,flows_sum\n 1, 2 ,30.0\r\n2,3,4\n", "v.csv").unwrap();
+        assert_eq!((plain.bin_lo, plain.bin_hi, plain.columns[0].values.clone()), (variants.bin_lo, variants.bin_hi, variants.columns[0].values.clone()));
+        let mut v = vec![];
+        assert!(plain_ints(b"1,22,333", &mut v) && v == [1, 22, 333]);
+        for bad in [&b"1,,2"[..], b"1,2,", b",1", b"1 ,2", b"1,+2", b"1,2.0", b"", b"1234567890123456789"] {
+            assert!(!plain_ints(bad, &mut v), "{:?}", std::str::from_utf8(bad));
+        }
     }
 
     #[test]
