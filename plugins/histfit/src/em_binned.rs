@@ -1,7 +1,7 @@
 //! `em-binned`: EM on the exact grouped-data likelihood (spec §13), and the per-edge
 //! distribution values it shares with the goodness of fit (spec §12).
 use crate::binned::{add_in_order, map_chunks, Binned, CHUNK};
-use crate::em::{par, rebuild, FitOutcome};
+use crate::em::{fast_ln, par, rebuild, FitOutcome};
 use crate::families::{Dist, Family};
 use crate::ndtr::lognorm_edges;
 use crate::mixture::Mixture;
@@ -135,6 +135,23 @@ fn at<T: Copy>(v: &[T], i: usize) -> T {
     unsafe { *v.get_unchecked(i) }
 }
 
+/// Σ_{r<n} f(r) in four interleaved lanes added as (l0 + l1) + (l2 + l3): a fixed order
+/// (deterministic for any thread count and vector width) that breaks the add latency chain.
+#[inline(always)]
+fn sum4(n: usize, f: impl Fn(usize) -> f64) -> f64 {
+    let mut acc = [0.0f64; 4];
+    let full = n / 4 * 4;
+    for g in (0..full).step_by(4) {
+        for (l, a) in acc.iter_mut().enumerate() {
+            *a += f(g + l);
+        }
+    }
+    for r in full..n {
+        acc[r - full] += f(r);
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3])
+}
+
 /// What every chunk of the em-binned E-step reads.
 struct BinCtx<'a> {
     data: &'a Binned,
@@ -151,7 +168,7 @@ struct BinCtx<'a> {
 /// arithmetic vectorises: p_ik = P(bin i | component k) (spec §12), s_i = Σ_k π_k p_ik,
 /// ℓ += c_i ln s_i, r_ik c_i = π_k p_ik c_i/s_i, and the truncated moments E1 = E[ln X | bin],
 /// E2 = E[(ln X)² | bin] of each lognormal (spec §13). Returns `[ℓ, (Σcr, Σcr·E1, Σcr·E2) per
-/// component]`. Every sum runs over the bins in order, so the result does not depend on the
+/// component]`. Every sum has a fixed order ([`sum4`]), so the result does not depend on the
 /// vector width or on how chunks are spread over threads.
 #[inline(always)]
 #[allow(clippy::neg_cmp_op_on_partial_ord)] // `!(s > 0)` on purpose: a NaN total counts as lost
@@ -192,31 +209,28 @@ fn bin_chunk_body(ctx: &BinCtx, a: usize, b: usize) -> Vec<f64> {
             *sr += w * pr;
         }
     }
-    // c_i / s_i (0 for empty bins and, with ℓ = −∞, for bins the mixture cannot produce)
-    let mut cs = vec![0.0; n];
+    // c_i / s_i and c_i ln s_i (0 for empty bins and, with ℓ = −∞, for bins the mixture
+    // cannot produce); the log is em-compat's vectorised fdlibm log (no fused operations)
+    let c = &data.c[a..b];
+    let (mut cs, mut lg) = (vec![0.0; n], vec![0.0; n]);
     for r in 0..n {
-        let c = data.c[a + r];
-        if c == 0.0 {
-            continue;
-        }
-        if !(s[r] > 0.0) {
-            out[0] = f64::NEG_INFINITY;
-            continue;
-        }
-        out[0] += c * s[r].ln();
-        cs[r] = c / s[r];
+        let ok = s[r] > 0.0 && c[r] != 0.0;
+        let sr = if ok { s[r] } else { 1.0 };
+        cs[r] = if ok { c[r] / sr } else { 0.0 };
+        lg[r] = if ok { c[r] * fast_ln(sr) } else { 0.0 };
     }
+    let lost = c.iter().zip(&s).fold(false, |z, (&cr, &sr)| z | (cr != 0.0 && !(sr > 0.0)));
+    out[0] = if lost { f64::NEG_INFINITY } else { sum4(n, |r| lg[r]) };
     let (mut e1, mut e2) = (vec![0.0; n], vec![0.0; n]);
     for (q, &j) in live.iter().enumerate() {
         let pj = &p[q * n..(q + 1) * n];
         let w = comps[j].0;
-        let (mut a0, mut a1, mut a2) = (0.0, 0.0, 0.0);
+        let mut cr = vec![0.0; n];
         for r in 0..n {
-            let cr = w * pj[r] * cs[r];
-            if cr != 0.0 {
-                a0 += cr;
-            }
+            cr[r] = w * pj[r] * cs[r];
         }
+        let a0 = sum4(n, |r| cr[r]);
+        let (mut a1, mut a2) = (0.0, 0.0);
         let dist = &comps[j].1;
         match dist.family {
             Family::Lognorm => {
@@ -245,19 +259,15 @@ fn bin_chunk_body(ctx: &BinCtx, a: usize, b: usize) -> Vec<f64> {
                 if head {
                     (e1[0], e2[0]) = moments(0, f64::NEG_INFINITY, 0.0, f64::NEG_INFINITY);
                 }
-                for r in 0..n {
-                    let cr = w * pj[r] * cs[r];
-                    if cr != 0.0 {
-                        a1 += cr * e1[r];
-                        a2 += cr * e2[r];
-                    }
-                }
+                // (a zero weight skips the bin: E1/E2 of a bin with Z = 0 are not used)
+                a1 = sum4(n, |r| if cr[r] != 0.0 { cr[r] * e1[r] } else { 0.0 });
+                a2 = sum4(n, |r| if cr[r] != 0.0 { cr[r] * e2[r] } else { 0.0 });
             }
             Family::Genpareto => {
                 let beta = dist.loc;
                 let alpha = 1.0 / dist.shape;
                 for r in 0..n {
-                    let cr = w * pj[r] * cs[r];
+                    let cr = cr[r];
                     let l = if head && r == 0 { beta } else { edges.e[lo[r]].max(beta) };
                     let h = edges.e[hi[r]];
                     if cr != 0.0 && h > beta {
