@@ -369,12 +369,10 @@ pub fn em_binned(data: &Binned, start: &Mixture, opts: BinnedOptions, host: &Hos
         let parts = par(pool, || map_chunks(data.len(), |a, b| bin_chunk(&ctx, a, b)));
         let acc = add_in_order(parts, 1 + 3 * k);
         let ll = acc[0] / data.total;
-        if let Some(&prev) = trace.last() {
-            if ll - prev < opts.tolerance {
-                trace.push(ll);
-                termination = Termination::Converged;
-                break;
-            }
+        if trace.last().is_some_and(|&prev| ll - prev < opts.tolerance) {
+            trace.push(ll);
+            termination = Termination::Converged;
+            break;
         }
         trace.push(ll);
         if iterations >= opts.max_iterations {
@@ -428,9 +426,9 @@ mod tests {
         let mut x = 1u64;
         while x < 200_000 {
             let w = 1 + x / 64;
-            let c = if x % 13 == 0 { 0 } else { 1 + (x * 7919 % 101) + 50_000 / x };
+            let c = if x.is_multiple_of(13) { 0 } else { 1 + (x * 7919 % 101) + 50_000 / x };
             csv.push_str(&format!("{x},{},{c}\n", x + w));
-            x += w + u64::from(x % 7 == 0) * 3;
+            x += w + u64::from(x.is_multiple_of(7)) * 3;
         }
         let data = Binned::new(&Hist::parse(&csv, "synthetic").unwrap(), YCol::Flows).unwrap();
         let d = |n: &str, a: &[f64]| Dist::new(n, a).unwrap();

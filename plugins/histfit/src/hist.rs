@@ -233,14 +233,12 @@ fn check_bin(source: &str, row: usize, lo: u64, hi: u64, prev_hi: Option<u64>) -
     if hi <= lo {
         return Err(PluginError::data(format!("{source}:{row}: bin_hi {hi} must be greater than bin_lo {lo}")));
     }
-    if let Some(prev_hi) = prev_hi {
-        if lo < prev_hi {
-            return Err(PluginError::data(format!(
-                "{source}:{row}: bin_lo {lo} overlaps or precedes the previous bin (which ends at {prev_hi}); rows must be ascending by bin_lo"
-            )));
-        }
+    match prev_hi {
+        Some(prev_hi) if lo < prev_hi => Err(PluginError::data(format!(
+            "{source}:{row}: bin_lo {lo} overlaps or precedes the previous bin (which ends at {prev_hi}); rows must be ascending by bin_lo"
+        ))),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// Splits a line of plain comma-separated decimal integers (each ≤ 2^63 − 1, no spaces or
