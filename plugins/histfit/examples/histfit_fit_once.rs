@@ -25,15 +25,17 @@ fn main() {
     let it: u64 = a[3].parse().expect("ITER");
     let counts = Counts(vec![(Family::Uniform, a[4].parse().expect("U")), (Family::Lognorm, a[5].parse().expect("L"))]);
     let start = initial_mix(&counts, data.x[0], *data.x.last().unwrap()).unwrap();
+    // one pool for the process, as a runner cell has (RAYON_NUM_THREADS threads)
+    let pool = rayon::ThreadPoolBuilder::new().build().unwrap_or_else(|e| panic!("{e}"));
     let t1 = std::time::Instant::now();
     let fit = if a.get(6).map(|s| s.as_str()) == Some("binned") {
-        em_binned(&data, &start, BinnedOptions { max_iterations: it, tolerance: 0.0 }, &Host::detached(), None)
+        em_binned(&data, &start, BinnedOptions { max_iterations: it, tolerance: 0.0 }, &Host::detached(), Some(&pool))
     } else {
-        em_compat(&data, &start, CompatOptions { iterations: it, mpw: None }, &Host::detached(), None)
+        em_compat(&data, &start, CompatOptions { iterations: it, mpw: None }, &Host::detached(), Some(&pool))
     }
     .unwrap_or_else(|e| panic!("{e}"));
     let t2 = std::time::Instant::now();
-    let g = histfit::gof::gof(&data, &fit.mixture);
+    let g = pool.install(|| histfit::gof::gof(&data, &fit.mixture));
     print!("{}", fit.mixture.to_json_text());
     eprintln!(
         "read {:.3} s, fit {:.3} s ({} iterations), ll/unit {:.6}, KL {:.4e}, KS {:.4e}",

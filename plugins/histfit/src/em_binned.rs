@@ -327,6 +327,11 @@ fn bin_chunk(ctx: &BinCtx, a: usize, b: usize) -> Vec<f64> {
 /// cannot lower ℓ = Σ c_i ln Σ_k π_k p_ik. Stops when ℓ/N rises by less than `tolerance` or
 /// after `max_iterations` M-steps.
 pub fn em_binned(data: &Binned, start: &Mixture, opts: BinnedOptions, host: &Host, pool: Option<&rayon::ThreadPool>) -> Result<FitOutcome, PluginError> {
+    // one hand-off into the cell's pool for the whole fit (see `em_compat`)
+    par(pool, || em_binned_in(data, start, opts, host, pool))
+}
+
+fn em_binned_in(data: &Binned, start: &Mixture, opts: BinnedOptions, host: &Host, pool: Option<&rayon::ThreadPool>) -> Result<FitOutcome, PluginError> {
     for (j, c) in start.comps.iter().enumerate() {
         match c.dist.family {
             Family::Uniform => {}
