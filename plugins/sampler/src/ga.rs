@@ -193,6 +193,12 @@ fn initial(model: &Model, cfg: &GaConfig, seed_hex: &str, order: Option<&[u32]>,
 
 /// Runs the GA; offspring are evaluated in `pool` (results do not depend on its size).
 pub fn run(model: &Model, cfg: &GaConfig, seed_hex: &str, host: &Host, pool: &rayon::ThreadPool) -> Result<GaOutcome, PluginError> {
+    // one hand-off into the pool for the whole run: the per-generation `pool.install` calls
+    // inside then run on a worker directly instead of waking it and parking the caller
+    pool.install(|| run_in(model, cfg, seed_hex, host, pool))
+}
+
+fn run_in(model: &Model, cfg: &GaConfig, seed_hex: &str, host: &Host, pool: &rayon::ThreadPool) -> Result<GaOutcome, PluginError> {
     let n = model.len();
     let order = (cfg.init == Init::Stratified).then(|| strata_order(model));
     let (mut pop, init_candidates, init_fallback) = initial(model, cfg, seed_hex, order.as_deref(), pool);
