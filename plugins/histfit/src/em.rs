@@ -409,37 +409,10 @@ fn chunk_estep(ctx: &EstepCtx, a: usize, mut store: Option<&mut [f64]>, scratch:
     (out, if dead { f64::NEG_INFINITY } else { fold8(&obj8) })
 }
 
-/// The same code compiled for AVX2 + FMA (4 lanes; the same IEEE operations, so results are
-/// bit-identical to the other paths).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn chunk_estep_avx2(ctx: &EstepCtx, a: usize, blk: Option<&mut [f64]>, scr: &mut Scratch) -> (Vec<f64>, f64) {
-    chunk_estep(ctx, a, blk, scr)
-}
-
-/// The same code compiled for AVX-512F (8 lanes, FMA; results are bit-identical to the other
-/// paths).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,fma")]
-fn chunk_estep_avx512(ctx: &EstepCtx, a: usize, blk: Option<&mut [f64]>, scr: &mut Scratch) -> (Vec<f64>, f64) {
-    chunk_estep(ctx, a, blk, scr)
-}
-
-/// Picks the widest vector unit the CPU has (the arithmetic is the same IEEE operations in
-/// the same order on every path, only the number of lanes differs).
-fn chunk_estep_dispatch(ctx: &EstepCtx, a: usize, blk: Option<&mut [f64]>, scr: &mut Scratch) -> (Vec<f64>, f64) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("fma") {
-            // SAFETY: the CPU supports AVX-512F and FMA (checked just above).
-            return unsafe { chunk_estep_avx512(ctx, a, blk, scr) };
-        }
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            // SAFETY: the CPU supports AVX2 and FMA (checked just above).
-            return unsafe { chunk_estep_avx2(ctx, a, blk, scr) };
-        }
-    }
-    chunk_estep(ctx, a, blk, scr)
+vector_dispatch! {
+    /// [`chunk_estep`] on the widest vector unit the CPU has (AVX-512 or AVX2, each with FMA).
+    fn chunk_estep_dispatch(ctx: &EstepCtx, a: usize, blk: Option<&mut [f64]>, scr: &mut Scratch) -> (Vec<f64>, f64) => chunk_estep,
+    avx512 = "avx512f,fma" ["avx512f", "fma"], avx2 = "avx2,fma" ["avx2", "fma"]
 }
 
 /// flow-models' E-step (spec §3.3): `d_ik = π_k f_k(x_i)` (first row

@@ -78,21 +78,6 @@ impl EdgeVals {
         self.v.resize(n, [0.0; 4]);
         if d.family == Family::Lognorm && d.loc == 0.0 {
             self.v.par_chunks_mut(CHUNK).zip(edges.ln_e.par_chunks(CHUNK)).for_each(|(out, le)| lognorm_edges(out, le, d, moments));
-        } else if d.family == Family::Uniform {
-            // Dist::sf / Dist::cdf of a uniform, inline
-            let (loc, scale) = (d.loc, d.scale);
-            self.v.par_chunks_mut(CHUNK).zip(edges.e.par_chunks(CHUNK)).for_each(|(out, e)| {
-                for (o, &x) in out.iter_mut().zip(e) {
-                    let z = (x - loc) / scale;
-                    let s = (1.0 - z).clamp(0.0, 1.0);
-                    *o = if s < 0.5 {
-                        [1.0 - s, s, 0.0, 0.0]
-                    } else {
-                        let f = z.clamp(0.0, 1.0);
-                        [f, 1.0 - f, 0.0, 0.0]
-                    };
-                }
-            });
         } else {
             self.v.par_chunks_mut(CHUNK).zip(edges.e.par_chunks(CHUNK)).for_each(|(out, e)| {
                 for (o, &x) in out.iter_mut().zip(e) {
@@ -221,11 +206,10 @@ fn bin_chunk_body(ctx: &BinCtx, a: usize, b: usize) -> Vec<f64> {
     }
     let lost = c.iter().zip(&s).fold(false, |z, (&cr, &sr)| z | (cr != 0.0 && !(sr > 0.0)));
     out[0] = if lost { f64::NEG_INFINITY } else { sum4(n, |r| lg[r]) };
-    let (mut e1, mut e2) = (vec![0.0; n], vec![0.0; n]);
+    let (mut e1, mut e2, mut cr) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
     for (q, &j) in live.iter().enumerate() {
         let pj = &p[q * n..(q + 1) * n];
         let w = comps[j].0;
-        let mut cr = vec![0.0; n];
         for r in 0..n {
             cr[r] = w * pj[r] * cs[r];
         }
@@ -287,35 +271,11 @@ fn bin_chunk_body(ctx: &BinCtx, a: usize, b: usize) -> Vec<f64> {
     out
 }
 
-/// [`bin_chunk_body`] compiled for AVX2 (wider vectors and gathers; no FMA, so the same
-/// IEEE operations and bits as the baseline build).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn bin_chunk_avx2(ctx: &BinCtx, a: usize, b: usize) -> Vec<f64> {
-    bin_chunk_body(ctx, a, b)
-}
-
-/// [`bin_chunk_body`] compiled for AVX-512F (no FMA: bit-identical to the other builds).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-fn bin_chunk_avx512(ctx: &BinCtx, a: usize, b: usize) -> Vec<f64> {
-    bin_chunk_body(ctx, a, b)
-}
-
-/// The chunk on the widest vector unit the CPU has.
-fn bin_chunk(ctx: &BinCtx, a: usize, b: usize) -> Vec<f64> {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU supports AVX-512F (checked just above).
-            return unsafe { bin_chunk_avx512(ctx, a, b) };
-        }
-        if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2 (checked just above).
-            return unsafe { bin_chunk_avx2(ctx, a, b) };
-        }
-    }
-    bin_chunk_body(ctx, a, b)
+vector_dispatch! {
+    /// [`bin_chunk_body`] on the widest vector unit the CPU has (no FMA: the same IEEE
+    /// operations and bits as the baseline build; wider vectors and gathers).
+    fn bin_chunk(ctx: &BinCtx, a: usize, b: usize) -> Vec<f64> => bin_chunk_body,
+    avx512 = "avx512f" ["avx512f"], avx2 = "avx2" ["avx2"]
 }
 
 /// EM on the exact binned likelihood (grouped-data EM, spec §13). E-step with the bin

@@ -175,31 +175,29 @@ impl Hist {
         for (ln, line) in lines {
             let row = ln + 1;
             // fast path: a row of plain decimal integers (every agh_2015 / flow-models row);
-            // anything else (spaces, `.0`, signs, overflow, a wrong field count) takes the
-            // checked path below, which accepts the variants and names the bad field
-            if plain_ints(line.as_bytes(), &mut vals) && vals.len() == names.len() {
-                let (lo, hi) = (vals[lo_i], vals[hi_i]);
-                check_bin(source, row, lo, hi, h.bin_hi.last().copied())?;
-                h.bin_lo.push(lo);
-                h.bin_hi.push(hi);
-                for (c, &i) in kept.iter().enumerate() {
-                    h.columns[c].values.push(vals[i]);
+            // anything else (spaces, `.0`, signs, overflow, a wrong field count) is split and
+            // parsed field by field, which accepts the variants and names the bad field
+            let plain = plain_ints(line.as_bytes(), &mut vals) && vals.len() == names.len();
+            if !plain {
+                fields.clear();
+                fields.extend(line.split(',').map(|s| s.trim()));
+                if fields.len() != names.len() {
+                    return Err(PluginError::data(format!("{source}:{row}: expected {} fields as in the header, found {}", names.len(), fields.len())));
                 }
-                continue;
             }
-            fields.clear();
-            fields.extend(line.split(',').map(|s| s.trim()));
-            if fields.len() != names.len() {
-                return Err(PluginError::data(format!("{source}:{row}: expected {} fields as in the header, found {}", names.len(), fields.len())));
-            }
-            let parse = |i: usize| -> Result<u64, PluginError> { parse_int(fields[i]).map_err(|why| PluginError::data(format!("{source}:{row}: column `{}`: {why}", names[i]))) };
-            let lo = parse(lo_i)?;
-            let hi = parse(hi_i)?;
+            let get = |i: usize| -> Result<u64, PluginError> {
+                if plain {
+                    return Ok(vals[i]);
+                }
+                parse_int(fields[i]).map_err(|why| PluginError::data(format!("{source}:{row}: column `{}`: {why}", names[i])))
+            };
+            let lo = get(lo_i)?;
+            let hi = get(hi_i)?;
             check_bin(source, row, lo, hi, h.bin_hi.last().copied())?;
             h.bin_lo.push(lo);
             h.bin_hi.push(hi);
             for (c, &i) in kept.iter().enumerate() {
-                let v = parse(i)?;
+                let v = get(i)?;
                 h.columns[c].values.push(v);
             }
         }

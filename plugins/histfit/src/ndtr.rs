@@ -132,36 +132,18 @@ fn lognorm_edges_body(out: &mut [[f64; 4]], ln_e: &[f64], mu: f64, sg: f64, mome
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn lognorm_edges_avx2(out: &mut [[f64; 4]], ln_e: &[f64], mu: f64, sg: f64, moments: bool) {
-    lognorm_edges_body(out, ln_e, mu, sg, moments)
+vector_dispatch! {
+    /// [`lognorm_edges_body`] on the widest vector unit the CPU has (bit-identical on every path).
+    fn lognorm_block(out: &mut [[f64; 4]], ln_e: &[f64], mu: f64, sg: f64, moments: bool) -> () => lognorm_edges_body,
+    avx512 = "avx512f,fma" ["avx512f", "fma"], avx2 = "avx2,fma" ["avx2", "fma"]
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,fma")]
-fn lognorm_edges_avx512(out: &mut [[f64; 4]], ln_e: &[f64], mu: f64, sg: f64, moments: bool) {
-    lognorm_edges_body(out, ln_e, mu, sg, moments)
-}
-
-/// [`lognorm_edges_body`] on the widest vector unit the CPU has (bit-identical on every path).
+/// `out[i] = [F, S, t, φ(t)]` at the edges with logarithms `ln_e` for lognormal `d` (loc 0), in
+/// blocks of [`BLOCK`] edges.
 pub fn lognorm_edges(out: &mut [[f64; 4]], ln_e: &[f64], d: &Dist, moments: bool) {
     let (mu, sg) = (d.scale.ln(), d.shape);
     for (o, l) in out.chunks_mut(BLOCK).zip(ln_e.chunks(BLOCK)) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("fma") {
-                // SAFETY: the CPU supports AVX-512F and FMA (checked just above).
-                unsafe { lognorm_edges_avx512(o, l, mu, sg, moments) };
-                continue;
-            }
-            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-                // SAFETY: the CPU supports AVX2 and FMA (checked just above).
-                unsafe { lognorm_edges_avx2(o, l, mu, sg, moments) };
-                continue;
-            }
-        }
-        lognorm_edges_body(o, l, mu, sg, moments);
+        lognorm_block(o, l, mu, sg, moments);
     }
 }
 
