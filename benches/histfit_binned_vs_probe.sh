@@ -26,11 +26,11 @@ cargo build -q --release -p flowlab-histfit --example histfit_fit_once
 BIN=$CARGO_TARGET_DIR/release/examples/histfit_fit_once
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
-PYTHONPATH="$REF" /usr/bin/time -f "%U %S %e %M" -o "$OUT/py.time" "$VENV/bin/python" "$REF/binned_em_probe.py" \
+PYTHONPATH="$REF" python3 "$ROOT/benches/rusage.py" "$OUT/py.time" "$VENV/bin/python" "$REF/binned_em_probe.py" \
   "$HIST" -y "$Y" -U "$U" -L "$L" -i "$IT" -o "$OUT/py.json" > "$OUT/py.log"
 for t in 1 2; do
   for r in $(seq "$REPEAT"); do
-    RAYON_NUM_THREADS=$t /usr/bin/time -f "%U %S %e %M" -o "$OUT/hf$t.$r.time" "$BIN" "$HIST" "$Y" "$IT" "$U" "$L" binned > "$OUT/hf$t.json" 2> "$OUT/hf$t.log"
+    RAYON_NUM_THREADS=$t python3 "$ROOT/benches/rusage.py" "$OUT/hf$t.$r.time" "$BIN" "$HIST" "$Y" "$IT" "$U" "$L" binned trace > "$OUT/hf$t.json" 2> "$OUT/hf$t.log"
   done
 done
 python3 - "$OUT" "$REPEAT" <<'PY'
@@ -41,7 +41,7 @@ def t(path):
     return float(u) + float(s), float(e), int(m) / 1024
 py = t(f'{out}/py.time')
 py_ll = re.findall(r'll_per_unit (\S+)', open(f'{out}/py.log').read())[-1]
-hf_ll = re.search(r'll/unit (\S+),', open(f'{out}/hf1.log').read()).group(1)
+hf_ll = re.search(r"objective ([-0-9.e]+)", open(f'{out}/hf1.log').read()).group(1)
 print(f'numpy probe   : CPU {py[0]:7.3f} s   wall {py[1]:7.3f} s   max RSS {py[2]:6.1f} MB   ll/unit {py_ll}')
 for th in (1, 2):
     runs = [t(f'{out}/hf{th}.{r}.time') for r in range(1, rep + 1)]

@@ -2,19 +2,24 @@
 # Side by side: flow-models 2.2 (PyPI) against flowlab's histfit on the tutorial fit
 # (400 iterations, U6 L4, -y flows, agh_2015 all/length.csv: 23 782 bins), whole process each.
 # flow-models' 2.2 `fit` CLI crashes when it saves, so its fitting function is called from
-# Python (benches/histfit_fm_fit.py). Prints CPU and wall seconds, max RSS, the ratios and the
-# largest relative difference between the two fitted mixtures.
+# Python (benches/histfit_fm_fit.py). Both sides do the same work: read the csv_hist, run the
+# EM for exactly N iterations, write the mixture JSON (flow-models computes no likelihood and no
+# goodness of fit). A third histfit row adds what a flowlab `fit` cell can also do: the objective
+# after every iteration (`trace = true`) and the goodness of fit (spec §12). Prints CPU and wall
+# seconds, max RSS, the ratios and the largest relative difference between the fitted mixtures.
 #
 #   benches/histfit_vs_python.sh [HIST.csv] [y] [iterations] [U] [L]
 # env: FLOWLAB_DATA_DIR (default ../shared/data), FM_VENV (venv for flow-models, created and
-#      filled from PyPI when missing), CARGO_TARGET_DIR, REPEAT (flowlab runs, default 5).
+#      filled from PyPI when missing), CARGO_TARGET_DIR, REPEAT (histfit runs of each kind,
+#      default 7), FM_REPEAT (flow-models runs, default 3; each takes ~6 s).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DATA=${FLOWLAB_DATA_DIR:-$ROOT/../shared/data}
 HIST=${1:-$DATA/agh_2015/histograms/all/length.csv}
 Y=${2:-flows}; IT=${3:-400}; U=${4:-6}; L=${5:-4}
 VENV=${FM_VENV:-$ROOT/target/fm-venv}
-REPEAT=${REPEAT:-5}
+REPEAT=${REPEAT:-7}
+FM_REPEAT=${FM_REPEAT:-3}
 if ! "$VENV/bin/python" -c "import flow_models.fit, scipy" 2>/dev/null; then
   echo "installing flow-models from PyPI into $VENV" >&2
   python3 -m venv "$VENV"
@@ -26,27 +31,33 @@ BIN=$CARGO_TARGET_DIR/release/examples/histfit_fit_once
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 
-/usr/bin/time -f "%U %S %e %M" -o "$OUT/fm.time" "$VENV/bin/python" "$ROOT/benches/histfit_fm_fit.py" "$HIST" "$Y" "$IT" "$U" "$L" "$OUT/fm.json" 2> "$OUT/fm.log"
-grep '^flow-models:' "$OUT/fm.log" >&2 || true
-for t in 1 2; do
-  for r in $(seq "$REPEAT"); do
-    RAYON_NUM_THREADS=$t /usr/bin/time -f "%U %S %e %M" -o "$OUT/hf$t.$r.time" "$BIN" "$HIST" "$Y" "$IT" "$U" "$L" > "$OUT/hf$t.json" 2> "$OUT/hf$t.log"
+# the runs alternate (flow-models, histfit 1 thread, 2 threads, with trace and GoF) so that a
+# noisy neighbour slows both sides alike; ratios are of medians
+for r in $(seq "$REPEAT"); do
+  if [ "$r" -le "$FM_REPEAT" ]; then
+    python3 "$ROOT/benches/rusage.py" "$OUT/fm.$r.time" "$VENV/bin/python" "$ROOT/benches/histfit_fm_fit.py" "$HIST" "$Y" "$IT" "$U" "$L" "$OUT/fm.json" 2> "$OUT/fm.log"
+    grep '^flow-models:' "$OUT/fm.log" >&2 || true
+  fi
+  for t in 1 2; do
+    RAYON_NUM_THREADS=$t python3 "$ROOT/benches/rusage.py" "$OUT/hf$t.$r.time" "$BIN" "$HIST" "$Y" "$IT" "$U" "$L" > "$OUT/hf$t.json" 2> "$OUT/hf$t.log"
   done
+  RAYON_NUM_THREADS=1 python3 "$ROOT/benches/rusage.py" "$OUT/hfx.$r.time" "$BIN" "$HIST" "$Y" "$IT" "$U" "$L" compat trace gof > "$OUT/hfx.json" 2> "$OUT/hfx.log"
 done
-grep -h '^read' "$OUT/hf1.log" >&2 || true
+grep -h '^read' "$OUT/hf1.log" "$OUT/hfx.log" >&2 || true
 
-python3 - "$OUT" "$REPEAT" <<'PY'
+python3 - "$OUT" "$REPEAT" "$FM_REPEAT" <<'PY'
 import json, statistics, sys
-out, rep = sys.argv[1], int(sys.argv[2])
+out, rep, fm_rep = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 def t(path):
     u, s, e, m = open(path).read().split()
     return float(u) + float(s), float(e), int(m) / 1024
-fm = t(f'{out}/fm.time')
-print(f'flow-models 2.2 : CPU {fm[0]:7.3f} s   wall {fm[1]:7.3f} s   max RSS {fm[2]:6.1f} MB')
-for th in (1, 2):
+fm_runs = [t(f'{out}/fm.{r}.time') for r in range(1, min(fm_rep, rep) + 1)]
+fm = (statistics.median(r[0] for r in fm_runs), statistics.median(r[1] for r in fm_runs), max(r[2] for r in fm_runs))
+print(f'flow-models 2.2       : CPU {fm[0]:7.4f} s   wall {fm[1]:7.4f} s   max RSS {fm[2]:6.1f} MB   (median of {len(fm_runs)})')
+for th, label in (('1', '1 thr.        '), ('2', '2 thr.        '), ('x', '1 thr.+tr.+GoF')):
     runs = [t(f'{out}/hf{th}.{r}.time') for r in range(1, rep + 1)]
     cpu = statistics.median(r[0] for r in runs); wall = statistics.median(r[1] for r in runs); rss = max(r[2] for r in runs)
-    print(f'histfit {th} thr.  : CPU {cpu:7.3f} s   wall {wall:7.3f} s   max RSS {rss:6.1f} MB   '
+    print(f'histfit {label}: CPU {cpu:7.4f} s   wall {wall:7.4f} s   max RSS {rss:6.1f} MB   '
           f'(median of {rep}; CPU ratio {fm[0] / max(cpu, 1e-9):6.1f}x, wall ratio {fm[1] / max(wall, 1e-9):6.1f}x)')
 a = json.load(open(f'{out}/fm.json')); b = json.load(open(f'{out}/hf1.json'))
 worst = 0.0

@@ -38,9 +38,9 @@ fn benches(c: &mut Criterion) {
     let host = Host::detached();
     let mut g = c.benchmark_group(format!("em ({what}, {} bins, U6 L4, 1 thread)", data.len()));
     g.sample_size(10);
-    g.bench_function("em-compat 1 iteration", |b| b.iter(|| em_compat(&data, &start, CompatOptions { iterations: 1, mpw: None }, &host, Some(&pool)).unwrap()));
-    g.bench_function("em-compat 400 iterations (tutorial fit)", |b| b.iter(|| em_compat(&data, &start, CompatOptions { iterations: 400, mpw: None }, &host, Some(&pool)).unwrap()));
-    g.bench_function("em-binned 50 iterations", |b| b.iter(|| em_binned(&data, &start, BinnedOptions { max_iterations: 50, tolerance: 0.0 }, &host, Some(&pool)).unwrap()));
+    g.bench_function("em-compat 1 iteration", |b| b.iter(|| em_compat(&data, &start, CompatOptions { iterations: 1, mpw: None, trace: false }, &host, Some(&pool)).unwrap()));
+    g.bench_function("em-compat 400 iterations (tutorial fit)", |b| b.iter(|| em_compat(&data, &start, CompatOptions { iterations: 400, mpw: None, trace: false }, &host, Some(&pool)).unwrap()));
+    g.bench_function("em-binned 50 iterations", |b| b.iter(|| em_binned(&data, &start, BinnedOptions { max_iterations: 50, tolerance: 0.0, trace: true }, &host, Some(&pool)).unwrap()));
     g.finish();
 }
 

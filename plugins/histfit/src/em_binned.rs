@@ -15,6 +15,9 @@ pub struct BinnedOptions {
     pub max_iterations: u64,
     /// Stop when the binned log-likelihood per unit rises by less than this.
     pub tolerance: f64,
+    /// Keep ℓ of every iteration in [`FitOutcome::trace`] (it is computed anyway, for the
+    /// convergence test); off: only the last.
+    pub trace: bool,
 }
 
 /// Bin edges in x-space for the discrete semantics (spec §12): bin [a, b) holds X in
@@ -373,6 +376,9 @@ fn em_binned_in(data: &Binned, start: &Mixture, opts: BinnedOptions, host: &Host
         }
     }
     let evaluations = trace.len() as u64;
+    if !opts.trace {
+        trace.drain(..trace.len().saturating_sub(1));
+    }
     Ok(FitOutcome { mixture: rebuild(start, comps, data.sum), iterations, evaluations, termination, trace })
 }
 

@@ -41,10 +41,20 @@ fn fit_writes_flow_models_json_gof_and_figures() {
     let g = histfit::gof::gof(&Binned::new(&h, YCol::Flows).unwrap(), &m);
     assert_eq!(r.metrics["ll_per_unit"], json!(g.ll_per_unit));
     assert!(g.kl_nats >= 0.0 && g.kl_nats < 0.05, "KL {}", g.kl_nats);
-    // the trace is the surrogate after each E-step and rises
-    let tr: Vec<f64> = r.data["trace"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
-    assert_eq!(tr.len(), 31);
-    assert!(tr[30] > tr[1]);
+    // em-compat keeps no trace by default (flow-models computes no likelihood): only the score
+    // of the returned mixture
+    let tr = |r: &flowlab_abi::Response| -> Vec<f64> { r.data["trace"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect() };
+    assert_eq!(tr(&r), vec![r.metrics["objective"].as_f64().unwrap()]);
+    // with `trace = true` it is the surrogate after each E-step, it rises, and the fit is the
+    // same to the bit
+    let out2 = tempfile::tempdir().unwrap();
+    let req2 = common::request("fit", json!({"families": {"uniform": 6, "lognorm": 4}, "iterations": 30, "trace": true, "plots": false}), Some(&hist), out2.path());
+    let r2 = call(&HistFit, &req2).unwrap();
+    let t2 = tr(&r2);
+    assert_eq!(t2.len(), 31);
+    assert!(t2[30] > t2[1]);
+    assert_eq!(t2[30], tr(&r)[0]);
+    assert_eq!(std::fs::read_to_string(out2.path().join("flows.json")).unwrap(), text);
 }
 
 #[test]
@@ -172,7 +182,7 @@ fn em_binned_meets_targets_on_all_length_flows() {
     let data = Binned::new(&h, YCol::Flows).unwrap();
     let c = histfit::initial::Counts(vec![(histfit::families::Family::Uniform, 6), (histfit::families::Family::Lognorm, 4)]);
     let start = histfit::initial::initial_mix(&c, 1.0, *data.x.last().unwrap()).unwrap();
-    let fit = histfit::em::em_binned(&data, &start, histfit::em::BinnedOptions { max_iterations: 1000, tolerance: 1e-10 }, &Host::detached(), None).unwrap();
+    let fit = histfit::em::em_binned(&data, &start, histfit::em::BinnedOptions { max_iterations: 1000, tolerance: 1e-10, trace: true }, &Host::detached(), None).unwrap();
     let g = histfit::gof::gof(&data, &fit.mixture);
     eprintln!("em-binned: {} iterations ({:?}), ll/unit {:.6}, KL {:.3e}, KS {:.3e}", fit.iterations, fit.termination, g.ll_per_unit, g.kl_nats, g.ks);
     assert!(g.kl_nats <= 8.0e-4 && g.ks <= 2.0e-3);

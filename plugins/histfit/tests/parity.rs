@@ -49,7 +49,7 @@ fn refit(data_dir: &Path, set: &str, x: &str, y: &str) -> Outcome {
     let counts = Counts(vec![(Family::Uniform, n("U")), (Family::Genpareto, n("P")), (Family::Lognorm, n("L"))]);
     let start = initial_mix(&counts, data.x[0], *data.x.last().unwrap()).unwrap();
     let iters = mode["max_iter"].as_u64().unwrap();
-    let fit = em_compat(&data, &start, CompatOptions { iterations: iters, mpw: None }, &Host::detached(), None).unwrap();
+    let fit = em_compat(&data, &start, CompatOptions { iterations: iters, mpw: None, trace: false }, &Host::detached(), None).unwrap();
     assert_eq!(fit.iterations, iters);
     assert_eq!(fit.mixture.sum, stored.sum, "{set}/{x}/{y}: sum");
     let max_rel = compare(&fit.mixture, &stored);
