@@ -54,11 +54,13 @@ def t(path):
 fm_runs = [t(f'{out}/fm.{r}.time') for r in range(1, min(fm_rep, rep) + 1)]
 fm = (statistics.median(r[0] for r in fm_runs), statistics.median(r[1] for r in fm_runs), max(r[2] for r in fm_runs))
 print(f'flow-models 2.2       : CPU {fm[0]:7.4f} s   wall {fm[1]:7.4f} s   max RSS {fm[2]:6.1f} MB   (median of {len(fm_runs)})')
+print('    CPU s of each run: ' + ' '.join(f'{r[0]:.3f}' for r in fm_runs))
 for th, label in (('1', '1 thr.        '), ('2', '2 thr.        '), ('x', '1 thr.+tr.+GoF')):
     runs = [t(f'{out}/hf{th}.{r}.time') for r in range(1, rep + 1)]
     cpu = statistics.median(r[0] for r in runs); wall = statistics.median(r[1] for r in runs); rss = max(r[2] for r in runs)
     print(f'histfit {label}: CPU {cpu:7.4f} s   wall {wall:7.4f} s   max RSS {rss:6.1f} MB   '
           f'(median of {rep}; CPU ratio {fm[0] / max(cpu, 1e-9):6.1f}x, wall ratio {fm[1] / max(wall, 1e-9):6.1f}x)')
+    print('    CPU s of each run: ' + ' '.join(f'{r[0]:.4f}' for r in runs) + '   wall: ' + ' '.join(f'{r[1]:.4f}' for r in runs))
 a = json.load(open(f'{out}/fm.json')); b = json.load(open(f'{out}/hf1.json'))
 worst = 0.0
 for ca, cb in zip(a['mix'], b['mix']):
