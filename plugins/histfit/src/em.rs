@@ -51,7 +51,8 @@ const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
 /// Cody–Waite reduction x = k ln2 + r (|r| ≤ ln2/2), e^r = 1 + r + r² P(r) with P of degree
 /// 9 (Chebyshev interpolation of (e^r − 1 − r)/r² at 10 nodes on [−ln2/2, ln2/2], computed
 /// in 50-digit arithmetic: approximation error < 0.08 eps relative, 0.51 eps with the
-/// rounding of the Horner steps), in fused multiply–adds, then scaling by 2^k through the
+/// rounding of the Horner steps; `plugins/histfit/tools/exp_poly.py` derives and checks them),
+/// in fused multiply–adds, then scaling by 2^k through the
 /// exponent bits. `mul_add` is an exact fused operation on every target (hardware FMA in the
 /// AVX2/AVX-512 paths), so every path gives the same bits.
 /// Returns 0 below −708 (callers recompute a row exactly when every term underflows).
@@ -564,7 +565,8 @@ pub struct CompatOptions {
     /// `--mpw`: cap on each Pareto weight, not renormalised.
     pub mpw: Option<f64>,
     /// Record the surrogate objective after every iteration (one log per row and iteration,
-    /// ~15 % of the fit; flow-models computes none). Off: only the returned mixture is scored.
+    /// ~17 % of the tutorial fit; flow-models computes none). Off: only the returned mixture
+    /// is scored.
     pub trace: bool,
 }
 

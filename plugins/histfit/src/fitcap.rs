@@ -73,7 +73,7 @@ pub struct FitSettings {
     pub mpw: Option<f64>,
     /// Store the objective after every iteration (`trace`, plotted in the report). Default:
     /// false for em-compat (flow-models computes no likelihood; the trace costs one log per
-    /// bin and iteration, ~15 % of the fit), true for em-binned (free: its convergence test
+    /// bin and iteration, ~17 % of the tutorial fit), true for em-binned (free: its convergence test
     /// computes ℓ anyway). Without it the trace holds only the final objective.
     #[serde(default)]
     pub trace: Option<bool>,
