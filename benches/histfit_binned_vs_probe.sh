@@ -33,12 +33,10 @@ for t in 1 2; do
     RAYON_NUM_THREADS=$t python3 "$ROOT/benches/rusage.py" "$OUT/hf$t.$r.time" "$BIN" "$HIST" "$Y" "$IT" "$U" "$L" binned trace > "$OUT/hf$t.json" 2> "$OUT/hf$t.log"
   done
 done
-python3 - "$OUT" "$REPEAT" <<'PY'
-import json, re, statistics, sys
+PYTHONPATH="$ROOT/benches" python3 - "$OUT" "$REPEAT" <<'PY'
+import re, statistics, sys
+from bench_common import max_rel_diff, mixture, read_time as t
 out, rep = sys.argv[1], int(sys.argv[2])
-def t(path):
-    u, s, e, m = open(path).read().split()
-    return float(u) + float(s), float(e), int(m) / 1024
 py = t(f'{out}/py.time')
 py_ll = re.findall(r'll_per_unit (\S+)', open(f'{out}/py.log').read())[-1]
 hf_ll = re.search(r"objective ([-0-9.e]+)", open(f'{out}/hf1.log').read()).group(1)
@@ -48,12 +46,6 @@ for th in (1, 2):
     cpu = statistics.median(r[0] for r in runs); wall = statistics.median(r[1] for r in runs); rss = max(r[2] for r in runs)
     print(f'histfit {th} thr.: CPU {cpu:7.3f} s   wall {wall:7.3f} s   max RSS {rss:6.1f} MB   ll/unit {hf_ll}   '
           f'(median of {rep}; CPU ratio {py[0] / max(cpu, 1e-9):6.1f}x, wall ratio {py[1] / max(wall, 1e-9):6.1f}x)')
-a = json.load(open(f'{out}/py.json')); b = json.load(open(f'{out}/hf1.json'))
-a = a['mix'] if isinstance(a, dict) else a
-worst = 0.0
-for ca, cb in zip(a, b['mix']):
-    for x, y in zip([ca[0]] + list(ca[2]), [cb[0]] + list(cb[2])):
-        if x != y:
-            worst = max(worst, abs(x - y) / max(abs(x), 1e-300))
+worst = max_rel_diff(mixture(f'{out}/py.json'), mixture(f'{out}/hf1.json'))
 print(f'largest relative difference between the two mixtures: {worst:.2e}')
 PY

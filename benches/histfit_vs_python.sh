@@ -45,12 +45,10 @@ for r in $(seq "$REPEAT"); do
 done
 grep -h '^read' "$OUT/hf1.log" "$OUT/hfx.log" >&2 || true
 
-python3 - "$OUT" "$REPEAT" "$FM_REPEAT" <<'PY'
-import json, statistics, sys
+PYTHONPATH="$ROOT/benches" python3 - "$OUT" "$REPEAT" "$FM_REPEAT" <<'PY'
+import statistics, sys
+from bench_common import max_rel_diff, mixture, read_time as t
 out, rep, fm_rep = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-def t(path):
-    u, s, e, m = open(path).read().split()
-    return float(u) + float(s), float(e), int(m) / 1024
 fm_runs = [t(f'{out}/fm.{r}.time') for r in range(1, min(fm_rep, rep) + 1)]
 fm = (statistics.median(r[0] for r in fm_runs), statistics.median(r[1] for r in fm_runs), max(r[2] for r in fm_runs))
 print(f'flow-models 2.2       : CPU {fm[0]:7.4f} s   wall {fm[1]:7.4f} s   max RSS {fm[2]:6.1f} MB   (median of {len(fm_runs)})')
@@ -61,11 +59,6 @@ for th, label in (('1', '1 thr.        '), ('2', '2 thr.        '), ('x', '1 thr
     print(f'histfit {label}: CPU {cpu:7.4f} s   wall {wall:7.4f} s   max RSS {rss:6.1f} MB   '
           f'(median of {rep}; CPU ratio {fm[0] / max(cpu, 1e-9):6.1f}x, wall ratio {fm[1] / max(wall, 1e-9):6.1f}x)')
     print('    CPU s of each run: ' + ' '.join(f'{r[0]:.4f}' for r in runs) + '   wall: ' + ' '.join(f'{r[1]:.4f}' for r in runs))
-a = json.load(open(f'{out}/fm.json')); b = json.load(open(f'{out}/hf1.json'))
-worst = 0.0
-for ca, cb in zip(a['mix'], b['mix']):
-    for x, y in zip([ca[0]] + list(ca[2]), [cb[0]] + list(cb[2])):
-        if x != y:
-            worst = max(worst, abs(x - y) / max(abs(x), 1e-300))
+worst = max_rel_diff(mixture(f'{out}/fm.json'), mixture(f'{out}/hf1.json'))
 print(f'largest relative difference between the two mixtures: {worst:.2e}')
 PY

@@ -5,7 +5,7 @@
 //! the objective after every iteration, `gof` also scores the fit (spec §12) and prints it.
 use flowlab_abi::Host;
 use histfit::binned::Binned;
-use histfit::em::{em_binned, em_compat, BinnedOptions, CompatOptions};
+use histfit::fitcap::{FitRun, Fitter};
 use histfit::families::Family;
 use histfit::hist::{Hist, YCol};
 use histfit::initial::{initial_mix, Counts};
@@ -30,14 +30,11 @@ fn main() {
     // one pool for the process, as a runner cell has (RAYON_NUM_THREADS threads)
     let pool = rayon::ThreadPoolBuilder::new().build().unwrap_or_else(|e| panic!("{e}"));
     let flag = |f: &str| a[6..].iter().any(|s| s == f);
-    let trace = flag("trace");
     let t1 = std::time::Instant::now();
-    let fit = if flag("binned") {
-        em_binned(&data, &start, BinnedOptions { max_iterations: it, tolerance: 0.0, trace }, &Host::detached(), Some(&pool))
-    } else {
-        em_compat(&data, &start, CompatOptions { iterations: it, mpw: None, trace }, &Host::detached(), Some(&pool))
-    }
-    .unwrap_or_else(|e| panic!("{e}"));
+    let fitter = if flag("binned") { Fitter::EmBinned } else { Fitter::EmCompat };
+    // em-binned with tolerance 0: the full iteration count, as em-compat
+    let run = FitRun::new(fitter, Some(it), Some(0.0), None, Some(flag("trace")));
+    let fit = run.fit(&data, &start, &Host::detached(), Some(&pool)).unwrap_or_else(|e| panic!("{e}"));
     let t2 = std::time::Instant::now();
     print!("{}", fit.mixture.to_json_text());
     eprint!("read {:.3} s, fit {:.3} s ({} iterations), objective {:.9}", (t1 - t0).as_secs_f64(), (t2 - t1).as_secs_f64(), fit.iterations, fit.objective());
