@@ -179,6 +179,8 @@ struct EstepCtx<'a> {
     inv_cbar: f64,
     /// Whether to form Σ c_i ln Σ_j d_ij (the one log per row).
     objective: bool,
+    /// Which components take part in each sub-block (see [`activity`]).
+    act: &'a [bool],
 }
 
 /// Rows per sub-block of the fused E-step: the K density columns of a sub-block stay in L1.
@@ -188,14 +190,11 @@ const SUB: usize = 128;
 struct Scratch {
     acc: Vec<[f64; 8]>,
     d: Vec<f64>,
-    active: Vec<bool>,
-    /// (min, max) of each component's log-term on the current sub-block.
-    range: Vec<(f64, f64)>,
 }
 
 impl Scratch {
     fn new(k: usize) -> Scratch {
-        Scratch { acc: vec![[0.0; 8]; 4 * k], d: vec![0.0; k * SUB], active: vec![false; k], range: vec![(0.0, 0.0); k] }
+        Scratch { acc: vec![[0.0; 8]; 4 * k], d: vec![0.0; k * SUB] }
     }
 }
 
@@ -265,27 +264,82 @@ pub fn fast_ln(x: f64) -> f64 {
 const NEGLIGIBLE: f64 = 70.0 * std::f64::consts::LN_2;
 
 impl Fast {
-    /// Whether the density can be nonzero somewhere on [xmin, xmax] (uniforms are zero outside
-    /// their support, so the rows beyond the largest uniform skip them entirely).
-    fn may_be_nonzero(&self, xmin: f64, xmax: f64) -> bool {
-        match self {
-            Fast::Uniform { lo, hi, .. } => !(xmax < *lo || xmin > *hi),
-            _ => true,
-        }
-    }
-    /// (min, max) of ln(π·pdf) over ln x ∈ [l0, l1] for a lognormal: q(l) = ln(π c) − a(l − m)² − l
+    /// `lo[b]`, `hi[b]` = the (min, max) of ln(π·pdf) over ln x ∈ [l0[b], l1[b]] for every
+    /// sub-block b, in one loop that vectorises. For a lognormal q(l) = ln(π c) − a(l − m)² − l
     /// (`lc` = ln(π c)) is concave, so the minimum is at an end and the maximum at the vertex
     /// m − 1/(2a) when it lies inside. Other families: (−∞, +∞) (never skipped, no bound).
-    fn ln_range(&self, lc: f64, l0: f64, l1: f64) -> (f64, f64) {
+    fn ln_ranges(&self, lc: f64, l0: &[f64], l1: &[f64], lo: &mut [f64], hi: &mut [f64]) {
         match self {
             Fast::Lognorm { lnscale, inv2s2, .. } => {
-                let q = |l: f64| lc - (l - lnscale) * (l - lnscale) * inv2s2 - l;
-                let v = (lnscale - 0.5 / inv2s2).clamp(l0, l1);
-                (q(l0).min(q(l1)), q(v))
+                let (m, a) = (*lnscale, *inv2s2);
+                let vertex = m - 0.5 / a;
+                let q = |l: f64| lc - (l - m) * (l - m) * a - l;
+                for (((lo, hi), &l0), &l1) in lo.iter_mut().zip(hi.iter_mut()).zip(l0).zip(l1) {
+                    *lo = q(l0).min(q(l1));
+                    *hi = q(vertex.max(l0).min(l1));
+                }
             }
-            _ => (f64::NEG_INFINITY, f64::INFINITY),
+            _ => {
+                lo.fill(f64::NEG_INFINITY);
+                hi.fill(f64::INFINITY);
+            }
         }
     }
+}
+
+/// `act[j·nsub + b]`: whether component j takes part in sub-block b (rows b·SUB…, the
+/// sub-blocks of [`chunk_estep`]; CHUNK is a multiple of SUB). The first sub-block takes every
+/// component (its first row is a CDF difference); elsewhere a component is left out where it is
+/// zero (a uniform beyond its support) or negligible: its largest log-term on the sub-block is
+/// more than [`NEGLIGIBLE`] below `floor`, the largest lognormal minimum there (a lower bound of
+/// ln Σ_j d_ij on every row of it). Decided for all sub-blocks at once, component by component,
+/// in loops that vectorise (the same IEEE operations on every path, so the same decisions).
+#[inline(always)]
+fn activity(data: &Binned, fast: &[Fast], lncp: &[f64]) -> Vec<bool> {
+    let (n, k) = (data.len(), fast.len());
+    let nsub = n.div_ceil(SUB);
+    let last = |b: usize| ((b + 1) * SUB).min(n) - 1;
+    let ends = |v: &[f64]| -> (Vec<f64>, Vec<f64>) { ((0..nsub).map(|b| v[b * SUB]).collect(), (0..nsub).map(|b| v[last(b)]).collect()) };
+    let ((l0, l1), (x0, x1)) = (ends(&data.lnx), ends(&data.x));
+    let mut lo = vec![0.0; nsub * k];
+    let mut hi = vec![0.0; nsub * k];
+    for (j, (f, lc)) in fast.iter().zip(lncp).enumerate() {
+        f.ln_ranges(*lc, &l0, &l1, &mut lo[j * nsub..(j + 1) * nsub], &mut hi[j * nsub..(j + 1) * nsub]);
+    }
+    let mut floor = vec![f64::NEG_INFINITY; nsub];
+    for j in 0..k {
+        for (fl, &v) in floor.iter_mut().zip(&lo[j * nsub..(j + 1) * nsub]) {
+            *fl = fl.max(v);
+        }
+    }
+    for fl in floor.iter_mut() {
+        *fl -= NEGLIGIBLE;
+    }
+    let mut act = vec![true; nsub * k];
+    for (j, f) in fast.iter().enumerate() {
+        let a = &mut act[j * nsub..(j + 1) * nsub];
+        match f {
+            // zero outside [lo, hi] (may_be_nonzero); never negligible where nonzero (no bound)
+            Fast::Uniform { lo: ulo, hi: uhi, .. } => {
+                for ((a, &x0), &x1) in a.iter_mut().zip(&x0).zip(&x1) {
+                    *a = !(x1 < *ulo || x0 > *uhi);
+                }
+            }
+            _ => {
+                for ((a, &h), &fl) in a.iter_mut().zip(&hi[j * nsub..(j + 1) * nsub]).zip(&floor) {
+                    *a = h >= fl;
+                }
+            }
+        }
+        a[0] = true;
+    }
+    act
+}
+
+vector_dispatch! {
+    /// [`activity`] on the widest vector unit the CPU has.
+    fn activity_dispatch(data: &Binned, fast: &[Fast], lncp: &[f64]) -> Vec<bool> => activity,
+    avx512 = "avx512f,fma" ["avx512f", "fma"], avx2 = "avx2,fma" ["avx2", "fma"]
 }
 
 /// Eight rows at a time (`n` a multiple of 8), as fixed-size arrays so the loops vectorise
@@ -320,11 +374,11 @@ fn fold8(a: &[f64; 8]) -> f64 {
 #[inline(always)]
 #[allow(clippy::neg_cmp_op_on_partial_ord)] // `!(s > 0)` on purpose: a NaN row sum counts as lost
 fn chunk_estep(ctx: &EstepCtx, a: usize, mut store: Option<&mut [f64]>, scratch: &mut Scratch) -> (Vec<f64>, f64) {
-    let EstepCtx { data, fast, comps, first, centre, lncp, inv_cbar, objective } = *ctx;
+    let EstepCtx { data, fast, comps, first, centre, lncp, inv_cbar, objective, act } = *ctx;
     let k = comps.len();
     let n = data.len();
     let len = (n - a).min(CHUNK);
-    let Scratch { acc, d, active, range } = scratch;
+    let Scratch { acc, d } = scratch;
     acc.fill([0.0; 8]);
     let mut obj8 = [0.0f64; 8];
     let mut dead = false;
@@ -347,14 +401,13 @@ fn chunk_estep(ctx: &EstepCtx, a: usize, mut store: Option<&mut [f64]>, scratch:
             (&xt[..pad], &lt[..pad], &ct[..pad])
         };
         let head = g0 == 0;
-        // a lower bound of ln Σ_j d_ij over the sub-block: the largest lognormal minimum
-        let (l0, l1) = (ls[0], ls[bl - 1]);
-        for (rg, (f, lc)) in range.iter_mut().zip(fast.iter().zip(lncp)) {
-            *rg = f.ln_range(*lc, l0, l1);
+        let nsub = n.div_ceil(SUB);
+        let mut active = [false; 64];
+        let active = if k <= 64 { &mut active[..k] } else { &mut vec![false; k][..] };
+        for (j, on) in active.iter_mut().enumerate() {
+            *on = act[j * nsub + g0 / SUB];
         }
-        let floor = range.iter().map(|r| r.0).fold(f64::NEG_INFINITY, f64::max);
         for j in 0..k {
-            active[j] = head || (fast[j].may_be_nonzero(xs[0], xs[bl - 1]) && range[j].1 >= floor - NEGLIGIBLE);
             if active[j] {
                 let dj = &mut d[j * SUB..j * SUB + pad];
                 fast[j].fill(comps[j].0, lncp[j], &xs[..pad], &ls[..pad], dj, false);
@@ -486,7 +539,8 @@ fn estep_compat(data: &Binned, comps: &[(f64, Dist)], w: Option<&mut [f64]>, obj
             _ => f64::NAN,
         })
         .collect();
-    let ctx = EstepCtx { data, fast: &fast, comps, first: &first, centre: &centre, lncp: &lncp, inv_cbar, objective };
+    let act = activity_dispatch(data, &fast, &lncp);
+    let ctx = EstepCtx { data, fast: &fast, comps, first: &first, centre: &centre, lncp: &lncp, inv_cbar, objective, act: &act };
     let parts: Vec<(Vec<f64>, f64)> = match w {
         Some(w) => w.par_chunks_mut(CHUNK * k).enumerate().map_init(|| Scratch::new(k), |scr, (ch, blk)| chunk_estep_dispatch(&ctx, ch * CHUNK, Some(blk), scr)).collect(),
         None => (0..data.chunks()).into_par_iter().map_init(|| Scratch::new(k), |scr, ch| chunk_estep_dispatch(&ctx, ch * CHUNK, None, scr)).collect(),
