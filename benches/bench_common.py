@@ -5,9 +5,10 @@ import json
 
 
 def read_time(path):
-    """(CPU s = user + system, wall s, max RSS MB) from a file written by rusage.py."""
+    """(CPU s = user + system, wall s, max RSS MB; nan when not measured) from a file written
+    by rusage.py."""
     u, s, e, m = open(path).read().split()
-    return float(u) + float(s), float(e), int(m) / 1024
+    return float(u) + float(s), float(e), float(m) / 1024
 
 
 def mixture(path):

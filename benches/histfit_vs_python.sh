@@ -32,17 +32,27 @@ OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 
 # the runs alternate (flow-models, histfit 1 thread, 2 threads, with trace and GoF) so that a
-# noisy neighbour slows both sides alike; ratios are of medians
+# noisy neighbour slows both sides alike; ratios are of medians. histfit's timed runs are
+# spawned directly (rusage.py --direct: its CPU alone, not /usr/bin/time's ~1.5 ms of exec and
+# fork); its max RSS comes from one more run of each kind under /usr/bin/time. flow-models runs
+# under /usr/bin/time every time (its RSS; the wrapper's CPU is 0.03 % of its 5 s).
+hf() { # hf KIND THREADS RUSAGE-OPTS... -- FIT-FLAGS...
+  local kind=$1 th=$2; shift 2
+  local opts=(); while [ "$1" != -- ]; do opts+=("$1"); shift; done; shift
+  RAYON_NUM_THREADS=$th python3 "$ROOT/benches/rusage.py" "${opts[@]}" "$BIN" "$HIST" "$Y" "$IT" "$U" "$L" "$@" > "$OUT/hf$kind.json" 2> "$OUT/hf$kind.log"
+}
 for r in $(seq "$REPEAT"); do
   if [ "$r" -le "$FM_REPEAT" ]; then
     python3 "$ROOT/benches/rusage.py" "$OUT/fm.$r.time" "$VENV/bin/python" "$ROOT/benches/histfit_fm_fit.py" "$HIST" "$Y" "$IT" "$U" "$L" "$OUT/fm.json" 2> "$OUT/fm.log"
     grep '^flow-models:' "$OUT/fm.log" >&2 || true
   fi
-  for t in 1 2; do
-    RAYON_NUM_THREADS=$t python3 "$ROOT/benches/rusage.py" "$OUT/hf$t.$r.time" "$BIN" "$HIST" "$Y" "$IT" "$U" "$L" > "$OUT/hf$t.json" 2> "$OUT/hf$t.log"
-  done
-  RAYON_NUM_THREADS=1 python3 "$ROOT/benches/rusage.py" "$OUT/hfx.$r.time" "$BIN" "$HIST" "$Y" "$IT" "$U" "$L" compat trace gof > "$OUT/hfx.json" 2> "$OUT/hfx.log"
+  hf 1 1 --direct "$OUT/hf1.$r.time" --
+  hf 2 2 --direct "$OUT/hf2.$r.time" --
+  hf x 1 --direct "$OUT/hfx.$r.time" -- compat trace gof
 done
+hf 1 1 "$OUT/hf1.rss.time" --
+hf 2 2 "$OUT/hf2.rss.time" --
+hf x 1 "$OUT/hfx.rss.time" -- compat trace gof
 grep -h '^read' "$OUT/hf1.log" "$OUT/hfx.log" >&2 || true
 
 PYTHONPATH="$ROOT/benches" python3 - "$OUT" "$REPEAT" "$FM_REPEAT" <<'PY'
@@ -55,7 +65,7 @@ print(f'flow-models 2.2       : CPU {fm[0]:7.4f} s   wall {fm[1]:7.4f} s   max R
 print('    CPU s of each run: ' + ' '.join(f'{r[0]:.3f}' for r in fm_runs))
 for th, label in (('1', '1 thr.        '), ('2', '2 thr.        '), ('x', '1 thr.+tr.+GoF')):
     runs = [t(f'{out}/hf{th}.{r}.time') for r in range(1, rep + 1)]
-    cpu = statistics.median(r[0] for r in runs); wall = statistics.median(r[1] for r in runs); rss = max(r[2] for r in runs)
+    cpu = statistics.median(r[0] for r in runs); wall = statistics.median(r[1] for r in runs); rss = t(f'{out}/hf{th}.rss.time')[2]
     print(f'histfit {label}: CPU {cpu:7.4f} s   wall {wall:7.4f} s   max RSS {rss:6.1f} MB   '
           f'(median of {rep}; CPU ratio {fm[0] / max(cpu, 1e-9):6.1f}x, wall ratio {fm[1] / max(wall, 1e-9):6.1f}x)')
     print('    CPU s of each run: ' + ' '.join(f'{r[0]:.4f}' for r in runs) + '   wall: ' + ' '.join(f'{r[1]:.4f}' for r in runs))
