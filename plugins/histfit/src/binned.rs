@@ -10,17 +10,73 @@ use rayon::prelude::*;
 /// Rows per chunk of every parallel reduction.
 pub const CHUNK: usize = 1024;
 
+/// A column of f64s whose first element sits on a 64-byte boundary, so that every run of eight
+/// rows starting at a multiple of eight is one cache line: the E-step's 512-bit loads then
+/// never straddle two lines (with the allocator's 16-byte alignment every one of them did,
+/// ~4 % of the em-compat fit). Reads as a `[f64]`; the storage is a `Vec<f64>` with up to 7
+/// unused leading elements.
+#[derive(Debug, Default)]
+pub struct Col {
+    buf: Vec<f64>,
+    off: usize,
+    len: usize,
+}
+
+impl Col {
+    /// The values of `it`, aligned.
+    fn collect(len: usize, it: impl IntoIterator<Item = f64>) -> Col {
+        let mut buf: Vec<f64> = Vec::with_capacity(len + 7);
+        let off = buf.as_ptr().align_offset(64).min(7);
+        buf.resize(off, 0.0);
+        buf.extend(it);
+        Col { len: buf.len() - off, buf, off }
+    }
+}
+
+impl std::ops::Deref for Col {
+    type Target = [f64];
+    fn deref(&self) -> &[f64] {
+        &self.buf[self.off..self.off + self.len]
+    }
+}
+
+impl Clone for Col {
+    fn clone(&self) -> Col {
+        Col::collect(self.len, self.iter().copied())
+    }
+}
+
+impl From<Vec<f64>> for Col {
+    fn from(v: Vec<f64>) -> Col {
+        Col::collect(v.len(), v)
+    }
+}
+
+impl PartialEq for Col {
+    fn eq(&self, other: &Col) -> bool {
+        **self == **other
+    }
+}
+
+impl<'a> IntoIterator for &'a Col {
+    type Item = &'a f64;
+    type IntoIter = std::slice::Iter<'a, f64>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
 /// The fitting view of one histogram column (spec §3.1).
 #[derive(Debug, Clone)]
 pub struct Binned {
     /// `bin_lo` of each row (the point flow-models evaluates densities at).
-    pub x: Vec<f64>,
+    pub x: Col,
     /// ln `bin_lo`.
-    pub lnx: Vec<f64>,
+    pub lnx: Col,
     /// `bin_hi` of each row.
-    pub hi: Vec<f64>,
+    pub hi: Col,
     /// The weight column c_i.
-    pub c: Vec<f64>,
+    pub c: Col,
     /// Σ c_i as f64.
     pub total: f64,
     /// Σ c_i exactly (the mixture's `sum`).
@@ -40,11 +96,12 @@ impl Binned {
         if h.bin_lo[0] == 0 {
             return Err(PluginError::data(format!("{}: bin_lo 0 is not a valid flow length or size (values start at 1)", h.source)));
         }
-        let x: Vec<f64> = h.bin_lo.iter().map(|&v| v as f64).collect();
+        let n = h.len();
+        let x = Col::collect(n, h.bin_lo.iter().map(|&v| v as f64));
         Ok(Binned {
-            lnx: x.iter().map(|v| v.ln()).collect(),
-            hi: h.bin_hi.iter().map(|&v| v as f64).collect(),
-            c: col.iter().map(|&v| v as f64).collect(),
+            lnx: Col::collect(n, x.iter().map(|v| v.ln())),
+            hi: Col::collect(n, h.bin_hi.iter().map(|&v| v as f64)),
+            c: Col::collect(n, col.iter().map(|&v| v as f64)),
             total: sum as f64,
             sum,
             x,
@@ -54,7 +111,7 @@ impl Binned {
     /// The same bins with other weights (held-out splits); rows keep their positions.
     pub fn with_counts(&self, c: Vec<f64>) -> Binned {
         let total: f64 = c.iter().sum();
-        Binned { c, total, sum: total as u128, ..self.clone() }
+        Binned { c: c.into(), total, sum: total as u128, ..self.clone() }
     }
     /// Number of rows.
     pub fn len(&self) -> usize {
@@ -90,4 +147,26 @@ pub fn add_in_order(parts: Vec<Vec<f64>>, k: usize) -> Vec<f64> {
         }
     }
     acc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_start_on_a_cache_line_and_keep_their_values() {
+        for n in [0usize, 1, 7, 8, 9, 1000, 23_782] {
+            let v: Vec<f64> = (0..n).map(|i| i as f64 * 0.5 - 3.0).collect();
+            let a = Col::from(v.clone());
+            let b = a.clone();
+            let c = Col::collect(n, v.iter().map(|x| x * 2.0));
+            for col in [&a, &b] {
+                assert_eq!(&col[..], &v[..]);
+                assert!(n == 0 || col.as_ptr() as usize % 64 == 0, "n = {n}: {:p}", col.as_ptr());
+            }
+            assert_eq!(c.len(), n);
+            assert!(c.iter().zip(&v).all(|(x, y)| *x == y * 2.0));
+            assert_eq!(a, b);
+        }
+    }
 }

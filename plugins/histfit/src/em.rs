@@ -194,7 +194,7 @@ struct Scratch {
 
 impl Scratch {
     fn new(k: usize) -> Scratch {
-        Scratch { acc: vec![[0.0; 8]; 4 * k], d: vec![0.0; k * SUB] }
+        Scratch { acc: vec![[0.0; 8]; 4 * k], d: vec![0.0; k * SUB + 8] } // + 8: see chunk_estep
     }
 }
 
@@ -379,13 +379,21 @@ fn chunk_estep(ctx: &EstepCtx, a: usize, mut store: Option<&mut [f64]>, scratch:
     let n = data.len();
     let len = (n - a).min(CHUNK);
     let Scratch { acc, d } = scratch;
+    // every buffer below starts on a 64-byte boundary (as the data columns do, see
+    // [`crate::binned::Col`]; sub-blocks start at multiples of eight rows), so no 512-bit load
+    // or store straddles two cache lines: ~5 % of the fit. `d` has 8 spare elements for that.
+    let off = d.as_ptr().align_offset(64);
+    let d = &mut d[off..off + k * SUB];
     acc.fill([0.0; 8]);
     let mut obj8 = [0.0f64; 8];
     let mut dead = false;
     // the ragged last sub-block (its length not a multiple of 8) is copied and zero-padded;
     // every other one reads the data in place
-    let (mut xt, mut lt, mut ct) = ([0.0f64; SUB], [0.0f64; SUB], [0.0f64; SUB]);
-    let (mut s, mut f, mut lg) = ([0.0f64; SUB], [0.0f64; SUB], [0.0f64; SUB]);
+    #[repr(align(64))]
+    struct A64([f64; SUB]);
+    let (mut xt, mut lt, mut ct) = (A64([0.0f64; SUB]), A64([0.0f64; SUB]), A64([0.0f64; SUB]));
+    let (mut s, mut f, mut lg) = (A64([0.0f64; SUB]), A64([0.0f64; SUB]), A64([0.0f64; SUB]));
+    let (xt, lt, ct, s, f, lg) = (&mut xt.0, &mut lt.0, &mut ct.0, &mut s.0, &mut f.0, &mut lg.0);
     let mut b0 = 0;
     while b0 < len {
         let bl = (len - b0).min(SUB);
@@ -394,7 +402,7 @@ fn chunk_estep(ctx: &EstepCtx, a: usize, mut store: Option<&mut [f64]>, scratch:
         let (xs, ls, cs): (&[f64], &[f64], &[f64]) = if pad == bl {
             (&data.x[g0..g0 + bl], &data.lnx[g0..g0 + bl], &data.c[g0..g0 + bl])
         } else {
-            for (t, v) in [(&mut xt, &data.x), (&mut lt, &data.lnx), (&mut ct, &data.c)] {
+            for (t, v) in [(&mut xt[..], &data.x), (&mut lt[..], &data.lnx), (&mut ct[..], &data.c)] {
                 t[..bl].copy_from_slice(&v[g0..g0 + bl]);
                 t[bl..pad].fill(0.0);
             }
@@ -447,7 +455,7 @@ fn chunk_estep(ctx: &EstepCtx, a: usize, mut store: Option<&mut [f64]>, scratch:
                 let ok = s[r] > 0.0;
                 lg[r] = if ok { cs[r] * fast_ln(if ok { s[r] } else { 1.0 }) } else { 0.0 };
             }
-            let lg8 = rows8(&lg, pad);
+            let lg8 = rows8(&lg[..], pad);
             acc8(&mut obj8, groups, |g, l| lg8[g][l]);
         }
         let (x8, l8) = (rows8(xs, pad), rows8(ls, pad));
