@@ -73,6 +73,8 @@ pub struct Binned {
     pub x: Col,
     /// ln `bin_lo`.
     pub lnx: Col,
+    /// log2 `bin_lo`, as `lnx · log2 e` (em-compat forms its lognormal exponents in base 2).
+    pub lnx2: Col,
     /// `bin_hi` of each row.
     pub hi: Col,
     /// The weight column c_i.
@@ -98,8 +100,10 @@ impl Binned {
         }
         let n = h.len();
         let x = Col::collect(n, h.bin_lo.iter().map(|&v| v as f64));
+        let lnx = Col::collect(n, x.iter().map(|v| v.ln()));
         Ok(Binned {
-            lnx: Col::collect(n, x.iter().map(|v| v.ln())),
+            lnx2: Col::collect(n, lnx.iter().map(|l| l * std::f64::consts::LOG2_E)),
+            lnx,
             hi: Col::collect(n, h.bin_hi.iter().map(|&v| v as f64)),
             c: Col::collect(n, col.iter().map(|&v| v as f64)),
             total: sum as f64,
@@ -162,7 +166,7 @@ mod tests {
             let c = Col::collect(n, v.iter().map(|x| x * 2.0));
             for col in [&a, &b] {
                 assert_eq!(&col[..], &v[..]);
-                assert!(n == 0 || col.as_ptr() as usize % 64 == 0, "n = {n}: {:p}", col.as_ptr());
+                assert!(n == 0 || (col.as_ptr() as usize).is_multiple_of(64), "n = {n}: {:p}", col.as_ptr());
             }
             assert_eq!(c.len(), n);
             assert!(c.iter().zip(&v).all(|(x, y)| *x == y * 2.0));

@@ -47,6 +47,16 @@ impl FitOutcome {
 const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
 const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
 
+/// 1.5·2^52: for |y| < 2^51, (y + SHIFT) − SHIFT is y rounded to the nearest integer n, and
+/// the low bits of y + SHIFT hold n (as bits(y + SHIFT) − bits(SHIFT)).
+const SHIFT: f64 = 6_755_399_441_055_744.0;
+
+/// c₀ r⁹ + c₁ r⁸ + … + c₉ by Horner's rule in fused multiply–adds (the same bits on every path).
+#[inline(always)]
+fn horner(c: &[f64; 10], r: f64) -> f64 {
+    c[1..].iter().fold(c[0], |p, &ci| p.mul_add(r, ci))
+}
+
 /// e^x to within ~1 ulp, branch-free and division-free so loops over rows vectorise.
 /// Cody–Waite reduction x = k ln2 + r (|r| ≤ ln2/2), e^r = 1 + r + r² P(r) with P of degree
 /// 9 (Chebyshev interpolation of (e^r − 1 − r)/r² at 10 nodes on [−ln2/2, ln2/2], computed
@@ -60,7 +70,6 @@ const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
 #[allow(clippy::excessive_precision)]
 pub fn fast_exp(x: f64) -> f64 {
     const LOG2E: f64 = std::f64::consts::LOG2_E;
-    const SHIFT: f64 = 6_755_399_441_055_744.0; // 1.5 · 2^52
     // P's coefficients, highest degree first
     const C: [f64; 10] = [
         2.510_037_583_256_123_4e-8,
@@ -78,21 +87,54 @@ pub fn fast_exp(x: f64) -> f64 {
     let t = xc.mul_add(LOG2E, SHIFT);
     let kf = t - SHIFT;
     let r = (-kf).mul_add(LN2_LO, (-kf).mul_add(LN2_HI, xc));
-    let mut p = C[0];
-    for c in &C[1..] {
-        p = p.mul_add(r, *c);
-    }
-    let y = p.mul_add(r, 1.0).mul_add(r, 1.0);
+    let y = horner(&C, r).mul_add(r, 1.0).mul_add(r, 1.0);
     let ki = (t.to_bits() as i64).wrapping_sub(SHIFT.to_bits() as i64);
     let scale = f64::from_bits(((ki + 1023) as u64) << 52);
     if x < -708.0 { 0.0 } else { y * scale }
 }
 
+/// 2^y to within ~1 ulp for y ≥ −1021 (0 below: callers recompute a row exactly when every
+/// term underflows), branch-free and division-free so loops over rows vectorise. y = n + r
+/// with n = round(y) (the 1.5·2^52 shifter) and r = y − n exact, |r| ≤ 1/2;
+/// 2^r = 1 + r ln2 + r² Q(r) with Q of degree 9 (Chebyshev interpolation of
+/// (2^r − 1 − r ln2)/r² at 10 nodes on [−1/2, 1/2] in 50-digit arithmetic: 0.61 eps with the
+/// rounding of the Horner steps; `plugins/histfit/tools/exp_poly.py` derives and checks them);
+/// then n is added to the exponent field (exact: 2^r ∈ [2^−½, 2^½] and the result is normal).
+/// Against [`fast_exp`] of the same value in e-units it saves the Cody–Waite reduction's two
+/// fused operations and the scaling multiply; its argument carries the same relative rounding
+/// as an e-unit one.
+#[inline(always)]
+#[allow(clippy::excessive_precision)]
+pub fn fast_exp2(y: f64) -> f64 {
+    // Q's coefficients, highest degree first
+    const C: [f64; 10] = [
+        4.454_103_410_587_04e-10,
+        7.070_977_866_508_138e-9,
+        1.017_806_726_744_942_7e-7,
+        1.321_545_163_322_143_4e-6,
+        1.525_273_382_079_580_3e-5,
+        1.540_353_042_477_652_9e-4,
+        1.333_355_814_642_321_3e-3,
+        9.618_129_107_618_665e-3,
+        5.550_410_866_482_158e-2,
+        2.402_265_069_591_007_5e-1,
+    ];
+    let yc = y.clamp(-1021.0, 1023.0);
+    let t = yc + SHIFT;
+    let nf = t - SHIFT;
+    let r = yc - nf;
+    let v = horner(&C, r).mul_add(r, std::f64::consts::LN_2).mul_add(r, 1.0);
+    let n = (t.to_bits() as i64).wrapping_sub(SHIFT.to_bits() as i64);
+    let bits = (v.to_bits() as i64).wrapping_add(n << 52) as u64;
+    if y < -1021.0 { 0.0 } else { f64::from_bits(bits) }
+}
+
 /// A component's density at bin_lo, specialised for the hot loop (`ln x` precomputed).
 enum Fast {
     Uniform { lo: f64, hi: f64, dens: f64 },
-    /// pdf = exp(−(ln x − ln scale)²/(2s²) − ln x)/(s√(2π))
-    Lognorm { lnscale: f64, inv2s2: f64, coef: f64 },
+    /// pdf = exp(−(ln x − ln scale)²/(2s²) − ln x)/(s√(2π)); `m2` = log2 scale and
+    /// `a2` = ln2/(2s²) give the exponent in base 2 (see [`Fast::fill`]).
+    Lognorm { lnscale: f64, inv2s2: f64, coef: f64, m2: f64, a2: f64 },
     Other(Dist),
 }
 
@@ -101,41 +143,51 @@ impl Fast {
         match d.family {
             Family::Uniform => Fast::Uniform { lo: d.loc, hi: d.loc + d.scale, dens: 1.0 / d.scale },
             Family::Lognorm if d.loc == 0.0 => {
-                Fast::Lognorm { lnscale: d.scale.ln(), inv2s2: 1.0 / (2.0 * d.shape * d.shape), coef: 1.0 / (d.shape * (2.0 * std::f64::consts::PI).sqrt()) }
+                let (lnscale, inv2s2) = (d.scale.ln(), 1.0 / (2.0 * d.shape * d.shape));
+                let coef = 1.0 / (d.shape * (2.0 * std::f64::consts::PI).sqrt());
+                Fast::Lognorm { lnscale, inv2s2, coef, m2: lnscale * std::f64::consts::LOG2_E, a2: inv2s2 * std::f64::consts::LN_2 }
             }
             _ => Fast::Other(d.clone()),
         }
     }
     /// `out[r] = π · pdf(x[r])` for a run of rows; `exact` uses libm's exp (fallback rows).
     /// A lognormal's constant comes in as `lc` = ln(π c) and is folded into the exponent:
-    /// π pdf = exp(ln(π c) − l − (l − ln scale)²/(2s²)) with l = ln x.
+    /// π pdf = exp(ln(π c) − l − (l − ln scale)²/(2s²)) with l = ln x, formed in base 2 as
+    /// 2^(lc·log2 e − l₂ − a₂ (l₂ − m₂)²) with l₂ = log2 x (`lnx2`), m₂ = log2 scale and
+    /// a₂ = ln2/(2s²), for [`fast_exp2`].
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
-    fn fill(&self, pi: f64, lc: f64, x: &[f64], lnx: &[f64], out: &mut [f64], exact: bool) {
+    fn fill(&self, pi: f64, lc: f64, x: &[f64], lnx: &[f64], lnx2: &[f64], out: &mut [f64], sum: &mut [f64], exact: bool) {
+        let out = out.iter_mut().zip(sum.iter_mut());
         match self {
             Fast::Uniform { lo, hi, dens } => {
                 let v = dens * pi;
-                for (o, &x) in out.iter_mut().zip(x) {
+                for ((o, s), &x) in out.zip(x) {
                     *o = if x >= *lo && x <= *hi { v } else { 0.0 };
+                    *s += *o;
                 }
             }
-            Fast::Lognorm { lnscale, inv2s2, coef } => {
+            Fast::Lognorm { lnscale, inv2s2, coef, m2, a2 } => {
                 let cp = coef * pi;
                 if exact {
-                    for (o, &l) in out.iter_mut().zip(lnx) {
+                    for ((o, s), &l) in out.zip(lnx) {
                         let t = l - lnscale;
                         *o = (-(t * t) * inv2s2 - l).exp() * cp;
+                        *s += *o;
                     }
                 } else {
-                    for (o, &l) in out.iter_mut().zip(lnx) {
-                        let t = l - lnscale;
-                        *o = fast_exp((-(t * inv2s2)).mul_add(t, lc - l));
+                    let lc2 = lc * std::f64::consts::LOG2_E;
+                    for ((o, s), &l2) in out.zip(lnx2) {
+                        let t = l2 - m2;
+                        *o = fast_exp2((-(t * a2)).mul_add(t, lc2 - l2));
+                        *s += *o;
                     }
                 }
             }
             Fast::Other(d) => {
-                for (o, &x) in out.iter_mut().zip(x) {
+                for ((o, s), &x) in out.zip(x) {
                     *o = d.pdf(x) * pi;
+                    *s += *o;
                 }
             }
         }
@@ -365,6 +417,47 @@ fn fold8(a: &[f64; 8]) -> f64 {
     ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]))
 }
 
+/// Adds component j's weighted sums over a sub-block of `groups`·8 rows into `acc`
+/// (`[S0 | S1 | Sx | Sq]`, K each), `w(g, l)` the weight of row 8g + l: only the sums the
+/// family's M-step reads (uniforms need Σw alone).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn moments(acc: &mut [[f64; 8]], k: usize, j: usize, fam: Family, centre: Option<(bool, f64)>, groups: usize, x8: &[[f64; 8]], l8: &[[f64; 8]], w: impl Fn(usize, usize) -> f64) {
+    match (fam, centre) {
+        (Family::Uniform, _) => acc8(&mut acc[j], groups, w),
+        (Family::Lognorm, Some((_, m))) => {
+            // one pass for Σw, Σw ln x and Σw (ln x − m)²
+            let (mut a0, mut a1, mut a3) = (acc[j], acc[k + j], acc[3 * k + j]);
+            for (g, lg) in l8[..groups].iter().enumerate() {
+                for l in 0..8 {
+                    let (w, v) = (w(g, l), lg[l]);
+                    let t = v - m;
+                    a0[l] += w;
+                    a1[l] += w * v;
+                    a3[l] += w * t * t;
+                }
+            }
+            (acc[j], acc[k + j], acc[3 * k + j]) = (a0, a1, a3);
+        }
+        _ => {
+            acc8(&mut acc[j], groups, &w);
+            if fam != Family::Norm {
+                acc8(&mut acc[k + j], groups, |g, l| w(g, l) * l8[g][l]);
+            }
+            if matches!(fam, Family::Norm | Family::Gamma) {
+                acc8(&mut acc[2 * k + j], groups, |g, l| w(g, l) * x8[g][l]);
+            }
+            if let Some((log, m)) = centre {
+                let v8 = if log { l8 } else { x8 };
+                acc8(&mut acc[3 * k + j], groups, |g, l| {
+                    let t = v8[g][l] - m;
+                    w(g, l) * t * t
+                });
+            }
+        }
+    }
+}
+
 /// One chunk of the em-compat E-step (rows `a..a+len`), fused per sub-block of [`SUB`] rows:
 /// densities, row sums, `c_i/(c̄ Σ_j d_ij)`, the objective and the per-component sums
 /// `[S0 | S1 | Sx | Sq]` are formed while the sub-block is in L1; components that are zero on a
@@ -391,22 +484,22 @@ fn chunk_estep(ctx: &EstepCtx, a: usize, mut store: Option<&mut [f64]>, scratch:
     // every other one reads the data in place
     #[repr(align(64))]
     struct A64([f64; SUB]);
-    let (mut xt, mut lt, mut ct) = (A64([0.0f64; SUB]), A64([0.0f64; SUB]), A64([0.0f64; SUB]));
+    let (mut xt, mut lt, mut l2t, mut ct) = (A64([0.0f64; SUB]), A64([0.0f64; SUB]), A64([0.0f64; SUB]), A64([0.0f64; SUB]));
     let (mut s, mut f, mut lg) = (A64([0.0f64; SUB]), A64([0.0f64; SUB]), A64([0.0f64; SUB]));
-    let (xt, lt, ct, s, f, lg) = (&mut xt.0, &mut lt.0, &mut ct.0, &mut s.0, &mut f.0, &mut lg.0);
+    let (xt, lt, l2t, ct, s, f, lg) = (&mut xt.0, &mut lt.0, &mut l2t.0, &mut ct.0, &mut s.0, &mut f.0, &mut lg.0);
     let mut b0 = 0;
     while b0 < len {
         let bl = (len - b0).min(SUB);
         let pad = bl.div_ceil(8) * 8;
         let g0 = a + b0;
-        let (xs, ls, cs): (&[f64], &[f64], &[f64]) = if pad == bl {
-            (&data.x[g0..g0 + bl], &data.lnx[g0..g0 + bl], &data.c[g0..g0 + bl])
+        let (xs, ls, l2s, cs): (&[f64], &[f64], &[f64], &[f64]) = if pad == bl {
+            (&data.x[g0..g0 + bl], &data.lnx[g0..g0 + bl], &data.lnx2[g0..g0 + bl], &data.c[g0..g0 + bl])
         } else {
-            for (t, v) in [(&mut xt[..], &data.x), (&mut lt[..], &data.lnx), (&mut ct[..], &data.c)] {
+            for (t, v) in [(&mut xt[..], &data.x), (&mut lt[..], &data.lnx), (&mut l2t[..], &data.lnx2), (&mut ct[..], &data.c)] {
                 t[..bl].copy_from_slice(&v[g0..g0 + bl]);
                 t[bl..pad].fill(0.0);
             }
-            (&xt[..pad], &lt[..pad], &ct[..pad])
+            (&xt[..pad], &lt[..pad], &l2t[..pad], &ct[..pad])
         };
         let head = g0 == 0;
         let nsub = n.div_ceil(SUB);
@@ -415,21 +508,21 @@ fn chunk_estep(ctx: &EstepCtx, a: usize, mut store: Option<&mut [f64]>, scratch:
         for (j, on) in active.iter_mut().enumerate() {
             *on = act[j * nsub + g0 / SUB];
         }
+        s[..pad].fill(0.0);
         for j in 0..k {
             if active[j] {
                 let dj = &mut d[j * SUB..j * SUB + pad];
-                fast[j].fill(comps[j].0, lncp[j], &xs[..pad], &ls[..pad], dj, false);
+                fast[j].fill(comps[j].0, lncp[j], &xs[..pad], &ls[..pad], &l2s[..pad], dj, &mut s[..pad], false);
                 dj[bl..].fill(0.0);
                 if head {
                     dj[0] = first[j];
                 }
             }
         }
-        s[..pad].fill(0.0);
-        for j in (0..k).filter(|&j| active[j]) {
-            for (sr, v) in s[..pad].iter_mut().zip(&d[j * SUB..j * SUB + pad]) {
-                *sr += v;
-            }
+        // the padding rows and the first row (a CDF difference) summed again from what was kept
+        s[bl..pad].fill(0.0);
+        if head {
+            s[0] = (0..k).filter(|&j| active[j]).fold(0.0, |t, j| t + d[j * SUB]);
         }
         // rows where every fast exp underflowed: recompute exactly
         let any_zero = s[..bl].iter().fold(false, |z, &v| z | (v == 0.0));
@@ -437,9 +530,8 @@ fn chunk_estep(ctx: &EstepCtx, a: usize, mut store: Option<&mut [f64]>, scratch:
             if s[r] == 0.0 && !(head && r == 0) {
                 for j in (0..k).filter(|&j| active[j]) {
                     let mut one = [0.0];
-                    fast[j].fill(comps[j].0, lncp[j], &xs[r..r + 1], &ls[r..r + 1], &mut one, true);
+                    fast[j].fill(comps[j].0, lncp[j], &xs[r..r + 1], &ls[r..r + 1], &l2s[r..r + 1], &mut one, &mut s[r..r + 1], true);
                     d[j * SUB + r] = one[0];
-                    s[r] += one[0];
                 }
             }
         }
@@ -458,51 +550,26 @@ fn chunk_estep(ctx: &EstepCtx, a: usize, mut store: Option<&mut [f64]>, scratch:
             let lg8 = rows8(&lg[..], pad);
             acc8(&mut obj8, groups, |g, l| lg8[g][l]);
         }
-        let (x8, l8) = (rows8(xs, pad), rows8(ls, pad));
+        let (x8, l8, f8) = (rows8(xs, pad), rows8(ls, pad), rows8(&f[..], pad));
         for j in (0..k).filter(|&j| active[j]) {
-            let dj = &mut d[j * SUB..j * SUB + pad];
-            for (v, fr) in dj.iter_mut().zip(&f[..pad]) {
-                *v *= fr;
-            }
-            let dj = &*dj;
-            if let Some(w) = store.as_deref_mut() {
-                w[j * len + b0..j * len + b0 + bl].copy_from_slice(&dj[..bl]);
-            }
-            let w8 = rows8(dj, pad);
-            // only the sums the family's M-step reads (uniforms need Σw alone)
             let fam = comps[j].1.family;
-            match (fam, centre[j]) {
-                (Family::Uniform, _) => acc8(&mut acc[j], groups, |g, l| w8[g][l]),
-                (Family::Lognorm, Some((_, m))) => {
-                    // one pass for Σw, Σw ln x and Σw (ln x − m)²
-                    let (mut a0, mut a1, mut a3) = (acc[j], acc[k + j], acc[3 * k + j]);
-                    for g in 0..groups {
-                        for l in 0..8 {
-                            let (w, v) = (w8[g][l], l8[g][l]);
-                            let t = v - m;
-                            a0[l] += w;
-                            a1[l] += w * v;
-                            a3[l] += w * t * t;
-                        }
-                    }
-                    (acc[j], acc[k + j], acc[3 * k + j]) = (a0, a1, a3);
+            let dj = &mut d[j * SUB..j * SUB + pad];
+            // w = d·f: formed inside the sums for uniforms and lognormals (unless a caller
+            // keeps the weights), else written back first
+            let fused = store.is_none() && matches!(fam, Family::Uniform | Family::Lognorm);
+            if !fused {
+                for (v, fr) in dj.iter_mut().zip(&f[..pad]) {
+                    *v *= fr;
                 }
-                _ => {
-                    acc8(&mut acc[j], groups, |g, l| w8[g][l]);
-                    if fam != Family::Norm {
-                        acc8(&mut acc[k + j], groups, |g, l| w8[g][l] * l8[g][l]);
-                    }
-                    if matches!(fam, Family::Norm | Family::Gamma) {
-                        acc8(&mut acc[2 * k + j], groups, |g, l| w8[g][l] * x8[g][l]);
-                    }
-                    if let Some((log, m)) = centre[j] {
-                        let v8 = if log { l8 } else { x8 };
-                        acc8(&mut acc[3 * k + j], groups, |g, l| {
-                            let t = v8[g][l] - m;
-                            w8[g][l] * t * t
-                        });
-                    }
+                if let Some(w) = store.as_deref_mut() {
+                    w[j * len + b0..j * len + b0 + bl].copy_from_slice(&dj[..bl]);
                 }
+            }
+            let d8 = rows8(dj, pad);
+            if fused {
+                moments(acc, k, j, fam, centre[j], groups, x8, l8, |g, l| d8[g][l] * f8[g][l]);
+            } else {
+                moments(acc, k, j, fam, centre[j], groups, x8, l8, |g, l| d8[g][l]);
             }
         }
         b0 += bl;
@@ -765,15 +832,31 @@ pub(crate) fn rebuild(start: &Mixture, comps: Vec<(f64, Dist)>, sum: u128) -> Mi
 mod tests {
     use super::*;
 
+    /// The largest relative error of `f` against `exact` on a grid from `from` to `to`.
+    fn worst_rel(f: fn(f64) -> f64, exact: fn(f64) -> f64, from: f64, to: f64, step: f64) -> f64 {
+        let (mut worst, mut x) = (0.0f64, from);
+        while x < to {
+            worst = worst.max(((f(x) - exact(x)) / exact(x)).abs());
+            x += step;
+        }
+        worst
+    }
+
+    #[test]
+    fn fast_exp2_is_within_a_few_ulp_and_exact_at_integers() {
+        let worst = worst_rel(fast_exp2, f64::exp2, -1020.9, 1023.0, 0.0173);
+        assert!(worst < 3e-16, "worst relative error {worst:e}");
+        for n in -1021..=1023 {
+            assert_eq!(fast_exp2(n as f64), (n as f64).exp2(), "2^{n}");
+        }
+        assert_eq!(fast_exp2(-1021.5), 0.0);
+        assert_eq!(fast_exp2(-5000.0), 0.0);
+        assert!(fast_exp2(0.5) > 1.414_213_562_373_094 && fast_exp2(0.5) < 1.414_213_562_373_096);
+    }
+
     #[test]
     fn fast_exp_is_within_a_few_ulp() {
-        let mut worst: f64 = 0.0;
-        let mut x = -707.9;
-        while x < 709.0 {
-            let (a, b) = (fast_exp(x), x.exp());
-            worst = worst.max(((a - b) / b).abs());
-            x += 0.0137;
-        }
+        let worst = worst_rel(fast_exp, f64::exp, -707.9, 709.0, 0.0137);
         assert!(worst < 3e-16, "worst relative error {worst:e}");
         assert_eq!(fast_exp(-800.0), 0.0);
         assert_eq!(fast_exp(0.0), 1.0);
