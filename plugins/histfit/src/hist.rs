@@ -145,8 +145,14 @@ impl Hist {
 
     /// Parses csv_hist text; `source` names the file in errors (`file:line`).
     pub fn parse(text: &str, source: &str) -> Result<Hist, PluginError> {
-        let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
-        let (_, header) = lines.next().ok_or_else(|| PluginError::data(format!("{source}: empty file, expected a csv_hist header `bin_lo,bin_hi,flows_sum,…`")))?;
+        let mut lines = Lines { text, pos: 0, ln: 0 };
+        let header = loop {
+            match lines.next_line() {
+                Some((_, l)) if l.trim().is_empty() => continue,
+                Some((_, l)) => break l,
+                None => return Err(PluginError::data(format!("{source}: empty file, expected a csv_hist header `bin_lo,bin_hi,flows_sum,…`"))),
+            }
+        };
         let names: Vec<String> = header.trim_start_matches('\u{feff}').split(',').map(|s| s.trim().to_string()).collect();
         let find = |n: &str| names.iter().position(|h| h == n);
         let lo_i = find("bin_lo").ok_or_else(|| PluginError::data(format!("{source}:1: the header has no `bin_lo` column (found: {})", names.join(","))))?;
@@ -172,12 +178,26 @@ impl Hist {
         };
         let mut fields: Vec<&str> = Vec::with_capacity(names.len());
         let mut vals: Vec<u64> = Vec::with_capacity(names.len());
-        for (ln, line) in lines {
-            let row = ln + 1;
-            // fast path: a row of plain decimal integers (every agh_2015 / flow-models row);
-            // anything else (spaces, `.0`, signs, overflow, a wrong field count) is split and
-            // parsed field by field, which accepts the variants and names the bad field
-            let plain = plain_ints(line.as_bytes(), &mut vals) && vals.len() == names.len();
+        loop {
+            // fast path: a line of plain decimal integers (every agh_2015 / flow-models row),
+            // parsed in the same pass that finds its end; anything else (spaces, `.0`, signs,
+            // overflow, a wrong field count) is split and parsed field by field, which accepts
+            // the variants and names the bad field
+            let row = lines.ln + 1;
+            let plain = match plain_row(text.as_bytes(), lines.pos, &mut vals) {
+                Some(next) if vals.len() == names.len() => {
+                    (lines.pos, lines.ln) = (next, lines.ln + 1);
+                    true
+                }
+                _ => false,
+            };
+            let line = if plain { "" } else {
+                match lines.next_line() {
+                    Some((_, l)) if l.trim().is_empty() => continue,
+                    Some((_, l)) => l,
+                    None => break,
+                }
+            };
             if !plain {
                 fields.clear();
                 fields.extend(line.split(',').map(|s| s.trim()));
@@ -239,30 +259,63 @@ fn check_bin(source: &str, row: usize, lo: u64, hi: u64, prev_hi: Option<u64>) -
     }
 }
 
-/// Splits a line of plain comma-separated decimal integers (each ≤ 2^63 − 1, no spaces or
-/// signs) into `out`; false when the line is anything else.
-fn plain_ints(line: &[u8], out: &mut Vec<u64>) -> bool {
+/// The lines of a text as `str::lines` gives them (split at `\n`, a `\r` before it dropped),
+/// with their 0-based numbers; `pos` is the byte offset of the next line, `ln` its number.
+struct Lines<'a> {
+    text: &'a str,
+    pos: usize,
+    ln: usize,
+}
+
+impl<'a> Lines<'a> {
+    fn next_line(&mut self) -> Option<(usize, &'a str)> {
+        if self.pos >= self.text.len() {
+            return None;
+        }
+        let rest = &self.text[self.pos..];
+        let (line, used) = match rest.find('\n') {
+            Some(e) => (&rest[..e], e + 1),
+            None => (rest, rest.len()),
+        };
+        let line = line.strip_suffix('\r').filter(|_| used > line.len()).unwrap_or(line);
+        let ln = self.ln;
+        (self.pos, self.ln) = (self.pos + used, ln + 1);
+        Some((ln, line))
+    }
+}
+
+/// The line of `text` starting at byte `pos` as plain comma-separated decimal integers (each
+/// ≤ 2^63 − 1, no spaces or signs), into `out`, in one pass that also finds the line's end:
+/// the offset of the next line, or None when the line is anything else (or empty).
+fn plain_row(text: &[u8], pos: usize, out: &mut Vec<u64>) -> Option<usize> {
     out.clear();
     let (mut v, mut digits) = (0u64, 0usize);
-    for &b in line {
-        if b.is_ascii_digit() {
-            v = v * 10 + u64::from(b - b'0');
+    let mut i = pos;
+    while i < text.len() {
+        let b = text[i];
+        let d = b.wrapping_sub(b'0');
+        if d < 10 {
+            v = v * 10 + u64::from(d);
             digits += 1;
             if digits > 18 {
-                return false; // may exceed 2^63 − 1: the checked path decides
+                return None; // may exceed 2^63 − 1: the checked path decides
             }
         } else if b == b',' && digits > 0 {
             out.push(v);
             (v, digits) = (0, 0);
+        } else if b == b'\n' || (b == b'\r' && text.get(i + 1) == Some(&b'\n')) {
+            break;
         } else {
-            return false;
+            return None;
         }
+        i += 1;
     }
     if digits == 0 {
-        return false;
+        return None;
     }
     out.push(v);
-    true
+    let end = if text.get(i) == Some(&b'\r') { i + 1 } else { i };
+    Some((end + 1).min(text.len()))
 }
 
 /// Parses a non-negative integer field (≤ 2^63 − 1, like numpy's int64). A trailing `.0`
@@ -386,11 +439,17 @@ mod tests {
     fn plain_and_checked_rows_read_alike() {
         let plain = Hist::parse("bin_lo,bin_hi,flows_sum\n1,2,30\n2,3,4\n", "p.csv").unwrap();
         let variants = Hist::parse("bin_lo,bin_hi,flows_sum\n 1, 2 ,30.0\r\n2,3,4\n", "v.csv").unwrap();
+        let crlf = Hist::parse("\r\nbin_lo,bin_hi,flows_sum\r\n1,2,30\r\n\r\n\n2,3,4", "c.csv").unwrap();
+        assert_eq!((&crlf.bin_lo, &crlf.bin_hi, &crlf.columns[0].values), (&plain.bin_lo, &plain.bin_hi, &plain.columns[0].values));
+        // line numbers count blank lines, as an editor shows them
+        let e = Hist::parse("bin_lo,bin_hi,flows_sum\r\n1,2,30\r\n\r\n2,3,x\n", "e.csv").unwrap_err().to_string();
+        assert!(e.contains("e.csv:4: column `flows_sum`"), "{e}");
         assert_eq!((plain.bin_lo, plain.bin_hi, plain.columns[0].values.clone()), (variants.bin_lo, variants.bin_hi, variants.columns[0].values.clone()));
         let mut v = vec![];
-        assert!(plain_ints(b"1,22,333", &mut v) && v == [1, 22, 333]);
-        for bad in [&b"1,,2"[..], b"1,2,", b",1", b"1 ,2", b"1,+2", b"1,2.0", b"", b"1234567890123456789"] {
-            assert!(!plain_ints(bad, &mut v), "{:?}", std::str::from_utf8(bad));
+        assert!(plain_row(b"1,22,333", 0, &mut v) == Some(8) && v == [1, 22, 333]);
+        assert!(plain_row(b"x\n1,22\r\n7", 2, &mut v) == Some(8) && v == [1, 22]);
+        for bad in [&b"1,,2"[..], b"1,2,", b",1", b"1 ,2", b"1,+2", b"1,2.0", b"", b"\n", b"1\r", b"1234567890123456789"] {
+            assert!(plain_row(bad, 0, &mut v).is_none(), "{:?}", std::str::from_utf8(bad));
         }
     }
 
