@@ -241,15 +241,17 @@ struct EstepCtx<'a> {
 /// size can change which negligible terms are skipped, never more than 2^−70 of a row sum.
 const SUB: usize = 256;
 
-/// Per-worker buffers of the fused E-step (allocated once per rayon job, not per chunk).
+/// Per-worker buffers of the fused E-step (allocated and zeroed once per rayon job, not per
+/// chunk): the sums, and `rows` = the K density columns of a sub-block and 7 per-row buffers,
+/// SUB each, plus 8 spare elements to start them on a 64-byte boundary (see [`chunk_estep`]).
 struct Scratch {
     acc: Vec<[f64; 8]>,
-    d: Vec<f64>,
+    rows: Vec<f64>,
 }
 
 impl Scratch {
     fn new(k: usize) -> Scratch {
-        Scratch { acc: vec![[0.0; 8]; 4 * k], d: vec![0.0; k * SUB + 8] } // + 8: see chunk_estep
+        Scratch { acc: vec![[0.0; 8]; 4 * k], rows: vec![0.0; (k + 7) * SUB + 8] }
     }
 }
 
@@ -474,22 +476,20 @@ fn chunk_estep(ctx: &EstepCtx, a: usize, mut store: Option<&mut [f64]>, scratch:
     let k = comps.len();
     let n = data.len();
     let len = (n - a).min(CHUNK);
-    let Scratch { acc, d } = scratch;
+    let Scratch { acc, rows } = scratch;
     // every buffer below starts on a 64-byte boundary (as the data columns do, see
     // [`crate::binned::Col`]; sub-blocks start at multiples of eight rows), so no 512-bit load
-    // or store straddles two cache lines: ~5 % of the fit. `d` has 8 spare elements for that.
-    let off = d.as_ptr().align_offset(64);
-    let d = &mut d[off..off + k * SUB];
+    // or store straddles two cache lines: ~5 % of the fit
+    let off = rows.as_ptr().align_offset(64);
+    let (d, rest) = rows[off..off + (k + 7) * SUB].split_at_mut(k * SUB);
+    let mut bufs = rest.chunks_exact_mut(SUB);
+    let mut buf = || bufs.next().unwrap_or_default();
+    // the ragged last sub-block (its length not a multiple of 8) is copied into xt, lt, l2t,
+    // ct and zero-padded; every other one reads the data in place
+    let (xt, lt, l2t, ct, s, f, lg) = (buf(), buf(), buf(), buf(), buf(), buf(), buf());
     acc.fill([0.0; 8]);
     let mut obj8 = [0.0f64; 8];
     let mut dead = false;
-    // the ragged last sub-block (its length not a multiple of 8) is copied and zero-padded;
-    // every other one reads the data in place
-    #[repr(align(64))]
-    struct A64([f64; SUB]);
-    let (mut xt, mut lt, mut l2t, mut ct) = (A64([0.0f64; SUB]), A64([0.0f64; SUB]), A64([0.0f64; SUB]), A64([0.0f64; SUB]));
-    let (mut s, mut f, mut lg) = (A64([0.0f64; SUB]), A64([0.0f64; SUB]), A64([0.0f64; SUB]));
-    let (xt, lt, l2t, ct, s, f, lg) = (&mut xt.0, &mut lt.0, &mut l2t.0, &mut ct.0, &mut s.0, &mut f.0, &mut lg.0);
     let mut b0 = 0;
     while b0 < len {
         let bl = (len - b0).min(SUB);
