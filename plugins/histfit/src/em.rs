@@ -150,21 +150,23 @@ impl Fast {
             _ => Fast::Other(d.clone()),
         }
     }
-    /// `out[r] = π · pdf(x[r])` for a run of rows; `exact` uses libm's exp (fallback rows).
+    /// `out[r] = π · pdf(x[r])` for a run of rows, each also added to `sum[r]` (stored there
+    /// when not `add`): the row sums Σ_j d_ij, formed in component order while the value is in
+    /// a register. `exact` uses libm's exp (fallback rows).
     /// A lognormal's constant comes in as `lc` = ln(π c) and is folded into the exponent:
     /// π pdf = exp(ln(π c) − l − (l − ln scale)²/(2s²)) with l = ln x, formed in base 2 as
     /// 2^(lc·log2 e − l₂ − a₂ (l₂ − m₂)²) with l₂ = log2 x (`lnx2`), m₂ = log2 scale and
     /// a₂ = ln2/(2s²), for [`fast_exp2`].
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
-    fn fill(&self, pi: f64, lc: f64, x: &[f64], lnx: &[f64], lnx2: &[f64], out: &mut [f64], sum: &mut [f64], exact: bool) {
+    fn fill(&self, pi: f64, lc: f64, x: &[f64], lnx: &[f64], lnx2: &[f64], out: &mut [f64], sum: &mut [f64], add: bool, exact: bool) {
         let out = out.iter_mut().zip(sum.iter_mut());
         match self {
             Fast::Uniform { lo, hi, dens } => {
                 let v = dens * pi;
                 for ((o, s), &x) in out.zip(x) {
                     *o = if x >= *lo && x <= *hi { v } else { 0.0 };
-                    *s += *o;
+                    *s = if add { *s + *o } else { *o };
                 }
             }
             Fast::Lognorm { lnscale, inv2s2, coef, m2, a2 } => {
@@ -173,21 +175,21 @@ impl Fast {
                     for ((o, s), &l) in out.zip(lnx) {
                         let t = l - lnscale;
                         *o = (-(t * t) * inv2s2 - l).exp() * cp;
-                        *s += *o;
+                        *s = if add { *s + *o } else { *o };
                     }
                 } else {
                     let lc2 = lc * std::f64::consts::LOG2_E;
                     for ((o, s), &l2) in out.zip(lnx2) {
                         let t = l2 - m2;
                         *o = fast_exp2((-(t * a2)).mul_add(t, lc2 - l2));
-                        *s += *o;
+                        *s = if add { *s + *o } else { *o };
                     }
                 }
             }
             Fast::Other(d) => {
                 for ((o, s), &x) in out.zip(x) {
                     *o = d.pdf(x) * pi;
-                    *s += *o;
+                    *s = if add { *s + *o } else { *o };
                 }
             }
         }
@@ -511,16 +513,21 @@ fn chunk_estep(ctx: &EstepCtx, a: usize, mut store: Option<&mut [f64]>, scratch:
         for (j, on) in active.iter_mut().enumerate() {
             *on = act[j * nsub + g0 / SUB];
         }
-        s[..pad].fill(0.0);
+        // the first active component sets the row sums (x = 0 + x exactly), the others add
+        let mut add = false;
         for j in 0..k {
             if active[j] {
                 let dj = &mut d[j * SUB..j * SUB + pad];
-                fast[j].fill(comps[j].0, lncp[j], &xs[..pad], &ls[..pad], &l2s[..pad], dj, &mut s[..pad], false);
+                fast[j].fill(comps[j].0, lncp[j], &xs[..pad], &ls[..pad], &l2s[..pad], dj, &mut s[..pad], add, false);
+                add = true;
                 dj[bl..].fill(0.0);
                 if head {
                     dj[0] = first[j];
                 }
             }
+        }
+        if !add {
+            s[..pad].fill(0.0);
         }
         // the padding rows and the first row (a CDF difference) summed again from what was kept
         s[bl..pad].fill(0.0);
@@ -533,7 +540,7 @@ fn chunk_estep(ctx: &EstepCtx, a: usize, mut store: Option<&mut [f64]>, scratch:
             if s[r] == 0.0 && !(head && r == 0) {
                 for j in (0..k).filter(|&j| active[j]) {
                     let mut one = [0.0];
-                    fast[j].fill(comps[j].0, lncp[j], &xs[r..r + 1], &ls[r..r + 1], &l2s[r..r + 1], &mut one, &mut s[r..r + 1], true);
+                    fast[j].fill(comps[j].0, lncp[j], &xs[r..r + 1], &ls[r..r + 1], &l2s[r..r + 1], &mut one, &mut s[r..r + 1], true, true);
                     d[j * SUB + r] = one[0];
                 }
             }
