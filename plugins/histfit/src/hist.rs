@@ -178,6 +178,14 @@ impl Hist {
         };
         let mut fields: Vec<&str> = Vec::with_capacity(names.len());
         let mut vals: Vec<u64> = Vec::with_capacity(names.len());
+        // at most one row per 2·fields bytes: reserved once (untouched capacity costs no
+        // memory), the columns never move while they grow
+        let most = (text.len() - lines.pos) / (2 * names.len()) + 1;
+        h.bin_lo.reserve(most);
+        h.bin_hi.reserve(most);
+        for c in &mut h.columns {
+            c.values.reserve(most);
+        }
         loop {
             // fast path: a line of plain decimal integers (every agh_2015 / flow-models row),
             // parsed in the same pass that finds its end; anything else (spaces, `.0`, signs,
