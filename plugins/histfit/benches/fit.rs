@@ -33,7 +33,7 @@ fn benches(c: &mut Criterion) {
     let (h, what) = histogram();
     let data = Binned::new(&h, YCol::Flows).unwrap();
     let counts = Counts(vec![(Family::Uniform, 6), (Family::Lognorm, 4)]);
-    let start = initial_mix(&counts, data.x[0], *data.x.last().unwrap()).unwrap();
+    let start = initial_mix(&counts, data.x[0], *data.x.last().unwrap(), histfit::initial::InitialGrid::FlowModels).unwrap();
     let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
     let host = Host::detached();
     let mut g = c.benchmark_group(format!("em ({what}, {} bins, U6 L4, 1 thread)", data.len()));

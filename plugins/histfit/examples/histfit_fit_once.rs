@@ -26,7 +26,7 @@ fn main() {
     let data = Binned::new(&h, y).unwrap_or_else(|e| panic!("{e}"));
     let it: u64 = a[3].parse().expect("ITER");
     let counts = Counts(vec![(Family::Uniform, a[4].parse().expect("U")), (Family::Lognorm, a[5].parse().expect("L"))]);
-    let start = initial_mix(&counts, data.x[0], *data.x.last().unwrap()).unwrap();
+    let start = initial_mix(&counts, data.x[0], *data.x.last().unwrap(), histfit::initial::InitialGrid::FlowModels).unwrap();
     // one pool for the process, as a runner cell has (RAYON_NUM_THREADS threads)
     let pool = rayon::ThreadPoolBuilder::new().build().unwrap_or_else(|e| panic!("{e}"));
     let flag = |f: &str| a[6..].iter().any(|s| s == f);

@@ -4,7 +4,7 @@ use crate::em::{em_binned, em_compat, BinnedOptions, CompatOptions, FitOutcome};
 use crate::families::{Family, KNOWN};
 use crate::gof::{gof, Gof};
 use crate::hist::{Hist, YCol};
-use crate::initial::{initial_mix, perturb, Counts};
+use crate::initial::{initial_mix, perturb, Counts, InitialGrid};
 use crate::mixture::{mode_text, Mixture};
 use crate::tasks::{dataset_path, write_artifact};
 use flowlab_abi::prelude::*;
@@ -58,6 +58,11 @@ pub struct FitSettings {
     /// A starting mixture instead of `families`: `[[w, family, [args]], …]` or `{"sum", "mix"}`.
     #[serde(default)]
     pub initial: Option<Value>,
+    /// Where the scale grid of the start from `families` begins: `"flow-models"` (default,
+    /// every PyPI release: min x + max(U, 1) − 1) or `"flow-models-legacy"` (min x + U − 1, the
+    /// older code that fitted the stored agh_2015 all/size mixtures; differs only when U = 0).
+    #[serde(default)]
+    pub initial_grid: InitialGrid,
     /// `em-compat` (default) or `em-binned`.
     #[serde(default)]
     pub fitter: Fitter,
@@ -215,7 +220,7 @@ pub fn fit(req: &Request, host: &Host) -> Result<Response, PluginError> {
     let counts = s.check()?;
     let (h, data) = load(req, s.column)?;
     let start = match (&counts, &s.initial) {
-        (Some(c), _) => initial_mix(c, data.x[0], *data.x.last().expect("rows")).map_err(|e| PluginError::config("families", e))?,
+        (Some(c), _) => initial_mix(c, data.x[0], *data.x.last().expect("rows"), s.initial_grid).map_err(|e| PluginError::config("initial_grid", e))?,
         (None, Some(v)) => Mixture::from_value(v).map_err(|e| PluginError::config("initial", e))?,
         _ => unreachable!("checked"),
     };
@@ -301,6 +306,9 @@ pub struct SelectionSettings {
     /// `bic` (default), `aic` or `heldout`.
     #[serde(default)]
     pub criterion: Criterion,
+    /// Start of every candidate's scale grid, as `fit`'s `initial_grid`.
+    #[serde(default)]
+    pub initial_grid: InitialGrid,
     /// Share of every bin's weight held out for `heldout` (default 0.2), drawn on stream
     /// `selection/split`.
     #[serde(default = "default_heldout")]
@@ -375,7 +383,7 @@ pub fn selection(req: &Request, host: &Host) -> Result<Response, PluginError> {
         for (ci, c) in cands.iter().enumerate() {
             host.check_cancel()?;
             host.progress(ci as u64, cands.len() as u64);
-            let start = initial_mix(c, data.x[0], *data.x.last().expect("rows")).map_err(|e| PluginError::config("grid", e))?;
+            let start = initial_mix(c, data.x[0], *data.x.last().expect("rows"), s.initial_grid).map_err(|e| PluginError::config("grid", e))?;
             let out = run.fit(&train, &start, host, Some(&pl))?;
             let mut mix = out.mixture.clone();
             mix.sum = Some(data.sum);

@@ -4,6 +4,22 @@ use crate::families::{Dist, Family};
 use crate::mixture::{Component, Mixture, Num};
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// Where the scale grid of the starting mixture begins (spec §3.2; m = min x, U = uniforms).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+pub enum InitialGrid {
+    /// m + max(U, 1) − 1: flow-models' `initial_mix` in every PyPI release (1.0 to 2.2).
+    #[default]
+    #[serde(rename = "flow-models")]
+    FlowModels,
+    /// m + U − 1: the older flow-models code that fitted the stored agh_2015 `all/size`
+    /// mixtures (it reproduces all three to ≤ 6e-14; 1.0 already has max(U, 1)). It differs
+    /// only when U = 0, where the grid starts one below the smallest x; needs m + U − 1 > 0.
+    #[serde(rename = "flow-models-legacy")]
+    FlowModelsLegacy,
+}
 
 /// numpy's `geomspace(start, stop, num)`: `10 ** linspace(log10 start, log10 stop, num)`
 /// with `linspace` as `j·step + start` and both end points set exactly.
@@ -43,14 +59,14 @@ impl Counts {
 
 /// flow-models' `initial_mix` for U uniforms, P Paretos and L lognormals, extended to the
 /// other families: with m = min x, M = max x and `g = geomspace(m + max(U,1) − 1, M, P + L + R)`
-/// (R = the other components):
+/// (R = the other components; `m + U − 1` for [`InitialGrid::FlowModelsLegacy`]):
 /// - uniform n: `[0.1, uniform, [0, m + n]]`;
 /// - genpareto 0: `[0.1, genpareto, [1.0, m + U − 1, 10.0]]`, then `[1.0, g[j], 10.0]`;
 /// - lognorm: `[0.1, lognorm, [2.0, 0, g[j]]]`;
 /// - (ours) norm `[g[j], g[j]/2]`, gamma `[2.0, 0, g[j]/2]`, weibull_min `[1.0, 0, g[j]]`.
 ///
 /// The weights 0.1 are not normalised (the first E-step does it), as in flow-models.
-pub fn initial_mix(counts: &Counts, min_x: f64, max_x: f64) -> Result<Mixture, String> {
+pub fn initial_mix(counts: &Counts, min_x: f64, max_x: f64, grid: InitialGrid) -> Result<Mixture, String> {
     let u = counts.get(Family::Uniform);
     let p = counts.get(Family::Genpareto);
     let l = counts.get(Family::Lognorm);
@@ -58,7 +74,16 @@ pub fn initial_mix(counts: &Counts, min_x: f64, max_x: f64) -> Result<Mixture, S
     if counts.total() == 0 {
         return Err("the mixture has no components: give at least one family count".into());
     }
-    let g = geomspace(min_x + u.max(1) as f64 - 1.0, max_x, p + l + rest);
+    let g0 = match grid {
+        InitialGrid::FlowModels => min_x + u.max(1) as f64 - 1.0,
+        InitialGrid::FlowModelsLegacy => min_x + u as f64 - 1.0,
+    };
+    if (g0.is_nan() || g0 <= 0.0) && p + l + rest > 0 {
+        return Err(format!(
+            "the scale grid would start at min x + U - 1 = {g0}, but it must be > 0 (numpy's geomspace cannot include zero): use initial_grid = \"flow-models\" (the default) or at least one uniform"
+        ));
+    }
+    let g = geomspace(g0, max_x, p + l + rest);
     let mut ng = 0;
     let mut comps = vec![];
     let int = |v: f64| if v.fract() == 0.0 && v.abs() < 9e15 { Num::Int(v as i64) } else { Num::Float(v) };
@@ -148,14 +173,27 @@ mod tests {
     #[test]
     fn tutorial_initial_mixture() {
         let c = Counts(vec![(Family::Uniform, 6), (Family::Lognorm, 4)]);
-        let m = initial_mix(&c, 1.0, 185860096.0).unwrap();
+        let m = initial_mix(&c, 1.0, 185860096.0, InitialGrid::FlowModels).unwrap();
+        // with U ≥ 1 the legacy grid is the same
+        assert_eq!(initial_mix(&c, 1.0, 185860096.0, InitialGrid::FlowModelsLegacy).unwrap(), m);
         assert_eq!(m.comps.len(), 10);
         assert_eq!(m.comps[5].to_py_json(), "[0.1, \"uniform\", [0, 6]]");
         assert_eq!(m.comps[6].to_py_json(), "[0.1, \"lognorm\", [2.0, 0, 6.0]]");
-        let p = initial_mix(&Counts(vec![(Family::Uniform, 2), (Family::Genpareto, 2), (Family::Lognorm, 1)]), 1.0, 1000.0).unwrap();
+        let p = initial_mix(&Counts(vec![(Family::Uniform, 2), (Family::Genpareto, 2), (Family::Lognorm, 1)]), 1.0, 1000.0, InitialGrid::FlowModels).unwrap();
         assert_eq!(p.comps[2].to_py_json(), "[0.1, \"genpareto\", [1.0, 2, 10.0]]");
         // geomspace(2, 1000, 3) = [2, 44.72…, 1000]: the second Pareto takes g[0], the lognormal g[1]
         assert_eq!(p.comps[3].dist.loc, 2.0);
         assert!((p.comps[4].dist.scale - 44.721359549995796).abs() < 1e-9);
+    }
+
+    #[test]
+    fn legacy_grid_starts_one_lower_without_uniforms() {
+        let c = Counts(vec![(Family::Lognorm, 5)]);
+        let new = initial_mix(&c, 64.0, 261523243007.0, InitialGrid::FlowModels).unwrap();
+        let old = initial_mix(&c, 64.0, 261523243007.0, InitialGrid::FlowModelsLegacy).unwrap();
+        assert_eq!((new.comps[0].dist.scale, old.comps[0].dist.scale), (64.0, 63.0));
+        assert_eq!(old.comps[4].dist.scale, 261523243007.0);
+        let e = initial_mix(&c, 1.0, 1000.0, InitialGrid::FlowModelsLegacy).unwrap_err();
+        assert!(e.contains("must be > 0") && e.contains("initial_grid"), "{e}");
     }
 }

@@ -181,7 +181,7 @@ fn em_binned_meets_targets_on_all_length_flows() {
     let h = Hist::read(&d.join("agh_2015/histograms/all/length.csv")).unwrap();
     let data = Binned::new(&h, YCol::Flows).unwrap();
     let c = histfit::initial::Counts(vec![(histfit::families::Family::Uniform, 6), (histfit::families::Family::Lognorm, 4)]);
-    let start = histfit::initial::initial_mix(&c, 1.0, *data.x.last().unwrap()).unwrap();
+    let start = histfit::initial::initial_mix(&c, 1.0, *data.x.last().unwrap(), histfit::initial::InitialGrid::FlowModels).unwrap();
     let fit = histfit::em::em_binned(&data, &start, histfit::em::BinnedOptions { max_iterations: 1000, tolerance: 1e-10, trace: true }, &Host::detached(), None).unwrap();
     let g = histfit::gof::gof(&data, &fit.mixture);
     eprintln!("em-binned: {} iterations ({:?}), ll/unit {:.6}, KL {:.3e}, KS {:.3e}", fit.iterations, fit.termination, g.ll_per_unit, g.kl_nats, g.ks);
