@@ -3,7 +3,6 @@
 //! in-process cells get a soft timeout through the cancel callback; both modes store the same
 //! bytes.
 use crate::common::*;
-use std::time::Instant;
 
 fn by_value(dir: &std::path::Path) -> std::collections::BTreeMap<i64, serde_json::Value> {
     cells(dir).into_values().filter(|c| c["kind"] == "task").map(|c| (c["settings"]["value"].as_i64().unwrap(), c)).collect()
@@ -13,15 +12,13 @@ fn by_value(dir: &std::path::Path) -> std::collections::BTreeMap<i64, serde_json
 fn abort_segfault_oom_and_hang_fail_only_their_cells() {
     let m = repo().join("tests/manifests/crashy.toml");
     let res = tempfile::tempdir().unwrap();
-    let t0 = Instant::now();
     let o = run(&["run", m.to_str().unwrap(), "--results", res.path().to_str().unwrap(), "-j", "2"]);
-    let secs = t0.elapsed().as_secs_f64();
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(!err.contains("panicked"), "{err}");
     assert!(err.contains("6 cells: 2 ran ok, 0 cached, 4 failed"), "{err}");
-    // the hanging cell is killed at timeout_s = 3; everything else is quick
-    assert!(secs < 25.0, "took {secs} s");
+    // the hanging cell is killed at its timeout_s = 3; the others have budgets they never
+    // reach (no assertion on how long the run took: the machine may be busy)
     let all = by_value(&res.path().join("crashy"));
     assert_eq!(all.len(), 6);
     for v in [1, 6] {
@@ -67,16 +64,14 @@ fn subprocess_and_in_process_store_the_same_bytes() {
 fn per_section_isolation_and_soft_timeout() {
     let m = repo().join("tests/manifests/sections.toml");
     let res = tempfile::tempdir().unwrap();
-    let t0 = Instant::now();
     let o = run(&["run", m.to_str().unwrap(), "--results", res.path().to_str().unwrap(), "-j", "2"]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(t0.elapsed().as_secs_f64() < 20.0);
     assert!(err.contains("7 cells: 4 ran ok, 0 cached, 3 failed"), "{err}");
     let all = cells(&res.path().join("sections"));
     let get = |task: &str, v: i64| all.values().find(|c| c["task"] == task && c["settings"]["value"] == v).unwrap().clone();
     assert!(get("risky", 1)["error"]["message"].as_str().unwrap().contains("SIGABRT"));
-    assert!(get("risky", 2)["error"]["message"].as_str().unwrap().contains("hard timeout"));
+    assert!(get("risky-hang", 2)["error"]["message"].as_str().unwrap().contains("hard timeout"));
     assert_eq!(get("risky", 3)["status"], "ok");
     let soft = get("stalls", 1);
     assert!(soft["error"]["message"].as_str().unwrap().contains("soft timeout"), "{soft}");
@@ -91,9 +86,9 @@ fn bad_isolation_values_are_located_errors() {
     let dir = tempfile::tempdir().unwrap();
     for (text, expect) in [
         ("[run]\nisolation = \"container\"\n", "unknown variant `container`"),
-        ("[run]\ntimeout_s = -1\n", "`timeout_s` must be a positive number"),
+        ("[run]\ntimeout_s = -1\n", "`timeout_s` must be a number of seconds in (0, 31536000]"),
         ("[probe]\nplugin = \"testplug\"\nisolation = 3\n", "`isolation` must be \"in-process\" or \"subprocess\""),
-        ("[probe]\nplugin = \"testplug\"\ntimeout_s = \"soon\"\n", "`timeout_s` must be a positive number of seconds"),
+        ("[probe]\nplugin = \"testplug\"\ntimeout_s = \"soon\"\n", "`timeout_s` must be a number of seconds, found \"soon\""),
     ] {
         let f = dir.path().join("m.toml");
         std::fs::write(&f, format!("[experiment]\nname = \"x\"\nseed = 1\n{text}")).unwrap();

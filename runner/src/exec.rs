@@ -3,7 +3,7 @@
 //! go on (unless fail-fast); Ctrl-C asks running cells to stop and starts no new ones.
 use crate::error::StoreError;
 use crate::manifest::Isolation;
-use crate::plan::{content_hash, Cell, CellKind, DatasetSource, Plan};
+use crate::plan::{Cell, CellKind, DatasetSource, Plan};
 use crate::store::{runner_provenance, Store, Stored, CELL_SCHEMA};
 use flowlab_abi::host::HostServices;
 use flowlab_abi::{DatasetRef, ErrorKind, ExperimentInfo, PluginError, Request, Response};
@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::path::Path;
 use std::time::Instant;
 
 /// Set by the Ctrl-C handler; polled by cells through the host's `cancelled` callback.
@@ -155,7 +156,7 @@ fn dataset_ref(plan: &Plan, store: &Store, id: &str) -> Result<DatasetRef, Strin
             }
             let art = rec["response"]["artifacts"].as_array().and_then(|a| a.iter().find(|x| x["name"] == "dataset")).ok_or_else(|| format!("dataset `{id}`: the generator returned no artifact named \"dataset\""))?;
             let p = store.artifact_dir(&c.id).join(art["path"].as_str().unwrap_or(""));
-            let sha = content_hash(&p).map_err(|e| format!("dataset `{id}`: {}: {e}", p.display()))?;
+            let sha = crate::guard::hash_dataset(&p).map_err(|e| format!("dataset `{id}`: {}: {e}", p.display()))?;
             (p, sha)
         }
     };
@@ -230,6 +231,9 @@ fn run_one(plan: &Plan, store: &Store, cell: &Cell, opts: &RunOptions, bar: &ind
         },
         None => None,
     };
+    // the old record goes first: a kill between the two steps then leaves a missing cell
+    // (rerun), never an `ok` record whose artifacts are gone
+    store.invalidate(&cell.id)?;
     let art = store.artifact_dir(&cell.id);
     if art.exists() {
         std::fs::remove_dir_all(&art).map_err(|e| StoreError::Io { path: art.clone(), source: e })?;
@@ -252,7 +256,7 @@ fn run_one(plan: &Plan, store: &Store, cell: &Cell, opts: &RunOptions, bar: &ind
     let t0 = Instant::now();
     let (mut result, tail) = match iso {
         Isolation::InProcess => {
-            let deadline = timeout_s.map(|t| t0 + std::time::Duration::from_secs_f64(t));
+            let deadline = timeout_s.and_then(|t| std::time::Duration::try_from_secs_f64(t).ok()).and_then(|d| t0.checked_add(d));
             let host = CellHost { tail: Mutex::new(VecDeque::new()), bar, label: format!("{}:{}", cell.task, &cell.id[..8]), deadline };
             let result = p.run(&req, &host);
             let tail: Vec<String> = host.tail.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect();
@@ -274,6 +278,12 @@ fn run_one(plan: &Plan, store: &Store, cell: &Cell, opts: &RunOptions, bar: &ind
         {
             result = Err(PluginError::run(format!("soft timeout: the cell stopped through the cancel callback after timeout_s = {t} s (use isolation = \"subprocess\" for a hard limit)")));
         }
+    }
+    // the stored hash must be the hash of the bytes the cell read (crate::guard)
+    if let Some(d) = &ds
+        && let Err(m) = crate::guard::verify(&d.id, Path::new(&d.path), &d.sha256)
+    {
+        result = Err(PluginError::data(m));
     }
     let rec = record(plan, cell, ds.as_ref(), &result, tail, wall);
     store.write(&cell.id, &rec)?;
@@ -304,10 +314,19 @@ pub fn execute(plan: &Plan, store: &Store, opts: &RunOptions) -> Result<Summary,
             use rayon::prelude::*;
             idx.par_iter().for_each(|&i| {
                 let cell = &plan.cells[i];
-                // a dataset cell is generated once even when shards run at the same time: the
-                // first to take the lock runs it, the others then find it cached
-                let _lock = if cell.kind == CellKind::Dataset { lock_cell(store, &cell.id) } else { None };
-                let status = store.status(&cell.id, &plan.plugin(&cell.plugin).sha256);
+                // a cell runs once even when runners share the results directory (two
+                // `flowlab run`, Slurm shards): a cell that is not cached is locked and looked
+                // at again; the first runner to take the lock runs it, the others wait and
+                // then find it cached (docs/scale-out.md, guarantees)
+                let sha = &plan.plugin(&cell.plugin).sha256;
+                let mut status = store.status(&cell.id, sha);
+                let _lock = if status != Stored::Cached || opts.force {
+                    let l = lock_cell(store, &cell.id);
+                    status = store.status(&cell.id, sha);
+                    l
+                } else {
+                    None
+                };
                 let (outcome, msg) = if status == Stored::Cached && !opts.force {
                     (Outcome::Cached, None)
                 } else if CANCEL.load(Ordering::Relaxed) || (opts.fail_fast && failed_any.load(Ordering::Relaxed)) {

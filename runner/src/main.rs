@@ -35,9 +35,11 @@ struct Common {
     /// Data directory for `{data}/…` dataset paths.
     #[arg(long, env = "FLOWLAB_DATA_DIR")]
     data_dir: Option<PathBuf>,
-    /// Results root (results/<experiment>/ below it).
-    #[arg(long, env = "FLOWLAB_RESULTS", default_value = "results")]
-    results: PathBuf,
+    /// Results root (results/<experiment>/ below it). Default: `results/` in the project
+    /// root, the nearest directory at or above the manifest's that holds `templates/`
+    /// (else the manifest's directory), whatever the current directory.
+    #[arg(long, env = "FLOWLAB_RESULTS")]
+    results: Option<PathBuf>,
     /// Templates directory (default: templates/ next to or above the manifest).
     #[arg(long, env = "FLOWLAB_TEMPLATES")]
     templates: Option<PathBuf>,
@@ -217,6 +219,17 @@ enum Cmd {
     },
 }
 
+impl Common {
+    /// The results root: `--results` / `FLOWLAB_RESULTS`, else `<project root>/results`.
+    fn results_root(&self, plan: &Plan) -> PathBuf {
+        self.results.clone().unwrap_or_else(|| plan.manifest.project_root().join("results"))
+    }
+    /// The store of the plan's experiment.
+    fn store(&self, plan: &Plan) -> Store {
+        Store::new(&self.results_root(plan), &plan.manifest.experiment.name)
+    }
+}
+
 fn load_plan(c: &Common) -> Result<Plan, Error> {
     let layers = Layers { sets: c.sets.clone(), env: !c.no_env };
     let m = Manifest::load(&c.manifest, &layers)?;
@@ -262,7 +275,7 @@ fn cmd_run(c: &Common, jobs: Option<usize>, fail_fast: bool, force: bool, quiet:
         return cmd_run_slurm(c, slurm, wait_timeout, no_report, pdf);
     }
     let plan = load_plan(c)?;
-    let store = Store::new(&c.results, &plan.manifest.experiment.name);
+    let store = c.store(&plan);
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let opts = RunOptions {
         jobs: jobs.or(plan.manifest.run.jobs).unwrap_or(cores).max(1),
@@ -314,7 +327,7 @@ fn parse_shard(s: &str) -> Result<(usize, usize), Error> {
 fn cmd_run_shard(c: &Common, shard: &str, jobs: Option<usize>) -> Result<u8, Error> {
     let (k, n) = parse_shard(shard)?;
     let plan = load_plan(c)?;
-    let store = Store::new(&c.results, &plan.manifest.experiment.name);
+    let store = c.store(&plan);
     let slurm_cpus = std::env::var("SLURM_CPUS_PER_TASK").ok().and_then(|v| v.parse::<usize>().ok());
     let opts = RunOptions {
         jobs: jobs.or(slurm_cpus).or(plan.manifest.run.jobs).unwrap_or(1).max(1),
@@ -337,7 +350,7 @@ fn cmd_run_shard(c: &Common, shard: &str, jobs: Option<usize>) -> Result<u8, Err
 
 fn cmd_run_cell(c: &Common, ids: &[String]) -> Result<u8, Error> {
     let plan = load_plan(c)?;
-    let store = Store::new(&c.results, &plan.manifest.experiment.name);
+    let store = c.store(&plan);
     let mut set = std::collections::BTreeSet::new();
     for id in ids {
         let m: Vec<&str> = plan.cells.iter().filter(|x| x.id.starts_with(id.as_str())).map(|x| x.id.as_str()).collect();
@@ -362,7 +375,7 @@ fn slurm_script(c: &Common, plan: &Plan, store: &Store, args: &SlurmArgs) -> Res
     use flowlab::slurm;
     let n = slurm::shard_count(plan, args.shards);
     let pending = slurm::pending_shards(plan, store, n);
-    let inv = slurm::Invocation::new(&c.manifest, &c.results, c.data_dir.as_deref(), &c.sets, c.no_env).map_err(|e| Error::Other(format!("cannot resolve paths for the job script: {e}")))?;
+    let inv = slurm::Invocation::new(&c.manifest, &c.results_root(plan), c.data_dir.as_deref(), &c.sets, c.no_env).map_err(|e| Error::Other(format!("cannot resolve paths for the job script: {e}")))?;
     let path = args.script.clone().unwrap_or_else(|| slurm::slurm_dir(store).join(format!("flowlab-{}.sbatch", plan.manifest.experiment.name)));
     // an array with no index cannot be submitted: with nothing pending the script lists every shard
     let indices: Vec<usize> = if pending.is_empty() { (0..n).collect() } else { pending.clone() };
@@ -374,7 +387,7 @@ fn slurm_script(c: &Common, plan: &Plan, store: &Store, args: &SlurmArgs) -> Res
 
 fn cmd_emit_slurm(c: &Common, args: &SlurmArgs) -> Result<u8, Error> {
     let plan = load_plan(c)?;
-    let store = Store::new(&c.results, &plan.manifest.experiment.name);
+    let store = c.store(&plan);
     let (path, pending, n) = slurm_script(c, &plan, &store, args)?;
     println!("{}", path.display());
     if pending.is_empty() {
@@ -397,14 +410,14 @@ fn print_status(plan: &Plan, store: &Store) -> flowlab::slurm::StatusCounts {
 
 fn cmd_status(c: &Common) -> Result<u8, Error> {
     let plan = load_plan(c)?;
-    let store = Store::new(&c.results, &plan.manifest.experiment.name);
+    let store = c.store(&plan);
     let s = print_status(&plan, &store);
     Ok(if s.done == plan.cells.len() { 0 } else { exit::FAILED_CELLS })
 }
 
 fn cmd_run_slurm(c: &Common, args: &SlurmArgs, wait_timeout: Option<u64>, no_report: bool, pdf: bool) -> Result<u8, Error> {
     let plan = load_plan(c)?;
-    let store = Store::new(&c.results, &plan.manifest.experiment.name);
+    let store = c.store(&plan);
     std::fs::create_dir_all(&store.root).map_err(|e| Error::Other(format!("{}: {e}", store.root.display())))?;
     let (path, pending, n) = slurm_script(c, &plan, &store, args)?;
     if pending.is_empty() {
@@ -459,7 +472,7 @@ fn cmd_replay(cell: &Path, data_dir: Option<PathBuf>, threads: usize, plugin: Op
 
 fn cmd_plan(c: &Common) -> Result<u8, Error> {
     let plan = load_plan(c)?;
-    let store = Store::new(&c.results, &plan.manifest.experiment.name);
+    let store = c.store(&plan);
     let mut counts = std::collections::BTreeMap::new();
     println!("{:<20} {:<8} {:<16} {:<12} {:<14} {:>3} sweep point", "cell", "status", "task", "plugin", "dataset", "rep");
     for cell in &plan.cells {
@@ -550,7 +563,7 @@ fn main() -> ExitCode {
             eprintln!("\nsecond interrupt: exiting now");
             std::process::exit(exit::CANCELLED as i32);
         }
-        eprintln!("\ninterrupt: stopping running cells (Ctrl-C again to exit at once)");
+        eprintln!("\ninterrupt (Ctrl-C or SIGTERM): stopping running cells (again to exit at once)");
     });
     let r = match &cli.cmd {
         Cmd::Run { common, jobs, fail_fast, force, quiet, no_report, pdf, backend, slurm, wait_timeout } => cmd_run(common, *jobs, *fail_fast, *force, *quiet, *no_report, *pdf, *backend, slurm, *wait_timeout),
@@ -562,7 +575,7 @@ fn main() -> ExitCode {
         Cmd::Replay { cell, data_dir, threads, plugin, keep } => cmd_replay(cell, data_dir.clone(), *threads, plugin.clone(), keep.clone()),
         Cmd::Worker => return ExitCode::from(flowlab::worker::worker_main() as u8),
         Cmd::Report { common, pdf } => load_plan(common).and_then(|plan| {
-            let store = Store::new(&common.results, &plan.manifest.experiment.name);
+            let store = common.store(&plan);
             render_reports(&plan, &store, common, *pdf).map(|_| 0)
         }),
         Cmd::Plugins { json } => cmd_plugins(*json),

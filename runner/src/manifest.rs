@@ -4,7 +4,7 @@
 //! Every error names the file, line and column, or the variable / flag that caused it, and
 //! says how to fix it (design notes §1).
 use crate::error::{ManifestError, ManifestErrors, Origin};
-use figment::providers::{Env, Serialized};
+use figment::providers::Serialized;
 use figment::Figment;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -324,8 +324,59 @@ fn toml_to_json(v: &toml::Value) -> Value {
 pub fn parse_value(s: &str) -> Value {
     match toml::from_str::<toml::Table>(&format!("v = {s}")) {
         Ok(t) => t.get("v").map(toml_to_json).unwrap_or(Value::Null),
-        Err(_) => Value::String(s.to_string()),
+        // TOML integers stop at 2^63 - 1; a larger decimal is kept as a number so the range
+        // check of the key it sets can say what is allowed (instead of "expected u64")
+        Err(_) => match s.trim().parse::<u64>() {
+            Ok(n) => Value::from(n),
+            Err(_) => Value::String(s.to_string()),
+        },
     }
+}
+
+/// Largest seed: TOML integers are signed 64-bit, so a seed written in a manifest cannot
+/// exceed it; `--set` and the environment are held to the same range.
+pub const MAX_SEED: u64 = i64::MAX as u64;
+
+/// Largest `timeout_s` (365 days): beyond it `Instant + Duration` can overflow, and no
+/// cell of this field runs that long.
+pub const MAX_TIMEOUT_S: f64 = 365.0 * 86400.0;
+
+/// Paths of the non-finite floats (`nan`, `inf`) inside a TOML value: no flowlab or plugin
+/// setting takes them, and serde's "invalid type: string \"NaN\"" would hide the cause.
+fn nonfinite_paths(v: &toml::Value, at: &mut Vec<Seg>, out: &mut Vec<Vec<Seg>>) {
+    match v {
+        toml::Value::Float(f) if !f.is_finite() => out.push(at.clone()),
+        toml::Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                at.push(Seg::Index(i));
+                nonfinite_paths(x, at, out);
+                at.pop();
+            }
+        }
+        toml::Value::Table(t) => {
+            for (k, x) in t {
+                at.push(Seg::Key(k.clone()));
+                nonfinite_paths(x, at, out);
+                at.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Parses an override value (`--set` or environment) as [`parse_value`] does, refusing
+/// `nan` and `inf`.
+fn parse_override(s: &str) -> Result<Value, String> {
+    if let Ok(t) = toml::from_str::<toml::Table>(&format!("v = {s}"))
+        && let Some(v) = t.get("v")
+    {
+        let mut bad = Vec::new();
+        nonfinite_paths(v, &mut Vec::new(), &mut bad);
+        if !bad.is_empty() {
+            return Err(format!("`{}` is not a finite number; settings take finite numbers only", s.trim()));
+        }
+    }
+    Ok(parse_value(s))
 }
 
 fn is_safe_name(s: &str) -> bool {
@@ -365,6 +416,15 @@ impl Manifest {
         })?;
         let mut source = Source { path: path.to_path_buf(), text, doc, prefixes: BTreeMap::new(), override_origins: BTreeMap::new() };
         let mut errors = Vec::new();
+        let mut bad = Vec::new();
+        nonfinite_paths(&toml::Value::Table(table.clone()), &mut Vec::new(), &mut bad);
+        for at in bad {
+            let key = at.iter().map(|s| match s { Seg::Key(k) => k.clone(), Seg::Index(i) => i.to_string() }).collect::<Vec<_>>().join(".");
+            errors.push(err(source.locate(&at), format!("`{key}` must be a finite number (nan and inf are not accepted)")).help("write a finite value, e.g. 1e300"));
+        }
+        if !errors.is_empty() {
+            return Err(ManifestErrors(errors));
+        }
 
         // ---- normalise: tasks and datasets keyed by id -------------------------------------
         let mut norm = Map::new();
@@ -498,19 +558,51 @@ impl Manifest {
         };
         let mut figment = Figment::from(Serialized::defaults(Value::Object(norm.clone())));
         let mut overrides = BTreeMap::new();
+        // every override names a section, a task or a dataset that exists: a misspelt key
+        // is an error, never silently ignored (docs/scale-out.md, guarantees)
+        let known_top = |key: &str| -> Result<(), String> {
+            let first = key.split('.').next().unwrap_or("");
+            if matches!(first, "experiment" | "run" | "sweep" | "report") || task_ids.contains(first) || dataset_ids.contains(first) {
+                return Ok(());
+            }
+            let names: Vec<&str> = ["experiment", "run", "sweep"].into_iter().chain(task_ids.iter().map(|s| s.as_str())).chain(dataset_ids.iter().map(|s| s.as_str())).collect();
+            let hint = match suggest(first, names.iter().copied()) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!("keys start with experiment, run, sweep, a task id ({}) or a dataset id ({})", task_order.iter().map(|(i, _)| i.as_str()).collect::<Vec<_>>().join(", "), if dataset_order.is_empty() { "none".to_string() } else { dataset_order.join(", ") }),
+            };
+            Err(format!("`{first}` is not a section, task or dataset of this manifest; {hint}"))
+        };
+        let mut layer_errors = Vec::new();
+        let mut add = |figment: Figment, key: &str, raw: &str, origin: Origin, layer: String| -> Figment {
+            if let Err(m) = known_top(key) {
+                layer_errors.push(err(origin, m));
+                return figment;
+            }
+            let key = rewrite(key);
+            let v = match parse_override(raw) {
+                Ok(v) => v,
+                Err(m) => {
+                    layer_errors.push(err(origin, m));
+                    return figment;
+                }
+            };
+            overrides.insert(key.clone(), layer);
+            source.override_origins.insert(key.clone(), origin);
+            figment.merge(Serialized::default(&key, v))
+        };
         if layers.env {
+            // parsed exactly as `--set` values (TOML), so `1e-6` is a number in both
             let mut vars: Vec<(String, String)> = std::env::vars().filter(|(k, _)| k.starts_with("FLOWLAB_") && k["FLOWLAB_".len()..].contains("__")).collect();
             vars.sort();
-            for (var, _) in &vars {
-                let key = rewrite(&var["FLOWLAB_".len()..].to_ascii_lowercase().replace("__", "."));
-                overrides.insert(key.clone(), format!("env {var}"));
-                source.override_origins.insert(key, Origin::Env(var.clone()));
+            for (var, val) in &vars {
+                let raw = var["FLOWLAB_".len()..].to_ascii_lowercase().replace("__", ".");
+                if raw.split('.').any(|p| p.is_empty()) {
+                    // reported by `add` as an unknown key, with the variable named
+                    figment = add(figment, "", val, Origin::Env(var.clone()), String::new());
+                    continue;
+                }
+                figment = add(figment, &raw, val, Origin::Env(var.clone()), format!("env {var}"));
             }
-            let rw = rewrite.clone();
-            figment = figment.merge(Env::prefixed("FLOWLAB_").filter_map(move |k| {
-                let s = k.as_str();
-                if s.contains("__") { Some(rw(&s.to_ascii_lowercase().replace("__", ".")).into()) } else { None }
-            }));
         }
         for s in &layers.sets {
             let Some((k, v)) = s.split_once('=') else {
@@ -520,10 +612,11 @@ impl Manifest {
             if k.is_empty() || k.split('.').any(|p| p.is_empty()) {
                 return Err(one_err(err(Origin::Flag(s.clone()), format!("bad key `{k}`")).help("keys are dotted paths such as experiment.seed or <task id>.<setting>")));
             }
-            let key = rewrite(k);
-            overrides.insert(key.clone(), format!("--set {s}"));
-            source.override_origins.insert(key.clone(), Origin::Flag(s.clone()));
-            figment = figment.merge(Serialized::default(&key, parse_value(v.trim())));
+            figment = add(figment, k, v.trim(), Origin::Flag(s.clone()), format!("--set {s}"));
+        }
+        drop(add);
+        if !layer_errors.is_empty() {
+            return Err(ManifestErrors(layer_errors));
         }
         let layered: Value = figment.extract().map_err(|e| {
             let o = e.path.iter().map(|s| s.to_string()).collect::<Vec<_>>();
@@ -547,6 +640,9 @@ impl Manifest {
             if !is_safe_name(&e.name) {
                 errors.push(err(source.locate_normalised(&["experiment".into(), "name".into()]), format!("experiment name `{}` may only use letters, digits, `.`, `_`, `-` (it names the results directory)", e.name)));
             }
+            if e.seed > MAX_SEED {
+                errors.push(err(source.locate_normalised(&["experiment".into(), "seed".into()]), format!("`seed` must be in 0..={MAX_SEED} (a TOML integer), found {}", e.seed)));
+            }
             if e.replicates == 0 {
                 errors.push(err(source.locate_normalised(&["experiment".into(), "replicates".into()]), "`replicates` must be at least 1"));
             }
@@ -557,8 +653,10 @@ impl Manifest {
         if run.cell_threads == Some(0) {
             errors.push(err(source.locate_normalised(&["run".into(), "cell_threads".into()]), "`cell_threads` must be at least 1"));
         }
-        if run.timeout_s.is_some_and(|t| !(t > 0.0 && t.is_finite())) {
-            errors.push(err(source.locate_normalised(&["run".into(), "timeout_s".into()]), "`timeout_s` must be a positive number of seconds"));
+        if let Some(t) = run.timeout_s
+            && let Err(m) = check_timeout(t)
+        {
+            errors.push(err(source.locate_normalised(&["run".into(), "timeout_s".into()]), m));
         }
         if run.memory_mb == Some(0) {
             errors.push(err(source.locate_normalised(&["run".into(), "memory_mb".into()]), "`memory_mb` must be at least 1"));
@@ -606,6 +704,10 @@ impl Manifest {
                 None => None,
                 Some(Value::Array(a)) if a.iter().all(|x| x.is_string()) => {
                     let list: Vec<String> = a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect();
+                    let mut seen = BTreeSet::new();
+                    for d in list.iter().filter(|d| !seen.insert(d.as_str())) {
+                        errors.push(err(here("datasets"), format!("task `{id}` lists dataset `{d}` twice")).help("list each dataset once (the same cell would run twice)"));
+                    }
                     for d in &list {
                         if !dataset_ids.contains(d) {
                             let hint = suggest(d, dataset_ids.iter().map(|s| s.as_str())).map(|s| format!("did you mean `{s}`?")).unwrap_or_else(|| format!("declared datasets: {}", dataset_order.join(", ")));
@@ -630,10 +732,10 @@ impl Manifest {
             };
             let timeout_s = match t.remove("timeout_s") {
                 None => None,
-                Some(v) => match v.as_f64() {
-                    Some(x) if x > 0.0 && x.is_finite() => Some(x),
-                    _ => {
-                        errors.push(err(here("timeout_s"), format!("`timeout_s` must be a positive number of seconds, found {v}")));
+                Some(v) => match v.as_f64().ok_or_else(|| format!("`timeout_s` must be a number of seconds, found {v}")).and_then(|x| check_timeout(x).map(|_| x)) {
+                    Ok(x) => Some(x),
+                    Err(m) => {
+                        errors.push(err(here("timeout_s"), m));
                         continue;
                     }
                 },
@@ -666,6 +768,17 @@ impl Manifest {
                 }
             }
         }
+        // an override of a swept key would silently lose to the sweep: refuse it and say how
+        // to change the axis instead (docs/scale-out.md, guarantees)
+        for a in &sweep {
+            let norm = format!("tasks.{}.{}", a.task, a.setting.join("."));
+            for k in overrides.keys() {
+                if k == &norm || k.starts_with(&format!("{norm}.")) || norm.starts_with(&format!("{k}.")) {
+                    let o = source.override_origins.get(k).cloned().unwrap_or_else(|| Origin::FileOnly(path.into()));
+                    errors.push(err(o, format!("this override sets `{}`, which [sweep] varies (the sweep would win)", a.key)).help(format!("change the sweep axis instead: --set 'sweep={{\"{}\" = [ … ]}}'", a.key)));
+                }
+            }
+        }
         let mut reports = Vec::new();
         if let Value::Array(a) = get("report") {
             for (i, r) in a.into_iter().enumerate() {
@@ -685,13 +798,38 @@ impl Manifest {
     }
 
     /// Directory of the manifest file.
+    /// Absolute, so that `quickstart.toml`, `./quickstart.toml` and an absolute path give
+    /// the same templates and results directories.
     pub fn dir(&self) -> PathBuf {
-        self.path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
+        let d = match self.path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let d = std::path::absolute(&d).unwrap_or(d);
+        d.canonicalize().unwrap_or(d)
+    }
+
+    /// The project root: the nearest directory at or above the manifest's that holds a
+    /// `templates/` directory, else the manifest's directory. Default results go to
+    /// `<project root>/results` whatever the current directory is (README: result layout).
+    pub fn project_root(&self) -> PathBuf {
+        let d = self.dir();
+        d.ancestors().find(|a| a.join("templates").is_dir()).map(Path::to_path_buf).unwrap_or(d)
     }
 
     /// Origin of a normalised key (`tasks.<id>.<setting>`, `datasets.<id>.path`, …).
     pub fn origin(&self, norm: &[&str]) -> Origin {
         self.source.locate_normalised(&norm.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+}
+
+/// `timeout_s` range: positive, finite and at most [`MAX_TIMEOUT_S`].
+fn check_timeout(t: f64) -> Result<(), String> {
+    if t > 0.0 && t <= MAX_TIMEOUT_S {
+        Ok(())
+    } else {
+        let shown = if t.is_finite() && t.abs() < 1e9 { t.to_string() } else { format!("{t:e}") };
+        Err(format!("`timeout_s` must be a number of seconds in (0, {MAX_TIMEOUT_S}] (365 days), found {shown}"))
     }
 }
 

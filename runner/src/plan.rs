@@ -267,14 +267,15 @@ impl Plan {
                     errors.push(ManifestError::new(at("path"), format!("dataset `{}`: no such file or directory: {}", d.id, p.display())).help(help));
                     continue;
                 }
-                let sha = match content_hash(&p) {
+                // canonical first: the dataset guard knows the file by this path
+                let p = p.canonicalize().unwrap_or(p);
+                let sha = match crate::guard::hash_dataset(&p) {
                     Ok(s) => s,
                     Err(e) => {
                         errors.push(ManifestError::new(at("path"), format!("dataset `{}`: cannot read {}: {e}", d.id, p.display())));
                         continue;
                     }
                 };
-                let p = p.canonicalize().unwrap_or(p);
                 datasets.insert(d.id.clone(), PlannedDataset { decl: d.clone(), format: d.format.clone().unwrap_or_default(), source: DatasetSource::File { path: p, sha256: sha.clone() }, identity: sha });
                 dataset_order.push(d.id.clone());
             } else if let (Some(plugin), Some(cap)) = (&d.plugin, &d.capability) {

@@ -222,8 +222,15 @@ pub fn replay(cell_file: &Path, opts: &ReplayOptions) -> Result<Replay, String> 
     let tmp;
     let out_dir = match &opts.keep {
         Some(k) => {
-            if k.exists() {
-                std::fs::remove_dir_all(k).map_err(|e| format!("{}: {e}", k.display()))?;
+            // never delete what the user already has there: only an empty or new directory
+            if let Ok(m) = std::fs::symlink_metadata(k) {
+                if !m.is_dir() {
+                    return Err(format!("--keep {}: exists and is not a directory; give a new or empty directory", k.display()));
+                }
+                let mut rd = std::fs::read_dir(k).map_err(|e| format!("--keep {}: {e}", k.display()))?;
+                if rd.next().is_some() {
+                    return Err(format!("--keep {}: the directory is not empty; give a new or empty directory (nothing in it was touched)", k.display()));
+                }
             }
             std::fs::create_dir_all(k).map_err(|e| format!("{}: {e}", k.display()))?;
             k.canonicalize().unwrap_or(k.clone())

@@ -101,6 +101,10 @@ impl Store {
                     Stored::Missing
                 } else if v["status"] != "ok" {
                     Stored::Failed
+                } else if !self.artifacts_present(id, &v) {
+                    // an `ok` record whose artifacts are gone (a kill during an older
+                    // --force run, a hand deletion) is not done
+                    Stored::Missing
                 } else if v["provenance"]["plugin"]["sha256"] != plugin_sha256 {
                     Stored::Stale
                 } else {
@@ -109,6 +113,28 @@ impl Store {
             }
             _ => Stored::Missing,
         }
+    }
+
+    /// Removes a cell's record (durably: the directory is synced), so that the cell counts
+    /// as missing until a new record is written. Absent is fine.
+    pub fn invalidate(&self, id: &str) -> Result<(), StoreError> {
+        let p = self.cell_path(id);
+        match std::fs::remove_file(&p) {
+            Ok(()) => {
+                if let Ok(d) = std::fs::File::open(&self.root) {
+                    let _ = d.sync_all();
+                }
+                Ok(())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(StoreError::Io { path: p, source: e }),
+        }
+    }
+
+    /// Whether every artifact a record lists is in the cell's artifact directory.
+    fn artifacts_present(&self, id: &str, record: &Value) -> bool {
+        let dir = self.artifact_dir(id);
+        record["response"]["artifacts"].as_array().is_none_or(|a| a.iter().all(|x| x["path"].as_str().is_some_and(|p| dir.join(p).exists())))
     }
 
     /// Writes a cell record atomically (pretty JSON, trailing newline).

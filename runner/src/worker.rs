@@ -74,10 +74,42 @@ pub fn signal_name(sig: i32) -> &'static str {
     }
 }
 
+/// A stderr line with its run-dependent parts removed, so two runs store the same bytes:
+/// Rust's panic message names the thread's OS id (`thread 'main' (12345) panicked at`).
+pub fn normalise_line(l: &str) -> String {
+    let mut out = String::with_capacity(l.len());
+    let mut rest = l;
+    while let Some(i) = rest.find("thread '") {
+        let after = &rest[i + "thread '".len()..];
+        let Some(q) = after.find('\'') else { break };
+        let tail = &after[q + 1..];
+        out.push_str(&rest[..i + "thread '".len() + q + 1]);
+        let id_len = tail.strip_prefix(" (").and_then(|t| t.find(')').filter(|&j| j > 0 && t[..j].bytes().all(|b| b.is_ascii_digit())).map(|j| j + 3));
+        rest = match id_len {
+            Some(k) => &tail[k..],
+            None => tail,
+        };
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The line of a crashed worker's stderr that says why: the last one that is not a note,
+/// a backtrace frame or an omission marker (an allocation failure's "memory allocation of
+/// … failed", a panic's "panicked at …").
+fn cause_line(tail: &[String]) -> Option<&str> {
+    let is_noise = |l: &str| {
+        let t = l.trim_start();
+        t.is_empty() || t.starts_with("note:") || t.starts_with("stack backtrace:") || t.starts_with("at ") || t.starts_with('…') || t.split_once(':').is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    };
+    tail.iter().rev().map(|s| s.as_str()).find(|l| !is_noise(l))
+}
+
 /// The first `n / 4` and the last lines of stderr, `n` in all (a crash message is often
 /// followed by a long backtrace, so the head matters as much as the tail).
 fn tail_lines(bytes: &[u8], n: usize) -> Vec<String> {
     let text = String::from_utf8_lossy(bytes);
+    let text: String = text.lines().map(normalise_line).collect::<Vec<_>>().join("\n");
     let head_n = n / 4;
     let mut head = Vec::new();
     let mut q: VecDeque<String> = VecDeque::new();
@@ -132,6 +164,8 @@ pub fn run_in_subprocess(plugin: &LoadedPlugin, req: &Request, limits: &Limits) 
         Err(e) => return fail(format!("subprocess isolation: cannot encode the request: {e}")),
     };
     let mut cmd = worker_command(&exe, limits);
+    // a backtrace in the stored stderr tail would differ between runs and builds
+    cmd.env("RUST_BACKTRACE", "0").env("RUST_LIB_BACKTRACE", "0");
     cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = match cmd.spawn() {
         Ok(c) => c,
@@ -199,7 +233,7 @@ pub fn run_in_subprocess(plugin: &LoadedPlugin, req: &Request, limits: &Limits) 
         return (Err(PluginError::run(format!("hard timeout: the worker was killed (SIGKILL) after timeout_s = {t} s"))), tail);
     }
     let payload = find_payload(&out);
-    let last = tail.last().map(|l| format!("; last stderr line: {l}")).unwrap_or_default();
+    let last = cause_line(&tail).map(|l| format!("; stderr: {l}")).unwrap_or_default();
     match (status.code(), status.signal()) {
         (Some(0), _) => match payload {
             Some(p) => match serde_json::from_slice::<Response>(p) {
@@ -295,4 +329,26 @@ pub fn worker_main() -> i32 {
         return EXIT_SETUP;
     }
     code
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thread_ids_are_removed() {
+        assert_eq!(normalise_line("thread '<unnamed>' (48213) panicked at src/lib.rs:3:5:"), "thread '<unnamed>' panicked at src/lib.rs:3:5:");
+        assert_eq!(normalise_line("thread 'main' (1) panicked; thread 'x' (22) too"), "thread 'main' panicked; thread 'x' too");
+        for keep in ["thread 'a' (not an id)", "thread 'b' ()", "no thread here", "thread 'unterminated", "thread 'c' (12"] {
+            assert_eq!(normalise_line(keep), keep);
+        }
+    }
+
+    #[test]
+    fn the_cause_is_not_a_note() {
+        let t = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(cause_line(&t(&["[info] probe value 5", "memory allocation of 4294967296 bytes failed", "note: Some details are omitted, run with `RUST_BACKTRACE=full` for a verbose backtrace."])), Some("memory allocation of 4294967296 bytes failed"));
+        assert_eq!(cause_line(&t(&["thread 'main' panicked at a.rs:1:1:", "boom", "stack backtrace:", "   0: std::panicking::begin", "             at /rustc/x.rs:5", "note: run with"])), Some("boom"));
+        assert_eq!(cause_line(&t(&["note: only notes"])), None);
+    }
 }

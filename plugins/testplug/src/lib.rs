@@ -1,7 +1,8 @@
 //! `testplug`: a plugin for flowlab's own tests and benchmarks. Capability `probe` draws
 //! numbers from the cell's seeded stream and can be told to panic, fail, sleep or abort;
-//! capability `noop` does nothing (ABI round-trip benchmark); dataset capability `synth`
-//! writes a small file.
+//! capability `noop` does nothing (ABI round-trip benchmark); capability `lines` reads a
+//! text dataset (and can edit it while it runs, for the dataset-guard tests); dataset
+//! capability `synth` writes a small file.
 use flowlab_abi::prelude::*;
 use rand::Rng;
 use serde::Deserialize;
@@ -51,6 +52,17 @@ struct Empty {}
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
+struct Lines {
+    /// Append a line to the dataset file after reading it (an edit during the run).
+    #[serde(default)]
+    append: bool,
+    /// Sleep this long after writing the artifact (polls cancel).
+    #[serde(default)]
+    sleep_ms: u64,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 struct Synth {
     #[serde(default = "one")]
     rows: u32,
@@ -66,6 +78,7 @@ impl Plugin for TestPlug {
         let mut d = Description::new("testplug", env!("CARGO_PKG_VERSION"))
             .with(Capability::task("probe", "deterministic draws; can panic, fail, sleep or abort on request", probe).without_dataset())
             .with(Capability::task("noop", "does nothing (ABI round-trip benchmark)", json!({"type":"object","additionalProperties":false})).without_dataset())
+            .with(Capability::task("lines", "counts a text dataset's lines; can append to it while running", json!({"type":"object","additionalProperties":false,"properties":{"append":{"type":"boolean"},"sleep_ms":{"type":"integer","minimum":0,"maximum":3600000}}})).accepting(&["text"]))
             .with(Capability::dataset("synth", "writes a small text dataset", json!({"type":"object","additionalProperties":false,"properties":{"rows":{"type":"integer","minimum":1}}})));
         d.summary = "flowlab's test plugin".into();
         d.formats = vec!["text".into()];
@@ -77,13 +90,35 @@ impl Plugin for TestPlug {
             "probe" => parse_settings::<Probe>(settings).map(|_| ()),
             "synth" => parse_settings::<Synth>(settings).map(|_| ()),
             "noop" => parse_settings::<Empty>(settings).map(|_| ()),
-            other => Err(PluginError::config("", format!("unknown capability `{other}`; testplug provides probe, noop, synth"))),
+            "lines" => parse_settings::<Lines>(settings).map(|_| ()),
+            other => Err(PluginError::config("", format!("unknown capability `{other}`; testplug provides probe, noop, lines, synth"))),
         }
     }
 
     fn run(&self, req: &Request, host: &Host) -> Result<Response, PluginError> {
         match req.capability.as_str() {
             "noop" => Ok(Response::default()),
+            "lines" => {
+                let s: Lines = parse_settings(&req.settings)?;
+                let ds = req.dataset.as_ref().ok_or_else(|| PluginError::data("`lines` needs a dataset"))?;
+                let text = std::fs::read_to_string(&ds.path).map_err(|e| PluginError::data(format!("{}: {e}", ds.path)))?;
+                if s.append {
+                    use std::io::Write;
+                    let mut f = std::fs::OpenOptions::new().append(true).open(&ds.path).map_err(|e| PluginError::run(format!("{}: {e}", ds.path)))?;
+                    writeln!(f, "appended").map_err(|e| PluginError::run(e.to_string()))?;
+                }
+                let out = std::path::Path::new(&req.output_dir).join("count.txt");
+                std::fs::write(&out, format!("{}\n", text.lines().count())).map_err(|e| PluginError::run(format!("{}: {e}", out.display())))?;
+                let mut waited = 0;
+                while waited < s.sleep_ms {
+                    host.check_cancel()?;
+                    std::thread::sleep(std::time::Duration::from_millis(10.min(s.sleep_ms - waited)));
+                    waited += 10;
+                }
+                let mut r = Response { artifacts: vec![Artifact { name: "count".into(), path: "count.txt".into(), kind: "text".into() }], ..Default::default() };
+                r.metrics.insert("lines".into(), json!(text.lines().count()));
+                Ok(r)
+            }
             "synth" => {
                 let s: Synth = parse_settings(&req.settings)?;
                 let mut rng = stream_rng(&req.seed_hex, "synth", 0);
