@@ -96,14 +96,34 @@ fn fuzz_manifest_parser_and_plan_builder() {
     let mut rng = Mix::new(seed, "fuzz-manifest");
     let t0 = Instant::now();
     let (mut cases, mut accepted, mut planned) = (0usize, 0usize, 0usize);
-    let sets_pool = ["experiment.seed=3", "experiment.seed=\"x\"", "probe.draws=-1", "run.jobs=0", "run.isolation=\"x\"", "a.b.c=[1,{x=2}]", "sweep.x=[]", "=", "experiment=1", "probe.value=1e400"];
+    let sets_pool = [
+        "experiment.seed=3", "experiment.seed=\"x\"", "probe.draws=-1", "run.jobs=0", "run.isolation=\"x\"", "a.b.c=[1,{x=2}]", "sweep.x=[]", "=", "experiment=1", "probe.value=1e400",
+        "probe.value=2", "prob.draws=5", "nosuch.key=1", "experiment.seed=18446744073709551615", "run.timeout_s=1e300", "run.timeout_s=nan", "probe.draws=inf", "sweep={\"probe.value\"=[9]}",
+        "fit.iterations=10", "gen.settings.rows=3", "gen.path=\"/etc/passwd\"", "report.0.template=\"../x\"", "experiment.replicates=10000000", "run.max_cells=1", "...=1", "probe..x=1",
+    ];
+    // environment overrides go through the same parser as --set (given explicitly: no
+    // process-wide set_var in a threaded test)
+    let env_pool = [
+        ("FLOWLAB_EXPERIMENT__SEED", "7"), ("FLOWLAB_EXPERIMENT__SEED", "18446744073709551615"), ("FLOWLAB_PROBE__DRAWS", "1e-6"), ("FLOWLAB_PROBE__VALUE", "3"), ("FLOWLAB_RUN__TIMEOUT_S", "inf"),
+        ("FLOWLAB_PROB__DRAWS", "2"), ("FLOWLAB___", "1"), ("FLOWLAB_RUN__JOBS", "[1"), ("FLOWLAB_FIT__FAMILIES", "{lognorm = 2}"), ("FLOWLAB_EXPERIMENT__NAME", "\"../x\""),
+    ];
     while t0.elapsed() < Duration::from_secs(secs) || cases < 200 {
         let (path, base) = &files[rng.below(files.len())];
         let text = mutate(&mut rng, base, &texts);
-        let sets: Vec<String> = (0..rng.below(3)).map(|_| sets_pool[rng.below(sets_pool.len())].to_string()).collect();
-        let layers = Layers { sets: sets.clone(), env: false };
+        let pick = |rng: &mut Mix, s: &str| if rng.below(4) == 0 { mutate(rng, s, &[s.to_string()]) } else { s.to_string() };
+        let mut sets: Vec<String> = Vec::new();
+        for _ in 0..rng.below(3) {
+            let s = sets_pool[rng.below(sets_pool.len())];
+            sets.push(pick(&mut rng, s));
+        }
+        let mut env_vars: Vec<(String, String)> = Vec::new();
+        for _ in 0..rng.below(3) {
+            let (k, v) = env_pool[rng.below(env_pool.len())];
+            env_vars.push((k.to_string(), pick(&mut rng, v)));
+        }
+        let layers = Layers { sets: sets.clone(), env: !env_vars.is_empty(), env_vars: Some(env_vars.clone()) };
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Manifest::from_text(path, text.clone(), &layers)));
-        let r = r.unwrap_or_else(|_| panic!("the manifest parser panicked (seed {seed}, case {cases}, sets {sets:?}) on:\n{text}"));
+        let r = r.unwrap_or_else(|_| panic!("the manifest parser panicked (seed {seed}, case {cases}, sets {sets:?}, env {env_vars:?}) on:\n{text}"));
         cases += 1;
         match r {
             Err(e) => {

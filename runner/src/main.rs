@@ -231,7 +231,7 @@ impl Common {
 }
 
 fn load_plan(c: &Common) -> Result<Plan, Error> {
-    let layers = Layers { sets: c.sets.clone(), env: !c.no_env };
+    let layers = Layers { sets: c.sets.clone(), env: !c.no_env, env_vars: None };
     let m = Manifest::load(&c.manifest, &layers)?;
     let plan = Plan::build(m, &PlanOptions { data_dir: c.data_dir.clone() })?;
     Ok(plan)

@@ -185,6 +185,9 @@ pub struct Layers {
     pub sets: Vec<String>,
     /// Read `FLOWLAB_*__*` environment variables (default true; tests turn it off).
     pub env: bool,
+    /// With `env`: these variables instead of the process environment (tests and the fuzz
+    /// target give them explicitly).
+    pub env_vars: Option<Vec<(String, String)>>,
 }
 
 /// A path segment into the TOML document.
@@ -592,7 +595,8 @@ impl Manifest {
         };
         if layers.env {
             // parsed exactly as `--set` values (TOML), so `1e-6` is a number in both
-            let mut vars: Vec<(String, String)> = std::env::vars().filter(|(k, _)| k.starts_with("FLOWLAB_") && k["FLOWLAB_".len()..].contains("__")).collect();
+            let all = layers.env_vars.clone().unwrap_or_else(|| std::env::vars().collect());
+            let mut vars: Vec<(String, String)> = all.into_iter().filter(|(k, _)| k.starts_with("FLOWLAB_") && k["FLOWLAB_".len()..].contains("__")).collect();
             vars.sort();
             for (var, val) in &vars {
                 let raw = var["FLOWLAB_".len()..].to_ascii_lowercase().replace("__", ".");
