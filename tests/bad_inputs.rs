@@ -1,6 +1,7 @@
 //! The bad-manifest corpus (`tests/bad/*.toml`): each file's first line says what the error
-//! must contain (`# expect: …`) and where (`| at: LINE:`). Every case must exit with code 2,
-//! name the place, and never panic.
+//! must contain (`# expect: …`) and where (`| at: LINE:`, or `| at: --set …` /
+//! `| at: environment variable …` for an override given by a `# args:` or `# env:` line).
+//! Every case must exit with code 2, name the place, and never panic.
 use crate::common::*;
 
 #[test]
@@ -19,8 +20,24 @@ fn every_bad_manifest_gives_a_located_error() {
             Some((e, a)) => (e.trim(), Some(a.trim())),
             None => (spec.trim(), None),
         };
+        // optional lines 2…: `# args: --set K=V …` (flags, split at spaces) and `# env: K=V`
+        // (an environment override; the case then reads the environment)
+        let mut cmd = flowlab();
+        cmd.args(["plan", f.to_str().unwrap(), "--results", res.path().to_str().unwrap()]);
+        let mut env_case = false;
+        for l in text.lines().skip(1).take_while(|l| l.starts_with("# ")) {
+            if let Some(a) = l.strip_prefix("# args: ") {
+                cmd.args(a.split(' '));
+            } else if let Some((k, v)) = l.strip_prefix("# env: ").and_then(|e| e.split_once('=')) {
+                cmd.env(k, v);
+                env_case = true;
+            }
+        }
+        if !env_case {
+            cmd.arg("--no-env");
+        }
         // many machines set RUST_BACKTRACE=1: a user error must still print no backtrace
-        let o = flowlab().args(["plan", f.to_str().unwrap(), "--results", res.path().to_str().unwrap(), "--no-env"]).env("RUST_BACKTRACE", "1").output().unwrap();
+        let o = cmd.env("RUST_BACKTRACE", "1").output().unwrap();
         let err = stderr(&o);
         let name = f.file_name().unwrap().to_string_lossy();
         let mut problems = Vec::new();
@@ -33,7 +50,12 @@ fn every_bad_manifest_gives_a_located_error() {
         if !err.contains(expect) {
             problems.push(format!("message lacks `{expect}`"));
         }
-        if let Some(at) = at {
+        if let Some(at) = at.filter(|a| a.starts_with("--set") || a.starts_with("environment")) {
+            // an override's place is the flag or the variable
+            if !err.contains(at) {
+                problems.push(format!("message lacks the place `{at}`"));
+            }
+        } else if let Some(at) = at {
             if !err.contains(&format!("{name}:{at}")) {
                 problems.push(format!("message lacks the place `{name}:{at}`"));
             }

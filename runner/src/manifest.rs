@@ -564,6 +564,9 @@ impl Manifest {
         // every override names a section, a task or a dataset that exists: a misspelt key
         // is an error, never silently ignored (docs/scale-out.md, guarantees)
         let known_top = |key: &str| -> Result<(), String> {
+            if key.split('.').any(|p| p.is_empty()) {
+                return Err(format!("bad key `{key}`: keys are dotted paths such as experiment.seed or <task id>.<setting> (FLOWLAB_<SECTION>__<KEY> in the environment)"));
+            }
             let first = key.split('.').next().unwrap_or("");
             if matches!(first, "experiment" | "run" | "sweep" | "report") || task_ids.contains(first) || dataset_ids.contains(first) {
                 return Ok(());
@@ -600,11 +603,6 @@ impl Manifest {
             vars.sort();
             for (var, val) in &vars {
                 let raw = var["FLOWLAB_".len()..].to_ascii_lowercase().replace("__", ".");
-                if raw.split('.').any(|p| p.is_empty()) {
-                    // reported by `add` as an unknown key, with the variable named
-                    figment = add(figment, "", val, Origin::Env(var.clone()), String::new());
-                    continue;
-                }
                 figment = add(figment, &raw, val, Origin::Env(var.clone()), format!("env {var}"));
             }
         }
