@@ -258,3 +258,65 @@ fn a_crashed_subprocess_cell_stores_the_same_bytes_twice() {
     assert!(!tail.contains("') ("), "{tail}");
     assert_eq!(ca, cb);
 }
+
+/// A small tmpfs as a full disk; `None` (with a printed "skipped:" line) where mounting is
+/// not allowed (not root). CI runs as root, so it runs there.
+struct SmallFs(std::path::PathBuf, tempfile::TempDir);
+
+impl SmallFs {
+    fn mount(kib: u32) -> Option<SmallFs> {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("fs");
+        std::fs::create_dir(&p).unwrap();
+        let ok = std::process::Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={kib}k"), "tmpfs", p.to_str().unwrap()]).stderr(std::process::Stdio::null()).status().is_ok_and(|s| s.success());
+        if !ok {
+            if std::env::var("FLOWLAB_REQUIRE_ROOT_TESTS").as_deref() == Ok("1") {
+                panic!("cannot mount a tmpfs and FLOWLAB_REQUIRE_ROOT_TESTS=1");
+            }
+            eprintln!("skipped: cannot mount a tmpfs (needs root) for the full-disk test");
+            return None;
+        }
+        Some(SmallFs(p, d))
+    }
+}
+
+impl Drop for SmallFs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_is_a_clear_error_and_loses_nothing() {
+    let Some(fs) = SmallFs::mount(96) else { return };
+    let r = fs.0.to_str().unwrap();
+    let o = run(&["run", "tests/manifests/probe.toml", "--results", r, "-q", "--no-env"]);
+    assert!(o.status.success(), "the probe results fit: {}", stderr(&o));
+    let snapshot = |dir: &Path| -> std::collections::BTreeMap<std::path::PathBuf, Vec<u8>> {
+        fn walk(d: &Path, m: &mut std::collections::BTreeMap<std::path::PathBuf, Vec<u8>>) {
+            for e in std::fs::read_dir(d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() { walk(&p, m) } else { m.insert(p.clone(), std::fs::read(&p).unwrap()); }
+            }
+        }
+        let mut m = Default::default();
+        walk(dir, &mut m);
+        m
+    };
+    let before = snapshot(&fs.0.join("probe"));
+    // the same experiment with many more, larger cells: the disk fills up part way
+    let o = run(&["run", "tests/manifests/probe.toml", "--results", r, "-q", "--no-env", "--set", "probe.draws=2000", "--set", "experiment.replicates=40"]);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(3), "{e}");
+    assert!(e.contains("No space left on device"), "{e}");
+    assert!(!e.contains("panicked"), "{e}");
+    let after = snapshot(&fs.0.join("probe"));
+    for (p, b) in &before {
+        if p.file_name().is_some_and(|n| n == "results.jsonl" || n == "results.csv") {
+            continue; // collected again only when the run gets that far
+        }
+        assert_eq!(after.get(p), Some(b), "{} changed or vanished", p.display());
+    }
+    let temps: Vec<_> = after.keys().filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().contains(".tmp-"))).collect();
+    assert!(temps.is_empty(), "temp files left: {temps:?}");
+}
