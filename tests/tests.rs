@@ -15,4 +15,5 @@ mod slurm;
 mod bad_data;
 mod crash;
 mod fuzz;
+mod output_io;
 mod plugin_search;
