@@ -231,6 +231,7 @@ fn run_one(plan: &Plan, store: &Store, cell: &Cell, opts: &RunOptions, bar: &ind
         None => None,
     };
     let art = store.artifact_dir(&cell.id);
+    store.guard(&art)?;
     if art.exists() {
         std::fs::remove_dir_all(&art).map_err(|e| StoreError::Io { path: art.clone(), source: e })?;
     }
