@@ -159,6 +159,19 @@ fn symbolic_links_in_the_results_tree_are_not_written_through() {
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     assert!(stderr(&o).contains("is a symbolic link") && !stderr(&o).contains("panicked"), "{}", stderr(&o));
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "untouched\n");
+    // the Slurm script directory
+    let slurm = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(slurm.path(), r.exp().join("slurm")).unwrap();
+    let o = run(&["plan", m.to_str().unwrap(), "--results", res, "--no-env", "--emit", "slurm"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(listing(slurm.path()).is_empty(), "{:?}", listing(slurm.path()));
+    // the experiment directory itself
+    let other = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(other.path(), root.path().join("two")).unwrap();
+    let o = run(&["run", m.to_str().unwrap(), "--results", root.path().to_str().unwrap(), "-q", "--no-env"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(listing(other.path()).is_empty(), "{:?}", listing(other.path()));
 }
 
 #[test]

@@ -286,6 +286,7 @@ fn run_one(plan: &Plan, store: &Store, cell: &Cell, opts: &RunOptions, bar: &ind
 
 /// Runs the plan. Returns the summary; I/O errors of the store abort.
 pub fn execute(plan: &Plan, store: &Store, opts: &RunOptions) -> Result<Summary, StoreError> {
+    store.guard(&store.root.join(RUN_CONTEXT))?;
     std::fs::create_dir_all(&store.root).map_err(|e| StoreError::Io { path: store.root.clone(), source: e })?;
     write_run_context(plan, store)?;
     let selected: Vec<usize> = (0..plan.cells.len()).filter(|&i| opts.filter.selects(plan, i)).collect();

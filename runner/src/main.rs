@@ -378,6 +378,10 @@ fn slurm_script(c: &Common, plan: &Plan, store: &Store, args: &SlurmArgs) -> Res
     // an array with no index cannot be submitted: with nothing pending the script lists every shard
     let indices: Vec<usize> = if pending.is_empty() { (0..n).collect() } else { pending.clone() };
     let text = slurm::script(plan, &inv, &args.options(), n, &indices);
+    store.guard(&slurm::slurm_dir(store))?;
+    if path.starts_with(&store.root) {
+        store.guard(&path)?;
+    }
     std::fs::create_dir_all(slurm::slurm_dir(store)).map_err(|e| Error::Other(format!("{}: {e}", slurm::slurm_dir(store).display())))?;
     slurm::write_script(&path, &text).map_err(Error::Other)?;
     Ok((path, pending, n))
