@@ -4,8 +4,8 @@
 use crate::common::*;
 use std::process::Stdio;
 
-/// Every subcommand that writes to standard output, with its arguments, over the stored
-/// results of a probe run in `res`.
+/// Every subcommand that writes to standard output (and clap's help and version), with its
+/// arguments, over the stored results of a probe run in `res`.
 fn printing_commands(res: &std::path::Path) -> Vec<Vec<String>> {
     let r = res.to_str().unwrap().to_string();
     let cell = std::fs::read_dir(res.join("probe")).unwrap().map(|e| e.unwrap().path()).find(|p| p.extension().is_some_and(|e| e == "json") && !p.file_name().unwrap().to_string_lossy().starts_with('.')).expect("a cell file");
@@ -18,6 +18,9 @@ fn printing_commands(res: &std::path::Path) -> Vec<Vec<String>> {
         s(&["plugins"]),
         s(&["plugins", "--json"]),
         s(&["replay", cell.to_str().unwrap()]),
+        s(&["--help"]),
+        s(&["plan", "--help"]),
+        s(&["--version"]),
     ]
 }
 

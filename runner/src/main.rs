@@ -562,8 +562,35 @@ fn cmd_schema(output: &Path, check: bool) -> Result<u8, Error> {
     Ok(0)
 }
 
+/// The exit code of a command's result; prints the error, if any, on stderr.
+fn exit_code(r: Result<u8, Error>) -> ExitCode {
+    // lines are flushed as written (stdout is line-buffered); this catches a last partial write
+    let r = r.and_then(|code| std::io::Write::flush(&mut std::io::stdout()).map(|_| code).map_err(Error::Stdout));
+    match r {
+        Ok(code) => ExitCode::from(code),
+        // the reader went away (`flowlab plan M | head -1`): stop quietly, as `cat` does
+        Err(Error::Stdout(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(match e {
+                Error::Manifest(ManifestErrors(_)) => exit::CONFIG,
+                Error::Load(_) => exit::CONFIG,
+                _ => exit::INTERNAL,
+            })
+        }
+    }
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // `--help` and `--version` are standard output too (clap ignores its write errors)
+        Err(e) if matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion) => {
+            let text = e.render().to_string();
+            return exit_code(std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes()).map(|_| 0).map_err(Error::Stdout));
+        }
+        Err(e) => e.exit(),
+    };
     if matches!(cli.cmd, Cmd::Worker) {
         // a worker ignores Ctrl-C: its parent decides (and kills it when the run is cancelled)
         return ExitCode::from(flowlab::worker::worker_main() as u8);
@@ -591,19 +618,5 @@ fn main() -> ExitCode {
         Cmd::Plugins { json } => cmd_plugins(*json),
         Cmd::Schema { output, check } => cmd_schema(output, *check),
     };
-    // lines are flushed as written (stdout is line-buffered); this catches a last partial write
-    let r = r.and_then(|code| std::io::Write::flush(&mut std::io::stdout()).map(|_| code).map_err(Error::Stdout));
-    match r {
-        Ok(code) => ExitCode::from(code),
-        // the reader went away (`flowlab plan M | head -1`): stop quietly, as `cat` does
-        Err(Error::Stdout(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("{e}");
-            ExitCode::from(match e {
-                Error::Manifest(ManifestErrors(_)) => exit::CONFIG,
-                Error::Load(_) => exit::CONFIG,
-                _ => exit::INTERNAL,
-            })
-        }
-    }
+    exit_code(r)
 }
