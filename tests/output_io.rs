@@ -1,4 +1,4 @@
-//! Standard output errors (issue 14): a reader that went away (`flowlab plan M | head -1`)
+//! Standard output errors: a reader that went away (`flowlab plan M | head -1`)
 //! ends the command quietly with exit 0, as `cat` does; a full disk is exit 3 naming
 //! standard output. Never a panic, for every subcommand that prints to stdout.
 use crate::common::*;

@@ -1,5 +1,5 @@
 //! Plugins are found in `$FLOWLAB_PLUGIN_PATH` and beside the executable only, never in the
-//! current directory, and only the plugins a manifest names are loaded (issue 14): a
+//! current directory, and only the plugins a manifest names are loaded: a
 //! library with a constructor, planted in `<cwd>/target/release`, must never run.
 use crate::bad_data::cc;
 use crate::common::*;

@@ -1,6 +1,6 @@
 //! No writes through symbolic links inside an experiment's results directory: a link planted
 //! at `results/<experiment>/report` (or at a cell file, or the artifacts directory) would
-//! otherwise send flowlab's writes anywhere the user can write (issue 14).
+//! otherwise send flowlab's writes anywhere the user can write.
 use std::path::{Component, Path};
 
 /// Fails when `root` or any existing path between it and `path` (inclusive) is a symbolic

@@ -144,7 +144,7 @@ fn latex(v: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
 
 /// Tera's built-in functions that read outside the stored results: the environment
 /// (`get_env`), the clock (`now`) and a random source (`get_random`). A report is rendered
-/// from stored results only and must come out byte-identical on a rerun (design notes §5).
+/// from stored results only and must come out byte-identical on a rerun (README: Reports).
 /// (Files are out of reach already: the engine holds just the report's own template, so
 /// `include`, `import` and `extends` can name nothing else.)
 const DENIED_FUNCTIONS: [&str; 3] = ["get_env", "now", "get_random"];

@@ -313,7 +313,7 @@ pub fn library_file_name(name: &str) -> String {
 /// Directories searched for plugins, in order: `$FLOWLAB_PLUGIN_PATH` (path list), beside the
 /// executable and its `deps/`, and for an executable in `target/<profile>/deps` (tests) its
 /// parent. Never the current directory: a `target/` of an untrusted checkout must not get
-/// its code loaded by `flowlab plugins` or a misspelt plugin name (issue 14).
+/// its code loaded by `flowlab plugins` or a misspelt plugin name.
 pub fn search_dirs() -> Vec<PathBuf> {
     let mut dirs = Vec::new();
     if let Some(p) = std::env::var_os("FLOWLAB_PLUGIN_PATH") {

@@ -1,6 +1,6 @@
 /* A library whose constructor runs at dlopen and writes a marker file ($FLOWLAB_EVIL_MARKER),
  * for tests/plugin_search.rs: flowlab must never load it from the current directory's
- * target/release (issue 14). */
+ * target/release. */
 #include <stdio.h>
 #include <stdlib.h>
 
