@@ -1,7 +1,8 @@
 //! The bad-input corpus beyond manifests: data files of every plugin format
 //! (`tests/bad_data/<case>/manifest.toml`, first line `# expect: …`) driven through
 //! `flowlab run`, and broken plugin libraries (a non-plugin `.so`, a wrong ABI major, bad
-//! magic, an entry that refuses the host, truncated, garbage and empty files). Every case
+//! magic, an entry that refuses the host, NULL pointers in the table, a short table,
+//! truncated, garbage and empty files). Every case
 //! must exit non-zero with the expected message, never panic or hang, and leave the results
 //! already in the same results root byte-for-byte untouched.
 use crate::common::*;
@@ -103,7 +104,9 @@ fn bad_data_files_give_clear_errors_and_damage_nothing() {
     assert_eq!(untouched(&before), Vec::<String>::new());
 }
 
-fn cc(src: &Path, define: Option<&str>, out: &Path) -> bool {
+/// Compiles `src` into the shared library `out`; false when there is no C compiler (unless
+/// `FLOWLAB_REQUIRE_CC=1`).
+pub fn cc(src: &Path, define: Option<&str>, out: &Path) -> bool {
     let mut c = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()));
     c.args(["-shared", "-fPIC", "-o"]).arg(out).arg(src);
     if let Some(d) = define {
@@ -137,6 +140,10 @@ fn broken_plugin_files_give_clear_errors_and_damage_nothing() {
         ("wrong_abi_major", Box::new(|p: &Path| cc(&src, Some("MODE_WRONG_MAJOR"), p)), "plugin ABI major 2 but host ABI major 1"),
         ("bad_magic", Box::new(|p: &Path| cc(&src, Some("MODE_BAD_MAGIC"), p)), "incompatible plugin ABI: bad magic bytes"),
         ("refuses_host", Box::new(|p: &Path| cc(&src, Some("MODE_REFUSE"), p)), "the plugin refused host ABI 1.0"),
+        ("null_describe", Box::new(|p: &Path| cc(&src, Some("MODE_NULL_DESCRIBE"), p)), "incompatible plugin ABI: the plugin table's `describe` is NULL"),
+        ("null_name", Box::new(|p: &Path| cc(&src, Some("MODE_NULL_NAME"), p)), "incompatible plugin ABI: the plugin table's `name` is NULL"),
+        ("null_free_buf", Box::new(|p: &Path| cc(&src, Some("MODE_NULL_FREE"), p)), "incompatible plugin ABI: the plugin table's `free_buf` is NULL"),
+        ("short_table", Box::new(|p: &Path| cc(&src, Some("MODE_SHORT"), p)), "plugin table is 24 bytes, expected at least"),
         ("truncated", Box::new(|p: &Path| std::fs::write(p, &real_bytes[..real_bytes.len().min(4096)]).is_ok()), "not a loadable shared library"),
         ("garbage", Box::new(|p: &Path| std::fs::write(p, "this is not an ELF file\n").is_ok()), "not a loadable shared library"),
         ("empty", Box::new(|p: &Path| std::fs::write(p, b"").is_ok()), "not a loadable shared library"),
@@ -182,6 +189,6 @@ fn the_corpus_has_at_least_50_cases() {
     let count = |dir: &str, f: &dyn Fn(&Path) -> bool| std::fs::read_dir(repo().join(dir)).unwrap().filter(|e| f(&e.as_ref().unwrap().path())).count();
     let manifests = count("tests/bad", &|p| p.extension().is_some_and(|e| e == "toml"));
     let data = count("tests/bad_data", &|p| p.join("manifest.toml").is_file());
-    let plugin_files = 7;
+    let plugin_files = 11;
     assert!(manifests + data + plugin_files >= 50, "{manifests} + {data} + {plugin_files}");
 }

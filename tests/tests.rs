@@ -16,3 +16,5 @@ mod bad_data;
 mod crash;
 mod fuzz;
 mod hardening;
+mod output_io;
+mod plugin_search;

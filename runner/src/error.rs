@@ -173,6 +173,9 @@ pub enum Error {
     /// Plugin loading problems.
     #[error(transparent)]
     Load(#[from] flowlab_abi::host::LoadError),
+    /// Writing to standard output failed (a closed pipe, a full disk).
+    #[error("cannot write to standard output: {0}")]
+    Stdout(std::io::Error),
     /// Anything else, with context.
     #[error("{0}")]
     Other(String),

@@ -235,6 +235,7 @@ fn run_one(plan: &Plan, store: &Store, cell: &Cell, opts: &RunOptions, bar: &ind
     // (rerun), never an `ok` record whose artifacts are gone
     store.invalidate(&cell.id)?;
     let art = store.artifact_dir(&cell.id);
+    store.guard(&art)?;
     if art.exists() {
         std::fs::remove_dir_all(&art).map_err(|e| StoreError::Io { path: art.clone(), source: e })?;
     }
@@ -295,6 +296,7 @@ fn run_one(plan: &Plan, store: &Store, cell: &Cell, opts: &RunOptions, bar: &ind
 
 /// Runs the plan. Returns the summary; I/O errors of the store abort.
 pub fn execute(plan: &Plan, store: &Store, opts: &RunOptions) -> Result<Summary, StoreError> {
+    store.guard(&store.root.join(RUN_CONTEXT))?;
     std::fs::create_dir_all(&store.root).map_err(|e| StoreError::Io { path: store.root.clone(), source: e })?;
     write_run_context(plan, store)?;
     let selected: Vec<usize> = (0..plan.cells.len()).filter(|&i| opts.filter.selects(plan, i)).collect();

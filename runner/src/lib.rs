@@ -7,6 +7,7 @@
 
 pub mod error;
 pub mod exec;
+pub mod fsguard;
 pub mod guard;
 pub mod manifest;
 pub mod plan;

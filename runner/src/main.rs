@@ -1,4 +1,6 @@
 //! The `flowlab` command line.
+// Standard output goes through `out!` only: `println!` panics on a closed pipe or a full disk.
+#![deny(clippy::print_stdout)]
 use clap::{Args, Parser, Subcommand};
 use flowlab::error::{Error, ManifestErrors};
 use flowlab::exec::{self, CellFilter, RunOptions, CANCEL};
@@ -9,6 +11,15 @@ use flowlab::store::Store;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
+
+/// Writes one line to standard output; a write error (EPIPE, ENOSPC) comes back as
+/// [`Error::Stdout`] for `main` to handle, never as a panic.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*).map_err(Error::Stdout)
+    }};
+}
 
 /// Exit codes.
 mod exit {
@@ -380,6 +391,10 @@ fn slurm_script(c: &Common, plan: &Plan, store: &Store, args: &SlurmArgs) -> Res
     // an array with no index cannot be submitted: with nothing pending the script lists every shard
     let indices: Vec<usize> = if pending.is_empty() { (0..n).collect() } else { pending.clone() };
     let text = slurm::script(plan, &inv, &args.options(), n, &indices);
+    store.guard(&slurm::slurm_dir(store))?;
+    if path.starts_with(&store.root) {
+        store.guard(&path)?;
+    }
     std::fs::create_dir_all(slurm::slurm_dir(store)).map_err(|e| Error::Other(format!("{}: {e}", slurm::slurm_dir(store).display())))?;
     slurm::write_script(&path, &text).map_err(Error::Other)?;
     Ok((path, pending, n))
@@ -389,7 +404,7 @@ fn cmd_emit_slurm(c: &Common, args: &SlurmArgs) -> Result<u8, Error> {
     let plan = load_plan(c)?;
     let store = c.store(&plan);
     let (path, pending, n) = slurm_script(c, &plan, &store, args)?;
-    println!("{}", path.display());
+    out!("{}", path.display())?;
     if pending.is_empty() {
         eprintln!("{}: all {} cells are done; the script would rerun nothing", plan.manifest.experiment.name, plan.cells.len());
     } else {
@@ -399,19 +414,19 @@ fn cmd_emit_slurm(c: &Common, args: &SlurmArgs) -> Result<u8, Error> {
     Ok(0)
 }
 
-fn print_status(plan: &Plan, store: &Store) -> flowlab::slurm::StatusCounts {
+fn print_status(plan: &Plan, store: &Store) -> Result<flowlab::slurm::StatusCounts, Error> {
     let s = flowlab::slurm::status(plan, store);
-    println!("{}: {} cells: {} done, {} failed, {} stale, {} missing", plan.manifest.experiment.name, plan.cells.len(), s.done, s.failed, s.stale, s.missing);
+    out!("{}: {} cells: {} done, {} failed, {} stale, {} missing", plan.manifest.experiment.name, plan.cells.len(), s.done, s.failed, s.stale, s.missing)?;
     for (id, task, msg) in &s.failures {
-        println!("  failed: {id} ({task}): {msg}");
+        out!("  failed: {id} ({task}): {msg}")?;
     }
-    s
+    Ok(s)
 }
 
 fn cmd_status(c: &Common) -> Result<u8, Error> {
     let plan = load_plan(c)?;
     let store = c.store(&plan);
-    let s = print_status(&plan, &store);
+    let s = print_status(&plan, &store)?;
     Ok(if s.done == plan.cells.len() { 0 } else { exit::FAILED_CELLS })
 }
 
@@ -429,12 +444,12 @@ fn cmd_run_slurm(c: &Common, args: &SlurmArgs, wait_timeout: Option<u64>, no_rep
         let r = flowlab::slurm::wait(&job, wait_timeout.map(std::time::Duration::from_secs), std::time::Duration::from_millis(250));
         if let Err(e) = r {
             eprintln!("{e}");
-            print_status(&plan, &store);
+            print_status(&plan, &store)?;
             return Ok(exit::FAILED_CELLS);
         }
         eprintln!("job {job} finished in {:.1} s", t0.elapsed().as_secs_f64());
     }
-    let s = print_status(&plan, &store);
+    let s = print_status(&plan, &store)?;
     if s.missing > 0 || s.stale > 0 {
         eprintln!("some cells were not stored; shard logs are in {}", flowlab::slurm::slurm_dir(&store).display());
     }
@@ -454,17 +469,17 @@ fn cmd_replay(cell: &Path, data_dir: Option<PathBuf>, threads: usize, plugin: Op
         eprintln!("warning: {w}");
     }
     if r.equal {
-        println!("replay {}: identical (result bytes outside timing are equal)", r.cell_id);
+        out!("replay {}: identical (result bytes outside timing are equal)", r.cell_id)?;
     } else {
         let (at, a, b) = r.first_difference.clone().unwrap_or_default();
-        println!("replay {}: DIFFERENT; first difference at {at}: stored {a}, replayed {b}", r.cell_id);
+        out!("replay {}: DIFFERENT; first difference at {at}: stored {a}, replayed {b}", r.cell_id)?;
     }
     if r.artifact_differences.is_empty() {
-        println!("artifacts: {} files identical", r.artifacts_compared);
+        out!("artifacts: {} files identical", r.artifacts_compared)?;
     } else {
-        println!("artifacts: {} of {} files differ:", r.artifact_differences.len(), r.artifacts_compared);
+        out!("artifacts: {} of {} files differ:", r.artifact_differences.len(), r.artifacts_compared)?;
         for d in &r.artifact_differences {
-            println!("  {d}");
+            out!("  {d}")?;
         }
     }
     Ok(if r.equal { 0 } else { exit::FAILED_CELLS })
@@ -474,19 +489,27 @@ fn cmd_plan(c: &Common) -> Result<u8, Error> {
     let plan = load_plan(c)?;
     let store = c.store(&plan);
     let mut counts = std::collections::BTreeMap::new();
-    println!("{:<20} {:<8} {:<16} {:<12} {:<14} {:>3} sweep point", "cell", "status", "task", "plugin", "dataset", "rep");
+    out!("{:<20} {:<8} {:<16} {:<12} {:<14} {:>3} sweep point", "cell", "status", "task", "plugin", "dataset", "rep")?;
     for cell in &plan.cells {
         let st = store.status(&cell.id, &plan.plugin(&cell.plugin).sha256);
         *counts.entry(st.as_str()).or_insert(0usize) += 1;
         let point = if cell.point.is_empty() { String::new() } else { serde_json::Value::Object(cell.point.clone()).to_string() };
-        println!("{:<20} {:<8} {:<16} {:<12} {:<14} {:>3} {}", cell.id, st.as_str(), cell.task, cell.plugin, cell.dataset.as_deref().unwrap_or("-"), cell.replicate, point);
+        out!("{:<20} {:<8} {:<16} {:<12} {:<14} {:>3} {}", cell.id, st.as_str(), cell.task, cell.plugin, cell.dataset.as_deref().unwrap_or("-"), cell.replicate, point)?;
     }
     let summary: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
-    println!("{} cells: {}", plan.cells.len(), summary.join(", "));
+    out!("{} cells: {}", plan.cells.len(), summary.join(", "))?;
     Ok(0)
 }
 
 fn cmd_plugins(json: bool) -> Result<u8, Error> {
+    let dirs = flowlab_abi::host::search_dirs();
+    if !json {
+        // the current directory is never searched (README: where plugins are found)
+        out!("search path ($FLOWLAB_PLUGIN_PATH, then beside the executable):")?;
+        for d in &dirs {
+            out!("  {}{}", d.display(), if d.is_dir() { "" } else { "  (missing)" })?;
+        }
+    }
     let files = flowlab_abi::host::candidate_files();
     let mut seen = std::collections::BTreeSet::new();
     for f in files {
@@ -500,16 +523,16 @@ fn cmd_plugins(json: bool) -> Result<u8, Error> {
                     continue;
                 }
                 if json {
-                    println!("{}", serde_json::to_string_pretty(&p.description).unwrap_or_default());
+                    out!("{}", serde_json::to_string_pretty(&p.description).unwrap_or_default())?;
                     continue;
                 }
-                println!("{} {} (ABI 1.{})  {}", p.name(), p.version(), p.abi_minor, p.path.display());
-                println!("  sha256 {}", p.sha256);
+                out!("{} {} (ABI 1.{})  {}", p.name(), p.version(), p.abi_minor, p.path.display())?;
+                out!("  sha256 {}", p.sha256)?;
                 if !p.description.summary.is_empty() {
-                    println!("  {}", p.description.summary);
+                    out!("  {}", p.description.summary)?;
                 }
                 if !p.description.formats.is_empty() {
-                    println!("  reads: {}", p.description.formats.join(", "));
+                    out!("  reads: {}", p.description.formats.join(", "))?;
                 }
                 for c in &p.description.capabilities {
                     let kind = match c.kind {
@@ -517,9 +540,9 @@ fn cmd_plugins(json: bool) -> Result<u8, Error> {
                         flowlab_abi::CapabilityKind::Dataset => "dataset",
                     };
                     let keys: Vec<String> = c.settings_schema.get("properties").and_then(|p| p.as_object()).map(|o| o.keys().cloned().collect()).unwrap_or_default();
-                    println!("  [{kind}] {:<16} {}", c.name, c.summary);
+                    out!("  [{kind}] {:<16} {}", c.name, c.summary)?;
                     if !keys.is_empty() {
-                        println!("         settings: {}", keys.join(", "));
+                        out!("         settings: {}", keys.join(", "))?;
                     }
                 }
             }
@@ -528,7 +551,7 @@ fn cmd_plugins(json: bool) -> Result<u8, Error> {
         }
     }
     if seen.is_empty() {
-        eprintln!("no plugins found in {:?}; build them with `cargo build --workspace` or set FLOWLAB_PLUGIN_PATH", flowlab_abi::host::search_dirs());
+        eprintln!("no plugins found in {:?}; build them with `cargo build --workspace` or set FLOWLAB_PLUGIN_PATH", dirs);
         return Ok(exit::CONFIG);
     }
     Ok(0)
@@ -552,8 +575,35 @@ fn cmd_schema(output: &Path, check: bool) -> Result<u8, Error> {
     Ok(0)
 }
 
+/// The exit code of a command's result; prints the error, if any, on stderr.
+fn exit_code(r: Result<u8, Error>) -> ExitCode {
+    // lines are flushed as written (stdout is line-buffered); this catches a last partial write
+    let r = r.and_then(|code| std::io::Write::flush(&mut std::io::stdout()).map(|_| code).map_err(Error::Stdout));
+    match r {
+        Ok(code) => ExitCode::from(code),
+        // the reader went away (`flowlab plan M | head -1`): stop quietly, as `cat` does
+        Err(Error::Stdout(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(match e {
+                Error::Manifest(ManifestErrors(_)) => exit::CONFIG,
+                Error::Load(_) => exit::CONFIG,
+                _ => exit::INTERNAL,
+            })
+        }
+    }
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // `--help` and `--version` are standard output too (clap ignores its write errors)
+        Err(e) if matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion) => {
+            let text = e.render().to_string();
+            return exit_code(std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes()).map(|_| 0).map_err(Error::Stdout));
+        }
+        Err(e) => e.exit(),
+    };
     if matches!(cli.cmd, Cmd::Worker) {
         // a worker ignores Ctrl-C: its parent decides (and kills it when the run is cancelled)
         return ExitCode::from(flowlab::worker::worker_main() as u8);
@@ -581,15 +631,5 @@ fn main() -> ExitCode {
         Cmd::Plugins { json } => cmd_plugins(*json),
         Cmd::Schema { output, check } => cmd_schema(output, *check),
     };
-    match r {
-        Ok(code) => ExitCode::from(code),
-        Err(e) => {
-            eprintln!("{e}");
-            ExitCode::from(match e {
-                Error::Manifest(ManifestErrors(_)) => exit::CONFIG,
-                Error::Load(_) => exit::CONFIG,
-                _ => exit::INTERNAL,
-            })
-        }
-    }
+    exit_code(r)
 }

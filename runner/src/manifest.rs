@@ -785,8 +785,9 @@ impl Manifest {
         if let Value::Array(a) = get("report") {
             for (i, r) in a.into_iter().enumerate() {
                 if let Some(r) = typed::<ReportDecl>(&source, &format!("report.{i}"), r, &mut errors) {
-                    if r.output.contains("..") || Path::new(&r.output).is_absolute() {
-                        errors.push(err(source.locate_normalised(&["report".into(), i.to_string(), "output".into()]), "report `output` must be a relative path inside the report directory"));
+                    let at = |key: &str| source.locate_normalised(&["report".into(), i.to_string(), key.into()]);
+                    for problem in crate::report::check_decl(&r, &reports) {
+                        errors.push(err(at(problem.key), problem.message));
                     }
                     reports.push(r);
                 }

@@ -24,11 +24,8 @@ impl PluginSet {
             return Ok(p);
         }
         let file = find_plugin_file(name).ok_or_else(|| {
-            let found: Vec<String> = flowlab_abi::host::candidate_files()
-                .iter()
-                .filter(|f| check_library_file(f).is_ok())
-                .filter_map(|f| LoadedPlugin::load(f).ok().map(|p| p.name().to_string()))
-                .collect();
+            // file names only: loading a library runs its code, so only named plugins are loaded
+            let found = flowlab_abi::host::candidate_names();
             let hint = match suggest(name, found.iter().map(|s| s.as_str())) {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => format!(

@@ -142,7 +142,15 @@ fn latex(v: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
     })))
 }
 
-/// A tera instance with our escape function and filters.
+/// Tera's built-in functions that read outside the stored results: the environment
+/// (`get_env`), the clock (`now`) and a random source (`get_random`). A report is rendered
+/// from stored results only and must come out byte-identical on a rerun (README: Reports).
+/// (Files are out of reach already: the engine holds just the report's own template, so
+/// `include`, `import` and `extends` can name nothing else.)
+const DENIED_FUNCTIONS: [&str; 3] = ["get_env", "now", "get_random"];
+
+/// A tera instance with our escape function and filters, and without the functions of
+/// [`DENIED_FUNCTIONS`] (each is replaced by one that fails with an explanation).
 pub fn engine() -> tera::Tera {
     let mut t = tera::Tera::default();
     t.autoescape_on(vec![".tex"]);
@@ -154,7 +162,112 @@ pub fn engine() -> tera::Tera {
     t.register_filter("siunitx", siunitx);
     t.register_filter("pct", pct);
     t.register_filter("latex", latex);
+    for name in DENIED_FUNCTIONS {
+        t.register_function(name, move |_: &HashMap<String, Value>| -> tera::Result<Value> {
+            Err(tera::Error::msg(format!("`{name}()` is not available in reports: a report renders from stored results only (no environment, clock or random source)")))
+        });
+    }
     t
+}
+
+/// How deep macro calls and `include`s may nest while a report renders. Tera has no limit of
+/// its own, so a macro that calls itself without end overflows the stack, and a stack
+/// overflow aborts the process (it cannot be caught). The renderer's stack use grows with
+/// this nesting only: every other construct nests no deeper than the template text, which
+/// is bounded by the file. Rendering runs on a thread with [`RENDER_STACK`] bytes of stack,
+/// far more than this many levels need (a level took under 4 KiB when measured: 2000
+/// levels rendered in 8 MiB), so a template hits this limit, a report error, long before the
+/// stack runs out. 200 levels is more than any tree-shaped report needs.
+const MAX_NESTING: usize = 200;
+/// Stack of the rendering thread (reserved, not committed: only the pages touched count).
+const RENDER_STACK: usize = 64 << 20;
+/// Names of the nesting counters the renderer calls. Not identifiers, so no template can
+/// call them (and so undo the count).
+const ENTER: &str = "(nesting limit)";
+const LEAVE: &str = "(nesting limit) leave";
+
+fn counter_call(name: &str) -> tera::ast::Node {
+    use tera::ast::{Expr, ExprVal, FunctionCall, Node, WS};
+    Node::VariableBlock(WS::default(), Expr::new(ExprVal::FunctionCall(FunctionCall { name: name.into(), args: HashMap::new() })))
+}
+
+/// Wraps every `include` in `nodes` (at any depth) between the two counter calls.
+fn count_includes(nodes: &mut Vec<tera::ast::Node>) {
+    use tera::ast::Node;
+    let mut out = Vec::with_capacity(nodes.len());
+    for mut n in nodes.drain(..) {
+        match &mut n {
+            Node::Include(..) => {
+                out.push(counter_call(ENTER));
+                out.push(n);
+                out.push(counter_call(LEAVE));
+                continue;
+            }
+            Node::If(i, _) => {
+                i.conditions.iter_mut().for_each(|c| count_includes(&mut c.2));
+                if let Some((_, b)) = &mut i.otherwise {
+                    count_includes(b);
+                }
+            }
+            Node::Forloop(_, f, _) => {
+                count_includes(&mut f.body);
+                if let Some(b) = &mut f.empty_body {
+                    count_includes(b);
+                }
+            }
+            Node::Block(_, b, _) => count_includes(&mut b.body),
+            Node::FilterSection(_, f, _) => count_includes(&mut f.body),
+            Node::MacroDefinition(_, m, _) => count_includes(&mut m.body),
+            _ => {}
+        }
+        out.push(n);
+    }
+    *nodes = out;
+}
+
+/// Makes template `name` of `t` count its macro and include nesting and fail past
+/// [`MAX_NESTING`] (see there). Every macro body starts with an `ENTER` call and ends with a
+/// `LEAVE` call (a macro body has no early exit), and so does every `include`.
+fn limit_nesting(t: &mut tera::Tera, name: &str) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let depth = std::sync::Arc::new(AtomicUsize::new(0));
+    let d = depth.clone();
+    t.register_function(ENTER, move |_: &HashMap<String, Value>| -> tera::Result<Value> {
+        if d.fetch_add(1, Ordering::Relaxed) >= MAX_NESTING {
+            return Err(tera::Error::msg(format!("macro calls or includes nest deeper than {MAX_NESTING} levels (a recursion without an end?)")));
+        }
+        Ok(Value::String(String::new()))
+    });
+    t.register_function(LEAVE, move |_: &HashMap<String, Value>| -> tera::Result<Value> {
+        depth.fetch_sub(1, Ordering::Relaxed);
+        Ok(Value::String(String::new()))
+    });
+    let Some(tpl) = t.templates.get_mut(name) else { return };
+    for m in tpl.macros.values_mut() {
+        count_includes(&mut m.body);
+        m.body.insert(0, counter_call(ENTER));
+        m.body.push(counter_call(LEAVE));
+    }
+    count_includes(&mut tpl.ast);
+    tpl.blocks.values_mut().for_each(|b| count_includes(&mut b.body));
+    tpl.blocks_definitions.values_mut().flatten().for_each(|(_, b)| count_includes(&mut b.body));
+}
+
+/// Parses and renders `text` as template `name` on a thread with a [`RENDER_STACK`] stack
+/// (the parser and renderer recurse; see [`MAX_NESTING`]). Errors carry tera's cause chain.
+fn render_text(name: &str, text: &str, ctx: &tera::Context) -> Result<String, String> {
+    std::thread::scope(|s| {
+        let job = std::thread::Builder::new().name("report".into()).stack_size(RENDER_STACK).spawn_scoped(s, || {
+            let mut t = engine();
+            t.add_raw_template(name, text).map_err(|e| tera_message(&e))?;
+            limit_nesting(&mut t, name);
+            t.render(name, ctx).map_err(|e| tera_message(&e))
+        });
+        match job {
+            Ok(h) => h.join().unwrap_or_else(|_| Err("the renderer panicked".into())),
+            Err(e) => Err(format!("cannot start the rendering thread: {e}")),
+        }
+    })
 }
 
 /// Finds the templates directory: explicit, `FLOWLAB_TEMPLATES`, or `templates/` in the
@@ -232,19 +345,92 @@ pub fn context(plan: &Plan, store: &Store, records: &[Value], report_file: &Path
     ctx
 }
 
-/// Renders one report from stored records; returns the output path.
+/// Why `p` cannot name a file inside its directory, if it cannot: empty, absolute, an
+/// empty, `.` or `..` segment, or a trailing `/` (a directory).
+fn relative_file_problem(p: &str) -> Option<&'static str> {
+    if p.is_empty() {
+        return Some("is empty");
+    }
+    if p.starts_with('/') || Path::new(p).is_absolute() {
+        return Some("is absolute");
+    }
+    if p.ends_with('/') {
+        return Some("ends in `/` (a directory, not a file)");
+    }
+    for seg in p.split(['/', '\\']) {
+        match seg {
+            "" => return Some("has an empty path segment (`//`)"),
+            "." | ".." => return Some("has a `.` or `..` segment"),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// A problem of a `[[report]]` declaration: the key it is about and what is wrong.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeclProblem {
+    /// `template` or `output`.
+    pub key: &'static str,
+    /// Message.
+    pub message: String,
+}
+
+/// Checks a `[[report]]` before anything runs (manifest check): `template` names a file in
+/// the templates directory and `output` a file in the report directory (both relative,
+/// no `.`/`..` segment, not a directory), `output` is not the preamble's name and no
+/// report of `earlier` (those declared before) writes the same `output`.
+pub fn check_decl(r: &ReportDecl, earlier: &[ReportDecl]) -> Vec<DeclProblem> {
+    let mut out = Vec::new();
+    for (key, value, dir) in [("template", &r.template, "templates/"), ("output", &r.output, "results/<experiment>/report/")] {
+        if let Some(p) = relative_file_problem(value) {
+            out.push(DeclProblem { key, message: format!("report `{key}` must be a relative path of a file inside {dir}: `{value}` {p}") });
+        }
+    }
+    if r.output == PREAMBLE {
+        out.push(DeclProblem { key: "output", message: format!("report `output` = `{PREAMBLE}` would be overwritten by the preamble every report directory gets; choose another name") });
+    }
+    if let Some(i) = earlier.iter().position(|e| e.output == r.output) {
+        out.push(DeclProblem { key: "output", message: format!("report `output` = `{}` is already the output of report {} (two reports would overwrite each other)", r.output, i + 1) });
+    }
+    out
+}
+
+/// The template file `rel` of `templates`, refused unless it resolves (symlinks followed)
+/// to a file inside `templates`.
+fn template_file(templates: &Path, rel: &str) -> Result<PathBuf, ReportError> {
+    let refuse = |message: String| ReportError::Template { template: rel.to_string(), message };
+    if let Some(p) = relative_file_problem(rel) {
+        return Err(refuse(format!("must be a relative path inside the templates directory {}: it {p}", templates.display())));
+    }
+    let joined = templates.join(rel);
+    let root = templates.canonicalize().map_err(|e| ReportError::Io { path: templates.into(), source: e })?;
+    let real = joined.canonicalize().map_err(|e| ReportError::Io { path: joined.clone(), source: e })?;
+    if !real.starts_with(&root) {
+        return Err(refuse(format!("{} resolves to {}, outside the templates directory {}", joined.display(), real.display(), root.display())));
+    }
+    Ok(real)
+}
+
+/// Renders one report from stored records; returns the output path. Nothing is written
+/// before the text is rendered, and nothing through a symbolic link of the results tree.
 pub fn render(plan: &Plan, store: &Store, records: &[Value], decl: &ReportDecl, templates: &Path) -> Result<PathBuf, ReportError> {
-    let tpath = templates.join(&decl.template);
+    let tpath = template_file(templates, &decl.template)?;
+    if let Some(p) = relative_file_problem(&decl.output) {
+        return Err(ReportError::Io { path: decl.output.clone().into(), source: std::io::Error::other(format!("report output {p}")) });
+    }
     let text = std::fs::read_to_string(&tpath).map_err(|e| ReportError::Io { path: tpath.clone(), source: e })?;
-    let mut t = engine();
-    t.add_raw_template(&decl.template, &text).map_err(|e| ReportError::Template { template: tpath.display().to_string(), message: tera_message(&e) })?;
     let out = store.report_dir().join(&decl.output);
     let ctx = context(plan, store, records, &out);
-    let body = t.render(&decl.template, &ctx).map_err(|e| ReportError::Template { template: tpath.display().to_string(), message: tera_message(&e) })?;
+    let body = render_text(&decl.template, &text, &ctx).map_err(|message| ReportError::Template { template: tpath.display().to_string(), message })?;
     let dir = out.parent().unwrap_or(Path::new("."));
+    let linked = |p: &Path| crate::fsguard::refuse_symlinks(&store.root, p).map_err(|e| ReportError::Io { path: p.into(), source: e });
+    linked(&out)?;
     std::fs::create_dir_all(dir).map_err(|e| ReportError::Io { path: dir.into(), source: e })?;
     let pre = templates.join(PREAMBLE);
     if pre.is_file() {
+        let pre = template_file(templates, PREAMBLE)?;
+        linked(&dir.join(PREAMBLE))?;
         std::fs::copy(&pre, dir.join(PREAMBLE)).map_err(|e| ReportError::Io { path: pre.clone(), source: e })?;
     }
     crate::store::atomic_write(&out, body.as_bytes()).map_err(|e| ReportError::Io { path: out.clone(), source: std::io::Error::other(e.to_string()) })?;

@@ -50,14 +50,12 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let tmp = dir.join(format!(".{name}.tmp-{}-{n}", std::process::id()));
-    let written = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
+    let written = std::fs::File::create(&tmp).and_then(|mut f| {
         f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = written {
-        // a full disk (ENOSPC) or any other failure leaves the old file and no temp file
+        f.sync_all()
+    });
+    // no temp file is left behind on any error (a full disk, `path` being a directory)
+    if let Err(e) = written.and_then(|_| std::fs::rename(&tmp, path)) {
         let _ = std::fs::remove_file(&tmp);
         return Err(io(e));
     }
@@ -146,7 +144,14 @@ impl Store {
     pub fn write(&self, id: &str, record: &Value) -> Result<(), StoreError> {
         let mut bytes = serde_json::to_vec_pretty(record).map_err(|e| StoreError::Corrupt { path: self.cell_path(id), message: e.to_string() })?;
         bytes.push(b'\n');
+        self.guard(&self.cell_path(id))?;
         atomic_write(&self.cell_path(id), &bytes)
+    }
+
+    /// Refuses `path` when a symbolic link lies on its way inside the results directory
+    /// (runner/src/fsguard.rs).
+    pub fn guard(&self, path: &Path) -> Result<(), StoreError> {
+        crate::fsguard::refuse_symlinks(&self.root, path).map_err(|e| StoreError::Io { path: path.to_path_buf(), source: e })
     }
 
     /// Writes `results.jsonl` (sorted by cell id, `timing` included) and `results.csv`.
@@ -158,6 +163,8 @@ impl Store {
             serde_json::to_writer(&mut jsonl, r).map_err(|e| StoreError::Corrupt { path: self.root.join("results.jsonl"), message: e.to_string() })?;
             jsonl.push(b'\n');
         }
+        self.guard(&self.root.join("results.jsonl"))?;
+        self.guard(&self.root.join("results.csv"))?;
         atomic_write(&self.root.join("results.jsonl"), &jsonl)?;
         // CSV: fixed columns, then every sweep key and metric seen (sorted)
         let mut point_keys = std::collections::BTreeSet::new();

@@ -1,7 +1,7 @@
 //! Host side: find, load, verify and call plugins. Libraries are never unloaded (design notes
 //! §2: `dlclose` with Rust thread-locals is unsound in practice), so loaded tables are
 //! `'static`.
-use crate::ffi::{Buf, EntryFn, HostV1, PluginV1};
+use crate::ffi::{Buf, DescribeFn, FreeBufFn, HostV1, PluginV1, RunFn, ValidateFn};
 use crate::types::{Description, ErrorKind, PluginError, Request, Response};
 use sha2::{Digest, Sha256};
 use std::ffi::{c_void, CStr};
@@ -62,13 +62,90 @@ pub struct LoadedPlugin {
     pub abi_minor: u32,
     /// Its self-description.
     pub description: Description,
-    table: &'static PluginV1,
+    table: Table,
 }
 
-impl std::fmt::Debug for PluginV1 {
+/// The host's view of a [`PluginV1`] read from a library: the same C layout, but every
+/// pointer is nullable, so a NULL in a foreign table is a value the host checks instead of
+/// undefined behaviour (a non-nullable `extern fn` field holding NULL is UB the moment it is
+/// read). `Option<extern fn>` has the layout of a plain function pointer (NULL = `None`).
+#[repr(C)]
+struct RawPluginV1 {
+    magic: [u8; 8],
+    abi_major: u32,
+    abi_minor: u32,
+    struct_size: usize,
+    name: *const std::ffi::c_char,
+    version: *const std::ffi::c_char,
+    describe: Option<DescribeFn>,
+    validate: Option<ValidateFn>,
+    run: Option<RunFn>,
+    free_buf: Option<FreeBufFn>,
+}
+
+// The two views must agree field by field (checked at compile time).
+const _: () = {
+    use std::mem::{offset_of, size_of};
+    assert!(size_of::<RawPluginV1>() == size_of::<PluginV1>());
+    assert!(offset_of!(RawPluginV1, struct_size) == offset_of!(PluginV1, struct_size));
+    assert!(offset_of!(RawPluginV1, name) == offset_of!(PluginV1, name));
+    assert!(offset_of!(RawPluginV1, version) == offset_of!(PluginV1, version));
+    assert!(offset_of!(RawPluginV1, describe) == offset_of!(PluginV1, describe));
+    assert!(offset_of!(RawPluginV1, validate) == offset_of!(PluginV1, validate));
+    assert!(offset_of!(RawPluginV1, run) == offset_of!(PluginV1, run));
+    assert!(offset_of!(RawPluginV1, free_buf) == offset_of!(PluginV1, free_buf));
+};
+
+/// The checked functions of a loaded table: every one was non-NULL at load.
+#[derive(Clone, Copy)]
+struct Table {
+    describe: DescribeFn,
+    validate: ValidateFn,
+    run: RunFn,
+    free_buf: FreeBufFn,
+}
+
+impl std::fmt::Debug for Table {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PluginV1").field("abi_major", &self.abi_major).field("abi_minor", &self.abi_minor).finish_non_exhaustive()
+        f.debug_struct("Table").finish_non_exhaustive()
     }
+}
+
+/// Checks a table the entry point returned (null = the plugin refused the host): magic, ABI
+/// major, declared size, then every pointer, before any function of it is called.
+///
+/// # Safety
+/// `table` is null or points at readable memory of at least the first three fields; the
+/// rest is read only when `struct_size` says it is there.
+unsafe fn check_table(table: *const RawPluginV1, path: &Path) -> Result<(u32, String, Table), LoadError> {
+    let abi = |message: String| LoadError::Abi { path: path.into(), message };
+    // SAFETY: see the function's contract.
+    let t = unsafe { table.as_ref() }.ok_or_else(|| abi(format!("the plugin refused host ABI {}.{}", crate::ABI_MAJOR, crate::ABI_MINOR)))?;
+    if t.magic != crate::MAGIC {
+        return Err(abi("bad magic bytes".into()));
+    }
+    if t.abi_major != crate::ABI_MAJOR {
+        return Err(abi(format!("plugin ABI major {} but host ABI major {}; rebuild the plugin against flowlab-abi {}", t.abi_major, crate::ABI_MAJOR, crate::ABI_MAJOR)));
+    }
+    if t.struct_size < std::mem::size_of::<PluginV1>() {
+        return Err(abi(format!("plugin table is {} bytes, expected at least {}", t.struct_size, std::mem::size_of::<PluginV1>())));
+    }
+    let null = |field: &str| abi(format!("the plugin table's `{field}` is NULL"));
+    if t.name.is_null() {
+        return Err(null("name"));
+    }
+    if t.version.is_null() {
+        return Err(null("version"));
+    }
+    let table = Table {
+        describe: t.describe.ok_or_else(|| null("describe"))?,
+        validate: t.validate.ok_or_else(|| null("validate"))?,
+        run: t.run.ok_or_else(|| null("run"))?,
+        free_buf: t.free_buf.ok_or_else(|| null("free_buf"))?,
+    };
+    // SAFETY: non-null, and the ABI requires a static NUL-terminated string.
+    let name = unsafe { CStr::from_ptr(t.name) }.to_string_lossy().into_owned();
+    Ok((t.abi_minor, name, table))
 }
 
 // SAFETY: the table is immutable static data of a library that is never unloaded, and the
@@ -149,23 +226,15 @@ impl LoadedPlugin {
         let lib = unsafe { libloading::Library::new(&canon) }
             .map_err(|e| LoadError::NotLibrary { path: canon.clone(), message: e.to_string() })?;
         let lib: &'static libloading::Library = Box::leak(Box::new(lib));
-        let entry: libloading::Symbol<EntryFn> = unsafe { lib.get(crate::ENTRY_SYMBOL) }.map_err(|_| LoadError::NoEntry { path: canon.clone() })?;
+        // read through the host's nullable view of the table (same layout, see RawPluginV1)
+        type RawEntryFn = unsafe extern "C" fn(host: *const HostV1) -> *const RawPluginV1;
+        let entry: libloading::Symbol<RawEntryFn> = unsafe { lib.get(crate::ENTRY_SYMBOL) }.map_err(|_| LoadError::NoEntry { path: canon.clone() })?;
         let hostv = null_host_table();
-        let table = unsafe { entry(&hostv) };
-        let table = unsafe { table.as_ref() }.ok_or_else(|| LoadError::Abi { path: canon.clone(), message: format!("the plugin refused host ABI {}.{}", crate::ABI_MAJOR, crate::ABI_MINOR) })?;
-        if table.magic != crate::MAGIC {
-            return Err(LoadError::Abi { path: canon, message: "bad magic bytes".into() });
-        }
-        if table.abi_major != crate::ABI_MAJOR {
-            return Err(LoadError::Abi { path: canon, message: format!("plugin ABI major {} but host ABI major {}; rebuild the plugin against flowlab-abi {}", table.abi_major, crate::ABI_MAJOR, crate::ABI_MAJOR) });
-        }
-        if table.struct_size < std::mem::size_of::<PluginV1>() {
-            return Err(LoadError::Abi { path: canon, message: format!("plugin table is {} bytes, expected at least {}", table.struct_size, std::mem::size_of::<PluginV1>()) });
-        }
-        let mut tmp = LoadedPlugin { path: canon.clone(), sha256, abi_minor: table.abi_minor, description: Description::new("", ""), table };
+        // SAFETY: the entry returns null or a pointer to its static table (ffi.rs contract).
+        let (abi_minor, name, table) = unsafe { check_table(entry(&hostv), &canon) }?;
+        let mut tmp = LoadedPlugin { path: canon.clone(), sha256, abi_minor, description: Description::new("", ""), table };
         let d = tmp.call_json(|out| unsafe { (table.describe)(out) }).map_err(|e| LoadError::Describe { path: canon.clone(), message: e.message })?;
         tmp.description = serde_json::from_slice(&d).map_err(|e| LoadError::Describe { path: canon.clone(), message: e.to_string() })?;
-        let name = unsafe { CStr::from_ptr(table.name) }.to_string_lossy();
         if name != tmp.description.name {
             return Err(LoadError::Describe { path: canon, message: format!("table name `{name}` differs from described name `{}`", tmp.description.name) });
         }
@@ -242,8 +311,9 @@ pub fn library_file_name(name: &str) -> String {
 }
 
 /// Directories searched for plugins, in order: `$FLOWLAB_PLUGIN_PATH` (path list), beside the
-/// executable, and for an executable in `target/<profile>/deps` (tests) its parent, plus
-/// `target/<profile>[/deps]` of the current directory.
+/// executable and its `deps/`, and for an executable in `target/<profile>/deps` (tests) its
+/// parent. Never the current directory: a `target/` of an untrusted checkout must not get
+/// its code loaded by `flowlab plugins` or a misspelt plugin name.
 pub fn search_dirs() -> Vec<PathBuf> {
     let mut dirs = Vec::new();
     if let Some(p) = std::env::var_os("FLOWLAB_PLUGIN_PATH") {
@@ -260,17 +330,13 @@ pub fn search_dirs() -> Vec<PathBuf> {
                 dirs.push(dir.join("deps"));
             }
         }
-    for profile in ["release", "debug"] {
-        dirs.push(PathBuf::from("target").join(profile));
-        dirs.push(PathBuf::from("target").join(profile).join("deps"));
-    }
     let mut seen = std::collections::BTreeSet::new();
     dirs.retain(|d| seen.insert(d.clone()));
     dirs
 }
 
 /// Finds the library file of plugin `name`: the first match in `$FLOWLAB_PLUGIN_PATH`,
-/// else the most recently built match among the other [`search_dirs`] (so a fresh
+/// else the most recently built match beside the executable (so a fresh
 /// `target/<profile>/deps` build from `cargo test` wins over an older uplifted copy).
 pub fn find_plugin_file(name: &str) -> Option<PathBuf> {
     let file = library_file_name(name);
@@ -278,19 +344,21 @@ pub fn find_plugin_file(name: &str) -> Option<PathBuf> {
     if let Some(p) = explicit.iter().map(|d| d.join(&file)).find(|p| p.is_file()) {
         return Some(p);
     }
-    let newest = |dirs: Vec<PathBuf>| {
-        let mut best: Option<(PathBuf, Option<std::time::SystemTime>)> = None;
-        for p in dirs.into_iter().map(|d| d.join(&file)).filter(|p| p.is_file()) {
-            let t = std::fs::metadata(&p).and_then(|m| m.modified()).ok();
-            if best.as_ref().is_none_or(|(_, bt)| t > *bt) {
-                best = Some((p, t));
-            }
+    let mut best: Option<(PathBuf, Option<std::time::SystemTime>)> = None;
+    for p in search_dirs().into_iter().filter(|d| !explicit.contains(d)).map(|d| d.join(&file)).filter(|p| p.is_file()) {
+        let t = std::fs::metadata(&p).and_then(|m| m.modified()).ok();
+        if best.as_ref().is_none_or(|(_, bt)| t > *bt) {
+            best = Some((p, t));
         }
-        best.map(|(p, _)| p)
-    };
-    // beside the executable (and its deps/) first, then target/<profile> of the current directory
-    let (near_exe, cwd): (Vec<PathBuf>, Vec<PathBuf>) = search_dirs().into_iter().filter(|d| !explicit.contains(d)).partition(|d| d.is_absolute());
-    newest(near_exe).or_else(|| newest(cwd))
+    }
+    best.map(|(p, _)| p)
+}
+
+/// The plugin names the [`candidate_files`] would provide, from their file names alone
+/// (`libhistfit.so` → `histfit`), without loading anything: for "did you mean" hints.
+pub fn candidate_names() -> Vec<String> {
+    let (pre, suf) = (std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX);
+    candidate_files().iter().filter_map(|f| f.file_name()?.to_str()?.strip_prefix(pre)?.strip_suffix(suf).map(str::to_string)).collect()
 }
 
 /// Every file in the search dirs that looks like a flowlab plugin library, one per file name
