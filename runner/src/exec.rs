@@ -231,11 +231,13 @@ fn run_one(plan: &Plan, store: &Store, cell: &Cell, opts: &RunOptions, bar: &ind
         },
         None => None,
     };
-    // the old record goes first: a kill between the two steps then leaves a missing cell
-    // (rerun), never an `ok` record whose artifacts are gone
-    store.invalidate(&cell.id)?;
+    // refused paths are found before anything changes; then the old record goes first: a
+    // kill between the two steps leaves a missing cell (rerun), never an `ok` record whose
+    // artifacts are gone
     let art = store.artifact_dir(&cell.id);
     store.guard(&art)?;
+    store.guard(&store.cell_path(&cell.id))?;
+    store.invalidate(&cell.id)?;
     if art.exists() {
         std::fs::remove_dir_all(&art).map_err(|e| StoreError::Io { path: art.clone(), source: e })?;
     }
@@ -393,6 +395,7 @@ pub fn execute(plan: &Plan, store: &Store, opts: &RunOptions) -> Result<Summary,
 /// cell then runs unlocked, as before).
 fn lock_cell(store: &Store, id: &str) -> Option<std::fs::File> {
     let dir = store.root.join(".locks");
+    store.guard(&dir.join(format!("{id}.lock"))).ok()?;
     std::fs::create_dir_all(&dir).ok()?;
     let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(dir.join(format!("{id}.lock"))).ok()?;
     f.lock().ok()?;
