@@ -261,7 +261,7 @@ fn a_crashed_subprocess_cell_stores_the_same_bytes_twice() {
 
 /// A small tmpfs as a full disk; `None` (with a printed "skipped:" line) where mounting is
 /// not allowed (not root). CI runs as root, so it runs there.
-struct SmallFs(std::path::PathBuf, tempfile::TempDir);
+struct SmallFs(std::path::PathBuf, #[allow(dead_code)] tempfile::TempDir);
 
 impl SmallFs {
     fn mount(kib: u32) -> Option<SmallFs> {

@@ -616,7 +616,6 @@ impl Manifest {
             }
             figment = add(figment, k, v.trim(), Origin::Flag(s.clone()), format!("--set {s}"));
         }
-        drop(add);
         if !layer_errors.is_empty() {
             return Err(ManifestErrors(layer_errors));
         }
