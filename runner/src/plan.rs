@@ -173,27 +173,107 @@ pub struct PlanOptions {
     pub data_dir: Option<PathBuf>,
 }
 
-/// SHA-256 of a file, or of a directory (sorted relative paths and contents).
+/// Most files and directories a dataset directory walk visits (README: datasets).
+pub const TREE_MAX_ENTRIES: usize = 100_000;
+/// Deepest directory nesting a dataset directory walk enters (README: datasets).
+pub const TREE_MAX_DEPTH: usize = 32;
+
+/// A directory that cannot be hashed safely: the message names the file or the limit.
+fn refused(msg: String) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidInput, msg)
+}
+
+/// What a file type is, for errors about files that are neither regular files nor directories.
+fn type_name(t: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_block_device() || t.is_char_device() {
+        "a device"
+    } else if t.is_symlink() {
+        "a symbolic link"
+    } else if t.is_dir() {
+        "a directory"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// The regular files below directory `root`, as (path relative to `root`, path to read),
+/// sorted by relative path. The walk never follows a symbolic link into a directory: a link
+/// is taken (as the file it points to) only when it resolves to a regular file inside `root`;
+/// links to directories, links out of the tree, broken links, FIFOs, sockets and devices are
+/// refused with an error naming them, and the walk stops with an error past
+/// [`TREE_MAX_ENTRIES`] entries or [`TREE_MAX_DEPTH`] levels, so a link loop, a FIFO or a
+/// `path = "/"` cannot hang planning (README: datasets).
+pub fn tree_files(root: &Path) -> std::io::Result<Vec<(PathBuf, PathBuf)>> {
+    let canon_root = root.canonicalize()?;
+    let mut out = Vec::new();
+    let mut entries = 0usize;
+    let mut stack = vec![(root.to_path_buf(), 0usize)];
+    while let Some((dir, depth)) = stack.pop() {
+        let at_dir = |e: std::io::Error| std::io::Error::new(e.kind(), format!("{}: {e}", dir.display()));
+        let mut list = Vec::new();
+        for e in std::fs::read_dir(&dir).map_err(at_dir)? {
+            list.push(e.map_err(at_dir)?);
+            if list.len() > TREE_MAX_ENTRIES {
+                break;
+            }
+        }
+        // by name, so that the first problem reported does not depend on the directory order
+        list.sort_by_key(|e| e.file_name());
+        for e in list {
+            entries += 1;
+            if entries > TREE_MAX_ENTRIES {
+                return Err(refused(format!("{}: more than {TREE_MAX_ENTRIES} files and directories below it (the walk limit); point the dataset at a smaller directory", root.display())));
+            }
+            let p = e.path();
+            let t = e.file_type()?;
+            if t.is_dir() {
+                if depth + 1 > TREE_MAX_DEPTH {
+                    return Err(refused(format!("{}: nested more than {TREE_MAX_DEPTH} directories deep (the walk limit)", p.display())));
+                }
+                stack.push((p, depth + 1));
+                continue;
+            }
+            if t.is_symlink() {
+                let target = p.canonicalize().map_err(|err| refused(format!("{}: symbolic link that does not resolve: {err}", p.display())))?;
+                let tt = std::fs::metadata(&target)?.file_type();
+                if !tt.is_file() {
+                    return Err(refused(format!("{}: symbolic link to {} ({}); a dataset directory may link only to regular files inside it", p.display(), target.display(), type_name(tt))));
+                }
+                if !target.starts_with(&canon_root) {
+                    return Err(refused(format!("{}: symbolic link to {}, outside the dataset directory {}; copy the file in or point the dataset at a directory that holds it", p.display(), target.display(), canon_root.display())));
+                }
+            } else if !t.is_file() {
+                return Err(refused(format!("{}: {}, not a regular file; a dataset directory may hold only regular files and directories", p.display(), type_name(t))));
+            }
+            let rel = p.strip_prefix(root).unwrap_or(&p).to_path_buf();
+            out.push((rel, p));
+        }
+    }
+    // component-wise order of the relative paths, as the directory hash has always used
+    out.sort();
+    Ok(out)
+}
+
+/// SHA-256 of a file, or of a directory (sorted relative paths and contents of the regular
+/// files found by [`tree_files`]). Checks the file type first, so a FIFO is never opened.
 pub fn content_hash(path: &Path) -> std::io::Result<String> {
-    if path.is_file() {
+    let t = std::fs::metadata(path)?.file_type();
+    if t.is_file() {
         return flowlab_abi::host::file_sha256(path);
     }
-    let mut files = Vec::new();
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-        for e in std::fs::read_dir(dir)? {
-            let p = e?.path();
-            if p.is_dir() { walk(&p, out)? } else { out.push(p) }
-        }
-        Ok(())
+    if !t.is_dir() {
+        return Err(refused(format!("{}: {}, not a regular file or directory", path.display(), type_name(t))));
     }
-    walk(path, &mut files)?;
-    files.sort();
     let mut h = Sha256::new();
-    for f in files {
-        let rel = f.strip_prefix(path).unwrap_or(&f).to_string_lossy().replace('\\', "/");
-        h.update(rel.as_bytes());
+    for (rel, file) in tree_files(path)? {
+        h.update(rel.to_string_lossy().replace('\\', "/").as_bytes());
         h.update([0]);
-        h.update(flowlab_abi::host::file_sha256(&f)?.as_bytes());
+        h.update(flowlab_abi::host::file_sha256(&file)?.as_bytes());
     }
     Ok(hex::encode(h.finalize()))
 }
@@ -269,6 +349,10 @@ impl Plan {
                 }
                 let sha = match content_hash(&p) {
                     Ok(s) => s,
+                    Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
+                        errors.push(ManifestError::new(at("path"), format!("dataset `{}`: {e}", d.id)).help("a dataset is a regular file or a directory of regular files (README: datasets)"));
+                        continue;
+                    }
                     Err(e) => {
                         errors.push(ManifestError::new(at("path"), format!("dataset `{}`: cannot read {}: {e}", d.id, p.display())));
                         continue;
