@@ -458,19 +458,31 @@ fn cmd_replay(cell: &Path, data_dir: Option<PathBuf>, threads: usize, plugin: Op
 }
 
 fn cmd_plan(c: &Common) -> Result<u8, Error> {
+    use std::io::Write;
     let plan = load_plan(c)?;
     let store = Store::new(&c.results, &plan.manifest.experiment.name);
     let mut counts = std::collections::BTreeMap::new();
-    println!("{:<20} {:<8} {:<16} {:<12} {:<14} {:>3} sweep point", "cell", "status", "task", "plugin", "dataset", "rep");
-    for cell in &plan.cells {
-        let st = store.status(&cell.id, &plan.plugin(&cell.plugin).sha256);
-        *counts.entry(st.as_str()).or_insert(0usize) += 1;
-        let point = if cell.point.is_empty() { String::new() } else { serde_json::Value::Object(cell.point.clone()).to_string() };
-        println!("{:<20} {:<8} {:<16} {:<12} {:<14} {:>3} {}", cell.id, st.as_str(), cell.task, cell.plugin, cell.dataset.as_deref().unwrap_or("-"), cell.replicate, point);
+    // one buffered, locked writer: a line per cell without a write call (or a copy of the
+    // sweep point) per line (BENCHMARKS.md: planning a million cells)
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut lines = || -> std::io::Result<()> {
+        writeln!(out, "{:<20} {:<8} {:<16} {:<12} {:<14} {:>3} sweep point", "cell", "status", "task", "plugin", "dataset", "rep")?;
+        let listing = store.listing();
+        for cell in &plan.cells {
+            let st = store.status_listed(&listing, &cell.id, &plan.plugin(&cell.plugin).sha256);
+            *counts.entry(st.as_str()).or_insert(0usize) += 1;
+            let point = if cell.point.is_empty() { String::new() } else { serde_json::to_string(&*cell.point).unwrap_or_default() };
+            writeln!(out, "{:<20} {:<8} {:<16} {:<12} {:<14} {:>3} {}", cell.id, st.as_str(), cell.task, cell.plugin, cell.dataset.as_deref().unwrap_or("-"), cell.replicate, point)?;
+        }
+        let summary: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
+        writeln!(out, "{} cells: {}", plan.cells.len(), summary.join(", "))?;
+        out.flush()
+    };
+    match lines() {
+        // a closed pipe (`flowlab plan M | head`) ends the listing, not the command
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::Other(format!("stdout: {e}"))),
+        _ => Ok(0),
     }
-    let summary: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
-    println!("{} cells: {}", plan.cells.len(), summary.join(", "));
-    Ok(0)
 }
 
 fn cmd_plugins(json: bool) -> Result<u8, Error> {

@@ -15,6 +15,10 @@ pub struct Store {
     pub root: PathBuf,
 }
 
+/// The cell ids stored in a results directory (`None`: it could not be listed).
+#[derive(Debug, Clone)]
+pub struct Listing(Option<std::collections::HashSet<String>>);
+
 /// Status of a stored cell relative to the current plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stored {
@@ -90,6 +94,26 @@ impl Store {
                 .map_err(|e| StoreError::Corrupt { path: p, message: e.to_string() }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(StoreError::Io { path: p, source: e }),
+        }
+    }
+
+    /// The cell files present, from one directory listing: the status of a cell whose file is
+    /// absent then costs no `open`, which is half the time of `flowlab plan` / `status` over a
+    /// million cells never run (BENCHMARKS.md). A snapshot, for listings only; runs ask
+    /// [`Store::status`] per cell.
+    pub fn listing(&self) -> Listing {
+        match std::fs::read_dir(&self.root) {
+            Ok(rd) => Listing(Some(rd.flatten().filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".json")).map(str::to_string)).collect())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Listing(Some(Default::default())),
+            Err(_) => Listing(None),
+        }
+    }
+
+    /// [`Store::status`], answered `Missing` without opening the file when `listing` lacks it.
+    pub fn status_listed(&self, listing: &Listing, id: &str, plugin_sha256: &str) -> Stored {
+        match &listing.0 {
+            Some(ids) if !ids.contains(id) => Stored::Missing,
+            _ => self.status(id, plugin_sha256),
         }
     }
 
