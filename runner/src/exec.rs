@@ -8,7 +8,7 @@ use crate::store::{runner_provenance, Store, Stored, CELL_SCHEMA};
 use flowlab_abi::host::HostServices;
 use flowlab_abi::{DatasetRef, ErrorKind, ExperimentInfo, PluginError, Request, Response};
 use serde_json::{json, Map, Value};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -295,7 +295,9 @@ pub fn execute(plan: &Plan, store: &Store, opts: &RunOptions) -> Result<Summary,
     bar.set_style(indicatif::ProgressStyle::with_template("{spinner} [{pos}/{len}] {elapsed_precise} eta {eta} {wide_msg}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
     let failed_any = AtomicBool::new(false);
     let done = AtomicUsize::new(0);
-    let outcomes: Mutex<BTreeMap<usize, (Outcome, Option<String>)>> = Mutex::new(BTreeMap::new());
+    // counts and the failures only: memory stays O(jobs), not O(cells) (issue 14)
+    let counts: [AtomicUsize; 5] = Default::default();
+    let failures: Mutex<Vec<(usize, String)>> = Mutex::new(Vec::new());
     let pool = rayon::ThreadPoolBuilder::new().num_threads(opts.jobs.max(1)).build().map_err(|e| StoreError::Io { path: store.root.clone(), source: std::io::Error::other(e.to_string()) })?;
     let store_err: Mutex<Option<StoreError>> = Mutex::new(None);
     for kind in [CellKind::Dataset, CellKind::Task] {
@@ -342,7 +344,10 @@ pub fn execute(plan: &Plan, store: &Store, opts: &RunOptions) -> Result<Summary,
                     }
                 }
                 bar.inc(1);
-                outcomes.lock().unwrap_or_else(|p| p.into_inner()).insert(i, (outcome, msg));
+                counts[outcome as usize].fetch_add(1, Ordering::Relaxed);
+                if outcome == Outcome::Failed {
+                    failures.lock().unwrap_or_else(|p| p.into_inner()).push((i, msg.unwrap_or_default()));
+                }
             });
         });
         if let Some(e) = store_err.lock().unwrap_or_else(|p| p.into_inner()).take() {
@@ -351,20 +356,18 @@ pub fn execute(plan: &Plan, store: &Store, opts: &RunOptions) -> Result<Summary,
         }
     }
     bar.finish_and_clear();
-    let mut s = Summary { total, ..Default::default() };
-    for (i, (o, msg)) in outcomes.into_inner().unwrap_or_else(|p| p.into_inner()) {
-        match o {
-            Outcome::Cached => s.cached += 1,
-            Outcome::Ok => s.ok += 1,
-            Outcome::Failed => {
-                s.failed += 1;
-                s.failures.push(format!("{} ({}): {}", plan.cells[i].id, plan.cells[i].task, msg.unwrap_or_default()));
-            }
-            Outcome::Cancelled => s.cancelled += 1,
-            Outcome::Skipped => s.skipped += 1,
-        }
-    }
-    Ok(s)
+    let n = |o: Outcome| counts[o as usize].load(Ordering::Relaxed);
+    let mut failures = failures.into_inner().unwrap_or_else(|p| p.into_inner());
+    failures.sort_by_key(|f| f.0);
+    Ok(Summary {
+        total,
+        cached: n(Outcome::Cached),
+        ok: n(Outcome::Ok),
+        failed: n(Outcome::Failed),
+        cancelled: n(Outcome::Cancelled),
+        skipped: n(Outcome::Skipped),
+        failures: failures.into_iter().map(|(i, msg)| format!("{} ({}): {msg}", plan.cells[i].id, plan.cells[i].task)).collect(),
+    })
 }
 
 /// An exclusive advisory lock (flock) on `<store>/.locks/<cell>.lock`, released when the
@@ -410,18 +413,22 @@ pub fn write_run_context(plan: &Plan, store: &Store) -> Result<(), StoreError> {
     crate::store::atomic_write(&path, &bytes)
 }
 
-/// Reads the stored records of every cell of the plan (in plan order), writes
-/// `results.jsonl` / `results.csv`, and returns the records.
-pub fn collect(plan: &Plan, store: &Store) -> Result<Vec<Value>, StoreError> {
+/// Writes `results.jsonl` / `results.csv` from the stored records of the plan's cells, one
+/// record in memory at a time; returns how many records there were.
+pub fn collect(plan: &Plan, store: &Store) -> Result<usize, StoreError> {
+    let mut ids: Vec<&str> = plan.cells.iter().map(|c| c.id.as_str()).collect();
+    ids.sort_unstable();
+    store.collect(&ids)
+}
+
+/// The stored records of every cell of the plan, in plan order (missing and unreadable ones
+/// left out): for reports, which need them all.
+pub fn records(plan: &Plan, store: &Store) -> Result<Vec<Value>, StoreError> {
     let mut recs = Vec::new();
     for c in &plan.cells {
-        match store.read(&c.id) {
-            Ok(Some(v)) => recs.push(v),
-            Ok(None) => {}
-            Err(StoreError::Corrupt { .. }) => {}
-            Err(e) => return Err(e),
+        if let Some(v) = store.read_valid(&c.id)? {
+            recs.push(v);
         }
     }
-    store.collect(&recs)?;
     Ok(recs)
 }

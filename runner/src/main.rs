@@ -225,16 +225,18 @@ fn load_plan(c: &Common) -> Result<Plan, Error> {
 }
 
 fn render_reports(plan: &Plan, store: &Store, c: &Common, pdf: bool) -> Result<Vec<PathBuf>, Error> {
-    let recs = exec::collect(plan, store)?;
+    let stored = exec::collect(plan, store)?;
     let mut outs = Vec::new();
     if plan.manifest.reports.is_empty() {
         return Ok(outs);
     }
-    if recs.is_empty() {
+    if stored == 0 {
         return Err(flowlab::error::ReportError::NoResults(format!("no stored results under {}; run `flowlab run {}` first", store.root.display(), c.manifest.display())).into());
     }
     let tdir = report::templates_dir(c.templates.as_deref(), &plan.manifest.dir())
         .ok_or_else(|| Error::Other("no templates/ directory found next to or above the manifest; pass --templates DIR".into()))?;
+    // only reports hold every record in memory
+    let recs = exec::records(plan, store)?;
     for r in &plan.manifest.reports {
         let out = report::render(plan, store, &recs, r, &tdir)?;
         eprintln!("report: {}", out.display());
