@@ -69,6 +69,41 @@ impl CellFilter {
             CellFilter::Ids(ids) => plan.cells[i].kind == CellKind::Dataset || ids.contains(&plan.cells[i].id),
         }
     }
+
+    /// The indices of the cells the filter selects, in plan order, in one pass (`selects` per
+    /// cell counts the task cells before it: quadratic for a shard of a large plan).
+    pub fn select(&self, plan: &Plan) -> Vec<usize> {
+        let mut task_index = 0usize;
+        let mut out = Vec::new();
+        for (i, c) in plan.cells.iter().enumerate() {
+            let yes = match self {
+                CellFilter::All => true,
+                CellFilter::Shard { k, n } => c.kind == CellKind::Dataset || task_index % n == *k,
+                CellFilter::Ids(ids) => c.kind == CellKind::Dataset || ids.contains(&c.id),
+            };
+            if c.kind == CellKind::Task {
+                task_index += 1;
+            }
+            if yes {
+                out.push(i);
+            }
+        }
+        out
+    }
+}
+
+/// Most cells run at once per core. Cells wait (subprocess workers, sleeps, file I/O) as well
+/// as compute, so a few per core can help; beyond that each job only adds a thread, its stack
+/// and a record in memory, and `-j 100000` spent its time starting threads (issue 14).
+pub const JOBS_PER_CORE: usize = 4;
+
+/// The number of cells to run at once: `requested`, at most [`JOBS_PER_CORE`] × `cores` and
+/// at most `cells` (at least 1), with a warning when the core bound lowers it.
+pub fn effective_jobs(requested: usize, cells: usize, cores: usize) -> (usize, Option<String>) {
+    let cap = JOBS_PER_CORE.saturating_mul(cores.max(1));
+    let jobs = requested.min(cap).min(cells).max(1);
+    let warning = (requested > cap).then(|| format!("warning: jobs = {requested} clamped to {jobs} (at most {JOBS_PER_CORE} per core on {cores} cores, and at most the {cells} cells to run)"));
+    (jobs, warning)
 }
 
 /// Isolation, hard/soft time limit and memory limit of a cell: the task section's own
@@ -287,8 +322,13 @@ fn run_one(plan: &Plan, store: &Store, cell: &Cell, opts: &RunOptions, bar: &ind
 pub fn execute(plan: &Plan, store: &Store, opts: &RunOptions) -> Result<Summary, StoreError> {
     std::fs::create_dir_all(&store.root).map_err(|e| StoreError::Io { path: store.root.clone(), source: e })?;
     write_run_context(plan, store)?;
-    let selected: Vec<usize> = (0..plan.cells.len()).filter(|&i| opts.filter.selects(plan, i)).collect();
+    let selected = opts.filter.select(plan);
     let total = selected.len();
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let (jobs, warning) = effective_jobs(opts.jobs, total, cores);
+    if let Some(w) = warning {
+        eprintln!("{w}");
+    }
     use std::io::IsTerminal;
     let tty = opts.progress && std::io::stderr().is_terminal();
     let bar = if tty { indicatif::ProgressBar::new(total as u64) } else { indicatif::ProgressBar::hidden() };
@@ -298,7 +338,7 @@ pub fn execute(plan: &Plan, store: &Store, opts: &RunOptions) -> Result<Summary,
     // counts and the failures only: memory stays O(jobs), not O(cells) (issue 14)
     let counts: [AtomicUsize; 5] = Default::default();
     let failures: Mutex<Vec<(usize, String)>> = Mutex::new(Vec::new());
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(opts.jobs.max(1)).build().map_err(|e| StoreError::Io { path: store.root.clone(), source: std::io::Error::other(e.to_string()) })?;
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs).build().map_err(|e| StoreError::Io { path: store.root.clone(), source: std::io::Error::other(e.to_string()) })?;
     let store_err: Mutex<Option<StoreError>> = Mutex::new(None);
     for kind in [CellKind::Dataset, CellKind::Task] {
         let idx: Vec<usize> = selected.iter().copied().filter(|&i| plan.cells[i].kind == kind).collect();
