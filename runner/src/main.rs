@@ -465,7 +465,7 @@ fn cmd_plan(c: &Common) -> Result<u8, Error> {
     let store = Store::new(&c.results, &plan.manifest.experiment.name);
     let mut counts = std::collections::BTreeMap::new();
     // one buffered, locked writer: a line per cell without a write call (or a copy of the
-    // sweep point) per line (BENCHMARKS.md: planning a million cells)
+    // sweep point) per line (BENCHMARKS.md: runner at scale)
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut lines = || -> std::io::Result<()> {
         writeln!(out, "{:<20} {:<8} {:<16} {:<12} {:<14} {:>3} sweep point", "cell", "status", "task", "plugin", "dataset", "rep")?;

@@ -125,7 +125,8 @@ pub enum CellKind {
 
 /// One unit of work. The strings and JSON a cell shares with the other cells of its task and
 /// sweep point are reference-counted, so a plan of a million cells holds each settings object
-/// once per grid point (BENCHMARKS.md: planning a million cells).
+/// once per grid point (BENCHMARKS.md: runner at scale). They serialise through `&*`
+/// (serde's `rc` feature would change every plugin binary, hence its SHA-256 in records).
 #[derive(Debug, Clone)]
 pub struct Cell {
     /// Content-hash id (20 hex digits).
