@@ -18,3 +18,4 @@ mod fuzz;
 mod hardening;
 mod output_io;
 mod plugin_search;
+mod scale;

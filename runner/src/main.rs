@@ -249,16 +249,18 @@ fn load_plan(c: &Common) -> Result<Plan, Error> {
 }
 
 fn render_reports(plan: &Plan, store: &Store, c: &Common, pdf: bool) -> Result<Vec<PathBuf>, Error> {
-    let recs = exec::collect(plan, store)?;
+    let stored = exec::collect(plan, store)?;
     let mut outs = Vec::new();
     if plan.manifest.reports.is_empty() {
         return Ok(outs);
     }
-    if recs.is_empty() {
+    if stored == 0 {
         return Err(flowlab::error::ReportError::NoResults(format!("no stored results under {}; run `flowlab run {}` first", store.root.display(), c.manifest.display())).into());
     }
     let tdir = report::templates_dir(c.templates.as_deref(), &plan.manifest.dir())
         .ok_or_else(|| Error::Other("no templates/ directory found next to or above the manifest; pass --templates DIR".into()))?;
+    // only reports hold every record in memory
+    let recs = exec::records(plan, store)?;
     for r in &plan.manifest.reports {
         let out = report::render(plan, store, &recs, r, &tdir)?;
         eprintln!("report: {}", out.display());
@@ -486,19 +488,28 @@ fn cmd_replay(cell: &Path, data_dir: Option<PathBuf>, threads: usize, plugin: Op
 }
 
 fn cmd_plan(c: &Common) -> Result<u8, Error> {
+    use std::io::Write;
     let plan = load_plan(c)?;
     let store = c.store(&plan);
     let mut counts = std::collections::BTreeMap::new();
-    out!("{:<20} {:<8} {:<16} {:<12} {:<14} {:>3} sweep point", "cell", "status", "task", "plugin", "dataset", "rep")?;
-    for cell in &plan.cells {
-        let st = store.status(&cell.id, &plan.plugin(&cell.plugin).sha256);
-        *counts.entry(st.as_str()).or_insert(0usize) += 1;
-        let point = if cell.point.is_empty() { String::new() } else { serde_json::Value::Object(cell.point.clone()).to_string() };
-        out!("{:<20} {:<8} {:<16} {:<12} {:<14} {:>3} {}", cell.id, st.as_str(), cell.task, cell.plugin, cell.dataset.as_deref().unwrap_or("-"), cell.replicate, point)?;
-    }
-    let summary: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
-    out!("{} cells: {}", plan.cells.len(), summary.join(", "))?;
-    Ok(0)
+    // one buffered, locked writer: a line per cell without a write call (or a copy of the
+    // sweep point) per line (BENCHMARKS.md: runner at scale)
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut lines = || -> std::io::Result<()> {
+        writeln!(out, "{:<20} {:<8} {:<16} {:<12} {:<14} {:>3} sweep point", "cell", "status", "task", "plugin", "dataset", "rep")?;
+        let listing = store.listing();
+        for cell in &plan.cells {
+            let st = store.status_listed(&listing, &cell.id, &plan.plugin(&cell.plugin).sha256);
+            *counts.entry(st.as_str()).or_insert(0usize) += 1;
+            let point = if cell.point.is_empty() { String::new() } else { serde_json::to_string(&*cell.point).unwrap_or_default() };
+            writeln!(out, "{:<20} {:<8} {:<16} {:<12} {:<14} {:>3} {}", cell.id, st.as_str(), cell.task, cell.plugin, cell.dataset.as_deref().unwrap_or("-"), cell.replicate, point)?;
+        }
+        let summary: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
+        writeln!(out, "{} cells: {}", plan.cells.len(), summary.join(", "))?;
+        out.flush()
+    };
+    // a closed pipe ends quietly and any other error is exit 3, in `main` (Error::Stdout)
+    lines().map(|_| 0).map_err(Error::Stdout)
 }
 
 fn cmd_plugins(json: bool) -> Result<u8, Error> {

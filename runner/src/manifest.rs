@@ -65,6 +65,10 @@ pub struct RunCfg {
     /// fails that cell only. Ignored for in-process cells.
     #[serde(default)]
     pub memory_mb: Option<u64>,
+    /// Most cells the plan may expand to (default 1 000 000); a larger plan is refused before
+    /// any cell is built. Raising it never changes results or cell ids.
+    #[serde(default)]
+    pub max_cells: Option<u64>,
 }
 
 /// Where a cell runs (`[run] isolation`, or per task section).
@@ -661,6 +665,9 @@ impl Manifest {
         }
         if run.memory_mb == Some(0) {
             errors.push(err(source.locate_normalised(&["run".into(), "memory_mb".into()]), "`memory_mb` must be at least 1"));
+        }
+        if run.max_cells == Some(0) {
+            errors.push(err(source.locate_normalised(&["run".into(), "max_cells".into()]), "`max_cells` must be at least 1"));
         }
         let mut ds = Vec::new();
         for id in &dataset_order {

@@ -1,7 +1,7 @@
 //! The plan: datasets × tasks × sweep grid × replicates → cells, each with a content-hash id
 //! and a derived seed (design notes §1, §3).
 use crate::error::{ManifestError, ManifestErrors, Origin};
-use crate::manifest::{suggest, DatasetDecl, Manifest, TaskDecl};
+use crate::manifest::{suggest, DatasetDecl, Manifest, SweepAxis, TaskDecl};
 use flowlab_abi::host::{find_plugin_file, search_dirs, LoadedPlugin};
 use flowlab_abi::json::canonical;
 use flowlab_abi::seed::derive_cell_seed;
@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Plugins referenced by a manifest, loaded once.
 #[derive(Debug, Default)]
@@ -119,7 +120,10 @@ pub enum CellKind {
     Task,
 }
 
-/// One unit of work.
+/// One unit of work. The strings and JSON a cell shares with the other cells of its task and
+/// sweep point are reference-counted, so a plan of a million cells holds each settings object
+/// once per grid point (BENCHMARKS.md: runner at scale). They serialise through `&*`
+/// (serde's `rc` feature would change every plugin binary, hence its SHA-256 in records).
 #[derive(Debug, Clone)]
 pub struct Cell {
     /// Content-hash id (20 hex digits).
@@ -127,25 +131,25 @@ pub struct Cell {
     /// Kind.
     pub kind: CellKind,
     /// Task id (or dataset id for dataset cells).
-    pub task: String,
+    pub task: Arc<str>,
     /// Plugin name.
-    pub plugin: String,
+    pub plugin: Arc<str>,
     /// Capability.
-    pub capability: String,
+    pub capability: Arc<str>,
     /// Dataset id the cell runs on.
-    pub dataset: Option<String>,
+    pub dataset: Option<Arc<str>>,
     /// Replicate index.
     pub replicate: u32,
     /// Resolved settings.
-    pub settings: Value,
+    pub settings: Arc<Value>,
     /// The sweep point (`"<task>.<setting>"` → value).
-    pub point: Map<String, Value>,
-    /// Full derived seed, hex.
-    pub seed_hex: String,
+    pub point: Arc<Map<String, Value>>,
+    /// Full derived seed (bytes; [`Cell::seed_hex`] gives the hex form stored and sent).
+    pub seed_bytes: [u8; 32],
     /// First 64 bits of the seed.
     pub seed: u64,
     /// Overrides that touch this cell (key → layer).
-    pub overrides: BTreeMap<String, String>,
+    pub overrides: Arc<BTreeMap<String, String>>,
 }
 
 /// The expanded plan.
@@ -170,27 +174,107 @@ pub struct PlanOptions {
     pub data_dir: Option<PathBuf>,
 }
 
-/// SHA-256 of a file, or of a directory (sorted relative paths and contents).
+/// Most files and directories a dataset directory walk visits (README: datasets).
+pub const TREE_MAX_ENTRIES: usize = 100_000;
+/// Deepest directory nesting a dataset directory walk enters (README: datasets).
+pub const TREE_MAX_DEPTH: usize = 32;
+
+/// A directory that cannot be hashed safely: the message names the file or the limit.
+fn refused(msg: String) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidInput, msg)
+}
+
+/// What a file type is, for errors about files that are neither regular files nor directories.
+fn type_name(t: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_block_device() || t.is_char_device() {
+        "a device"
+    } else if t.is_symlink() {
+        "a symbolic link"
+    } else if t.is_dir() {
+        "a directory"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// The regular files below directory `root`, as (path relative to `root`, path to read),
+/// sorted by relative path. The walk never follows a symbolic link into a directory: a link
+/// is taken (as the file it points to) only when it resolves to a regular file inside `root`;
+/// links to directories, links out of the tree, broken links, FIFOs, sockets and devices are
+/// refused with an error naming them, and the walk stops with an error past
+/// [`TREE_MAX_ENTRIES`] entries or [`TREE_MAX_DEPTH`] levels, so a link loop, a FIFO or a
+/// `path = "/"` cannot hang planning (README: datasets).
+pub fn tree_files(root: &Path) -> std::io::Result<Vec<(PathBuf, PathBuf)>> {
+    let canon_root = root.canonicalize()?;
+    let mut out = Vec::new();
+    let mut entries = 0usize;
+    let mut stack = vec![(root.to_path_buf(), 0usize)];
+    while let Some((dir, depth)) = stack.pop() {
+        let at_dir = |e: std::io::Error| std::io::Error::new(e.kind(), format!("{}: {e}", dir.display()));
+        let mut list = Vec::new();
+        for e in std::fs::read_dir(&dir).map_err(at_dir)? {
+            list.push(e.map_err(at_dir)?);
+            if list.len() > TREE_MAX_ENTRIES {
+                break;
+            }
+        }
+        // by name, so that the first problem reported does not depend on the directory order
+        list.sort_by_key(|e| e.file_name());
+        for e in list {
+            entries += 1;
+            if entries > TREE_MAX_ENTRIES {
+                return Err(refused(format!("{}: more than {TREE_MAX_ENTRIES} files and directories below it (the walk limit); point the dataset at a smaller directory", root.display())));
+            }
+            let p = e.path();
+            let t = e.file_type()?;
+            if t.is_dir() {
+                if depth + 1 > TREE_MAX_DEPTH {
+                    return Err(refused(format!("{}: nested more than {TREE_MAX_DEPTH} directories deep (the walk limit)", p.display())));
+                }
+                stack.push((p, depth + 1));
+                continue;
+            }
+            if t.is_symlink() {
+                let target = p.canonicalize().map_err(|err| refused(format!("{}: symbolic link that does not resolve: {err}", p.display())))?;
+                let tt = std::fs::metadata(&target)?.file_type();
+                if !tt.is_file() {
+                    return Err(refused(format!("{}: symbolic link to {} ({}); a dataset directory may link only to regular files inside it", p.display(), target.display(), type_name(tt))));
+                }
+                if !target.starts_with(&canon_root) {
+                    return Err(refused(format!("{}: symbolic link to {}, outside the dataset directory {}; copy the file in or point the dataset at a directory that holds it", p.display(), target.display(), canon_root.display())));
+                }
+            } else if !t.is_file() {
+                return Err(refused(format!("{}: {}, not a regular file; a dataset directory may hold only regular files and directories", p.display(), type_name(t))));
+            }
+            let rel = p.strip_prefix(root).unwrap_or(&p).to_path_buf();
+            out.push((rel, p));
+        }
+    }
+    // component-wise order of the relative paths, as the directory hash has always used
+    out.sort();
+    Ok(out)
+}
+
+/// SHA-256 of a file, or of a directory (sorted relative paths and contents of the regular
+/// files found by [`tree_files`]). Checks the file type first, so a FIFO is never opened.
 pub fn content_hash(path: &Path) -> std::io::Result<String> {
-    if path.is_file() {
+    let t = std::fs::metadata(path)?.file_type();
+    if t.is_file() {
         return flowlab_abi::host::file_sha256(path);
     }
-    let mut files = Vec::new();
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-        for e in std::fs::read_dir(dir)? {
-            let p = e?.path();
-            if p.is_dir() { walk(&p, out)? } else { out.push(p) }
-        }
-        Ok(())
+    if !t.is_dir() {
+        return Err(refused(format!("{}: {}, not a regular file or directory", path.display(), type_name(t))));
     }
-    walk(path, &mut files)?;
-    files.sort();
     let mut h = Sha256::new();
-    for f in files {
-        let rel = f.strip_prefix(path).unwrap_or(&f).to_string_lossy().replace('\\', "/");
-        h.update(rel.as_bytes());
+    for (rel, file) in tree_files(path)? {
+        h.update(rel.to_string_lossy().replace('\\', "/").as_bytes());
         h.update([0]);
-        h.update(flowlab_abi::host::file_sha256(&f)?.as_bytes());
+        h.update(flowlab_abi::host::file_sha256(&file)?.as_bytes());
     }
     Ok(hex::encode(h.finalize()))
 }
@@ -216,7 +300,26 @@ fn cell_id(parts: &[&str]) -> String {
         h.update((p.len() as u64).to_be_bytes());
         h.update(p.as_bytes());
     }
-    hex::encode(h.finalize())[..20].to_string()
+    hex_lower(&h.finalize()[..10])
+}
+
+/// Lower-case hex, as `hex::encode` (which goes through a `char` iterator: a tenth of the time
+/// of planning a million cells).
+fn hex_lower(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(2 * bytes.len());
+    for b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    s
+}
+
+impl Cell {
+    /// The full derived seed in hex (the record's `seed`, the request's `seed_hex`).
+    pub fn seed_hex(&self) -> String {
+        hex_lower(&self.seed_bytes)
+    }
 }
 
 fn expand_data(path: &str, data_dir: Option<&Path>, manifest_dir: &Path) -> Result<PathBuf, String> {
@@ -268,6 +371,10 @@ impl Plan {
                 let p = p.canonicalize().unwrap_or(p);
                 let sha = match crate::guard::hash_dataset(&p) {
                     Ok(s) => s,
+                    Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
+                        errors.push(ManifestError::new(at("path"), format!("dataset `{}`: {e}", d.id)).help("a dataset is a regular file or a directory of regular files (README: datasets)"));
+                        continue;
+                    }
                     Err(e) => {
                         errors.push(ManifestError::new(at("path"), format!("dataset `{}`: cannot read {}: {e}", d.id, p.display())));
                         continue;
@@ -300,31 +407,45 @@ impl Plan {
                 }
                 let canon = canonical(&settings);
                 let seed = derive_cell_seed(root_seed, &d.id, plugin, cap, &canon, 0);
-                let seed_hex = hex::encode(seed);
-                let id = cell_id(&["dataset", &d.id, plugin, cap, &canon, &seed_hex]);
+                let id = cell_id(&["dataset", &d.id, plugin, cap, &canon, &hex_lower(&seed)]);
                 let idx = cells.len();
                 cells.push(Cell {
                     id: id.clone(),
                     kind: CellKind::Dataset,
-                    task: d.id.clone(),
-                    plugin: plugin.clone(),
-                    capability: cap.clone(),
+                    task: d.id.as_str().into(),
+                    plugin: plugin.as_str().into(),
+                    capability: cap.as_str().into(),
                     dataset: None,
                     replicate: 0,
-                    settings,
-                    point: Map::new(),
+                    settings: Arc::new(settings),
+                    point: Arc::default(),
                     seed: u64::from_be_bytes(seed[..8].try_into().expect("32 bytes")),
-                    seed_hex,
-                    overrides: manifest.overrides.iter().filter(|(k, _)| k.starts_with(&format!("datasets.{}.", d.id))).map(|(k, v)| (k.clone(), v.clone())).collect(),
+                    seed_bytes: seed,
+                    overrides: Arc::new(overrides_under(&manifest, &[&format!("datasets.{}.", d.id)])),
                 });
                 datasets.insert(d.id.clone(), PlannedDataset { decl: d.clone(), format: d.format.clone().unwrap_or_default(), source: DatasetSource::Generated { cell: idx }, identity: id });
                 dataset_order.push(d.id.clone());
             }
         }
 
-        // ---- tasks ----------------------------------------------------------------------------
+        // ---- tasks: sized first, so an oversized plan is refused before a cell is built -------
+        let mut shapes = Vec::new();
         for t in &manifest.tasks {
-            if let Err(e) = plan_task(&manifest, t, &mut plugins, &datasets, &dataset_order, root_seed, reps, &mut cells) {
+            match shape_task(&manifest, t, &mut plugins, &datasets, &dataset_order) {
+                Ok(s) => shapes.push(s),
+                Err(e) => errors.extend(e),
+            }
+        }
+        let max = manifest.run.max_cells.unwrap_or(DEFAULT_MAX_CELLS);
+        let total = shapes.iter().fold(cells.len() as u64, |n, s| n.saturating_add(s.cells(reps)));
+        if total > max {
+            errors.push(too_many_cells(&manifest, &shapes, total, max));
+            return Err(ManifestErrors(errors));
+        }
+        // exact size: no doubling of a large vector (a failed reservation just grows as before)
+        let _ = cells.try_reserve_exact((total as usize).saturating_sub(cells.len()));
+        for s in &shapes {
+            if let Err(e) = expand_task(&manifest, s, &datasets, root_seed, reps, &mut cells) {
                 errors.extend(e);
             }
         }
@@ -340,21 +461,74 @@ impl Plan {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn plan_task(
-    manifest: &Manifest,
-    t: &TaskDecl,
+/// Default of `[run] max_cells`: the most cells a plan may expand to (README: manifest format).
+pub const DEFAULT_MAX_CELLS: u64 = 1_000_000;
+
+/// The overrides whose key starts with one of `prefixes` (key → layer).
+fn overrides_under(manifest: &Manifest, prefixes: &[&str]) -> BTreeMap<String, String> {
+    manifest.overrides.iter().filter(|(k, _)| prefixes.iter().any(|p| k.starts_with(p))).map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+/// A task's place in the plan before its cells are built: its plugin, the datasets it runs
+/// on and its sweep axes, from which its cell count follows without building anything.
+struct TaskShape<'m> {
+    task: &'m TaskDecl,
+    plugin: &'static LoadedPlugin,
+    /// Dataset ids (`None`: datasetless).
+    targets: Vec<Option<Arc<str>>>,
+    axes: Vec<&'m SweepAxis>,
+}
+
+impl TaskShape<'_> {
+    /// Grid points (saturating).
+    fn points(&self) -> u64 {
+        self.axes.iter().fold(1u64, |n, a| n.saturating_mul(a.values.len() as u64))
+    }
+    /// Cells: datasets × grid points × replicates (saturating).
+    fn cells(&self, reps: u32) -> u64 {
+        (self.targets.len() as u64).saturating_mul(self.points()).saturating_mul(u64::from(reps))
+    }
+}
+
+/// The error for a plan above `[run] max_cells`, placed at the largest factor of the largest task.
+fn too_many_cells(manifest: &Manifest, shapes: &[TaskShape], total: u64, max: u64) -> ManifestError {
+    let reps = manifest.experiment.replicates;
+    // counts saturate at u64::MAX
+    let count = |n: u64| if n == u64::MAX { format!("more than {}", u64::MAX - 1) } else { n.to_string() };
+    let mut origin = manifest.origin(&["run", "max_cells"]);
+    let mut detail = String::new();
+    if let Some(s) = shapes.iter().max_by_key(|s| s.cells(reps)) {
+        let id = s.task.id.as_str();
+        origin = manifest.origin(&["experiment", "replicates"]);
+        let mut largest = u64::from(reps);
+        if s.targets.len() as u64 > largest {
+            largest = s.targets.len() as u64;
+            origin = manifest.origin(&["tasks", id, "datasets"]);
+        }
+        for a in &s.axes {
+            if a.values.len() as u64 > largest {
+                largest = a.values.len() as u64;
+                origin = manifest.origin(&["sweep", &a.key]);
+            }
+        }
+        detail = format!(" (task `{id}`: {} dataset(s) × {} sweep point(s) × {reps} replicate(s))", s.targets.len(), count(s.points()));
+    }
+    ManifestError::new(origin, format!("the plan has {} cells, more than max_cells = {max}{detail}", count(total)))
+        .help("shrink the sweep or the replicates, or raise the limit with `[run] max_cells = N` (or --set run.max_cells=N; it never changes results or cell ids)")
+}
+
+/// Resolves a task's capability, datasets and sweep axes (no cell is built).
+fn shape_task<'m>(
+    manifest: &'m Manifest,
+    t: &'m TaskDecl,
     plugins: &mut PluginSet,
     datasets: &BTreeMap<String, PlannedDataset>,
     dataset_order: &[String],
-    root_seed: u64,
-    reps: u32,
-    cells: &mut Vec<Cell>,
-) -> Result<(), Vec<ManifestError>> {
+) -> Result<TaskShape<'m>, Vec<ManifestError>> {
     let at = |k: &str| manifest.origin(&["tasks", &t.id, k]);
     let p = plugins.get(&t.plugin, at("plugin")).map_err(|e| vec![e])?;
     let cap = match p.description.capability(&t.capability) {
-        Some(c) if c.kind == CapabilityKind::Task => c.clone(),
+        Some(c) if c.kind == CapabilityKind::Task => c,
         _ => {
             let tasks: Vec<&str> = p.description.capabilities.iter().filter(|c| c.kind == CapabilityKind::Task).map(|c| c.name.as_str()).collect();
             let hint = match suggest(&t.capability, tasks.iter().copied()) {
@@ -365,14 +539,14 @@ fn plan_task(
         }
     };
     // datasets the task runs on
-    let targets: Vec<Option<String>> = if cap.datasetless {
+    let targets: Vec<Option<Arc<str>>> = if cap.datasetless {
         if t.datasets.is_some() {
             return Err(vec![ManifestError::new(at("datasets"), format!("`{}` of `{}` takes no dataset", t.capability, t.plugin)).help("remove `datasets`")]);
         }
         vec![None]
     } else {
         let accepts = |d: &PlannedDataset| cap.accepts.is_empty() || cap.accepts.contains(&d.format);
-        let list: Vec<String> = match &t.datasets {
+        let list: Vec<&String> = match &t.datasets {
             Some(l) => {
                 let mut errs = Vec::new();
                 for id in l {
@@ -384,33 +558,47 @@ fn plan_task(
                 if !errs.is_empty() {
                     return Err(errs);
                 }
-                l.iter().filter(|id| datasets.contains_key(*id)).cloned().collect()
+                l.iter().filter(|id| datasets.contains_key(*id)).collect()
             }
-            None => dataset_order.iter().filter(|id| accepts(&datasets[*id])).cloned().collect(),
+            None => dataset_order.iter().filter(|id| accepts(&datasets[*id])).collect(),
         };
         if list.is_empty() {
             return Err(vec![ManifestError::new(manifest.origin(&["tasks", &t.id]), format!("task `{}` has no dataset to run on", t.id)).help(format!("declare a [[dataset]] with format {}", if cap.accepts.is_empty() { "any".into() } else { cap.accepts.join(" or ") }))]);
         }
-        list.into_iter().map(Some).collect()
+        list.into_iter().map(|id| Some(Arc::from(id.as_str()))).collect()
     };
-    // sweep grid
-    let axes: Vec<_> = manifest.sweep.iter().filter(|a| a.task == t.id).collect();
-    let mut grid: Vec<Vec<usize>> = vec![vec![]];
-    for a in &axes {
-        grid = grid.into_iter().flat_map(|g| (0..a.values.len()).map(move |i| [g.clone(), vec![i]].concat())).collect();
+    let axes = manifest.sweep.iter().filter(|a| a.task == t.id).collect();
+    Ok(TaskShape { task: t, plugin: p, targets, axes })
+}
+
+/// Builds a task's cells: grid points in order (the last axis varies fastest), then datasets,
+/// then replicates. Settings are validated once per distinct settings object.
+fn expand_task(manifest: &Manifest, s: &TaskShape, datasets: &BTreeMap<String, PlannedDataset>, root_seed: u64, reps: u32, cells: &mut Vec<Cell>) -> Result<(), Vec<ManifestError>> {
+    let (t, p, axes) = (s.task, s.plugin, &s.axes);
+    if axes.iter().any(|a| a.values.is_empty()) {
+        return Ok(());
     }
+    let task: Arc<str> = t.id.as_str().into();
+    let plugin: Arc<str> = t.plugin.as_str().into();
+    let capability: Arc<str> = t.capability.as_str().into();
+    let overrides = Arc::new(overrides_under(manifest, &[&format!("tasks.{}.", t.id), "experiment."]));
     let mut errs = Vec::new();
-    let mut validated = std::collections::BTreeSet::new();
-    for point in &grid {
+    // digests of the canonical settings already validated (a digest, not the text: a large
+    // sweep would otherwise keep every canonical string)
+    let mut validated = std::collections::HashSet::new();
+    let mut index = vec![0usize; axes.len()];
+    loop {
         let mut settings = t.settings.clone();
         let mut pt = Map::new();
-        for (a, &i) in axes.iter().zip(point) {
+        for (a, &i) in axes.iter().zip(&index) {
             set_path(&mut settings, &a.setting, a.values[i].clone());
             pt.insert(a.key.clone(), a.values[i].clone());
         }
         let settings = Value::Object(settings);
         let canon = canonical(&settings);
-        if validated.insert(canon.clone())
+        let digest: [u8; 32] = Sha256::digest(canon.as_bytes()).into();
+        let mut valid = true;
+        if validated.insert(digest)
             && let Err(e) = p.validate(&t.capability, &settings) {
                 let key = e.path.clone().unwrap_or_default();
                 let swept = axes.iter().find(|a| !key.is_empty() && (a.setting.join(".") == key || key.starts_with(&format!("{}.", a.setting.join(".")))));
@@ -424,34 +612,45 @@ fn plan_task(
                 };
                 let what = if pt.is_empty() { String::new() } else { format!(" (sweep point {})", Value::Object(pt.clone())) };
                 errs.push(ManifestError::new(origin, format!("task `{}`{what}: {}", t.id, e.message)).help(format!("see `flowlab plugins` or schemas/manifest.schema.json for the settings of `{}`", t.capability)));
-                continue;
+                valid = false;
             }
-        let overrides: BTreeMap<String, String> = manifest.overrides.iter().filter(|(k, _)| k.starts_with(&format!("tasks.{}.", t.id)) || k.starts_with("experiment.")).map(|(k, v)| (k.clone(), v.clone())).collect();
-        for ds in &targets {
-            let (ds_id, ds_ident) = match ds {
-                Some(id) => (id.as_str(), datasets[id].identity.as_str()),
-                None => ("", ""),
-            };
-            for rep in 0..reps {
-                let seed = derive_cell_seed(root_seed, ds_id, &t.plugin, &t.capability, &canon, rep);
-                let seed_hex = hex::encode(seed);
-                let id = cell_id(&["task", &t.id, &t.plugin, &t.capability, ds_id, ds_ident, &canon, &seed_hex, &rep.to_string()]);
-                cells.push(Cell {
-                    id,
-                    kind: CellKind::Task,
-                    task: t.id.clone(),
-                    plugin: t.plugin.clone(),
-                    capability: t.capability.clone(),
-                    dataset: ds.clone(),
-                    replicate: rep,
-                    settings: settings.clone(),
-                    point: pt.clone(),
-                    seed: u64::from_be_bytes(seed[..8].try_into().expect("32 bytes")),
-                    seed_hex,
-                    overrides: overrides.clone(),
-                });
+        if valid {
+            let (settings, pt) = (Arc::new(settings), Arc::new(pt));
+            for ds in &s.targets {
+                let ds_id = ds.as_deref().unwrap_or("");
+                let ds_ident = ds.as_deref().map(|id| datasets[id].identity.as_str()).unwrap_or("");
+                for rep in 0..reps {
+                    let seed = derive_cell_seed(root_seed, ds_id, &t.plugin, &t.capability, &canon, rep);
+                    let id = cell_id(&["task", &t.id, &t.plugin, &t.capability, ds_id, ds_ident, &canon, &hex_lower(&seed), &rep.to_string()]);
+                    cells.push(Cell {
+                        id,
+                        kind: CellKind::Task,
+                        task: task.clone(),
+                        plugin: plugin.clone(),
+                        capability: capability.clone(),
+                        dataset: ds.clone(),
+                        replicate: rep,
+                        settings: settings.clone(),
+                        point: pt.clone(),
+                        seed: u64::from_be_bytes(seed[..8].try_into().expect("32 bytes")),
+                        seed_bytes: seed,
+                        overrides: overrides.clone(),
+                    });
+                }
             }
         }
+        // next grid point: the last axis varies fastest
+        let mut k = axes.len();
+        loop {
+            if k == 0 {
+                return if errs.is_empty() { Ok(()) } else { Err(errs) };
+            }
+            k -= 1;
+            index[k] += 1;
+            if index[k] < axes[k].values.len() {
+                break;
+            }
+            index[k] = 0;
+        }
     }
-    if errs.is_empty() { Ok(()) } else { Err(errs) }
 }

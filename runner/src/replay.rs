@@ -163,21 +163,15 @@ fn ctx_options(_rec: &Value, ctx: &Value, id: &str) -> serde_json::Map<String, V
     ctx["dataset_options"][id].as_object().cloned().unwrap_or_default()
 }
 
-fn hash_tree(root: &Path) -> std::collections::BTreeMap<String, String> {
-    let mut out = std::collections::BTreeMap::new();
-    fn walk(root: &Path, dir: &Path, out: &mut std::collections::BTreeMap<String, String>) {
-        let Ok(rd) = std::fs::read_dir(dir) else { return };
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk(root, &p, out);
-            } else if let Ok(h) = flowlab_abi::host::file_sha256(&p) {
-                out.insert(p.strip_prefix(root).unwrap_or(&p).to_string_lossy().into_owned(), h);
-            }
-        }
+/// SHA-256 of every file below `root` by relative path (nothing when `root` does not exist),
+/// walked by the dataset hasher's bounded walk (`plan::tree_files`: no symlinked directories,
+/// no FIFOs, limited size), so a replay cannot hang on what a plugin left in its artifacts.
+fn hash_tree(root: &Path) -> Result<std::collections::BTreeMap<String, String>, String> {
+    if !root.is_dir() {
+        return Ok(Default::default());
     }
-    walk(root, root, &mut out);
-    out
+    let files = crate::plan::tree_files(root).map_err(|e| format!("{}: {e}", root.display()))?;
+    files.into_iter().map(|(rel, file)| flowlab_abi::host::file_sha256(&file).map(|h| (rel.to_string_lossy().into_owned(), h)).map_err(|e| format!("{}: {e}", file.display()))).collect()
 }
 
 /// Replays the cell stored in `cell_file`.
@@ -270,8 +264,8 @@ pub fn replay(cell_file: &Path, opts: &ReplayOptions) -> Result<Replay, String> 
     let equal = bytes(&old) == bytes(&new);
     let first = if equal { None } else { first_difference(&old, &new, "") };
     // artifacts: same relative files with the same bytes
-    let stored_art = hash_tree(&dir.join("artifacts").join(&cell_id));
-    let new_art = hash_tree(&out_dir);
+    let stored_art = hash_tree(&dir.join("artifacts").join(&cell_id))?;
+    let new_art = hash_tree(&out_dir)?;
     let mut art_diff = Vec::new();
     for (k, h) in &stored_art {
         match new_art.get(k) {

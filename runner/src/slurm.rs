@@ -7,7 +7,6 @@
 //! Sharding is by position among the plan's task cells (`i mod N`), so it does not depend on
 //! what is stored; a resubmission lists only the array indices whose shard still holds a
 //! missing, stale or failed cell, and each shard skips its finished cells.
-use crate::exec::CellFilter;
 use crate::plan::{CellKind, Plan};
 use crate::store::{Store, Stored};
 use std::path::{Path, PathBuf};
@@ -99,20 +98,22 @@ pub fn shard_count(plan: &Plan, requested: usize) -> usize {
 pub fn pending_shards(plan: &Plan, store: &Store, n: usize) -> Vec<usize> {
     let mut pending = std::collections::BTreeSet::new();
     let mut dataset_pending = false;
-    for (i, c) in plan.cells.iter().enumerate() {
-        if store.status(&c.id, &plan.plugin(&c.plugin).sha256) == Stored::Cached {
+    let listing = store.listing();
+    // position among the task cells, counted as we go (CellFilter::Shard's rule, in one pass)
+    let mut task_index = 0usize;
+    for c in &plan.cells {
+        let ti = task_index;
+        if c.kind == CellKind::Task {
+            task_index += 1;
+        }
+        if store.status_listed(&listing, &c.id, &plan.plugin(&c.plugin).sha256) == Stored::Cached {
             continue;
         }
         if c.kind == CellKind::Dataset {
             dataset_pending = true;
             continue;
         }
-        for k in 0..n {
-            if (CellFilter::Shard { k, n }).selects(plan, i) {
-                pending.insert(k);
-                break;
-            }
-        }
+        pending.insert(ti % n);
     }
     if dataset_pending && pending.is_empty() {
         pending.insert(0);
@@ -270,15 +271,16 @@ pub struct StatusCounts {
 /// Status of every cell of the plan.
 pub fn status(plan: &Plan, store: &Store) -> StatusCounts {
     let mut s = StatusCounts::default();
+    let listing = store.listing();
     for c in &plan.cells {
-        match store.status(&c.id, &plan.plugin(&c.plugin).sha256) {
+        match store.status_listed(&listing, &c.id, &plan.plugin(&c.plugin).sha256) {
             Stored::Cached => s.done += 1,
             Stored::Stale => s.stale += 1,
             Stored::Missing => s.missing += 1,
             Stored::Failed => {
                 s.failed += 1;
                 let msg = store.read(&c.id).ok().flatten().and_then(|v| v["error"]["message"].as_str().map(str::to_string)).unwrap_or_default();
-                s.failures.push((c.id.clone(), c.task.clone(), msg));
+                s.failures.push((c.id.clone(), c.task.to_string(), msg));
             }
         }
     }

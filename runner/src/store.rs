@@ -15,6 +15,10 @@ pub struct Store {
     pub root: PathBuf,
 }
 
+/// The cell ids stored in a results directory (`None`: it could not be listed).
+#[derive(Debug, Clone)]
+pub struct Listing(Option<std::collections::HashSet<String>>);
+
 /// Status of a stored cell relative to the current plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stored {
@@ -40,29 +44,65 @@ impl Stored {
     }
 }
 
-/// Writes `bytes` to `path` atomically: a temp file in the same directory, fsync, rename,
-/// then fsync of the directory. A crash leaves either the old file or the new one.
+/// A file written through a temp file in its directory and renamed over `path` by
+/// [`AtomicFile::commit`] (after fsync; then the directory is synced): a crash leaves either
+/// the old file or the new one. Dropped uncommitted, the temp file is removed.
+pub struct AtomicFile {
+    path: PathBuf,
+    tmp: PathBuf,
+    out: Option<std::io::BufWriter<std::fs::File>>,
+}
+
+impl AtomicFile {
+    /// Starts writing `path`.
+    pub fn create(path: &Path) -> Result<AtomicFile, StoreError> {
+        let io = |e| StoreError::Io { path: path.to_path_buf(), source: e };
+        let dir = path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = dir.join(format!(".{name}.tmp-{}-{n}", std::process::id()));
+        let f = std::fs::File::create(&tmp).map_err(io)?;
+        Ok(AtomicFile { path: path.to_path_buf(), tmp, out: Some(std::io::BufWriter::with_capacity(1 << 16, f)) })
+    }
+
+    /// Writes `bytes`.
+    pub fn write(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
+        let out = self.out.as_mut().expect("AtomicFile written after commit");
+        out.write_all(bytes).map_err(|e| StoreError::Io { path: self.path.clone(), source: e })
+    }
+
+    /// Flushes, fsyncs and renames the file into place.
+    pub fn commit(mut self) -> Result<(), StoreError> {
+        let io = |e| StoreError::Io { path: self.path.clone(), source: e };
+        let out = self.out.take().expect("AtomicFile committed once");
+        let placed = out.into_inner().map_err(|e| e.into_error()).and_then(|f| f.sync_all()).and_then(|_| std::fs::rename(&self.tmp, &self.path));
+        if let Err(e) = placed {
+            // a full disk shows up here (the buffered tail, the fsync): no temp file stays
+            let _ = std::fs::remove_file(&self.tmp);
+            return Err(io(e));
+        }
+        if let Ok(d) = std::fs::File::open(self.path.parent().unwrap_or(Path::new("."))) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.out.take().is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Writes `bytes` to `path` atomically (see [`AtomicFile`]).
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let io = |e| StoreError::Io { path: path.to_path_buf(), source: e };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(io)?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = dir.join(format!(".{name}.tmp-{}-{n}", std::process::id()));
-    let written = std::fs::File::create(&tmp).and_then(|mut f| {
-        f.write_all(bytes)?;
-        f.sync_all()
-    });
-    // no temp file is left behind on any error (a full disk, `path` being a directory)
-    if let Err(e) = written.and_then(|_| std::fs::rename(&tmp, path)) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(io(e));
-    }
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    let mut f = AtomicFile::create(path)?;
+    f.write(bytes)?;
+    f.commit()
 }
 
 impl Store {
@@ -93,6 +133,26 @@ impl Store {
                 .map_err(|e| StoreError::Corrupt { path: p, message: e.to_string() }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(StoreError::Io { path: p, source: e }),
+        }
+    }
+
+    /// The cell files present, from one directory listing: the status of a cell whose file is
+    /// absent then costs no `open`, which is half the time of `flowlab plan` / `status` over a
+    /// million cells never run (BENCHMARKS.md). A snapshot, for listings only; runs ask
+    /// [`Store::status`] per cell.
+    pub fn listing(&self) -> Listing {
+        match std::fs::read_dir(&self.root) {
+            Ok(rd) => Listing(Some(rd.flatten().filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".json")).map(str::to_string)).collect())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Listing(Some(Default::default())),
+            Err(_) => Listing(None),
+        }
+    }
+
+    /// [`Store::status`], answered `Missing` without opening the file when `listing` lacks it.
+    pub fn status_listed(&self, listing: &Listing, id: &str, plugin_sha256: &str) -> Stored {
+        match &listing.0 {
+            Some(ids) if !ids.contains(id) => Stored::Missing,
+            _ => self.status(id, plugin_sha256),
         }
     }
 
@@ -154,64 +214,88 @@ impl Store {
         crate::fsguard::refuse_symlinks(&self.root, path).map_err(|e| StoreError::Io { path: path.to_path_buf(), source: e })
     }
 
-    /// Writes `results.jsonl` (sorted by cell id, `timing` included) and `results.csv`.
-    pub fn collect(&self, records: &[Value]) -> Result<(), StoreError> {
-        let mut sorted: Vec<&Value> = records.iter().collect();
-        sorted.sort_by(|a, b| a["cell_id"].as_str().cmp(&b["cell_id"].as_str()));
-        let mut jsonl = Vec::new();
-        for r in &sorted {
-            serde_json::to_writer(&mut jsonl, r).map_err(|e| StoreError::Corrupt { path: self.root.join("results.jsonl"), message: e.to_string() })?;
-            jsonl.push(b'\n');
+    /// A cell record, or `None` when the file is absent or does not parse (that cell is then
+    /// treated as missing).
+    pub fn read_valid(&self, id: &str) -> Result<Option<Value>, StoreError> {
+        match self.read(id) {
+            Err(StoreError::Corrupt { .. }) => Ok(None),
+            other => other,
         }
-        self.guard(&self.root.join("results.jsonl"))?;
+    }
+
+    /// Writes `results.jsonl` (the records of cells `ids`, which are sorted, `timing`
+    /// included) and `results.csv`, holding one record in memory at a time: the JSON lines
+    /// are written while the CSV columns are gathered, then the CSV rows are made from the
+    /// JSON lines just written. Returns the number of records.
+    pub fn collect(&self, ids: &[&str]) -> Result<usize, StoreError> {
+        let jsonl_path = self.root.join("results.jsonl");
+        self.guard(&jsonl_path)?;
         self.guard(&self.root.join("results.csv"))?;
-        atomic_write(&self.root.join("results.jsonl"), &jsonl)?;
+        let mut jsonl = AtomicFile::create(&jsonl_path)?;
         // CSV: fixed columns, then every sweep key and metric seen (sorted)
         let mut point_keys = std::collections::BTreeSet::new();
         let mut metric_keys = std::collections::BTreeSet::new();
-        for r in &sorted {
+        let mut line = Vec::new();
+        let mut n = 0;
+        for id in ids {
+            let Some(r) = self.read_valid(id)? else { continue };
             if let Some(m) = r["point"].as_object() {
                 point_keys.extend(m.keys().cloned());
             }
             if let Some(m) = r["response"]["metrics"].as_object() {
                 metric_keys.extend(m.keys().cloned());
             }
+            line.clear();
+            serde_json::to_writer(&mut line, &r).map_err(|e| StoreError::Corrupt { path: jsonl_path.clone(), message: e.to_string() })?;
+            line.push(b'\n');
+            jsonl.write(&line)?;
+            n += 1;
         }
-        let mut csv = String::from("cell_id,task,plugin,capability,dataset,replicate,status,iterations,evaluations,termination");
-        for k in &point_keys {
-            csv.push(',');
-            csv.push_str(&csv_field(k));
+        jsonl.commit()?;
+        let csv_path = self.root.join("results.csv");
+        let mut csv = AtomicFile::create(&csv_path)?;
+        let mut head = String::from("cell_id,task,plugin,capability,dataset,replicate,status,iterations,evaluations,termination");
+        for k in point_keys.iter().chain(&metric_keys) {
+            head.push(',');
+            head.push_str(&csv_field(k));
         }
-        for k in &metric_keys {
-            csv.push(',');
-            csv.push_str(&csv_field(k));
+        head.push('\n');
+        csv.write(head.as_bytes())?;
+        let io = |e| StoreError::Io { path: jsonl_path.clone(), source: e };
+        let lines = std::io::BufReader::new(std::fs::File::open(&jsonl_path).map_err(io)?);
+        for l in std::io::BufRead::lines(lines) {
+            let r: Value = serde_json::from_str(&l.map_err(io)?).map_err(|e| StoreError::Corrupt { path: jsonl_path.clone(), message: e.to_string() })?;
+            csv.write(csv_row(&r, &point_keys, &metric_keys).as_bytes())?;
         }
-        csv.push('\n');
-        let s = |v: &Value| match v {
-            Value::Null => String::new(),
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
-        for r in &sorted {
-            let resp = &r["response"];
-            let term = match &resp["termination"] {
-                Value::Object(o) => o.iter().next().map(|(k, v)| format!("{k}: {}", s(v))).unwrap_or_default(),
-                v => s(v),
-            };
-            let row = [s(&r["cell_id"]), s(&r["task"]), s(&r["plugin"]), s(&r["capability"]), s(&r["dataset"]["id"]), s(&r["replicate"]), s(&r["status"]), s(&resp["iterations"]), s(&resp["evaluations"]), term];
-            csv.push_str(&row.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(","));
-            for k in &point_keys {
-                csv.push(',');
-                csv.push_str(&csv_field(&s(&r["point"][k])));
-            }
-            for k in &metric_keys {
-                csv.push(',');
-                csv.push_str(&csv_field(&s(&resp["metrics"][k])));
-            }
-            csv.push('\n');
-        }
-        atomic_write(&self.root.join("results.csv"), csv.as_bytes())
+        csv.commit()?;
+        Ok(n)
     }
+}
+
+/// One `results.csv` line of record `r`.
+fn csv_row(r: &Value, point_keys: &std::collections::BTreeSet<String>, metric_keys: &std::collections::BTreeSet<String>) -> String {
+    let s = |v: &Value| match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let resp = &r["response"];
+    let term = match &resp["termination"] {
+        Value::Object(o) => o.iter().next().map(|(k, v)| format!("{k}: {}", s(v))).unwrap_or_default(),
+        v => s(v),
+    };
+    let row = [s(&r["cell_id"]), s(&r["task"]), s(&r["plugin"]), s(&r["capability"]), s(&r["dataset"]["id"]), s(&r["replicate"]), s(&r["status"]), s(&resp["iterations"]), s(&resp["evaluations"]), term];
+    let mut csv = row.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",");
+    for k in point_keys {
+        csv.push(',');
+        csv.push_str(&csv_field(&s(&r["point"][k])));
+    }
+    for k in metric_keys {
+        csv.push(',');
+        csv.push_str(&csv_field(&s(&resp["metrics"][k])));
+    }
+    csv.push('\n');
+    csv
 }
 
 /// RFC 4180 quoting where needed.
