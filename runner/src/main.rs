@@ -501,7 +501,8 @@ fn cmd_plan(c: &Common) -> Result<u8, Error> {
         for cell in &plan.cells {
             let st = store.status_listed(&listing, &cell.id, &plan.plugin(&cell.plugin).sha256);
             *counts.entry(st.as_str()).or_insert(0usize) += 1;
-            let point = if cell.point.is_empty() { String::new() } else { serde_json::to_string(&*cell.point).unwrap_or_default() };
+            let pt = cell.point();
+            let point = if pt.is_empty() { String::new() } else { serde_json::to_string(&pt).unwrap_or_default() };
             writeln!(out, "{:<20} {:<8} {:<16} {:<12} {:<14} {:>3} {}", cell.id, st.as_str(), cell.task, cell.plugin, cell.dataset.as_deref().unwrap_or("-"), cell.replicate, point)?;
         }
         let summary: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();

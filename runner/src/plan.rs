@@ -140,10 +140,11 @@ pub struct Cell {
     pub dataset: Option<Arc<str>>,
     /// Replicate index.
     pub replicate: u32,
-    /// Resolved settings.
-    pub settings: Arc<Value>,
-    /// The sweep point (`"<task>.<setting>"` → value).
-    pub point: Arc<Map<String, Value>>,
+    /// The task's settings grid, shared by its cells; [`Cell::settings`] and [`Cell::point`]
+    /// build this cell's settings and sweep point from it.
+    pub grid: Arc<Grid>,
+    /// This cell's point in `grid` (mixed radix over the axes, the last varying fastest).
+    pub point_index: u64,
     /// Full derived seed (bytes; [`Cell::seed_hex`] gives the hex form stored and sent).
     pub seed_bytes: [u8; 32],
     /// First 64 bits of the seed.
@@ -320,6 +321,60 @@ impl Cell {
     pub fn seed_hex(&self) -> String {
         hex_lower(&self.seed_bytes)
     }
+    /// The resolved settings (the task's settings with this sweep point's values set).
+    pub fn settings(&self) -> Value {
+        self.grid.settings(self.point_index)
+    }
+    /// The sweep point (`"<task>.<setting>"` → value; empty without a sweep).
+    pub fn point(&self) -> Map<String, Value> {
+        self.grid.point(self.point_index)
+    }
+}
+
+/// A task's settings and its sweep axes. Cells hold an index into it rather than their own
+/// settings object, so a sweep of a million distinct points costs a million indices, not a
+/// million JSON maps (BENCHMARKS.md: runner at scale).
+#[derive(Debug, Default)]
+pub struct Grid {
+    base: Map<String, Value>,
+    axes: Vec<(String, Vec<String>, Vec<Value>)>,
+}
+
+impl Grid {
+    /// A grid of `base` settings and the given axes (`key`, setting path, values).
+    pub fn new(base: Map<String, Value>, axes: Vec<(String, Vec<String>, Vec<Value>)>) -> Grid {
+        Grid { base, axes }
+    }
+    /// Number of points (the product of the axis lengths; 1 without axes).
+    pub fn len(&self) -> u64 {
+        self.axes.iter().fold(1u64, |n, a| n.saturating_mul(a.2.len() as u64))
+    }
+    /// Whether the grid has no point (an empty axis).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The value index on each axis of point `k`.
+    fn digits(&self, mut k: u64) -> Vec<usize> {
+        let mut d = vec![0usize; self.axes.len()];
+        for (slot, a) in d.iter_mut().zip(&self.axes).rev() {
+            let n = a.2.len().max(1) as u64;
+            *slot = (k % n) as usize;
+            k /= n;
+        }
+        d
+    }
+    /// The settings of point `k`.
+    pub fn settings(&self, k: u64) -> Value {
+        let mut s = self.base.clone();
+        for ((_, path, values), i) in self.axes.iter().zip(self.digits(k)) {
+            set_path(&mut s, path, values[i].clone());
+        }
+        Value::Object(s)
+    }
+    /// The sweep point of point `k`.
+    pub fn point(&self, k: u64) -> Map<String, Value> {
+        self.axes.iter().zip(self.digits(k)).map(|((key, _, values), i)| (key.clone(), values[i].clone())).collect()
+    }
 }
 
 fn expand_data(path: &str, data_dir: Option<&Path>, manifest_dir: &Path) -> Result<PathBuf, String> {
@@ -417,8 +472,8 @@ impl Plan {
                     capability: cap.as_str().into(),
                     dataset: None,
                     replicate: 0,
-                    settings: Arc::new(settings),
-                    point: Arc::default(),
+                    grid: Arc::new(Grid::new(d.settings.clone(), Vec::new())),
+                    point_index: 0,
                     seed: u64::from_be_bytes(seed[..8].try_into().expect("32 bytes")),
                     seed_bytes: seed,
                     overrides: Arc::new(overrides_under(&manifest, &[&format!("datasets.{}.", d.id)])),
@@ -571,8 +626,25 @@ fn shape_task<'m>(
     Ok(TaskShape { task: t, plugin: p, targets, axes })
 }
 
+/// The error of a sweep point whose settings the plugin refused, placed at the swept key it
+/// names (else at the task's key).
+fn point_error(manifest: &Manifest, t: &TaskDecl, axes: &[&crate::manifest::SweepAxis], pt: &Map<String, Value>, e: flowlab_abi::PluginError) -> ManifestError {
+    let key = e.path.clone().unwrap_or_default();
+    let swept = axes.iter().find(|a| !key.is_empty() && (a.setting.join(".") == key || key.starts_with(&format!("{}.", a.setting.join(".")))));
+    let origin = match swept {
+        Some(a) => manifest.origin(&["sweep", &a.key]),
+        None => {
+            let mut path = vec!["tasks".to_string(), t.id.clone()];
+            path.extend(key.split('.').filter(|s| !s.is_empty()).map(str::to_string));
+            manifest.source.locate_normalised(&path)
+        }
+    };
+    let what = if pt.is_empty() { String::new() } else { format!(" (sweep point {})", Value::Object(pt.clone())) };
+    ManifestError::new(origin, format!("task `{}`{what}: {}", t.id, e.message)).help(format!("see `flowlab plugins` or schemas/manifest.schema.json for the settings of `{}`", t.capability))
+}
+
 /// Builds a task's cells: grid points in order (the last axis varies fastest), then datasets,
-/// then replicates. Settings are validated once per distinct settings object.
+/// then replicates. Settings are validated once per distinct settings object of a chunk.
 fn expand_task(manifest: &Manifest, s: &TaskShape, datasets: &BTreeMap<String, PlannedDataset>, root_seed: u64, reps: u32, cells: &mut Vec<Cell>) -> Result<(), Vec<ManifestError>> {
     let (t, p, axes) = (s.task, s.plugin, &s.axes);
     if axes.iter().any(|a| a.values.is_empty()) {
@@ -582,47 +654,34 @@ fn expand_task(manifest: &Manifest, s: &TaskShape, datasets: &BTreeMap<String, P
     let plugin: Arc<str> = t.plugin.as_str().into();
     let capability: Arc<str> = t.capability.as_str().into();
     let overrides = Arc::new(overrides_under(manifest, &[&format!("tasks.{}.", t.id), "experiment."]));
-    let mut errs = Vec::new();
-    // digests of the canonical settings already validated (a digest, not the text: a large
-    // sweep would otherwise keep every canonical string)
-    let mut validated = std::collections::HashSet::new();
-    let mut index = vec![0usize; axes.len()];
-    loop {
-        let mut settings = t.settings.clone();
-        let mut pt = Map::new();
-        for (a, &i) in axes.iter().zip(&index) {
-            set_path(&mut settings, &a.setting, a.values[i].clone());
-            pt.insert(a.key.clone(), a.values[i].clone());
-        }
-        let settings = Value::Object(settings);
-        let canon = canonical(&settings);
-        let digest: [u8; 32] = Sha256::digest(canon.as_bytes()).into();
-        let mut valid = true;
-        if validated.insert(digest)
-            && let Err(e) = p.validate(&t.capability, &settings) {
-                let key = e.path.clone().unwrap_or_default();
-                let swept = axes.iter().find(|a| !key.is_empty() && (a.setting.join(".") == key || key.starts_with(&format!("{}.", a.setting.join(".")))));
-                let origin = match swept {
-                    Some(a) => manifest.origin(&["sweep", &a.key]),
-                    None => {
-                        let mut path = vec!["tasks".to_string(), t.id.clone()];
-                        path.extend(key.split('.').filter(|s| !s.is_empty()).map(str::to_string));
-                        manifest.source.locate_normalised(&path)
-                    }
-                };
-                let what = if pt.is_empty() { String::new() } else { format!(" (sweep point {})", Value::Object(pt.clone())) };
-                errs.push(ManifestError::new(origin, format!("task `{}`{what}: {}", t.id, e.message)).help(format!("see `flowlab plugins` or schemas/manifest.schema.json for the settings of `{}`", t.capability)));
-                valid = false;
+    let grid = Arc::new(Grid::new(t.settings.clone(), axes.iter().map(|a| (a.key.clone(), a.setting.clone(), a.values.clone())).collect()));
+    // Points are independent (settings, canonical form, validation, seeds, ids), so chunks of
+    // them are expanded on all cores and joined in point order: the same cells and errors in
+    // the same order as one thread, a million points in about a second (BENCHMARKS.md).
+    const CHUNK: u64 = 2048;
+    let chunks: Vec<(u64, u64)> = (0..grid.len().div_ceil(CHUNK)).map(|c| (c * CHUNK, ((c + 1) * CHUNK).min(grid.len()))).collect();
+    let expand_chunk = |&(lo, hi): &(u64, u64)| -> (Vec<Cell>, Vec<ManifestError>) {
+        let (mut out, mut errs) = (Vec::with_capacity(((hi - lo) as usize).saturating_mul(s.targets.len()).saturating_mul(reps as usize).min(1 << 20)), Vec::new());
+        // digests of the canonical settings already validated in this chunk (a digest, not
+        // the text: a large sweep would otherwise keep every canonical string)
+        let mut validated = std::collections::HashSet::new();
+        for k in lo..hi {
+            let settings = grid.settings(k);
+            let canon = canonical(&settings);
+            let digest: [u8; 32] = Sha256::digest(canon.as_bytes()).into();
+            if validated.insert(digest)
+                && let Err(e) = p.validate(&t.capability, &settings)
+            {
+                errs.push(point_error(manifest, t, axes, &grid.point(k), e));
+                continue;
             }
-        if valid {
-            let (settings, pt) = (Arc::new(settings), Arc::new(pt));
             for ds in &s.targets {
                 let ds_id = ds.as_deref().unwrap_or("");
                 let ds_ident = ds.as_deref().map(|id| datasets[id].identity.as_str()).unwrap_or("");
                 for rep in 0..reps {
                     let seed = derive_cell_seed(root_seed, ds_id, &t.plugin, &t.capability, &canon, rep);
                     let id = cell_id(&["task", &t.id, &t.plugin, &t.capability, ds_id, ds_ident, &canon, &hex_lower(&seed), &rep.to_string()]);
-                    cells.push(Cell {
+                    out.push(Cell {
                         id,
                         kind: CellKind::Task,
                         task: task.clone(),
@@ -630,8 +689,8 @@ fn expand_task(manifest: &Manifest, s: &TaskShape, datasets: &BTreeMap<String, P
                         capability: capability.clone(),
                         dataset: ds.clone(),
                         replicate: rep,
-                        settings: settings.clone(),
-                        point: pt.clone(),
+                        grid: grid.clone(),
+                        point_index: k,
                         seed: u64::from_be_bytes(seed[..8].try_into().expect("32 bytes")),
                         seed_bytes: seed,
                         overrides: overrides.clone(),
@@ -639,18 +698,54 @@ fn expand_task(manifest: &Manifest, s: &TaskShape, datasets: &BTreeMap<String, P
                 }
             }
         }
-        // next grid point: the last axis varies fastest
-        let mut k = axes.len();
-        loop {
-            if k == 0 {
-                return if errs.is_empty() { Ok(()) } else { Err(errs) };
-            }
-            k -= 1;
-            index[k] += 1;
-            if index[k] < axes[k].values.len() {
-                break;
-            }
-            index[k] = 0;
+        (out, errs)
+    };
+    // 64 chunks at a time, so the chunks' cells and the plan's are not both whole in memory
+    let mut errs = Vec::new();
+    for batch in chunks.chunks(64) {
+        let parts: Vec<(Vec<Cell>, Vec<ManifestError>)> = if batch.len() > 1 {
+            use rayon::prelude::*;
+            batch.par_iter().map(expand_chunk).collect()
+        } else {
+            batch.iter().map(expand_chunk).collect()
+        };
+        for (c, e) in parts {
+            cells.extend(c);
+            errs.extend(e);
         }
+    }
+    if errs.is_empty() { Ok(()) } else { Err(errs) }
+}
+
+#[cfg(test)]
+mod grid_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn points_enumerate_the_cartesian_product_last_axis_fastest() {
+        // a few shapes, including a nested setting path and a one-value axis
+        for shape in [vec![3usize], vec![2, 3], vec![1, 4, 2], vec![3, 1, 1, 2]] {
+            let axes: Vec<(String, Vec<String>, Vec<Value>)> = shape.iter().enumerate().map(|(i, &n)| (format!("t.a{i}"), vec![format!("a{i}"), "x".into()], (0..n).map(|v| json!(v * 10 + i)).collect())).collect();
+            let g = Grid::new(Map::from_iter([("base".to_string(), json!(1))]), axes.clone());
+            let mut expect: Vec<Vec<usize>> = vec![vec![]];
+            for &n in &shape {
+                expect = expect.into_iter().flat_map(|p| (0..n).map(move |v| [p.clone(), vec![v]].concat())).collect();
+            }
+            assert_eq!(g.len(), expect.len() as u64);
+            for (k, digits) in expect.iter().enumerate() {
+                let mut want = Map::from_iter([("base".to_string(), json!(1))]);
+                let mut pt = Map::new();
+                for ((key, path, values), &d) in axes.iter().zip(digits) {
+                    set_path(&mut want, path, values[d].clone());
+                    pt.insert(key.clone(), values[d].clone());
+                }
+                assert_eq!(g.settings(k as u64), Value::Object(want), "{shape:?} point {k}");
+                assert_eq!(g.point(k as u64), pt);
+            }
+        }
+        let empty = Grid::new(Map::new(), vec![("t.a".into(), vec!["a".into()], vec![])]);
+        assert!(empty.is_empty());
+        assert_eq!(Grid::default().len(), 1);
     }
 }
