@@ -105,6 +105,7 @@ impl Plugin for HistFit {
     }
 
     fn validate(&self, capability: &str, settings: &Value) -> Result<(), PluginError> {
+        flowlab_abi::limits::check_capability(&self.describe(), capability, settings)?;
         match capability {
             "summary" => parse_settings::<tasks::SummarySettings>(settings).map(|_| ()),
             "generate_hist" => parse_settings::<tasks::GenerateHistSettings>(settings).and_then(|s| s.check()),
