@@ -29,7 +29,7 @@ pub fn strip_bom_bytes(bytes: &[u8]) -> &[u8] {
 
 /// The error for line `line` (1-based) of `file` being longer than `limit` bytes.
 pub fn line_too_long(file: &str, line: usize, limit: usize) -> PluginError {
-    PluginError::data(format!("{file}:{line}: line longer than {limit} bytes (the limit of every flowlab reader, {} MiB); is this the right file?", limit >> 20))
+    PluginError::data(format!("{file}:{line}: line longer than {limit} bytes, this reader's limit (is it the right file?)"))
 }
 
 /// Reads one line (without its `\n` / `\r\n`) into `buf`, never buffering more than
@@ -137,6 +137,22 @@ pub fn read_capped(path: &std::path::Path, limit: u64) -> Result<Vec<u8>, Plugin
     Ok(out)
 }
 
+/// A zero-filled vector of `dims[0] × dims[1] × …` values whose sizes come from data: the
+/// product is checked and the memory reserved fallibly, so an impossible size is a data error
+/// naming `what` instead of an abort of the whole process.
+pub fn try_zeroed<T: Clone + Default>(dims: &[usize], what: &str) -> Result<Vec<T>, PluginError> {
+    let shape = || dims.iter().map(usize::to_string).collect::<Vec<_>>().join(" × ");
+    let n = dims
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .filter(|n| n.checked_mul(std::mem::size_of::<T>()).is_some_and(|b| b <= isize::MAX as usize))
+        .ok_or_else(|| PluginError::data(format!("{what}: {} values do not fit in memory", shape())))?;
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| PluginError::data(format!("{what}: cannot allocate {} values ({} bytes)", shape(), n * std::mem::size_of::<T>())))?;
+    v.resize(n, T::default());
+    Ok(v)
+}
+
 /// Checks every number in `settings` against the `minimum`/`maximum` its place in `schema`
 /// declares (following `$ref`, `properties`, `additionalProperties`, `items`, `allOf` and the
 /// `anyOf`/`oneOf` alternatives that fit the value). The error names the dotted key path
@@ -144,6 +160,15 @@ pub fn read_capped(path: &std::path::Path, limit: u64) -> Result<Vec<u8>, Plugin
 /// bounds a capability declares are the bounds it enforces.
 pub fn check_bounds(schema: &Value, settings: &Value) -> Result<(), PluginError> {
     walk(schema, schema, settings, "")
+}
+
+/// [`check_bounds`] with the settings schema `d` declares for `capability` (an unknown
+/// capability passes: the plugin's own `validate` reports it).
+pub fn check_capability(d: &crate::types::Description, capability: &str, settings: &Value) -> Result<(), PluginError> {
+    match d.capability(capability) {
+        Some(c) => check_bounds(&c.settings_schema, settings),
+        None => Ok(()),
+    }
 }
 
 fn resolve<'a>(root: &'a Value, mut node: &'a Value) -> &'a Value {
@@ -356,6 +381,15 @@ mod tests {
         let mut buf = Vec::new();
         assert!(read_line_bounded(&mut r, &mut buf, "big", 1, 100).is_err());
         assert!(buf.capacity() < 1000, "{}", buf.capacity());
+    }
+
+    #[test]
+    fn data_sized_allocations_fail_cleanly() {
+        assert_eq!(try_zeroed::<f32>(&[2, 3], "x").unwrap(), vec![0.0; 6]);
+        let e = try_zeroed::<f32>(&[usize::MAX / 2, 3], "batch").unwrap_err();
+        assert!(e.message.starts_with("batch: ") && e.message.contains("do not fit"), "{}", e.message);
+        let e = try_zeroed::<u8>(&[1 << 40, 1 << 20], "big").unwrap_err();
+        assert!(e.message.starts_with("big: "), "{}", e.message);
     }
 
     #[test]

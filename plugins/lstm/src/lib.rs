@@ -44,6 +44,7 @@ impl Plugin for Lstm {
     }
 
     fn validate(&self, capability: &str, s: &Value) -> Result<(), PluginError> {
+        flowlab_abi::limits::check_capability(&self.describe(), capability, s)?;
         match capability {
             "network" => parse_settings::<settings::Network>(s)?.check(),
             "evaluate" => parse_settings::<settings::Evaluate>(s).map(|_| ()),
