@@ -182,6 +182,9 @@ fn check_models(models: &[Model], rule: &SelectionRule) -> Result<(), PluginErro
     if models.is_empty() {
         return Err(PluginError::config("models", "need at least one model"));
     }
+    if let Some((i, m)) = models.iter().enumerate().find(|(i, m)| models[..*i].contains(m)) {
+        return Err(PluginError::config("models", format!("`models` names {} twice (entries {} and {}); list each model once", m.as_str(), models.iter().position(|x| x == m).unwrap_or(0) + 1, i + 1)));
+    }
     if models.len() > 1 {
         check_rule(rule, "selection")?;
         if let Some(m) = rule.order.iter().find(|m| !models.contains(m)) {
