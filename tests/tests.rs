@@ -15,3 +15,4 @@ mod slurm;
 mod bad_data;
 mod crash;
 mod fuzz;
+mod limits;
