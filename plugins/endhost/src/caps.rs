@@ -220,7 +220,9 @@ impl Plugin for Endhost {
     }
 
     fn validate(&self, capability: &str, settings: &Value) -> Result<(), PluginError> {
-        flowlab_abi::limits::check_capability(&self.describe(), capability, settings)?;
+        // the declared bounds, from the description built once (validate runs per sweep point)
+        static DESCRIPTION: std::sync::OnceLock<Description> = std::sync::OnceLock::new();
+        flowlab_abi::limits::check_capability(DESCRIPTION.get_or_init(|| self.describe()), capability, settings)?;
         match capability {
             "generate" => {
                 let s: GenerateSettings = parse_settings(settings)?;

@@ -416,7 +416,9 @@ impl Plugin for Sampler {
     }
 
     fn validate(&self, capability: &str, settings: &Value) -> Result<(), PluginError> {
-        flowlab_abi::limits::check_capability(&self.describe(), capability, settings)?;
+        // the declared bounds, from the description built once (validate runs per sweep point)
+        static DESCRIPTION: std::sync::OnceLock<Description> = std::sync::OnceLock::new();
+        flowlab_abi::limits::check_capability(DESCRIPTION.get_or_init(|| self.describe()), capability, settings)?;
         match capability {
             "sample" => check_sample(&parse_settings::<SampleSettings>(settings)?),
             "profile" => gen_options(&parse_settings::<ProfileSettings>(settings)?, "00").map(|_| ()),
