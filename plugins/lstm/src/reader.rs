@@ -236,11 +236,22 @@ fn parse_line(line: &[u8], on_packet: &mut dyn FnMut(usize) -> bool, out: &mut V
     }
 }
 
+/// Largest side file (feature info, min-max statistics) read whole: 64 MiB, far above the
+/// ~10 KiB of the 146 TLS features' files (`docs/lstm.md`).
+pub const MAX_SIDE_FILE_BYTES: u64 = 64 << 20;
+
+/// Reads a side file of at most [`MAX_SIDE_FILE_BYTES`] as UTF-8 text; `what` names it in
+/// errors.
+pub fn read_small_text(path: &Path, what: &str) -> Result<String, PluginError> {
+    let b = flowlab_abi::limits::read_capped(path, MAX_SIDE_FILE_BYTES).map_err(|e| PluginError::data(format!("{what}: {}", e.message)))?;
+    String::from_utf8(b).map_err(|e| PluginError::data(format!("{}: cannot read {what}: not UTF-8 ({e})", path.display())))
+}
+
 /// Reads a feature-info file (`Network Layer,TLS Protocol Name,Feature Name,Type,Enum Value`
 /// header, then row k+2 names feature k) into one label per feature:
 /// `"<Feature Name>"`, or `"<Feature Name>=<Enum Value>"` for enum slots.
 pub fn read_feature_info(path: &Path, dim: usize) -> Result<Vec<String>, PluginError> {
-    let text = std::fs::read_to_string(path).map_err(|e| PluginError::data(format!("{}: cannot read feature info: {e}", path.display())))?;
+    let text = read_small_text(path, "feature info")?;
     let mut labels = Vec::with_capacity(dim);
     for (k, line) in text.lines().enumerate().skip(1) {
         if line.trim().is_empty() {
