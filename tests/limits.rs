@@ -1,4 +1,4 @@
-//! Size settings (issue 14, item 6): every integer setting of every capability of every
+//! Size settings: every integer setting of every capability of every
 //! (non-test) plugin declares a `maximum` in its settings schema, `validate` enforces it with
 //! an error naming the key and the allowed range, and the values 0, −1, 2^31, 2^53 and 10^18
 //! are either rejected by validation or run as a cell that ends ok or failed — never an
@@ -318,8 +318,8 @@ fn run_cells(name: &str, d: &flowlab_abi::Description, runs: &[(String, Value, S
     problems
 }
 
-/// Files of every format the plugins read, prefixed with `prefix`, in `dir`; the manifest
-/// that runs one task on each (issue 14 items 16 and 25c).
+/// Writes a file of every format the plugins read into `dir`, each with the text
+/// `lines(kind)`, and returns the manifest that runs one task on each.
 fn every_reader(dir: &Path, name: &str, lines: &dyn Fn(&str) -> String) -> String {
     let w = |file: &str, text: String| {
         std::fs::write(dir.join(file), text).unwrap();

@@ -3,15 +3,16 @@
 //! shows and the check can never disagree) and bounded reading of text data files.
 //!
 //! Size settings without a bound let one typo (`n = 1e18`) abort the whole in-process runner
-//! on a failed allocation (issue 14, item 6); over-long lines in a data file made a reader
-//! buffer gigabytes before rejecting the line (item 16). Limits are documented per plugin in
+//! on a failed allocation, losing every other running cell; an over-long line in a data file
+//! made a reader buffer gigabytes before rejecting it. Limits are documented per plugin in
 //! `docs/<plugin>.md`.
 use crate::types::PluginError;
 use serde_json::{Map, Value};
 use std::io::BufRead;
 
-/// Longest line any plugin reader accepts, in bytes (1 MiB; the widest legitimate rows, the
-/// lstm feature files' one-traffic lines, stay far below it — see `docs/lstm.md`).
+/// Longest line of the line-based readers, in bytes (1 MiB: a csv_hist, counts, per-user or
+/// FlowTest row is under 200 bytes). lstm feature files, one whole traffic per line, have
+/// their own larger limit (`docs/lstm.md`).
 pub const MAX_LINE_BYTES: usize = 1 << 20;
 
 /// The UTF-8 byte-order mark some editors put at the start of a file.

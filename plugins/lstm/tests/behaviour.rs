@@ -113,7 +113,7 @@ fn errors_name_the_key_or_the_line() {
     s["head"] = json!("none");
     let e = run(&req("network", s, &data, dir.path(), 1)).unwrap_err();
     assert_eq!((e.kind, e.path.as_deref()), (ErrorKind::Config, Some("hidden")), "{e:?}");
-    // plot_feature only matters with plots on (issue 14 item 25a): ignored without them
+    // plot_feature only chooses what the plots draw: ignored without them
     let mut s = small(1);
     s["plot_feature"] = json!(12);
     s["plots"] = json!(true);
