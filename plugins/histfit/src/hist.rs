@@ -140,8 +140,20 @@ impl Hist {
 
     /// Reads a csv_hist file.
     pub fn read(path: &Path) -> Result<Hist, PluginError> {
-        let text = std::fs::read_to_string(path).map_err(|e| PluginError::data(format!("{}: cannot read the csv_hist file: {e}", path.display())))?;
-        Hist::parse(&text, &path.display().to_string())
+        use std::io::Read;
+        let source = path.display().to_string();
+        let io = |e: std::io::Error| PluginError::data(format!("{source}: cannot read the csv_hist file: {e}"));
+        let mut f = std::fs::File::open(path).map_err(io)?;
+        // the first line must end within the line limit: checked before the rest is read, so a
+        // file that is one huge line costs no more than the limit
+        let mut bytes = Vec::new();
+        (&mut f).take(MAX_LINE_BYTES as u64 + 2).read_to_end(&mut bytes).map_err(io)?;
+        if bytes.len() > MAX_LINE_BYTES + 1 && !bytes.contains(&b'\n') {
+            return Err(line_too_long(&source, 1, MAX_LINE_BYTES));
+        }
+        f.read_to_end(&mut bytes).map_err(io)?;
+        let text = String::from_utf8(bytes).map_err(|_| io(std::io::Error::new(std::io::ErrorKind::InvalidData, "stream did not contain valid UTF-8")))?;
+        Hist::parse(&text, &source)
     }
 
     /// Parses csv_hist text; `source` names the file in errors (`file:line`).
@@ -448,6 +460,12 @@ mod tests {
         assert!(e.message.contains("r.csv:3: line longer than"), "{}", e.message);
         let bom = "\u{feff}bin_lo,bin_hi,flows_sum\n1,2,3\n";
         assert_eq!(Hist::parse(bom, "b.csv").unwrap().len(), 1);
+        // a file that is one huge line is refused after reading the limit, not the file
+        let p = std::env::temp_dir().join(format!("histfit-one-line-{}.csv", std::process::id()));
+        std::fs::write(&p, "1,".repeat(2 * MAX_LINE_BYTES)).unwrap();
+        let e = Hist::read(&p).unwrap_err();
+        let _ = std::fs::remove_file(&p);
+        assert!(e.message.contains(".csv:1: line longer than 1048576 bytes"), "{}", e.message);
     }
 
     #[test]
