@@ -193,12 +193,11 @@ impl Hist {
         let mut fields: Vec<&str> = Vec::with_capacity(names.len());
         let mut vals: Vec<u64> = Vec::with_capacity(names.len());
         // at most one row per 2·fields bytes: reserved once (untouched capacity costs no
-        // memory), the columns never move while they grow
+        // memory), the columns never move while they grow. The reservation is ~4× the file's
+        // size in address space: where a limit (`memory_mb`) refuses it, the columns just grow
         let most = (text.len() - lines.pos) / (2 * names.len()) + 1;
-        h.bin_lo.reserve(most);
-        h.bin_hi.reserve(most);
-        for c in &mut h.columns {
-            c.values.reserve(most);
+        for v in [&mut h.bin_lo, &mut h.bin_hi].into_iter().chain(h.columns.iter_mut().map(|c| &mut c.values)) {
+            let _ = v.try_reserve(most);
         }
         loop {
             // fast path: a line of plain decimal integers (every agh_2015 / flow-models row),
