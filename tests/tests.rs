@@ -19,3 +19,4 @@ mod hardening;
 mod output_io;
 mod plugin_search;
 mod scale;
+mod limits;

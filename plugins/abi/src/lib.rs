@@ -25,6 +25,7 @@
 pub mod ffi;
 pub mod glue;
 pub mod json;
+pub mod limits;
 pub mod plugin;
 pub mod seed;
 pub mod types;

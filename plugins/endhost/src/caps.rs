@@ -20,6 +20,15 @@ pub const FORMAT_USERS: &str = "user_csv";
 #[derive(Default)]
 pub struct Endhost;
 
+/// Largest sample a setting may ask for (`generate` n and zeros, `generate_users` rows,
+/// `validate_fig1` n, `validate_table2` sizes): 10⁷ counts hold ~80 MB per sample in memory,
+/// far above the paper's designs (≤ 10⁵), well below what aborts the runner (`docs/endhost.md`).
+pub const MAX_SAMPLE: usize = 10_000_000;
+/// Largest `generate_users` user count.
+pub const MAX_USERS: usize = 100_000;
+/// Largest number of cases of a validation design (the paper uses 100).
+pub const MAX_CASES: usize = 1_000_000;
+
 /// How α is rendered in outputs (spec §1.2): `pmf` (p ∝ k^{-α}, the internal convention) or
 /// `tail` (P(K ≥ k) ∝ k^{-(α−1)}, i.e. α − 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema, Default)]
@@ -87,6 +96,7 @@ pub struct FitUsersSettings {
     pub pareto_exponent: ParetoExponent,
     /// Series with fewer positive counts are skipped.
     #[serde(default = "d_min_n")]
+    #[schemars(range(max = MAX_SAMPLE))]
     pub min_n: usize,
     /// Edges of the α histogram (rendered convention).
     #[serde(default = "d_alpha_edges")]
@@ -115,9 +125,11 @@ pub struct GenerateSettings {
     pub theta: Vec<f64>,
     /// Sample size.
     #[serde(default = "d_gen_n")]
+    #[schemars(range(max = MAX_SAMPLE))]
     pub n: usize,
     /// Zero lines appended (empty windows; the readers drop and count them).
     #[serde(default)]
+    #[schemars(range(max = MAX_SAMPLE))]
     pub zeros: usize,
 }
 fn d_gen_n() -> usize {
@@ -130,13 +142,16 @@ fn d_gen_n() -> usize {
 pub struct GenerateUsersSettings {
     /// Number of synthetic users.
     #[serde(default = "d_users")]
+    #[schemars(range(max = MAX_USERS))]
     pub users: usize,
     /// Bin sizes in seconds.
     #[serde(default = "d_bins")]
     pub bin_seconds: Vec<f64>,
     /// Windows per (user, bin size) at the smallest bin size; larger bins get proportionally
-    /// fewer windows (the same observation period).
+    /// fewer windows (the same observation period). users × windows × bin sizes is at most
+    /// `MAX_SAMPLE` rows.
     #[serde(default = "d_windows")]
+    #[schemars(range(max = MAX_SAMPLE))]
     pub windows: usize,
 }
 fn d_users() -> usize {
@@ -166,6 +181,9 @@ fn cfg(e: (String, String), prefix: &str) -> PluginError {
 fn check_models(models: &[Model], rule: &SelectionRule) -> Result<(), PluginError> {
     if models.is_empty() {
         return Err(PluginError::config("models", "need at least one model"));
+    }
+    if let Some((i, m)) = models.iter().enumerate().find(|(i, m)| models[..*i].contains(m)) {
+        return Err(PluginError::config("models", format!("`models` names {} twice (entries {} and {}); list each model once", m.as_str(), models.iter().position(|x| x == m).unwrap_or(0) + 1, i + 1)));
     }
     if models.len() > 1 {
         check_rule(rule, "selection")?;
@@ -202,12 +220,18 @@ impl Plugin for Endhost {
     }
 
     fn validate(&self, capability: &str, settings: &Value) -> Result<(), PluginError> {
+        // the declared bounds, from the description built once (validate runs per sweep point)
+        static DESCRIPTION: std::sync::OnceLock<Description> = std::sync::OnceLock::new();
+        flowlab_abi::limits::check_capability(DESCRIPTION.get_or_init(|| self.describe()), capability, settings)?;
         match capability {
             "generate" => {
                 let s: GenerateSettings = parse_settings(settings)?;
                 check_theta(s.model, &s.theta)?;
                 if s.n == 0 {
                     return Err(PluginError::config("n", "need n ≥ 1"));
+                }
+                if s.n + s.zeros > MAX_SAMPLE {
+                    return Err(PluginError::config("zeros", format!("n + zeros = {} lines; at most {MAX_SAMPLE}", s.n + s.zeros)));
                 }
                 Ok(())
             }
@@ -218,6 +242,11 @@ impl Plugin for Endhost {
                 }
                 if s.bin_seconds.is_empty() || s.bin_seconds.iter().any(|b| !(b.is_finite() && *b > 0.0)) {
                     return Err(PluginError::config("bin_seconds", "need a non-empty list of positive bin sizes"));
+                }
+                // every bin size gets at most `windows` rows per user (larger bins get fewer)
+                let rows = s.users.saturating_mul(s.windows).saturating_mul(s.bin_seconds.len());
+                if rows > MAX_SAMPLE {
+                    return Err(PluginError::config("windows", format!("users × windows × bin sizes = {rows} rows; at most {MAX_SAMPLE}")));
                 }
                 Ok(())
             }

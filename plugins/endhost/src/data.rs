@@ -2,6 +2,7 @@
 //! O(#distinct values)), and the readers for real data (issue 4 item 4): a counts file (one
 //! non-negative integer per line; zeros filtered as in the paper's §III and counted) and a
 //! per-user CSV (`user,bin_seconds,count`).
+use flowlab_abi::limits::bounded_lines;
 use flowlab_abi::PluginError;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -81,23 +82,26 @@ pub struct CountsFile {
     pub lines: u64,
 }
 
-fn read_text(path: &Path) -> Result<String, PluginError> {
-    std::fs::read_to_string(path).map_err(|e| PluginError::data(format!("{}: cannot read: {e}", path.display())))
+/// The numbered lines of a text file, each at most 1 MiB, a byte-order mark dropped
+/// ([`flowlab_abi::limits::bounded_lines`]).
+fn read_lines(path: &Path) -> Result<impl Iterator<Item = Result<(usize, String), PluginError>>, PluginError> {
+    let f = std::fs::File::open(path).map_err(|e| PluginError::data(format!("{}: cannot read: {e}", path.display())))?;
+    Ok(bounded_lines(std::io::BufReader::new(f), &path.display().to_string()))
 }
 
 /// Reads a counts file: one non-negative integer per line; blank lines and `#` comments are
 /// skipped; zeros are dropped and counted. A bad line is a data error naming `file:line`.
 pub fn read_counts(path: &Path) -> Result<CountsFile, PluginError> {
-    let text = read_text(path)?;
     let mut m: BTreeMap<u64, u64> = BTreeMap::new();
     let (mut zeros, mut lines) = (0u64, 0u64);
-    for (i, raw) in text.lines().enumerate() {
+    for l in read_lines(path)? {
+        let (no, raw) = l?;
         let line = raw.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
         let v: u64 = line.parse().map_err(|_| {
-            PluginError::data(format!("{}:{}: expected one non-negative integer per line, found `{}`", path.display(), i + 1, truncate(line)))
+            PluginError::data(format!("{}:{no}: expected one non-negative integer per line, found `{}`", path.display(), truncate(line)))
         })?;
         lines += 1;
         if v == 0 {
@@ -142,22 +146,22 @@ pub struct UserSeries {
 /// Reads a per-user CSV with header `user,bin_seconds,count` (one row per time window).
 /// Series come out sorted by user, then bin size. Bad rows are data errors naming `file:line`.
 pub fn read_user_csv(path: &Path) -> Result<Vec<UserSeries>, PluginError> {
-    let text = read_text(path)?;
-    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
-    let (hl, header) = lines.next().ok_or_else(|| PluginError::data(format!("{}: empty file; expected a header `user,bin_seconds,count`", path.display())))?;
+    let mut lines = read_lines(path)?.filter(|l| l.as_ref().map_or(true, |(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#')));
+    let (hl, header) = lines.next().transpose()?.ok_or_else(|| PluginError::data(format!("{}: empty file; expected a header `user,bin_seconds,count`", path.display())))?;
     let cols: Vec<String> = header.split(',').map(|s| s.trim().to_ascii_lowercase()).collect();
     let idx = |name: &str| {
         cols.iter().position(|c| c == name).ok_or_else(|| {
-            PluginError::data(format!("{}:{}: header lacks column `{name}` (expected `user,bin_seconds,count`, found `{}`)", path.display(), hl + 1, truncate(header.trim())))
+            PluginError::data(format!("{}:{hl}: header lacks column `{name}` (expected `user,bin_seconds,count`, found `{}`)", path.display(), truncate(header.trim())))
         })
     };
     let (iu, ib, ic) = (idx("user")?, idx("bin_seconds")?, idx("count")?);
     // key: (user, bin bits) -> (value->count, zeros, windows)
     type Acc = (BTreeMap<u64, u64>, u64, u64);
     let mut acc: BTreeMap<(String, u64), Acc> = BTreeMap::new();
-    for (i, line) in lines {
+    for l in lines {
+        let (no, line) = l?;
         let f: Vec<&str> = line.split(',').map(|s| s.trim()).collect();
-        let at = |what: &str| format!("{}:{}: {what} (row `{}`)", path.display(), i + 1, truncate(line.trim()));
+        let at = |what: &str| format!("{}:{no}: {what} (row `{}`)", path.display(), truncate(line.trim()));
         if f.len() != cols.len() {
             return Err(PluginError::data(at(&format!("expected {} fields, found {}", cols.len(), f.len()))));
         }

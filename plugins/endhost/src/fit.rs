@@ -101,6 +101,11 @@ impl Bounds {
     }
 }
 
+/// Largest `restarts_ep` / `restarts_eep` (the defaults are 5 and 10; `docs/endhost.md`).
+pub const MAX_RESTARTS: usize = 10_000;
+/// Largest `maxit` / `em_warmup` (defaults 200 and 20; `docs/endhost.md`).
+pub const MAX_ITERATIONS: u64 = 1_000_000;
+
 /// Everything that configures a fit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -110,9 +115,11 @@ pub struct FitOptions {
     pub method: Method,
     /// Starts for EP (restart 1 data-driven, the rest random).
     #[serde(default = "d_r_ep")]
+    #[schemars(range(max = MAX_RESTARTS))]
     pub restarts_ep: usize,
     /// Starts for EEP.
     #[serde(default = "d_r_eep")]
+    #[schemars(range(max = MAX_RESTARTS))]
     pub restarts_eep: usize,
     /// Parameter box.
     #[serde(default)]
@@ -126,6 +133,7 @@ pub struct FitOptions {
     /// Inner BFGS gradient-evaluation cap per μ stage (`ipm_r` uses 100); EM iteration cap is
     /// 25× this.
     #[serde(default = "d_maxit")]
+    #[schemars(range(max = MAX_ITERATIONS))]
     pub maxit: u64,
     /// EEP only: three extra starts grown from the EP optimum (EEP nests EP), an added slow
     /// geometric (λ₂ = λ̂/10 and λ̂/100, ρ = 0.95) or fast one (λ₁ = 3λ̂, ρ = 0.05). Over-fitted
@@ -138,6 +146,7 @@ pub struct FitOptions {
     /// which the data-driven λ₀ can otherwise strand every start (spec §2.1; seen when the
     /// exponential weight is ~10 %). 0 disables.
     #[serde(default = "d_em_warmup")]
+    #[schemars(range(max = MAX_ITERATIONS))]
     pub em_warmup: u64,
 }
 fn d_em_warmup() -> u64 {

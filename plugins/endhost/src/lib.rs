@@ -27,6 +27,6 @@ pub mod zeta;
 
 mod caps;
 
-pub use caps::Endhost;
+pub use caps::{Endhost, MAX_CASES, MAX_SAMPLE, MAX_USERS};
 
 flowlab_abi::export_plugin!(Endhost, "endhost");

@@ -102,9 +102,11 @@ pub struct Fig1Settings {
     pub alphas: Vec<f64>,
     /// Cases (datasets) per α (paper: 100).
     #[serde(default = "d_cases")]
+    #[schemars(range(max = crate::caps::MAX_CASES))]
     pub cases: usize,
     /// Sample size per dataset.
     #[serde(default = "d_n")]
+    #[schemars(range(max = crate::caps::MAX_SAMPLE))]
     pub n: usize,
     /// Pareto weight π ~ U(lo, hi) per case.
     #[serde(default = "d_unit")]
@@ -237,9 +239,11 @@ pub fn run_fig1(s: &Fig1Settings, seed_hex: &str, threads: usize, host: &Host) -
 pub struct Table2Settings {
     /// Sample sizes (one group of rows each).
     #[serde(default = "d_sizes")]
+    #[schemars(inner(range(max = crate::caps::MAX_SAMPLE)))]
     pub sizes: Vec<usize>,
     /// Cases per (truth, n).
     #[serde(default = "d_cases")]
+    #[schemars(range(max = crate::caps::MAX_CASES))]
     pub cases: usize,
     /// True models generating the data (`EP`, `EEP`).
     #[serde(default = "d_truths")]

@@ -12,6 +12,27 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
+/// Largest component count per family (`fit` families, `selection` grid): flow-models' fits
+/// use at most a few tens; every component costs a pass over the bins per iteration and its
+/// scratch columns (`docs/histfit.md`).
+pub const MAX_COMPONENTS: usize = 100;
+/// Largest `iterations` of `fit` / `selection` (defaults 100 and 1000; `docs/histfit.md`).
+pub const MAX_ITERATIONS: u64 = 1_000_000;
+/// Largest `starts` of `fit`.
+pub const MAX_STARTS: u32 = 1000;
+/// Largest number of `selection` candidates.
+pub const MAX_CANDIDATES: usize = 500;
+
+/// Schema of `families`: component counts by family name, each at most [`MAX_COMPONENTS`].
+fn families_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({"type": ["object", "null"], "additionalProperties": {"type": "integer", "format": "uint", "minimum": 0, "maximum": MAX_COMPONENTS}})
+}
+
+/// Schema of `grid`: lists of component counts by family name, each at most [`MAX_COMPONENTS`].
+fn grid_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({"type": "object", "additionalProperties": {"type": "array", "items": {"type": "integer", "format": "uint", "minimum": 0, "maximum": MAX_COMPONENTS}}})
+}
+
 /// The fitting algorithm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
 pub enum Fitter {
@@ -54,6 +75,7 @@ pub struct FitSettings {
     /// Component counts by scipy family name, e.g. `{ uniform = 6, lognorm = 4 }` (flow-models'
     /// -U/-P/-L; `genpareto` is its Pareto; `norm`, `gamma`, `weibull_min` are also accepted).
     #[serde(default)]
+    #[schemars(schema_with = "families_schema")]
     pub families: Option<BTreeMap<String, usize>>,
     /// A starting mixture instead of `families`: `[[w, family, [args]], …]` or `{"sum", "mix"}`.
     #[serde(default)]
@@ -69,6 +91,7 @@ pub struct FitSettings {
     /// em-compat: exactly this many iterations (default 100, as flow-models); em-binned: the
     /// iteration cap (default 1000).
     #[serde(default)]
+    #[schemars(range(min = 1, max = MAX_ITERATIONS))]
     pub iterations: Option<u64>,
     /// em-binned only: stop when ℓ per unit rises by less than this (default 1e-10).
     #[serde(default)]
@@ -85,6 +108,7 @@ pub struct FitSettings {
     /// Number of starts (default 1: flow-models' start only); starts 1… are seeded
     /// perturbations of it (stream `fit/start`), the best final objective wins.
     #[serde(default = "one")]
+    #[schemars(range(min = 1, max = MAX_STARTS))]
     pub starts: u32,
     /// Write the figures of §6 (SVG and PNG) as artifacts (default true).
     #[serde(default = "yes")]
@@ -107,8 +131,8 @@ pub fn counts_of(map: &BTreeMap<String, usize>, key: &str) -> Result<Counts, Plu
 impl FitSettings {
     /// Checks the settings; returns the counts (when given by `families`).
     pub fn check(&self) -> Result<Option<Counts>, PluginError> {
-        if self.starts == 0 || self.starts > 1000 {
-            return Err(PluginError::config("starts", "starts must be in 1..=1000"));
+        if self.starts == 0 || self.starts > MAX_STARTS {
+            return Err(PluginError::config("starts", format!("starts must be in 1..={MAX_STARTS}")));
         }
         if let Some(t) = self.tolerance {
             if self.fitter == Fitter::EmCompat {
@@ -293,12 +317,14 @@ pub struct SelectionSettings {
     pub column: YCol,
     /// Candidate counts per family, e.g. `{ uniform = [0, 2, 4, 6], lognorm = [1, 2, 3, 4, 5] }`;
     /// every combination (with at least one component) is a candidate.
+    #[schemars(schema_with = "grid_schema")]
     pub grid: BTreeMap<String, Vec<usize>>,
     /// Fitter of every candidate (default em-compat).
     #[serde(default)]
     pub fitter: Fitter,
     /// Iterations (cap) of every candidate fit (fitter default when absent).
     #[serde(default)]
+    #[schemars(range(min = 1, max = MAX_ITERATIONS))]
     pub iterations: Option<u64>,
     /// em-binned tolerance.
     #[serde(default)]
@@ -333,6 +359,11 @@ impl SelectionSettings {
         if self.tolerance.is_some() && self.fitter == Fitter::EmCompat {
             return Err(PluginError::config("tolerance", "`tolerance` applies to em-binned only"));
         }
+        // the combinations are counted before they are built: long lists multiply
+        let combos = self.grid.values().try_fold(1usize, |n, v| n.checked_mul(v.len())).filter(|&n| n <= MAX_CANDIDATES * 2);
+        if combos.is_none() {
+            return Err(PluginError::config("grid", format!("the grid has more than {} combinations; keep it at most {MAX_CANDIDATES} candidates", MAX_CANDIDATES * 2)));
+        }
         let names: Vec<&String> = self.grid.keys().collect();
         let mut out: Vec<BTreeMap<String, usize>> = vec![BTreeMap::new()];
         for n in &names {
@@ -346,8 +377,8 @@ impl SelectionSettings {
         if cands.is_empty() {
             return Err(PluginError::config("grid", "every combination has zero components"));
         }
-        if cands.len() > 500 {
-            return Err(PluginError::config("grid", format!("{} candidates; keep the grid at most 500", cands.len())));
+        if cands.len() > MAX_CANDIDATES {
+            return Err(PluginError::config("grid", format!("{} candidates; keep the grid at most {MAX_CANDIDATES}", cands.len())));
         }
         Ok(cands)
     }

@@ -35,12 +35,18 @@ pub struct InlineModel {
     pub octets: Value,
 }
 
+/// Largest `flows` of `generate` (every flow is a csv_flow line of the artifact).
+pub const MAX_FLOWS: u64 = 100_000_000;
+/// Largest mixture JSON file `mixture_dir` may hold (the stored mixtures are a few KiB).
+pub const MAX_MIXTURE_BYTES: u64 = 16 << 20;
+
 /// Settings of `generate`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GenerateSettings {
     /// Number of flows (default 20). With `histogram`, 0 replays every bin `flows_sum` times.
     #[serde(default = "twenty")]
+    #[schemars(range(max = MAX_FLOWS))]
     pub flows: u64,
     /// x axis of the model: `length` (default) or `size`.
     #[serde(default = "length")]
@@ -72,8 +78,8 @@ impl GenerateSettings {
         if given > 1 {
             return Err(PluginError::config("mixture_dir", "give one of `mixture_dir`, `model`, `histogram`"));
         }
-        if self.flows > 100_000_000 {
-            return Err(PluginError::config("flows", "at most 10^8 flows per cell"));
+        if self.flows > MAX_FLOWS {
+            return Err(PluginError::config("flows", format!("at most {MAX_FLOWS} flows per cell")));
         }
         let x = self.x;
         if !matches!(x, XKind::Length | XKind::Size) {
@@ -88,8 +94,9 @@ impl GenerateSettings {
         if let Some(dir) = &self.mixture_dir {
             let read = |y: &str| -> Result<Mixture, PluginError> {
                 let p = Path::new(dir).join(format!("{y}.json"));
-                let t = std::fs::read_to_string(&p).map_err(|e| PluginError::config("mixture_dir", format!("{}: {e}", p.display())))?;
-                Mixture::from_json_str(&t).map_err(|e| PluginError::data(format!("{}: {e}", p.display())))
+                let b = flowlab_abi::limits::read_capped(&p, MAX_MIXTURE_BYTES).map_err(|e| PluginError::config("mixture_dir", e.message))?;
+                let t = String::from_utf8(b).map_err(|e| PluginError::data(format!("{}: not UTF-8 text ({e})", p.display())))?;
+                Mixture::from_json_str(flowlab_abi::limits::strip_bom(&t)).map_err(|e| PluginError::data(format!("{}: {e}", p.display())))
             };
             return Ok(Source::Model(Box::new(Model { x, flows: read("flows")?, packets: need_sum(read("packets")?, "mixture_dir")?, octets: need_sum(read("octets")?, "mixture_dir")? })));
         }
@@ -103,7 +110,13 @@ impl GenerateSettings {
             })));
         }
         if let Some(h) = &self.histogram {
-            return Ok(Source::Hist(Hist::read(Path::new(h))?));
+            let h = Hist::read(Path::new(h))?;
+            // a replay writes Σ flows_sum lines, a number that comes from the data
+            let total = h.total("flows_sum").unwrap_or(0);
+            if self.flows == 0 && total > u128::from(MAX_FLOWS) {
+                return Err(PluginError::config("flows", format!("flows = 0 replays every flow of {}: {total} flows, more than the {MAX_FLOWS} a cell may write; give `flows` to draw that many", h.source)));
+            }
+            return Ok(Source::Hist(h));
         }
         if self.flows == 0 {
             return Err(PluginError::config("flows", "flows = 0 (replay) needs `histogram`"));

@@ -5,6 +5,7 @@
 //! are ignored as flow-models' readers do). Rows are only the non-empty bins, ascending by
 //! `bin_lo` (inclusive) with `bin_hi` exclusive, so gaps between rows are normal. All values
 //! are non-negative integers up to 2^63; sums are accumulated in `u128` so they never overflow.
+use flowlab_abi::limits::{line_too_long, MAX_LINE_BYTES};
 use flowlab_abi::PluginError;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -139,8 +140,20 @@ impl Hist {
 
     /// Reads a csv_hist file.
     pub fn read(path: &Path) -> Result<Hist, PluginError> {
-        let text = std::fs::read_to_string(path).map_err(|e| PluginError::data(format!("{}: cannot read the csv_hist file: {e}", path.display())))?;
-        Hist::parse(&text, &path.display().to_string())
+        use std::io::Read;
+        let source = path.display().to_string();
+        let io = |e: std::io::Error| PluginError::data(format!("{source}: cannot read the csv_hist file: {e}"));
+        let mut f = std::fs::File::open(path).map_err(io)?;
+        // the first line must end within the line limit: checked before the rest is read, so a
+        // file that is one huge line costs no more than the limit
+        let mut bytes = Vec::new();
+        (&mut f).take(MAX_LINE_BYTES as u64 + 2).read_to_end(&mut bytes).map_err(io)?;
+        if bytes.len() > MAX_LINE_BYTES + 1 && !bytes.contains(&b'\n') {
+            return Err(line_too_long(&source, 1, MAX_LINE_BYTES));
+        }
+        f.read_to_end(&mut bytes).map_err(io)?;
+        let text = String::from_utf8(bytes).map_err(|_| io(std::io::Error::new(std::io::ErrorKind::InvalidData, "stream did not contain valid UTF-8")))?;
+        Hist::parse(&text, &source)
     }
 
     /// Parses csv_hist text; `source` names the file in errors (`file:line`).
@@ -148,6 +161,7 @@ impl Hist {
         let mut lines = Lines { text, pos: 0, ln: 0 };
         let header = loop {
             match lines.next_line() {
+                Some((ln, l)) if l.len() > MAX_LINE_BYTES => return Err(line_too_long(source, ln + 1, MAX_LINE_BYTES)),
                 Some((_, l)) if l.trim().is_empty() => continue,
                 Some((_, l)) => break l,
                 None => return Err(PluginError::data(format!("{source}: empty file, expected a csv_hist header `bin_lo,bin_hi,flows_sum,…`"))),
@@ -179,12 +193,11 @@ impl Hist {
         let mut fields: Vec<&str> = Vec::with_capacity(names.len());
         let mut vals: Vec<u64> = Vec::with_capacity(names.len());
         // at most one row per 2·fields bytes: reserved once (untouched capacity costs no
-        // memory), the columns never move while they grow
+        // memory), the columns never move while they grow. The reservation is ~4× the file's
+        // size in address space: where a limit (`memory_mb`) refuses it, the columns just grow
         let most = (text.len() - lines.pos) / (2 * names.len()) + 1;
-        h.bin_lo.reserve(most);
-        h.bin_hi.reserve(most);
-        for c in &mut h.columns {
-            c.values.reserve(most);
+        for v in [&mut h.bin_lo, &mut h.bin_hi].into_iter().chain(h.columns.iter_mut().map(|c| &mut c.values)) {
+            let _ = v.try_reserve(most);
         }
         loop {
             // fast path: a line of plain decimal integers (every agh_2015 / flow-models row),
@@ -192,8 +205,8 @@ impl Hist {
             // overflow, a wrong field count) is split and parsed field by field, which accepts
             // the variants and names the bad field
             let row = lines.ln + 1;
-            let plain = match plain_row(text.as_bytes(), lines.pos, &mut vals) {
-                Some(next) if vals.len() == names.len() => {
+            let plain = match plain_row(text.as_bytes(), lines.pos, &mut vals, names.len()) {
+                Some(next) if vals.len() == names.len() && next - lines.pos <= MAX_LINE_BYTES => {
                     (lines.pos, lines.ln) = (next, lines.ln + 1);
                     true
                 }
@@ -201,6 +214,7 @@ impl Hist {
             };
             let line = if plain { "" } else {
                 match lines.next_line() {
+                    Some((_, l)) if l.len() > MAX_LINE_BYTES => return Err(line_too_long(source, row, MAX_LINE_BYTES)),
                     Some((_, l)) if l.trim().is_empty() => continue,
                     Some((_, l)) => l,
                     None => break,
@@ -294,8 +308,9 @@ impl<'a> Lines<'a> {
 
 /// The line of `text` starting at byte `pos` as plain comma-separated decimal integers (each
 /// ≤ 2^63 − 1, no spaces or signs), into `out`, in one pass that also finds the line's end:
-/// the offset of the next line, or None when the line is anything else (or empty).
-fn plain_row(text: &[u8], pos: usize, out: &mut Vec<u64>) -> Option<usize> {
+/// the offset of the next line, or None when the line is anything else (or empty, or has
+/// more than `fields` fields: `out` never grows past the header's width).
+fn plain_row(text: &[u8], pos: usize, out: &mut Vec<u64>, fields: usize) -> Option<usize> {
     out.clear();
     let (mut v, mut digits) = (0u64, 0usize);
     let mut i = pos;
@@ -308,7 +323,7 @@ fn plain_row(text: &[u8], pos: usize, out: &mut Vec<u64>) -> Option<usize> {
             if digits > 18 {
                 return None; // may exceed 2^63 − 1: the checked path decides
             }
-        } else if b == b',' && digits > 0 {
+        } else if b == b',' && digits > 0 && out.len() + 1 < fields {
             out.push(v);
             (v, digits) = (0, 0);
         } else if b == b'\n' || (b == b'\r' && text.get(i + 1) == Some(&b'\n')) {
@@ -431,6 +446,28 @@ mod tests {
     }
 
     #[test]
+    fn over_long_lines_and_rows_wider_than_the_header_are_rejected() {
+        let long_header = format!("bin_lo,bin_hi,flows_sum,{}\n1,2,3\n", "x".repeat(MAX_LINE_BYTES));
+        let e = Hist::parse(&long_header, "h.csv").unwrap_err();
+        assert!(e.message.contains("h.csv:1: line longer than 1048576 bytes"), "{}", e.message);
+        // a plain row with more fields than the header stops growing at the header's width
+        let wide = format!("bin_lo,bin_hi,flows_sum\n1,2,3\n2,3{}\n", ",4".repeat(100));
+        let e = Hist::parse(&wide, "w.csv").unwrap_err();
+        assert!(e.message.contains("w.csv:3: expected 3 fields as in the header, found 102"), "{}", e.message);
+        let long_row = format!("bin_lo,bin_hi,flows_sum\n1,2,3\n2,3,{}\n", "1".repeat(MAX_LINE_BYTES));
+        let e = Hist::parse(&long_row, "r.csv").unwrap_err();
+        assert!(e.message.contains("r.csv:3: line longer than"), "{}", e.message);
+        let bom = "\u{feff}bin_lo,bin_hi,flows_sum\n1,2,3\n";
+        assert_eq!(Hist::parse(bom, "b.csv").unwrap().len(), 1);
+        // a file that is one huge line is refused after reading the limit, not the file
+        let p = std::env::temp_dir().join(format!("histfit-one-line-{}.csv", std::process::id()));
+        std::fs::write(&p, "1,".repeat(2 * MAX_LINE_BYTES)).unwrap();
+        let e = Hist::read(&p).unwrap_err();
+        let _ = std::fs::remove_file(&p);
+        assert!(e.message.contains(".csv:1: line longer than 1048576 bytes"), "{}", e.message);
+    }
+
+    #[test]
     fn reads_by_name_ignores_ssq_and_accepts_gaps() {
         let t = "packets_sum,bin_lo,flows_sum,bin_hi,octets_sum,octets_ssq\n1,1,1,2,100,5\n\n12,4,3,5,1000,7\n";
         let h = Hist::parse(t, "t.csv").unwrap();
@@ -454,10 +491,11 @@ mod tests {
         assert!(e.contains("e.csv:4: column `flows_sum`"), "{e}");
         assert_eq!((plain.bin_lo, plain.bin_hi, plain.columns[0].values.clone()), (variants.bin_lo, variants.bin_hi, variants.columns[0].values.clone()));
         let mut v = vec![];
-        assert!(plain_row(b"1,22,333", 0, &mut v) == Some(8) && v == [1, 22, 333]);
-        assert!(plain_row(b"x\n1,22\r\n7", 2, &mut v) == Some(8) && v == [1, 22]);
+        assert!(plain_row(b"1,22,333", 0, &mut v, 3) == Some(8) && v == [1, 22, 333]);
+        assert!(plain_row(b"x\n1,22\r\n7", 2, &mut v, 3) == Some(8) && v == [1, 22]);
+        assert!(plain_row(b"1,22,333,4", 0, &mut v, 3).is_none(), "wider than the header");
         for bad in [&b"1,,2"[..], b"1,2,", b",1", b"1 ,2", b"1,+2", b"1,2.0", b"", b"\n", b"1\r", b"1234567890123456789"] {
-            assert!(plain_row(bad, 0, &mut v).is_none(), "{:?}", std::str::from_utf8(bad));
+            assert!(plain_row(bad, 0, &mut v, 3).is_none(), "{:?}", std::str::from_utf8(bad));
         }
     }
 

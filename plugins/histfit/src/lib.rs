@@ -105,6 +105,9 @@ impl Plugin for HistFit {
     }
 
     fn validate(&self, capability: &str, settings: &Value) -> Result<(), PluginError> {
+        // the declared bounds, from the description built once (validate runs per sweep point)
+        static DESCRIPTION: std::sync::OnceLock<Description> = std::sync::OnceLock::new();
+        flowlab_abi::limits::check_capability(DESCRIPTION.get_or_init(|| self.describe()), capability, settings)?;
         match capability {
             "summary" => parse_settings::<tasks::SummarySettings>(settings).map(|_| ()),
             "generate_hist" => parse_settings::<tasks::GenerateHistSettings>(settings).and_then(|s| s.check()),

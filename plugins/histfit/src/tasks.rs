@@ -167,6 +167,11 @@ pub fn summary(req: &Request, host: &Host) -> Result<Response, PluginError> {
     Ok(r)
 }
 
+/// Largest `flows` of `generate_hist` (streamed into the bins: a time bound, not a memory one).
+pub const MAX_HIST_FLOWS: u64 = 1_000_000_000;
+/// Largest `bin_exp` of `generate_hist`.
+pub const MAX_BIN_EXP: u32 = 40;
+
 fn default_flows() -> u64 {
     200_000
 }
@@ -183,12 +188,14 @@ fn default_bin_exp() -> u32 {
 pub struct GenerateHistSettings {
     /// Number of flows to draw (default 200 000; at most 10^9).
     #[serde(default = "default_flows")]
+    #[schemars(range(min = 1, max = MAX_HIST_FLOWS))]
     pub flows: u64,
     /// x axis: `length` (default) or `size`.
     #[serde(default = "default_x_length")]
     pub x: XKind,
     /// Log-binning exponent b of flow-models' `hist -b` (default 12; 0 = unit bins).
     #[serde(default = "default_bin_exp")]
+    #[schemars(range(max = MAX_BIN_EXP))]
     pub bin_exp: u32,
     /// The flows mixture the x values are drawn from: `[[weight, family, [scipy args]], …]`
     /// or `{"sum": …, "mix": […]}`. Default: flow-models' tutorial U6 L4 flows mixture.
@@ -207,11 +214,11 @@ impl GenerateHistSettings {
     /// Checks ranges and builds the model; errors name the settings key.
     pub fn model(&self) -> Result<crate::sampling::Model, PluginError> {
         use crate::mixture::Mixture;
-        if self.flows == 0 || self.flows > 1_000_000_000 {
-            return Err(PluginError::config("flows", format!("flows must be in 1..=1000000000, got {}", self.flows)));
+        if self.flows == 0 || self.flows > MAX_HIST_FLOWS {
+            return Err(PluginError::config("flows", format!("flows must be in 1..={MAX_HIST_FLOWS}, got {}", self.flows)));
         }
-        if self.bin_exp > 40 {
-            return Err(PluginError::config("bin_exp", format!("bin_exp must be in 0..=40, got {}", self.bin_exp)));
+        if self.bin_exp > MAX_BIN_EXP {
+            return Err(PluginError::config("bin_exp", format!("bin_exp must be in 0..={MAX_BIN_EXP}, got {}", self.bin_exp)));
         }
         let parse = |key: &str, v: &Option<Value>, need_sum: bool| -> Result<Option<Mixture>, PluginError> {
             let Some(v) = v else { return Ok(None) };

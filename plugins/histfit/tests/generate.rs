@@ -56,6 +56,11 @@ fn csv_flow_output_and_sources() {
     assert_eq!(r.metrics["packets"].as_f64().unwrap() as u128, hist.total("packets_sum").unwrap());
     let r = call(&HistFit, &common::request("generate", json!({"flows": 100, "histogram": h}), None, out.path())).unwrap();
     assert_eq!(r.metrics["flows"], json!(100));
+    // a replay of more flows than a cell may write is refused before anything is written
+    let big = out.path().join("big.csv");
+    std::fs::write(&big, "bin_lo,bin_hi,flows_sum,packets_sum,octets_sum\n1,2,100000001,100000001,6400000064\n").unwrap();
+    let e = call(&HistFit, &common::request("generate", json!({"flows": 0, "histogram": big}), None, out.path())).unwrap_err();
+    assert!(e.path.as_deref() == Some("flows") && e.message.contains("100000001 flows"), "{e:?}");
     // a mixture directory (flow-models' model layout)
     let dir = tempfile::tempdir().unwrap();
     for (y, t) in [("flows", histfit::sampling::TUTORIAL_FLOWS), ("packets", histfit::sampling::TUTORIAL_PACKETS), ("octets", histfit::sampling::TUTORIAL_OCTETS)] {

@@ -44,6 +44,9 @@ impl Plugin for Lstm {
     }
 
     fn validate(&self, capability: &str, s: &Value) -> Result<(), PluginError> {
+        // the declared bounds, from the description built once (validate runs per sweep point)
+        static DESCRIPTION: std::sync::OnceLock<Description> = std::sync::OnceLock::new();
+        flowlab_abi::limits::check_capability(DESCRIPTION.get_or_init(|| self.describe()), capability, s)?;
         match capability {
             "network" => parse_settings::<settings::Network>(s)?.check(),
             "evaluate" => parse_settings::<settings::Evaluate>(s).map(|_| ()),

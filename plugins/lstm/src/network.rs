@@ -154,7 +154,9 @@ pub fn run_network(req: &Request, host: &Host, pool: &ThreadPool) -> Result<Resp
     let corpus = Corpus::open(&path, cache)?;
     let dim = corpus.dim();
     let n = corpus.len();
-    if s.plot_feature >= dim {
+    // `plot_feature` only chooses what the prediction plots draw: without plots it is unused
+    let shown = s.plot_feature < dim;
+    if s.plots && !shown {
         return Err(PluginError::config("plot_feature", format!("`plot_feature` = {} but the data has {dim} features", s.plot_feature)));
     }
     let names = labels(&base, &s.feature_info, dim)?;
@@ -215,7 +217,7 @@ pub fn run_network(req: &Request, host: &Host, pool: &ThreadPool) -> Result<Resp
         v.truncate(s.plot_traffics);
         v
     };
-    let (sample_train, sample_test) = (pick(&train, 0), pick(&test, 1));
+    let (sample_train, sample_test) = if shown { (pick(&train, 0), pick(&test, 1)) } else { (vec![], vec![]) };
     let ks = keys(seq.len);
     let out_dir = PathBuf::from(&req.output_dir);
     let plot_dir = s.plots.then_some(out_dir.as_path());
@@ -366,7 +368,7 @@ pub fn run_network(req: &Request, host: &Host, pool: &ThreadPool) -> Result<Resp
     d.insert("feature_errors".into(), Value::Array(order.iter().take(10).map(|&j| json!({"index": j, "label": name(j), "mse": num(fm[j]), "persistence_mse": num(fp[j])})).collect()));
     d.insert("split".into(), json!({"train": train.len(), "test": test.len(), "test_traffics": test}));
     d.insert("normalization".into(), json!(norm.name()));
-    if let Some(l) = &names {
+    if let Some(l) = names.as_ref().filter(|_| shown) {
         d.insert("plot_feature_label".into(), json!(l[s.plot_feature]));
     }
     r.model = json!({"arch": arch, "seq_len": seq.len, "truncate": seq.truncate, "normalize": norm.name(), "loss_mask": mask, "optimizer": tr.opt.cfg, "epochs": start + s.epochs, "continued_from_epoch": start, "params": arch.layout().len});

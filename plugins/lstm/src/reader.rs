@@ -9,10 +9,16 @@
 //! `get_mmapdata_and_byteoffset`); a traffic is parsed only when asked for, so files larger
 //! than memory train batch by batch. The feature dimension is read from the first packet of
 //! the first traffic and every other packet must match it.
+use flowlab_abi::limits::{line_too_long, UTF8_BOM};
 use flowlab_abi::PluginError;
 use memmap2::Mmap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+
+/// Longest line (one traffic) of a feature file: 64 MiB, ~4 × 10⁶ values, 20 000 packets of
+/// the 146 TLS features (`docs/lstm.md`); the other readers' lines are limited to 1 MiB
+/// ([`flowlab_abi::limits::MAX_LINE_BYTES`]).
+pub const MAX_FEATURE_LINE_BYTES: usize = 64 << 20;
 
 /// One line's place in the file.
 #[derive(Debug, Clone, Copy)]
@@ -57,11 +63,15 @@ impl FeatureFile {
         let map = if len == 0 { None } else { Some(unsafe { Mmap::map(&f) }.map_err(|e| PluginError::data(format!("{}: cannot map: {e}", path.display())))?) };
         let bytes: &[u8] = map.as_deref().unwrap_or(&[]);
         let mut lines = Vec::new();
-        let mut start = 0usize;
+        // a UTF-8 byte-order mark before the first line is not part of it
+        let mut start = if bytes.starts_with(UTF8_BOM) { UTF8_BOM.len() } else { 0 };
         let mut line_no = 0usize;
         while start < bytes.len() {
             line_no += 1;
             let end = memchr(b'\n', &bytes[start..]).map(|k| start + k).unwrap_or(bytes.len());
+            if end - start > MAX_FEATURE_LINE_BYTES {
+                return Err(line_too_long(&path.display().to_string(), line_no, MAX_FEATURE_LINE_BYTES));
+            }
             if bytes[start..end].iter().any(|b| !b.is_ascii_whitespace()) {
                 lines.push(LineRef { start, end, line_no });
             }
@@ -226,11 +236,22 @@ fn parse_line(line: &[u8], on_packet: &mut dyn FnMut(usize) -> bool, out: &mut V
     }
 }
 
+/// Largest side file (feature info, min-max statistics) read whole: 64 MiB, far above the
+/// ~10 KiB of the 146 TLS features' files (`docs/lstm.md`).
+pub const MAX_SIDE_FILE_BYTES: u64 = 64 << 20;
+
+/// Reads a side file of at most [`MAX_SIDE_FILE_BYTES`] as UTF-8 text; `what` names it in
+/// errors.
+pub fn read_small_text(path: &Path, what: &str) -> Result<String, PluginError> {
+    let b = flowlab_abi::limits::read_capped(path, MAX_SIDE_FILE_BYTES).map_err(|e| PluginError::data(format!("{what}: {}", e.message)))?;
+    String::from_utf8(b).map_err(|e| PluginError::data(format!("{}: cannot read {what}: not UTF-8 ({e})", path.display())))
+}
+
 /// Reads a feature-info file (`Network Layer,TLS Protocol Name,Feature Name,Type,Enum Value`
 /// header, then row k+2 names feature k) into one label per feature:
 /// `"<Feature Name>"`, or `"<Feature Name>=<Enum Value>"` for enum slots.
 pub fn read_feature_info(path: &Path, dim: usize) -> Result<Vec<String>, PluginError> {
-    let text = std::fs::read_to_string(path).map_err(|e| PluginError::data(format!("{}: cannot read feature info: {e}", path.display())))?;
+    let text = read_small_text(path, "feature info")?;
     let mut labels = Vec::with_capacity(dim);
     for (k, line) in text.lines().enumerate().skip(1) {
         if line.trim().is_empty() {

@@ -103,12 +103,14 @@ pub fn load(path: &Path) -> Result<Saved, PluginError> {
         return Err(bad("wrong magic bytes"));
     }
     let n = u64::from_le_bytes(b[13..21].try_into().map_err(|_| bad("short header"))?) as usize;
-    let json = b.get(21..21 + n).ok_or_else(|| bad("truncated header"))?;
+    // sizes in the file are checked against its length before anything is allocated
+    let json = 21usize.checked_add(n).and_then(|e| b.get(21..e)).ok_or_else(|| bad("truncated header"))?;
     let h: Header = serde_json::from_slice(json).map_err(|e| bad(&format!("header: {e}")))?;
     let mut off = 21 + n;
     let mut take = |k: usize| -> Result<Vec<f32>, PluginError> {
-        let s = b.get(off..off + 4 * k).ok_or_else(|| bad("truncated arrays"))?;
-        off += 4 * k;
+        let end = k.checked_mul(4).and_then(|l| off.checked_add(l)).ok_or_else(|| bad("truncated arrays"))?;
+        let s = b.get(off..end).ok_or_else(|| bad("truncated arrays"))?;
+        off = end;
         Ok(s.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
     };
     let params = take(h.n_params)?;

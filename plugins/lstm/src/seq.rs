@@ -12,6 +12,7 @@
 //! Batches are time-major (`T × rows × F`), the layout the LSTM consumes.
 use crate::norm::{Norm, Stats};
 use crate::reader::{FeatureFile, Traffic};
+use flowlab_abi::limits::try_zeroed;
 use flowlab_abi::PluginError;
 use rand::seq::SliceRandom;
 use std::borrow::Cow;
@@ -131,7 +132,11 @@ pub struct Batch {
 /// Builds the batch of traffics `idx`.
 pub fn make_batch(c: &Corpus, idx: &[usize], spec: &SeqSpec, norm: &Norm) -> Result<Batch, PluginError> {
     let (rows, steps, dim) = (idx.len(), spec.len, c.dim());
-    let mut b = Batch { rows, steps, dim, x: vec![0.0; steps * rows * dim], y: vec![0.0; steps * rows * dim], mask: vec![0.0; steps * rows], lens: vec![0; rows], idx: idx.to_vec() };
+    // dim comes from the data file: sized fallibly
+    let in_file = |e: PluginError| PluginError::data(format!("{}: {}", c.file().path().display(), e.message));
+    let x = try_zeroed(&[steps, rows, dim], "a batch of steps × traffics × features").map_err(in_file)?;
+    let y = try_zeroed(&[steps, rows, dim], "a batch of steps × traffics × features").map_err(in_file)?;
+    let mut b = Batch { rows, steps, dim, x, y, mask: vec![0.0; steps * rows], lens: vec![0; rows], idx: idx.to_vec() };
     for (r, &i) in idx.iter().enumerate() {
         let (s, real) = shape(&*c.traffic(i)?, dim, spec, norm);
         b.lens[r] = real;

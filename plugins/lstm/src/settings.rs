@@ -74,6 +74,39 @@ defaults! {
     d_cache: usize = 1024;
 }
 
+/// Largest `hidden` (parameters and optimiser state grow as hidden², ~300 MB at 2048 with the
+/// 146 TLS features; `docs/lstm.md`).
+pub const MAX_HIDDEN: u64 = 2048;
+/// Largest `batch` (traffics per batch).
+pub const MAX_BATCH: u64 = 65_536;
+/// Largest `seq_len`.
+pub const MAX_SEQ_LEN: u64 = 100_000;
+/// Largest `batch × seq_len`: one batch holds inputs and targets of batch × seq_len × features
+/// values (2²⁰ steps ≈ 1.2 GB at 146 features; the default is 64 × 100).
+pub const MAX_BATCH_STEPS: usize = 1 << 20;
+/// Largest `chunk_rows`.
+pub const MAX_CHUNK_ROWS: u64 = 65_536;
+/// Largest `epochs` / `eval_every`.
+pub const MAX_EPOCHS: u64 = 1_000_000;
+/// Largest `plot_feature` (an index; also checked against the data's features).
+pub const MAX_FEATURE_INDEX: u64 = 1_000_000;
+/// Largest `plot_traffics`.
+pub const MAX_PLOT_TRAFFICS: u64 = 1000;
+/// Largest `cache_mb` (64 GiB: a file up to it is parsed into memory).
+pub const MAX_CACHE_MB: u64 = 65_536;
+/// Largest `synth_features` traffics.
+pub const MAX_TRAFFICS: u64 = 1_000_000;
+/// Largest `synth_features` dim.
+pub const MAX_DIM: u64 = 4096;
+/// Largest `synth_features` min/max_packets.
+pub const MAX_PACKETS: u64 = 100_000;
+/// Largest `synth_features` values per traffic (max_packets × dim): one line of the file, far
+/// below the feature reader's line limit (`crate::reader::MAX_FEATURE_LINE_BYTES`).
+pub const MAX_SYNTH_LINE_VALUES: usize = 1_000_000;
+/// Largest `synth_features` file in values (traffics × max_packets × dim; the text is built in
+/// memory, ~10 bytes per value).
+pub const MAX_SYNTH_VALUES: usize = 50_000_000;
+
 /// Settings of the `network` capability (train + evaluate). Defaults are the original
 /// (spec §4): LSTM(hidden = features) + ReLU, hard-sigmoid gates, Keras init, RMSprop.
 #[derive(Debug, Clone, Deserialize)]
@@ -244,6 +277,9 @@ impl Network {
         if let Some(h) = self.hidden {
             positive(h, "hidden")?;
         }
+        if self.batch.saturating_mul(self.seq_len) > MAX_BATCH_STEPS {
+            return Err(PluginError::config("seq_len", format!("batch × seq_len = {} steps; at most {MAX_BATCH_STEPS} (a batch holds batch × seq_len × features inputs and targets)", self.batch.saturating_mul(self.seq_len))));
+        }
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return Err(PluginError::config("lr", "`lr` must be a positive number"));
         }
@@ -272,6 +308,14 @@ impl Synth {
         if self.max_packets < self.min_packets {
             return Err(PluginError::config("max_packets", "`max_packets` must be at least `min_packets`"));
         }
+        let line = self.max_packets.saturating_mul(self.dim);
+        if line > MAX_SYNTH_LINE_VALUES {
+            return Err(PluginError::config("max_packets", format!("max_packets × dim = {line} values per traffic; at most {MAX_SYNTH_LINE_VALUES}")));
+        }
+        let all = line.saturating_mul(self.traffics);
+        if all > MAX_SYNTH_VALUES {
+            return Err(PluginError::config("traffics", format!("traffics × max_packets × dim = {all} values; at most {MAX_SYNTH_VALUES}")));
+        }
         Ok(())
     }
 }
@@ -279,8 +323,8 @@ impl Synth {
 fn en(v: &[&str], d: &str, desc: &str) -> Value {
     json!({"type": "string", "enum": v, "default": d, "description": desc})
 }
-fn int(min: u64, d: Value, desc: &str) -> Value {
-    json!({"type": "integer", "minimum": min, "default": d, "description": desc})
+fn int(min: u64, max: u64, d: Value, desc: &str) -> Value {
+    json!({"type": "integer", "minimum": min, "maximum": max, "default": d, "description": desc})
 }
 fn num(d: f64, desc: &str) -> Value {
     json!({"type": "number", "default": d, "description": desc})
@@ -295,7 +339,7 @@ fn string(desc: &str) -> Value {
 /// JSON Schema of [`Network`].
 pub fn network_schema() -> Value {
     json!({"$schema": "http://json-schema.org/draft-07/schema#", "title": "lstm network", "type": "object", "additionalProperties": false, "properties": {
-        "hidden": {"type": "integer", "minimum": 1, "description": "hidden units (default: the feature dimension; must equal it when head = none)"},
+        "hidden": {"type": "integer", "minimum": 1, "maximum": MAX_HIDDEN, "description": "hidden units (default: the feature dimension; must equal it when head = none)"},
         "head": en(&["none", "linear"], "none", "output head: none (prediction = act(h), the original) or linear"),
         "output_activation": en(&["relu", "identity", "sigmoid", "tanh"], "relu", "output activation"),
         "recurrent_activation": en(&["sigmoid", "hard_sigmoid_keras2"], "hard_sigmoid_keras2", "gate activation; Keras 2 hard_sigmoid = clip(0.2x+0.5, 0, 1)"),
@@ -304,25 +348,25 @@ pub fn network_schema() -> Value {
         "lr": num(1e-3, "learning rate"), "rho": num(0.9, "RMSprop decay"), "beta1": num(0.9, "Adam beta1"),
         "beta2": num(0.999, "Adam beta2"), "eps": num(1e-7, "optimiser epsilon (Keras 2 default 1e-7)"),
         "loss_mask": en(&["none", "real_packets"], "none", "none: MSE over every step incl. padding (the original)"),
-        "batch": int(1, json!(64), "traffics per batch"), "seq_len": int(1, json!(100), "sequence length"),
+        "batch": int(1, MAX_BATCH, json!(64), "traffics per batch"), "seq_len": int(1, MAX_SEQ_LEN, json!(100), "sequence length"),
         "truncate": en(&["keep_last", "keep_first"], "keep_last", "which packets a long traffic keeps (keep_last = the original)"),
-        "epochs": int(0, json!(100), "epochs (additional epochs with init_from)"),
-        "eval_every": int(1, json!(5), "cosine evaluation every K epochs and at the last"),
+        "epochs": int(0, MAX_EPOCHS, json!(100), "epochs (additional epochs with init_from)"),
+        "eval_every": int(1, MAX_EPOCHS, json!(5), "cosine evaluation every K epochs and at the last"),
         "normalize": en(&["minmax", "l2", "standardize", "zscore", "none"], "minmax", "normalisation (zscore = standardize)"),
         "normalize_scope": en(&["whole_file", "train_only"], "whole_file", "statistics over the whole file (the original) or the training traffics"),
         "normalize_padding": boolean(true, "normalise padded steps too (the original)"),
         "minmax_file": string("original [[min…],[max…]] file to use instead of computed statistics (relative to the dataset's directory)"),
         "test_fraction": num(0.3, "test fraction of the seeded split"),
         "shuffle": boolean(true, "shuffle the training traffics every epoch (seeded)"),
-        "chunk_rows": int(1, json!(32), "rows per parallel chunk (fixed; results independent of threads)"),
+        "chunk_rows": int(1, MAX_CHUNK_ROWS, json!(32), "rows per parallel chunk (fixed; results independent of threads)"),
         "init_from": string("saved model to continue training from (the original -m)"),
         "apply_to": {"type": "array", "items": {"type": "string"}, "default": [], "description": "other feature files to apply the trained model to (relative to the dataset's directory)"},
         "feature_info": string("feature-info file naming the dimensions (relative to the dataset's directory)"),
-        "plot_feature": int(0, json!(7), "feature drawn in the prediction plots (7 = frame length)"),
-        "plot_traffics": int(0, json!(5), "sample traffics per set in the prediction plots"),
+        "plot_feature": int(0, MAX_FEATURE_INDEX, json!(7), "feature drawn in the prediction plots (7 = frame length)"),
+        "plot_traffics": int(0, MAX_PLOT_TRAFFICS, json!(5), "sample traffics per set in the prediction plots"),
         "plots": boolean(true, "write SVG/PNG figures"),
         "save_model": boolean(true, "save model.lstm"),
-        "cache_mb": int(0, json!(1024), "files up to this size are parsed once into memory")
+        "cache_mb": int(0, MAX_CACHE_MB, json!(1024), "files up to this size are parsed once into memory")
     }})
 }
 
@@ -330,20 +374,20 @@ pub fn network_schema() -> Value {
 pub fn evaluate_schema() -> Value {
     json!({"$schema": "http://json-schema.org/draft-07/schema#", "title": "lstm evaluate", "type": "object", "additionalProperties": false, "required": ["model"], "properties": {
         "model": string("saved model file (absolute, or relative to the dataset's directory)"),
-        "batch": int(1, json!(64), "traffics per forward batch"),
-        "chunk_rows": int(1, json!(32), "rows per parallel chunk"),
+        "batch": int(1, MAX_BATCH, json!(64), "traffics per forward batch"),
+        "chunk_rows": int(1, MAX_CHUNK_ROWS, json!(32), "rows per parallel chunk"),
         "feature_info": string("feature-info file naming the dimensions"),
         "plots": boolean(true, "write SVG/PNG figures"),
-        "cache_mb": int(0, json!(1024), "in-memory parsing limit (MiB)")
+        "cache_mb": int(0, MAX_CACHE_MB, json!(1024), "in-memory parsing limit (MiB)")
     }})
 }
 
 /// JSON Schema of [`Synth`].
 pub fn synth_schema() -> Value {
     json!({"$schema": "http://json-schema.org/draft-07/schema#", "title": "lstm synth_features", "type": "object", "additionalProperties": false, "properties": {
-        "traffics": int(1, json!(200), "traffics (lines)"),
-        "dim": int(2, json!(146), "features per packet"),
-        "min_packets": int(1, json!(6), "minimum packets per traffic"),
-        "max_packets": int(1, json!(200), "maximum packets per traffic")
+        "traffics": int(1, MAX_TRAFFICS, json!(200), "traffics (lines)"),
+        "dim": int(2, MAX_DIM, json!(146), "features per packet"),
+        "min_packets": int(1, MAX_PACKETS, json!(6), "minimum packets per traffic"),
+        "max_packets": int(1, MAX_PACKETS, json!(200), "maximum packets per traffic")
     }})
 }

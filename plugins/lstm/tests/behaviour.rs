@@ -113,9 +113,19 @@ fn errors_name_the_key_or_the_line() {
     s["head"] = json!("none");
     let e = run(&req("network", s, &data, dir.path(), 1)).unwrap_err();
     assert_eq!((e.kind, e.path.as_deref()), (ErrorKind::Config, Some("hidden")), "{e:?}");
+    // plot_feature only chooses what the plots draw: ignored without them
     let mut s = small(1);
     s["plot_feature"] = json!(12);
-    assert_eq!(run(&req("network", s, &data, dir.path(), 1)).unwrap_err().path.as_deref(), Some("plot_feature"));
+    s["plots"] = json!(true);
+    assert_eq!(run(&req("network", s.clone(), &data, dir.path(), 1)).unwrap_err().path.as_deref(), Some("plot_feature"));
+    s["plots"] = json!(false);
+    let off = dir.path().join("off");
+    std::fs::create_dir_all(&off).unwrap();
+    let r = run(&req("network", s, &data, &off, 1)).unwrap();
+    let same = dir.path().join("same");
+    std::fs::create_dir_all(&same).unwrap();
+    let r7 = run(&req("network", small(1), &data, &same, 1)).unwrap();
+    assert_eq!((&r.metrics, &r.model), (&r7.metrics, &r7.model), "an unused plot_feature changes nothing");
     let e = run(&req("network", json!({"batch": 0}), &data, dir.path(), 1)).unwrap_err();
     assert_eq!(e.path.as_deref(), Some("batch"));
     // a broken line 3

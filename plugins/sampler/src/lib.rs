@@ -65,6 +65,23 @@ fn d_parents() -> usize {
     4
 }
 
+/// Largest `generations` (the original's default is 500; `docs/sampler.md`).
+pub const MAX_GENERATIONS: u32 = 1_000_000;
+/// Largest `population` / `parents`.
+pub const MAX_POPULATION: usize = 100_000;
+/// Largest window length (`window_s`, a metric's `seconds`): ~31 years, so that it stays
+/// exact in nanoseconds.
+pub const MAX_SECONDS: u64 = 1_000_000_000;
+/// Largest `init_attempts`.
+pub const MAX_INIT_ATTEMPTS: usize = 100_000_000;
+/// Largest `local_search` (swap proposals; the sweep experiment uses 2 × 10⁶).
+pub const MAX_LOCAL_SEARCH: u64 = 1_000_000_000;
+/// Largest `profile` rows: the generator holds and sorts every biflow (64 bytes each), ~640 MB
+/// at 10⁷.
+pub const MAX_PROFILE_ROWS: usize = 10_000_000;
+/// Largest `profile` max_packets.
+pub const MAX_PROFILE_PACKETS: u64 = 1 << 40;
+
 /// Settings of the `sample` capability (defaults: the original's, spec §5/§6).
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -87,13 +104,16 @@ pub struct SampleSettings {
     pub deviation: f64,
     /// Generations (`-g`, 500).
     #[serde(default = "d_gens")]
+    #[schemars(range(max = MAX_GENERATIONS))]
     pub generations: u32,
     /// Population (`-p`, 16).
     #[serde(default = "d_pop")]
+    #[schemars(range(min = 2, max = MAX_POPULATION))]
     pub population: usize,
     /// Parents selected by SUS per generation (the seed README's 4; `population` gives the
     /// C++ tool's pairing).
     #[serde(default = "d_parents")]
+    #[schemars(range(min = 2, max = MAX_POPULATION))]
     pub parents: usize,
     /// Mutation slice share while the mean fitness < `mutation_switch` (0.005).
     #[serde(default = "d_mh")]
@@ -112,6 +132,7 @@ pub struct SampleSettings {
     pub port_limit: f64,
     /// Default window length of `windows` in seconds (`-w`, 5).
     #[serde(default = "d_w")]
+    #[schemars(range(min = 1, max = MAX_SECONDS))]
     pub window_s: u64,
     /// Fitness formula: `readme` (default; 100 − Σd², the seed README and the 2023 tool) or
     /// `windows` (the current tool: global/2 + window term/2).
@@ -125,9 +146,11 @@ pub struct SampleSettings {
     pub init: Init,
     /// Cap on initial candidates (default 10·population); see [`GaConfig::init_attempts`].
     #[serde(default)]
+    #[schemars(range(max = MAX_INIT_ATTEMPTS))]
     pub init_attempts: Option<usize>,
     /// Swap proposals of the local search after the GA when it ends unaccepted (0 = off).
     #[serde(default)]
+    #[schemars(range(max = MAX_LOCAL_SEARCH))]
     pub local_search: u64,
     /// Local-search target as a fraction of the limit (0.9).
     #[serde(default = "d_tau")]
@@ -142,6 +165,7 @@ pub struct SampleSettings {
 #[serde(deny_unknown_fields)]
 pub struct ProfileSettings {
     /// Number of biflows.
+    #[schemars(range(min = 1, max = MAX_PROFILE_ROWS))]
     pub rows: usize,
     /// Generator seed (`--seed`); default: derived from the cell seed.
     #[serde(default)]
@@ -157,6 +181,7 @@ pub struct ProfileSettings {
     pub tail_alpha: Option<f64>,
     /// Cap on packets per biflow (200000).
     #[serde(default)]
+    #[schemars(range(min = 1, max = MAX_PROFILE_PACKETS))]
     pub max_packets: Option<u64>,
 }
 
@@ -195,11 +220,11 @@ pub fn check_sample(s: &SampleSettings) -> Result<(), PluginError> {
     if !(s.deviation > 0.0 && s.deviation <= 1.0) {
         return Err(PluginError::config("deviation", "deviation must be a fraction in (0, 1] (0.005 = 0.5 %)"));
     }
-    if s.population < 2 || s.population > 100_000 {
-        return Err(PluginError::config("population", "population must be 2..=100000"));
+    if s.population < 2 || s.population > MAX_POPULATION {
+        return Err(PluginError::config("population", format!("population must be 2..={MAX_POPULATION}")));
     }
-    if s.parents < 2 || s.parents > 100_000 {
-        return Err(PluginError::config("parents", "parents must be 2..=100000"));
+    if s.parents < 2 || s.parents > MAX_POPULATION {
+        return Err(PluginError::config("parents", format!("parents must be 2..={MAX_POPULATION}")));
     }
     for (k, v) in [("mutation_high", s.mutation_high), ("mutation_low", s.mutation_low)] {
         if !(0.0..=1.0).contains(&v) {
@@ -350,8 +375,8 @@ impl Sampler {
 /// Resolves generator options (the seed defaults to one derived from the cell seed).
 pub fn gen_options(s: &ProfileSettings, seed_hex: &str) -> Result<generate::GenOptions, PluginError> {
     use rand_core::RngCore;
-    if s.rows == 0 || s.rows > 200_000_000 {
-        return Err(PluginError::config("rows", "rows must be 1..=200000000"));
+    if s.rows == 0 || s.rows > MAX_PROFILE_ROWS {
+        return Err(PluginError::config("rows", format!("rows must be 1..={MAX_PROFILE_ROWS}")));
     }
     let d = generate::GenOptions::default();
     let o = generate::GenOptions {
@@ -371,7 +396,7 @@ pub fn gen_options(s: &ProfileSettings, seed_hex: &str) -> Result<generate::GenO
     if !(o.tail_alpha > 0.0 && o.tail_alpha.is_finite()) {
         return Err(PluginError::config("tail_alpha", "tail_alpha must be > 0"));
     }
-    if o.max_packets == 0 || o.max_packets > 1 << 40 {
+    if o.max_packets == 0 || o.max_packets > MAX_PROFILE_PACKETS {
         return Err(PluginError::config("max_packets", "max_packets must be 1..=2^40"));
     }
     Ok(o)
@@ -391,6 +416,9 @@ impl Plugin for Sampler {
     }
 
     fn validate(&self, capability: &str, settings: &Value) -> Result<(), PluginError> {
+        // the declared bounds, from the description built once (validate runs per sweep point)
+        static DESCRIPTION: std::sync::OnceLock<Description> = std::sync::OnceLock::new();
+        flowlab_abi::limits::check_capability(DESCRIPTION.get_or_init(|| self.describe()), capability, settings)?;
         match capability {
             "sample" => check_sample(&parse_settings::<SampleSettings>(settings)?),
             "profile" => gen_options(&parse_settings::<ProfileSettings>(settings)?, "00").map(|_| ()),

@@ -60,6 +60,11 @@ pub enum MetricKind {
     Windows,
 }
 
+/// Largest `top` of a metric (there are 65 536 ports).
+pub const MAX_TOP: usize = 65_536;
+/// Largest `pkt_size` edge in bytes (an average packet size; jumbo frames are ~9000).
+pub const MAX_EDGE: u64 = 1_000_000;
+
 /// One metric declaration of the settings (`metrics = [{ metric = "ports", limit = 0.005 }]`).
 #[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -72,13 +77,16 @@ pub struct MetricDecl {
     pub limit: Option<f64>,
     /// `l4_protos` / `ports`: keep only the `top` most frequent reference keys.
     #[serde(default)]
+    #[schemars(range(min = 1, max = MAX_TOP))]
     pub top: Option<usize>,
     /// `pkt_size`: ascending upper bin edges in bytes (default [128, 512, 1024]; the last bin
     /// is unbounded).
     #[serde(default)]
+    #[schemars(inner(range(max = MAX_EDGE)))]
     pub edges: Option<Vec<u64>>,
     /// `windows`: window length in seconds (default: the task's `window_s`, 5).
     #[serde(default)]
+    #[schemars(range(min = 1, max = crate::MAX_SECONDS))]
     pub seconds: Option<u64>,
 }
 

@@ -11,6 +11,7 @@
 //!
 //! The file is streamed in 8 MiB blocks and parsed byte by byte into struct-of-arrays
 //! columns (no per-field allocation), so 10M rows load in a few seconds.
+use flowlab_abi::limits::{strip_bom_bytes, MAX_LINE_BYTES};
 use std::io::Read;
 use std::path::Path;
 
@@ -290,7 +291,8 @@ impl Parser {
         }
         if !self.header_seen {
             self.header_seen = true;
-            if l != HEADER.as_bytes() {
+            // a UTF-8 byte-order mark before the header is accepted, as csv_hist does
+            if strip_bom_bytes(l) != HEADER.as_bytes() {
                 self.err.file_error = Some(format!("line 1: wrong header: expected `{HEADER}`, found `{}`", show(l)));
                 self.err.rows.clear();
             }
@@ -322,16 +324,18 @@ pub fn read_from<R: Read>(mut r: R, name: &str) -> Result<Profile, ProfileError>
     const BLOCK: usize = 8 << 20;
     let mut buf: Vec<u8> = vec![0; BLOCK];
     let mut filled = 0usize;
+    // lines are at most MAX_LINE_BYTES < BLOCK: the buffer never has to grow
+    let too_long = |p: &Parser, line: u64| ProfileError { file_error: Some(format!("line {line}: longer than {MAX_LINE_BYTES} bytes, the limit of a profile line (is it the right file?)")), ..p.err.clone() };
     loop {
-        if filled == buf.len() {
-            buf.resize(buf.len() * 2, 0); // a line longer than the block
-        }
         let got = r.read(&mut buf[filled..]).map_err(|e| ProfileError { file_error: Some(format!("cannot read: {e}")), ..p.err.clone() })?;
         let eof = got == 0;
         filled += got;
         let mut start = 0usize;
         while let Some(pos) = memchr_nl(&buf[start..filled]) {
             let end = start + pos;
+            if pos - usize::from(buf[start..end].ends_with(b"\r")) > MAX_LINE_BYTES {
+                return Err(too_long(&p, p.line_no + 1));
+            }
             p.line(&buf[start..end]);
             start = end + 1;
             if p.err.file_error.is_some() {
@@ -339,12 +343,18 @@ pub fn read_from<R: Read>(mut r: R, name: &str) -> Result<Profile, ProfileError>
             }
         }
         if eof {
+            if filled - start > MAX_LINE_BYTES {
+                return Err(too_long(&p, p.line_no + 1));
+            }
             if start < filled {
                 // last line without newline: tolerated (the original silently drops it)
                 let rest = buf[start..filled].to_vec();
                 p.line(&rest);
             }
             break;
+        }
+        if filled - start > MAX_LINE_BYTES + 1 {
+            return Err(too_long(&p, p.line_no + 1));
         }
         buf.copy_within(start..filled, 0);
         filled -= start;
@@ -430,6 +440,19 @@ mod tests {
         assert_eq!(e.rejected, 60);
         assert_eq!(e.rows.len(), MAX_REPORTED);
         assert!(e.to_string().contains("and 10 more"));
+    }
+
+    #[test]
+    fn over_long_lines_are_rejected_without_buffering_them_and_a_bom_is_accepted() {
+        let p = rd(&format!("\u{feff}{H}\n0,1,4,6,1,2,1,1,0,0\n")).unwrap();
+        assert_eq!(p.len(), 1);
+        for text in [format!("{}\n", "x".repeat(3 << 20)), format!("{H}\n0,1,4,6,1,2,1,1,0,0\n{}", "1".repeat(MAX_LINE_BYTES + 2)), format!("{H}\n{}\n", "1,".repeat(MAX_LINE_BYTES))] {
+            let e = rd(&text).unwrap_err().to_string();
+            assert!(e.contains("t.csv: line ") && e.contains(&format!("longer than {MAX_LINE_BYTES} bytes")), "{}", &e[..e.len().min(300)]);
+        }
+        // a line exactly at the limit is read (and rejected as a row, not as too long)
+        let e = rd(&format!("{H}\n{}\n", "1".repeat(MAX_LINE_BYTES))).unwrap_err().to_string();
+        assert!(e.contains("t.csv:2: ") && !e.contains("longer than"), "{}", &e[..e.len().min(300)]);
     }
 
     #[test]
