@@ -658,10 +658,12 @@ fn expand_task(manifest: &Manifest, s: &TaskShape, datasets: &BTreeMap<String, P
     // Points are independent (settings, canonical form, validation, seeds, ids), so chunks of
     // them are expanded on all cores and joined in point order: the same cells and errors in
     // the same order as one thread, a million points in about a second (BENCHMARKS.md).
-    const CHUNK: u64 = 2048;
-    let chunks: Vec<(u64, u64)> = (0..grid.len().div_ceil(CHUNK)).map(|c| (c * CHUNK, ((c + 1) * CHUNK).min(grid.len()))).collect();
-    let expand_chunk = |&(lo, hi): &(u64, u64)| -> (Vec<Cell>, Vec<ManifestError>) {
-        let (mut out, mut errs) = (Vec::with_capacity(((hi - lo) as usize).saturating_mul(s.targets.len()).saturating_mul(reps as usize).min(1 << 20)), Vec::new());
+    // about 2048 cells a chunk (a point makes datasets x replicates cells)
+    let per_point = (s.targets.len() as u64).saturating_mul(u64::from(reps)).max(1);
+    let chunk = (2048 / per_point).max(1);
+    let chunks: Vec<(u64, u64)> = (0..grid.len().div_ceil(chunk)).map(|c| (c * chunk, ((c + 1) * chunk).min(grid.len()))).collect();
+    let expand_into = |&(lo, hi): &(u64, u64), out: &mut Vec<Cell>| -> Vec<ManifestError> {
+        let mut errs = Vec::new();
         // digests of the canonical settings already validated in this chunk (a digest, not
         // the text: a large sweep would otherwise keep every canonical string)
         let mut validated = std::collections::HashSet::new();
@@ -698,17 +700,25 @@ fn expand_task(manifest: &Manifest, s: &TaskShape, datasets: &BTreeMap<String, P
                 }
             }
         }
-        (out, errs)
+        errs
     };
-    // 64 chunks at a time, so the chunks' cells and the plan's are not both whole in memory
+    // 64 chunks at a time, so the chunks' cells and the plan's are not both whole in memory;
+    // a lone chunk (one point with many replicates) writes straight into the plan
     let mut errs = Vec::new();
     for batch in chunks.chunks(64) {
-        let parts: Vec<(Vec<Cell>, Vec<ManifestError>)> = if batch.len() > 1 {
-            use rayon::prelude::*;
-            batch.par_iter().map(expand_chunk).collect()
-        } else {
-            batch.iter().map(expand_chunk).collect()
-        };
+        if batch.len() == 1 {
+            errs.extend(expand_into(&batch[0], cells));
+            continue;
+        }
+        use rayon::prelude::*;
+        let parts: Vec<(Vec<Cell>, Vec<ManifestError>)> = batch
+            .par_iter()
+            .map(|c| {
+                let mut out = Vec::with_capacity(((c.1 - c.0).saturating_mul(per_point)).min(1 << 16) as usize);
+                let e = expand_into(c, &mut out);
+                (out, e)
+            })
+            .collect();
         for (c, e) in parts {
             cells.extend(c);
             errs.extend(e);
