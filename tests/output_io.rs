@@ -49,3 +49,27 @@ fn a_closed_pipe_ends_quietly_and_a_full_disk_is_exit_3() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Standard error that went away (`flowlab run M 2>&1 | head -1`, a closed terminal) or is
+/// full: the command still does its work and exits with its own code, never a panic (101).
+#[test]
+fn a_closed_or_full_stderr_changes_nothing() {
+    let res = tempfile::tempdir().unwrap();
+    let r = res.path().to_str().unwrap();
+    for (args, want) in [
+        (vec!["run", "tests/manifests/probe.toml", "--results", r, "--no-env"], 0),
+        (vec!["plan", "tests/bad/syntax_error.toml", "--results", r, "--no-env"], 2),
+        (vec!["run", "tests/manifests/probe.toml", "--results", r, "--no-env", "--set", "probe.fail_on=3"], 1),
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let o = flowlab().args(&args).env("RUST_BACKTRACE", "1").stderr(Stdio::from(writer)).output().unwrap();
+        assert_eq!(o.status.code(), Some(want), "{args:?} with a closed stderr");
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+        let o = flowlab().args(&args).env("RUST_BACKTRACE", "1").stderr(Stdio::from(full)).output().unwrap();
+        assert_eq!(o.status.code(), Some(want), "{args:?} with stderr on /dev/full");
+    }
+    // the generator cell and 10 probe cells, then 10 probe cells with fail_on = 3 (2 fail)
+    let all = cells(&res.path().join("probe"));
+    assert_eq!((all.values().filter(|c| c["status"] == "ok").count(), all.values().filter(|c| c["status"] == "failed").count()), (19, 2), "the runs stored their cells");
+}

@@ -341,7 +341,7 @@ pub fn execute(plan: &Plan, store: &Store, opts: &RunOptions) -> Result<Summary,
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let (jobs, warning) = effective_jobs(opts.jobs, total, cores);
     if let Some(w) = warning {
-        eprintln!("{w}");
+        crate::note!("{w}");
     }
     use std::io::IsTerminal;
     let tty = opts.progress && std::io::stderr().is_terminal();
@@ -403,7 +403,7 @@ pub fn execute(plan: &Plan, store: &Store, opts: &RunOptions) -> Result<Summary,
                     if tty {
                         bar.println(&line);
                     } else if opts.progress {
-                        eprintln!("{line}");
+                        crate::note!("{line}");
                     }
                 }
                 bar.inc(1);

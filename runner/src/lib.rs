@@ -4,6 +4,19 @@
 //! reports (design notes §1). The binary (`runner/src/main.rs`) is a thin CLI over this
 //! library.
 #![warn(missing_docs)]
+// Standard error goes through `note!` only: `eprintln!` panics when stderr is a closed pipe
+// (`flowlab run M 2>&1 | head`), which would abort a run over a message.
+#![deny(clippy::print_stderr)]
+
+/// Writes one line to standard error, ignoring write errors (a closed pipe or a full disk
+/// must not end the process; its results and exit code are what matter).
+#[macro_export]
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
 
 pub mod error;
 pub mod exec;

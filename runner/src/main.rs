@@ -1,6 +1,6 @@
 //! The `flowlab` command line.
 // Standard output goes through `out!` only: `println!` panics on a closed pipe or a full disk.
-#![deny(clippy::print_stdout)]
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 use clap::{Args, Parser, Subcommand};
 use flowlab::error::{Error, ManifestErrors};
 use flowlab::exec::{self, CellFilter, RunOptions, CANCEL};
@@ -263,15 +263,15 @@ fn render_reports(plan: &Plan, store: &Store, c: &Common, pdf: bool) -> Result<V
     let recs = exec::records(plan, store)?;
     for r in &plan.manifest.reports {
         let out = report::render(plan, store, &recs, r, &tdir)?;
-        eprintln!("report: {}", out.display());
+        flowlab::note!("report: {}", out.display());
         if pdf || r.pdf {
             if report::have_pdflatex() {
                 let p = report::pdflatex(&out)?;
-                eprintln!("pdf:    {}", p.display());
+                flowlab::note!("pdf:    {}", p.display());
             } else if pdf {
                 return Err(Error::Other("--pdf asked for, but pdflatex is not installed (Debian: texlive-pictures texlive-science)".into()));
             } else {
-                eprintln!("note: pdflatex not found; {} not compiled", out.display());
+                flowlab::note!("note: pdflatex not found; {} not compiled", out.display());
             }
         }
         outs.push(out);
@@ -300,7 +300,7 @@ fn cmd_run(c: &Common, jobs: Option<usize>, fail_fast: bool, force: bool, quiet:
     };
     let s = exec::execute(&plan, &store, &opts)?;
     let cancelled = CANCEL.load(Ordering::Relaxed);
-    eprintln!(
+    flowlab::note!(
         "{}: {} cells: {} ran ok, {} cached, {} failed{}{}",
         plan.manifest.experiment.name,
         s.total,
@@ -311,11 +311,11 @@ fn cmd_run(c: &Common, jobs: Option<usize>, fail_fast: bool, force: bool, quiet:
         if s.skipped > 0 { format!(", {} not started", s.skipped) } else { String::new() }
     );
     for f in &s.failures {
-        eprintln!("  failed: {f}");
+        flowlab::note!("  failed: {f}");
     }
     if cancelled {
         exec::collect(&plan, &store)?;
-        eprintln!("interrupted: finished cells are stored; rerun the same command to resume");
+        flowlab::note!("interrupted: finished cells are stored; rerun the same command to resume");
         return Ok(exit::CANCELLED);
     }
     if !no_report {
@@ -323,7 +323,7 @@ fn cmd_run(c: &Common, jobs: Option<usize>, fail_fast: bool, force: bool, quiet:
     } else {
         exec::collect(&plan, &store)?;
     }
-    eprintln!("results: {}", store.root.display());
+    flowlab::note!("results: {}", store.root.display());
     Ok(if s.failed > 0 || s.skipped > 0 { exit::FAILED_CELLS } else { 0 })
 }
 
@@ -351,9 +351,9 @@ fn cmd_run_shard(c: &Common, shard: &str, jobs: Option<usize>) -> Result<u8, Err
         filter: CellFilter::Shard { k, n },
     };
     let s = exec::execute(&plan, &store, &opts)?;
-    eprintln!("{} shard {k}/{n}: {} cells: {} ran ok, {} cached, {} failed", plan.manifest.experiment.name, s.total, s.ok, s.cached, s.failed);
+    flowlab::note!("{} shard {k}/{n}: {} cells: {} ran ok, {} cached, {} failed", plan.manifest.experiment.name, s.total, s.ok, s.cached, s.failed);
     for f in &s.failures {
-        eprintln!("  failed: {f}");
+        flowlab::note!("  failed: {f}");
     }
     if CANCEL.load(Ordering::Relaxed) {
         return Ok(exit::CANCELLED);
@@ -377,9 +377,9 @@ fn cmd_run_cell(c: &Common, ids: &[String]) -> Result<u8, Error> {
     }
     let opts = RunOptions { jobs: plan.manifest.run.jobs.unwrap_or(1).max(1), cell_threads: plan.manifest.run.cell_threads.unwrap_or(1), fail_fast: false, force: false, progress: true, filter: CellFilter::Ids(set) };
     let s = exec::execute(&plan, &store, &opts)?;
-    eprintln!("{}: {} cells: {} ran ok, {} cached, {} failed", plan.manifest.experiment.name, s.total, s.ok, s.cached, s.failed);
+    flowlab::note!("{}: {} cells: {} ran ok, {} cached, {} failed", plan.manifest.experiment.name, s.total, s.ok, s.cached, s.failed);
     for f in &s.failures {
-        eprintln!("  failed: {f}");
+        flowlab::note!("  failed: {f}");
     }
     Ok(if s.failed > 0 || s.skipped > 0 { exit::FAILED_CELLS } else { 0 })
 }
@@ -408,10 +408,10 @@ fn cmd_emit_slurm(c: &Common, args: &SlurmArgs) -> Result<u8, Error> {
     let (path, pending, n) = slurm_script(c, &plan, &store, args)?;
     out!("{}", path.display())?;
     if pending.is_empty() {
-        eprintln!("{}: all {} cells are done; the script would rerun nothing", plan.manifest.experiment.name, plan.cells.len());
+        flowlab::note!("{}: all {} cells are done; the script would rerun nothing", plan.manifest.experiment.name, plan.cells.len());
     } else {
-        eprintln!("{}: {} cells in {n} shards; {} shards hold unfinished cells: array {}", plan.manifest.experiment.name, plan.cells.len(), pending.len(), flowlab::slurm::array_spec(&pending));
-        eprintln!("submit with: sbatch {}", path.display());
+        flowlab::note!("{}: {} cells in {n} shards; {} shards hold unfinished cells: array {}", plan.manifest.experiment.name, plan.cells.len(), pending.len(), flowlab::slurm::array_spec(&pending));
+        flowlab::note!("submit with: sbatch {}", path.display());
     }
     Ok(0)
 }
@@ -438,29 +438,29 @@ fn cmd_run_slurm(c: &Common, args: &SlurmArgs, wait_timeout: Option<u64>, no_rep
     std::fs::create_dir_all(&store.root).map_err(|e| Error::Other(format!("{}: {e}", store.root.display())))?;
     let (path, pending, n) = slurm_script(c, &plan, &store, args)?;
     if pending.is_empty() {
-        eprintln!("{}: all {} cells are done; nothing to submit", plan.manifest.experiment.name, plan.cells.len());
+        flowlab::note!("{}: all {} cells are done; nothing to submit", plan.manifest.experiment.name, plan.cells.len());
     } else {
         let t0 = std::time::Instant::now();
         let job = flowlab::slurm::submit(&path).map_err(Error::Other)?;
-        eprintln!("submitted job {job}: array {} of {n} shards ({})", flowlab::slurm::array_spec(&pending), path.display());
+        flowlab::note!("submitted job {job}: array {} of {n} shards ({})", flowlab::slurm::array_spec(&pending), path.display());
         let r = flowlab::slurm::wait(&job, wait_timeout.map(std::time::Duration::from_secs), std::time::Duration::from_millis(250));
         if let Err(e) = r {
-            eprintln!("{e}");
+            flowlab::note!("{e}");
             print_status(&plan, &store)?;
             return Ok(exit::FAILED_CELLS);
         }
-        eprintln!("job {job} finished in {:.1} s", t0.elapsed().as_secs_f64());
+        flowlab::note!("job {job} finished in {:.1} s", t0.elapsed().as_secs_f64());
     }
     let s = print_status(&plan, &store)?;
     if s.missing > 0 || s.stale > 0 {
-        eprintln!("some cells were not stored; shard logs are in {}", flowlab::slurm::slurm_dir(&store).display());
+        flowlab::note!("some cells were not stored; shard logs are in {}", flowlab::slurm::slurm_dir(&store).display());
     }
     if !no_report {
         render_reports(&plan, &store, c, pdf)?;
     } else {
         exec::collect(&plan, &store)?;
     }
-    eprintln!("results: {}", store.root.display());
+    flowlab::note!("results: {}", store.root.display());
     Ok(if s.done == plan.cells.len() { 0 } else { exit::FAILED_CELLS })
 }
 
@@ -468,7 +468,7 @@ fn cmd_replay(cell: &Path, data_dir: Option<PathBuf>, threads: usize, plugin: Op
     let opts = flowlab::replay::ReplayOptions { threads, data_dir, plugin, keep };
     let r = flowlab::replay::replay(cell, &opts).map_err(Error::Other)?;
     for w in &r.warnings {
-        eprintln!("warning: {w}");
+        flowlab::note!("warning: {w}");
     }
     if r.equal {
         out!("replay {}: identical (result bytes outside timing are equal)", r.cell_id)?;
@@ -526,7 +526,7 @@ fn cmd_plugins(json: bool) -> Result<u8, Error> {
     let mut seen = std::collections::BTreeSet::new();
     for f in files {
         if let Err(m) = flowlab::plan::check_library_file(&f) {
-            eprintln!("warning: {}: not a loadable shared library: {m}", f.display());
+            flowlab::note!("warning: {}: not a loadable shared library: {m}", f.display());
             continue;
         }
         match flowlab_abi::host::LoadedPlugin::load(&f) {
@@ -559,11 +559,11 @@ fn cmd_plugins(json: bool) -> Result<u8, Error> {
                 }
             }
             Err(flowlab_abi::host::LoadError::NoEntry { .. }) => {}
-            Err(e) => eprintln!("warning: {e}"),
+            Err(e) => flowlab::note!("warning: {e}"),
         }
     }
     if seen.is_empty() {
-        eprintln!("no plugins found in {:?}; build them with `cargo build --workspace` or set FLOWLAB_PLUGIN_PATH", dirs);
+        flowlab::note!("no plugins found in {:?}; build them with `cargo build --workspace` or set FLOWLAB_PLUGIN_PATH", dirs);
         return Ok(exit::CONFIG);
     }
     Ok(0)
@@ -577,13 +577,13 @@ fn cmd_schema(output: &Path, check: bool) -> Result<u8, Error> {
     if check {
         let cur = std::fs::read_to_string(output).unwrap_or_default();
         if cur != text {
-            eprintln!("{} is out of date; run `flowlab schema`", output.display());
+            flowlab::note!("{} is out of date; run `flowlab schema`", output.display());
             return Ok(exit::FAILED_CELLS);
         }
         return Ok(0);
     }
     flowlab::store::atomic_write(output, text.as_bytes())?;
-    eprintln!("wrote {} ({} plugins: {})", output.display(), plugins.len(), plugins.iter().map(|p| p.name()).collect::<Vec<_>>().join(", "));
+    flowlab::note!("wrote {} ({} plugins: {})", output.display(), plugins.len(), plugins.iter().map(|p| p.name()).collect::<Vec<_>>().join(", "));
     Ok(0)
 }
 
@@ -596,7 +596,7 @@ fn exit_code(r: Result<u8, Error>) -> ExitCode {
         // the reader went away (`flowlab plan M | head -1`): stop quietly, as `cat` does
         Err(Error::Stdout(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("{e}");
+            flowlab::note!("{e}");
             ExitCode::from(match e {
                 Error::Manifest(ManifestErrors(_)) => exit::CONFIG,
                 Error::Load(_) => exit::CONFIG,
@@ -622,10 +622,10 @@ fn main() -> ExitCode {
     }
     let _ = ctrlc::set_handler(|| {
         if CANCEL.swap(true, Ordering::SeqCst) {
-            eprintln!("\nsecond interrupt: exiting now");
+            flowlab::note!("\nsecond interrupt: exiting now");
             std::process::exit(exit::CANCELLED as i32);
         }
-        eprintln!("\ninterrupt (Ctrl-C or SIGTERM): stopping running cells (again to exit at once)");
+        flowlab::note!("\ninterrupt (Ctrl-C or SIGTERM): stopping running cells (again to exit at once)");
     });
     let r = match &cli.cmd {
         Cmd::Run { common, jobs, fail_fast, force, quiet, no_report, pdf, backend, slurm, wait_timeout } => cmd_run(common, *jobs, *fail_fast, *force, *quiet, *no_report, *pdf, *backend, slurm, *wait_timeout),

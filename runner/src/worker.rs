@@ -288,35 +288,35 @@ impl HostServices for WorkerHost {
 pub fn worker_main() -> i32 {
     let mut input = Vec::new();
     if let Err(e) = std::io::stdin().read_to_end(&mut input) {
-        eprintln!("flowlab worker: cannot read stdin: {e}");
+        crate::note!("flowlab worker: cannot read stdin: {e}");
         return EXIT_SETUP;
     }
     let w: WorkerInput = match serde_json::from_slice(&input) {
         Ok(w) => w,
         Err(e) => {
-            eprintln!("flowlab worker: bad input on stdin: {e} (the worker is started by `flowlab run` with isolation = \"subprocess\")");
+            crate::note!("flowlab worker: bad input on stdin: {e} (the worker is started by `flowlab run` with isolation = \"subprocess\")");
             return EXIT_SETUP;
         }
     };
     if let Err(m) = crate::plan::check_library_file(&w.plugin) {
-        eprintln!("flowlab worker: {}: not a loadable shared library: {m}", w.plugin.display());
+        crate::note!("flowlab worker: {}: not a loadable shared library: {m}", w.plugin.display());
         return EXIT_SETUP;
     }
     let p = match LoadedPlugin::load(&w.plugin) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("flowlab worker: {e}");
+            crate::note!("flowlab worker: {e}");
             return EXIT_SETUP;
         }
     };
     if p.sha256 != w.sha256 {
-        eprintln!("flowlab worker: {} changed since the run started (sha256 {} instead of {})", w.plugin.display(), p.sha256, w.sha256);
+        crate::note!("flowlab worker: {} changed since the run started (sha256 {} instead of {})", w.plugin.display(), p.sha256, w.sha256);
         return EXIT_SETUP;
     }
     let req = match serde_json::to_vec(&w.request) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("flowlab worker: {e}");
+            crate::note!("flowlab worker: {e}");
             return EXIT_SETUP;
         }
     };
