@@ -73,3 +73,14 @@ fn a_closed_or_full_stderr_changes_nothing() {
     let all = cells(&res.path().join("probe"));
     assert_eq!((all.values().filter(|c| c["status"] == "ok").count(), all.values().filter(|c| c["status"] == "failed").count()), (19, 2), "the runs stored their cells");
 }
+
+#[test]
+fn plugins_json_is_one_document() {
+    let o = run(&["plugins", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON document");
+    let names: Vec<&str> = v.as_array().expect("an array").iter().map(|p| p["name"].as_str().unwrap()).collect();
+    for want in ["endhost", "histfit", "lstm", "sampler"] {
+        assert!(names.contains(&want), "{names:?}");
+    }
+}

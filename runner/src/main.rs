@@ -524,6 +524,8 @@ fn cmd_plugins(json: bool) -> Result<u8, Error> {
     }
     let files = flowlab_abi::host::candidate_files();
     let mut seen = std::collections::BTreeSet::new();
+    // --json prints one document: an array of the plugins' descriptions
+    let mut described = Vec::new();
     for f in files {
         if let Err(m) = flowlab::plan::check_library_file(&f) {
             flowlab::note!("warning: {}: not a loadable shared library: {m}", f.display());
@@ -535,7 +537,7 @@ fn cmd_plugins(json: bool) -> Result<u8, Error> {
                     continue;
                 }
                 if json {
-                    out!("{}", serde_json::to_string_pretty(&p.description).unwrap_or_default())?;
+                    described.push(&p.description);
                     continue;
                 }
                 out!("{} {} (ABI 1.{})  {}", p.name(), p.version(), p.abi_minor, p.path.display())?;
@@ -561,6 +563,9 @@ fn cmd_plugins(json: bool) -> Result<u8, Error> {
             Err(flowlab_abi::host::LoadError::NoEntry { .. }) => {}
             Err(e) => flowlab::note!("warning: {e}"),
         }
+    }
+    if json {
+        out!("{}", serde_json::to_string_pretty(&described).unwrap_or_default())?;
     }
     if seen.is_empty() {
         flowlab::note!("no plugins found in {:?}; build them with `cargo build --workspace` or set FLOWLAB_PLUGIN_PATH", dirs);
