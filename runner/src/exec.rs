@@ -250,7 +250,32 @@ pub fn record(plan: &Plan, cell: &Cell, ds: Option<&DatasetRef>, result: &Result
     })
 }
 
-fn run_one(plan: &Plan, store: &Store, cell: &Cell, opts: &RunOptions, bar: &indicatif::ProgressBar) -> Result<(Outcome, Option<String>), StoreError> {
+/// A sweep point as `setting=value` words (`iterations=400 families={uniform=6,lognorm=4}`):
+/// the task name is dropped from each key, strings lose their quotes.
+pub fn point_words(point: &Map<String, Value>) -> String {
+    fn show(v: &Value) -> String {
+        match v {
+            Value::String(s) => s.clone(),
+            Value::Object(o) => format!("{{{}}}", o.iter().map(|(k, v)| format!("{k}={}", show(v))).collect::<Vec<_>>().join(",")),
+            Value::Array(a) => format!("[{}]", a.iter().map(show).collect::<Vec<_>>().join(",")),
+            other => other.to_string(),
+        }
+    }
+    point.iter().map(|(k, v)| format!("{}={}", k.split_once('.').map(|(_, s)| s).unwrap_or(k), show(v))).collect::<Vec<_>>().join(" ")
+}
+
+/// What a progress line says about a cell: task, dataset, replicate and sweep point.
+fn cell_words(cell: &Cell) -> String {
+    let mut w = format!("{} {} rep {}", cell.task, cell.dataset.as_deref().unwrap_or("-"), cell.replicate);
+    let pt = point_words(&cell.point());
+    if !pt.is_empty() {
+        w.push(' ');
+        w.push_str(&pt);
+    }
+    w
+}
+
+fn run_one(plan: &Plan, store: &Store, cell: &Cell, opts: &RunOptions, bars: Option<&indicatif::MultiProgress>) -> Result<(Outcome, Option<String>), StoreError> {
     if CANCEL.load(Ordering::Relaxed) {
         return Ok((Outcome::Skipped, None));
     }
@@ -292,10 +317,22 @@ fn run_one(plan: &Plan, store: &Store, cell: &Cell, opts: &RunOptions, bar: &ind
     };
     let (iso, timeout_s, memory_mb) = cell_limits(plan, cell);
     let t0 = Instant::now();
+    // one spinner line per running cell under the overall bar (every running cell is shown)
+    let bar = match bars {
+        Some(m) => {
+            let b = m.insert(0, indicatif::ProgressBar::new_spinner());
+            b.set_style(indicatif::ProgressStyle::with_template("  {spinner} {elapsed:>4} {wide_msg}").unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()));
+            b.enable_steady_tick(std::time::Duration::from_millis(200));
+            b
+        }
+        None => indicatif::ProgressBar::hidden(),
+    };
+    let label = format!("{} {}", &cell.id[..8], cell_words(cell));
+    bar.set_message(label.clone());
     let (mut result, tail) = match iso {
         Isolation::InProcess => {
             let deadline = timeout_s.and_then(|t| std::time::Duration::try_from_secs_f64(t).ok()).and_then(|d| t0.checked_add(d));
-            let host = CellHost { tail: Mutex::new(VecDeque::new()), bar, label: format!("{}:{}", cell.task, &cell.id[..8]), deadline };
+            let host = CellHost { tail: Mutex::new(VecDeque::new()), bar: &bar, label, deadline };
             let result = p.run(&req, &host);
             let tail: Vec<String> = host.tail.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect();
             (result, tail)
@@ -305,6 +342,10 @@ fn run_one(plan: &Plan, store: &Store, cell: &Cell, opts: &RunOptions, bar: &ind
             crate::worker::run_in_subprocess(p, &req, &limits)
         }
     };
+    bar.finish_and_clear();
+    if let Some(m) = bars {
+        m.remove(&bar);
+    }
     let wall = t0.elapsed().as_secs_f64();
     if let Err(e) = &result {
         if e.kind == ErrorKind::Cancelled && CANCEL.load(Ordering::Relaxed) {
@@ -345,8 +386,15 @@ pub fn execute(plan: &Plan, store: &Store, opts: &RunOptions) -> Result<Summary,
     }
     use std::io::IsTerminal;
     let tty = opts.progress && std::io::stderr().is_terminal();
-    let bar = if tty { indicatif::ProgressBar::new(total as u64) } else { indicatif::ProgressBar::hidden() };
-    bar.set_style(indicatif::ProgressStyle::with_template("{spinner} [{pos}/{len}] {elapsed_precise} eta {eta} {wide_msg}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
+    let bars = tty.then(indicatif::MultiProgress::new);
+    let bar = match &bars {
+        Some(m) => m.add(indicatif::ProgressBar::new(total as u64)),
+        None => indicatif::ProgressBar::hidden(),
+    };
+    // no eta until a cell has finished: before that indicatif can only say "0s"
+    let style = |t: &str| indicatif::ProgressStyle::with_template(t).unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    bar.set_style(style("{spinner} [{pos}/{len}] {elapsed_precise} {wide_msg}"));
+    let eta_shown = AtomicBool::new(false);
     let failed_any = AtomicBool::new(false);
     let done = AtomicUsize::new(0);
     // counts and the failures only: memory stays O(jobs), not O(cells) (issue 14)
@@ -373,12 +421,13 @@ pub fn execute(plan: &Plan, store: &Store, opts: &RunOptions) -> Result<Summary,
                 } else {
                     None
                 };
+                let started = Instant::now();
                 let (outcome, msg) = if status == Stored::Cached && !opts.force {
                     (Outcome::Cached, None)
                 } else if CANCEL.load(Ordering::Relaxed) || (opts.fail_fast && failed_any.load(Ordering::Relaxed)) {
                     (Outcome::Skipped, None)
                 } else {
-                    match run_one(plan, store, cell, opts, &bar) {
+                    match run_one(plan, store, cell, opts, bars.as_ref()) {
                         Ok(o) => o,
                         Err(e) => {
                             let m = e.to_string();
@@ -391,14 +440,17 @@ pub fn execute(plan: &Plan, store: &Store, opts: &RunOptions) -> Result<Summary,
                     failed_any.store(true, Ordering::Relaxed);
                 }
                 let k = done.fetch_add(1, Ordering::Relaxed) + 1;
-                let ds = cell.dataset.as_deref().unwrap_or("-");
-                let line = format!("[{k}/{total}] {} {} {} rep {} {}", &cell.id, cell.task, ds, cell.replicate, match outcome {
+                let secs = started.elapsed().as_secs_f64();
+                let line = format!("[{k}/{total}] {} {} {}", &cell.id, cell_words(cell), match outcome {
                     Outcome::Cached => "cached".to_string(),
-                    Outcome::Ok => "ok".to_string(),
-                    Outcome::Failed => format!("FAILED: {}", msg.as_deref().unwrap_or("")),
+                    Outcome::Ok => format!("ok {secs:.2} s"),
+                    Outcome::Failed => format!("FAILED ({secs:.2} s): {}", msg.as_deref().unwrap_or("")),
                     Outcome::Cancelled => "cancelled".to_string(),
                     Outcome::Skipped => "skipped".to_string(),
                 });
+                if matches!(outcome, Outcome::Ok | Outcome::Failed) && !eta_shown.swap(true, Ordering::Relaxed) {
+                    bar.set_style(style("{spinner} [{pos}/{len}] {elapsed_precise} eta {eta} {wide_msg}"));
+                }
                 if outcome != Outcome::Skipped {
                     if tty {
                         bar.println(&line);
@@ -495,4 +547,17 @@ pub fn records(plan: &Plan, store: &Store) -> Result<Vec<Value>, StoreError> {
         }
     }
     Ok(recs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::point_words;
+    use serde_json::json;
+
+    #[test]
+    fn sweep_points_read_as_words() {
+        let p = json!({"fit.iterations": 400, "fit.families": {"uniform": 6, "lognorm": 4}, "fit.fitter": "em-binned", "fit.x": [1, "a"]});
+        assert_eq!(point_words(p.as_object().unwrap()), "iterations=400 families={uniform=6,lognorm=4} fitter=em-binned x=[1,a]");
+        assert_eq!(point_words(&serde_json::Map::new()), "");
+    }
 }
