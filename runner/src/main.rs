@@ -215,9 +215,12 @@ enum Cmd {
     },
     /// List the plugins found, their versions and what each provides.
     Plugins {
-        /// Print the full JSON descriptions.
+        /// Print the full JSON descriptions (one JSON array).
         #[arg(long)]
         json: bool,
+        /// Also list flowlab's internal test plugin (testplug).
+        #[arg(long)]
+        all: bool,
     },
     /// Write the manifest JSON Schema with every plugin's settings merged in.
     Schema {
@@ -513,7 +516,7 @@ fn cmd_plan(c: &Common) -> Result<u8, Error> {
     lines().map(|_| 0).map_err(Error::Stdout)
 }
 
-fn cmd_plugins(json: bool) -> Result<u8, Error> {
+fn cmd_plugins(json: bool, all: bool) -> Result<u8, Error> {
     let dirs = flowlab_abi::host::search_dirs();
     if !json {
         // the current directory is never searched (README: where plugins are found)
@@ -526,6 +529,7 @@ fn cmd_plugins(json: bool) -> Result<u8, Error> {
     let mut seen = std::collections::BTreeSet::new();
     // --json prints one document: an array of the plugins' descriptions
     let mut described = Vec::new();
+    let mut hidden = 0usize;
     for f in files {
         if let Err(m) = flowlab::plan::check_library_file(&f) {
             flowlab::note!("warning: {}: not a loadable shared library: {m}", f.display());
@@ -534,6 +538,10 @@ fn cmd_plugins(json: bool) -> Result<u8, Error> {
         match flowlab_abi::host::LoadedPlugin::load(&f) {
             Ok(p) => {
                 if !seen.insert(p.name().to_string()) {
+                    continue;
+                }
+                if p.description.internal && !all {
+                    hidden += 1;
                     continue;
                 }
                 if json {
@@ -566,6 +574,8 @@ fn cmd_plugins(json: bool) -> Result<u8, Error> {
     }
     if json {
         out!("{}", serde_json::to_string_pretty(&described).unwrap_or_default())?;
+    } else if hidden > 0 {
+        out!("({hidden} internal test plugin not shown; `flowlab plugins --all` lists it)")?;
     }
     if seen.is_empty() {
         flowlab::note!("no plugins found in {:?}; build them with `cargo build --workspace` or set FLOWLAB_PLUGIN_PATH", dirs);
@@ -645,7 +655,7 @@ fn main() -> ExitCode {
             let store = common.store(&plan);
             render_reports(&plan, &store, common, *pdf).map(|_| 0)
         }),
-        Cmd::Plugins { json } => cmd_plugins(*json),
+        Cmd::Plugins { json, all } => cmd_plugins(*json, *all),
         Cmd::Schema { output, check } => cmd_schema(output, *check),
     };
     exit_code(r)

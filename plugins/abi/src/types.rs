@@ -23,6 +23,11 @@ pub struct Description {
     /// Dataset formats this plugin can read (e.g. `csv_hist`).
     #[serde(default)]
     pub formats: Vec<String>,
+    /// For flowlab's own tests and benchmarks (`testplug`): `flowlab plugins` and the manifest
+    /// schema leave it out unless asked (`--all`). Absent from the JSON when false, so the
+    /// other plugins' descriptions are unchanged.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub internal: bool,
 }
 
 fn default_abi() -> String {
@@ -39,6 +44,7 @@ impl Description {
             summary: String::new(),
             capabilities: vec![],
             formats: vec![],
+            internal: false,
         }
     }
     /// Builder: add a capability.

@@ -82,6 +82,7 @@ impl Plugin for TestPlug {
             .with(Capability::dataset("synth", "writes a small text dataset", json!({"type":"object","additionalProperties":false,"properties":{"rows":{"type":"integer","minimum":1}}})));
         d.summary = "flowlab's test plugin".into();
         d.formats = vec!["text".into()];
+        d.internal = true;
         d
     }
 
