@@ -43,6 +43,12 @@ struct Common {
     /// Override a manifest key: KEY=VALUE, VALUE parsed as TOML (e.g. experiment.seed=7, fit.iterations=50).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     sets: Vec<String>,
+    /// Sweep a task setting: KEY=V1,V2,… with KEY `<task id>.<setting>` as in [sweep]; values
+    /// are TOML (a bare word is a string; brackets and quotes are respected) or integer ranges
+    /// START:STOP[:STEP] with STOP excluded (e.g. fit.iterations=100,400 or probe.value=1:6).
+    /// Replaces that [sweep] axis or adds one (repeatable).
+    #[arg(long = "sweep", value_name = "KEY=V1,V2,…")]
+    sweeps: Vec<String>,
     /// Data directory for `{data}/…` dataset paths.
     #[arg(long, env = "FLOWLAB_DATA_DIR")]
     data_dir: Option<PathBuf>,
@@ -242,7 +248,7 @@ impl Common {
 }
 
 fn load_plan(c: &Common) -> Result<Plan, Error> {
-    let layers = Layers { sets: c.sets.clone(), env: !c.no_env, env_vars: None };
+    let layers = Layers { sets: c.sets.clone(), sweeps: c.sweeps.clone(), env: !c.no_env, env_vars: None };
     let m = Manifest::load(&c.manifest, &layers)?;
     let plan = Plan::build(m, &PlanOptions { data_dir: c.data_dir.clone() })?;
     Ok(plan)
