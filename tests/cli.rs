@@ -94,3 +94,53 @@ fn bad_sweep_flags_are_config_errors_naming_the_flag() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--set probe.draws=3") && err.contains("--sweep probe.draws="), "{err}");
 }
+
+#[test]
+fn completions_are_printed_for_each_shell() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let o = run(&["completions", shell]);
+        assert!(o.status.success(), "{shell}: {}", stderr(&o));
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(text.contains("run") && text.contains("sweep"), "{shell}: {text}");
+    }
+    let o = run(&["completions", "nosh"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+#[test]
+fn man_prints_a_page_or_writes_one_per_command() {
+    let o = run(&["man"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let page = String::from_utf8_lossy(&o.stdout);
+    assert!(page.starts_with(".TH") || page.starts_with(".ie"), "{page}");
+    assert!(page.contains("run\\-shard") || page.contains("run-shard"), "{page}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("man1");
+    let o = run(&["man", "--output", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for name in ["flowlab.1", "flowlab-run.1", "flowlab-plan.1", "flowlab-completions.1"] {
+        let text = std::fs::read_to_string(out.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(text.contains(".TH"), "{name}");
+    }
+    // the page of `run` documents --sweep; the hidden `worker` has no page
+    assert!(std::fs::read_to_string(out.join("flowlab-run.1")).unwrap().contains("sweep"));
+    assert!(!out.join("flowlab-worker.1").exists());
+    // a path that cannot be a directory is an error, not a panic
+    let file = dir.path().join("file");
+    std::fs::write(&file, "x").unwrap();
+    let o = run(&["man", "--output", file.to_str().unwrap()]);
+    assert!(!o.status.success() && !stderr(&o).contains("panicked"), "{}", stderr(&o));
+}
+
+#[test]
+fn completions_and_man_end_quietly_on_a_closed_pipe() {
+    use std::process::Stdio;
+    for args in [&["completions", "bash"][..], &["man"][..]] {
+        let mut child = flowlab().args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        drop(child.stdout.take());
+        let o = child.wait_with_output().unwrap();
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).is_empty(), "{args:?}: {}", stderr(&o));
+    }
+}
