@@ -144,3 +144,20 @@ fn completions_and_man_end_quietly_on_a_closed_pipe() {
         assert!(stderr(&o).is_empty(), "{args:?}: {}", stderr(&o));
     }
 }
+
+#[test]
+fn slurm_shards_run_the_sweep_of_the_command() {
+    // the job script forwards --sweep: its shard plans (and runs) the cells `status` counts
+    let res = tempfile::tempdir().unwrap();
+    let script = res.path().join("job.sbatch");
+    let (m, r) = (probe(), res.path().to_str().unwrap().to_string());
+    let sweep = ["--sweep", "probe.value=7:9"];
+    let o = run(&[&["plan", m.as_str(), "--no-env", "--results", r.as_str(), "--emit", "slurm", "--shards", "1", "--script", script.to_str().unwrap()][..], &sweep[..]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&script).unwrap();
+    assert!(text.contains("--sweep probe.value=7:9"), "{text}");
+    let o = std::process::Command::new("bash").arg(&script).env("SLURM_ARRAY_TASK_ID", "0").output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&[&["status", m.as_str(), "--no-env", "--results", r.as_str()][..], &sweep[..]].concat());
+    assert!(o.status.success(), "status: {}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
+}

@@ -406,7 +406,8 @@ fn slurm_script(c: &Common, plan: &Plan, store: &Store, args: &SlurmArgs) -> Res
     use flowlab::slurm;
     let n = slurm::shard_count(plan, args.shards);
     let pending = slurm::pending_shards(plan, store, n);
-    let inv = slurm::Invocation::new(&c.manifest, &c.results_root(plan), c.data_dir.as_deref(), &c.sets, c.no_env).map_err(|e| Error::Other(format!("cannot resolve paths for the job script: {e}")))?;
+    let mut inv = slurm::Invocation::new(&c.manifest, &c.results_root(plan), c.data_dir.as_deref(), &c.sets, c.no_env).map_err(|e| Error::Other(format!("cannot resolve paths for the job script: {e}")))?;
+    inv.sweeps = c.sweeps.clone();
     let path = args.script.clone().unwrap_or_else(|| slurm::slurm_dir(store).join(format!("flowlab-{}.sbatch", plan.manifest.experiment.name)));
     // an array with no index cannot be submitted: with nothing pending the script lists every shard
     let indices: Vec<usize> = if pending.is_empty() { (0..n).collect() } else { pending.clone() };
