@@ -19,7 +19,7 @@ fn manifest_10k() -> String {
 fn bench(c: &mut Criterion) {
     let text = manifest_10k();
     let path = Path::new("bench.toml");
-    let layers = Layers { sets: vec![], env: false, env_vars: None };
+    let layers = Layers { sets: vec![], sweeps: vec![], env: false, env_vars: None };
     {
         let m = Manifest::from_text(path, text.clone(), &layers).expect("manifest");
         let plan = Plan::build(m, &PlanOptions::default()).expect("plan (build testplug first)");

@@ -121,7 +121,7 @@ fn fuzz_manifest_parser_and_plan_builder() {
             let (k, v) = env_pool[rng.below(env_pool.len())];
             env_vars.push((k.to_string(), pick(&mut rng, v)));
         }
-        let layers = Layers { sets: sets.clone(), env: !env_vars.is_empty(), env_vars: Some(env_vars.clone()) };
+        let layers = Layers { sets: sets.clone(), sweeps: vec![], env: !env_vars.is_empty(), env_vars: Some(env_vars.clone()) };
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Manifest::from_text(path, text.clone(), &layers)));
         let r = r.unwrap_or_else(|_| panic!("the manifest parser panicked (seed {seed}, case {cases}, sets {sets:?}, env {env_vars:?}) on:\n{text}"));
         cases += 1;

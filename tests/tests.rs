@@ -21,3 +21,4 @@ mod plugin_search;
 mod scale;
 mod limits;
 mod progress;
+mod cli;

@@ -21,6 +21,8 @@ pub enum Origin {
     Env(String),
     /// A `--set key=value` flag.
     Flag(String),
+    /// A `--sweep key=v1,v2,…` flag.
+    Sweep(String),
     /// Only the file is known.
     FileOnly(PathBuf),
 }
@@ -31,6 +33,7 @@ impl fmt::Display for Origin {
             Origin::File { path, line, col, .. } => write!(f, "{}:{line}:{col}", path.display()),
             Origin::Env(v) => write!(f, "environment variable {v}"),
             Origin::Flag(s) => write!(f, "--set {s}"),
+            Origin::Sweep(s) => write!(f, "--sweep {s}"),
             Origin::FileOnly(p) => write!(f, "{}", p.display()),
         }
     }

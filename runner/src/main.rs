@@ -1,7 +1,7 @@
 //! The `flowlab` command line.
 // Standard output goes through `out!` only: `println!` panics on a closed pipe or a full disk.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use flowlab::error::{Error, ManifestErrors};
 use flowlab::exec::{self, CellFilter, RunOptions, CANCEL};
 use flowlab::manifest::{Layers, Manifest};
@@ -43,6 +43,12 @@ struct Common {
     /// Override a manifest key: KEY=VALUE, VALUE parsed as TOML (e.g. experiment.seed=7, fit.iterations=50).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     sets: Vec<String>,
+    /// Sweep a task setting: KEY=V1,V2,… with KEY `<task id>.<setting>` as in [sweep]; values
+    /// are TOML (a bare word is a string; brackets and quotes are respected) or integer ranges
+    /// START:STOP[:STEP] with STOP excluded (e.g. fit.iterations=100,400 or probe.value=1:6).
+    /// Replaces that [sweep] axis or adds one (repeatable).
+    #[arg(long = "sweep", value_name = "KEY=V1,V2,…")]
+    sweeps: Vec<String>,
     /// Data directory for `{data}/…` dataset paths.
     #[arg(long, env = "FLOWLAB_DATA_DIR")]
     data_dir: Option<PathBuf>,
@@ -222,6 +228,18 @@ enum Cmd {
         #[arg(long)]
         all: bool,
     },
+    /// Print a shell completion script (e.g. `flowlab completions bash > ~/.local/share/bash-completion/completions/flowlab`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) of flowlab, or with --output write one page per command.
+    Man {
+        /// Write flowlab.1 and flowlab-<command>.1 into this directory (created if missing).
+        #[arg(long, value_name = "DIR")]
+        output: Option<PathBuf>,
+    },
     /// Write the manifest JSON Schema with every plugin's settings merged in.
     Schema {
         /// Output file.
@@ -245,7 +263,7 @@ impl Common {
 }
 
 fn load_plan(c: &Common) -> Result<Plan, Error> {
-    let layers = Layers { sets: c.sets.clone(), env: !c.no_env, env_vars: None };
+    let layers = Layers { sets: c.sets.clone(), sweeps: c.sweeps.clone(), env: !c.no_env, env_vars: None };
     let m = Manifest::load(&c.manifest, &layers)?;
     let plan = Plan::build(m, &PlanOptions { data_dir: c.data_dir.clone() })?;
     Ok(plan)
@@ -391,7 +409,8 @@ fn slurm_script(c: &Common, plan: &Plan, store: &Store, args: &SlurmArgs) -> Res
     use flowlab::slurm;
     let n = slurm::shard_count(plan, args.shards);
     let pending = slurm::pending_shards(plan, store, n);
-    let inv = slurm::Invocation::new(&c.manifest, &c.results_root(plan), c.data_dir.as_deref(), &c.sets, c.no_env).map_err(|e| Error::Other(format!("cannot resolve paths for the job script: {e}")))?;
+    let mut inv = slurm::Invocation::new(&c.manifest, &c.results_root(plan), c.data_dir.as_deref(), &c.sets, c.no_env).map_err(|e| Error::Other(format!("cannot resolve paths for the job script: {e}")))?;
+    inv.sweeps = c.sweeps.clone();
     let path = args.script.clone().unwrap_or_else(|| slurm::slurm_dir(store).join(format!("flowlab-{}.sbatch", plan.manifest.experiment.name)));
     // an array with no index cannot be submitted: with nothing pending the script lists every shard
     let indices: Vec<usize> = if pending.is_empty() { (0..n).collect() } else { pending.clone() };
@@ -602,6 +621,47 @@ fn cmd_schema(output: &Path, check: bool) -> Result<u8, Error> {
     Ok(0)
 }
 
+/// Writes `bytes` to standard output (a write error is [`Error::Stdout`], as for `out!`).
+fn write_stdout(bytes: &[u8]) -> Result<u8, Error> {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    o.write_all(bytes).and_then(|_| o.flush()).map(|_| 0).map_err(Error::Stdout)
+}
+
+fn cmd_completions(shell: clap_complete::Shell) -> Result<u8, Error> {
+    // into memory first: clap_complete panics on a write error, and a closed pipe must end
+    // quietly (see `exit_code`)
+    let mut buf = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "flowlab", &mut buf);
+    write_stdout(&buf)
+}
+
+fn cmd_man(output: Option<&Path>) -> Result<u8, Error> {
+    // as clap_mangen::generate_to does: built (so subcommands are named `flowlab-<command>`),
+    // without the `help` subcommand and hidden ones (`worker`)
+    let mut cmd = Cli::command().disable_help_subcommand(true);
+    cmd.build();
+    let page = |c: clap::Command| -> Result<(String, Vec<u8>), Error> {
+        let man = clap_mangen::Man::new(c);
+        let mut buf = Vec::new();
+        man.render(&mut buf).map_err(|e| Error::Other(format!("cannot render the man page: {e}")))?;
+        Ok((man.get_filename(), buf))
+    };
+    let Some(dir) = output else {
+        return write_stdout(&page(cmd)?.1);
+    };
+    std::fs::create_dir_all(dir).map_err(|e| Error::Other(format!("--output {}: cannot create the directory: {e}", dir.display())))?;
+    let mut pages = vec![page(cmd.clone())?];
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        pages.push(page(sub.clone())?);
+    }
+    for (name, bytes) in &pages {
+        flowlab::store::atomic_write(&dir.join(name), bytes)?;
+    }
+    flowlab::note!("wrote {} man pages to {}", pages.len(), dir.display());
+    Ok(0)
+}
+
 /// The exit code of a command's result; prints the error, if any, on stderr.
 fn exit_code(r: Result<u8, Error>) -> ExitCode {
     // lines are flushed as written (stdout is line-buffered); this catches a last partial write
@@ -657,6 +717,8 @@ fn main() -> ExitCode {
         }),
         Cmd::Plugins { json, all } => cmd_plugins(*json, *all),
         Cmd::Schema { output, check } => cmd_schema(output, *check),
+        Cmd::Completions { shell } => cmd_completions(*shell),
+        Cmd::Man { output } => cmd_man(output.as_deref()),
     };
     exit_code(r)
 }

@@ -187,6 +187,9 @@ pub struct Manifest {
 pub struct Layers {
     /// `--set key=value` flags in order.
     pub sets: Vec<String>,
+    /// `--sweep <task id>.<setting>=v1,v2,…` flags in order (applied after `--set`); each
+    /// replaces that `[sweep]` axis or adds it.
+    pub sweeps: Vec<String>,
     /// Read `FLOWLAB_*__*` environment variables (default true; tests turn it off).
     pub env: bool,
     /// With `env`: these variables instead of the process environment (tests and the fuzz
@@ -384,6 +387,97 @@ fn parse_override(s: &str) -> Result<Value, String> {
         }
     }
     Ok(parse_value(s))
+}
+
+/// Most values one `--sweep` flag may give (the default `[run] max_cells`): a range such as
+/// `0:1000000000` is refused before it is expanded.
+pub const MAX_SWEEP_VALUES: usize = 1_000_000;
+
+/// Splits `s` at the commas outside brackets, braces and quoted strings.
+fn split_top_level(s: &str) -> Result<Vec<&str>, String> {
+    let (mut parts, mut depth, mut start) = (Vec::new(), 0usize, 0usize);
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for (i, c) in s.char_indices() {
+        if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' && q == '"' {
+                escaped = true;
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '"' | '\'' => quote = Some(c),
+            '[' | '{' => depth += 1,
+            ']' | '}' => depth = depth.checked_sub(1).ok_or_else(|| format!("unbalanced `{c}` in `{s}`"))?,
+            ',' if depth == 0 => {
+                parts.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if quote.is_some() {
+        return Err(format!("unterminated string in `{s}`"));
+    }
+    if depth != 0 {
+        return Err(format!("unbalanced brackets in `{s}`"));
+    }
+    parts.push(&s[start..]);
+    Ok(parts)
+}
+
+/// `START:STOP[:STEP]` with integer parts: Some(values), STOP excluded as in Python's and
+/// Hydra's `range`; Some(Err) when it looks like a range but is not a valid one; None when
+/// it is not a range at all.
+fn parse_range(item: &str) -> Option<Result<Vec<Value>, String>> {
+    let parts: Vec<&str> = item.split(':').map(str::trim).collect();
+    if !(2..=3).contains(&parts.len()) || parts.iter().any(|p| p.parse::<f64>().is_err()) {
+        return None;
+    }
+    let ints: Vec<i64> = match parts.iter().map(|p| p.parse::<i64>()).collect::<Result<_, _>>() {
+        Ok(v) => v,
+        Err(_) => return Some(Err(format!("range `{item}`: START, STOP and STEP must be integers"))),
+    };
+    let (start, stop, step) = (ints[0], ints[1], ints.get(2).copied().unwrap_or(1));
+    if step == 0 {
+        return Some(Err(format!("range `{item}`: STEP must not be 0")));
+    }
+    let span = if step > 0 { i128::from(stop) - i128::from(start) } else { i128::from(start) - i128::from(stop) };
+    let n = if span <= 0 { 0 } else { (span + i128::from(step).abs() - 1) / i128::from(step).abs() };
+    if n == 0 {
+        return Some(Err(format!("range `{item}` is empty (STOP is excluded; STEP {step})")));
+    }
+    if n > MAX_SWEEP_VALUES as i128 {
+        return Some(Err(format!("range `{item}` has {n} values; at most {MAX_SWEEP_VALUES}")));
+    }
+    Some(Ok((0..n).map(|i| Value::from((i128::from(start) + i * i128::from(step)) as i64)).collect()))
+}
+
+/// The values of a `--sweep` flag: comma-separated TOML values (a bare word is a string, as
+/// in `--set`) and integer ranges `START:STOP[:STEP]`.
+pub fn parse_sweep_values(s: &str) -> Result<Vec<Value>, String> {
+    if s.trim().is_empty() {
+        return Err("no values".into());
+    }
+    let mut out = Vec::new();
+    for item in split_top_level(s)? {
+        let item = item.trim();
+        if item.is_empty() {
+            return Err(format!("empty value in `{s}` (two commas in a row, or a comma at an end)"));
+        }
+        match parse_range(item) {
+            Some(r) => out.extend(r?),
+            None => out.push(parse_override(item)?),
+        }
+        if out.len() > MAX_SWEEP_VALUES {
+            return Err(format!("more than {MAX_SWEEP_VALUES} values"));
+        }
+    }
+    Ok(out)
 }
 
 fn is_safe_name(s: &str) -> bool {
@@ -620,6 +714,37 @@ impl Manifest {
             }
             figment = add(figment, k, v.trim(), Origin::Flag(s.clone()), format!("--set {s}"));
         }
+        for s in &layers.sweeps {
+            let origin = Origin::Sweep(s.clone());
+            let (key, values) = match s.split_once('=') {
+                Some((k, v)) => (k.trim(), v),
+                None => {
+                    layer_errors.push(err(origin, "expected KEY=V1,V2,…").help("e.g. --sweep fit.iterations=100,400 or --sweep fit.iterations=100:500:100"));
+                    continue;
+                }
+            };
+            let mut parts = key.split('.');
+            let task = parts.next().unwrap_or("");
+            let setting: Vec<&str> = parts.collect();
+            if !task_ids.contains(task) || setting.is_empty() || setting.iter().any(|p| p.is_empty()) {
+                let hint = suggest(task, task_ids.iter().map(|s| s.as_str())).map(|s| format!("did you mean `{s}.…`?")).unwrap_or_else(|| format!("sweep keys are <task id>.<setting>; task ids: {}", task_order.iter().map(|(i, _)| i.as_str()).collect::<Vec<_>>().join(", ")));
+                layer_errors.push(err(origin, format!("`{key}` does not name a task setting")).help(hint));
+                continue;
+            }
+            match parse_sweep_values(values) {
+                Ok(vals) => {
+                    let norm_key = format!("sweep.{key}");
+                    overrides.insert(norm_key.clone(), format!("--sweep {s}"));
+                    source.override_origins.insert(norm_key, origin);
+                    // merged as `--set 'sweep={"<key>" = [...]}'` is: this axis replaced,
+                    // the others kept (README: Manifest format)
+                    let mut axis = Map::new();
+                    axis.insert(key.to_string(), Value::Array(vals));
+                    figment = figment.merge(Serialized::default("sweep", Value::Object(axis)));
+                }
+                Err(m) => layer_errors.push(err(origin, m).help("values are comma-separated TOML values (100,400 or \"a\",\"b\" or [1,2],[3]) or integer ranges START:STOP[:STEP] (STOP excluded)")),
+            }
+        }
         if !layer_errors.is_empty() {
             return Err(ManifestErrors(layer_errors));
         }
@@ -783,7 +908,7 @@ impl Manifest {
             for k in overrides.keys() {
                 if k == &norm || k.starts_with(&format!("{norm}.")) || norm.starts_with(&format!("{k}.")) {
                     let o = source.override_origins.get(k).cloned().unwrap_or_else(|| Origin::FileOnly(path.into()));
-                    errors.push(err(o, format!("this override sets `{}`, which [sweep] varies (the sweep would win)", a.key)).help(format!("change the sweep axis instead: --set 'sweep={{\"{}\" = [ … ]}}'", a.key)));
+                    errors.push(err(o, format!("this override sets `{}`, which [sweep] varies (the sweep would win)", a.key)).help(format!("change the sweep axis instead: --sweep {}=… or --set 'sweep={{\"{}\" = [ … ]}}'", a.key, a.key)));
                 }
             }
         }
@@ -868,6 +993,36 @@ fn typed<T: serde::de::DeserializeOwned>(source: &Source, prefix: &str, v: Value
             };
             errors.push(ManifestError::new(origin, format!("{}: {msg}", path.join("."))).help(help));
             None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_sweep_values;
+    use serde_json::json;
+
+    #[test]
+    fn sweep_values_split_at_top_level_commas() {
+        assert_eq!(parse_sweep_values("100,400, 1000").unwrap(), vec![json!(100), json!(400), json!(1000)]);
+        assert_eq!(parse_sweep_values(r#""a,b",c"#).unwrap(), vec![json!("a,b"), json!("c")]);
+        assert_eq!(parse_sweep_values("[1,2],[3]").unwrap(), vec![json!([1, 2]), json!([3])]);
+        assert_eq!(parse_sweep_values("{a = 1, b = 2},0.5").unwrap(), vec![json!({"a": 1, "b": 2}), json!(0.5)]);
+        assert_eq!(parse_sweep_values(r#""x\",y""#).unwrap(), vec![json!("x\",y")]);
+    }
+
+    #[test]
+    fn sweep_ranges_exclude_stop() {
+        assert_eq!(parse_sweep_values("1:4").unwrap(), vec![json!(1), json!(2), json!(3)]);
+        assert_eq!(parse_sweep_values("0:10:4,100").unwrap(), vec![json!(0), json!(4), json!(8), json!(100)]);
+        assert_eq!(parse_sweep_values("3:0:-1").unwrap(), vec![json!(3), json!(2), json!(1)]);
+        assert_eq!(parse_sweep_values(r#""1:4""#).unwrap(), vec![json!("1:4")]);
+    }
+
+    #[test]
+    fn bad_sweep_values_are_refused() {
+        for bad in ["", "1,,2", "1,", "[1,2", "\"a", "1:1", "1:5:0", "0.5:2", "0:2000000000", "nan", "1,inf"] {
+            assert!(parse_sweep_values(bad).is_err(), "{bad:?} accepted");
         }
     }
 }

@@ -653,7 +653,8 @@ fn expand_task(manifest: &Manifest, s: &TaskShape, datasets: &BTreeMap<String, P
     let task: Arc<str> = t.id.as_str().into();
     let plugin: Arc<str> = t.plugin.as_str().into();
     let capability: Arc<str> = t.capability.as_str().into();
-    let overrides = Arc::new(overrides_under(manifest, &[&format!("tasks.{}.", t.id), "experiment."]));
+    // `sweep.<id>.…` keys are the task's `--sweep` axes (manifest.rs, Layers::sweeps)
+    let overrides = Arc::new(overrides_under(manifest, &[&format!("tasks.{}.", t.id), &format!("sweep.{}.", t.id), "experiment."]));
     let grid = Arc::new(Grid::new(t.settings.clone(), axes.iter().map(|a| (a.key.clone(), a.setting.clone(), a.values.clone())).collect()));
     // Points are independent (settings, canonical form, validation, seeds, ids), so chunks of
     // them are expanded on all cores and joined in point order: the same cells and errors in

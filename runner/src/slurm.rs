@@ -45,6 +45,8 @@ pub struct Invocation {
     pub data_dir: Option<PathBuf>,
     /// `--set` flags.
     pub sets: Vec<String>,
+    /// `--sweep` flags (empty from [`Invocation::new`]; the caller sets them).
+    pub sweeps: Vec<String>,
     /// `--no-env`.
     pub no_env: bool,
 }
@@ -77,6 +79,7 @@ impl Invocation {
             results: results.canonicalize()?,
             data_dir: data_dir.map(|d| d.canonicalize().unwrap_or_else(|_| abs(d))),
             sets: sets.to_vec(),
+            sweeps: Vec::new(),
             no_env,
         })
     }
@@ -188,6 +191,11 @@ pub fn script(plan: &Plan, inv: &Invocation, opts: &SlurmOptions, n: usize, indi
     for set in &inv.sets {
         cmd.push("--set".into());
         cmd.push(sh_quote(set));
+    }
+    // the shards must plan the same cells as this command
+    for sweep in &inv.sweeps {
+        cmd.push("--sweep".into());
+        cmd.push(sh_quote(sweep));
     }
     if inv.no_env {
         cmd.push("--no-env".into());
