@@ -20,3 +20,4 @@ mod output_io;
 mod plugin_search;
 mod scale;
 mod limits;
+mod browse;
