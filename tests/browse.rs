@@ -164,3 +164,21 @@ fn diff_cells_and_experiments() {
     let o = run(&["diff", "probe", a.to_str().unwrap(), "--results", r]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn show_failed_cell_has_error_and_log_tail() {
+    let res = tempfile::tempdir().unwrap();
+    let m = repo().join("tests/manifests/probe.toml");
+    let r = res.path().to_str().unwrap();
+    let o = run(&["run", m.to_str().unwrap(), "--results", r, "-q", "--no-env", "--set", "probe.fail_on=2"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let o = run(&["ls", r, "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!((v[0]["ok"].as_u64(), v[0]["failed"].as_u64()), (Some(9), Some(2)));
+    let failed = task_cell(&res.path().join("probe"), 2);
+    let o = run(&["show", failed.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let t = text(&o);
+    assert!(t.contains("status      failed") && t.contains("error       [run] testplug told to fail at value 2"), "{t}");
+    assert!(t.contains("log tail:\n  [info] probe value 2"), "{t}");
+}
