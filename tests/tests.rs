@@ -22,3 +22,4 @@ mod scale;
 mod limits;
 mod progress;
 mod cli;
+mod browse;

@@ -18,6 +18,7 @@ macro_rules! note {
     }};
 }
 
+pub mod browse;
 pub mod error;
 pub mod exec;
 pub mod fsguard;

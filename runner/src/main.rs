@@ -240,6 +240,37 @@ enum Cmd {
         #[arg(long, value_name = "DIR")]
         output: Option<PathBuf>,
     },
+    /// List the experiments under a results root: cells (ok / failed), last run, wall time, manifest.
+    Ls {
+        /// Results root (default: `results` in the current directory).
+        #[arg(value_name = "RESULTS")]
+        root: Option<PathBuf>,
+        #[command(flatten)]
+        results: ResultsArg,
+        /// Print one JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a stored cell (file, id or unique id prefix) or an experiment (name or directory).
+    Show {
+        /// Cell file, cell id / id prefix, or experiment name / directory.
+        target: String,
+        #[command(flatten)]
+        results: ResultsArg,
+        /// Print the record (cell) or a JSON summary (experiment).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compare two cells or two experiments: settings and metrics side by side, differing rows
+    /// marked `*`; exit 0 when identical outside timing, 1 when they differ.
+    Diff {
+        /// First cell or experiment.
+        a: String,
+        /// Second cell or experiment.
+        b: String,
+        #[command(flatten)]
+        results: ResultsArg,
+    },
     /// Write the manifest JSON Schema with every plugin's settings merged in.
     Schema {
         /// Output file.
@@ -249,6 +280,21 @@ enum Cmd {
         #[arg(long)]
         check: bool,
     },
+}
+
+/// `--results DIR` of the browsing commands (`ls`, `show`, `diff`).
+#[derive(Args, Clone)]
+struct ResultsArg {
+    /// Results root (default: `results` in the current directory).
+    #[arg(long = "results", value_name = "DIR", env = "FLOWLAB_RESULTS")]
+    dir: Option<PathBuf>,
+}
+
+impl ResultsArg {
+    /// The results root: `--results`, else the positional one (`ls`), else `./results`.
+    fn root(&self, positional: Option<&PathBuf>) -> PathBuf {
+        self.dir.clone().or_else(|| positional.cloned()).unwrap_or_else(|| PathBuf::from("results"))
+    }
 }
 
 impl Common {
@@ -603,6 +649,71 @@ fn cmd_plugins(json: bool, all: bool) -> Result<u8, Error> {
     Ok(0)
 }
 
+/// A browse error as an exit code (2 bad argument, 3 unreadable store), message on stderr.
+fn browse_failed(e: flowlab::browse::BrowseError) -> Result<u8, Error> {
+    flowlab::note!("{e}");
+    Ok(match e {
+        flowlab::browse::BrowseError::BadArg(_) => exit::CONFIG,
+        flowlab::browse::BrowseError::Store(_) => exit::INTERNAL,
+    })
+}
+
+fn cmd_ls(root: &Path, json: bool) -> Result<u8, Error> {
+    let (summaries, warnings) = match flowlab::browse::ls_summaries(root) {
+        Ok(x) => x,
+        Err(e) => return browse_failed(e),
+    };
+    for w in &warnings {
+        flowlab::note!("warning: {w}");
+    }
+    if json {
+        out!("{}", serde_json::Value::Array(summaries))?;
+    } else if summaries.is_empty() {
+        flowlab::note!("no experiments under {}", root.display());
+    } else {
+        for line in flowlab::browse::ls_table(&summaries) {
+            out!("{line}")?;
+        }
+    }
+    Ok(0)
+}
+
+fn cmd_show(root: &Path, target: &str, json: bool) -> Result<u8, Error> {
+    use flowlab::browse::{self, Target};
+    let t = match browse::resolve(root, target) {
+        Ok(t) => t,
+        Err(e) => return browse_failed(e),
+    };
+    let lines = match (&t, json) {
+        (Target::Cell(c), true) => vec![serde_json::to_string_pretty(&c.record).unwrap_or_default()],
+        (Target::Cell(c), false) => browse::show_cell(c),
+        (Target::Experiment(ex), true) => vec![serde_json::to_string_pretty(&browse::experiment_json(ex)).unwrap_or_default()],
+        (Target::Experiment(ex), false) => browse::show_experiment(ex),
+    };
+    if let Target::Experiment(ex) = &t {
+        for c in &ex.corrupt {
+            flowlab::note!("warning: corrupt cell file {c}");
+        }
+    }
+    for line in lines {
+        out!("{line}")?;
+    }
+    Ok(0)
+}
+
+fn cmd_diff(root: &Path, a: &str, b: &str) -> Result<u8, Error> {
+    use flowlab::browse;
+    let r = browse::resolve(root, a).and_then(|ta| browse::resolve(root, b).and_then(|tb| browse::diff(&ta, &tb, browse::use_color())));
+    let (lines, differ) = match r {
+        Ok(x) => x,
+        Err(e) => return browse_failed(e),
+    };
+    for line in lines {
+        out!("{line}")?;
+    }
+    Ok(if differ { exit::FAILED_CELLS } else { 0 })
+}
+
 fn cmd_schema(output: &Path, check: bool) -> Result<u8, Error> {
     let plugins = flowlab::schema::schema_plugins();
     let v = flowlab::schema::manifest_schema(&plugins);
@@ -716,6 +827,9 @@ fn main() -> ExitCode {
             render_reports(&plan, &store, common, *pdf).map(|_| 0)
         }),
         Cmd::Plugins { json, all } => cmd_plugins(*json, *all),
+        Cmd::Ls { root, results, json } => cmd_ls(&results.root(root.as_ref()), *json),
+        Cmd::Show { target, results, json } => cmd_show(&results.root(None), target, *json),
+        Cmd::Diff { a, b, results } => cmd_diff(&results.root(None), a, b),
         Cmd::Schema { output, check } => cmd_schema(output, *check),
         Cmd::Completions { shell } => cmd_completions(*shell),
         Cmd::Man { output } => cmd_man(output.as_deref()),
