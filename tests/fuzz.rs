@@ -107,6 +107,10 @@ fn fuzz_manifest_parser_and_plan_builder() {
         ("FLOWLAB_EXPERIMENT__SEED", "7"), ("FLOWLAB_EXPERIMENT__SEED", "18446744073709551615"), ("FLOWLAB_PROBE__DRAWS", "1e-6"), ("FLOWLAB_PROBE__VALUE", "3"), ("FLOWLAB_RUN__TIMEOUT_S", "inf"),
         ("FLOWLAB_PROB__DRAWS", "2"), ("FLOWLAB___", "1"), ("FLOWLAB_RUN__JOBS", "[1"), ("FLOWLAB_FIT__FAMILIES", "{lognorm = 2}"), ("FLOWLAB_EXPERIMENT__NAME", "\"../x\""),
     ];
+    let sweep_pool = [
+        "probe.value=1,2", "probe.value=1:6", "probe.draws=0:1000000:1", "probe.value=[1,2],[3]", "nosuch.x=1", "probe.value=", "probe.value=1:", "probe.value=5:1:0",
+        "probe.value=nan", "fit.iterations=100,400", "probe.value=\"a,b\",c", "probe.value=1,1", "=1", "probe.value=-9223372036854775808:9223372036854775807",
+    ];
     while t0.elapsed() < Duration::from_secs(secs) || cases < 200 {
         let (path, base) = &files[rng.below(files.len())];
         let text = mutate(&mut rng, base, &texts);
@@ -121,9 +125,14 @@ fn fuzz_manifest_parser_and_plan_builder() {
             let (k, v) = env_pool[rng.below(env_pool.len())];
             env_vars.push((k.to_string(), pick(&mut rng, v)));
         }
-        let layers = Layers { sets: sets.clone(), sweeps: vec![], env: !env_vars.is_empty(), env_vars: Some(env_vars.clone()) };
+        let mut sweeps: Vec<String> = Vec::new();
+        for _ in 0..rng.below(2) {
+            let s = sweep_pool[rng.below(sweep_pool.len())];
+            sweeps.push(pick(&mut rng, s));
+        }
+        let layers = Layers { sets: sets.clone(), sweeps: sweeps.clone(), env: !env_vars.is_empty(), env_vars: Some(env_vars.clone()) };
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Manifest::from_text(path, text.clone(), &layers)));
-        let r = r.unwrap_or_else(|_| panic!("the manifest parser panicked (seed {seed}, case {cases}, sets {sets:?}, env {env_vars:?}) on:\n{text}"));
+        let r = r.unwrap_or_else(|_| panic!("the manifest parser panicked (seed {seed}, case {cases}, sets {sets:?}, sweeps {sweeps:?}, env {env_vars:?}) on:\n{text}"));
         cases += 1;
         match r {
             Err(e) => {

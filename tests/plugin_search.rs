@@ -29,7 +29,7 @@ fn a_library_in_the_current_directory_is_never_loaded() {
         c.current_dir(tmp.path()).env_remove("FLOWLAB_PLUGIN_PATH").env("FLOWLAB_EVIL_MARKER", &marker).args(args);
         c.output().unwrap()
     };
-    let o = flowlab_here(&["plugins"]);
+    let o = flowlab_here(&["plugins", "--all"]);
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(out.contains("search path") && out.contains("testplug"), "{out}");
