@@ -1,4 +1,4 @@
-//! `flowlab ls`, `show`, `diff` (issue 16 §8) over results of the test plugin's probe
+//! `flowlab ls`, `show`, `diff` (README: commands) over results of the test plugin's probe
 //! manifest: counts, lookup by id prefix / file / experiment, side-by-side diffs and their
 //! exit codes, clear exit-2 errors. Nothing here depends on timing.
 use crate::common::*;

@@ -1,4 +1,4 @@
-//! Hardening (issue 14's first, third and fifth groups): nothing lost, nothing runs twice,
+//! Hardening (docs/scale-out.md, guarantees): nothing lost, nothing runs twice,
 //! one meaning per input. Each test names the guarantee it backs in docs/scale-out.md.
 use crate::common::*;
 use std::path::Path;

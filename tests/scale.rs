@@ -1,4 +1,4 @@
-//! Scale hardening (issue 14): nothing hangs, memory stays bounded. The plan-size limit is
+//! Scale hardening (docs/scale-out.md, limits at scale): nothing hangs, memory stays bounded. The plan-size limit is
 //! also covered by the bad-manifest corpus (`tests/bad/plan_*.toml`); the memory figures are
 //! measurements in BENCHMARKS.md, not assertions.
 use crate::common::*;

@@ -1,4 +1,4 @@
-//! Browsing stored results from the terminal (`flowlab ls`, `show`, `diff`; issue 16 §8):
+//! Browsing stored results from the terminal (`flowlab ls`, `show`, `diff`; README: commands):
 //! reads `results/<experiment>/<cell-id>.json` (schema `flowlab.cell/1`, `store.rs`) and
 //! `.flowlab-run.json`, never writes. Functions return lines or JSON; the binary prints them
 //! through its `out!` macro, so a closed pipe ends quietly (README.md: commands).
@@ -251,7 +251,7 @@ pub fn ls_table(summaries: &[Value]) -> Vec<String> {
 }
 
 /// A number for a table: the stored (shortest round-trip) form when it has at most 6
-/// significant digits, else 6 significant digits (issue 16 §8: ≥ 6 in tables).
+/// significant digits, else 6 significant digits (enough to tell fitted values apart in a table).
 pub fn table_num(x: f64) -> String {
     let shortest = serde_json::Number::from_f64(x).map(|n| n.to_string()).unwrap_or_else(|| x.to_string());
     let digits = shortest.split(['e', 'E']).next().unwrap_or("").chars().filter(char::is_ascii_digit).collect::<String>();

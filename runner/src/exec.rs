@@ -95,7 +95,7 @@ impl CellFilter {
 
 /// Most cells run at once per core. Cells wait (subprocess workers, sleeps, file I/O) as well
 /// as compute, so a few per core can help; beyond that each job only adds a thread, its stack
-/// and a record in memory, and `-j 100000` spent its time starting threads (issue 14).
+/// and a record in memory, and `-j 100000` spent its time starting threads.
 pub const JOBS_PER_CORE: usize = 4;
 
 /// The number of cells to run at once: `requested`, at most [`JOBS_PER_CORE`] × `cores` and
@@ -397,7 +397,7 @@ pub fn execute(plan: &Plan, store: &Store, opts: &RunOptions) -> Result<Summary,
     let eta_shown = AtomicBool::new(false);
     let failed_any = AtomicBool::new(false);
     let done = AtomicUsize::new(0);
-    // counts and the failures only: memory stays O(jobs), not O(cells) (issue 14)
+    // counts and the failures only: memory stays O(jobs), not O(cells) (docs/scale-out.md)
     let counts: [AtomicUsize; 5] = Default::default();
     let failures: Mutex<Vec<(usize, String)>> = Mutex::new(Vec::new());
     let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs).build().map_err(|e| StoreError::Io { path: store.root.clone(), source: std::io::Error::other(e.to_string()) })?;
