@@ -320,3 +320,17 @@ fn a_full_disk_is_a_clear_error_and_loses_nothing() {
     let temps: Vec<_> = after.keys().filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().contains(".tmp-"))).collect();
     assert!(temps.is_empty(), "temp files left: {temps:?}");
 }
+
+#[test]
+fn one_error_per_mistake() {
+    let errors = |o: &std::process::Output| stderr(o).lines().filter(|l| l.contains(": error: ")).count();
+    // an unknown key in a swept task: once, not once per sweep point
+    let o = run(&["plan", "tests/bad/swept_task_unknown_field.toml", "--no-env"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(errors(&o), 1, "{}", stderr(&o));
+    // a {data} dataset without a data directory: that error, not also "no dataset to run on"
+    let o = run(&["plan", "experiments/fit-benchmark.toml", "--no-env"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(errors(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("no data directory is set") && !stderr(&o).contains("no dataset to run on"), "{}", stderr(&o));
+}

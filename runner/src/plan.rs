@@ -485,8 +485,11 @@ impl Plan {
 
         // ---- tasks: sized first, so an oversized plan is refused before a cell is built -------
         let mut shapes = Vec::new();
+        // a dataset already reported as broken explains a task left without data: saying
+        // "declare a [[dataset]]" as well would point away from the cause
+        let datasets_failed = !errors.is_empty();
         for t in &manifest.tasks {
-            match shape_task(&manifest, t, &mut plugins, &datasets, &dataset_order) {
+            match shape_task(&manifest, t, &mut plugins, &datasets, &dataset_order, datasets_failed) {
                 Ok(s) => shapes.push(s),
                 Err(e) => errors.extend(e),
             }
@@ -579,6 +582,7 @@ fn shape_task<'m>(
     plugins: &mut PluginSet,
     datasets: &BTreeMap<String, PlannedDataset>,
     dataset_order: &[String],
+    datasets_failed: bool,
 ) -> Result<TaskShape<'m>, Vec<ManifestError>> {
     let at = |k: &str| manifest.origin(&["tasks", &t.id, k]);
     let p = plugins.get(&t.plugin, at("plugin")).map_err(|e| vec![e])?;
@@ -617,6 +621,9 @@ fn shape_task<'m>(
             }
             None => dataset_order.iter().filter(|id| accepts(&datasets[*id])).collect(),
         };
+        if list.is_empty() && datasets_failed {
+            return Err(Vec::new());
+        }
         if list.is_empty() {
             return Err(vec![ManifestError::new(manifest.origin(&["tasks", &t.id]), format!("task `{}` has no dataset to run on", t.id)).help(format!("declare a [[dataset]] with format {}", if cap.accepts.is_empty() { "any".into() } else { cap.accepts.join(" or ") }))]);
         }
@@ -628,7 +635,7 @@ fn shape_task<'m>(
 
 /// The error of a sweep point whose settings the plugin refused, placed at the swept key it
 /// names (else at the task's key).
-fn point_error(manifest: &Manifest, t: &TaskDecl, axes: &[&crate::manifest::SweepAxis], pt: &Map<String, Value>, e: flowlab_abi::PluginError) -> ManifestError {
+fn point_error(manifest: &Manifest, t: &TaskDecl, axes: &[&crate::manifest::SweepAxis], pt: &Map<String, Value>, more: usize, e: flowlab_abi::PluginError) -> ManifestError {
     let key = e.path.clone().unwrap_or_default();
     let swept = axes.iter().find(|a| !key.is_empty() && (a.setting.join(".") == key || key.starts_with(&format!("{}.", a.setting.join(".")))));
     let origin = match swept {
@@ -639,7 +646,11 @@ fn point_error(manifest: &Manifest, t: &TaskDecl, axes: &[&crate::manifest::Swee
             manifest.source.locate_normalised(&path)
         }
     };
-    let what = if pt.is_empty() { String::new() } else { format!(" (sweep point {})", Value::Object(pt.clone())) };
+    let what = match (pt.is_empty(), more) {
+        (true, _) => String::new(),
+        (false, 0) => format!(" (sweep point {})", Value::Object(pt.clone())),
+        (false, n) => format!(" (sweep point {} and {n} more)", Value::Object(pt.clone())),
+    };
     ManifestError::new(origin, format!("task `{}`{what}: {}", t.id, e.message)).help(format!("see `flowlab plugins` or schemas/manifest.schema.json for the settings of `{}`", t.capability))
 }
 
@@ -663,7 +674,7 @@ fn expand_task(manifest: &Manifest, s: &TaskShape, datasets: &BTreeMap<String, P
     let per_point = (s.targets.len() as u64).saturating_mul(u64::from(reps)).max(1);
     let chunk = (2048 / per_point).max(1);
     let chunks: Vec<(u64, u64)> = (0..grid.len().div_ceil(chunk)).map(|c| (c * chunk, ((c + 1) * chunk).min(grid.len()))).collect();
-    let expand_into = |&(lo, hi): &(u64, u64), out: &mut Vec<Cell>| -> Vec<ManifestError> {
+    let expand_into = |&(lo, hi): &(u64, u64), out: &mut Vec<Cell>| -> Vec<(u64, flowlab_abi::PluginError)> {
         let mut errs = Vec::new();
         // digests of the canonical settings already validated in this chunk (a digest, not
         // the text: a large sweep would otherwise keep every canonical string)
@@ -675,7 +686,7 @@ fn expand_task(manifest: &Manifest, s: &TaskShape, datasets: &BTreeMap<String, P
             if validated.insert(digest)
                 && let Err(e) = p.validate(&t.capability, &settings)
             {
-                errs.push(point_error(manifest, t, axes, &grid.point(k), e));
+                errs.push((k, e));
                 continue;
             }
             for ds in &s.targets {
@@ -712,7 +723,7 @@ fn expand_task(manifest: &Manifest, s: &TaskShape, datasets: &BTreeMap<String, P
             continue;
         }
         use rayon::prelude::*;
-        let parts: Vec<(Vec<Cell>, Vec<ManifestError>)> = batch
+        let parts: Vec<(Vec<Cell>, Vec<(u64, flowlab_abi::PluginError)>)> = batch
             .par_iter()
             .map(|c| {
                 let mut out = Vec::with_capacity(((c.1 - c.0).saturating_mul(per_point)).min(1 << 16) as usize);
@@ -725,6 +736,20 @@ fn expand_task(manifest: &Manifest, s: &TaskShape, datasets: &BTreeMap<String, P
             errs.extend(e);
         }
     }
+    // one error per mistake: the same refusal (key and message) at many sweep points is
+    // reported once, at its first point, with how many more share it
+    let mut order: Vec<(u64, flowlab_abi::PluginError, usize)> = Vec::new();
+    let mut index: std::collections::HashMap<(Option<String>, String), usize> = std::collections::HashMap::new();
+    for (k, e) in errs {
+        match index.entry((e.path.clone(), e.message.clone())) {
+            std::collections::hash_map::Entry::Occupied(o) => order[*o.get()].2 += 1,
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(order.len());
+                order.push((k, e, 0));
+            }
+        }
+    }
+    let errs: Vec<ManifestError> = order.into_iter().map(|(k, e, more)| point_error(manifest, t, axes, &grid.point(k), more, e)).collect();
     if errs.is_empty() { Ok(()) } else { Err(errs) }
 }
 
