@@ -654,6 +654,9 @@ fn point_error(manifest: &Manifest, t: &TaskDecl, axes: &[&crate::manifest::Swee
     ManifestError::new(origin, format!("task `{}`{what}: {}", t.id, e.message)).help(format!("see `flowlab plugins` or schemas/manifest.schema.json for the settings of `{}`", t.capability))
 }
 
+/// A sweep point (its index in the grid) whose settings the plugin refused, and why.
+type PointRefusal = (u64, flowlab_abi::PluginError);
+
 /// Builds a task's cells: grid points in order (the last axis varies fastest), then datasets,
 /// then replicates. Settings are validated once per distinct settings object of a chunk.
 fn expand_task(manifest: &Manifest, s: &TaskShape, datasets: &BTreeMap<String, PlannedDataset>, root_seed: u64, reps: u32, cells: &mut Vec<Cell>) -> Result<(), Vec<ManifestError>> {
@@ -674,7 +677,7 @@ fn expand_task(manifest: &Manifest, s: &TaskShape, datasets: &BTreeMap<String, P
     let per_point = (s.targets.len() as u64).saturating_mul(u64::from(reps)).max(1);
     let chunk = (2048 / per_point).max(1);
     let chunks: Vec<(u64, u64)> = (0..grid.len().div_ceil(chunk)).map(|c| (c * chunk, ((c + 1) * chunk).min(grid.len()))).collect();
-    let expand_into = |&(lo, hi): &(u64, u64), out: &mut Vec<Cell>| -> Vec<(u64, flowlab_abi::PluginError)> {
+    let expand_into = |&(lo, hi): &(u64, u64), out: &mut Vec<Cell>| -> Vec<PointRefusal> {
         let mut errs = Vec::new();
         // digests of the canonical settings already validated in this chunk (a digest, not
         // the text: a large sweep would otherwise keep every canonical string)
@@ -723,7 +726,7 @@ fn expand_task(manifest: &Manifest, s: &TaskShape, datasets: &BTreeMap<String, P
             continue;
         }
         use rayon::prelude::*;
-        let parts: Vec<(Vec<Cell>, Vec<(u64, flowlab_abi::PluginError)>)> = batch
+        let parts: Vec<(Vec<Cell>, Vec<PointRefusal>)> = batch
             .par_iter()
             .map(|c| {
                 let mut out = Vec::with_capacity(((c.1 - c.0).saturating_mul(per_point)).min(1 << 16) as usize);
