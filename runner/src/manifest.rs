@@ -334,12 +334,17 @@ fn toml_to_json(v: &toml::Value) -> Value {
 pub fn parse_value(s: &str) -> Value {
     match toml::from_str::<toml::Table>(&format!("v = {s}")) {
         Ok(t) => t.get("v").map(toml_to_json).unwrap_or(Value::Null),
-        // TOML integers stop at 2^63 - 1; a larger decimal is kept as a number so the range
-        // check of the key it sets can say what is allowed (instead of "expected u64")
-        Err(_) => match s.trim().parse::<u64>() {
-            Ok(n) => Value::from(n),
-            Err(_) => Value::String(s.to_string()),
-        },
+        Err(_) => bare_value(s),
+    }
+}
+
+/// A value that is not TOML: TOML integers stop at 2^63 - 1, so a larger decimal is kept as a
+/// number (the range check of the key it sets can then say what is allowed, instead of
+/// "expected u64"); anything else is a string.
+fn bare_value(s: &str) -> Value {
+    match s.trim().parse::<u64>() {
+        Ok(n) => Value::from(n),
+        Err(_) => Value::String(s.to_string()),
     }
 }
 
@@ -377,16 +382,14 @@ fn nonfinite_paths(v: &toml::Value, at: &mut Vec<Seg>, out: &mut Vec<Vec<Seg>>) 
 /// Parses an override value (`--set` or environment) as [`parse_value`] does, refusing
 /// `nan` and `inf`.
 fn parse_override(s: &str) -> Result<Value, String> {
-    if let Ok(t) = toml::from_str::<toml::Table>(&format!("v = {s}"))
-        && let Some(v) = t.get("v")
-    {
-        let mut bad = Vec::new();
-        nonfinite_paths(v, &mut Vec::new(), &mut bad);
-        if !bad.is_empty() {
-            return Err(format!("`{}` is not a finite number; settings take finite numbers only", s.trim()));
-        }
+    let Ok(t) = toml::from_str::<toml::Table>(&format!("v = {s}")) else { return Ok(bare_value(s)) };
+    let Some(v) = t.get("v") else { return Ok(Value::Null) };
+    let mut bad = Vec::new();
+    nonfinite_paths(v, &mut Vec::new(), &mut bad);
+    if !bad.is_empty() {
+        return Err(format!("`{}` is not a finite number; settings take finite numbers only", s.trim()));
     }
-    Ok(parse_value(s))
+    Ok(toml_to_json(v))
 }
 
 /// Most values one `--sweep` flag may give (the default `[run] max_cells`): a range such as

@@ -109,7 +109,6 @@ fn cause_line(tail: &[String]) -> Option<&str> {
 /// followed by a long backtrace, so the head matters as much as the tail).
 fn tail_lines(bytes: &[u8], n: usize) -> Vec<String> {
     let text = String::from_utf8_lossy(bytes);
-    let text: String = text.lines().map(normalise_line).collect::<Vec<_>>().join("\n");
     let head_n = n / 4;
     let mut head = Vec::new();
     let mut q: VecDeque<String> = VecDeque::new();
@@ -130,7 +129,8 @@ fn tail_lines(bytes: &[u8], n: usize) -> Vec<String> {
         head.push(format!("… {omitted} lines omitted …"));
     }
     head.extend(q);
-    head
+    // only the kept lines are normalised: a worker may print far more than it keeps
+    head.iter().map(|l| normalise_line(l)).collect()
 }
 
 /// The command that starts a worker: this executable (`flowlab worker`), wrapped in
