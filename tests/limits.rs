@@ -229,7 +229,7 @@ fn every_size_setting_is_bounded_and_no_value_aborts() {
                     let max = max.unwrap_or_default();
                     match p.validate(&c.name, &s) {
                         Ok(()) => problems.push(format!("{name}: `{key}` = {} (maximum + 1) passes validation", max + 1)),
-                        Err(e) if e.path.as_deref() != Some(key.as_str()) || !e.message.contains(&format!("..={max}")) => {
+                        Err(e) if e.path.as_deref() != Some(key.as_str()) || !e.message.contains(&format!(", {max}]")) => {
                             problems.push(format!("{name}: `{key}` = {}: error does not name the key and range: {:?} {}", max + 1, e.path, e.message))
                         }
                         Err(_) => {}

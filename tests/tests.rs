@@ -23,3 +23,5 @@ mod limits;
 mod progress;
 mod cli;
 mod browse;
+mod settings_docs;
+mod first_manifest;

@@ -19,6 +19,7 @@ macro_rules! note {
 }
 
 pub mod browse;
+pub mod describe;
 pub mod error;
 pub mod exec;
 pub mod fsguard;

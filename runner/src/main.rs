@@ -219,8 +219,14 @@ enum Cmd {
         #[arg(long)]
         pdf: bool,
     },
-    /// List the plugins found, their versions and what each provides.
+    /// List the plugins found, their versions and what each provides; with PLUGIN [CAPABILITY],
+    /// explain every setting (type, default, allowed values or range, description) and print a
+    /// complete example manifest section.
     Plugins {
+        /// Explain this plugin's capabilities in full.
+        plugin: Option<String>,
+        /// Only this capability of PLUGIN.
+        capability: Option<String>,
         /// Print the full JSON descriptions (one JSON array).
         #[arg(long)]
         json: bool,
@@ -649,6 +655,52 @@ fn cmd_plugins(json: bool, all: bool) -> Result<u8, Error> {
     Ok(0)
 }
 
+/// `flowlab plugins PLUGIN [CAPABILITY]`: every setting explained and an example section (or
+/// with --json that plugin's description, or that capability's).
+fn cmd_plugin_help(name: &str, capability: Option<&str>, json: bool) -> Result<u8, Error> {
+    let plugins: Vec<&flowlab_abi::host::LoadedPlugin> = flowlab_abi::host::candidate_files().iter().filter(|f| flowlab::plan::check_library_file(f).is_ok()).filter_map(|f| flowlab_abi::host::LoadedPlugin::load(f).ok()).collect();
+    let Some(p) = plugins.iter().find(|p| p.name() == name) else {
+        let names: Vec<&str> = plugins.iter().filter(|p| !p.description.internal).map(|p| p.name()).collect();
+        let hint = flowlab::manifest::suggest(name, names.iter().copied()).map(|s| format!("did you mean `{s}`? ")).unwrap_or_default();
+        flowlab::note!("error: no plugin `{name}`; {hint}plugins found: {}", names.join(", "));
+        return Ok(exit::CONFIG);
+    };
+    let caps: Vec<&flowlab_abi::Capability> = match capability {
+        None => p.description.capabilities.iter().collect(),
+        Some(c) => match p.description.capability(c) {
+            Some(cap) => vec![cap],
+            None => {
+                let names: Vec<&str> = p.description.capabilities.iter().map(|c| c.name.as_str()).collect();
+                let hint = flowlab::manifest::suggest(c, names.iter().copied()).map(|s| format!("did you mean `{s}`? ")).unwrap_or_default();
+                flowlab::note!("error: plugin `{name}` has no capability `{c}`; {hint}its capabilities: {}", names.join(", "));
+                return Ok(exit::CONFIG);
+            }
+        },
+    };
+    if json {
+        let v = match capability {
+            Some(_) => serde_json::to_value(caps[0]),
+            None => serde_json::to_value(&p.description),
+        };
+        out!("{}", v.map(|v| serde_json::to_string_pretty(&v).unwrap_or_default()).unwrap_or_default())?;
+        return Ok(0);
+    }
+    if capability.is_none() {
+        out!("{} {}  {}", p.name(), p.version(), p.path.display())?;
+        if !p.description.summary.is_empty() {
+            out!("{}", p.description.summary)?;
+        }
+    }
+    for (i, c) in caps.iter().enumerate() {
+        if capability.is_none() || i > 0 {
+            out!("")?;
+        }
+        let text = flowlab::describe::capability_text(p.name(), c);
+        out!("{}", text.trim_end())?;
+    }
+    Ok(0)
+}
+
 /// A browse error as an exit code (2 bad argument, 3 unreadable store), message on stderr.
 fn browse_failed(e: flowlab::browse::BrowseError) -> Result<u8, Error> {
     flowlab::note!("{e}");
@@ -826,7 +878,10 @@ fn main() -> ExitCode {
             let store = common.store(&plan);
             render_reports(&plan, &store, common, *pdf).map(|_| 0)
         }),
-        Cmd::Plugins { json, all } => cmd_plugins(*json, *all),
+        Cmd::Plugins { plugin, capability, json, all } => match plugin {
+            Some(p) => cmd_plugin_help(p, capability.as_deref(), *json),
+            None => cmd_plugins(*json, *all),
+        },
         Cmd::Ls { root, results, json } => cmd_ls(&results.root(root.as_ref()), *json),
         Cmd::Show { target, results, json } => cmd_show(&results.root(None), target, *json),
         Cmd::Diff { a, b, results } => cmd_diff(&results.root(None), a, b),

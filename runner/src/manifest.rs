@@ -180,6 +180,20 @@ pub struct Manifest {
     pub overrides: BTreeMap<String, String>,
     /// Where each normalised key came from, for error locations.
     pub source: Source,
+    /// Sweep keys naming no task but close to a task id (`fit.iterations` beside a `[[fitt]]`
+    /// section): whether the key or the section is the mistake is known only once the
+    /// plugins say whether that task's capability exists, so the planner reports the error
+    /// only when the task resolves (runner/src/plan.rs).
+    pub deferred: Vec<DeferredError>,
+}
+
+/// An error whose root cause may be another one (see [`Manifest::deferred`]).
+#[derive(Debug, Clone)]
+pub struct DeferredError {
+    /// The task whose own error would explain this one.
+    pub unless_task_fails: String,
+    /// The error, reported when that task resolves.
+    pub error: ManifestError,
 }
 
 /// Overrides from outside the file.
@@ -879,6 +893,7 @@ impl Manifest {
             ts.push(TaskDecl { id: id.clone(), section: section.clone(), plugin, capability, datasets, settings: t, isolation, timeout_s });
         }
         let mut sweep = Vec::new();
+        let mut deferred = Vec::new();
         if let Value::Object(m) = get("sweep") {
             for (key, values) in m {
                 let here = source.locate_normalised(&["sweep".into(), key.clone()]);
@@ -886,8 +901,13 @@ impl Manifest {
                 let task = parts.next().unwrap_or("").to_string();
                 let setting: Vec<String> = parts.map(str::to_string).collect();
                 if !task_ids.contains(&task) || setting.is_empty() || setting.iter().any(|s| s.is_empty()) {
-                    let hint = suggest(&task, task_ids.iter().map(|s| s.as_str())).map(|s| format!("did you mean `{s}.…`?")).unwrap_or_else(|| format!("sweep keys are \"<task id>.<setting>\"; task ids: {}", task_order.iter().map(|(i, _)| i.as_str()).collect::<Vec<_>>().join(", ")));
-                    errors.push(err(here, format!("sweep key `{key}` does not name a task setting")).help(hint));
+                    let near = if task_ids.contains(&task) { None } else { suggest(&task, task_ids.iter().map(|s| s.as_str())) };
+                    let hint = near.as_ref().map(|s| format!("did you mean `{s}.…`?")).unwrap_or_else(|| format!("sweep keys are \"<task id>.<setting>\"; task ids: {}", task_order.iter().map(|(i, _)| i.as_str()).collect::<Vec<_>>().join(", ")));
+                    let e = err(here, format!("sweep key `{key}` does not name a task setting")).help(hint);
+                    match near {
+                        Some(t) if !setting.is_empty() => deferred.push(DeferredError { unless_task_fails: t, error: e }),
+                        _ => errors.push(e),
+                    }
                     continue;
                 }
                 match values {
@@ -928,10 +948,12 @@ impl Manifest {
             }
         }
         if !errors.is_empty() {
+            // the planner, which would decide, does not run: report them as they are
+            errors.extend(deferred.into_iter().map(|d| d.error));
             return Err(ManifestErrors(errors));
         }
         let experiment = experiment.expect("checked above");
-        Ok(Manifest { path: path.to_path_buf(), experiment, run, datasets: ds, tasks: ts, sweep, reports, overrides, source })
+        Ok(Manifest { path: path.to_path_buf(), experiment, run, datasets: ds, tasks: ts, sweep, reports, overrides, source, deferred })
     }
 
     /// Directory of the manifest file.

@@ -8,7 +8,7 @@ use flowlab_abi::seed::derive_cell_seed;
 use flowlab_abi::CapabilityKind;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -445,19 +445,25 @@ impl Plan {
                         continue;
                     }
                 };
-                match p.description.capability(cap) {
-                    Some(c) if c.kind == CapabilityKind::Dataset => {}
+                let schema = match p.description.capability(cap) {
+                    Some(c) if c.kind == CapabilityKind::Dataset => &c.settings_schema,
                     _ => {
                         let gens: Vec<&str> = p.description.capabilities.iter().filter(|c| c.kind == CapabilityKind::Dataset).map(|c| c.name.as_str()).collect();
                         errors.push(ManifestError::new(at("capability"), format!("plugin `{plugin}` has no dataset capability `{cap}`")).help(if gens.is_empty() { format!("`{plugin}` generates no datasets") } else { format!("its dataset capabilities: {}", gens.join(", ")) }));
                         continue;
                     }
+                };
+                if let (Some(f), Some(declared)) = (&p.description.capability(cap).and_then(|c| c.produces.clone()), &d.format)
+                    && f != declared
+                {
+                    errors.push(ManifestError::new(at("format"), format!("dataset `{}`: `{cap}` of `{plugin}` writes format `{f}`, not `{declared}`", d.id)).help(format!("write `format = \"{f}\"`")));
+                    continue;
                 }
                 let settings = Value::Object(d.settings.clone());
                 if let Err(e) = p.validate(cap, &settings) {
                     let mut path = vec!["datasets".to_string(), d.id.clone(), "settings".into()];
                     path.extend(e.path.iter().flat_map(|p| p.split('.').map(str::to_string)));
-                    errors.push(ManifestError::new(manifest.source.locate_normalised(&path), format!("dataset `{}`: {}", d.id, e.message)).help("see `flowlab plugins` for the settings this capability takes"));
+                    errors.push(ManifestError::new(manifest.source.locate_normalised(&path), format!("dataset `{}`: {}", d.id, e.message)).help(settings_help(schema, e.path.as_deref(), plugin, cap)));
                     continue;
                 }
                 let canon = canonical(&settings);
@@ -478,7 +484,9 @@ impl Plan {
                     seed_bytes: seed,
                     overrides: Arc::new(overrides_under(&manifest, &[&format!("datasets.{}.", d.id)])),
                 });
-                datasets.insert(d.id.clone(), PlannedDataset { decl: d.clone(), format: d.format.clone().unwrap_or_default(), source: DatasetSource::Generated { cell: idx }, identity: id });
+                // `format` may be left out when the capability says what it writes
+                let format = d.format.clone().or_else(|| p.description.capability(cap).and_then(|c| c.produces.clone())).unwrap_or_default();
+                datasets.insert(d.id.clone(), PlannedDataset { decl: d.clone(), format, source: DatasetSource::Generated { cell: idx }, identity: id });
                 dataset_order.push(d.id.clone());
             }
         }
@@ -488,12 +496,19 @@ impl Plan {
         // a dataset already reported as broken explains a task left without data: saying
         // "declare a [[dataset]]" as well would point away from the cause
         let datasets_failed = !errors.is_empty();
+        let mut failed_tasks = BTreeSet::new();
         for t in &manifest.tasks {
             match shape_task(&manifest, t, &mut plugins, &datasets, &dataset_order, datasets_failed) {
                 Ok(s) => shapes.push(s),
-                Err(e) => errors.extend(e),
+                Err(e) => {
+                    failed_tasks.insert(t.id.as_str());
+                    errors.extend(e)
+                }
             }
         }
+        // a sweep key close to a task that failed (`fit.iterations` beside `[[fitt]]`) is a
+        // consequence of that task's error: only its own error is reported
+        errors.extend(manifest.deferred.iter().filter(|d| !failed_tasks.contains(d.unless_task_fails.as_str())).map(|d| d.error.clone()));
         let max = manifest.run.max_cells.unwrap_or(DEFAULT_MAX_CELLS);
         let total = shapes.iter().fold(cells.len() as u64, |n, s| n.saturating_add(s.cells(reps)));
         if total > max {
@@ -594,7 +609,8 @@ fn shape_task<'m>(
                 Some(s) => format!("did you mean `{s}`?"),
                 None => format!("`{}` provides: {}", t.plugin, tasks.join(", ")),
             };
-            return Err(vec![ManifestError::new(manifest.origin(&["tasks", &t.id]), format!("plugin `{}` does not provide `{}`", t.plugin, t.capability)).help(hint)]);
+            let named_by = if t.section == t.capability { format!(" (a task section's name is its capability: [[{}]])", t.section) } else { String::new() };
+            return Err(vec![ManifestError::new(manifest.origin(&["tasks", &t.id]), format!("plugin `{}` has no task capability `{}`{named_by}", t.plugin, t.capability)).help(hint)]);
         }
     };
     // datasets the task runs on
@@ -635,7 +651,10 @@ fn shape_task<'m>(
 
 /// The error of a sweep point whose settings the plugin refused, placed at the swept key it
 /// names (else at the task's key).
-fn point_error(manifest: &Manifest, t: &TaskDecl, axes: &[&crate::manifest::SweepAxis], pt: &Map<String, Value>, more: usize, e: flowlab_abi::PluginError) -> ManifestError {
+///
+/// A refusal shared by every point of the grid that no swept key causes is the task's own
+/// mistake: it names no sweep point.
+fn point_error(manifest: &Manifest, t: &TaskDecl, schema: &Value, axes: &[&crate::manifest::SweepAxis], pt: &Map<String, Value>, (more, points): (usize, u64), e: flowlab_abi::PluginError) -> ManifestError {
     let key = e.path.clone().unwrap_or_default();
     let swept = axes.iter().find(|a| !key.is_empty() && (a.setting.join(".") == key || key.starts_with(&format!("{}.", a.setting.join(".")))));
     let origin = match swept {
@@ -646,12 +665,23 @@ fn point_error(manifest: &Manifest, t: &TaskDecl, axes: &[&crate::manifest::Swee
             manifest.source.locate_normalised(&path)
         }
     };
-    let what = match (pt.is_empty(), more) {
+    let every = swept.is_none() && more as u64 + 1 >= points;
+    let what = match (pt.is_empty() || every, more) {
         (true, _) => String::new(),
         (false, 0) => format!(" (sweep point {})", Value::Object(pt.clone())),
         (false, n) => format!(" (sweep point {} and {n} more)", Value::Object(pt.clone())),
     };
-    ManifestError::new(origin, format!("task `{}`{what}: {}", t.id, e.message)).help(format!("see `flowlab plugins` or schemas/manifest.schema.json for the settings of `{}`", t.capability))
+    ManifestError::new(origin, format!("task `{}`{what}: {}", t.id, e.message)).help(settings_help(schema, e.path.as_deref(), &t.plugin, &t.capability))
+}
+
+/// The help of a settings error: the expected shape of the key with an example of the right
+/// value (runner/src/describe.rs), and where every setting is explained.
+fn settings_help(schema: &Value, path: Option<&str>, plugin: &str, capability: &str) -> String {
+    let more = format!("`flowlab plugins {plugin} {capability}` explains every setting");
+    match path.and_then(|p| crate::describe::expected(schema, p)) {
+        Some(e) => format!("{e}; {more}"),
+        None => more,
+    }
 }
 
 /// A sweep point (its index in the grid) whose settings the plugin refused, and why.
@@ -739,6 +769,7 @@ fn expand_task(manifest: &Manifest, s: &TaskShape, datasets: &BTreeMap<String, P
             errs.extend(e);
         }
     }
+    let cap_schema = p.description.capability(&t.capability).map(|c| c.settings_schema.clone()).unwrap_or_default();
     // one error per mistake: the same refusal (key and message) at many sweep points is
     // reported once, at its first point, with how many more share it
     let mut order: Vec<(u64, flowlab_abi::PluginError, usize)> = Vec::new();
@@ -752,7 +783,7 @@ fn expand_task(manifest: &Manifest, s: &TaskShape, datasets: &BTreeMap<String, P
             }
         }
     }
-    let errs: Vec<ManifestError> = order.into_iter().map(|(k, e, more)| point_error(manifest, t, axes, &grid.point(k), more, e)).collect();
+    let errs: Vec<ManifestError> = order.into_iter().map(|(k, e, more)| point_error(manifest, t, &cap_schema, axes, &grid.point(k), (more, grid.len()), e)).collect();
     if errs.is_empty() { Ok(()) } else { Err(errs) }
 }
 

@@ -172,7 +172,8 @@ pub fn check_capability(d: &crate::types::Description, capability: &str, setting
     }
 }
 
-fn resolve<'a>(root: &'a Value, mut node: &'a Value) -> &'a Value {
+/// `node` with its `$ref` followed into the root's `definitions` (or `$defs`).
+pub fn resolve<'a>(root: &'a Value, mut node: &'a Value) -> &'a Value {
     for _ in 0..32 {
         let Some(r) = node.get("$ref").and_then(Value::as_str) else { break };
         let name = r.rsplit('/').next().unwrap_or("");
@@ -295,16 +296,22 @@ fn walk_object(root: &Value, node: &Value, m: &Map<String, Value>, path: &str) -
 
 fn check_number(node: &Value, v: &Value, path: &str) -> Result<(), PluginError> {
     let (lo, hi) = (node.get("minimum"), node.get("maximum"));
-    if lo.is_none() && hi.is_none() {
+    let (xlo, xhi) = (node.get("exclusiveMinimum").filter(|x| x.is_number()), node.get("exclusiveMaximum").filter(|x| x.is_number()));
+    if lo.is_none() && hi.is_none() && xlo.is_none() && xhi.is_none() {
         return Ok(());
     }
-    let below = lo.is_some_and(|l| less(v, l));
-    let above = hi.is_some_and(|h| less(h, v));
+    let below = lo.is_some_and(|l| less(v, l)) || xlo.is_some_and(|l| !less(l, v));
+    let above = hi.is_some_and(|h| less(h, v)) || xhi.is_some_and(|h| !less(v, h));
     if !(below || above) {
         return Ok(());
     }
     let show = |b: Option<&Value>| b.map(Value::to_string).unwrap_or_default();
-    let range = format!("{}..={}", show(lo), show(hi));
+    let open = |b: Option<&Value>, x: Option<&Value>, left: bool| match (b, x) {
+        (Some(b), _) => format!("{}{}", if left { "[" } else { "" }, show(Some(b))) + if left { "" } else { "]" },
+        (None, Some(x)) => format!("{}{}", if left { "(" } else { "" }, show(Some(x))) + if left { "" } else { ")" },
+        (None, None) => if left { "(-inf".into() } else { "inf)".into() },
+    };
+    let range = format!("{}, {}", open(lo, xlo, true), open(hi, xhi, false));
     let what = if above { "above the maximum" } else { "below the minimum" };
     let key = if path.is_empty() { "the setting".to_string() } else { format!("`{path}`") };
     Err(PluginError::config(path, format!("{key} = {v} is {what}: allowed {range}")))
@@ -334,6 +341,7 @@ mod tests {
             "type": "object",
             "properties": {
                 "n": {"type": "integer", "minimum": 1, "maximum": 100},
+                "f": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
                 "m": {"type": ["integer", "null"], "maximum": 5},
                 "fam": {"type": "object", "additionalProperties": {"type": "integer", "maximum": 7}},
                 "sizes": {"type": "array", "items": {"type": "integer", "maximum": 9}},
@@ -345,19 +353,22 @@ mod tests {
             },
             "definitions": {"Sub": {"type": "object", "properties": {"k": {"type": "integer", "maximum": 2}}}}
         });
-        let ok = json!({"n": 100, "m": null, "fam": {"x": 7}, "sizes": [9, 1], "sub": {"k": 2}, "metrics": [{"kind": "b", "top": 30}], "other": 1e300});
+        let ok = json!({"n": 100, "f": 0.999, "m": null, "fam": {"x": 7}, "sizes": [9, 1], "sub": {"k": 2}, "metrics": [{"kind": "b", "top": 30}], "other": 1e300});
         check_bounds(&s, &ok).unwrap();
         for (bad, path, range) in [
-            (json!({"n": 101}), "n", "1..=100"),
-            (json!({"n": 0}), "n", "1..=100"),
-            (json!({"n": -1}), "n", "1..=100"),
-            (json!({"n": 1e18}), "n", "1..=100"),
-            (json!({"n": u64::MAX}), "n", "1..=100"),
-            (json!({"m": 6}), "m", "..=5"),
-            (json!({"fam": {"lognorm": 100000000}}), "fam.lognorm", "..=7"),
-            (json!({"sizes": [1, 10]}), "sizes[1]", "..=9"),
-            (json!({"sub": {"k": 3}}), "sub.k", "..=2"),
-            (json!({"metrics": [{"kind": "a", "top": 4}]}), "metrics[0].top", "..=3"),
+            (json!({"n": 101}), "n", "[1, 100]"),
+            (json!({"n": 0}), "n", "[1, 100]"),
+            (json!({"n": -1}), "n", "[1, 100]"),
+            (json!({"n": 1e18}), "n", "[1, 100]"),
+            (json!({"n": u64::MAX}), "n", "[1, 100]"),
+            (json!({"m": 6}), "m", "(-inf, 5]"),
+            (json!({"fam": {"lognorm": 100000000}}), "fam.lognorm", "(-inf, 7]"),
+            (json!({"sizes": [1, 10]}), "sizes[1]", "(-inf, 9]"),
+            (json!({"sub": {"k": 3}}), "sub.k", "(-inf, 2]"),
+            (json!({"metrics": [{"kind": "a", "top": 4}]}), "metrics[0].top", "(-inf, 3]"),
+            (json!({"f": 0}), "f", "(0, 1)"),
+            (json!({"f": 1.0}), "f", "(0, 1)"),
+            (json!({"f": -0.5}), "f", "(0, 1)"),
         ] {
             let e = check_bounds(&s, &bad).unwrap_err();
             assert_eq!(e.path.as_deref(), Some(path), "{bad}");

@@ -91,6 +91,10 @@ pub struct Capability {
     /// The task needs no dataset (runs once per grid point instead of once per dataset).
     #[serde(default)]
     pub datasetless: bool,
+    /// A dataset capability: the format of the file it writes (what `flowlab plugins` puts in
+    /// the example `[[dataset]]` and the manifest check compares with `format`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub produces: Option<String>,
 }
 
 impl Capability {
@@ -104,6 +108,7 @@ impl Capability {
             thread_count_invariant: true,
             accepts: vec![],
             datasetless: false,
+            produces: None,
         }
     }
     /// A dataset-generator capability.
@@ -113,6 +118,11 @@ impl Capability {
     /// Builder: the dataset formats accepted.
     pub fn accepting(mut self, formats: &[&str]) -> Self {
         self.accepts = formats.iter().map(|s| s.to_string()).collect();
+        self
+    }
+    /// Builder: the format a dataset capability writes.
+    pub fn producing(mut self, format: &str) -> Self {
+        self.produces = Some(format.to_string());
         self
     }
     /// Builder: a task that needs no dataset.

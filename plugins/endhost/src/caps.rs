@@ -120,8 +120,10 @@ fn d_pi_edges() -> Vec<f64> {
 #[serde(deny_unknown_fields)]
 pub struct GenerateSettings {
     /// Generating model.
+    #[schemars(example = Model::EP)]
     pub model: Model,
     /// θ in model order (P: [α]; EP: [π, λ, α]; EEP: [π, ρ, λ₁, λ₂, α]).
+    #[schemars(example = [0.15, 0.7, 1.55])]
     pub theta: Vec<f64>,
     /// Sample size.
     #[serde(default = "d_gen_n")]
@@ -208,8 +210,8 @@ fn check_theta(model: Model, th: &[f64]) -> Result<(), PluginError> {
 impl Plugin for Endhost {
     fn describe(&self) -> Description {
         let mut d = Description::new("endhost", env!("CARGO_PKG_VERSION"))
-            .with(Capability::dataset("generate", "draw a counts file from P / EP / EEP (Devroye zeta + geometric samplers)", schema::<GenerateSettings>()))
-            .with(Capability::dataset("generate_users", "write a synthetic per-user CSV (user,bin_seconds,count) with one model per user", schema::<GenerateUsersSettings>()))
+            .with(Capability::dataset("generate", "draw a counts file from P / EP / EEP (Devroye zeta + geometric samplers)", schema::<GenerateSettings>()).producing(FORMAT_COUNTS))
+            .with(Capability::dataset("generate_users", "write a synthetic per-user CSV (user,bin_seconds,count) with one model per user", schema::<GenerateUsersSettings>()).producing(FORMAT_USERS))
             .with(Capability::task("fit", "fit P / EP / EEP to a counts file by interior-point ML and select by ln BF", schema::<FitSettings>()).accepting(&[FORMAT_COUNTS]))
             .with(Capability::task("fit_users", "fit and select per user x bin size of a per-user CSV (paper §VI)", schema::<FitUsersSettings>()).accepting(&[FORMAT_USERS]))
             .with(Capability::task("validate_fig1", "paper Fig. 1: accuracy of alpha-hat of EP fits on EP data", schema::<Fig1Settings>()).without_dataset())

@@ -49,15 +49,19 @@ impl Method {
 #[serde(deny_unknown_fields)]
 pub struct Bounds {
     /// Lower bound of α (≥ 1).
+    #[schemars(range(min = 1.0, max = 1000.0))]
     #[serde(default = "d_alpha_lo")]
     pub alpha_min: f64,
     /// Upper bound of α.
+    #[schemars(range(min = 1.0, max = 1000.0))]
     #[serde(default = "d_alpha_hi")]
     pub alpha_max: f64,
     /// Lower bound of λ (≥ 0).
+    #[schemars(range(min = 0.0, max = 1000.0))]
     #[serde(default)]
     pub lam_min: f64,
     /// Upper bound of λ.
+    #[schemars(range(min = 0.0, max = 1000.0))]
     #[serde(default = "d_lam_hi")]
     pub lam_max: f64,
 }
@@ -129,6 +133,7 @@ pub struct FitOptions {
     pub mu: Vec<f64>,
     /// Inner BFGS relative tolerance (`ipm`, `ipm_nash`; `ipm_r` uses 1.49e-8).
     #[serde(default = "d_reltol")]
+    #[schemars(extend("exclusiveMinimum" = 0), range(max = 1.0))]
     pub reltol: f64,
     /// Inner BFGS gradient-evaluation cap per μ stage (`ipm_r` uses 100); EM iteration cap is
     /// 25× this.

@@ -27,6 +27,7 @@ pub enum Criterion {
 pub struct SelectionRule {
     /// Threshold on the natural-log Bayes factor ln BF (not 2 ln BF).
     #[serde(default = "d_thr")]
+    #[schemars(range(min = 0.0, max = 1000000.0))]
     pub threshold: f64,
     /// Order in which models are tried, simplest first.
     #[serde(default = "d_order")]

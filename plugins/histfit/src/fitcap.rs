@@ -9,7 +9,7 @@ use crate::mixture::{mode_text, Mixture};
 use crate::tasks::{dataset_path, write_artifact};
 use flowlab_abi::prelude::*;
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Largest component count per family (`fit` families, `selection` grid): flow-models' fits
@@ -25,16 +25,16 @@ pub const MAX_CANDIDATES: usize = 500;
 
 /// Schema of `families`: component counts by family name, each at most [`MAX_COMPONENTS`].
 fn families_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    schemars::json_schema!({"type": ["object", "null"], "additionalProperties": {"type": "integer", "format": "uint", "minimum": 0, "maximum": MAX_COMPONENTS}})
+    schemars::json_schema!({"type": ["object", "null"], "additionalProperties": {"type": "integer", "format": "uint", "minimum": 0, "maximum": MAX_COMPONENTS}, "examples": [{"uniform": 6, "lognorm": 4}]})
 }
 
 /// Schema of `grid`: lists of component counts by family name, each at most [`MAX_COMPONENTS`].
 fn grid_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    schemars::json_schema!({"type": "object", "additionalProperties": {"type": "array", "items": {"type": "integer", "format": "uint", "minimum": 0, "maximum": MAX_COMPONENTS}}})
+    schemars::json_schema!({"type": "object", "additionalProperties": {"type": "array", "items": {"type": "integer", "format": "uint", "minimum": 0, "maximum": MAX_COMPONENTS}}, "examples": [{"uniform": [0, 2, 4, 6], "lognorm": [1, 2, 3, 4, 5]}]})
 }
 
 /// The fitting algorithm.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 pub enum Fitter {
     /// flow-models' EM exactly (spec §3): pdf at bin_lo, exactly `iterations` iterations.
     #[default]
@@ -79,6 +79,7 @@ pub struct FitSettings {
     pub families: Option<BTreeMap<String, usize>>,
     /// A starting mixture instead of `families`: `[[w, family, [args]], …]` or `{"sum", "mix"}`.
     #[serde(default)]
+    #[schemars(example = serde_json::json!([[0.6, "uniform", [1, 10]], [0.4, "lognorm", [1.2, 0, 3.5]]]))]
     pub initial: Option<Value>,
     /// Where the scale grid of the start from `families` begins: `"flow-models"` (default,
     /// every PyPI release: min x + max(U, 1) − 1) or `"flow-models-legacy"` (min x + U − 1, the
@@ -95,9 +96,11 @@ pub struct FitSettings {
     pub iterations: Option<u64>,
     /// em-binned only: stop when ℓ per unit rises by less than this (default 1e-10).
     #[serde(default)]
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub tolerance: Option<f64>,
     /// flow-models' `--mpw`: cap on each Pareto weight (not renormalised).
     #[serde(default)]
+    #[schemars(extend("exclusiveMinimum" = 0), range(max = 1.0))]
     pub mpw: Option<f64>,
     /// Store the objective after every iteration (`trace`, plotted in the report). Default:
     /// false for em-compat (flow-models computes no likelihood; the trace costs one log per
@@ -328,6 +331,7 @@ pub struct SelectionSettings {
     pub iterations: Option<u64>,
     /// em-binned tolerance.
     #[serde(default)]
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub tolerance: Option<f64>,
     /// `bic` (default), `aic` or `heldout`.
     #[serde(default)]
@@ -338,6 +342,7 @@ pub struct SelectionSettings {
     /// Share of every bin's weight held out for `heldout` (default 0.2), drawn on stream
     /// `selection/split`.
     #[serde(default = "default_heldout")]
+    #[schemars(extend("exclusiveMinimum" = 0, "exclusiveMaximum" = 1))]
     pub heldout_fraction: f64,
 }
 

@@ -5,10 +5,10 @@ use crate::mixture::{Component, Mixture, Num};
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Where the scale grid of the starting mixture begins (spec §3.2; m = min x, U = uniforms).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum InitialGrid {
     /// m + max(U, 1) − 1: flow-models' `initial_mix` in every PyPI release (1.0 to 2.2).
     #[default]

@@ -85,7 +85,7 @@ impl Plugin for HistFit {
                 "generate_hist",
                 "seeded synthetic csv_hist drawn from a declared flow mixture model, binned as flow-models (b = 12)",
                 tasks::schema_of::<tasks::GenerateHistSettings>(),
-            ))
+            ).producing("csv_hist"))
             .with(
                 Capability::task("fit", "EM mixture fit of a csv_hist column (em-compat: flow-models exactly; em-binned: exact binned likelihood) with goodness of fit", tasks::schema_of::<fitcap::FitSettings>())
                     .accepting(&["csv_hist"]),

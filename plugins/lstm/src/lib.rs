@@ -37,7 +37,7 @@ impl Plugin for Lstm {
         let mut d = Description::new("lstm", env!("CARGO_PKG_VERSION"))
             .with(Capability::task("network", "train a 1-layer LSTM next-packet model and evaluate it by cosine similarity (with a persistence baseline)", settings::network_schema()).accepting(&[FORMAT]))
             .with(Capability::task("evaluate", "apply a saved LSTM model to a feature file (test_rnn.py)", settings::evaluate_schema()).accepting(&[FORMAT]))
-            .with(Capability::dataset("synth_features", "synthetic per-packet feature file in the original line format", settings::synth_schema()));
+            .with(Capability::dataset("synth_features", "synthetic per-packet feature file in the original line format", settings::synth_schema()).producing(FORMAT));
         d.summary = "next-packet LSTM over per-packet traffic features".into();
         d.formats = vec![FORMAT.into()];
         d

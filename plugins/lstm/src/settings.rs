@@ -326,8 +326,18 @@ fn en(v: &[&str], d: &str, desc: &str) -> Value {
 fn int(min: u64, max: u64, d: Value, desc: &str) -> Value {
     json!({"type": "integer", "minimum": min, "maximum": max, "default": d, "description": desc})
 }
-fn num(d: f64, desc: &str) -> Value {
-    json!({"type": "number", "default": d, "description": desc})
+/// A number setting with its range: `bounds` holds the JSON Schema keywords
+/// (`minimum`, `exclusiveMinimum`, `maximum`, `exclusiveMaximum`) that `Network::check` enforces.
+fn num(d: f64, bounds: Value, desc: &str) -> Value {
+    let mut v = json!({"type": "number", "default": d, "description": desc});
+    if let (Some(o), Value::Object(b)) = (v.as_object_mut(), bounds) {
+        o.extend(b);
+    }
+    v
+}
+/// `[0, 1)`: decay rates and fractions.
+fn unit_range() -> Value {
+    json!({"minimum": 0, "exclusiveMaximum": 1})
 }
 fn boolean(d: bool, desc: &str) -> Value {
     json!({"type": "boolean", "default": d, "description": desc})
@@ -345,8 +355,8 @@ pub fn network_schema() -> Value {
         "recurrent_activation": en(&["sigmoid", "hard_sigmoid_keras2"], "hard_sigmoid_keras2", "gate activation; Keras 2 hard_sigmoid = clip(0.2x+0.5, 0, 1)"),
         "init": en(&["keras", "pytorch_uniform"], "keras", "keras: glorot-uniform / orthogonal / forget bias 1; pytorch_uniform: U(±1/sqrt(H))"),
         "optimizer": en(&["adam", "rmsprop"], "rmsprop", "optimiser"),
-        "lr": num(1e-3, "learning rate"), "rho": num(0.9, "RMSprop decay"), "beta1": num(0.9, "Adam beta1"),
-        "beta2": num(0.999, "Adam beta2"), "eps": num(1e-7, "optimiser epsilon (Keras 2 default 1e-7)"),
+        "lr": num(1e-3, json!({"exclusiveMinimum": 0, "maximum": 10}), "learning rate"), "rho": num(0.9, unit_range(), "RMSprop decay"), "beta1": num(0.9, unit_range(), "Adam beta1"),
+        "beta2": num(0.999, unit_range(), "Adam beta2"), "eps": num(1e-7, json!({"exclusiveMinimum": 0, "maximum": 1}), "optimiser epsilon (Keras 2 default 1e-7)"),
         "loss_mask": en(&["none", "real_packets"], "none", "none: MSE over every step incl. padding (the original)"),
         "batch": int(1, MAX_BATCH, json!(64), "traffics per batch"), "seq_len": int(1, MAX_SEQ_LEN, json!(100), "sequence length"),
         "truncate": en(&["keep_last", "keep_first"], "keep_last", "which packets a long traffic keeps (keep_last = the original)"),
@@ -356,7 +366,7 @@ pub fn network_schema() -> Value {
         "normalize_scope": en(&["whole_file", "train_only"], "whole_file", "statistics over the whole file (the original) or the training traffics"),
         "normalize_padding": boolean(true, "normalise padded steps too (the original)"),
         "minmax_file": string("original [[min…],[max…]] file to use instead of computed statistics (relative to the dataset's directory)"),
-        "test_fraction": num(0.3, "test fraction of the seeded split"),
+        "test_fraction": num(0.3, unit_range(), "test fraction of the seeded split"),
         "shuffle": boolean(true, "shuffle the training traffics every epoch (seeded)"),
         "chunk_rows": int(1, MAX_CHUNK_ROWS, json!(32), "rows per parallel chunk (fixed; results independent of threads)"),
         "init_from": string("saved model to continue training from (the original -m)"),

@@ -88,18 +88,23 @@ pub const MAX_PROFILE_PACKETS: u64 = 1 << 40;
 pub struct SampleSettings {
     /// Minimum sampling fraction `l` (`-l`): at least `⌊l·N⌋` biflows (and at least 1).
     /// Give `min_sampling` and `max_sampling`, or `rate`.
+    #[schemars(extend("exclusiveMinimum" = 0), range(max = 1.0))]
     #[serde(default)]
     pub min_sampling: Option<f64>,
     /// Maximum sampling fraction `u` (`-u`): at most `⌈u·N⌉` biflows.
+    #[schemars(extend("exclusiveMinimum" = 0), range(max = 1.0))]
     #[serde(default)]
     pub max_sampling: Option<f64>,
     /// Sweep-friendly form: `l = rate·(1 − rate_tolerance)`, `u = rate·(1 + rate_tolerance)`.
+    #[schemars(extend("exclusiveMinimum" = 0), range(max = 1.0))]
     #[serde(default)]
     pub rate: Option<f64>,
     /// Relative tolerance of `rate` (0.1: rate 0.1 gives 0.09–0.11, the spec §9 runs).
+    #[schemars(range(min = 0.0), extend("exclusiveMaximum" = 1))]
     #[serde(default = "d_tol")]
     pub rate_tolerance: f64,
     /// Maximal deviation as a fraction (`-d`, 0.005): acceptable ⇔ every deviation ≤ 100·d %.
+    #[schemars(extend("exclusiveMinimum" = 0), range(max = 1.0))]
     #[serde(default = "d_dev")]
     pub deviation: f64,
     /// Generations (`-g`, 500).
@@ -116,18 +121,23 @@ pub struct SampleSettings {
     #[schemars(range(min = 2, max = MAX_POPULATION))]
     pub parents: usize,
     /// Mutation slice share while the mean fitness < `mutation_switch` (0.005).
+    #[schemars(range(min = 0.0, max = 1.0))]
     #[serde(default = "d_mh")]
     pub mutation_high: f64,
     /// Mutation slice share otherwise (0.0002).
+    #[schemars(range(min = 0.0, max = 1.0))]
     #[serde(default = "d_ml")]
     pub mutation_low: f64,
     /// Mean fitness at which the mutation size switches (80).
+    #[schemars(range(min = 0.0, max = 100.0))]
     #[serde(default = "d_ms")]
     pub mutation_switch: f64,
     /// Default `limit` of `l4_protos` (`-r`, 0.005).
+    #[schemars(range(min = 0.0, max = 1.0))]
     #[serde(default = "d_lim")]
     pub proto_limit: f64,
     /// Default `limit` of `ports` (`-t`, 0.005).
+    #[schemars(range(min = 0.0, max = 1.0))]
     #[serde(default = "d_lim")]
     pub port_limit: f64,
     /// Default window length of `windows` in seconds (`-w`, 5).
@@ -153,6 +163,7 @@ pub struct SampleSettings {
     #[schemars(range(max = MAX_LOCAL_SEARCH))]
     pub local_search: u64,
     /// Local-search target as a fraction of the limit (0.9).
+    #[schemars(extend("exclusiveMinimum" = 0), range(max = 1.0))]
     #[serde(default = "d_tau")]
     pub local_tau: f64,
     /// Write `sample.csv` (default true).
@@ -171,12 +182,15 @@ pub struct ProfileSettings {
     #[serde(default)]
     pub seed: Option<u64>,
     /// Share of IPv6 records (0.15).
+    #[schemars(range(min = 0.0, max = 1.0))]
     #[serde(default)]
     pub ipv6: Option<f64>,
     /// Capture window in seconds (600).
+    #[schemars(range(min = 1.0, max = 10000000.0))]
     #[serde(default)]
     pub span_s: Option<f64>,
     /// Pareto tail shape (1.3).
+    #[schemars(extend("exclusiveMinimum" = 0), range(max = 100.0))]
     #[serde(default)]
     pub tail_alpha: Option<f64>,
     /// Cap on packets per biflow (200000).
@@ -409,7 +423,7 @@ impl Plugin for Sampler {
                 Capability::task("sample", "FlowTest profile sampler: GA (ft-profile-sampler semantics) on incremental metrics, optional stratified start and swap local search", schema::<SampleSettings>())
                     .accepting(&[FORMAT]),
             )
-            .with(Capability::dataset("profile", "synthetic FlowTest profile (byte-identical port of make_profile.py)", schema::<ProfileSettings>()));
+            .with(Capability::dataset("profile", "synthetic FlowTest profile (byte-identical port of make_profile.py)", schema::<ProfileSettings>()).producing(FORMAT));
         d.summary = "FlowTest profile sampler with declarative metrics, faithful fitness and a deterministic incremental GA".into();
         d.formats = vec![FORMAT.into()];
         d

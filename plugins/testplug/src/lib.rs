@@ -79,7 +79,7 @@ impl Plugin for TestPlug {
             .with(Capability::task("probe", "deterministic draws; can panic, fail, sleep or abort on request", probe).without_dataset())
             .with(Capability::task("noop", "does nothing (ABI round-trip benchmark)", json!({"type":"object","additionalProperties":false})).without_dataset())
             .with(Capability::task("lines", "counts a text dataset's lines; can append to it while running", json!({"type":"object","additionalProperties":false,"properties":{"append":{"type":"boolean"},"sleep_ms":{"type":"integer","minimum":0,"maximum":3600000}}})).accepting(&["text"]))
-            .with(Capability::dataset("synth", "writes a small text dataset", json!({"type":"object","additionalProperties":false,"properties":{"rows":{"type":"integer","minimum":1}}})));
+            .with(Capability::dataset("synth", "writes a small text dataset", json!({"type":"object","additionalProperties":false,"properties":{"rows":{"type":"integer","minimum":1}}})).producing("text"));
         d.summary = "flowlab's test plugin".into();
         d.formats = vec!["text".into()];
         d.internal = true;
