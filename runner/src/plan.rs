@@ -463,7 +463,7 @@ impl Plan {
                 if let Err(e) = p.validate(cap, &settings) {
                     let mut path = vec!["datasets".to_string(), d.id.clone(), "settings".into()];
                     path.extend(e.path.iter().flat_map(|p| p.split('.').map(str::to_string)));
-                    errors.push(ManifestError::new(manifest.source.locate_normalised(&path), format!("dataset `{}`: {}", d.id, e.message)).help(settings_help(schema, e.path.as_deref(), plugin, cap)));
+                    errors.push(ManifestError::new(manifest.source.locate_normalised(&path), format!("dataset `{}`: {}", d.id, e.message)).help(settings_help(schema, &e, plugin, cap)));
                     continue;
                 }
                 let canon = canonical(&settings);
@@ -671,14 +671,17 @@ fn point_error(manifest: &Manifest, t: &TaskDecl, schema: &Value, axes: &[&crate
         (false, 0) => format!(" (sweep point {})", Value::Object(pt.clone())),
         (false, n) => format!(" (sweep point {} and {n} more)", Value::Object(pt.clone())),
     };
-    ManifestError::new(origin, format!("task `{}`{what}: {}", t.id, e.message)).help(settings_help(schema, e.path.as_deref(), &t.plugin, &t.capability))
+    ManifestError::new(origin, format!("task `{}`{what}: {}", t.id, e.message)).help(settings_help(schema, &e, &t.plugin, &t.capability))
 }
 
 /// The help of a settings error: the expected shape of the key with an example of the right
 /// value (runner/src/describe.rs), and where every setting is explained.
-fn settings_help(schema: &Value, path: Option<&str>, plugin: &str, capability: &str) -> String {
+/// The shape is added only to an error about the value's shape (serde's "invalid type",
+/// "unknown variant", …): a rule between settings is explained by its own message.
+fn settings_help(schema: &Value, e: &flowlab_abi::PluginError, plugin: &str, capability: &str) -> String {
     let more = format!("`flowlab plugins {plugin} {capability}` explains every setting");
-    match path.and_then(|p| crate::describe::expected(schema, p)) {
+    let shape_error = ["invalid type", "invalid value", "unknown variant", "invalid length", "expected"].iter().any(|w| e.message.contains(w));
+    match e.path.as_deref().filter(|_| shape_error).and_then(|p| crate::describe::expected(schema, p)) {
         Some(e) => format!("{e}; {more}"),
         None => more,
     }

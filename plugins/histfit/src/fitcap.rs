@@ -153,11 +153,24 @@ impl FitSettings {
         if self.iterations == Some(0) {
             return Err(PluginError::config("iterations", "iterations must be ≥ 1"));
         }
+        let binned = self.fitter == Fitter::EmBinned;
         match (&self.families, &self.initial) {
             (Some(_), Some(_)) => Err(PluginError::config("initial", "give either `families` (counts) or `initial` (a mixture), not both")),
             (None, None) => Err(PluginError::config("families", "give the component counts, e.g. families = { uniform = 6, lognorm = 4 } (flow-models would silently save an empty model)")),
-            (Some(m), None) => counts_of(m, "families").map(Some),
-            (None, Some(v)) => Mixture::from_value(v).map(|_| None).map_err(|e| PluginError::config("initial", format!("initial: {e}"))),
+            (Some(m), None) => {
+                let c = counts_of(m, "families")?;
+                if binned {
+                    crate::em_binned::check_families(m.keys(), "families")?;
+                }
+                Ok(Some(c))
+            }
+            (None, Some(v)) => {
+                let m = Mixture::from_value(v).map_err(|e| PluginError::config("initial", format!("initial: {e}")))?;
+                match crate::em_binned::unsupported(&m.comps).filter(|_| binned) {
+                    Some(why) => Err(PluginError::config("initial", why)),
+                    None => Ok(None),
+                }
+            }
         }
     }
     /// The run these settings ask for (defaults filled in).
@@ -363,6 +376,9 @@ impl SelectionSettings {
         }
         if self.tolerance.is_some() && self.fitter == Fitter::EmCompat {
             return Err(PluginError::config("tolerance", "`tolerance` applies to em-binned only"));
+        }
+        if self.fitter == Fitter::EmBinned {
+            crate::em_binned::check_families(self.grid.keys(), "grid")?;
         }
         // the combinations are counted before they are built: long lists multiply
         let combos = self.grid.values().try_fold(1usize, |n, v| n.checked_mul(v.len())).filter(|&n| n <= MAX_CANDIDATES * 2);
