@@ -47,6 +47,6 @@ fn rerun_skips_and_a_change_reruns_only_what_it_touches() {
     let jsonl = std::fs::read_to_string(res.path().join("two/results.jsonl")).unwrap();
     assert_eq!(jsonl.lines().count(), 5);
     let csv = std::fs::read_to_string(res.path().join("two/results.csv")).unwrap();
-    assert!(csv.starts_with("cell_id,task,plugin,capability,dataset,replicate,status,iterations,evaluations,termination,a.value,b.value,"), "{csv}");
+    assert!(csv.starts_with("cell_id,task,plugin,capability,dataset,replicate,status,iterations,evaluations,termination,wall_s,a.value,b.value,"), "{csv}");
     assert_eq!(csv.lines().count(), 6);
 }

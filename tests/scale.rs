@@ -162,7 +162,7 @@ fn streamed_results_files_hold_every_record_sorted() {
     // results.csv: a header with the sweep key, then one row per cell in the same order
     let csv = std::fs::read_to_string(dir.join("results.csv")).unwrap();
     let mut lines = csv.lines();
-    assert!(lines.next().unwrap().starts_with("cell_id,task,plugin,capability,dataset,replicate,status,iterations,evaluations,termination,probe.value"));
+    assert!(lines.next().unwrap().starts_with("cell_id,task,plugin,capability,dataset,replicate,status,iterations,evaluations,termination,wall_s,probe.value"));
     let rows: Vec<&str> = lines.map(|l| l.split(',').next().unwrap()).collect();
     assert_eq!(rows, ids);
     // an unreadable cell file is left out of both, as before

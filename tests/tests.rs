@@ -25,3 +25,4 @@ mod cli;
 mod browse;
 mod settings_docs;
 mod first_manifest;
+mod results_csv;

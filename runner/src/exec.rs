@@ -534,7 +534,11 @@ pub fn write_run_context(plan: &Plan, store: &Store) -> Result<(), StoreError> {
 pub fn collect(plan: &Plan, store: &Store) -> Result<usize, StoreError> {
     let mut ids: Vec<&str> = plan.cells.iter().map(|c| c.id.as_str()).collect();
     ids.sort_unstable();
-    store.collect(&ids)
+    let defaults = |plugin: &str, cap: &str| -> Map<String, Value> {
+        let Some(c) = plan.plugins.loaded(plugin).and_then(|p| p.description.capability(cap)) else { return Map::new() };
+        crate::describe::settings(&c.settings_schema).into_iter().filter_map(|s| s.default.filter(|d| !d.is_null()).map(|d| (s.name, d))).collect()
+    };
+    store.collect(&ids, &defaults)
 }
 
 /// The stored records of every cell of the plan, in plan order (missing and unreadable ones

@@ -19,6 +19,10 @@ pub struct PluginSet {
 }
 
 impl PluginSet {
+    /// Plugin `name` if the plan loaded it.
+    pub fn loaded(&self, name: &str) -> Option<&'static LoadedPlugin> {
+        self.map.get(name).copied()
+    }
     /// Loads plugin `name` (cached), or explains where it was looked for.
     pub fn get(&mut self, name: &str, origin: Origin) -> Result<&'static LoadedPlugin, ManifestError> {
         if let Some(p) = self.map.get(name) {

@@ -1,7 +1,7 @@
 //! The result store: one JSON file per cell, written atomically (temp file + fsync + rename),
 //! plus the collected `results.jsonl` and `results.csv` (README: result layout contract).
 use crate::error::StoreError;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -227,13 +227,18 @@ impl Store {
     /// included) and `results.csv`, holding one record in memory at a time: the JSON lines
     /// are written while the CSV columns are gathered, then the CSV rows are made from the
     /// JSON lines just written. Returns the number of records.
-    pub fn collect(&self, ids: &[&str]) -> Result<usize, StoreError> {
+    ///
+    /// `defaults(plugin, capability)` gives the settings a capability uses when the manifest
+    /// leaves them out (from its schema), so the CSV shows every *effective* setting.
+    pub fn collect(&self, ids: &[&str], defaults: &dyn Fn(&str, &str) -> Map<String, Value>) -> Result<usize, StoreError> {
         let jsonl_path = self.root.join("results.jsonl");
         self.guard(&jsonl_path)?;
         self.guard(&self.root.join("results.csv"))?;
         let mut jsonl = AtomicFile::create(&jsonl_path)?;
-        // CSV: fixed columns, then every sweep key and metric seen (sorted)
+        // CSV: fixed columns, then every sweep key, every effective setting (as
+        // `<task>.<key>`, tables flattened to dotted keys) and every metric seen (sorted)
         let mut point_keys = std::collections::BTreeSet::new();
+        let mut setting_keys = std::collections::BTreeSet::new();
         let mut metric_keys = std::collections::BTreeSet::new();
         let mut line = Vec::new();
         let mut n = 0;
@@ -245,6 +250,7 @@ impl Store {
             if let Some(m) = r["response"]["metrics"].as_object() {
                 metric_keys.extend(m.keys().cloned());
             }
+            setting_keys.extend(effective_settings(&r, defaults).into_iter().map(|(k, _)| k));
             line.clear();
             serde_json::to_writer(&mut line, &r).map_err(|e| StoreError::Corrupt { path: jsonl_path.clone(), message: e.to_string() })?;
             line.push(b'\n');
@@ -254,8 +260,10 @@ impl Store {
         jsonl.commit()?;
         let csv_path = self.root.join("results.csv");
         let mut csv = AtomicFile::create(&csv_path)?;
-        let mut head = String::from("cell_id,task,plugin,capability,dataset,replicate,status,iterations,evaluations,termination");
-        for k in point_keys.iter().chain(&metric_keys) {
+        // a swept key is its own column already
+        setting_keys.retain(|k| !point_keys.contains(k));
+        let mut head = String::from("cell_id,task,plugin,capability,dataset,replicate,status,iterations,evaluations,termination,wall_s");
+        for k in point_keys.iter().chain(&setting_keys).chain(&metric_keys) {
             head.push(',');
             head.push_str(&csv_field(k));
         }
@@ -265,15 +273,45 @@ impl Store {
         let lines = std::io::BufReader::new(std::fs::File::open(&jsonl_path).map_err(io)?);
         for l in std::io::BufRead::lines(lines) {
             let r: Value = serde_json::from_str(&l.map_err(io)?).map_err(|e| StoreError::Corrupt { path: jsonl_path.clone(), message: e.to_string() })?;
-            csv.write(csv_row(&r, &point_keys, &metric_keys).as_bytes())?;
+            csv.write(csv_row(&r, &point_keys, &setting_keys, &metric_keys, defaults).as_bytes())?;
         }
         csv.commit()?;
         Ok(n)
     }
 }
 
+/// The effective settings of record `r` as `(<task>.<dotted key>, text)`: the stored settings
+/// over the capability's defaults, tables flattened (`fit.families.lognorm`), lists and
+/// scalars as compact JSON text (strings bare). A `null` default (decided by the plugin from
+/// other settings) is left out.
+fn effective_settings(r: &Value, defaults: &dyn Fn(&str, &str) -> Map<String, Value>) -> Vec<(String, String)> {
+    let (Some(task), Some(plugin), Some(cap)) = (r["task"].as_str(), r["plugin"].as_str(), r["capability"].as_str()) else { return Vec::new() };
+    let mut all = defaults(plugin, cap);
+    if let Some(m) = r["settings"].as_object() {
+        for (k, v) in m {
+            all.insert(k.clone(), v.clone());
+        }
+    }
+    let mut out = Vec::new();
+    flatten(task, &Value::Object(all), &mut out);
+    out
+}
+
+fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
+    match v {
+        Value::Null => {}
+        Value::Object(m) if !m.is_empty() => {
+            for (k, x) in m {
+                flatten(&format!("{prefix}.{k}"), x, out);
+            }
+        }
+        Value::String(s) => out.push((prefix.to_string(), s.clone())),
+        other => out.push((prefix.to_string(), other.to_string())),
+    }
+}
+
 /// One `results.csv` line of record `r`.
-fn csv_row(r: &Value, point_keys: &std::collections::BTreeSet<String>, metric_keys: &std::collections::BTreeSet<String>) -> String {
+fn csv_row(r: &Value, point_keys: &std::collections::BTreeSet<String>, setting_keys: &std::collections::BTreeSet<String>, metric_keys: &std::collections::BTreeSet<String>, defaults: &dyn Fn(&str, &str) -> Map<String, Value>) -> String {
     let s = |v: &Value| match v {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
@@ -284,11 +322,16 @@ fn csv_row(r: &Value, point_keys: &std::collections::BTreeSet<String>, metric_ke
         Value::Object(o) => o.iter().next().map(|(k, v)| format!("{k}: {}", s(v))).unwrap_or_default(),
         v => s(v),
     };
-    let row = [s(&r["cell_id"]), s(&r["task"]), s(&r["plugin"]), s(&r["capability"]), s(&r["dataset"]["id"]), s(&r["replicate"]), s(&r["status"]), s(&resp["iterations"]), s(&resp["evaluations"]), term];
+    let row = [s(&r["cell_id"]), s(&r["task"]), s(&r["plugin"]), s(&r["capability"]), s(&r["dataset"]["id"]), s(&r["replicate"]), s(&r["status"]), s(&resp["iterations"]), s(&resp["evaluations"]), term, s(&r["timing"]["wall_s"])];
     let mut csv = row.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",");
     for k in point_keys {
         csv.push(',');
         csv.push_str(&csv_field(&s(&r["point"][k])));
+    }
+    let settings: std::collections::BTreeMap<String, String> = effective_settings(r, defaults).into_iter().collect();
+    for k in setting_keys {
+        csv.push(',');
+        csv.push_str(&csv_field(settings.get(k).map(String::as_str).unwrap_or("")));
     }
     for k in metric_keys {
         csv.push(',');
