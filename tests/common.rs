@@ -80,3 +80,17 @@ impl Mix {
         (self.next() % n.max(1) as u64) as usize
     }
 }
+
+/// The Python interpreter (`FLOWLAB_PYTHON`, else `python3`) if it imports `modules`
+/// (comma-separated); `None` means skip, except where `FLOWLAB_REQUIRE_PYTHON=1` (CI), which
+/// fails instead.
+pub fn python_with(modules: &str) -> Option<String> {
+    let py = std::env::var("FLOWLAB_PYTHON").unwrap_or_else(|_| "python3".into());
+    let ok = Command::new(&py).args(["-c", &format!("import {modules}")]).output().map(|o| o.status.success()).unwrap_or(false);
+    if ok {
+        return Some(py);
+    }
+    assert!(std::env::var("FLOWLAB_REQUIRE_PYTHON").as_deref() != Ok("1"), "{py} lacks {modules}");
+    eprintln!("skipped: {py} lacks {modules}");
+    None
+}

@@ -66,13 +66,7 @@ fn csv_has_wall_time_and_every_effective_setting() {
 
 #[test]
 fn readme_pandas_lines_run_on_a_results_csv() {
-    let py = std::env::var("FLOWLAB_PYTHON").unwrap_or_else(|_| "python3".into());
-    let ok = std::process::Command::new(&py).args(["-c", "import pandas"]).output().map(|o| o.status.success()).unwrap_or(false);
-    if !ok {
-        assert!(std::env::var("FLOWLAB_REQUIRE_PYTHON").as_deref() != Ok("1"), "{py} lacks pandas");
-        eprintln!("skipped: {py} has no pandas");
-        return;
-    }
+    let Some(py) = python_with("pandas") else { return };
     let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
     let start = readme.find("```python\nimport pandas as pd\n").expect("README has the pandas lines") + "```python\n".len();
     let code = &readme[start..start + readme[start..].find("```").unwrap()];

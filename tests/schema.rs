@@ -28,13 +28,7 @@ fn experiments_declare_the_schema() {
 /// itself is a valid Draft-07 document.
 #[test]
 fn experiments_validate_against_the_schema_with_jsonschema() {
-    let py = std::env::var("FLOWLAB_PYTHON").unwrap_or_else(|_| "python3".into());
-    let ok = std::process::Command::new(&py).args(["-c", "import jsonschema, tomllib"]).output().map(|o| o.status.success()).unwrap_or(false);
-    if !ok {
-        assert!(std::env::var("FLOWLAB_REQUIRE_PYTHON").as_deref() != Ok("1"), "{py} lacks jsonschema");
-        eprintln!("skipped: {py} has no jsonschema");
-        return;
-    }
+    let Some(py) = python_with("jsonschema, tomllib") else { return };
     let script = r#"
 import json, tomllib, glob, jsonschema, sys
 s = json.load(open('schemas/manifest.schema.json'))
