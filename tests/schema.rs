@@ -51,3 +51,67 @@ sys.exit(1 if bad else 0)
     let o = std::process::Command::new(&py).args(["-c", script]).current_dir(repo()).output().unwrap();
     assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
 }
+
+/// The Taplo CLI (`FLOWLAB_TAPLO`, else `target/taplo/node_modules/.bin/taplo` as `.ci/run`
+/// installs it, else `taplo` on the PATH); `None` means skip, except where
+/// `FLOWLAB_REQUIRE_TAPLO=1` (CI), which fails instead.
+fn taplo() -> Option<String> {
+    let candidates = [std::env::var("FLOWLAB_TAPLO").ok(), Some(repo().join("target/taplo/node_modules/.bin/taplo").display().to_string()), Some("taplo".into())];
+    for c in candidates.into_iter().flatten() {
+        // (the npm build of taplo 0.9 exits 1 after printing its version)
+        if std::process::Command::new(&c).arg("--version").output().map(|o| String::from_utf8_lossy(&o.stdout).starts_with("taplo ")).unwrap_or(false) {
+            return Some(c);
+        }
+    }
+    assert!(std::env::var("FLOWLAB_REQUIRE_TAPLO").as_deref() != Ok("1"), "no taplo (set FLOWLAB_TAPLO)");
+    eprintln!("skipped: no taplo");
+    None
+}
+
+/// The lines Taplo reports errors at, checking `file` against the committed schema.
+fn taplo_error_lines(taplo: &str, file: &std::path::Path) -> (bool, std::collections::BTreeSet<usize>, String) {
+    let schema = format!("file://{}", repo().join("schemas/manifest.schema.json").display());
+    let o = std::process::Command::new(taplo).args(["check", "--schema", &schema, file.to_str().unwrap()]).env("RUST_LOG", "warn").output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let name = format!("{}:", file.file_name().unwrap().to_str().unwrap());
+    let lines = text.split(&name).skip(1).filter_map(|rest| rest.split(':').next()?.parse().ok()).collect();
+    (o.status.success(), lines, text)
+}
+
+/// What an editor shows: Taplo, with the committed schema, puts an error on the offending line
+/// of every bad manifest whose mistake is a setting of a shipped plugin (unknown key, wrong
+/// type or variant, out of range, a sweep key naming no setting), and none on the shipped
+/// experiments.
+#[test]
+fn taplo_reports_each_settings_error_at_its_key() {
+    let Some(taplo) = taplo() else { return };
+    let settings_error = ["unknown field", "invalid type", "unknown variant", "is above the maximum", "is below the minimum", "does not name a task setting", "expects"];
+    let mut checked = 0;
+    let mut problems = Vec::new();
+    for e in std::fs::read_dir(repo().join("tests/bad")).unwrap() {
+        let f = e.unwrap().path();
+        let text = std::fs::read_to_string(&f).unwrap();
+        let head = text.lines().next().unwrap_or("");
+        // the internal test plugin is not in the schema; overrides are not in the file
+        if text.contains("testplug") || text.lines().any(|l| l.starts_with("# args:") || l.starts_with("# env:")) || !settings_error.iter().any(|w| head.contains(w)) {
+            continue;
+        }
+        let Some(line) = head.split(" | at: ").nth(1).and_then(|a| a.split(':').next()).and_then(|l| l.parse::<usize>().ok()) else { continue };
+        checked += 1;
+        let (ok, lines, out) = taplo_error_lines(&taplo, &f);
+        // an error on the whole section or value ("not valid under any of the schemas") tells
+        // nothing about what is wrong
+        if ok || !lines.contains(&line) || out.contains("not valid under any of the schemas") {
+            problems.push(format!("{}: taplo did not flag line {line} (flagged {lines:?})\n{out}", f.display()));
+        }
+    }
+    assert!(checked >= 20, "only {checked} settings-error cases");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    for e in std::fs::read_dir(repo().join("experiments")).unwrap() {
+        let f = e.unwrap().path();
+        if f.extension().is_some_and(|x| x == "toml") {
+            let (ok, _, out) = taplo_error_lines(&taplo, &f);
+            assert!(ok, "{}: {out}", f.display());
+        }
+    }
+}

@@ -5,7 +5,7 @@
 //! The schema a plugin declares is the one definition of its settings (README: settings of a
 //! plugin): the check of the bounds (plugins/abi/src/limits.rs), the manifest schema
 //! (runner/src/schema.rs) and this text are all read from it, so they cannot disagree.
-use flowlab_abi::limits::resolve;
+use flowlab_abi::limits::{number_text, resolve};
 use serde_json::{Map, Value};
 
 /// One setting of a capability as a person reads it.
@@ -309,17 +309,6 @@ fn range_of(node: &Value) -> Option<String> {
         (None, Some((h, "]"))) => Some(format!("≤ {h}")),
         (None, Some((h, _))) => Some(format!("< {h}")),
         (None, None) => None,
-    }
-}
-
-/// A bound as a person writes it: `1` for 1.0, `0.005`, `1000000`.
-fn number_text(v: &Value) -> String {
-    match (v.as_i64(), v.as_u64(), v.as_f64()) {
-        (Some(i), _, _) => i.to_string(),
-        (_, Some(u), _) => u.to_string(),
-        (_, _, Some(f)) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", f as i64),
-        (_, _, Some(f)) => f.to_string(),
-        _ => v.to_string(),
     }
 }
 

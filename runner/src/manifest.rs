@@ -300,7 +300,21 @@ impl Source {
                         rest = &rest[1..];
                     }
                 }
-        segs.extend(rest.iter().map(|s| Seg::Key(s.clone())));
+        // a plugin's key path may index arrays: `sizes[1]`, `metrics[0].top`
+        for s in rest {
+            let (key, mut idx) = s.split_once('[').map(|(k, i)| (k, Some(i))).unwrap_or((s.as_str(), None));
+            if !key.is_empty() {
+                segs.push(Seg::Key(key.to_string()));
+            }
+            while let Some(i) = idx {
+                let (n, more) = i.split_once(']').unwrap_or((i, ""));
+                match n.parse::<usize>() {
+                    Ok(n) => segs.push(Seg::Index(n)),
+                    Err(_) => break,
+                }
+                idx = more.strip_prefix('[');
+            }
+        }
         self.locate(&segs)
     }
 }

@@ -305,7 +305,7 @@ fn check_number(node: &Value, v: &Value, path: &str) -> Result<(), PluginError> 
     if !(below || above) {
         return Ok(());
     }
-    let show = |b: Option<&Value>| b.map(Value::to_string).unwrap_or_default();
+    let show = |b: Option<&Value>| b.map(number_text).unwrap_or_default();
     let open = |b: Option<&Value>, x: Option<&Value>, left: bool| match (b, x) {
         (Some(b), _) => format!("{}{}", if left { "[" } else { "" }, show(Some(b))) + if left { "" } else { "]" },
         (None, Some(x)) => format!("{}{}", if left { "(" } else { "" }, show(Some(x))) + if left { "" } else { ")" },
@@ -315,6 +315,17 @@ fn check_number(node: &Value, v: &Value, path: &str) -> Result<(), PluginError> 
     let what = if above { "above the maximum" } else { "below the minimum" };
     let key = if path.is_empty() { "the setting".to_string() } else { format!("`{path}`") };
     Err(PluginError::config(path, format!("{key} = {v} is {what}: allowed {range}")))
+}
+
+/// A bound as a person writes it: `1` for 1.0, `0.005`, `1000000`.
+pub fn number_text(v: &Value) -> String {
+    match (v.as_i64(), v.as_u64(), v.as_f64()) {
+        (Some(i), _, _) => i.to_string(),
+        (_, Some(u), _) => u.to_string(),
+        (_, _, Some(f)) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", f as i64),
+        (_, _, Some(f)) => f.to_string(),
+        _ => v.to_string(),
+    }
 }
 
 /// `a < b` for JSON numbers, exact for integers (no rounding of 64-bit values through f64).
