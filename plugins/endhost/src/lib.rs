@@ -19,9 +19,11 @@ pub mod fit;
 pub mod kernel;
 pub mod model;
 pub mod optim;
+pub mod polish;
 pub mod reference;
 pub mod sample;
 pub mod select;
+pub mod starts;
 pub mod validate;
 pub mod zeta;
 

@@ -1,0 +1,214 @@
+//! Systematic starts for the EP and EEP fits (`docs/endhost.md`, "Starts"): points on and
+//! near the faces of the parameter box, and EEP starts that split a second geometric off an EP
+//! optimum, screened by a few EM iterations so that only the most promising reach the barrier
+//! solver.
+//!
+//! Why: the EP and EEP likelihoods have modes where one component lives at an edge of the box,
+//! which random starts (λ ~ log-U(0.01, 3), π, ρ ~ U(0.05, 0.95)) almost never reach:
+//! * a geometric with a tiny rate (λ ~ 10⁻⁴ … 10⁻², mean 10²…10⁴) and a small weight carries the
+//!   top of the tail while the zeta fits the body (π → 1 for EP; ρ → 1, λ₂ → 0 for EEP);
+//! * a geometric with a large rate (λ ≥ 3) is a spike at k = 1;
+//! * a zeta with a large α is also a spike at k = 1, the geometrics then fit the body;
+//! * π → 0 or α → 1: a geometric body with a thin, very heavy zeta tail.
+//!
+//! The tail rates are data-driven: `λ_t = ln(1 + 1/(m_t − 1))`, the geometric MLE of the t
+//! largest values (m_t their mean), from half the sample down to the single largest value
+//! ([`tails`]).
+use crate::data::Hist;
+use crate::fit::{em_run, Bounds};
+use crate::model::Model;
+
+/// Candidates screened per fit keep this many for the barrier solve (EP).
+pub const KEEP_EP: usize = 2;
+/// The same for EEP.
+pub const KEEP_EEP: usize = 6;
+/// EM iterations per screened candidate.
+pub const SCREEN_EM: u64 = 12;
+
+/// A geometric fitted to the top of the sample: its rate and the share of observations it
+/// covers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tail {
+    /// Geometric MLE rate `ln(1 + 1/(m − 1))` of the top observations (m their mean).
+    pub rate: f64,
+    /// Their share of the sample.
+    pub share: f64,
+}
+
+/// The geometrics of the top `t` observations for t = n/2, n/10, n/100, n/1000, 10, 3 and 1
+/// (t ≥ 1; ties at the cut are included whole), rates inside the box, descending, those within
+/// 20 % of a previous rate dropped. The last ones are the modes a geometric with a tiny rate
+/// makes of the few largest values.
+pub fn tails(h: &Hist, b: &Bounds) -> Vec<Tail> {
+    let mut sizes: Vec<f64> = [0.5, 0.1, 0.01, 0.001].iter().map(|q| q * h.n).chain([10.0, 3.0, 1.0]).filter(|&t| t >= 1.0 && t < h.n).collect();
+    sizes.sort_by(|a, b| b.total_cmp(a));
+    let mut out: Vec<Tail> = vec![];
+    for t in sizes {
+        let (mut sc, mut sk) = (0.0, 0.0);
+        for j in (0..h.k.len()).rev() {
+            if sc >= t {
+                break;
+            }
+            sc += h.c[j];
+            sk += h.c[j] * h.k[j];
+        }
+        let rate = clamp_rate((1.0 / (sk / sc - 1.0).max(0.05)).ln_1p(), b);
+        if out.iter().all(|o| (o.rate / rate - 1.0).abs() > 0.2) {
+            out.push(Tail { rate, share: sc / h.n });
+        }
+    }
+    out
+}
+
+/// Share of observations equal to 1 (the mass a spike at k = 1 has to carry).
+fn share_of_ones(h: &Hist) -> f64 {
+    if h.k[0] == 1.0 { h.c[0] / h.n } else { 0.0 }
+}
+
+fn clamp_rate(l: f64, b: &Bounds) -> f64 {
+    l.clamp(b.lam_min + 1e-6 * (b.lam_max - b.lam_min).min(1.0), b.lam_max * (1.0 - 1e-3))
+}
+
+fn clamp_alpha(a: f64, b: &Bounds) -> f64 {
+    a.clamp(b.alpha_min + 1e-3, b.alpha_max - 1e-3)
+}
+
+/// EP candidates on and near the faces (see the module docs): (π, λ, α) with α₀ the zeta MLE
+/// of all data and λ₀ the data-driven rate: a geometric on each of the [`tails`] (λ its rate,
+/// 1 − π its share); π = 0.01 at λ₀; a spike at 1 by the geometric (λ = 2 and λ near its upper
+/// bound, π = 1 − share of ones and π = 0.95); a spike at 1 by the zeta (α = 8, π = share of ones) at λ₀ and
+/// at the slowest tail rate; a thin heavy tail (α = 1.05, π = 0.05) at λ₀.
+pub fn ep_candidates(h: &Hist, b: &Bounds, lam0: f64, a0: f64) -> Vec<Vec<f64>> {
+    let ones = share_of_ones(h);
+    let tails = tails(h, b);
+    let mut c: Vec<Vec<f64>> = tails.iter().map(|t| vec![w(1.0 - t.share), t.rate, a0]).collect();
+    c.push(vec![0.01, lam0, a0]);
+    for l in [2.0, 0.8 * b.lam_max] {
+        c.push(vec![w(1.0 - ones), clamp_rate(l, b), a0]);
+        c.push(vec![0.95, clamp_rate(l, b), a0]);
+    }
+    c.push(vec![w(ones), lam0, clamp_alpha(8.0, b)]);
+    if let Some(t) = tails.last() {
+        c.push(vec![w(ones), t.rate, clamp_alpha(8.0, b)]);
+    }
+    c.push(vec![0.05, lam0, clamp_alpha(1.05, b)]);
+    c
+}
+
+/// A weight pulled into [10⁻⁵, 1 − 10⁻⁵].
+fn w(p: f64) -> f64 {
+    p.clamp(1e-5, 1.0 - 1e-5)
+}
+
+/// EEP candidates grown from an EP optimum (π̂, λ̂, α̂) by splitting a second geometric off in
+/// both directions: a slower one on each of the [`tails`] (share s) and a faster one at the
+/// data-driven body rate λ₀, at 3λ̂ and as a spike at 1 (λ = 2 and near the upper bound; share
+/// s = 0.05), its weight taken either from the EP geometric ((1 − π̂)·ρ_new = s) or from the zeta
+/// (π̂ lowered by s, when π̂ > 2s); and two slow geometrics on a pair of tails (all but the
+/// widest), the zeta at α̂ keeping the rest.
+pub fn eep_candidates(ep: &[f64], h: &Hist, b: &Bounds, lam0: f64) -> Vec<Vec<f64>> {
+    let (pi, lam, a) = (w(ep[0]), clamp_rate(ep[1], b), clamp_alpha(ep[2], b));
+    let mut new: Vec<(f64, f64)> = tails(h, b).iter().filter(|t| t.rate < lam).map(|t| (t.rate, t.share)).collect();
+    for r in [lam0, 3.0 * lam, 2.0, 0.8 * b.lam_max] {
+        let r = clamp_rate(r, b);
+        if (r / lam - 1.0).abs() > 0.2 {
+            new.push((r, 0.05));
+        }
+    }
+    let mut c = vec![];
+    // two slow geometrics on a pair of tails, the zeta keeps the rest
+    let ts = tails(h, b);
+    for (i, t1) in ts.iter().enumerate().skip(1) {
+        for t2 in &ts[i + 1..] {
+            let g = (t1.share + t2.share).min(0.5);
+            c.push(vec![w(1.0 - g), w(t1.share / g), t1.rate, t2.rate, a]);
+        }
+    }
+    for (r, s) in new {
+        // ρ is the weight of the EP geometric within the geometrics; canonical order later
+        c.push(vec![pi, w(1.0 - s / (1.0 - pi)), lam, r, a]);
+        if pi > 2.0 * s {
+            let pi2 = pi - s;
+            c.push(vec![pi2, w((1.0 - pi) / (1.0 - pi2)), lam, r, a]);
+        }
+    }
+    c
+}
+
+/// Screens `cands` by `iters` EM iterations each and returns the `keep` best distinct end
+/// points (ℓ descending; two points are the same when every coordinate agrees to 1e-3
+/// relative), pulled strictly inside the box, with the EM iterations spent.
+pub fn screen(model: Model, h: &Hist, cands: &[Vec<f64>], lo: &[f64], hi: &[f64], iters: u64, keep: usize) -> (Vec<Vec<f64>>, u64) {
+    let mut spent = 0;
+    let mut ends: Vec<(f64, Vec<f64>)> = cands
+        .iter()
+        .map(|x0| {
+            let mut r = em_run(model, h, x0, lo, hi, iters);
+            spent += r.nf;
+            model.canonical(&mut r.theta);
+            (r.loglik, r.theta)
+        })
+        .filter(|(ll, _)| ll.is_finite())
+        .collect();
+    ends.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut out: Vec<Vec<f64>> = vec![];
+    for (_, th) in ends {
+        if out.len() == keep {
+            break;
+        }
+        if out.iter().any(|o| o.iter().zip(&th).all(|(a, b)| (a - b).abs() <= 1e-3 * a.abs().max(b.abs()).max(1e-300))) {
+            continue;
+        }
+        out.push(inside(&th, lo, hi));
+    }
+    (out, spent)
+}
+
+/// θ pulled strictly inside the box (1e-6 of the width, at most 1e-6).
+pub fn inside(th: &[f64], lo: &[f64], hi: &[f64]) -> Vec<f64> {
+    th.iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let w = 1e-6 * (hi[i] - lo[i]).min(1.0);
+            v.clamp(lo[i] + w, hi[i] - w)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tails_follow_the_top_values() {
+        // 1 ×1000, 10 ×100, 100 ×10, 1000 ×3, 10000 ×1 (n = 1114); ties at a cut come whole:
+        // top n/2 = everything (mean 16000/1114), top n/10 = the 114 values ≥ 10, top n/100 and
+        // top 10 = the 14 values ≥ 100, top 3 = the 4 values ≥ 1000, top 1 = 10000
+        let h = Hist::from_pairs([(1, 1000), (10, 100), (100, 10), (1000, 3), (10000, 1)]).unwrap();
+        let t = tails(&h, &Bounds::default());
+        let want = |m: f64| (1.0 / (m - 1.0)).ln_1p();
+        let got: Vec<(f64, f64)> = t.iter().map(|t| (t.rate, t.share)).collect();
+        let n = 1114.0;
+        let expect = [(16000.0 / n, 1.0), (15000.0 / 114.0, 114.0 / n), (1000.0, 14.0 / n), (3250.0, 4.0 / n), (10000.0, 1.0 / n)];
+        assert_eq!(t.len(), expect.len(), "{got:?}");
+        for (i, (m, s)) in expect.iter().enumerate() {
+            assert!((t[i].rate - want(*m)).abs() < 1e-12 * want(*m) && (t[i].share - s).abs() < 1e-12, "{i}: {got:?}");
+        }
+    }
+
+    #[test]
+    fn screening_keeps_distinct_best_points_inside_the_box() {
+        let h = Hist::from_pairs([(1, 50), (2, 30), (3, 10), (10, 5), (100, 3), (1000, 2)]).unwrap();
+        let b = Bounds::default();
+        let (lo, hi) = b.for_model(Model::EP);
+        let cands = ep_candidates(&h, &b, 0.5, 2.0);
+        let (kept, spent) = screen(Model::EP, &h, &cands, &lo, &hi, SCREEN_EM, 2);
+        assert!(!kept.is_empty() && kept.len() <= 2 && spent > 0);
+        for k in &kept {
+            assert!(k.iter().zip(lo.iter().zip(&hi)).all(|(v, (l, u))| v > l && v < u), "{k:?}");
+        }
+        // the kept points are the best of all screened end points
+        let best = cands.iter().map(|c| em_run(Model::EP, &h, c, &lo, &hi, SCREEN_EM).loglik).fold(f64::NEG_INFINITY, f64::max);
+        assert!((Model::EP.loglik(&kept[0], &h, None) - best).abs() < 1e-6 * best.abs());
+    }
+}
