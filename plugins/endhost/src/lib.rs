@@ -14,6 +14,7 @@
 // Domain checks are written `!(x > lo)` on purpose: NaN must fail them.
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
+pub mod aest;
 pub mod data;
 pub mod fit;
 pub mod kernel;
