@@ -71,7 +71,7 @@ fn first_100_reference_draws() {
 }
 
 #[test]
-#[ignore = "500 reference draws, ≈ 45 s of Python on 2 cores: run by .ci/run"]
+#[ignore = "500 reference draws, ≈ 80 s of Python on 2 cores: run by .ci/run"]
 fn all_500_reference_draws() {
     check(500);
 }
