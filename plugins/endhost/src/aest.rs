@@ -23,7 +23,7 @@ pub struct AestOptions {
     pub levels: usize,
     /// Fewest blocks an aggregated series must have.
     #[serde(default = "d_min_blocks")]
-    #[schemars(range(min = 10))]
+    #[schemars(range(min = 10, max = crate::caps::MAX_SAMPLE))]
     pub min_blocks: usize,
     /// Tail region: CCDF levels p ≤ this.
     #[serde(default = "d_tail")]
