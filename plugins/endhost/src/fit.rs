@@ -559,7 +559,7 @@ pub fn fit_model_nested<R: Rng>(model: Model, h: &Hist, o: &FitOptions, mut rest
 fn fit_inner<R: Rng>(model: Model, h: &Hist, o: &FitOptions, restart_rng: &mut dyn FnMut(usize) -> R, ep: Option<&Fit>) -> Fit {
     let (lo, hi) = o.bounds.for_model(model);
     let mut extra: Vec<Vec<f64>> = vec![];
-    let mut cands: Vec<Vec<f64>> = vec![];
+    let mut cands: Vec<starts::Candidate> = vec![];
     let (mut pre_nf, mut pre_ng) = (0, 0);
     if model == Model::EEP && (o.nested_starts || o.systematic_starts) {
         let own;

@@ -62,6 +62,21 @@ pub fn tails(h: &Hist, b: &Bounds) -> Vec<Tail> {
     out
 }
 
+/// A start to screen, with the family it belongs to (screening keeps the best of every family
+/// before filling by ℓ: the EEP families reach different modes, and one family's EM path can
+/// look better early than another's optimum).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    /// Family label (per model).
+    pub family: u8,
+    /// θ.
+    pub theta: Vec<f64>,
+}
+
+fn family(f: u8, v: Vec<Vec<f64>>) -> impl Iterator<Item = Candidate> {
+    v.into_iter().map(move |theta| Candidate { family: f, theta })
+}
+
 /// Share of observations equal to 1 (the mass a spike at k = 1 has to carry).
 fn share_of_ones(h: &Hist) -> f64 {
     if h.k[0] == 1.0 { h.c[0] / h.n } else { 0.0 }
@@ -81,7 +96,7 @@ fn clamp_alpha(a: f64, b: &Bounds) -> f64 {
 /// 1); a spike at 1 by the geometric (λ = 2 and λ near its upper
 /// bound, π = 1 − share of ones and π = 0.95); a spike at 1 by the zeta (α = 8, π = share of ones) at λ₀ and
 /// at the slowest tail rate; a thin heavy tail (α = 1.05, π = 0.05) at λ₀.
-pub fn ep_candidates(h: &Hist, b: &Bounds, lam0: f64, a0: f64) -> Vec<Vec<f64>> {
+pub fn ep_candidates(h: &Hist, b: &Bounds, lam0: f64, a0: f64) -> Vec<Candidate> {
     let ones = share_of_ones(h);
     let tails = tails(h, b);
     let mut c: Vec<Vec<f64>> = tails.iter().map(|t| vec![w(1.0 - t.share), t.rate, a0]).collect();
@@ -99,7 +114,7 @@ pub fn ep_candidates(h: &Hist, b: &Bounds, lam0: f64, a0: f64) -> Vec<Vec<f64>> 
         c.push(vec![w(ones), t.rate, clamp_alpha(8.0, b)]);
     }
     c.push(vec![0.05, lam0, clamp_alpha(1.05, b)]);
-    c
+    family(0, c).collect()
 }
 
 /// A weight pulled into [10⁻⁵, 1 − 10⁻⁵].
@@ -113,49 +128,40 @@ fn w(p: f64) -> f64 {
 /// s = 0.05), its weight taken either from the EP geometric ((1 − π̂)·ρ_new = s) or from the zeta
 /// (π̂ lowered by s, when π̂ > 2s); and two slow geometrics on a pair of tails (all but the
 /// widest), the zeta at α̂ keeping the rest.
-pub fn eep_candidates(ep: &[f64], h: &Hist, b: &Bounds, lam0: f64) -> Vec<Vec<f64>> {
+pub fn eep_candidates(ep: &[f64], h: &Hist, b: &Bounds, lam0: f64) -> Vec<Candidate> {
     let (pi, lam, a) = (w(ep[0]), clamp_rate(ep[1], b), clamp_alpha(ep[2], b));
-    let mut new: Vec<(f64, f64)> = tails(h, b).iter().filter(|t| t.rate < lam).map(|t| (t.rate, t.share)).collect();
-    for r in [lam0, 3.0 * lam, 2.0, 0.8 * b.lam_max] {
-        let r = clamp_rate(r, b);
-        if (r / lam - 1.0).abs() > 0.2 {
-            new.push((r, 0.05));
-        }
-    }
-    let mut c = vec![];
-    // two slow geometrics on a pair of tails, the zeta keeps the rest
     let ts = tails(h, b);
+    let slow: Vec<(f64, f64)> = ts.iter().filter(|t| t.rate < lam).map(|t| (t.rate, t.share)).collect();
+    let fast: Vec<(f64, f64)> = [lam0, 3.0 * lam, 2.0, 0.8 * b.lam_max].iter().map(|&r| clamp_rate(r, b)).filter(|r| (r / lam - 1.0).abs() > 0.2).map(|r| (r, 0.05)).collect();
+    // two slow geometrics on a pair of tails, the zeta keeps the rest
+    let mut pairs = vec![];
     for (i, t1) in ts.iter().enumerate().skip(1) {
         for t2 in ts[i + 1..].iter().take(PAIR_SPAN) {
             let g = (t1.share + t2.share).min(0.5);
-            c.push(vec![w(1.0 - g), w(t1.share / g), t1.rate, t2.rate, a]);
+            pairs.push(vec![w(1.0 - g), w(t1.share / g), t1.rate, t2.rate, a]);
         }
     }
-    for (r, s) in new {
-        // ρ is the weight of the EP geometric within the geometrics; canonical order later
-        c.push(vec![pi, w(1.0 - s / (1.0 - pi)), lam, r, a]);
-        if pi > 2.0 * s {
-            let pi2 = pi - s;
-            c.push(vec![pi2, w((1.0 - pi) / (1.0 - pi2)), lam, r, a]);
-        }
-    }
-    c
+    // ρ is the weight of the EP geometric within the geometrics; canonical order later
+    let from_geometric = |new: &[(f64, f64)]| new.iter().map(|&(r, s)| vec![pi, w(1.0 - s / (1.0 - pi)), lam, r, a]).collect::<Vec<_>>();
+    let from_zeta = |new: &[(f64, f64)]| new.iter().filter(|(_, s)| pi > 2.0 * s).map(|&(r, s)| vec![pi - s, w((1.0 - pi) / (1.0 - (pi - s))), lam, r, a]).collect::<Vec<_>>();
+    family(0, pairs).chain(family(1, from_geometric(&slow))).chain(family(2, from_zeta(&slow))).chain(family(3, from_geometric(&fast))).chain(family(4, from_zeta(&fast))).collect()
 }
 
-/// Screens `cands` by successive halving: `iters`/3 EM iterations each, the better half (at
-/// least 2·`keep`) continues for the remaining iterations; returns the `keep` best distinct end
-/// points (ℓ descending; two points are the same when every coordinate agrees to 1e-3
-/// relative), pulled strictly inside the box, with the EM iterations spent.
-pub fn screen(model: Model, h: &Hist, cands: &[Vec<f64>], lo: &[f64], hi: &[f64], iters: u64, keep: usize) -> (Vec<Vec<f64>>, u64) {
+/// Screens `cands` by successive halving: `iters`/3 EM iterations each, then the better half
+/// (at least 2·`keep`) continues for the remaining iterations; returns `keep` distinct end points
+/// (two points are the same when every coordinate agrees to 1e-3 relative), pulled strictly
+/// inside the box, with the EM iterations spent. Both cuts first take the best point of every
+/// family (in ℓ order), then the best of the rest.
+pub fn screen(model: Model, h: &Hist, cands: &[Candidate], lo: &[f64], hi: &[f64], iters: u64, keep: usize) -> (Vec<Vec<f64>>, u64) {
     let mut spent = 0;
-    let mut run = |pts: Vec<Vec<f64>>, it: u64| -> Vec<(f64, Vec<f64>)> {
-        let mut ends: Vec<(f64, Vec<f64>)> = pts
-            .iter()
-            .map(|x0| {
-                let mut r = em_run(model, h, x0, lo, hi, it);
+    let mut run = |pts: Vec<Candidate>, it: u64| -> Vec<(f64, Candidate)> {
+        let mut ends: Vec<(f64, Candidate)> = pts
+            .into_iter()
+            .map(|c| {
+                let mut r = em_run(model, h, &c.theta, lo, hi, it);
                 spent += r.nf;
                 model.canonical(&mut r.theta);
-                (r.loglik, r.theta)
+                (r.loglik, Candidate { family: c.family, theta: r.theta })
             })
             .filter(|(ll, _)| ll.is_finite())
             .collect();
@@ -164,21 +170,32 @@ pub fn screen(model: Model, h: &Hist, cands: &[Vec<f64>], lo: &[f64], hi: &[f64]
     };
     let first = iters / 3;
     let mut ends = run(cands.to_vec(), first.max(1));
-    ends.truncate((2 * keep).max(ends.len().div_ceil(2)));
     if iters > first {
-        ends = run(ends.into_iter().map(|(_, th)| th).collect(), iters - first);
+        let half = (2 * keep).max(ends.len().div_ceil(2));
+        ends = run(pick(ends, half), iters - first);
     }
-    let mut out: Vec<Vec<f64>> = vec![];
-    for (_, th) in ends {
-        if out.len() == keep {
-            break;
+    (pick(ends, keep).into_iter().map(|c| inside(&c.theta, lo, hi)).collect(), spent)
+}
+
+/// Up to `n` distinct points of `ends` (sorted by ℓ, descending): the best of every family
+/// first, then the best of the rest, in ℓ order.
+fn pick(ends: Vec<(f64, Candidate)>, n: usize) -> Vec<Candidate> {
+    let same = |a: &[f64], b: &[f64]| a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-3 * x.abs().max(y.abs()).max(1e-300));
+    let mut chosen: Vec<usize> = vec![];
+    for round in 0..2 {
+        for (i, (_, c)) in ends.iter().enumerate() {
+            if chosen.len() == n {
+                break;
+            }
+            let new_family = !chosen.iter().any(|&j| ends[j].1.family == c.family);
+            if chosen.contains(&i) || (round == 0 && !new_family) || chosen.iter().any(|&j| same(&ends[j].1.theta, &c.theta)) {
+                continue;
+            }
+            chosen.push(i);
         }
-        if out.iter().any(|o| o.iter().zip(&th).all(|(a, b)| (a - b).abs() <= 1e-3 * a.abs().max(b.abs()).max(1e-300))) {
-            continue;
-        }
-        out.push(inside(&th, lo, hi));
     }
-    (out, spent)
+    chosen.sort_unstable();
+    chosen.into_iter().map(|i| ends[i].1.clone()).collect()
 }
 
 /// θ pulled strictly inside the box (1e-6 of the width, at most 1e-6).
@@ -225,7 +242,7 @@ mod tests {
             assert!(k.iter().zip(lo.iter().zip(&hi)).all(|(v, (l, u))| v > l && v < u), "{k:?}");
         }
         // EM never lowers ℓ, so the best kept point is at least the best first-round end point
-        let best = cands.iter().map(|c| em_run(Model::EP, &h, c, &lo, &hi, SCREEN_EM / 3).loglik).fold(f64::NEG_INFINITY, f64::max);
+        let best = cands.iter().map(|c| em_run(Model::EP, &h, &c.theta, &lo, &hi, SCREEN_EM / 3).loglik).fold(f64::NEG_INFINITY, f64::max);
         assert!(Model::EP.loglik(&kept[0], &h, None) >= best - 1e-9 * best.abs());
     }
 }
