@@ -1,6 +1,7 @@
 //! Runs the full Fig. 1 and Table 2 designs (100 cases per cell) through the plugin's Rust API
 //! and prints the summary rows next to the reference, with wall time:
 //! `CARGO_TARGET_DIR=/work/target-endhost cargo run --release -p flowlab-endhost --example validate -- [cases] [threads] [methods]`
+use endhost::fit::Method;
 use endhost::validate::{run_fig1, run_table2, Fig1Settings, Table2Settings};
 use flowlab_abi::Host;
 use std::time::Instant;
@@ -42,7 +43,7 @@ fn main() {
     }
     let mut t2: Table2Settings = serde_json::from_value(serde_json::json!({"cases": cases})).unwrap();
     t2.check().unwrap();
-    t2.fitter.method = f1.methods[0];
+    t2.fitter.method = f1.methods[0].fitter().unwrap_or(Method::Ipm);
     let t0 = Instant::now();
     let st = run_table2(&t2, seed, threads, &Host::detached()).unwrap();
     let (rows, ev, capped) = (st.rows, st.evaluations, st.capped);

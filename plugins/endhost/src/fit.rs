@@ -9,6 +9,7 @@
 use crate::data::Hist;
 use crate::model::{estep, Estep, Model};
 use crate::optim::{projected_bfgs, vmmin, VmOptions};
+use crate::starts;
 use crate::zeta::{zeta_mle, zeta_mle_from};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -153,6 +154,17 @@ pub struct FitOptions {
     #[serde(default = "d_em_warmup")]
     #[schemars(range(max = MAX_ITERATIONS))]
     pub em_warmup: u64,
+    /// EP and EEP: systematic starts on and near the faces of the box (small and large λ,
+    /// π → 0 and → 1, a zeta spike at k = 1) and, for EEP, a second geometric split off the EP
+    /// optimum in both directions (ρ → 1 with λ₂ → 0, a fast one, one taken from the zeta's
+    /// weight); screened by a few EM iterations, the best go to the solver (`starts` module,
+    /// `docs/endhost.md`). These reach the long-tail modes random starts miss.
+    #[serde(default = "d_true")]
+    pub systematic_starts: bool,
+    /// `ipm` only: damped Newton steps on ℓ from the best start's end point, inside the open
+    /// box (`polish` module): removes the O(μ) barrier offset and the BFGS stopping slack.
+    #[serde(default = "d_true")]
+    pub polish: bool,
 }
 fn d_em_warmup() -> u64 {
     20
@@ -180,7 +192,7 @@ fn d_maxit() -> u64 {
 }
 impl Default for FitOptions {
     fn default() -> Self {
-        FitOptions { method: Method::Ipm, restarts_ep: 5, restarts_eep: 10, bounds: Bounds::default(), mu: d_mu(), reltol: 1e-10, maxit: 200, nested_starts: true, em_warmup: 20 }
+        FitOptions { method: Method::Ipm, restarts_ep: 5, restarts_eep: 10, bounds: Bounds::default(), mu: d_mu(), reltol: 1e-10, maxit: 200, nested_starts: true, em_warmup: 20, systematic_starts: true, polish: true }
     }
 }
 
@@ -337,12 +349,13 @@ pub fn random_init<R: Rng + ?Sized>(model: Model, rng: &mut R, b: &Bounds, strat
         .collect()
 }
 
-struct Single {
-    theta: Vec<f64>,
-    loglik: f64,
-    nf: u64,
-    ng: u64,
-    maxit_hits: u64,
+/// One start's end point.
+pub(crate) struct Single {
+    pub(crate) theta: Vec<f64>,
+    pub(crate) loglik: f64,
+    pub(crate) nf: u64,
+    pub(crate) ng: u64,
+    pub(crate) maxit_hits: u64,
 }
 
 fn barrier_fit(model: Model, h: &Hist, x0: &[f64], lo: &[f64], hi: &[f64], o: &FitOptions) -> Single {
@@ -423,7 +436,7 @@ fn em_fit(model: Model, h: &Hist, x0: &[f64], lo: &[f64], hi: &[f64], o: &FitOpt
     em_run(model, h, x0, lo, hi, 25 * o.maxit)
 }
 
-fn em_run(model: Model, h: &Hist, x0: &[f64], lo: &[f64], hi: &[f64], cap: u64) -> Single {
+pub(crate) fn em_run(model: Model, h: &Hist, x0: &[f64], lo: &[f64], hi: &[f64], cap: u64) -> Single {
     let eps = 1e-12;
     let mut th = x0.to_vec();
     let ncomp = model.weights(&th).len();
@@ -551,8 +564,9 @@ pub fn fit_model_nested<R: Rng>(model: Model, h: &Hist, o: &FitOptions, mut rest
 fn fit_inner<R: Rng>(model: Model, h: &Hist, o: &FitOptions, restart_rng: &mut dyn FnMut(usize) -> R, ep: Option<&Fit>) -> Fit {
     let (lo, hi) = o.bounds.for_model(model);
     let mut extra: Vec<Vec<f64>> = vec![];
+    let mut cands: Vec<starts::Candidate> = vec![];
     let (mut pre_nf, mut pre_ng) = (0, 0);
-    if model == Model::EEP && o.nested_starts {
+    if model == Model::EEP && (o.nested_starts || o.systematic_starts) {
         let own;
         let ep = match ep {
             Some(f) => f,
@@ -563,7 +577,22 @@ fn fit_inner<R: Rng>(model: Model, h: &Hist, o: &FitOptions, restart_rng: &mut d
                 &own
             }
         };
-        extra = nested_starts(&ep.theta, &o.bounds);
+        if o.nested_starts {
+            extra = nested_starts(&ep.theta, &o.bounds);
+        }
+        if o.systematic_starts {
+            cands = starts::eep_candidates(&ep.theta, h, &o.bounds, data_init(Model::EP, h, &o.bounds)[1]);
+        }
+    } else if model == Model::EP && o.systematic_starts {
+        let d = data_init(Model::EP, h, &o.bounds);
+        cands = starts::ep_candidates(h, &o.bounds, d[1], d[2]);
+    }
+    if !cands.is_empty() {
+        let keep = if model == Model::EP { starts::KEEP_EP } else { starts::KEEP_EEP };
+        let (kept, spent) = starts::screen(model, h, &cands, &lo, &hi, starts::SCREEN_EM, keep);
+        extra.extend(kept);
+        pre_nf += spent;
+        pre_ng += spent;
     }
     let mut runs: Vec<Single> = vec![];
     if model == Model::P {
@@ -582,8 +611,25 @@ fn fit_inner<R: Rng>(model: Model, h: &Hist, o: &FitOptions, restart_rng: &mut d
         for x0 in &extra {
             runs.push(run_one(model, h, x0, &lo, &hi, o));
         }
+        if o.polish && o.method == Method::Ipm {
+            polish_best(model, h, &mut runs, &lo, &hi);
+        }
     }
     fit_summary(model, h, o, runs, &lo, &hi, pre_nf, pre_ng)
+}
+
+/// Replaces the best run's end point by its [`polish`](crate::polish::polish)ed one.
+fn polish_best(model: Model, h: &Hist, runs: &mut [Single], lo: &[f64], hi: &[f64]) {
+    let Some(best) = (0..runs.len()).filter(|&i| runs[i].loglik.is_finite()).max_by(|&a, &b| runs[a].loglik.total_cmp(&runs[b].loglik)) else { return };
+    let p = crate::polish::polish(model, h, &runs[best].theta, lo, hi);
+    let r = &mut runs[best];
+    r.nf += p.evaluations;
+    r.ng += p.evaluations;
+    if p.loglik > r.loglik {
+        r.theta = p.theta;
+        model.canonical(&mut r.theta);
+        r.loglik = p.loglik;
+    }
 }
 
 fn run_one(model: Model, h: &Hist, x0: &[f64], lo: &[f64], hi: &[f64], o: &FitOptions) -> Single {

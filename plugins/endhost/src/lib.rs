@@ -14,14 +14,17 @@
 // Domain checks are written `!(x > lo)` on purpose: NaN must fail them.
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
+pub mod aest;
 pub mod data;
 pub mod fit;
 pub mod kernel;
 pub mod model;
 pub mod optim;
+pub mod polish;
 pub mod reference;
 pub mod sample;
 pub mod select;
+pub mod starts;
 pub mod validate;
 pub mod zeta;
 

@@ -4,6 +4,7 @@
 //! `stream_rng("<cell seed>/<design>/<cell key>/<case>", "data" | "restart/<model>", i)`, so a
 //! case's numbers do not depend on the thread count or on which other cases run; cases are
 //! evaluated in parallel and collected in case order.
+use crate::aest::{aest, AestOptions};
 use crate::data::Hist;
 use crate::fit::{fit_model, fit_model_nested, Fit, FitOptions, Method};
 use crate::model::Model;
@@ -31,8 +32,80 @@ pub struct Study {
     pub capped: bool,
 }
 
-/// One Fig. 1 case: (α, case index, θ, distinct values, fits per method).
-type Fig1Rec = (f64, usize, [f64; 3], usize, Vec<Fit>);
+/// One Fig. 1 case: (α, case index, θ, distinct values, estimates per method).
+type Fig1Rec = (f64, usize, [f64; 3], usize, Vec<Est>);
+
+/// A Fig. 1 estimator: an EP fitting method (α̂ of the EP maximum-likelihood fit) or `aest`,
+/// the scaling estimator of the tail index ([`crate::aest`]; α̂ = â + 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Fig1Method {
+    /// EP fit by [`Method::Ipm`].
+    Ipm,
+    /// EP fit by [`Method::IpmNash`].
+    IpmNash,
+    /// EP fit by [`Method::IpmR`].
+    IpmR,
+    /// EP fit by [`Method::Em`].
+    Em,
+    /// EP fit by [`Method::Box`].
+    Box,
+    /// Crovella & Taqqu's scaling estimator on the raw sample (settings `aest`).
+    Aest,
+    /// The same on centred block sums (`aest` settings with `center = true`), the variant for
+    /// tail indices in (1, 2) where the stable limit needs centring.
+    AestCentered,
+}
+
+impl Fig1Method {
+    /// The fitting method, None for `aest`.
+    pub fn fitter(self) -> Option<Method> {
+        match self {
+            Fig1Method::Ipm => Some(Method::Ipm),
+            Fig1Method::IpmNash => Some(Method::IpmNash),
+            Fig1Method::IpmR => Some(Method::IpmR),
+            Fig1Method::Em => Some(Method::Em),
+            Fig1Method::Box => Some(Method::Box),
+            Fig1Method::Aest | Fig1Method::AestCentered => None,
+        }
+    }
+    /// Manifest name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fig1Method::Aest => "aest",
+            Fig1Method::AestCentered => "aest_centered",
+            m => m.fitter().map(Method::as_str).unwrap_or("aest"),
+        }
+    }
+}
+
+/// One method's estimate on one Fig. 1 dataset (for `aest`: no likelihood, standard error or
+/// starts: NaN / 0).
+#[derive(Debug, Clone)]
+struct Est {
+    alpha: f64,
+    se: f64,
+    loglik: f64,
+    theta: Vec<f64>,
+    n_at_best: usize,
+    evaluations: u64,
+    iterations: u64,
+    trapped_pi1: bool,
+    maxit_hits: u64,
+    /// `aest` only: scaling points used.
+    scaling_points: Option<usize>,
+}
+
+impl Est {
+    fn of_fit(f: &Fit) -> Est {
+        Est { alpha: f.theta[2], se: f.se[2], loglik: f.loglik, theta: f.theta.clone(), n_at_best: f.n_at_best, evaluations: f.evaluations, iterations: f.iterations, trapped_pi1: f.trapped_pi1, maxit_hits: f.maxit_hits, scaling_points: None }
+    }
+    fn of_aest(x: &[u64], o: &AestOptions) -> Est {
+        let xf: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+        let a = aest(&xf, o);
+        Est { alpha: a.tail_index + 1.0, se: f64::NAN, loglik: f64::NAN, theta: vec![a.tail_index], n_at_best: 0, evaluations: a.levels_examined as u64, iterations: a.pairs as u64, trapped_pi1: false, maxit_hits: 0, scaling_points: Some(a.scaling_points) }
+    }
+}
 
 /// Quantile with linear interpolation (numpy's default, type 7) of finite values.
 pub fn quantile(v: &[f64], q: f64) -> f64 {
@@ -114,12 +187,17 @@ pub struct Fig1Settings {
     /// Geometric rate λ ~ U(lo, hi) per case.
     #[serde(default = "d_unit")]
     pub lam_range: [f64; 2],
-    /// Fitting methods to compare on the same datasets and starts (first = primary).
+    /// Estimators to compare on the same datasets (fits on the same starts; first = primary):
+    /// `ipm`, `ipm_nash`, `ipm_r`, `em`, `box` (EP fits), `aest` and `aest_centered` (scaling
+    /// estimator on raw and on centred block sums).
     #[serde(default = "d_methods")]
-    pub methods: Vec<Method>,
+    pub methods: Vec<Fig1Method>,
     /// Fitter options (method ignored: see `methods`).
     #[serde(default)]
     pub fitter: FitOptions,
+    /// Options of the `aest` estimator.
+    #[serde(default)]
+    pub aest: AestOptions,
 }
 fn d_alphas() -> Vec<f64> {
     vec![1.5, 1.7, 1.9, 2.1, 2.3, 2.5, 2.7, 2.9]
@@ -133,8 +211,8 @@ fn d_n() -> usize {
 fn d_unit() -> [f64; 2] {
     [0.1, 0.9]
 }
-fn d_methods() -> Vec<Method> {
-    vec![Method::Ipm]
+fn d_methods() -> Vec<Fig1Method> {
+    vec![Fig1Method::Ipm]
 }
 
 impl Fig1Settings {
@@ -151,6 +229,10 @@ impl Fig1Settings {
         if self.methods.is_empty() {
             return Err(PluginError::config("methods", "need at least one method"));
         }
+        if let Some((i, m)) = self.methods.iter().enumerate().find(|(i, m)| self.methods[..*i].contains(m)) {
+            return Err(PluginError::config("methods", format!("`methods` names {} twice (entry {}); list each once", m.as_str(), i + 1)));
+        }
+        self.aest.check().map_err(|(k, m)| PluginError::config(format!("aest.{k}"), m))?;
         self.fitter.check().map_err(|(k, m)| PluginError::config(format!("fitter.{k}"), m))
     }
 }
@@ -164,25 +246,33 @@ pub fn run_fig1(s: &Fig1Settings, seed_hex: &str, threads: usize, host: &Host) -
         let th = [unif(&mut rng, s.pi_range), unif(&mut rng, s.lam_range), alpha];
         let x = sample_model(&mut rng, Model::EP, &th, s.n);
         let h = Hist::from_samples(&x).expect("samples are ≥ 1");
-        let fits: Vec<Fit> = s.methods.iter().map(|&m| fit_with(Model::EP, &h, &FitOptions { method: m, ..s.fitter.clone() }, &key)).collect();
-        (alpha, j, th, h.distinct(), fits)
+        let ests: Vec<Est> = s
+            .methods
+            .iter()
+            .map(|&m| match m.fitter() {
+                Some(method) => Est::of_fit(&fit_with(Model::EP, &h, &FitOptions { method, ..s.fitter.clone() }, &key)),
+                None => Est::of_aest(&x, &AestOptions { center: s.aest.center || m == Fig1Method::AestCentered, ..s.aest.clone() }),
+            })
+            .collect();
+        (alpha, j, th, h.distinct(), ests)
     })?;
     let (mut evals, mut iters, mut capped) = (0, 0, false);
     let mut cases = vec![];
-    for (alpha, j, th, distinct, fits) in &recs {
-        let best = fits.iter().map(|f| f.loglik).fold(f64::NEG_INFINITY, f64::max);
+    for (alpha, j, th, distinct, ests) in &recs {
+        let best = ests.iter().map(|f| f.loglik).fold(f64::NEG_INFINITY, f64::max);
         let mut per = serde_json::Map::new();
-        for f in fits {
+        for (m, f) in s.methods.iter().zip(ests) {
             evals += f.evaluations;
             iters += f.iterations;
             capped |= f.maxit_hits > 0;
-            per.insert(
-                f.method.as_str().into(),
-                json!({"alpha": f.theta[2], "theta": f.theta, "loglik": f.loglik, "se_alpha": f.se[2],
-                       "rel_err": (f.theta[2] - alpha) / alpha, "n_at_best": f.n_at_best, "evaluations": f.evaluations,
+            let mut rec = json!({"alpha": f.alpha, "theta": f.theta, "loglik": f.loglik, "se_alpha": f.se,
+                       "rel_err": (f.alpha - alpha) / alpha, "n_at_best": f.n_at_best, "evaluations": f.evaluations,
                        "iterations": f.iterations, "trapped_pi1": f.trapped_pi1, "below_best_by": best - f.loglik,
-                       "maxit_hits": f.maxit_hits}),
-            );
+                       "maxit_hits": f.maxit_hits});
+            if let Some(sp) = f.scaling_points {
+                rec["scaling_points"] = json!(sp);
+            }
+            per.insert(m.as_str().into(), rec);
         }
         cases.push(json!({"alpha_true": alpha, "case": j, "theta_true": th, "distinct": distinct, "fits": per}));
     }
@@ -191,10 +281,10 @@ pub fn run_fig1(s: &Fig1Settings, seed_hex: &str, threads: usize, host: &Host) -
         let rs: Vec<&Fig1Rec> = recs.iter().filter(|r| r.0 == alpha).collect();
         let mut per = serde_json::Map::new();
         for (mi, m) in s.methods.iter().enumerate() {
-            let est: Vec<f64> = rs.iter().map(|r| r.4[mi].theta[2]).collect();
+            let est: Vec<f64> = rs.iter().map(|r| r.4[mi].alpha).collect();
             let rel: Vec<f64> = est.iter().map(|e| (e - alpha) / alpha).collect();
             let abs: Vec<f64> = rel.iter().map(|r| r.abs()).collect();
-            let z: Vec<f64> = rs.iter().map(|r| (r.4[mi].theta[2] - alpha) / r.4[mi].se[2]).filter(|v| v.is_finite()).collect();
+            let z: Vec<f64> = rs.iter().map(|r| (r.4[mi].alpha - alpha) / r.4[mi].se).filter(|v| v.is_finite()).collect();
             let (q1, q3) = (quantile(&rel, 0.25), quantile(&rel, 0.75));
             let iqr = q3 - q1;
             let lo_w = rel.iter().copied().filter(|v| *v >= q1 - 1.5 * iqr).fold(f64::INFINITY, f64::min);
@@ -217,7 +307,8 @@ pub fn run_fig1(s: &Fig1Settings, seed_hex: &str, threads: usize, host: &Host) -
                    "frac_within_5pct": abs.iter().filter(|v| **v <= 0.05).count() as f64 / abs.len() as f64,
                    "z_mean": mean(&z), "z_sd": sd(&z),
                    "z_sd_robust": 1.482_6 * quantile(&z.iter().map(|v| (v - quantile(&z, 0.5)).abs()).collect::<Vec<_>>(), 0.5),
-                   "median_se_rel": quantile(&rs.iter().map(|r| r.4[mi].se[2] / alpha).collect::<Vec<_>>(), 0.5),
+                   "median_se_rel": quantile(&rs.iter().map(|r| r.4[mi].se / alpha).collect::<Vec<_>>(), 0.5),
+                   "undefined": rs.iter().filter(|r| !r.4[mi].alpha.is_finite()).count(),
                    "trapped_pi1": trapped, "worse_than_best_by_1": worse, "only_one_start_at_best": only_one,
                    "mean_evaluations": mean(&rs.iter().map(|r| r.4[mi].evaluations as f64).collect::<Vec<_>>()),
                    "median_distinct": quantile(&rs.iter().map(|r| r.3 as f64).collect::<Vec<_>>(), 0.5)}),

@@ -18,21 +18,8 @@ use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Command;
 
-fn python() -> Option<(String, PathBuf)> {
-    let py = std::env::var("FLOWLAB_PYTHON").unwrap_or_else(|_| "python3".into());
-    let script = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/reference/endhost_ref.py"));
-    let require = std::env::var("FLOWLAB_REQUIRE_PYTHON").map(|v| v == "1").unwrap_or(false);
-    let ok = Command::new(&py).args(["-c", "import numpy, scipy"]).output().map(|o| o.status.success()).unwrap_or(false);
-    if !ok || !script.exists() {
-        let why = if ok { format!("no reference script at {}", script.display()) } else { format!("`{py}` cannot import numpy and scipy") };
-        if require {
-            panic!("FLOWLAB_REQUIRE_PYTHON=1 but {why}");
-        }
-        println!("skipped: {why}");
-        return None;
-    }
-    Some((py, script))
-}
+mod common;
+use common::python;
 
 fn run_ref(py: &str, script: &PathBuf, args: &[&str]) -> Value {
     let dir = tempfile::tempdir().unwrap();

@@ -1,0 +1,78 @@
+//! Never worse than the reference (`docs/endhost.md`, "Starts"): random (model, θ, n) drawn,
+//! sampled and fitted by the Python reference (`tests/ref_draws.py`: P / EP / EEP truths, n
+//! log-uniform in [500, 20 000], seed 20, generators the reference's own), then fitted by
+//! flowlab with its default options (EEP nested from the EP fit, as `fit` and `fit_users` do).
+//! * P and EP: ℓ̂ ≥ ℓ̂_ref − 1e-6 on every draw;
+//! * EEP: at most 2 % of the draws below ℓ̂_ref − 1e-6 and none by more than 2 nats (on the 500
+//!   draws 5 remain below, the worst by 1.41; on 300 held-out draws of seed 21, 6 by at most
+//!   0.59: `docs/endhost.md` lists them).
+//!
+//! The default run takes the first 100 draws (≈ 25 s, mostly Python); the full 500 are
+//! `#[ignore]`d and run by `.ci/run`:
+//! `cargo test --release -p flowlab-endhost --test never_worse -- --ignored`.
+//! Needs Python with numpy + scipy (`FLOWLAB_PYTHON`); skipped otherwise unless
+//! `FLOWLAB_REQUIRE_PYTHON=1`.
+use endhost::data::Hist;
+use endhost::fit::{fit_model, fit_model_nested, FitOptions};
+use endhost::model::Model;
+use flowlab_abi::seed::stream_rng;
+use serde_json::Value;
+use std::process::Command;
+
+mod common;
+
+const SEED: &str = "20";
+
+fn draws(count: usize) -> Option<Value> {
+    let (py, script) = common::python()?;
+    let helper = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/ref_draws.py");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("draws.json");
+    let o = Command::new(&py)
+        .args([helper, script.to_str().unwrap(), out.to_str().unwrap(), "--seed", SEED, "--count", &count.to_string(), "--workers", "2"])
+        .output()
+        .expect("run tests/ref_draws.py");
+    assert!(o.status.success(), "ref_draws.py failed: {}", String::from_utf8_lossy(&o.stderr));
+    Some(serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap())
+}
+
+fn check(count: usize) {
+    let Some(v) = draws(count) else { return };
+    let draws = v["draws"].as_array().unwrap();
+    assert_eq!(draws.len(), count);
+    let o = FitOptions::default();
+    let mut worst = [f64::INFINITY; 3];
+    let mut below: [Vec<String>; 3] = Default::default();
+    for d in draws {
+        let vals = d["values"].as_array().unwrap();
+        let cnts = d["counts"].as_array().unwrap();
+        let h = Hist::from_pairs(vals.iter().zip(cnts).map(|(x, y)| (x.as_u64().unwrap(), y.as_u64().unwrap()))).unwrap();
+        let key = format!("never-worse/{}", d["i"]);
+        let p = fit_model(Model::P, &h, &o, |j| stream_rng(&key, "restart/P", j as u64));
+        let ep = fit_model(Model::EP, &h, &o, |j| stream_rng(&key, "restart/EP", j as u64));
+        let eep = fit_model_nested(Model::EEP, &h, &o, |j| stream_rng(&key, "restart/EEP", j as u64), Some(&ep));
+        for (k, f) in [p, ep, eep].iter().enumerate() {
+            let gap = f.loglik - d["ref"][f.model.as_str()]["loglik"].as_f64().unwrap();
+            worst[k] = worst[k].min(gap);
+            if gap < -1e-6 {
+                below[k].push(format!("draw {} (truth {} θ {} n {}): {} below by {:.3e}", d["i"], d["model"], d["theta"], d["n"], f.model.as_str(), -gap));
+            }
+        }
+    }
+    for (k, m) in ["P", "EP", "EEP"].iter().enumerate() {
+        println!("{m}: min ℓ̂ − ℓ̂_ref {:.3e}; below by > 1e-6 on {}/{count} draws", worst[k], below[k].len());
+    }
+    assert!(below[0].is_empty() && below[1].is_empty(), "P / EP below the reference:\n{}\n{}", below[0].join("\n"), below[1].join("\n"));
+    assert!(below[2].len() * 50 <= count && worst[2] >= -2.0, "EEP below the reference on {} of {count} draws (worst {:.3e}):\n{}", below[2].len(), worst[2], below[2].join("\n"));
+}
+
+#[test]
+fn first_100_reference_draws() {
+    check(100);
+}
+
+#[test]
+#[ignore = "500 reference draws, ≈ 80 s of Python on 2 cores: run by .ci/run"]
+fn all_500_reference_draws() {
+    check(500);
+}
