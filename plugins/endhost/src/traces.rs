@@ -245,11 +245,11 @@ impl TracesSettings {
             return Err(PluginError::config("align", format!("align = {} must be a positive multiple of truth_bin_seconds = {}", self.align, self.truth_bin_seconds)));
         }
         range_ok("pi_range", self.pi_range, 0.0, 1.0)?;
-        range_ok("lam_range", self.lam_range, 1e-9, 10.0)?;
+        range_ok("lam_range", self.lam_range, 0.0, 10.0)?;
         range_ok("alpha_range", self.alpha_range, 1.05, 10.0)?;
         range_ok("eep_pi_range", self.eep_pi_range, 0.0, 1.0)?;
         range_ok("eep_rho_range", self.eep_rho_range, 0.0, 1.0)?;
-        range_ok("eep_lam1_range", self.eep_lam1_range, 1e-9, 10.0)?;
+        range_ok("eep_lam1_range", self.eep_lam1_range, 0.0, 10.0)?;
         range_ok("eep_ratio_range", self.eep_ratio_range, 1e-6, 1.0)?;
         range_ok("zero_share_range", self.zero_share_range, 0.0, 0.99)?;
         for (k, v) in [("on_hours", self.on_hours), ("off_hours", self.off_hours), ("active_minutes", self.active_minutes), ("idle_minutes", self.idle_minutes), ("event_seconds", self.event_seconds)] {
@@ -319,9 +319,9 @@ fn draw_truth<R: Rng>(rng: &mut R, s: &TracesSettings) -> UserTruth {
     let model = [Model::P, Model::EP, Model::EEP][pick(rng, &cumsum(s.model_shares.iter().copied()))];
     let theta = match model {
         Model::P => vec![unif(rng, s.alpha_range)],
-        Model::EP => vec![unif(rng, s.pi_range).clamp(1e-6, 1.0 - 1e-6), unif(rng, s.lam_range), unif(rng, s.alpha_range)],
+        Model::EP => vec![unif(rng, s.pi_range).clamp(1e-6, 1.0 - 1e-6), unif(rng, s.lam_range).max(1e-6), unif(rng, s.alpha_range)],
         Model::EEP => {
-            let (pi, rho, l1) = (unif(rng, s.eep_pi_range).clamp(1e-6, 1.0 - 1e-6), unif(rng, s.eep_rho_range).clamp(1e-6, 1.0 - 1e-6), unif(rng, s.eep_lam1_range));
+            let (pi, rho, l1) = (unif(rng, s.eep_pi_range).clamp(1e-6, 1.0 - 1e-6), unif(rng, s.eep_rho_range).clamp(1e-6, 1.0 - 1e-6), unif(rng, s.eep_lam1_range).max(1e-6));
             vec![pi, rho, l1, l1 * unif(rng, s.eep_ratio_range), unif(rng, s.alpha_range)]
         }
     };
@@ -428,7 +428,10 @@ fn gen_user(s: &TracesSettings, seed_hex: &str, u: usize, ports: &[Vec<PortKey>]
                 };
                 n += 1;
                 times.clear();
-                times.extend((0..k).map(|_| ws + b * rng.random::<f64>()));
+                // whole milliseconds inside the window, so the written time (ms precision)
+                // never rounds into the next window
+                let ms = (b * 1000.0).floor().max(1.0) as u64;
+                times.extend((0..k).map(|_| ws + rng.random_range(0..ms) as f64 / 1000.0));
                 times.sort_by(f64::total_cmp);
                 let tail = c == rates.len();
                 for &t in &times {
