@@ -39,12 +39,7 @@ fn proto_name(p: u8) -> String {
 
 /// Parses `tcp`, `udp`, `icmp` (any case) or an IP protocol number 0–255.
 pub fn parse_proto(s: &str) -> Option<u8> {
-    match s.to_ascii_lowercase().as_str() {
-        "tcp" => Some(6),
-        "udp" => Some(17),
-        "icmp" => Some(1),
-        n => n.parse().ok(),
-    }
+    [("tcp", 6), ("udp", 17), ("icmp", 1)].iter().find(|(n, _)| s.eq_ignore_ascii_case(n)).map(|p| p.1).or_else(|| s.parse().ok())
 }
 
 /// Parses `proto/port` (`tcp/443`) into a key.
@@ -251,6 +246,8 @@ pub struct FlowReader {
     cols: [Option<usize>; 5],
     ncols: usize,
     pending: Option<(String, f64, PortKey, u64, u64)>,
+    /// User of the block being read (rows of this user allocate no name).
+    cur: String,
     seen: HashSet<String>,
     /// Data rows read so far.
     pub rows: u64,
@@ -267,11 +264,11 @@ impl FlowReader {
         if h[2].is_some() != h[3].is_some() {
             return Err(PluginError::data(format!("{}:{}: header has only one of `proto` and `dst_port`; give both or neither", path.display(), lines.line)));
         }
-        Ok(FlowReader { lines, path: path.into(), cols: [h[0], h[1], h[2], h[3], h[4]], ncols: h[5].unwrap_or(0), pending: None, seen: HashSet::new(), rows: 0, has_ports })
+        Ok(FlowReader { lines, path: path.into(), cols: [h[0], h[1], h[2], h[3], h[4]], ncols: h[5].unwrap_or(0), pending: None, cur: String::new(), seen: HashSet::new(), rows: 0, has_ports })
     }
 
-    /// Next data row: (user, time, key, bytes, line).
-    fn row(&mut self) -> Result<Option<(String, f64, PortKey, u64, u64)>, PluginError> {
+    /// Next data row: (user, or `None` when it is the current block's, time, key, bytes, line).
+    fn row(&mut self) -> Result<Option<(Option<String>, f64, PortKey, u64, u64)>, PluginError> {
         loop {
             let Some((no, raw)) = self.lines.next_line()? else { return Ok(None) };
             let at = |what: String, l: &str| PluginError::data(format!("{}:{no}: {what} (row `{}`)", self.path.display(), shorten(l)));
@@ -308,7 +305,8 @@ impl FlowReader {
                 _ => 0,
             };
             self.rows += 1;
-            return Ok(Some((user.to_string(), t, key, bytes, no)));
+            let user = if user == self.cur { None } else { Some(user.to_string()) };
+            return Ok(Some((user, t, key, bytes, no)));
         }
     }
 
@@ -317,7 +315,7 @@ impl FlowReader {
         let first = match self.pending.take() {
             Some(r) => r,
             None => match self.row()? {
-                Some(r) => r,
+                Some(r) => (r.0.unwrap_or_else(|| self.cur.clone()), r.1, r.2, r.3, r.4),
                 None => return Ok(None),
             },
         };
@@ -329,10 +327,11 @@ impl FlowReader {
                 shorten(&first.0)
             )));
         }
+        self.cur.clone_from(&first.0);
         let mut u = UserFlows { user: first.0, times: vec![first.1], keys: vec![first.2], bytes: first.3, first_line: first.4 };
         while let Some(r) = self.row()? {
-            if r.0 != u.user {
-                self.pending = Some(r);
+            if let Some(other) = r.0 {
+                self.pending = Some((other, r.1, r.2, r.3, r.4));
                 break;
             }
             u.times.push(r.1);
@@ -348,10 +347,14 @@ impl FlowReader {
         let mut order: Vec<String> = vec![];
         let mut m: BTreeMap<String, UserFlows> = BTreeMap::new();
         while let Some((user, t, k, b, no)) = self.row()? {
-            let e = m.entry(user.clone()).or_insert_with(|| {
-                order.push(user.clone());
-                UserFlows { user, first_line: no, ..Default::default() }
-            });
+            if let Some(name) = user {
+                self.cur = name;
+            }
+            if !m.contains_key(&self.cur) {
+                order.push(self.cur.clone());
+                m.insert(self.cur.clone(), UserFlows { user: self.cur.clone(), first_line: no, ..Default::default() });
+            }
+            let Some(e) = m.get_mut(&self.cur) else { continue };
             e.times.push(t);
             e.keys.push(k);
             e.bytes += b;
