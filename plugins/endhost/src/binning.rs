@@ -7,7 +7,11 @@
 //!
 //! One pass over the time-sorted flows per bin size: O(flows + kept windows).
 
-/// The kept windows of one bin size, as runs of consecutive window indices.
+/// Position of a time outside every kept window.
+pub const OUTSIDE: u32 = u32::MAX;
+
+/// The kept windows of one bin size, as runs of consecutive window indices (at most
+/// `u32::MAX − 1` windows: 544 years of 4 s windows).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Windows {
     /// Bin width (s).
@@ -49,9 +53,9 @@ impl Windows {
         Windows { b, runs, base, len }
     }
 
-    /// Position of each sorted time in the flat window arrays (`None`: outside every kept
-    /// window), by one merge pass.
-    pub fn positions<'a>(&'a self, times_sorted: &'a [f64]) -> impl Iterator<Item = Option<usize>> + 'a {
+    /// Position of each sorted time in the flat window arrays ([`OUTSIDE`]: outside every
+    /// kept window), by one merge pass.
+    pub fn positions<'a>(&'a self, times_sorted: &'a [f64]) -> impl Iterator<Item = u32> + 'a {
         let mut r = 0usize;
         times_sorted.iter().map(move |&t| {
             let w = (t / self.b).floor() as i64;
@@ -59,8 +63,8 @@ impl Windows {
                 r += 1;
             }
             match self.runs.get(r) {
-                Some(&(s, _)) if w >= s => Some(self.base[r] + (w - s) as usize),
-                _ => None,
+                Some(&(s, _)) if w >= s => (self.base[r] + (w - s) as usize) as u32,
+                _ => OUTSIDE,
             }
         })
     }
@@ -70,9 +74,10 @@ impl Windows {
         let mut c = vec![0u32; self.len];
         let mut outside = 0u64;
         for p in self.positions(times_sorted) {
-            match p {
-                Some(i) => c[i] = c[i].saturating_add(1),
-                None => outside += 1,
+            if p == OUTSIDE {
+                outside += 1;
+            } else {
+                c[p as usize] = c[p as usize].saturating_add(1);
             }
         }
         (c, outside)
@@ -81,8 +86,8 @@ impl Windows {
     /// Whether each kept window holds at least one of `events_sorted` (an active window).
     pub fn active(&self, events_sorted: &[f64]) -> Vec<bool> {
         let mut a = vec![false; self.len];
-        for i in self.positions(events_sorted).flatten() {
-            a[i] = true;
+        for i in self.positions(events_sorted).filter(|&i| i != OUTSIDE) {
+            a[i as usize] = true;
         }
         a
     }

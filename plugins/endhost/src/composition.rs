@@ -11,6 +11,7 @@
 //! (the low counts where the zeta's own mass at k = 1, 2 dominates stay in the body: the
 //! regions are the two ends of the count axis). The soft split weighs every window's flows by
 //! r(k) and 1 − r(k) instead.
+use crate::binning::OUTSIDE;
 use crate::model::Model;
 use crate::records::PortKey;
 use crate::zeta::{log1mexp_neg, zeta};
@@ -68,8 +69,8 @@ pub struct UserComposition {
 }
 
 /// Splits a user's flows. `counts`/`active` are per kept window, `pos` the window of each
-/// flow (None: outside the kept windows), `keys` the flows' port keys.
-pub fn split_user(model: Model, th: &[f64], counts: &[u32], active: Option<&[bool]>, pos: &[Option<usize>], keys: &[PortKey]) -> UserComposition {
+/// flow ([`OUTSIDE`]: outside the kept windows), `keys` the flows' port keys.
+pub fn split_user(model: Model, th: &[f64], counts: &[u32], active: Option<&[bool]>, pos: &[u32], keys: &[PortKey]) -> UserComposition {
     let mut ks: Vec<u64> = counts.iter().filter(|&&c| c > 0).map(|&c| c as u64).collect();
     ks.sort_unstable();
     ks.dedup();
@@ -84,7 +85,10 @@ pub fn split_user(model: Model, th: &[f64], counts: &[u32], active: Option<&[boo
         }
     }
     for (p, &key) in pos.iter().zip(keys) {
-        let Some(i) = *p else { continue };
+        if *p == OUTSIDE {
+            continue;
+        }
+        let i = *p as usize;
         let c = counts[i] as u64;
         let a = act(i);
         let tail = thr.is_some_and(|t| c >= t) as usize;
@@ -126,7 +130,7 @@ mod tests {
         // a body-only sample: no tail
         assert_eq!(tail_threshold(Model::EP, &[0.01, 0.05, 3.0], &[1, 2, 3]), None);
         // the split: two windows (counts 1 and 50), the big one in the tail
-        let c = split_user(Model::EP, &th, &[1, 0, 50], Some(&[false, true, true]), &[Some(0), Some(2), None, Some(2)], &[7, 8, 9, 8]);
+        let c = split_user(Model::EP, &th, &[1, 0, 50], Some(&[false, true, true]), &[0, 2, OUTSIDE, 2], &[7, 8, 9, 8]);
         assert_eq!(c.by_key[&7].hard, [1, 0, 0, 0]);
         assert_eq!(c.by_key[&8].hard, [0, 0, 0, 2]);
         assert!(!c.by_key.contains_key(&9));

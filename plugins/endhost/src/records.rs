@@ -363,12 +363,15 @@ impl FlowReader {
     }
 }
 
-/// Per-user rows of a small side file (host-on intervals or activity events), read whole.
-fn read_side(path: &Path, cols: &[&str]) -> Result<BTreeMap<String, Vec<Vec<f64>>>, PluginError> {
+/// Per-user rows of a side file (host-on intervals or activity events), read whole: the time
+/// columns after `user`, flattened (`cols.len() − 1` numbers per row, 8 bytes each).
+fn read_side(path: &Path, cols: &[&str]) -> Result<BTreeMap<String, Vec<f64>>, PluginError> {
     let mut lines = Lines::open(path)?;
     let h = header(path, &mut lines, cols, &[])?;
     let ncols = h[cols.len()].unwrap_or(0);
-    let mut out: BTreeMap<String, Vec<Vec<f64>>> = BTreeMap::new();
+    let mut out: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let mut cur = String::new();
+    let mut row = vec![0.0; cols.len() - 1];
     while let Some((no, raw)) = lines.next_line()? {
         let l = std::str::from_utf8(raw).map_err(|_| PluginError::data(format!("{}:{no}: not UTF-8", path.display())))?;
         if skip(l) {
@@ -383,23 +386,30 @@ fn read_side(path: &Path, cols: &[&str]) -> Result<BTreeMap<String, Vec<Vec<f64>
         if user.is_empty() {
             return Err(at("empty user".into()));
         }
-        let mut v = vec![];
         for (i, c) in cols.iter().enumerate().skip(1) {
             let s = f[h[i].unwrap_or(0)];
-            v.push(parse_time(s).ok_or_else(|| at(format!("{c} `{}` is neither seconds nor ISO 8601", shorten(s))))?);
+            row[i - 1] = parse_time(s).ok_or_else(|| at(format!("{c} `{}` is neither seconds nor ISO 8601", shorten(s))))?;
         }
-        out.entry(user.to_string()).or_default().push(v);
+        if user != cur {
+            cur = user.to_string();
+        }
+        match out.get_mut(&cur) {
+            Some(v) => v.extend_from_slice(&row),
+            None => {
+                out.insert(cur.clone(), row.clone());
+            }
+        }
     }
     Ok(out)
 }
 
 /// Host-on intervals per user, sorted and merged (touching intervals join); `on_end ≤
-/// on_start` is an error naming the line.
+/// on_start` is an error naming the user and the interval.
 pub fn read_hosts(path: &Path) -> Result<BTreeMap<String, Vec<(f64, f64)>>, PluginError> {
     let raw = read_side(path, &["user", "on_start", "on_end"])?;
     let mut out = BTreeMap::new();
-    for (u, rows) in raw {
-        let mut iv: Vec<(f64, f64)> = rows.iter().map(|r| (r[0], r[1])).collect();
+    for (u, flat) in raw {
+        let mut iv: Vec<(f64, f64)> = flat.chunks_exact(2).map(|r| (r[0], r[1])).collect();
         if let Some(bad) = iv.iter().find(|(s, e)| !(e > s)) {
             return Err(PluginError::data(format!("{}: user `{}`: interval [{}, {}] has on_end ≤ on_start", path.display(), shorten(&u), bad.0, bad.1)));
         }
@@ -416,17 +426,13 @@ pub fn read_hosts(path: &Path) -> Result<BTreeMap<String, Vec<(f64, f64)>>, Plug
     Ok(out)
 }
 
-/// Activity event times per user, sorted.
+/// Activity event times per user, sorted (the whole file in memory, 8 bytes per event).
 pub fn read_activity(path: &Path) -> Result<BTreeMap<String, Vec<f64>>, PluginError> {
-    let raw = read_side(path, &["user", "time"])?;
-    Ok(raw
-        .into_iter()
-        .map(|(u, rows)| {
-            let mut t: Vec<f64> = rows.iter().map(|r| r[0]).collect();
-            t.sort_by(f64::total_cmp);
-            (u, t)
-        })
-        .collect())
+    let mut m = read_side(path, &["user", "time"])?;
+    for t in m.values_mut() {
+        t.sort_by(f64::total_cmp);
+    }
+    Ok(m)
 }
 
 /// The files of a `flow_records` dataset: a directory with `flows.csv` and optional

@@ -5,7 +5,8 @@
 //! block goes through a bounded channel to the worker pool, which bins it at every bin size
 //! ([`crate::binning`]), fits P / EP / EEP to each series with the same fitter and selection
 //! rule as `fit_users`, and splits the flows at the composition bin size
-//! ([`crate::composition`]). At most `2·threads + 1` users' records are in memory. Results
+//! ([`crate::composition`]). At most `threads + 2` users' records are in memory (16 bytes per
+//! flow while reading, 20 while binning). Results
 //! are collected in file order, so every number is the same for any thread count.
 use crate::binning::{count_pairs, sort_flows, Windows};
 use crate::caps::{dataset_path, fit_all, histogram, term, ParetoExponent};
@@ -188,7 +189,7 @@ fn process_user(s: &StudySettings, seed_hex: &str, hosts: &BTreeMap<String, Vec<
         if b == s.composition_bin_seconds && !s.keep_zeros {
             if let Some((fits, chosen, _)) = &fitted {
                 let f = fits.iter().find(|f| f.model == *chosen).expect("fitted");
-                let pos: Vec<Option<usize>> = w.positions(&u.times).collect();
+                let pos: Vec<u32> = w.positions(&u.times).collect();
                 // with an activity file, a user without events was idle throughout
                 let act: Option<Vec<bool>> = if activity.is_empty() { None } else { Some(events.map(|e| w.active(e)).unwrap_or_else(|| vec![false; w.len])) };
                 composition = Some(split_user(*chosen, &f.theta, &counts, act.as_deref(), &pos, &u.keys));
@@ -301,7 +302,9 @@ pub fn run_fit_traces(req: &Request, host: &Host) -> Result<Response, PluginErro
     let seed = req.seed_hex.as_str();
     let (s_ref, hosts_ref, act_ref) = (&s, &hosts, &activity);
     let (mut results, read_err, rows) = std::thread::scope(|sc| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, UserFlows)>(threads);
+        // a rendezvous channel: a block is handed over only when a worker is free, so at most
+        // threads + 2 users' records are in memory (being fitted, waiting, being read)
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, UserFlows)>(0);
         let worker = sc.spawn(move || pool.install(|| rx.into_iter().par_bridge().map(|(i, u)| (i, process_user(s_ref, seed, hosts_ref, act_ref, u))).collect::<Vec<_>>()));
         let mut err = None;
         let mut i = 0usize;
