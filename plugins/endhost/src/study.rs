@@ -449,7 +449,9 @@ fn summarise(s: &StudySettings, users: &[UserResult], rows: u64, has_ports: bool
         let step = [1u64, 2, 5, 10, 20, 50, 100, 200, 500, 1000].into_iter().find(|st| max / st <= 6).unwrap_or(max.max(1));
         let span = e[e.len() - 1] - e[0];
         let xstep = [0.05, 0.1, 0.2, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0].into_iter().find(|st| span / st <= 8.0).unwrap_or(span);
-        json!({"bins": e.windows(2).zip(&c).map(|(w, c)| json!({"lo": w[0], "hi": w[1], "count": c})).collect::<Vec<_>>(), "outside": outside, "n": v.len(), "ymax": (max / step + 1) * step, "ystep": step, "xstep": xstep})
+        let first = (e[0] / xstep).ceil() as i64;
+        let ticks: Vec<Value> = (first..).map(|i| i as f64 * xstep).take_while(|x| *x <= e[e.len() - 1] + 1e-9).map(|x| num((x * 1e6).round() / 1e6)).collect();
+        json!({"bins": e.windows(2).zip(&c).map(|(w, c)| json!({"lo": w[0], "hi": w[1], "count": c})).collect::<Vec<_>>(), "outside": outside, "n": v.len(), "ymax": (max / step + 1) * step, "ystep": step, "xticks": ticks})
     };
     // §VII composition
     let comp = composition(s, users, has_ports, has_activity);
