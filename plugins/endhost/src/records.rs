@@ -238,6 +238,9 @@ pub struct UserFlows {
     pub first_line: u64,
 }
 
+/// A data row: (user, or `None` when it is the current block's; time; key; bytes; line).
+type Row = (Option<String>, f64, PortKey, u64, u64);
+
 /// Streaming reader of the flow CSV: yields one [`UserFlows`] per block of consecutive rows
 /// of the same user.
 pub struct FlowReader {
@@ -267,8 +270,8 @@ impl FlowReader {
         Ok(FlowReader { lines, path: path.into(), cols: [h[0], h[1], h[2], h[3], h[4]], ncols: h[5].unwrap_or(0), pending: None, cur: String::new(), seen: HashSet::new(), rows: 0, has_ports })
     }
 
-    /// Next data row: (user, or `None` when it is the current block's, time, key, bytes, line).
-    fn row(&mut self) -> Result<Option<(Option<String>, f64, PortKey, u64, u64)>, PluginError> {
+    /// Next data row.
+    fn row(&mut self) -> Result<Option<Row>, PluginError> {
         loop {
             let Some((no, raw)) = self.lines.next_line()? else { return Ok(None) };
             let at = |what: String, l: &str| PluginError::data(format!("{}:{no}: {what} (row `{}`)", self.path.display(), shorten(l)));

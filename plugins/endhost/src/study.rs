@@ -186,14 +186,15 @@ fn process_user(s: &StudySettings, seed_hex: &str, hosts: &BTreeMap<String, Vec<
         } else {
             None
         };
-        if b == s.composition_bin_seconds && !s.keep_zeros {
-            if let Some((fits, chosen, _)) = &fitted {
-                let f = fits.iter().find(|f| f.model == *chosen).expect("fitted");
-                let pos: Vec<u32> = w.positions(&u.times).collect();
-                // with an activity file, a user without events was idle throughout
-                let act: Option<Vec<bool>> = if activity.is_empty() { None } else { Some(events.map(|e| w.active(e)).unwrap_or_else(|| vec![false; w.len])) };
-                composition = Some(split_user(*chosen, &f.theta, &counts, act.as_deref(), &pos, &u.keys));
-            }
+        if b == s.composition_bin_seconds
+            && !s.keep_zeros
+            && let Some((fits, chosen, _)) = &fitted
+        {
+            let f = fits.iter().find(|f| f.model == *chosen).expect("fitted");
+            let pos: Vec<u32> = w.positions(&u.times).collect();
+            // with an activity file, a user without events was idle throughout
+            let act: Option<Vec<bool>> = if activity.is_empty() { None } else { Some(events.map(|e| w.active(e)).unwrap_or_else(|| vec![false; w.len])) };
+            composition = Some(split_user(*chosen, &f.theta, &counts, act.as_deref(), &pos, &u.keys));
         }
         series.push(Series { bin: b, windows: w.len, zeros, n, outside, fitted });
     }
@@ -301,7 +302,7 @@ pub fn run_fit_traces(req: &Request, host: &Host) -> Result<Response, PluginErro
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().map_err(|e| PluginError::run(format!("cannot build a thread pool of {threads}: {e}")))?;
     let seed = req.seed_hex.as_str();
     let (s_ref, hosts_ref, act_ref) = (&s, &hosts, &activity);
-    let (mut results, read_err, rows) = std::thread::scope(|sc| {
+    let (results, read_err, rows) = std::thread::scope(|sc| {
         // a rendezvous channel: a block is handed over only when a worker is free, so at most
         // threads + 2 users' records are in memory (being fitted, waiting, being read)
         let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, UserFlows)>(0);
@@ -344,14 +345,13 @@ pub fn run_fit_traces(req: &Request, host: &Host) -> Result<Response, PluginErro
                 Err(e) => err = Some(e),
             }
         }
-        drop(feed);
         drop(tx);
-        let res = worker.join().unwrap_or_default();
-        (res, err, reader.rows)
+        (worker.join(), err, reader.rows)
     });
     if let Some(e) = read_err {
         return Err(e);
     }
+    let mut results = results.map_err(|_| PluginError::run("a worker thread panicked while binning or fitting"))?;
     host.check_cancel()?;
     results.sort_by_key(|r| r.0);
     let users: Vec<UserResult> = results.into_iter().map(|(_, r)| r).collect::<Result<_, _>>()?;
@@ -505,8 +505,8 @@ fn composition(s: &StudySettings, users: &[UserResult], has_ports: bool, has_act
                     e.soft[i] += sp.soft[i];
                 }
             }
-            for i in 0..4 {
-                windows[i] += c.windows[i];
+            for (w, cw) in windows.iter_mut().zip(&c.windows) {
+                *w += cw;
             }
             thresholds.push(c.threshold.map(|t| t as f64).unwrap_or(f64::NAN));
         }

@@ -551,7 +551,7 @@ mod tests {
         for z in (-800_000..800_000).step_by(37) {
             let (y, m, d) = civil_from_days(z);
             let s = format!("{y:04}-{m:02}-{d:02}T00:00:00Z");
-            if y >= 0 && y <= 9999 {
+            if (0..=9999).contains(&y) {
                 assert_eq!(crate::records::parse_iso8601(&s), Some((z * 86_400) as f64), "{s}");
             }
         }
