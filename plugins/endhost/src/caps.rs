@@ -107,13 +107,13 @@ pub struct FitUsersSettings {
     #[serde(default = "d_pi_edges")]
     pub pi_edges: Vec<f64>,
 }
-fn d_min_n() -> usize {
+pub(crate) fn d_min_n() -> usize {
     50
 }
-fn d_alpha_edges() -> Vec<f64> {
+pub(crate) fn d_alpha_edges() -> Vec<f64> {
     (0..=16).map(|i| 1.0 + 0.125 * i as f64).collect()
 }
-fn d_pi_edges() -> Vec<f64> {
+pub(crate) fn d_pi_edges() -> Vec<f64> {
     (0..=10).map(|i| 0.1 * i as f64).collect()
 }
 

@@ -42,20 +42,11 @@ fn d_bins() -> Vec<f64> {
 fn d_64() -> f64 {
     64.0
 }
-fn d_min_n() -> usize {
-    50
-}
 fn d_top() -> usize {
     24
 }
 fn d_true() -> bool {
     true
-}
-fn d_alpha_edges() -> Vec<f64> {
-    (0..=16).map(|i| 1.0 + 0.125 * i as f64).collect()
-}
-fn d_pi_edges() -> Vec<f64> {
-    (0..=10).map(|i| 0.1 * i as f64).collect()
 }
 
 /// Settings of `fit_traces`.
@@ -70,7 +61,7 @@ pub struct StudySettings {
     #[serde(default)]
     pub keep_zeros: bool,
     /// Series with fewer fitted windows are skipped.
-    #[serde(default = "d_min_n")]
+    #[serde(default = "crate::caps::d_min_n")]
     #[schemars(range(min = 1, max = crate::caps::MAX_SAMPLE))]
     pub min_n: usize,
     /// Fitter options.
@@ -99,10 +90,10 @@ pub struct StudySettings {
     #[serde(default = "d_true")]
     pub grouped: bool,
     /// Edges of the α̂ histogram (rendered convention).
-    #[serde(default = "d_alpha_edges")]
+    #[serde(default = "crate::caps::d_alpha_edges")]
     pub alpha_edges: Vec<f64>,
     /// Edges of the π̂ histogram.
-    #[serde(default = "d_pi_edges")]
+    #[serde(default = "crate::caps::d_pi_edges")]
     pub pi_edges: Vec<f64>,
 }
 

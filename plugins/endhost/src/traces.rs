@@ -104,25 +104,25 @@ pub struct TracesSettings {
     #[serde(default = "d_align")]
     pub align: f64,
     /// EP truth π ~ U (Table 2 design).
-    #[serde(default = "d_unit")]
+    #[serde(default = "crate::validate::d_unit")]
     pub pi_range: [f64; 2],
     /// EP truth λ ~ U.
-    #[serde(default = "d_unit")]
+    #[serde(default = "crate::validate::d_unit")]
     pub lam_range: [f64; 2],
     /// α ~ U (pmf exponent).
-    #[serde(default = "d_alpha")]
+    #[serde(default = "crate::validate::d_arange")]
     pub alpha_range: [f64; 2],
     /// EEP truth π ~ U.
-    #[serde(default = "d_eep_pi")]
+    #[serde(default = "crate::validate::d_eep_pi")]
     pub eep_pi_range: [f64; 2],
     /// EEP truth ρ ~ U.
-    #[serde(default = "d_eep_rho")]
+    #[serde(default = "crate::validate::d_eep_rho")]
     pub eep_rho_range: [f64; 2],
     /// EEP truth λ₁ ~ U.
-    #[serde(default = "d_eep_l1")]
+    #[serde(default = "crate::validate::d_eep_l1")]
     pub eep_lam1_range: [f64; 2],
     /// EEP truth λ₂ = λ₁ · U.
-    #[serde(default = "d_eep_ratio")]
+    #[serde(default = "crate::validate::d_eep_ratio")]
     pub eep_ratio_range: [f64; 2],
     /// Share of host-on truth windows with no flow, ~ U.
     #[serde(default = "d_zero")]
@@ -173,24 +173,6 @@ fn d_truth_bin() -> f64 {
 }
 fn d_align() -> f64 {
     512.0
-}
-fn d_unit() -> [f64; 2] {
-    [0.0, 1.0]
-}
-fn d_alpha() -> [f64; 2] {
-    [1.5, 2.5]
-}
-fn d_eep_pi() -> [f64; 2] {
-    [0.1, 0.5]
-}
-fn d_eep_rho() -> [f64; 2] {
-    [0.3, 0.7]
-}
-fn d_eep_l1() -> [f64; 2] {
-    [0.3, 1.0]
-}
-fn d_eep_ratio() -> [f64; 2] {
-    [0.1, 0.33]
 }
 fn d_zero() -> [f64; 2] {
     [0.2, 0.5]
