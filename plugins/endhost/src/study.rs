@@ -549,7 +549,7 @@ fn composition(s: &StudySettings, users: &[UserResult], has_ports: bool, has_act
 /// Compares the study with a generator's `truth.json`: the model recovered per user at the
 /// truth bin size against Table 2's prediction ([`table2_predicted`]; its standard deviation
 /// adds the binomial spread over users, Σ p(1 − p), and the error of each Table 2 rate from its
-/// 100 cases, shared by the users it predicts), α̂ errors, and whether each category the
+/// 100 cases, shared by the users it predicts, with the rate smoothed to (hits + 1)/(cases + 2)), α̂ errors, and whether each category the
 /// generator put in the tail (a larger share of the tail weights than of the body weights)
 /// has a larger share of the tail region than of the exponential region.
 fn truth_check(s: &StudySettings, users: &[UserResult], t: &Value, comp: &Value, _alphas: &[f64], _pis: &[f64]) -> Value {
@@ -585,7 +585,15 @@ fn truth_check(s: &StudySettings, users: &[UserResult], t: &Value, comp: &Value,
         alpha_err.entry(tm.as_str()).or_default().push((a_hat - a_true) / a_true);
         per_user.push(json!({"user": u.user, "truth": tm, "selected": chosen, "n": se.n, "n_truth": tr["n"], "predicted": num(p), "alpha_true": num(a_true), "alpha_hat_true_model": num(a_hat)}));
     }
-    var += cells.values().map(|(k, p)| (k * (p * (1.0 - p) / TABLE2_CASES).sqrt()).powi(2)).sum::<f64>();
+    // each cell's rate smoothed to (hits + 1)/(cases + 2) for its error, so that 100 of 100
+    // still carries one
+    var += cells
+        .values()
+        .map(|(k, p)| {
+            let ps = (p * TABLE2_CASES + 1.0) / (TABLE2_CASES + 2.0);
+            (k * (ps * (1.0 - ps) / TABLE2_CASES).sqrt()).powi(2)
+        })
+        .sum::<f64>();
     let tail_cats: Vec<Value> = t["categories"]
         .as_array()
         .map(|a| {
