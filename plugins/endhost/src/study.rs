@@ -134,6 +134,10 @@ impl StudySettings {
     }
 }
 
+/// Most kept windows of one (user, bin size) series: 4 bytes each while binning (400 MB);
+/// 5 weeks at 4 s are 756 000.
+pub const MAX_WINDOWS: usize = 100_000_000;
+
 /// One (user, bin size) series after fitting.
 struct Series {
     bin: f64,
@@ -165,6 +169,9 @@ fn process_user(s: &StudySettings, seed_hex: &str, hosts: &BTreeMap<String, Vec<
             (None, false) => Windows::new(b, Some(&[]), &u.times),
             (None, true) => Windows::new(b, None, &u.times),
         };
+        if w.len > MAX_WINDOWS {
+            return Err(PluginError::data(format!("user `{}`: {} windows of {b} s while the host was on; at most {MAX_WINDOWS} per series (use larger bin_seconds)", u.user, w.len)));
+        }
         let (counts, outside) = w.counts(&u.times);
         let (pairs, zeros) = count_pairs(&counts, s.keep_zeros);
         let n: u64 = pairs.iter().map(|p| p.1).sum();

@@ -30,6 +30,8 @@ pub const FORMAT_RECORDS: &str = "flow_records";
 pub const MAX_TRACE_USERS: usize = 100_000;
 /// Largest trace length in days.
 pub const MAX_DAYS: f64 = 3660.0;
+/// Largest users × days (the written volume grows with it).
+pub const MAX_USER_DAYS: f64 = 100_000.0;
 
 /// An application category of the generator.
 #[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema, PartialEq)]
@@ -212,6 +214,9 @@ impl TracesSettings {
     pub fn check(&self) -> Result<(), PluginError> {
         if !(self.days > 0.0 && self.days <= MAX_DAYS) {
             return Err(PluginError::config("days", format!("need 0 < days ≤ {MAX_DAYS}")));
+        }
+        if self.users as f64 * self.days > MAX_USER_DAYS {
+            return Err(PluginError::config("days", format!("users × days = {} user-days; at most {MAX_USER_DAYS} (10× the paper's 270 users × 35 days; ≈ 15 000 flows per user-day)", self.users as f64 * self.days)));
         }
         if !(self.start.is_finite() && self.start.abs() < 1e11) {
             return Err(PluginError::config("start", "need a finite start within ±1e11 s"));

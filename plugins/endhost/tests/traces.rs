@@ -150,8 +150,17 @@ fn bad_settings_name_their_key() {
         let e = Endhost.validate("fit_traces", &s).unwrap_err();
         assert_eq!(e.path.as_deref(), Some(key), "{s}: {e:?}");
     }
-    for (s, key) in [(json!({"align": 100.0}), "align"), (json!({"days": 0.0}), "days"), (json!({"categories": [{"name": "x", "ports": [], "body": 1.0, "tail": 1.0}]}), "categories[0].ports")] {
+    for (s, key) in [(json!({"users": 1000, "days": 200.0}), "days"), (json!({"align": 100.0}), "align"), (json!({"days": 0.0}), "days"), (json!({"categories": [{"name": "x", "ports": [], "body": 1.0, "tail": 1.0}]}), "categories[0].ports")] {
         let e = Endhost.validate("generate_traces", &s).unwrap_err();
         assert_eq!(e.path.as_deref(), Some(key), "{s}: {e:?}");
     }
+}
+
+#[test]
+fn too_many_windows_is_a_data_error() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("f.csv");
+    std::fs::write(&p, "user,start_time\na,0\na,1000000\n").unwrap();
+    let e = call(&Endhost, &study_req(&p, d.path(), "1", json!({"bin_seconds": [0.001], "hist_bin_seconds": 0.001, "composition_bin_seconds": 0.001}), 1)).unwrap_err();
+    assert!(e.message.contains("user `a`") && e.message.contains("windows of 0.001 s"), "{}", e.message);
 }
