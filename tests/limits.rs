@@ -148,6 +148,8 @@ fn base(plugin: &str, cap: &str, dir: &Path) -> Value {
         ("endhost", "fit_users") => json!({"models": ["P"], "fitter": fitter, "min_n": 5}),
         ("endhost", "validate_fig1") => json!({"alphas": [1.5], "cases": 1, "n": 50, "fitter": fitter}),
         ("endhost", "validate_table2") => json!({"sizes": [20], "cases": 1, "truths": ["EP"], "fitter": fitter}),
+        ("endhost", "generate_traces") => json!({"users": 2, "days": 0.05, "max_flows_per_window": 1000}),
+        ("endhost", "fit_traces") => json!({"bin_seconds": [64.0], "hist_bin_seconds": 64.0, "composition_bin_seconds": 64.0, "min_n": 5, "top_ports": 4, "fitter": fitter}),
         ("histfit", "generate_hist") => json!({"flows": 100, "bin_exp": 4}),
         ("histfit", "fit") => json!({"families": {"uniform": 1, "lognorm": 1}, "iterations": 3, "starts": 1, "plots": false}),
         ("histfit", "selection") => json!({"grid": {"uniform": [1], "lognorm": [1, 2]}, "iterations": 3}),
@@ -177,7 +179,8 @@ fn data(dir: &Path) -> Vec<(&'static str, String, &'static str)> {
     let prof: String = std::iter::once(format!("{}\n", "START_TIME,END_TIME,L3_PROTO,L4_PROTO,SRC_PORT,DST_PORT,PACKETS,BYTES,PACKETS_REV,BYTES_REV"))
         .chain((0..40).map(|i| format!("{},{},4,{},{},443,{},{},1,60\n", i * 100, i * 100 + 50, if i % 3 == 0 { 17 } else { 6 }, 1000 + i, 1 + i % 5, 100 + 37 * i)))
         .collect();
-    vec![("counts", w("counts.txt", counts), "counts"), ("users", w("users.csv", users), "user_csv"), ("hist", w("hist.csv", hist), "csv_hist"), ("features", w("features.csv", feats), "lstm_features"), ("profile", w("profile.csv", prof), "flowtest_profile")]
+    let flows: String = std::iter::once("user,start_time,proto,dst_port\n".to_string()).chain((0..200).map(|i| format!("u{},{}.5,tcp,{}\n", i / 100, i * 7 + (i % 5) * 3, 80 + i % 3))).collect();
+    vec![("records", w("flows.csv", flows), "flow_records"), ("counts", w("counts.txt", counts), "counts"), ("users", w("users.csv", users), "user_csv"), ("hist", w("hist.csv", hist), "csv_hist"), ("features", w("features.csv", feats), "lstm_features"), ("profile", w("profile.csv", prof), "flowtest_profile")]
 }
 
 fn toml_value(v: &Value) -> String {

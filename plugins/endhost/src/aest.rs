@@ -26,6 +26,7 @@ pub struct AestOptions {
     #[schemars(range(min = 10, max = crate::caps::MAX_SAMPLE))]
     pub min_blocks: usize,
     /// Tail region: CCDF levels p ≤ this.
+    #[schemars(extend("exclusiveMinimum" = 0, "exclusiveMaximum" = 1))]
     #[serde(default = "d_tail")]
     pub tail: f64,
     /// Probability levels per pair (log-spaced from `tail` down to 5 blocks of the 2m series).
@@ -33,6 +34,7 @@ pub struct AestOptions {
     #[schemars(range(min = 2, max = 10000))]
     pub points: usize,
     /// A level is a scaling point when |τ − ln 2| ≤ tol·ln 2.
+    #[schemars(extend("exclusiveMinimum" = 0), range(max = 1.0))]
     #[serde(default = "d_tol")]
     pub tol: f64,
     /// Subtract m·x̄ from each block sum (the stable limit for 1 < a < 2 is for centred sums;

@@ -3,6 +3,8 @@ use crate::data::{read_counts, read_user_csv, write_counts, Hist};
 use crate::fit::{fit_model_nested, Fit, FitOptions};
 use crate::model::{Model, ALL};
 use crate::sample::sample_model;
+use crate::study::{run_fit_traces, StudySettings};
+use crate::traces::{run_generate_traces, TracesSettings, FORMAT_RECORDS};
 use crate::select::{select, Decision, SelectionRule};
 use crate::validate::{check_rule, quantile, run_fig1, run_table2, Fig1Settings, Table2Settings};
 use flowlab_abi::prelude::*;
@@ -42,13 +44,13 @@ pub enum ParetoExponent {
 }
 
 impl ParetoExponent {
-    fn show(self, alpha: f64) -> f64 {
+    pub(crate) fn show(self, alpha: f64) -> f64 {
         match self {
             ParetoExponent::Pmf => alpha,
             ParetoExponent::Tail => alpha - 1.0,
         }
     }
-    fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             ParetoExponent::Pmf => "pmf exponent alpha: p(k) proportional to k^(-alpha)",
             ParetoExponent::Tail => "tail index alpha-1: P(K >= k) proportional to k^(-(alpha-1))",
@@ -105,13 +107,13 @@ pub struct FitUsersSettings {
     #[serde(default = "d_pi_edges")]
     pub pi_edges: Vec<f64>,
 }
-fn d_min_n() -> usize {
+pub(crate) fn d_min_n() -> usize {
     50
 }
-fn d_alpha_edges() -> Vec<f64> {
+pub(crate) fn d_alpha_edges() -> Vec<f64> {
     (0..=16).map(|i| 1.0 + 0.125 * i as f64).collect()
 }
-fn d_pi_edges() -> Vec<f64> {
+pub(crate) fn d_pi_edges() -> Vec<f64> {
     (0..=10).map(|i| 0.1 * i as f64).collect()
 }
 
@@ -212,12 +214,14 @@ impl Plugin for Endhost {
         let mut d = Description::new("endhost", env!("CARGO_PKG_VERSION"))
             .with(Capability::dataset("generate", "draw a counts file from P / EP / EEP (Devroye zeta + geometric samplers)", schema::<GenerateSettings>()).producing(FORMAT_COUNTS))
             .with(Capability::dataset("generate_users", "write a synthetic per-user CSV (user,bin_seconds,count) with one model per user", schema::<GenerateUsersSettings>()).producing(FORMAT_USERS))
+            .with(Capability::dataset("generate_traces", "write synthetic per-user flow records (flows, host-on intervals, activity events) with ground truth", schema::<TracesSettings>()).producing(FORMAT_RECORDS))
             .with(Capability::task("fit", "fit P / EP / EEP to a counts file by interior-point ML and select by ln BF", schema::<FitSettings>()).accepting(&[FORMAT_COUNTS]))
             .with(Capability::task("fit_users", "fit and select per user x bin size of a per-user CSV (paper §VI)", schema::<FitUsersSettings>()).accepting(&[FORMAT_USERS]))
+            .with(Capability::task("fit_traces", "bin flow records per user, fit and select per bin size, traffic composition (paper §VI-VII)", schema::<StudySettings>()).accepting(&[FORMAT_RECORDS]))
             .with(Capability::task("validate_fig1", "paper Fig. 1: accuracy of alpha-hat of EP fits on EP data", schema::<Fig1Settings>()).without_dataset())
             .with(Capability::task("validate_table2", "paper Table 2: sample sizes needed for Bayes-factor model selection", schema::<Table2Settings>()).without_dataset());
         d.summary = "P/EP/EEP zeta-geometric mixtures of endhost traffic: interior-point ML, Bayes-factor selection, the paper's validation".into();
-        d.formats = vec![FORMAT_COUNTS.into(), FORMAT_USERS.into()];
+        d.formats = vec![FORMAT_COUNTS.into(), FORMAT_USERS.into(), FORMAT_RECORDS.into()];
         d
     }
 
@@ -268,9 +272,11 @@ impl Plugin for Endhost {
                 }
                 Ok(())
             }
+            "generate_traces" => parse_settings::<TracesSettings>(settings)?.check(),
+            "fit_traces" => parse_settings::<StudySettings>(settings)?.check(),
             "validate_fig1" => parse_settings::<Fig1Settings>(settings)?.check(),
             "validate_table2" => parse_settings::<Table2Settings>(settings)?.check(),
-            other => Err(PluginError::config("", format!("unknown capability `{other}`; endhost provides generate, generate_users, fit, fit_users, validate_fig1, validate_table2"))),
+            other => Err(PluginError::config("", format!("unknown capability `{other}`; endhost provides generate, generate_users, generate_traces, fit, fit_users, fit_traces, validate_fig1, validate_table2"))),
         }
     }
 
@@ -281,6 +287,8 @@ impl Plugin for Endhost {
             "generate_users" => run_generate_users(req)?,
             "fit" => run_fit(req, host)?,
             "fit_users" => run_fit_users(req, host)?,
+            "generate_traces" => run_generate_traces(req, host)?,
+            "fit_traces" => run_fit_traces(req, host)?,
             "validate_fig1" => {
                 let s: Fig1Settings = parse_settings(&req.settings)?;
                 s.check()?;
@@ -312,7 +320,7 @@ impl Plugin for Endhost {
     }
 }
 
-fn term(capped: bool) -> Termination {
+pub(crate) fn term(capped: bool) -> Termination {
     if capped { Termination::MaxIters } else { Termination::Converged }
 }
 
@@ -430,7 +438,7 @@ fn decision_json(d: &Decision) -> Value {
 
 /// Fits `models` to `h` (restart streams from `key`) and applies the rule when there are
 /// several.
-fn fit_all(h: &Hist, models: &[Model], o: &FitOptions, rule: &SelectionRule, key: &str) -> Result<(Vec<Fit>, Option<Decision>), PluginError> {
+pub(crate) fn fit_all(h: &Hist, models: &[Model], o: &FitOptions, rule: &SelectionRule, key: &str) -> Result<(Vec<Fit>, Option<Decision>), PluginError> {
     let mut fits: Vec<Fit> = vec![];
     for &m in models {
         let name = format!("restart/{}", m.as_str());
@@ -441,7 +449,7 @@ fn fit_all(h: &Hist, models: &[Model], o: &FitOptions, rule: &SelectionRule, key
     Ok((fits, d))
 }
 
-fn dataset_path(req: &Request, format: &str) -> Result<std::path::PathBuf, PluginError> {
+pub(crate) fn dataset_path(req: &Request, format: &str) -> Result<std::path::PathBuf, PluginError> {
     let d = req.dataset.as_ref().ok_or_else(|| PluginError::config("", format!("capability `{}` needs a dataset of format `{format}`", req.capability)))?;
     if !d.format.is_empty() && d.format != format {
         return Err(PluginError::config("", format!("dataset `{}` has format `{}`, `{}` needs `{format}`", d.id, d.format, req.capability)));
@@ -483,7 +491,7 @@ fn run_fit(req: &Request, host: &Host) -> Result<Response, PluginError> {
     Ok(r)
 }
 
-fn histogram(v: &[f64], edges: &[f64]) -> Vec<u64> {
+pub(crate) fn histogram(v: &[f64], edges: &[f64]) -> Vec<u64> {
     let mut c = vec![0u64; edges.len() - 1];
     for &x in v {
         if let Some(i) = (0..edges.len() - 1).find(|&i| x >= edges[i] && (x < edges[i + 1] || (i + 2 == edges.len() && x <= edges[i + 1]))) {

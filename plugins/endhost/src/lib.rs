@@ -9,22 +9,30 @@
 //!
 //! Capabilities: `generate` and `generate_users` (dataset generators), `fit` (a counts file:
 //! fit the chosen models and apply the selection rule), `fit_users` (a per-user CSV: every
-//! user × bin size, the paper's §VI), `validate_fig1` and `validate_table2` (datasetless).
+//! user × bin size, the paper's §VI), `generate_traces` (synthetic flow records with ground
+//! truth, [`traces`]), `fit_traces` (flow records: [`records`] → [`binning`] → fits →
+//! [`composition`], the paper's §VI–VII, [`study`]), `validate_fig1` and `validate_table2`
+//! (datasetless).
 #![warn(missing_docs)]
 // Domain checks are written `!(x > lo)` on purpose: NaN must fail them.
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
 pub mod aest;
+pub mod binning;
+pub mod composition;
 pub mod data;
 pub mod fit;
 pub mod kernel;
 pub mod model;
 pub mod optim;
 pub mod polish;
+pub mod records;
 pub mod reference;
 pub mod sample;
 pub mod select;
 pub mod starts;
+pub mod study;
+pub mod traces;
 pub mod validate;
 pub mod zeta;
 

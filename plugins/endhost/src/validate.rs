@@ -208,7 +208,7 @@ fn d_cases() -> usize {
 fn d_n() -> usize {
     10_000
 }
-fn d_unit() -> [f64; 2] {
+pub(crate) fn d_unit() -> [f64; 2] {
     [0.1, 0.9]
 }
 fn d_methods() -> Vec<Fig1Method> {
@@ -373,19 +373,19 @@ fn d_sizes() -> Vec<usize> {
 fn d_truths() -> Vec<Model> {
     vec![Model::EP, Model::EEP]
 }
-fn d_arange() -> [f64; 2] {
+pub(crate) fn d_arange() -> [f64; 2] {
     [1.5, 2.5]
 }
-fn d_eep_pi() -> [f64; 2] {
+pub(crate) fn d_eep_pi() -> [f64; 2] {
     [0.1, 0.5]
 }
-fn d_eep_rho() -> [f64; 2] {
+pub(crate) fn d_eep_rho() -> [f64; 2] {
     [0.3, 0.7]
 }
-fn d_eep_l1() -> [f64; 2] {
+pub(crate) fn d_eep_l1() -> [f64; 2] {
     [0.3, 1.0]
 }
-fn d_eep_ratio() -> [f64; 2] {
+pub(crate) fn d_eep_ratio() -> [f64; 2] {
     [0.1, 0.33]
 }
 

@@ -39,6 +39,11 @@ fn endhost_conforms() {
     let dir = tempfile::tempdir().unwrap();
     let counts = counts_file(dir.path());
     let users = users_file(dir.path());
+    // a small flow_records directory (flows, hosts, activity, truth) from the generator
+    let gen_dir = dir.path().join("gen");
+    std::fs::create_dir_all(&gen_dir).unwrap();
+    flowlab_abi::plugin::call(&endhost::Endhost, &flowlab_abi::plugin::request("generate_traces", json!({"users": 3, "days": 0.5}), gen_dir.to_str().unwrap())).unwrap();
+    let traces = gen_dir.join("traces");
     check(
         "endhost",
         &[
@@ -46,6 +51,8 @@ fn endhost_conforms() {
             Case::new("generate_users", json!({"users": 2, "bin_seconds": [10.0, 60.0], "windows": 300})),
             Case::new("fit", json!({"fitter": {"restarts_ep": 2, "restarts_eep": 2}})).with_dataset("c", &counts, "counts"),
             Case::new("fit_users", json!({"min_n": 20, "fitter": {"restarts_ep": 2, "restarts_eep": 2}})).with_dataset("u", &users, "user_csv"),
+            Case::new("generate_traces", json!({"users": 2, "days": 0.25})),
+            Case::new("fit_traces", json!({"bin_seconds": [16.0, 64.0], "min_n": 20, "fitter": {"restarts_ep": 2, "restarts_eep": 2}})).with_dataset("t", &traces, "flow_records"),
             Case::new("validate_fig1", json!({"alphas": [2.0], "cases": 3, "n": 400, "methods": ["ipm", "box"]})),
             Case::new("validate_table2", json!({"sizes": [300], "cases": 2, "fitter": {"restarts_ep": 2, "restarts_eep": 2}})),
         ],
