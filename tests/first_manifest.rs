@@ -71,7 +71,7 @@ fn an_unknown_setting_in_a_swept_task_is_one_error() {
     assert_eq!(errors.len(), 1, "{err}");
     assert!(errors[0].contains(&format!("first.toml:{}:", line_of(&text, "iteration = 30"))), "{err}");
     assert!(errors[0].contains("unknown field `iteration`"), "{err}");
-    assert!(err.contains("`iterations`"), "the error lists the settings there are:\n{err}");
+    assert!(err.contains("did you mean `iterations`? (`iterations` expects an integer in [1, 1000000], e.g. `iterations = 1`)"), "the nearest setting, its shape and an example:\n{err}");
 }
 
 #[test]

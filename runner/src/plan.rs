@@ -684,6 +684,15 @@ fn point_error(manifest: &Manifest, t: &TaskDecl, schema: &Value, axes: &[&crate
 /// "unknown variant", …): a rule between settings is explained by its own message.
 fn settings_help(schema: &Value, e: &flowlab_abi::PluginError, plugin: &str, capability: &str) -> String {
     let more = format!("`flowlab plugins {plugin} {capability}` explains every setting");
+    // a misspelt setting: the nearest one, with its shape and an example
+    if let Some(unknown) = e.message.split("unknown field `").nth(1).and_then(|r| r.split('`').next()) {
+        let names: Vec<String> = crate::describe::settings(schema).into_iter().map(|s| s.name).collect();
+        if let Some(near) = suggest(unknown, names.iter().map(String::as_str)) {
+            let shape = crate::describe::expected(schema, &near).map(|x| format!(" ({x})")).unwrap_or_default();
+            return format!("did you mean `{near}`?{shape}; {more}");
+        }
+        return more;
+    }
     let shape_error = ["invalid type", "invalid value", "unknown variant", "invalid length", "expected"].iter().any(|w| e.message.contains(w));
     match e.path.as_deref().filter(|_| shape_error).and_then(|p| crate::describe::expected(schema, p)) {
         Some(e) => format!("{e}; {more}"),

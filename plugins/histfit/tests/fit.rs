@@ -95,8 +95,8 @@ fn settings_errors() {
         (json!({"families": {"lognorm": 0}}), "families", "no components"),
         (json!({"families": {"lognorm": 1}, "tolerance": 1e-6}), "tolerance", "em-compat always runs"),
         (json!({"families": {"lognorm": 1}, "initial": [[1, "lognorm", [1, 0, 2]]]}), "initial", "not both"),
-        (json!({"initial": [[1, "norm", [3, 1]]], "fitter": "em-binned"}), "fitter", "em-binned supports"),
-        (json!({"families": {"gamma": 1}, "fitter": "em-binned"}), "fitter", "use fitter = \"em-compat\""),
+        (json!({"initial": [[1, "norm", [3, 1]]], "fitter": "em-binned"}), "initial", "em-binned supports"),
+        (json!({"families": {"gamma": 1}, "fitter": "em-binned"}), "families.gamma", "needs fitter = \"em-compat\""),
         (json!({"families": {"lognorm": 1}, "fitter": "em-fast"}), "fitter", "unknown variant"),
     ] {
         let e = call(&HistFit, &common::request("fit", s.clone(), Some(&f), out.path())).unwrap_err();
