@@ -290,11 +290,10 @@ fn run_in(model: &Model, cfg: &GaConfig, seed_hex: &str, host: &Host, pool: &ray
     })
 }
 
-/// The outcome of a run that does not search (the model is infeasible, `crate::bound`): one
-/// start individual of `⌊(min+max)/2⌋` genes, drawn as the configured `init` draws it.
-pub fn start_only(model: &Model, cfg: &GaConfig, seed_hex: &str) -> GaOutcome {
+/// A run of no generations: one start individual of `k` genes, drawn as the configured
+/// `init` draws it (the start of the hybrid repair, and the result of an infeasible model).
+pub fn start_only(model: &Model, cfg: &GaConfig, k: usize, seed_hex: &str) -> GaOutcome {
     let mut rng = stream_rng(seed_hex, "init", 0);
-    let k = (cfg.min_genes + cfg.max_genes) / 2;
     let words = match cfg.init {
         Init::Stratified => stratified_words(&strata_order(model), k, &mut rng),
         Init::Random => random_words(model.len(), k, &mut rng),

@@ -395,14 +395,15 @@ pub fn sample(model: Model, s: &SampleSettings, seed_hex: &str, host: &Host, poo
     };
     if !feasibility.feasible() {
         host.info(&feasibility.message(model.limit_pct));
-        let out = ga::start_only(&model, &cfg, seed_hex);
+        let out = ga::start_only(&model, &cfg, feasibility.count_n, seed_hex);
         return Ok(SampleRun { model, ga: out, local: Default::default(), repair: Default::default(), feasibility, bounds: (lo, hi) });
     }
     let steps = s.repair_steps();
     let mut rs = repair::RepairStats::default();
     if s.search == Search::Hybrid && steps > 0 {
-        // repair first, from one start individual: the GA runs only when this fails
-        let mut first = ga::start_only(&model, &cfg, seed_hex);
+        // repair first, from one start individual at the sample size where the count shares
+        // fit best (`bound`): the GA runs only when this fails
+        let mut first = ga::start_only(&model, &cfg, feasibility.count_n, seed_hex);
         rs = repair::run(&model, &mut first.solution, steps, s.local_tau, (lo, hi), seed_hex, "repair", host)?;
         host.info(&format!("repair from the start: {} steps, {} moves kept of {} evaluated, fitness {:.6}, accepted {}", rs.steps, rs.kept, rs.proposals, first.solution.score.fitness, first.solution.score.acceptable));
         if first.solution.score.acceptable {

@@ -11,14 +11,20 @@
 //! deviations sitting just under the limit block every move the others need.
 //!
 //! Moves, for a deviation whose sample value is too high (too low: the mirror image):
-//! * *matched swap* (½): a selected biflow carrying `j` leaves and an unselected biflow of the
+//! * *matched swap* (⅖): a selected biflow carrying `j` leaves and an unselected biflow of the
 //!   same class — L3, size bin, protocol slot, both port slots — with a close packet count
-//!   enters. Every count share (`ipv4`, `ipv6`, `l4_protos`, `ports`, `pkt_size`) and n are
+//!   enters (or, for every second such move when windows are declared, one of the same
+//!   class ending in the same window and starting close to it: the pair then differs only in
+//!   the windows between the two starts — what an early window carried by long biflows needs).
+//!   Every count share (`ipv4`, `ipv6`, `l4_protos`, `ports`, `pkt_size`) and n are
 //!   unchanged; P and B move little, so only the windows and the three ratios feel it. This
 //!   is the move that fixes a window without disturbing the global metrics. For a ratio (no
 //!   carriers), a random selected biflow and its class neighbour.
-//! * *free swap* (¼): a carrier of `j` leaves, any unselected biflow enters (counts move).
-//! * *single* (¼): a carrier of `j` leaves (or enters), within the gene bounds.
+//! * *free swap* (⅕): a carrier of `j` leaves, any unselected biflow enters (counts move).
+//! * *single* (⅕): a carrier of `j` leaves (or enters), within the gene bounds.
+//! * *heavy* (⅕): the carrier with the most packets among 16 draws leaves, alone or for a
+//!   random biflow — the move that undoes an elephant biflow the start happened to take
+//!   (every other move shifts a window by one ordinary biflow at a time).
 //!
 //! Deterministic: one RNG stream `stream_rng(seed, stream, 0)` per run (`"repair"` from the
 //! start, `"repair_after_ga"` after the GA).
@@ -31,6 +37,8 @@ use rand::Rng;
 
 /// Candidate moves evaluated per step.
 pub const CANDIDATES: usize = 12;
+/// Steps without a kept move after which the repair gives up (a local minimum).
+pub const PATIENCE: u64 = 20_000;
 /// How far (in positions of the class's packet-count order) a matched partner may be.
 pub const NEIGHBOURHOOD: usize = 24;
 
@@ -45,8 +53,8 @@ pub struct RepairStats {
     pub kept: u64,
 }
 
-/// Biflows grouped by class (L3, size bin, protocol slot, port slots), each class sorted by
-/// (packets, bytes): `order[pos[i]] = i`, the class of position p spans `range[class[i]]`.
+/// Biflows grouped by class (L3, size bin, protocol slot, port slots), each class sorted by a
+/// secondary key: `order[pos[i]] = i`, the class of position p spans `range[class[i]]`.
 struct Classes {
     order: Vec<u32>,
     pos: Vec<u32>,
@@ -54,14 +62,14 @@ struct Classes {
     range: Vec<(u32, u32)>,
 }
 
-fn classes(model: &Model) -> Classes {
+fn classes<K: Ord>(model: &Model, secondary: impl Fn(usize) -> K) -> Classes {
     let key = |i: usize| {
         let it = model.items[i];
         (it.v6 as u64) << 32 | (it.bin as u64) << 24 | (it.proto as u64) << 16 | (it.sport as u64) << 8 | it.dport as u64
     };
     let n = model.len();
     let mut order: Vec<u32> = (0..n as u32).collect();
-    order.sort_unstable_by_key(|&i| (key(i as usize), model.items[i as usize].pk, model.items[i as usize].by, i));
+    order.sort_unstable_by_key(|&i| (key(i as usize), secondary(i as usize), i));
     let mut pos = vec![0u32; n];
     let mut class = vec![0u32; n];
     let mut range = Vec::new();
@@ -82,7 +90,7 @@ fn classes(model: &Model) -> Classes {
 
 impl Classes {
     /// A biflow of `i`'s class with selection state `want`, within [`NEIGHBOURHOOD`] positions
-    /// of `i` in packet order (16 tries).
+    /// of `i` in the secondary order (16 tries).
     fn partner<R: Rng>(&self, ind: &Individual, i: usize, want: bool, rng: &mut R) -> Option<usize> {
         let (a, b) = self.range[self.class[i] as usize];
         let p = self.pos[i] as i64;
@@ -116,20 +124,25 @@ fn apply(model: &Model, ind: &mut Individual, m: Move, forward: bool) {
     }
 }
 
-/// Repairs `ind` in place with at most `steps` steps; stops when it is acceptable.
+/// Repairs `ind` in place with at most `steps` steps; stops when it is acceptable or after
+/// [`PATIENCE`] steps without a kept move.
 pub fn run(model: &Model, ind: &mut Individual, steps: u64, tau: f64, bounds: (usize, usize), seed_hex: &str, stream: &str, host: &Host) -> Result<RepairStats, PluginError> {
     let mut st = RepairStats::default();
     if steps == 0 || ind.score.acceptable || ind.ones == 0 || ind.ones == model.len() {
         return Ok(st);
     }
     let car = carriers(model);
-    let cls = classes(model);
+    // partners with close packet counts, and (with windows) with the same last window and a
+    // close start: such a pair differs mostly in the windows where one starts before the other
+    let by_pk = classes(model, |i| (model.items[i].pk, model.items[i].by));
+    let by_time = model.windows.as_ref().map(|w| classes(model, |i| ((model.end_ns[i] - w.t0_ns) / w.len_ns, model.start_ns[i], model.items[i].pk)));
     let n = model.len();
     let soft = tau * model.limit_pct;
     let mut rng = stream_rng(seed_hex, stream, 0);
     let mut over = Vec::new();
     let mut cur = model.repair_objective(&ind.acc, soft, Some(&mut over));
-    while st.steps < steps && !over.is_empty() && !model.score(&ind.acc).acceptable {
+    let mut last_kept = 0u64;
+    while st.steps < steps && st.steps - last_kept < PATIENCE && !over.is_empty() && !model.score(&ind.acc).acceptable {
         if st.steps % 1024 == 0 {
             host.check_cancel()?;
             host.progress(st.steps, steps);
@@ -140,11 +153,15 @@ pub fn run(model: &Model, ind: &mut Individual, steps: u64, tau: f64, bounds: (u
         let from = (!list.is_empty()).then_some(list);
         let mut best: Option<(Move, f64)> = None;
         for _ in 0..CANDIDATES {
-            let kind = rng.random_range(0..4u32);
+            let kind = rng.random_range(0..5u32);
             let mv = match kind {
                 0 | 1 => {
                     // matched swap: the carrier side leaves/enters, its class neighbour the other
                     let Some(c) = pick(ind, n, too_much, from, &mut rng) else { continue };
+                    let cls = match &by_time {
+                        Some(t) if kind == 1 => t,
+                        _ => &by_pk,
+                    };
                     let Some(p) = cls.partner(ind, c, !too_much, &mut rng) else { continue };
                     if too_much { Move { out: Some(c), inn: Some(p) } } else { Move { out: Some(p), inn: Some(c) } }
                 }
@@ -152,6 +169,22 @@ pub fn run(model: &Model, ind: &mut Individual, steps: u64, tau: f64, bounds: (u
                     let Some(c) = pick(ind, n, too_much, from, &mut rng) else { continue };
                     let Some(p) = pick(ind, n, !too_much, None, &mut rng) else { continue };
                     if too_much { Move { out: Some(c), inn: Some(p) } } else { Move { out: Some(p), inn: Some(c) } }
+                }
+                4 => {
+                    // heavy: the carrier with the most packets of 16 draws leaves (enters); a
+                    // random biflow takes its place, or none when the bounds allow
+                    let mut heavy: Option<usize> = None;
+                    for _ in 0..16 {
+                        if let Some(c) = pick(ind, n, too_much, from, &mut rng) {
+                            if heavy.is_none_or(|h| model.items[c].pk > model.items[h].pk) {
+                                heavy = Some(c);
+                            }
+                        }
+                    }
+                    let Some(c) = heavy else { continue };
+                    let single = if too_much { ind.ones > bounds.0 } else { ind.ones < bounds.1 };
+                    let p = if single && rng.random::<bool>() { None } else { pick(ind, n, !too_much, None, &mut rng) };
+                    if too_much { Move { out: Some(c), inn: p } } else { Move { out: p, inn: Some(c) } }
                 }
                 _ => {
                     // a ratio has no carriers: add or remove a random biflow
@@ -184,6 +217,7 @@ pub fn run(model: &Model, ind: &mut Individual, steps: u64, tau: f64, bounds: (u
             }
             cur = model.repair_objective(&ind.acc, soft, Some(&mut over));
             st.kept += 1;
+            last_kept = st.steps;
         }
     }
     ind.rescore(model);

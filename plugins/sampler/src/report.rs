@@ -148,6 +148,7 @@ pub fn response(run: &SampleRun, s: &SampleSettings) -> flowlab_abi::Response {
     mt.insert("ga_stalled".into(), json!(g.stalled));
     mt.insert("feasible".into(), json!(run.feasibility.feasible()));
     mt.insert("achievable_deviation".into(), num(run.feasibility.achievable_pct / 100.0));
+    mt.insert("start_size".into(), json!(run.feasibility.count_n));
 
     for d in &glob {
         let k = if d.key.is_empty() { format!("dev.{}", d.metric) } else { format!("dev.{}.{}", d.metric, d.key) };
