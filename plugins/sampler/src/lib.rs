@@ -399,12 +399,13 @@ pub fn sample(model: Model, s: &SampleSettings, seed_hex: &str, host: &Host, poo
         return Ok(SampleRun { model, ga: out, local: Default::default(), repair: Default::default(), feasibility, bounds: (lo, hi) });
     }
     let steps = s.repair_steps();
+    let budget = repair::Budget { steps, tau: s.local_tau, bounds: (lo, hi) };
     let mut rs = repair::RepairStats::default();
     if s.search == Search::Hybrid && steps > 0 {
         // repair first, from one start individual at the sample size where the count shares
         // fit best (`bound`): the GA runs only when this fails
         let mut first = ga::start_only(&model, &cfg, feasibility.count_n, seed_hex);
-        rs = repair::run(&model, &mut first.solution, steps, s.local_tau, (lo, hi), seed_hex, "repair", host)?;
+        rs = repair::run(&model, &mut first.solution, budget, seed_hex, "repair", host)?;
         host.info(&format!("repair from the start: {} steps, {} moves kept of {} evaluated, fitness {:.6}, accepted {}", rs.steps, rs.kept, rs.proposals, first.solution.score.fitness, first.solution.score.acceptable));
         if first.solution.score.acceptable {
             first.accepted = true;
@@ -422,7 +423,7 @@ pub fn sample(model: Model, s: &SampleSettings, seed_hex: &str, host: &Host, poo
         host.info(&format!("local search: {} proposals, {} swaps kept, fitness {:.6}, accepted {}", st.proposals, st.accepted_swaps, out.solution.score.fitness, out.accepted));
     }
     if !out.accepted && steps > 0 {
-        let r2 = repair::run(&model, &mut out.solution, steps, s.local_tau, (lo, hi), seed_hex, "repair_after_ga", host)?;
+        let r2 = repair::run(&model, &mut out.solution, budget, seed_hex, "repair_after_ga", host)?;
         out.accepted = out.solution.score.acceptable;
         out.evaluations += r2.proposals;
         rs = repair::RepairStats { steps: rs.steps + r2.steps, proposals: rs.proposals + r2.proposals, kept: rs.kept + r2.kept };

@@ -21,7 +21,8 @@
 //!   is the move that fixes a window without disturbing the global metrics. For a ratio (no
 //!   carriers), a random selected biflow and its class neighbour.
 //! * *free swap* (⅕): a carrier of `j` leaves, any unselected biflow enters (counts move).
-//! * *single* (⅕): a carrier of `j` leaves (or enters), within the gene bounds.
+//! * *single* (⅕): a carrier of `j` leaves (or enters), or any biflow enters (or leaves), within
+//!   the gene bounds: a count share `c/n` near a rounding edge needs n to move, not c.
 //! * *heavy* (⅕): the carrier with the most packets among 16 draws leaves, alone or for a
 //!   random biflow — the move that undoes an elephant biflow the start happened to take
 //!   (every other move shifts a window by one ordinary biflow at a time).
@@ -124,9 +125,21 @@ fn apply(model: &Model, ind: &mut Individual, m: Move, forward: bool) {
     }
 }
 
-/// Repairs `ind` in place with at most `steps` steps; stops when it is acceptable or after
+/// Limits of one repair run.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    /// Most steps.
+    pub steps: u64,
+    /// Margin as a fraction of the limit (`local_tau`).
+    pub tau: f64,
+    /// Gene bounds `(min, max)`.
+    pub bounds: (usize, usize),
+}
+
+/// Repairs `ind` in place with at most `budget.steps` steps; stops when it is acceptable or after
 /// [`PATIENCE`] steps without a kept move.
-pub fn run(model: &Model, ind: &mut Individual, steps: u64, tau: f64, bounds: (usize, usize), seed_hex: &str, stream: &str, host: &Host) -> Result<RepairStats, PluginError> {
+pub fn run(model: &Model, ind: &mut Individual, budget: Budget, seed_hex: &str, stream: &str, host: &Host) -> Result<RepairStats, PluginError> {
+    let Budget { steps, tau, bounds } = budget;
     let mut st = RepairStats::default();
     if steps == 0 || ind.score.acceptable || ind.ones == 0 || ind.ones == model.len() {
         return Ok(st);
@@ -172,27 +185,29 @@ pub fn run(model: &Model, ind: &mut Individual, steps: u64, tau: f64, bounds: (u
                 }
                 4 => {
                     // heavy: the carrier with the most packets of 16 draws leaves (enters); a
-                    // random biflow takes its place, or none when the bounds allow
-                    let mut heavy: Option<usize> = None;
-                    for _ in 0..16 {
-                        if let Some(c) = pick(ind, n, too_much, from, &mut rng) {
-                            if heavy.is_none_or(|h| model.items[c].pk > model.items[h].pk) {
-                                heavy = Some(c);
-                            }
-                        }
-                    }
+                    // random biflow takes its place, or none when the bounds allow. A ratio
+                    // has no carriers and its direction says nothing about which side needs
+                    // packets: the side is drawn.
+                    let leave = if from.is_some() { too_much } else { rng.random::<bool>() };
+                    let heavy = (0..16).filter_map(|_| pick(ind, n, leave, from, &mut rng)).max_by_key(|&c| model.items[c].pk);
                     let Some(c) = heavy else { continue };
-                    let single = if too_much { ind.ones > bounds.0 } else { ind.ones < bounds.1 };
-                    let p = if single && rng.random::<bool>() { None } else { pick(ind, n, !too_much, None, &mut rng) };
-                    if too_much { Move { out: Some(c), inn: p } } else { Move { out: p, inn: Some(c) } }
+                    let single = if leave { ind.ones > bounds.0 } else { ind.ones < bounds.1 };
+                    let p = if single && rng.random::<bool>() { None } else { pick(ind, n, !leave, None, &mut rng) };
+                    if leave { Move { out: Some(c), inn: p } } else { Move { out: p, inn: Some(c) } }
                 }
                 _ => {
-                    // a ratio has no carriers: add or remove a random biflow
-                    let remove = if from.is_some() { too_much } else { rng.random::<bool>() };
+                    // single: a carrier leaves (enters); or, half the time, any biflow enters
+                    // (leaves) — a share c/n also moves with n, and when c cannot move by one
+                    // without overshooting, n has to. A ratio has no carriers: either side.
+                    let (remove, pool) = match from {
+                        Some(_) if rng.random::<bool>() => (!too_much, None),
+                        Some(_) => (too_much, from),
+                        None => (rng.random::<bool>(), None),
+                    };
                     if (remove && ind.ones <= bounds.0) || (!remove && ind.ones >= bounds.1) {
                         continue;
                     }
-                    let Some(c) = pick(ind, n, remove, from, &mut rng) else { continue };
+                    let Some(c) = pick(ind, n, remove, pool, &mut rng) else { continue };
                     if remove { Move { out: Some(c), inn: None } } else { Move { out: None, inn: Some(c) } }
                 }
             };
@@ -241,7 +256,7 @@ mod tests {
         let mut rng = flowlab_abi::seed::rng_from_u64(5, "t", 0);
         let mut ind = Individual::from_words(&m, random_words(m.len(), 4000, &mut rng));
         let e0 = m.repair_objective(&ind.acc, 0.9 * m.limit_pct, None);
-        let st = run(&m, &mut ind, 20_000, 0.9, (3600, 4400), "ab", "repair", &Host::detached()).unwrap();
+        let st = run(&m, &mut ind, Budget { steps: 20_000, tau: 0.9, bounds: (3600, 4400) }, "ab", "repair", &Host::detached()).unwrap();
         assert!(st.kept > 0);
         assert!((3600..=4400).contains(&ind.ones));
         let fresh = Individual::from_words(&m, ind.words.clone());

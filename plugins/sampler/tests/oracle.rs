@@ -142,8 +142,9 @@ fn real_profile_agrees_with_the_oracle_readme_variant() {
 }
 
 /// Property test of the default search (`docs/sampler.md`, "Search" and "Feasibility") on
-/// random small profiles (20k–60k biflows, and one of 3k–8k, where the count shares rarely
-/// fit) and seeds: every run ends accepted — and then the oracle agrees with
+/// random profiles and seeds — readme fitness on small ones (20k–60k biflows, and one of
+/// 3k–8k, where the count shares rarely fit), windows fitness on 300k–400k (below ~300k the
+/// 5 s windows are the known failure of `docs/sampler.md`, "Acceptance"): every run ends accepted — and then the oracle agrees with
 /// every metric and with the acceptance — or infeasible before searching, and then every
 /// obstacle's bound holds: no sample within the gene bounds (the returned one and random
 /// ones) gets below it (window bounds assume `bfls_pkts` within the limit, as derived).
@@ -154,11 +155,15 @@ fn default_search_accepts_or_proves_infeasible_on_random_profiles() {
     let mut rng = flowlab_abi::seed::rng_from_u64(2026, "property", 0);
     let (mut accepted, mut infeasible) = (0, 0);
     for case in 0..8 {
-        let rows = if case == 0 { rng.random_range(3000..8000usize) } else { rng.random_range(20_000..60_000usize) };
+        let variant = if case < 6 { Variant::Readme } else { Variant::Windows };
+        let rows = match case {
+            0 => rng.random_range(3000..8000usize),
+            1..6 => rng.random_range(20_000..60_000usize),
+            _ => rng.random_range(300_000..400_000usize),
+        };
         let gen_seed = rng.random_range(10_000..1_000_000u64);
-        let variant = if case % 2 == 0 { Variant::Readme } else { Variant::Windows };
-        let deviation = [0.005, 0.01][case / 2 % 2];
-        let ws = [5u64, 30][case / 4];
+        let deviation = [0.005, 0.01][case % 2];
+        let ws = 5;
         let path = dir.path().join(format!("p{case}.csv"));
         generate::write(&generate::generate(&generate::GenOptions { rows, seed: gen_seed, ..Default::default() }), std::fs::File::create(&path).unwrap()).unwrap();
         let prof = profile::read_path(&path).unwrap();
@@ -166,7 +171,7 @@ fn default_search_accepts_or_proves_infeasible_on_random_profiles() {
             "fitness": if variant == Variant::Readme {"readme"} else {"windows"}})).unwrap();
         let m = sampler::build_model(&prof, &s).unwrap();
         let run = sampler::sample(m.clone(), &s, &sampler::seed_hex(s.seed(0)), &flowlab_abi::Host::detached(), &sampler::pool(1).unwrap()).unwrap();
-        let what = format!("case {case}: {rows} rows, profile seed {gen_seed}, {variant:?}, deviation {deviation}, {ws} s windows");
+        let what = format!("case {case}: {rows} rows, profile seed {gen_seed}, {variant:?}, deviation {deviation}, {ws} s windows, seed {}", s.seed(0));
         match run.termination() {
             "target_reached" => {
                 assert!(run.ga.solution.score.acceptable, "{what}");
