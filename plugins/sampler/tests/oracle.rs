@@ -39,6 +39,7 @@ fn close(a: f64, b: f64, what: &str) {
     assert!((a - b).abs() <= 1e-9 * b.abs().max(1.0), "{what}: ours {a:e} vs oracle {b:e} (diff {:e})", a - b);
 }
 
+#[allow(clippy::too_many_arguments)]
 fn check(py: &str, prof_path: &Path, m: &Model, ind: &Individual, ws: u64, port_limit: f64, proto_limit: f64, dir: &Path) {
     check_at(py, prof_path, m, ind, ws, port_limit, proto_limit, 0.005, dir)
 }
