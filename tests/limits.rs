@@ -15,7 +15,7 @@ use std::path::Path;
 
 const PLUGINS: [&str; 4] = ["endhost", "histfit", "lstm", "sampler"];
 /// Integer settings that are not sizes: a generator seed may be any 64-bit value.
-const NOT_SIZES: [&str; 1] = ["profile.seed"];
+const NOT_SIZES: [&str; 2] = ["profile.seed", "sample.seed"];
 const TIMEOUT_S: u32 = 30;
 
 /// One step of a settings path: a key, every element of an array, every key of a map.

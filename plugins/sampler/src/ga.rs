@@ -49,6 +49,9 @@ pub struct GaConfig {
     /// Cap on initial candidates (the original loops forever, spec §7.2); when fewer than
     /// `population` candidates have fitness > 0, the best by unclamped fitness fill up.
     pub init_attempts: usize,
+    /// Stop after this many generations without a rise of the best fitness (0 = never): the
+    /// hand-over point of `search = "hybrid"` to the repair phase.
+    pub stall: u32,
 }
 
 /// What a run produced.
@@ -72,6 +75,8 @@ pub struct GaOutcome {
     pub best: Vec<f64>,
     /// Mean fitness after each generation (index 0 = initial population).
     pub mean: Vec<f64>,
+    /// The GA stopped because the best fitness stalled for `stall` generations.
+    pub stalled: bool,
 }
 
 /// Stratum order for [`Init::Stratified`]: indices sorted by
@@ -211,6 +216,7 @@ fn run_in(model: &Model, cfg: &GaConfig, seed_hex: &str, host: &Host, pool: &ray
     let pairs = children / 2;
     let mut accepted_at = None;
     let mut g = 0u32;
+    let (mut last_rise, mut rise_f, mut stalled) = (0u32, best_f, false);
     while g < cfg.generations {
         host.check_cancel()?;
         let mut srng = stream_rng(seed_hex, "selection", g as u64);
@@ -261,6 +267,13 @@ fn run_in(model: &Model, cfg: &GaConfig, seed_hex: &str, host: &Host, pool: &ray
             host.info(&format!("acceptable solution found in generation {} with fitness {:.6}", g - 1, pop[i].score.fitness));
             break;
         }
+        if best_f > rise_f {
+            (last_rise, rise_f) = (g, best_f);
+        } else if cfg.stall > 0 && g - last_rise >= cfg.stall {
+            stalled = true;
+            host.info(&format!("best fitness stalled for {} generations at generation {}", cfg.stall, g - 1));
+            break;
+        }
     }
     let solution = pop.swap_remove(best_i);
     Ok(GaOutcome {
@@ -273,5 +286,19 @@ fn run_in(model: &Model, cfg: &GaConfig, seed_hex: &str, host: &Host, pool: &ray
         init_fallback,
         best: best_series,
         mean: mean_series,
+        stalled,
     })
+}
+
+/// A run of no generations: one start individual of `k` genes, drawn as the configured
+/// `init` draws it (the start of the hybrid repair, and the result of an infeasible model).
+pub fn start_only(model: &Model, cfg: &GaConfig, k: usize, seed_hex: &str) -> GaOutcome {
+    let mut rng = stream_rng(seed_hex, "init", 0);
+    let words = match cfg.init {
+        Init::Stratified => stratified_words(&strata_order(model), k, &mut rng),
+        Init::Random => random_words(model.len(), k, &mut rng),
+    };
+    let solution = Individual::from_words(model, words);
+    let f = solution.score.fitness;
+    GaOutcome { accepted: false, solution, generations: 0, accepted_generation: None, evaluations: 1, init_candidates: 1, init_fallback: 0, best: vec![f], mean: vec![f], stalled: false }
 }

@@ -10,12 +10,14 @@
 //!   ([`report`]) and a JSON result.
 //! * `profile` (dataset): synthetic profiles, byte-identical to `make_profile.py`
 //!   ([`generate`]).
+pub mod bound;
 pub mod ga;
 pub mod generate;
 pub mod genome;
 pub mod local;
 pub mod metrics;
 pub mod profile;
+pub mod repair;
 pub mod report;
 
 use flowlab_abi::prelude::*;
@@ -61,9 +63,24 @@ fn d_true() -> bool {
 fn d_tol() -> f64 {
     0.1
 }
-fn d_parents() -> usize {
-    4
+
+/// Which search `sample` runs (`docs/sampler.md`, "Search").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Search {
+    /// Stratified start and the constraint repair ([`repair`]); when that does not reach
+    /// acceptance, the GA until acceptance or until its best fitness stalls, then the repair
+    /// again.
+    #[default]
+    Hybrid,
+    /// The C++ tool's GA alone (random start; `local_search` opt-in).
+    Ga,
 }
+
+/// Default repair steps of `search = "hybrid"` (it stops at acceptance).
+pub const HYBRID_REPAIR: u64 = 300_000;
+/// Default stall length of `search = "hybrid"` (generations without a rise of the best).
+pub const HYBRID_STALL: u32 = 20;
 
 /// Largest `generations` (the original's default is 500; `docs/sampler.md`).
 pub const MAX_GENERATIONS: u32 = 1_000_000;
@@ -115,11 +132,11 @@ pub struct SampleSettings {
     #[serde(default = "d_pop")]
     #[schemars(range(min = 2, max = MAX_POPULATION))]
     pub population: usize,
-    /// Parents selected by SUS per generation (the seed README's 4; `population` gives the
-    /// C++ tool's pairing).
-    #[serde(default = "d_parents")]
+    /// Parents selected by SUS per generation (default `population`: the C++ tool's pairing
+    /// of disjoint consecutive pairs; 4 gives the seed README's PyGAD cyclic pairing).
+    #[serde(default)]
     #[schemars(range(min = 2, max = MAX_POPULATION))]
-    pub parents: usize,
+    pub parents: Option<usize>,
     /// Mutation slice share while the mean fitness < `mutation_switch` (0.005).
     #[schemars(range(min = 0.0, max = 1.0))]
     #[serde(default = "d_mh")]
@@ -151,9 +168,17 @@ pub struct SampleSettings {
     /// Metric declarations; default: the original's list for the chosen fitness.
     #[serde(default)]
     pub metrics: Option<Vec<MetricDecl>>,
-    /// Initial population: `random` (the original) or `stratified`.
+    /// Search: `hybrid` (default) or `ga` (the C++ tool's GA).
     #[serde(default)]
-    pub init: Init,
+    pub search: Search,
+    /// Random seed of this task (the original's `-s`); default: the cell seed. Recorded in
+    /// `metrics.txt` (`SEED:`).
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// Initial population: `random` (the original; default of `ga`) or `stratified`
+    /// (default of `hybrid`).
+    #[serde(default)]
+    pub init: Option<Init>,
     /// Cap on initial candidates (default 10·population); see [`GaConfig::init_attempts`].
     #[serde(default)]
     #[schemars(range(max = MAX_INIT_ATTEMPTS))]
@@ -162,10 +187,20 @@ pub struct SampleSettings {
     #[serde(default)]
     #[schemars(range(max = MAX_LOCAL_SEARCH))]
     pub local_search: u64,
-    /// Local-search target as a fraction of the limit (0.9).
+    /// Local-search and repair margin as a fraction of the limit (0.9).
     #[schemars(extend("exclusiveMinimum" = 0), range(max = 1.0))]
     #[serde(default = "d_tau")]
     pub local_tau: f64,
+    /// Steps of the constraint repair after the GA when it ends unaccepted (default
+    /// 300 000 for `hybrid`, 0 for `ga`); it stops at acceptance.
+    #[serde(default)]
+    #[schemars(range(max = MAX_LOCAL_SEARCH))]
+    pub repair: Option<u64>,
+    /// Generations without a rise of the best fitness after which the GA hands over to the
+    /// repair (default 20 for `hybrid`, 0 = never for `ga`).
+    #[serde(default)]
+    #[schemars(range(max = MAX_GENERATIONS))]
+    pub stall: Option<u32>,
     /// Write `sample.csv` (default true).
     #[serde(default = "d_true")]
     pub write_sample: bool,
@@ -226,6 +261,45 @@ impl SampleSettings {
         }
         Ok((l, u))
     }
+
+    /// Parents per generation (default: the population, the C++ pairing).
+    pub fn parents(&self) -> usize {
+        self.parents.unwrap_or(self.population)
+    }
+
+    /// Initial-population scheme (default per search).
+    pub fn init(&self) -> Init {
+        self.init.unwrap_or(match self.search {
+            Search::Hybrid => Init::Stratified,
+            Search::Ga => Init::Random,
+        })
+    }
+
+    /// Repair steps (default per search).
+    pub fn repair_steps(&self) -> u64 {
+        self.repair.unwrap_or(match self.search {
+            Search::Hybrid => HYBRID_REPAIR,
+            Search::Ga => 0,
+        })
+    }
+
+    /// Stall length (default per search).
+    pub fn stall(&self) -> u32 {
+        self.stall.unwrap_or(match self.search {
+            Search::Hybrid => HYBRID_STALL,
+            Search::Ga => 0,
+        })
+    }
+
+    /// The seed of the run: the task's `seed` when given, else the cell seed.
+    pub fn seed(&self, cell_seed: u64) -> u64 {
+        self.seed.unwrap_or(cell_seed)
+    }
+}
+
+/// The hexadecimal seed string of the random streams for seed `seed` (as the CLI's `-s`).
+pub fn seed_hex(seed: u64) -> String {
+    format!("{seed:016x}")
 }
 
 /// Checks ranges that serde cannot (settings key in the error path).
@@ -237,7 +311,7 @@ pub fn check_sample(s: &SampleSettings) -> Result<(), PluginError> {
     if s.population < 2 || s.population > MAX_POPULATION {
         return Err(PluginError::config("population", format!("population must be 2..={MAX_POPULATION}")));
     }
-    if s.parents < 2 || s.parents > MAX_POPULATION {
+    if s.parents() < 2 || s.parents() > MAX_POPULATION {
         return Err(PluginError::config("parents", format!("parents must be 2..={MAX_POPULATION}")));
     }
     for (k, v) in [("mutation_high", s.mutation_high), ("mutation_low", s.mutation_low)] {
@@ -271,8 +345,26 @@ pub struct SampleRun {
     pub ga: ga::GaOutcome,
     /// Local-search statistics.
     pub local: local::LocalStats,
+    /// Repair statistics.
+    pub repair: repair::RepairStats,
+    /// Feasibility check made before the search.
+    pub feasibility: bound::Feasibility,
     /// Lower/upper gene bounds.
     pub bounds: (usize, usize),
+}
+
+impl SampleRun {
+    /// Why the run stopped: `target_reached`, `infeasible` (the feasibility check proved no
+    /// sample acceptable; no search ran) or `max_iters`.
+    pub fn termination(&self) -> &'static str {
+        if self.ga.accepted {
+            "target_reached"
+        } else if !self.feasibility.feasible() {
+            "infeasible"
+        } else {
+            "max_iters"
+        }
+    }
 }
 
 /// Builds the metric model of a profile for the settings.
@@ -294,22 +386,49 @@ pub fn pool(threads: usize) -> Result<rayon::ThreadPool, PluginError> {
     rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build().map_err(|e| PluginError::run(format!("cannot build a thread pool of {threads}: {e}")))
 }
 
-/// Runs GA (+ optional local search) on a model, parallel work in `pool`.
+/// Runs the search on a model, parallel work in `pool` (`docs/sampler.md`, "Search"): the
+/// feasibility check; for `hybrid`, the repair from one stratified start individual and,
+/// only when that does not reach acceptance, the GA (stopping at acceptance or when it
+/// stalls) and the repair again on its best; for `ga`, the GA and the opt-in local search
+/// and repair. An infeasible model is not searched: the result is the start individual.
 pub fn sample(model: Model, s: &SampleSettings, seed_hex: &str, host: &Host, pool: &rayon::ThreadPool) -> Result<SampleRun, PluginError> {
     let (lo, hi) = gene_bounds(model.len(), s);
+    let feasibility = bound::check(&model, (lo, hi));
     let cfg = GaConfig {
         min_genes: lo,
         max_genes: hi,
         generations: s.generations,
         population: s.population,
-        parents: s.parents,
+        parents: s.parents(),
         mutation_high: s.mutation_high,
         mutation_low: s.mutation_low,
         mutation_switch: s.mutation_switch,
-        init: s.init,
+        init: s.init(),
         init_attempts: s.init_attempts.unwrap_or(10 * s.population),
+        stall: s.stall(),
     };
+    if !feasibility.feasible() {
+        host.info(&feasibility.message(model.limit_pct));
+        let out = ga::start_only(&model, &cfg, feasibility.count_n, seed_hex);
+        return Ok(SampleRun { model, ga: out, local: Default::default(), repair: Default::default(), feasibility, bounds: (lo, hi) });
+    }
+    let steps = s.repair_steps();
+    let budget = repair::Budget { steps, tau: s.local_tau, bounds: (lo, hi) };
+    let mut rs = repair::RepairStats::default();
+    if s.search == Search::Hybrid && steps > 0 {
+        // repair first, from one start individual at the sample size where the count shares
+        // fit best (`bound`): the GA runs only when this fails
+        let mut first = ga::start_only(&model, &cfg, feasibility.count_n, seed_hex);
+        rs = repair::run(&model, &mut first.solution, budget, seed_hex, "repair", host)?;
+        host.info(&format!("repair from the start: {} steps, {} moves kept of {} evaluated, fitness {:.6}, accepted {}", rs.steps, rs.kept, rs.proposals, first.solution.score.fitness, first.solution.score.acceptable));
+        if first.solution.score.acceptable {
+            first.accepted = true;
+            first.evaluations += rs.proposals;
+            return Ok(SampleRun { model, ga: first, local: Default::default(), repair: rs, feasibility, bounds: (lo, hi) });
+        }
+    }
     let mut out = ga::run(&model, &cfg, seed_hex, host, pool)?;
+    out.evaluations += rs.proposals;
     let mut st = local::LocalStats::default();
     if !out.accepted && s.local_search > 0 {
         st = local::search(&model, &mut out.solution, s.local_search, s.local_tau, (lo, hi), seed_hex, host)?;
@@ -317,7 +436,14 @@ pub fn sample(model: Model, s: &SampleSettings, seed_hex: &str, host: &Host, poo
         out.evaluations += st.proposals;
         host.info(&format!("local search: {} proposals, {} swaps kept, fitness {:.6}, accepted {}", st.proposals, st.accepted_swaps, out.solution.score.fitness, out.accepted));
     }
-    Ok(SampleRun { model, ga: out, local: st, bounds: (lo, hi) })
+    if !out.accepted && steps > 0 {
+        let r2 = repair::run(&model, &mut out.solution, budget, seed_hex, "repair_after_ga", host)?;
+        out.accepted = out.solution.score.acceptable;
+        out.evaluations += r2.proposals;
+        rs = repair::RepairStats { steps: rs.steps + r2.steps, proposals: rs.proposals + r2.proposals, kept: rs.kept + r2.kept };
+        host.info(&format!("repair after the GA: {} steps, {} moves kept of {} evaluated, fitness {:.6}, accepted {}", r2.steps, r2.kept, r2.proposals, out.solution.score.fitness, out.accepted));
+    }
+    Ok(SampleRun { model, ga: out, local: st, repair: rs, feasibility, bounds: (lo, hi) })
 }
 
 /// The plugin.
@@ -341,7 +467,9 @@ impl Sampler {
         let model = build_model(&prof, &s)?;
         let model_s = t.elapsed().as_secs_f64();
         let t = Instant::now();
-        let run = sample(model, &s, &req.seed_hex, host, &pool(req.threads)?)?;
+        let seed = s.seed(req.seed);
+        let hex = if s.seed.is_some() { seed_hex(seed) } else { req.seed_hex.clone() };
+        let run = sample(model, &s, &hex, host, &pool(req.threads)?)?;
         let search_s = t.elapsed().as_secs_f64();
         let dir = Path::new(&req.output_dir);
         let mut artifacts = vec![];
@@ -352,7 +480,7 @@ impl Sampler {
             prof.write_csv(std::io::BufWriter::with_capacity(1 << 20, f), |i| sol.has(i)).map_err(|e| io_err(&path, e))?;
             artifacts.push(Artifact { name: "sample".into(), path: "sample.csv".into(), kind: FORMAT.into() });
         }
-        let text = report::metrics_text(&run, &s, req.seed);
+        let text = report::metrics_text(&run, &s, seed);
         let path = dir.join("metrics.txt");
         std::fs::write(&path, text).map_err(|e| io_err(&path, e))?;
         artifacts.push(Artifact { name: "metrics".into(), path: "metrics.txt".into(), kind: "text".into() });

@@ -13,13 +13,21 @@ use flowlab_abi::seed::stream_rng;
 use flowlab_abi::{Host, PluginError};
 use rand::Rng;
 
-/// Biflows carrying each flat deviation index (CSR).
-struct Carriers {
+/// Biflows carrying each flat deviation index (CSR): those whose addition or removal changes
+/// that deviation's numerator (same protocol / port / size bin, overlapping window).
+pub(crate) struct Carriers {
     start: Vec<usize>,
     list: Vec<u32>,
 }
 
-fn carriers(model: &Model) -> Carriers {
+impl Carriers {
+    /// The biflows carrying deviation `j` (empty for ratios and the L3 shares).
+    pub(crate) fn of(&self, j: usize) -> &[u32] {
+        &self.list[self.start[j]..self.start[j + 1]]
+    }
+}
+
+pub(crate) fn carriers(model: &Model) -> Carriers {
     let mut bases = Vec::new();
     let mut j = 0;
     for m in &model.metrics {
@@ -73,7 +81,8 @@ pub struct LocalStats {
     pub accepted_swaps: u64,
 }
 
-fn pick<R: Rng>(ind: &Individual, n: usize, want: bool, from: Option<&[u32]>, rng: &mut R) -> Option<usize> {
+/// A random biflow with selection state `want`, from `from` when given (64 tries).
+pub(crate) fn pick<R: Rng>(ind: &Individual, n: usize, want: bool, from: Option<&[u32]>, rng: &mut R) -> Option<usize> {
     for _ in 0..64 {
         let i = match from {
             Some(l) if !l.is_empty() => l[rng.random_range(0..l.len())] as usize,

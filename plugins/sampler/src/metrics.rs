@@ -597,14 +597,14 @@ impl Model {
         Score { fitness: raw.max(0.0), raw, worst, acceptable }
     }
 
-    /// Local-search objective: `Σ max(0, d − τ)²` over every deviation, with the flat index
-    /// of the deviation furthest above τ and whether its sample value exceeds the reference.
-    pub fn excess(&self, a: &Acc, tau: f64) -> (f64, Option<(usize, bool)>) {
+    /// Calls `f(j, d, too_much)` for every deviation in flat order: `j` its index, `d` the
+    /// deviation in percent, `too_much` whether the sample value exceeds the reference.
+    #[inline]
+    pub fn each_dev(&self, a: &Acc, mut f: impl FnMut(usize, f64, bool)) {
         let mut j = 0usize;
         let mut midx = 0usize;
         let mut counts = self.metrics.iter().map(|m| self.arity(m));
         let mut left = counts.next().unwrap_or(0);
-        let (mut sum, mut worst, mut arg) = (0.0f64, 0.0f64, None);
         self.visit(a, |v| {
             while left == 0 {
                 midx += 1;
@@ -612,17 +612,51 @@ impl Model {
             }
             left -= 1;
             let r = self.ref_values[j];
-            let d = Self::dev(&self.metrics[midx], v, r) - tau;
+            f(j, Self::dev(&self.metrics[midx], v, r), v > r);
+            j += 1;
+        });
+    }
+
+    /// Local-search objective: `Σ max(0, d − τ)²` over every deviation, with the flat index
+    /// of the deviation furthest above τ and whether its sample value exceeds the reference.
+    pub fn excess(&self, a: &Acc, tau: f64) -> (f64, Option<(usize, bool)>) {
+        let (mut sum, mut worst, mut arg) = (0.0f64, 0.0f64, None);
+        self.each_dev(a, |j, d, too_much| {
+            let d = d - tau;
             if d > 0.0 {
                 sum += d * d;
                 if d > worst {
                     worst = d;
-                    arg = Some((j, v > r));
+                    arg = Some((j, too_much));
                 }
             }
-            j += 1;
         });
         (sum, arg)
+    }
+
+    /// Repair objective (`docs/sampler.md`, "Search"): `Σ max(0, d − soft)² + 10·Σ max(0, d −
+    /// limit)²` — the second term is what acceptance needs, the first keeps a margin below the
+    /// limit so that the deviations near it do not block the moves the others need. The
+    /// deviations above `soft` are listed in `over` as `(j, too_much)`.
+    pub fn repair_objective(&self, a: &Acc, soft: f64, over: Option<&mut Vec<(usize, bool)>>) -> f64 {
+        let lim = self.limit_pct;
+        let (mut hard, mut sum) = (0.0f64, 0.0f64);
+        let mut over = over;
+        if let Some(o) = over.as_deref_mut() {
+            o.clear();
+        }
+        self.each_dev(a, |j, d, too_much| {
+            if d > soft {
+                sum += (d - soft) * (d - soft);
+                if d > lim {
+                    hard += (d - lim) * (d - lim);
+                }
+                if let Some(o) = over.as_deref_mut() {
+                    o.push((j, too_much));
+                }
+            }
+        });
+        sum + 10.0 * hard
     }
 
     /// Number of deviations metric `m` contributes.

@@ -100,6 +100,9 @@ pub fn metrics_text(run: &SampleRun, s: &SampleSettings, seed: u64) -> String {
             _ => {}
         }
     }
+    if !run.feasibility.feasible() {
+        let _ = writeln!(t, "INFEASIBLE: {}", run.feasibility.message(m.limit_pct));
+    }
     let _ = writeln!(t, "ACCEPTED: {}", if run.ga.accepted { "yes" } else { "no" });
     t
 }
@@ -139,6 +142,14 @@ pub fn response(run: &SampleRun, s: &SampleSettings) -> flowlab_abi::Response {
     mt.insert("init_fallback".into(), json!(g.init_fallback));
     mt.insert("local_proposals".into(), json!(run.local.proposals));
     mt.insert("local_swaps".into(), json!(run.local.accepted_swaps));
+    mt.insert("repair_steps".into(), json!(run.repair.steps));
+    mt.insert("repair_proposals".into(), json!(run.repair.proposals));
+    mt.insert("repair_moves".into(), json!(run.repair.kept));
+    mt.insert("ga_stalled".into(), json!(g.stalled));
+    mt.insert("feasible".into(), json!(run.feasibility.feasible()));
+    mt.insert("achievable_deviation".into(), num(run.feasibility.achievable_pct / 100.0));
+    mt.insert("start_size".into(), json!(run.feasibility.count_n));
+
     for d in &glob {
         let k = if d.key.is_empty() { format!("dev.{}", d.metric) } else { format!("dev.{}.{}", d.metric, d.key) };
         mt.insert(k, num(d.dev));
@@ -158,14 +169,23 @@ pub fn response(run: &SampleRun, s: &SampleSettings) -> flowlab_abi::Response {
     conv.insert("best".into(), Value::Array(g.best.iter().map(|&x| num(x)).collect()));
     conv.insert("mean".into(), Value::Array(g.mean.iter().map(|&x| num(x)).collect()));
     r.data.insert("convergence".into(), Value::Object(conv));
+    r.data.insert("search".into(), json!(match s.search { crate::Search::Hybrid => "hybrid", crate::Search::Ga => "ga" }));
     r.data.insert("gene_bounds".into(), json!([run.bounds.0, run.bounds.1]));
+    if !run.feasibility.feasible() {
+        let obs: Vec<Value> = run.feasibility.obstacles.iter().map(|o| json!({"metric": o.metric, "key": o.key, "biflows": o.biflows, "best_deviation": num(o.best_deviation)})).collect();
+        r.data.insert("infeasible".into(), json!({"message": run.feasibility.message(m.limit_pct), "obstacles": obs}));
+    }
     let (l, u) = s.range().unwrap_or((0.0, 0.0));
     r.data.insert("sampling".into(), json!([l, u]));
     r.data.insert("fitness_variant".into(), json!(match s.fitness { crate::metrics::Variant::Readme => "readme", crate::metrics::Variant::Windows => "windows" }));
     r.model = json!({"sample_size": sol.ones, "accepted": g.accepted, "fitness": num(sol.score.fitness)});
     r.iterations = g.generations as u64;
     r.evaluations = g.evaluations;
-    r.termination = if g.accepted { flowlab_abi::Termination::TargetReached } else { flowlab_abi::Termination::MaxIters };
+    r.termination = match run.termination() {
+        "target_reached" => flowlab_abi::Termination::TargetReached,
+        "infeasible" => flowlab_abi::Termination::Other("infeasible".into()),
+        _ => flowlab_abi::Termination::MaxIters,
+    };
     r
 }
 

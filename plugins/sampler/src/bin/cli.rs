@@ -1,7 +1,7 @@
 //! `ft-profile-sampler-rs`: a thin CLI over the `sampler` library, flag-compatible with the
 //! original `ft-profile-sampler` (spec §6): `-u -l -i -o -m -d -s -g -p -t -r -w -c -q`, plus
-//! `--fitness readme|windows`, `--parents N`, `--init random|stratified`,
-//! `--local-search N`, `--json FILE` (machine-readable result).
+//! `--fitness readme|windows`, `--search hybrid|ga`, `--parents N`, `--init random|stratified`,
+//! `--local-search N`, `--repair STEPS`, `--stall GENS`, `--json FILE` (machine-readable result).
 //! Exit status: 0 when the sample is acceptable, 3 when it is not, 1 on errors.
 //!
 //! `ft-profile-sampler-rs --generate ROWS [-s SEED] -o FILE` writes a synthetic profile,
@@ -12,7 +12,7 @@ use serde_json::json;
 use std::path::PathBuf;
 
 fn usage() -> ! {
-    eprintln!("usage: ft-profile-sampler-rs -i PROFILE -o SAMPLE -m METRICS -l MIN -u MAX [-d DEV] [-s SEED] [-g GENS] [-p POP] [-t PORT_LIMIT] [-r PROTO_LIMIT] [-w WINDOW_S] [-c THREADS] [-q] [--fitness readme|windows] [--parents N] [--init random|stratified] [--local-search N] [--json FILE]");
+    eprintln!("usage: ft-profile-sampler-rs -i PROFILE -o SAMPLE -m METRICS -l MIN -u MAX [-d DEV] [-s SEED] [-g GENS] [-p POP] [-t PORT_LIMIT] [-r PROTO_LIMIT] [-w WINDOW_S] [-c THREADS] [-q] [--fitness readme|windows] [--parents N] [--search hybrid|ga] [--init random|stratified] [--local-search N] [--repair STEPS] [--stall GENS] [--json FILE]");
     std::process::exit(1)
 }
 
@@ -47,6 +47,9 @@ fn main() {
             "--local-search" => s["local_search"] = num(val(&mut i)),
             "--fitness" => s["fitness"] = json!(val(&mut i)),
             "--init" => s["init"] = json!(val(&mut i)),
+            "--search" => s["search"] = json!(val(&mut i)),
+            "--repair" => s["repair"] = num(val(&mut i)),
+            "--stall" => s["stall"] = num(val(&mut i)),
             "-s" | "--seed" => seed = val(&mut i).parse().unwrap_or_else(|_| usage()),
             "-c" | "--workers-count" => threads = val(&mut i).parse().unwrap_or_else(|_| usage()),
             "-q" | "--quiet" => quiet = true,
@@ -75,14 +78,17 @@ fn main() {
         eprintln!("loaded {} biflows in {:.2} s", prof.len(), t.elapsed().as_secs_f64());
     }
     let model = sampler::build_model(&prof, &st).unwrap_or_else(|e| fail(format!("{}: {}", e.path.unwrap_or_default(), e.message)));
-    let seed_hex = format!("{seed:016x}");
+    let seed_hex = sampler::seed_hex(seed);
     let pool = sampler::pool(threads).unwrap_or_else(|e| fail(e.message));
     let run = sampler::sample(model, &st, &seed_hex, &Host::detached(), &pool).unwrap_or_else(|e| fail(e.message));
     if !quiet {
         for (g, (b, m)) in run.ga.best.iter().zip(&run.ga.mean).enumerate().skip(1) {
             eprintln!("Generation: {}, best solution: {b}, average solution: {m}", g - 1);
         }
-        eprintln!("accepted: {} after {} generations, fitness {:.6}, {:.2} s", run.ga.accepted, run.ga.generations, run.ga.solution.score.fitness, t.elapsed().as_secs_f64());
+        if !run.feasibility.feasible() {
+            eprintln!("{}", run.feasibility.message(run.model.limit_pct));
+        }
+        eprintln!("accepted: {} after {} generations and {} repair steps ({}), fitness {:.6}, {:.2} s", run.ga.accepted, run.ga.generations, run.repair.steps, run.termination(), run.ga.solution.score.fitness, t.elapsed().as_secs_f64());
     }
     if let Some(o) = output {
         let f = std::fs::File::create(&o).unwrap_or_else(|e| fail(format!("{}: {e}", o.display())));
