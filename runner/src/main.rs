@@ -645,7 +645,10 @@ fn cmd_plugins(json: bool, all: bool) -> Result<u8, Error> {
     }
     if json {
         out!("{}", serde_json::to_string_pretty(&described).unwrap_or_default())?;
-    } else if hidden > 0 {
+    } else if !seen.is_empty() {
+        out!("(`flowlab plugins PLUGIN [CAPABILITY]` explains every setting with an example section)")?;
+    }
+    if !json && hidden > 0 {
         out!("({hidden} internal test plugin not shown; `flowlab plugins --all` lists it)")?;
     }
     if seen.is_empty() {

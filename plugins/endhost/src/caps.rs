@@ -125,7 +125,7 @@ pub struct GenerateSettings {
     #[schemars(example = Model::EP)]
     pub model: Model,
     /// θ in model order (P: [α]; EP: [π, λ, α]; EEP: [π, ρ, λ₁, λ₂, α]).
-    #[schemars(example = [0.15, 0.7, 1.55])]
+    #[schemars(example = example_theta())]
     pub theta: Vec<f64>,
     /// Sample size.
     #[serde(default = "d_gen_n")]
@@ -166,6 +166,11 @@ fn d_bins() -> Vec<f64> {
 }
 fn d_windows() -> usize {
     6000
+}
+
+/// The example θ of `generate` (EP: π, λ, α) shown by `flowlab plugins endhost generate`.
+fn example_theta() -> [f64; 3] {
+    [0.15, 0.7, 1.55]
 }
 
 fn schema<T: schemars::JsonSchema>() -> Value {

@@ -65,6 +65,11 @@ fn yes() -> bool {
     true
 }
 
+/// The example `initial` shown by `flowlab plugins histfit fit`: a uniform and a lognormal.
+fn example_initial() -> Value {
+    serde_json::json!([[0.6, "uniform", [1, 10]], [0.4, "lognorm", [1.2, 0, 3.5]]])
+}
+
 /// Settings of `fit`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -79,7 +84,7 @@ pub struct FitSettings {
     pub families: Option<BTreeMap<String, usize>>,
     /// A starting mixture instead of `families`: `[[w, family, [args]], …]` or `{"sum", "mix"}`.
     #[serde(default)]
-    #[schemars(example = serde_json::json!([[0.6, "uniform", [1, 10]], [0.4, "lognorm", [1.2, 0, 3.5]]]))]
+    #[schemars(example = example_initial())]
     pub initial: Option<Value>,
     /// Where the scale grid of the start from `families` begins: `"flow-models"` (default,
     /// every PyPI release: min x + max(U, 1) − 1) or `"flow-models-legacy"` (min x + U − 1, the
