@@ -149,18 +149,32 @@ fn latex(v: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
 /// `include`, `import` and `extends` can name nothing else.)
 const DENIED_FUNCTIONS: [&str; 3] = ["get_env", "now", "get_random"];
 
+/// A filter whose output is LaTeX, not text: exempt from the `.tex` autoescape.
+struct LatexOut(fn(&Value, &HashMap<String, Value>) -> tera::Result<Value>);
+
+impl tera::Filter for LatexOut {
+    fn filter(&self, v: &Value, args: &HashMap<String, Value>) -> tera::Result<Value> {
+        (self.0)(v, args)
+    }
+    fn is_safe(&self) -> bool {
+        true
+    }
+}
+
 /// A tera instance with our escape function and filters, and without the functions of
 /// [`DENIED_FUNCTIONS`] (each is replaced by one that fails with an explanation).
 pub fn engine() -> tera::Tera {
     let mut t = tera::Tera::default();
     t.autoescape_on(vec![".tex"]);
     t.set_escape_fn(latex_escape);
-    t.register_filter("fixed", fixed);
-    t.register_filter("sig", sig);
-    t.register_filter("sci", sci);
-    t.register_filter("thousands", thousands);
-    t.register_filter("siunitx", siunitx);
-    t.register_filter("pct", pct);
+    // the number filters write LaTeX (`$…\times10^{…}$`, `\num{…}`, `\%`): their output is
+    // final, so a template needs no `| safe` after them (escaping it printed the markup)
+    t.register_filter("fixed", LatexOut(fixed));
+    t.register_filter("sig", LatexOut(sig));
+    t.register_filter("sci", LatexOut(sci));
+    t.register_filter("thousands", LatexOut(thousands));
+    t.register_filter("siunitx", LatexOut(siunitx));
+    t.register_filter("pct", LatexOut(pct));
     t.register_filter("latex", latex);
     for name in DENIED_FUNCTIONS {
         t.register_function(name, move |_: &HashMap<String, Value>| -> tera::Result<Value> {
@@ -478,5 +492,18 @@ mod tests {
         assert_eq!(pct(&json!(0.5), &HashMap::new()).unwrap(), json!("50.00\\%"));
         assert_eq!(fixed(&json!("NaN"), &HashMap::new()).unwrap(), json!("NaN"));
         assert_eq!(siunitx(&json!(1000000), &HashMap::new()).unwrap(), json!("\\num{1000000}"));
+    }
+    #[test]
+    fn number_filters_need_no_safe_in_tex_templates() {
+        let mut t = engine();
+        t.add_raw_template("r.tex", "{{ x | sci(digits=2) }} {{ x | sci(digits=2) | safe }} {{ p | pct }} {{ n | siunitx }} {{ s }}").unwrap();
+        let mut c = tera::Context::new();
+        c.insert("x", &0.27);
+        c.insert("p", &0.5);
+        c.insert("n", &1000);
+        c.insert("s", "a_b & 5%");
+        let out = t.render("r.tex", &c).unwrap();
+        // the filters' LaTeX is kept; plain text is still escaped
+        assert_eq!(out, "$2.7\\times10^{-1}$ $2.7\\times10^{-1}$ 50.00\\% \\num{1000} a\\_b \\& 5\\%");
     }
 }
