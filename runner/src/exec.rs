@@ -534,10 +534,15 @@ pub fn write_run_context(plan: &Plan, store: &Store) -> Result<(), StoreError> {
 pub fn collect(plan: &Plan, store: &Store) -> Result<usize, StoreError> {
     let mut ids: Vec<&str> = plan.cells.iter().map(|c| c.id.as_str()).collect();
     ids.sort_unstable();
-    let defaults = |plugin: &str, cap: &str| -> Map<String, Value> {
-        let Some(c) = plan.plugins.loaded(plugin).and_then(|p| p.description.capability(cap)) else { return Map::new() };
-        crate::describe::settings(&c.settings_schema).into_iter().filter_map(|s| s.default.filter(|d| !d.is_null()).map(|d| (s.name, d))).collect()
-    };
+    // each capability's defaults read from its schema once, not once per record
+    let mut by_cap: std::collections::BTreeMap<(&str, &str), Map<String, Value>> = std::collections::BTreeMap::new();
+    for c in &plan.cells {
+        by_cap.entry((&*c.plugin, &*c.capability)).or_insert_with(|| {
+            let Some(cap) = plan.plugins.loaded(&c.plugin).and_then(|p| p.description.capability(&c.capability)) else { return Map::new() };
+            crate::describe::settings(&cap.settings_schema).into_iter().filter_map(|s| s.default.filter(|d| !d.is_null()).map(|d| (s.name, d))).collect()
+        });
+    }
+    let defaults = |plugin: &str, cap: &str| by_cap.get(&(plugin, cap)).cloned().unwrap_or_default();
     store.collect(&ids, &defaults)
 }
 
