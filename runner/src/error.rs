@@ -179,6 +179,9 @@ pub enum Error {
     /// Writing to standard output failed (a closed pipe, a full disk).
     #[error("cannot write to standard output: {0}")]
     Stdout(std::io::Error),
+    /// A command line that cannot be carried out as given (exit 2, like a manifest error).
+    #[error("{0}")]
+    Usage(String),
     /// Anything else, with context.
     #[error("{0}")]
     Other(String),

@@ -277,6 +277,9 @@ enum Cmd {
         #[command(flatten)]
         results: ResultsArg,
     },
+    /// flow-models' commands with flow-models' flags (hist, summary, fit, plot, generate).
+    #[command(flatten)]
+    FlowModels(flowlab::oneline::OneLine),
     /// Write the manifest JSON Schema with every plugin's settings merged in.
     Schema {
         /// Output file.
@@ -840,7 +843,7 @@ fn exit_code(r: Result<u8, Error>) -> ExitCode {
             flowlab::note!("{e}");
             ExitCode::from(match e {
                 Error::Manifest(ManifestErrors(_)) => exit::CONFIG,
-                Error::Load(_) => exit::CONFIG,
+                Error::Load(_) | Error::Usage(_) => exit::CONFIG,
                 _ => exit::INTERNAL,
             })
         }
@@ -891,6 +894,7 @@ fn main() -> ExitCode {
         Cmd::Schema { output, check } => cmd_schema(output, *check),
         Cmd::Completions { shell } => cmd_completions(*shell),
         Cmd::Man { output } => cmd_man(output.as_deref()),
+        Cmd::FlowModels(c) => flowlab::oneline::run(c),
     };
     exit_code(r)
 }

@@ -1,0 +1,149 @@
+//! flow-models' one-line commands (`flowlab summary|fit|…` with flow-models' flags) against
+//! flow-models 2.2 itself, run by the same test on the same input (docs/histfit.md, "Coming
+//! from flow-models").
+use crate::common::*;
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn in_dir(dir: &Path, args: &[&str]) -> Output {
+    flowlab().current_dir(dir).args(args).output().expect("run flowlab")
+}
+
+/// Runs a Python snippet with flow-models importable; None = skipped (visibly).
+fn python(code: &str, dir: &Path) -> Option<Output> {
+    let py = python_with("flow_models.fit, flow_models.summary")?;
+    let o = Command::new(py).current_dir(dir).args(["-c", code]).output().expect("python");
+    assert!(o.status.success(), "python failed:\n{}", String::from_utf8_lossy(&o.stderr));
+    Some(o)
+}
+
+fn fixture(name: &str) -> String {
+    repo().join("plugins/histfit/tests/fixtures").join(name).to_string_lossy().into_owned()
+}
+
+/// Every number of two mixture JSONs agrees to `rel` relative (and the layout is the same).
+fn same_mixture(a: &Value, b: &Value, rel: f64, at: &str) {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+            assert!((x - y).abs() <= rel * x.abs().max(y.abs()).max(1e-300), "{at}: {x} vs {y}");
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            assert_eq!(x.len(), y.len(), "{at}: lengths");
+            for (i, (p, q)) in x.iter().zip(y).enumerate() {
+                same_mixture(p, q, rel, &format!("{at}[{i}]"));
+            }
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            assert_eq!(x.keys().collect::<Vec<_>>(), y.keys().collect::<Vec<_>>(), "{at}: keys");
+            for (k, p) in x {
+                same_mixture(p, &y[k], rel, &format!("{at}.{k}"));
+            }
+        }
+        _ => assert_eq!(a, b, "{at}"),
+    }
+}
+
+#[test]
+fn summary_prints_flow_models_stdout_byte_for_byte() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut files = vec![fixture("small_length.csv")];
+    if let Some(d) = data_dir() {
+        for s in ["all/length.csv", "all/size.csv", "udp/size.csv"] {
+            files.push(d.join("agh_2015/histograms").join(s).to_string_lossy().into_owned());
+        }
+    }
+    for f in &files {
+        let ours = in_dir(tmp.path(), &["summary", f, "-q"]);
+        assert!(ours.status.success(), "{}", stderr(&ours));
+        let Some(theirs) = python(&format!("import sys; sys.argv = ['summary', {f:?}]; from flow_models.summary import main; main()"), tmp.path()) else { return };
+        assert!(ours.stdout == theirs.stdout, "{f}: summary stdout differs\nours:\n{}\nflow-models:\n{}", String::from_utf8_lossy(&ours.stdout), String::from_utf8_lossy(&theirs.stdout));
+    }
+}
+
+/// flow-models' `save()` as its CLI would run it (its 2.2 `to_json` lost the `sum` keyword, so
+/// the CLI crashes there; the values written are the same).
+fn fm_fit(dir: &Path, file: &str, y: &str, iters: u32, counts: &[(&str, u32)], mpw: Option<f64>) -> Option<()> {
+    let init: Vec<String> = counts.iter().map(|(k, n)| format!("'{k}': {n}")).collect();
+    let mpw = mpw.map(|m| format!("{m:?}")).unwrap_or_else(|| "None".into());
+    let code = format!(
+        "import json, pathlib\nfrom flow_models.fit import fit\nfrom flow_models.lib.mix import to_json\n\
+         args = {{'in_file': {file:?}, 'y_value': {y:?}, 'max_iter': {iters}, 'initial': {{{}}}, 'max_pareto_w': {mpw}}}\n\
+         mix = fit(**args)\n\
+         pathlib.Path('fm-{y}.json').write_text(to_json(mix['mix'], mix['sum']) + '\\n')\n\
+         pathlib.Path('fm-{y}.mode').write_text(json.dumps({{k: v for k, v in args.items() if k != 'path'}}) + '\\n')\n",
+        init.join(", ")
+    );
+    python(&code, dir).map(|_| ())
+}
+
+#[test]
+fn fit_writes_flow_models_json_and_mode_in_the_current_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let small = fixture("small_length.csv");
+    // (file, y, iterations, counts, mpw)
+    let mut cases: Vec<(String, &str, u32, Vec<(&str, u32)>, Option<f64>)> = vec![
+        (small.clone(), "flows", 60, vec![("U", 2), ("L", 2)], None),
+        (small.clone(), "octets", 40, vec![("U", 1), ("P", 1), ("L", 2)], Some(0.05)),
+    ];
+    if let Some(d) = data_dir() {
+        let all = d.join("agh_2015/histograms/all/length.csv").to_string_lossy().into_owned();
+        cases.push((all.clone(), "flows", 400, vec![("U", 6), ("L", 4)], None));
+        cases.push((all, "packets", 100, vec![("L", 1)], None));
+    }
+    for (file, y, iters, counts, mpw) in &cases {
+        let mut args = vec!["fit".to_string(), "-q".into(), "-i".into(), iters.to_string(), "-y".into(), y.to_string(), file.clone()];
+        for (k, n) in counts {
+            args.push(format!("-{k}"));
+            args.push(n.to_string());
+        }
+        if let Some(m) = mpw {
+            args.push("--mpw".into());
+            args.push(m.to_string());
+        }
+        let o = flowlab().current_dir(tmp.path()).args(&args).output().unwrap();
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        assert!(o.stdout.is_empty(), "flow-models' fit prints nothing on stdout");
+        let Some(()) = fm_fit(tmp.path(), file, y, *iters, counts, *mpw) else { return };
+        let read = |n: &str| std::fs::read_to_string(tmp.path().join(n)).unwrap_or_else(|e| panic!("{n}: {e}"));
+        assert_eq!(read(&format!("{y}.mode")), read(&format!("fm-{y}.mode")), "{args:?}: .mode differs");
+        let ours: Value = serde_json::from_str(&read(&format!("{y}.json"))).unwrap();
+        let theirs: Value = serde_json::from_str(&read(&format!("fm-{y}.json"))).unwrap();
+        same_mixture(&ours, &theirs, 1e-9, &format!("{args:?}"));
+    }
+}
+
+#[test]
+fn print_manifest_reproduces_the_one_liner_as_an_experiment() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::copy(fixture("small_length.csv"), tmp.path().join("h.csv")).unwrap();
+    let args = ["fit", "-i", "30", "-U", "2", "-L", "1", "-y", "packets", "h.csv"];
+    let o = in_dir(tmp.path(), &[&args[..], &["--print-manifest"]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.contains("families = { uniform = 2, lognorm = 1 }") && text.contains("path = \"h.csv\""), "{text}");
+    std::fs::write(tmp.path().join("again.toml"), &text).unwrap();
+    // the one-liner and the saved manifest plan the same cell: the second run finds it cached
+    let o = in_dir(tmp.path(), &args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = in_dir(tmp.path(), &["run", "again.toml", "--results", "results"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("0 ran ok, 1 cached"), "{}", stderr(&o));
+}
+
+#[test]
+fn one_liners_refuse_what_flow_models_cannot_do_with_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (args, want) in [
+        (vec!["fit", "x.csv"], "give the component counts"),
+        (vec!["fit", "--interactive", "-U", "1", "x.csv"], "flowlab serve"),
+        (vec!["hist", "-o", "append", "x"], "Python API"),
+        (vec!["summary", "missing.csv"], "missing.csv"),
+    ] {
+        let o = flowlab().current_dir(tmp.path()).env("RUST_BACKTRACE", "1").args(&args).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
+        assert!(!stderr(&o).contains("backtrace"), "{}", stderr(&o));
+    }
+}
