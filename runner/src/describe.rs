@@ -70,7 +70,9 @@ pub fn example_section(plugin: &str, cap: &flowlab_abi::Capability) -> String {
     let task = matches!(cap.kind, flowlab_abi::CapabilityKind::Task);
     if task {
         out.push_str(&format!("[[{}]]\nplugin = \"{plugin}\"\n", cap.name));
-        if !cap.datasetless {
+        if cap.datasetless && !cap.accepts.is_empty() {
+            out.push_str(&format!("# datasets = [\"…\"]  # optional: datasets of {} (default: none)\n", cap.accepts.join(" or ")));
+        } else if !cap.datasetless {
             let fmt = if cap.accepts.is_empty() { "any format".to_string() } else { cap.accepts.join(" or ") };
             out.push_str(&format!("# datasets = [\"…\"]  # default: every dataset of {fmt}\n"));
         }
@@ -115,6 +117,9 @@ pub fn capability_text(plugin: &str, cap: &flowlab_abi::Capability) -> String {
     };
     out.push_str(&format!("{plugin} {} [{kind}]: {}\n", cap.name, cap.summary));
     match cap.kind {
+        flowlab_abi::CapabilityKind::Task if cap.datasetless && !cap.accepts.is_empty() => {
+            out.push_str(&format!("  runs once per sweep point without a dataset, or on the datasets of format {} that `datasets` lists\n", cap.accepts.join(", ")))
+        }
         flowlab_abi::CapabilityKind::Task if cap.datasetless => out.push_str("  runs once per sweep point; takes no dataset\n"),
         flowlab_abi::CapabilityKind::Task if cap.accepts.is_empty() => out.push_str("  reads a dataset of any format\n"),
         flowlab_abi::CapabilityKind::Task => out.push_str(&format!("  reads datasets of format {}\n", cap.accepts.join(", "))),

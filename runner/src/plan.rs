@@ -618,7 +618,8 @@ fn shape_task<'m>(
         }
     };
     // datasets the task runs on
-    let targets: Vec<Option<Arc<str>>> = if cap.datasetless {
+    // a datasetless capability that also accepts formats takes datasets only when listed
+    let targets: Vec<Option<Arc<str>>> = if cap.datasetless && (t.datasets.is_none() || cap.accepts.is_empty()) {
         if t.datasets.is_some() {
             return Err(vec![ManifestError::new(at("datasets"), format!("`{}` of `{}` takes no dataset", t.capability, t.plugin)).help("remove `datasets`")]);
         }

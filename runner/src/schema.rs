@@ -81,6 +81,8 @@ pub fn manifest_schema(plugins: &[&LoadedPlugin]) -> Value {
                     properties.insert("timeout_s".into(), json!({"type": "number", "exclusiveMinimum": 0, "description": "time limit of one cell in seconds (hard for subprocess cells, soft for in-process ones; overrides [run] timeout_s)"}));
                     if !c.datasetless {
                         properties.insert("datasets".into(), json!({"type": "array", "items": {"type": "string"}, "description": "dataset ids (default: every dataset of an accepted format)"}));
+                    } else if !c.accepts.is_empty() {
+                        properties.insert("datasets".into(), json!({"type": "array", "items": {"type": "string"}, "description": format!("dataset ids of format {} (default: none; the task runs without a dataset)", c.accepts.join(" or "))}));
                     }
                     let mut variant = json!({"type": "object", "description": c.summary, "properties": properties, "required": ["plugin"]});
                     if let Some(Value::Array(r)) = required {

@@ -88,7 +88,9 @@ pub struct Capability {
     /// Dataset formats the task accepts (empty: any / no dataset needed).
     #[serde(default)]
     pub accepts: Vec<String>,
-    /// The task needs no dataset (runs once per grid point instead of once per dataset).
+    /// The task needs no dataset (runs once per grid point instead of once per dataset). With
+    /// `accepts` as well, the dataset is optional: a task section without `datasets` runs once
+    /// per grid point, one that lists datasets (of those formats) runs on each of them.
     #[serde(default)]
     pub datasetless: bool,
     /// A dataset capability: the format of the file it writes (what `flowlab plugins` puts in
@@ -125,7 +127,8 @@ impl Capability {
         self.produces = Some(format.to_string());
         self
     }
-    /// Builder: a task that needs no dataset.
+    /// Builder: a task that needs no dataset (with [`Capability::accepting`] too: one that
+    /// may be given datasets of those formats in `datasets`, and otherwise runs without).
     pub fn without_dataset(mut self) -> Self {
         self.datasetless = true;
         self

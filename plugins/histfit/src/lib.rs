@@ -57,6 +57,7 @@ pub mod em;
 pub mod em_binned;
 pub mod families;
 pub mod fitcap;
+pub mod fitmodel;
 pub mod gencap;
 pub mod gof;
 pub mod hist;
@@ -98,6 +99,14 @@ impl Plugin for HistFit {
                 Capability::task("generate", "flow records (csv_flow) from a mixture model or a csv_hist, flow-models semantics with independent streams", tasks::schema_of::<gencap::GenerateSettings>())
                     .without_dataset(),
             )
+            .with(
+                Capability::dataset(
+                    "fit_model",
+                    "flow-models' model directory (flows, packets and octets mixtures with their .mode files) fitted to a csv_hist, for generate and plot",
+                    tasks::schema_of::<fitmodel::FitModelSettings>(),
+                )
+                .producing("mixture_dir"),
+            )
             .with(Capability::task("plot", "flow-models' seven figures (SVG and PNG) of a csv_hist with an optional model overlay", tasks::schema_of::<plots::PlotSettings>()).accepting(&["csv_hist"]));
         d.summary = "flow-models parity for csv_hist flow histograms: summary tables, mixtures, fitting".into();
         d.formats = vec!["csv_hist".into()];
@@ -115,6 +124,7 @@ impl Plugin for HistFit {
             "selection" => parse_settings::<fitcap::SelectionSettings>(settings).and_then(|s| s.candidates()).map(|_| ()),
             "generate" => parse_settings::<gencap::GenerateSettings>(settings).and_then(|s| s.source()).map(|_| ()),
             "plot" => parse_settings::<plots::PlotSettings>(settings).map(|_| ()),
+            "fit_model" => parse_settings::<fitmodel::FitModelSettings>(settings).and_then(|s| s.columns()).map(|_| ()),
             other => Err(PluginError::config("", format!("unknown capability `{other}`; histfit provides summary, generate_hist, fit, selection, generate, plot"))),
         }
     }
@@ -128,6 +138,7 @@ impl Plugin for HistFit {
             "selection" => fitcap::selection(req, host),
             "generate" => gencap::generate(req, host),
             "plot" => plots::plot(req, host),
+            "fit_model" => fitmodel::fit_model(req, host),
             other => Err(PluginError::config("", format!("unknown capability `{other}`; histfit provides summary, generate_hist, fit, selection, generate, plot"))),
         }?;
         r.timing.insert("wall_s".into(), t0.elapsed().as_secs_f64());
