@@ -57,12 +57,16 @@ pub mod em;
 pub mod em_binned;
 pub mod families;
 pub mod fitcap;
+pub mod flowout;
+pub mod fmgen;
 pub mod gencap;
 pub mod gof;
 pub mod hist;
 pub mod initial;
 pub mod mixture;
+pub mod mt19937;
 pub mod ndtr;
+pub mod npcompat;
 pub mod plots;
 pub mod sampling;
 pub mod summary;
@@ -95,7 +99,7 @@ impl Plugin for HistFit {
                     .accepting(&["csv_hist"]),
             )
             .with(
-                Capability::task("generate", "flow records (csv_flow) from a mixture model or a csv_hist, flow-models semantics with independent streams", tasks::schema_of::<gencap::GenerateSettings>())
+                Capability::task("generate", "flow records (csv_flow, binary) from a mixture model or a csv_hist: independent streams (rng = flowlab) or flow-models' generate --seed byte for byte (rng = numpy)", tasks::schema_of::<gencap::GenerateSettings>())
                     .without_dataset(),
             )
             .with(Capability::task("plot", "flow-models' seven figures (SVG and PNG) of a csv_hist with an optional model overlay", tasks::schema_of::<plots::PlotSettings>()).accepting(&["csv_hist"]));
