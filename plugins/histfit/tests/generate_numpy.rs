@@ -18,18 +18,9 @@ use std::process::Command;
 const SEEDS: [u64; 4] = [0, 1, 42, 2_147_483_647];
 const SIZES: [u64; 2] = [20, 100_000];
 
-/// A Python that imports flow_models, numpy, scipy and pandas, or `None` (printed).
+/// A Python that imports flow_models (2.2; `pip install flow-models==2.2`) and its stack.
 fn python_fm() -> Option<String> {
-    let py = common::python()?;
-    let ok = Command::new(&py).args(["-c", "import flow_models.generate, pandas"]).output().map(|o| o.status.success()).unwrap_or(false);
-    if ok {
-        Some(py)
-    } else if std::env::var("FLOWLAB_REQUIRE_PYTHON").as_deref() == Ok("1") {
-        panic!("FLOWLAB_REQUIRE_PYTHON=1 but `{py}` cannot import flow_models (pip install flow-models==2.2)");
-    } else {
-        eprintln!("skipped: `{py}` cannot import flow_models (pip install flow-models==2.2; set FLOWLAB_PYTHON)");
-        None
-    }
+    common::python_with("numpy, scipy, pandas, flow_models.generate")
 }
 
 /// Runs `script` with the JSON `input` as argv[1]; returns its stdout parsed as JSON.
@@ -171,6 +162,13 @@ fn csv_flow_identical_to_flow_models_on_agh_2015() {
     );
 }
 
+/// The sorted file names of a directory.
+fn listing(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    v.sort();
+    v
+}
+
 #[test]
 fn binary_and_none_outputs_match_flow_models() {
     let Some(py) = python_fm() else { return };
@@ -188,10 +186,7 @@ fn binary_and_none_outputs_match_flow_models() {
         let out = tempfile::tempdir().unwrap();
         let r = flowlab(j, out.path());
         assert_eq!(r.artifacts.len(), 21);
-        let mut theirs: Vec<String> = std::fs::read_dir(&j.fm_out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
-        theirs.sort();
-        let mut ours: Vec<String> = std::fs::read_dir(out.path().join("flows")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
-        ours.sort();
+        let (ours, theirs) = (listing(&out.path().join("flows")), listing(&j.fm_out));
         assert_eq!(ours, theirs, "the same 21 field files");
         for f in &theirs {
             assert_same(&out.path().join("flows").join(f), &j.fm_out.join(f), &format!("binary {f} of {} seed {}", j.source.1, j.seed));
