@@ -111,6 +111,15 @@ pub enum Source {
 }
 
 impl GenerateSettings {
+    /// Every check `validate` can make before the run: the source resolves and, for
+    /// `rng = "numpy"`, every component is one flow-models' generator is reproduced for.
+    pub fn check(&self) -> Result<(), PluginError> {
+        match (self.rng, self.source()?) {
+            (RngKind::Numpy, Source::Model(m)) => crate::fmgen::ModelGen::new(&m, 0).map(|_| ()),
+            _ => Ok(()),
+        }
+    }
+
     /// Resolves the source; errors name the key. No source given: the tutorial model.
     pub fn source(&self) -> Result<Source, PluginError> {
         let given = [self.mixture_dir.is_some(), self.model.is_some(), self.histogram.is_some()].iter().filter(|b| **b).count();

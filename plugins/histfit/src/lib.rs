@@ -117,7 +117,7 @@ impl Plugin for HistFit {
             "generate_hist" => parse_settings::<tasks::GenerateHistSettings>(settings).and_then(|s| s.check()),
             "fit" => parse_settings::<fitcap::FitSettings>(settings).and_then(|s| s.check()).map(|_| ()),
             "selection" => parse_settings::<fitcap::SelectionSettings>(settings).and_then(|s| s.candidates()).map(|_| ()),
-            "generate" => parse_settings::<gencap::GenerateSettings>(settings).and_then(|s| s.source()).map(|_| ()),
+            "generate" => parse_settings::<gencap::GenerateSettings>(settings).and_then(|s| s.check()),
             "plot" => parse_settings::<plots::PlotSettings>(settings).map(|_| ()),
             other => Err(PluginError::config("", format!("unknown capability `{other}`; histfit provides summary, generate_hist, fit, selection, generate, plot"))),
         }

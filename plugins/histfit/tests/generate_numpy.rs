@@ -301,3 +301,23 @@ fn random_primitives_match_numpy_and_python_on_random_seeds() {
     eprintln!("lognorm cdf/pdf vs scipy: {inexact} of {n} differ, at most {worst} ulp (numpy's log/exp are SVML, ours glibc)");
     assert!(worst <= 64, "lognorm cdf/pdf differ from scipy by {worst} ulp");
 }
+
+/// Settings flow-models' generator cannot take are refused at validation, naming the key.
+#[test]
+fn bad_numpy_settings_are_explained() {
+    use flowlab_abi::Plugin;
+    let gamma = json!({"flows": [[1.0, "gamma", [2.0, 0, 3.0]]], "packets": {"sum": 10, "mix": [[1.0, "lognorm", [1.0, 0, 5.0]]]}, "octets": {"sum": 700, "mix": [[1.0, "lognorm", [1.0, 0, 500.0]]]}});
+    for (settings, key, want) in [
+        (json!({"rng": "numpy", "seed": 4_294_967_296u64}), "seed", "above the maximum"),
+        (json!({"seed": 3}), "seed", "applies to rng = \"numpy\""),
+        (json!({"output": "../x.csv"}), "output", "relative path inside the cell's directory"),
+        (json!({"output": "/tmp/x.csv"}), "output", "relative path"),
+        (json!({"rng": "numpy", "model": gamma}), "rng", "flows mix[0] is gamma"),
+        (json!({"rng": "numpy", "out_format": "parquet"}), "", "unknown variant `parquet`"),
+    ] {
+        let e = HistFit.validate("generate", &settings).expect_err(&settings.to_string());
+        let text = format!("{} (at {:?})", e.message, e.path);
+        assert!(text.contains(want), "{settings}: {text}");
+        assert!(key.is_empty() || text.contains(key), "{settings}: {text} does not name `{key}`");
+    }
+}
