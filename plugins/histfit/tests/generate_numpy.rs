@@ -104,15 +104,19 @@ fn model_dirs(root: &Path) -> (PathBuf, PathBuf) {
     (len, size)
 }
 
+/// Each source's csv_flow for every seed of SEEDS and every size, flowlab vs flow-models.
 fn compare_csv(py: &str, sources: &[((&'static str, String), &'static str)], sizes: &[u64]) {
+    compare_csv_on(py, sources, &SEEDS.iter().flat_map(|&s| sizes.iter().map(move |&n| (s, n))).collect::<Vec<_>>());
+}
+
+/// The same for explicit (seed, size) pairs.
+fn compare_csv_on(py: &str, sources: &[((&'static str, String), &'static str)], cases: &[(u64, u64)]) {
     let tmp = tempfile::tempdir().unwrap();
     let mut jobs = vec![];
     for (src, x) in sources {
-        for &seed in &SEEDS {
-            for &size in sizes {
-                let fm_out = tmp.path().join(format!("fm{}.csv", jobs.len()));
-                jobs.push(Job { source: src.clone(), x, size, seed, fmt: "csv_flow", fm_out });
-            }
+        for &(seed, size) in cases {
+            let fm_out = tmp.path().join(format!("fm{}.csv", jobs.len()));
+            jobs.push(Job { source: src.clone(), x, size, seed, fmt: "csv_flow", fm_out });
         }
     }
     fm_jobs(py, &jobs);
@@ -134,6 +138,19 @@ fn csv_flow_identical_to_flow_models_from_written_mixtures() {
     let (len, size) = model_dirs(tmp.path());
     let s = |p: &Path| p.to_string_lossy().into_owned();
     compare_csv(&py, &[(("mixture_dir", s(&len)), "length"), (("mixture_dir", s(&size)), "size")], &SIZES);
+}
+
+/// Held-out seeds and sizes: 8 random seeds over numpy's whole range, random sizes.
+#[test]
+fn csv_flow_identical_on_random_seeds_and_sizes() {
+    let Some(py) = python_fm() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let (len, size) = model_dirs(tmp.path());
+    let s = |p: &Path| p.to_string_lossy().into_owned();
+    let h = common::fixture("small_length.csv").to_string_lossy().into_owned();
+    let mut g = rand_pcg::Pcg64::seed_from_u64(2026);
+    let cases: Vec<(u64, u64)> = (0..8).map(|_| (u64::from(g.random::<u32>()), g.random_range(1..30_000))).collect();
+    compare_csv_on(&py, &[(("mixture_dir", s(&len)), "length"), (("mixture_dir", s(&size)), "size"), (("histogram", h), "length")], &cases);
 }
 
 #[test]
