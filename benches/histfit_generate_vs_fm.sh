@@ -7,7 +7,7 @@
 #   benches/histfit_generate_vs_fm.sh [MIXTURE_DIR] [flows] [seed]
 # env: FLOWLAB_DATA_DIR (default ../shared/data), FM_PYTHON (a python with flow-models 2.2;
 #      default /work/tmp/fmvenv/bin/python), REPEAT (pairs per format, default 3),
-#      FORMATS (default "csv_flow binary"), CARGO_TARGET_DIR.
+#      FORMATS (any of csv_flow binary none; default "csv_flow binary"), CARGO_TARGET_DIR.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DATA=${FLOWLAB_DATA_DIR:-$ROOT/../shared/data}
@@ -53,8 +53,11 @@ out_format = "$fmt"
 mixture_dir = "$MIX"
 EOF
     echo "flowlab $fmt $r $(cd "$d" && timed "$d/fl.log" "$FLOWLAB" run m.toml)"
-    ours=$(find "$d/results" -path "*/artifacts/*" -name "$ext" | head -1)
-    if [ "$fmt" = csv_flow ]; then cmp "$ours" "$d/fm.$ext"; else diff -r "$ours" "$d/fm.$ext"; fi
+    ours=$(find "$d/results" -path "*/artifacts/*" -name "$ext" | head -1)  # none: nothing
+    case $fmt in
+      csv_flow) cmp "$ours" "$d/fm.$ext" ;;
+      binary) diff -r "$ours" "$d/fm.$ext" ;;
+    esac
     rm -rf "$d/results" "$d/fm.$ext"
   done
 done | tee "$OUT/rows"

@@ -84,8 +84,11 @@ fn int_div(a: u128, b: u128) -> f64 {
 
 /// The rounding of step 5: y → ⌊y⌋ or ⌊y⌋ + 1 (Python's `int(y)`, then `n if u + n >= y`).
 fn round(y: f64, u: f64, what: &str, v: u64) -> Result<u64, PluginError> {
-    if !y.is_finite() || y < 0.0 || y >= 18_446_744_073_709_551_616.0 {
-        return Err(PluginError::data(format!("{what} of the flow at value {v} is {y}; flow-models fails on it too (int() of a non-finite float)")));
+    if !y.is_finite() || y < 0.0 {
+        return Err(PluginError::data(format!("{what} of the flow at value {v} is {y} (the model's densities vanish there); flow-models fails on it too (int() of a non-finite float)")));
+    }
+    if y >= 18_446_744_073_709_551_616.0 {
+        return Err(PluginError::data(format!("{what} of the flow at value {v} is {y}, beyond the 64-bit counters of csv_flow and binary flows")));
     }
     let n = y.trunc();
     Ok(if u + n >= y { n as u64 } else { n as u64 + 1 })
@@ -218,4 +221,34 @@ pub fn from_hist(h: &Hist, x: XKind, n: u64, seed: u32, mut emit: impl FnMut(u64
         emit(a, b)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// flow-models' edge cases: a vanishing packets density gives ps = ∞ (clipped to 1522 for
+    /// length; 1 packet for size), 0/0 gives NaN, on which flow-models' `int()` fails — here a
+    /// data error naming the value.
+    #[test]
+    fn infinite_and_nan_packet_sizes() {
+        let mut r = PyRandom::new(0);
+        assert_eq!(flow(XKind::Length, 3, f64::INFINITY, &mut r).unwrap(), (3, 3 * 1522));
+        assert_eq!(flow(XKind::Length, 3, 10.0, &mut r).unwrap(), (3, 192));
+        assert_eq!(flow(XKind::Size, 700, f64::INFINITY, &mut r).unwrap(), (1, 700));
+        let e = flow(XKind::Length, 7, f64::NAN, &mut r).unwrap_err();
+        assert!(e.message.contains("value 7") && e.message.contains("flow-models fails"), "{}", e.message);
+        assert!(flow(XKind::Size, 700, f64::NAN, &mut r).is_err());
+    }
+
+    /// The rounding is unbiased: over many flows the mean of round(y) is y.
+    #[test]
+    fn rounding_keeps_the_mean() {
+        let mut r = PyRandom::new(7);
+        let n = 200_000;
+        let y = 12.3;
+        let s: u64 = (0..n).map(|_| round(y, r.random(), "octets", 1).unwrap()).sum();
+        let mean = s as f64 / n as f64;
+        assert!((mean - y).abs() < 4.0 * (0.3f64 * 0.7 / n as f64).sqrt(), "{mean}");
+    }
 }

@@ -88,9 +88,13 @@ fn assert_same(ours: &Path, theirs: &Path, what: &str) {
     }
 }
 
-/// A mixture directory with the tutorial model (x = length), and one with the fm 2.2 refit of
-/// agh_2015 all/size shipped as fixtures (x = size).
-fn model_dirs(root: &Path) -> (PathBuf, PathBuf) {
+/// A source of flows: the setting naming it (`mixture_dir`, `histogram`) with its path, and x.
+type Source = ((&'static str, String), &'static str);
+
+/// The sources that need no data dir, written under `root`: a mixture directory with the
+/// tutorial model (x = length), one with the fm 2.2 refit of agh_2015 all/size shipped as
+/// fixtures (x = size), and the fixture csv_hist (x = length).
+fn written_sources(root: &Path) -> [Source; 3] {
     let len = root.join("tutorial");
     std::fs::create_dir_all(&len).unwrap();
     for (n, t) in [("flows", histfit::sampling::TUTORIAL_FLOWS), ("packets", histfit::sampling::TUTORIAL_PACKETS), ("octets", histfit::sampling::TUTORIAL_OCTETS)] {
@@ -101,18 +105,23 @@ fn model_dirs(root: &Path) -> (PathBuf, PathBuf) {
     for n in ["flows", "packets", "octets"] {
         std::fs::copy(common::fixture(&format!("fm22_refit_all_size_{n}.json")), size.join(format!("{n}.json"))).unwrap();
     }
-    (len, size)
+    let s = |p: &Path| p.to_string_lossy().into_owned();
+    [(("mixture_dir", s(&len)), "length"), (("mixture_dir", s(&size)), "size"), (("histogram", s(&common::fixture("small_length.csv"))), "length")]
 }
 
-fn compare_csv(py: &str, sources: &[((&'static str, String), &'static str)], sizes: &[u64]) {
+/// Each source's csv_flow for every seed of SEEDS and every size, flowlab vs flow-models.
+fn compare_csv(py: &str, sources: &[Source], sizes: &[u64]) {
+    compare_csv_on(py, sources, &SEEDS.iter().flat_map(|&s| sizes.iter().map(move |&n| (s, n))).collect::<Vec<_>>());
+}
+
+/// The same for explicit (seed, size) pairs.
+fn compare_csv_on(py: &str, sources: &[Source], cases: &[(u64, u64)]) {
     let tmp = tempfile::tempdir().unwrap();
     let mut jobs = vec![];
     for (src, x) in sources {
-        for &seed in &SEEDS {
-            for &size in sizes {
-                let fm_out = tmp.path().join(format!("fm{}.csv", jobs.len()));
-                jobs.push(Job { source: src.clone(), x, size, seed, fmt: "csv_flow", fm_out });
-            }
+        for &(seed, size) in cases {
+            let fm_out = tmp.path().join(format!("fm{}.csv", jobs.len()));
+            jobs.push(Job { source: src.clone(), x, size, seed, fmt: "csv_flow", fm_out });
         }
     }
     fm_jobs(py, &jobs);
@@ -131,17 +140,25 @@ fn compare_csv(py: &str, sources: &[((&'static str, String), &'static str)], siz
 fn csv_flow_identical_to_flow_models_from_written_mixtures() {
     let Some(py) = python_fm() else { return };
     let tmp = tempfile::tempdir().unwrap();
-    let (len, size) = model_dirs(tmp.path());
-    let s = |p: &Path| p.to_string_lossy().into_owned();
-    compare_csv(&py, &[(("mixture_dir", s(&len)), "length"), (("mixture_dir", s(&size)), "size")], &SIZES);
+    compare_csv(&py, &written_sources(tmp.path())[..2], &SIZES);
+}
+
+/// Held-out seeds and sizes: 8 random seeds over numpy's whole range, random sizes.
+#[test]
+fn csv_flow_identical_on_random_seeds_and_sizes() {
+    let Some(py) = python_fm() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let mut g = rand_pcg::Pcg64::seed_from_u64(2026);
+    let cases: Vec<(u64, u64)> = (0..8).map(|_| (u64::from(g.random::<u32>()), g.random_range(1..30_000))).collect();
+    compare_csv_on(&py, &written_sources(tmp.path()), &cases);
 }
 
 #[test]
 fn csv_flow_identical_to_flow_models_from_a_csv_hist() {
     let Some(py) = python_fm() else { return };
-    let h = common::fixture("small_length.csv").to_string_lossy().into_owned();
+    let tmp = tempfile::tempdir().unwrap();
     // size 0 replays every flow of the histogram (flow-models' `-s 0`)
-    compare_csv(&py, &[(("histogram", h), "length")], &[0, 20, 100_000]);
+    compare_csv(&py, &written_sources(tmp.path())[2..], &[0, 20, 100_000]);
 }
 
 #[test]
@@ -173,13 +190,11 @@ fn listing(dir: &Path) -> Vec<String> {
 fn binary_and_none_outputs_match_flow_models() {
     let Some(py) = python_fm() else { return };
     let tmp = tempfile::tempdir().unwrap();
-    let (len, size) = model_dirs(tmp.path());
-    let s = |p: &Path| p.to_string_lossy().into_owned();
-    let h = common::fixture("small_length.csv").to_string_lossy().into_owned();
-    let jobs: Vec<Job> = [(("mixture_dir", s(&len)), "length", 100_000, 42), (("mixture_dir", s(&size)), "size", 20, 0), (("histogram", h), "length", 40_000, 2_147_483_647)]
+    let jobs: Vec<Job> = written_sources(tmp.path())
         .into_iter()
+        .zip([(100_000, 42), (20, 0), (40_000, 2_147_483_647)])
         .enumerate()
-        .map(|(i, (source, x, size, seed))| Job { source, x, size, seed, fmt: "binary", fm_out: tmp.path().join(format!("fm{i}")) })
+        .map(|(i, ((source, x), (size, seed)))| Job { source, x, size, seed, fmt: "binary", fm_out: tmp.path().join(format!("fm{i}")) })
         .collect();
     fm_jobs(&py, &jobs);
     for j in &jobs {
