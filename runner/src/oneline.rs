@@ -469,9 +469,15 @@ fn deliver(cmd: &OneLine, plan: &Plan, store: &Store, cwd: &Path) -> Result<(), 
             }
             let arts = artifacts(plan, store, CellKind::Task)?;
             if a.out_format == "binary" {
+                // one array file per field (flow-models' `binary` directory)
                 let out = cwd.join(a.output.as_deref().unwrap_or("."));
-                let dir = find(&arts, "binary")?;
-                copy_tree(dir, &out)
+                std::fs::create_dir_all(&out).map_err(|e| Error::Other(format!("cannot create {}: {e}", out.display())))?;
+                for (_, p) in &arts {
+                    if let Some(f) = p.file_name() {
+                        copy(p, &out.join(f))?;
+                    }
+                }
+                Ok(())
             } else {
                 emit(find(&arts, "flows.csv")?, a.output.as_deref().unwrap_or("-"), cwd)
             }
@@ -531,16 +537,6 @@ fn write(p: &Path, bytes: &[u8]) -> Result<(), Error> {
 
 fn copy(from: &Path, to: &Path) -> Result<(), Error> {
     std::fs::copy(from, to).map(|_| ()).map_err(|e| Error::Other(format!("cannot write {}: {e}", to.display())))
-}
-
-fn copy_tree(from: &Path, to: &Path) -> Result<(), Error> {
-    std::fs::create_dir_all(to).map_err(|e| Error::Other(format!("cannot create {}: {e}", to.display())))?;
-    let rd = std::fs::read_dir(from).map_err(|e| Error::Other(format!("cannot read {}: {e}", from.display())))?;
-    for e in rd {
-        let e = e.map_err(|e| Error::Other(format!("cannot read {}: {e}", from.display())))?;
-        copy(&e.path(), &to.join(e.file_name()))?;
-    }
-    Ok(())
 }
 
 /// Writes a file's bytes to `-` (standard output) or a path relative to `cwd`, streaming.
