@@ -244,7 +244,14 @@ pub fn from_hist(h: &Hist, x: XKind, n: u64, seed_hex: &str, mut emit: impl FnMu
 
 /// `generate`: writes the flows (`out_format`) and reports totals.
 pub fn generate(req: &Request, host: &Host) -> Result<Response, PluginError> {
-    let s: GenerateSettings = parse_settings(&req.settings)?;
+    let mut s: GenerateSettings = parse_settings(&req.settings)?;
+    // on a `mixture_dir` dataset (e.g. `fit_model`'s), the model is the dataset
+    if let Some(d) = &req.dataset {
+        if s.mixture_dir.is_some() || s.model.is_some() || s.histogram.is_some() {
+            return Err(PluginError::config("datasets", format!("the model comes from dataset `{}`: remove `mixture_dir`, `model` and `histogram`", d.id)));
+        }
+        s.mixture_dir = Some(d.path.clone());
+    }
     let src = s.source()?;
     let rel = s.output.clone().unwrap_or_else(|| if s.out_format == OutFormat::Binary { "flows".into() } else { "flows.csv".into() });
     let mut out = FlowWriter::new(Path::new(&req.output_dir), &rel, s.out_format)?;

@@ -101,7 +101,8 @@ impl Plugin for HistFit {
             )
             .with(
                 Capability::task("generate", "flow records (csv_flow, binary) from a mixture model or a csv_hist: independent streams (rng = flowlab) or flow-models' generate --seed byte for byte (rng = numpy)", tasks::schema_of::<gencap::GenerateSettings>())
-                    .without_dataset(),
+                    .without_dataset()
+                    .accepting(&["mixture_dir"]),
             )
             .with(
                 Capability::dataset(
