@@ -26,3 +26,4 @@ mod browse;
 mod settings_docs;
 mod first_manifest;
 mod results_csv;
+mod path_settings;

@@ -25,6 +25,7 @@ pub mod exec;
 pub mod fsguard;
 pub mod guard;
 pub mod manifest;
+pub mod paths;
 pub mod plan;
 pub mod replay;
 pub mod report;

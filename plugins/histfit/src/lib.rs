@@ -65,6 +65,7 @@ pub mod mixture;
 pub mod ndtr;
 pub mod plots;
 pub mod sampling;
+pub mod squarem;
 pub mod summary;
 pub mod tasks;
 
