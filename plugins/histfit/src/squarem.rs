@@ -88,13 +88,20 @@ pub fn norm_scale(comps: &[(f64, Dist)]) -> Vec<f64> {
     s
 }
 
+/// Most an extrapolation may shrink a weight below the plain double step's, as a factor:
+/// ln w falls linearly while a component fades, and a long step would take it to e^-50 in
+/// one go, from where EM needs hundreds of steps to bring it back if the fade was transient
+/// (the component is then lost, and the fit ends in a worse optimum).
+const MAX_SHRINK: f64 = 10.0;
+
 /// The mixture of `p` ([`encode`]'s layout) with the families and frozen parameters of
-/// `like`; the weights renormalised to 1, a zero weight of `like` kept at 0.
+/// `like` (the plain double step θ2); every weight at least 1/[`MAX_SHRINK`] of `like`'s,
+/// then renormalised to 1; a zero weight of `like` kept at 0.
 pub fn decode(p: &[f64], like: &[(f64, Dist)]) -> Vec<(f64, Dist)> {
     let mut out = Vec::with_capacity(like.len());
     let mut i = 0;
     for (w, d) in like {
-        let wt = if *w > 0.0 { p[i].exp() } else { 0.0 };
+        let wt = if *w > 0.0 { p[i].exp().max(w / MAX_SHRINK) } else { 0.0 };
         i += 1;
         let d = match d.family {
             Family::Lognorm => {
