@@ -47,9 +47,15 @@ impl StepBound {
     }
 }
 
-/// θ0 + 2αr + α²v (= θ2 at α = 1).
+/// Trust region of one extrapolation, per coordinate of [`encode`]'s layout (all logs): at
+/// most a factor of 10 beyond the plain double step θ2. A long step along a fading direction
+/// would otherwise take a weight or a Pareto shape to e^-50 in one go, a component EM cannot
+/// bring back (the fit then ends at a worse optimum).
+const TRUST: f64 = std::f64::consts::LN_10;
+
+/// θ0 + 2αr + α²v (= θ2 at α = 1), each coordinate kept within [`TRUST`] of θ2's.
 pub fn extrapolate(p0: &[f64], p1: &[f64], p2: &[f64], alpha: f64) -> Vec<f64> {
-    (0..p0.len()).map(|i| p0[i] + 2.0 * alpha * (p1[i] - p0[i]) + alpha * alpha * (p2[i] - 2.0 * p1[i] + p0[i])).collect()
+    (0..p0.len()).map(|i| (p0[i] + 2.0 * alpha * (p1[i] - p0[i]) + alpha * alpha * (p2[i] - 2.0 * p1[i] + p0[i])).clamp(p2[i] - TRUST, p2[i] + TRUST)).collect()
 }
 
 /// The free parameters of a mixture on an unconstrained scale, so an extrapolated point is a
@@ -88,20 +94,13 @@ pub fn norm_scale(comps: &[(f64, Dist)]) -> Vec<f64> {
     s
 }
 
-/// Most an extrapolation may shrink a weight below the plain double step's, as a factor:
-/// ln w falls linearly while a component fades, and a long step would take it to e^-50 in
-/// one go, from where EM needs hundreds of steps to bring it back if the fade was transient
-/// (the component is then lost, and the fit ends in a worse optimum).
-const MAX_SHRINK: f64 = 10.0;
-
 /// The mixture of `p` ([`encode`]'s layout) with the families and frozen parameters of
-/// `like` (the plain double step θ2); every weight at least 1/[`MAX_SHRINK`] of `like`'s,
-/// then renormalised to 1; a zero weight of `like` kept at 0.
+/// `like`; the weights renormalised to 1, a zero weight of `like` kept at 0.
 pub fn decode(p: &[f64], like: &[(f64, Dist)]) -> Vec<(f64, Dist)> {
     let mut out = Vec::with_capacity(like.len());
     let mut i = 0;
     for (w, d) in like {
-        let wt = if *w > 0.0 { p[i].exp().max(w / MAX_SHRINK) } else { 0.0 };
+        let wt = if *w > 0.0 { p[i].exp() } else { 0.0 };
         i += 1;
         let d = match d.family {
             Family::Lognorm => {
