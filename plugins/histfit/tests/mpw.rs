@@ -58,7 +58,7 @@ fn assert_kkt(data: &Binned, m: &Mixture, cap: f64, rel: f64) -> usize {
     }
     for (c, w) in m.comps.iter().zip(&w) {
         if c.dist.family == Family::Genpareto {
-            assert!(*w <= cap, "Pareto weight {w} above mpw {cap}");
+            assert!(*w <= cap * (1.0 + 1e-12), "Pareto weight {w} above mpw {cap}");
         }
     }
     capped.iter().filter(|c| **c).count()
@@ -87,7 +87,8 @@ fn em_binned_meets_mpw_at_a_kkt_point() {
         let cap = wp / 2.0;
         let fit = em_binned(&data, &start, opts(Some(cap)), &Host::detached(), None).unwrap();
         let w = fit.mixture.norm_weights();
-        assert!(w[2] <= cap);
+        // (norm_weights divides by Σw = 1 ± 1 ulp)
+        assert!(w[2] <= cap * (1.0 + 1e-12));
         assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-12);
         let capped = assert_kkt(&data, &fit.mixture, cap, 1e-3);
         if capped == 1 {
