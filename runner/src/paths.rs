@@ -109,6 +109,11 @@ impl Resolver {
                     }
                 }
             };
+            if !p.exists() && base == Base::Dataset {
+                // the plugin reports it when the cell runs, as for a relative one
+                out.push(Value::String(p.to_string_lossy().into_owned()));
+                continue;
+            }
             if !p.exists() {
                 let help = if s.starts_with("{data}") { format!("{{data}} is {}", self.data_dir.as_deref().map(|d| d.display().to_string()).unwrap_or_default()) } else { "relative paths are relative to the manifest's directory; use {data}/… for the data directory".into() };
                 return Err(format!("no such file or directory: {} ({help})", p.display()));
@@ -184,6 +189,8 @@ mod tests {
         assert_eq!(ds.dataset_relative, vec!["x.csv".to_string()]);
         assert_eq!(ds.value[0], json!("x.csv"));
         assert_eq!(ds.hashes.len(), 1);
+        let missing = r.resolve(Base::Dataset, &json!("{data}/nope.lstm")).unwrap().unwrap();
+        assert!(missing.hashes.is_empty() && missing.value.as_str().unwrap().ends_with("nope.lstm"), "a missing dataset-relative file is the plugin's error");
         let e = r.resolve(Base::Manifest, &json!("{data}/nope.json")).unwrap_err();
         assert!(e.contains("no such file or directory") && e.contains("nope.json"), "{e}");
         let no_data = Resolver { data_dir: None, manifest_dir: d.path().into() };
