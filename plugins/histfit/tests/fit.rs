@@ -98,6 +98,9 @@ fn settings_errors() {
         (json!({"initial": [[1, "norm", [3, 1]]], "fitter": "em-binned"}), "initial", "em-binned supports"),
         (json!({"families": {"gamma": 1}, "fitter": "em-binned"}), "families.gamma", "needs fitter = \"em-compat\""),
         (json!({"families": {"lognorm": 1}, "fitter": "em-fast"}), "fitter", "unknown variant"),
+        (json!({"families": {"lognorm": 1}, "accel": "none"}), "accel", "`accel` applies to em-binned"),
+        (json!({"families": {"lognorm": 1}, "fitter": "em-binned", "accel": "aitken"}), "accel", "unknown variant"),
+        (json!({"initial": "no/such/mixture.json"}), "initial", "no such mixture file"),
     ] {
         let e = call(&HistFit, &common::request("fit", s.clone(), Some(&f), out.path())).unwrap_err();
         assert_eq!(e.path.as_deref().unwrap_or(""), key, "{s}: {e:?}");
