@@ -26,6 +26,7 @@ pub mod fsguard;
 pub mod guard;
 pub mod manifest;
 pub mod oneline;
+pub mod paths;
 pub mod plan;
 pub mod replay;
 pub mod report;

@@ -49,7 +49,7 @@ struct Common {
     /// Replaces that [sweep] axis or adds one (repeatable).
     #[arg(long = "sweep", value_name = "KEY=V1,V2,…")]
     sweeps: Vec<String>,
-    /// Data directory for `{data}/…` dataset paths.
+    /// Data directory for `{data}/…` in dataset paths and path settings.
     #[arg(long, env = "FLOWLAB_DATA_DIR")]
     data_dir: Option<PathBuf>,
     /// Results root (results/<experiment>/ below it). Default: `results/` in the project

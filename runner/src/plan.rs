@@ -353,12 +353,25 @@ impl Cell {
 pub struct Grid {
     base: Map<String, Value>,
     axes: Vec<(String, Vec<String>, Vec<Value>)>,
+    /// Resolved path settings (`crate::paths`), applied by [`Grid::settings`].
+    pub paths: PathMap,
+}
+
+/// The object of a settings value (settings are always objects).
+fn settings_map(v: &Value) -> &Map<String, Value> {
+    static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
+    v.as_object().unwrap_or_else(|| EMPTY.get_or_init(Map::new))
 }
 
 impl Grid {
     /// A grid of `base` settings and the given axes (`key`, setting path, values).
     pub fn new(base: Map<String, Value>, axes: Vec<(String, Vec<String>, Vec<Value>)>) -> Grid {
-        Grid { base, axes }
+        Grid { base, axes, paths: PathMap::new() }
+    }
+    /// The grid with its path settings resolved.
+    pub fn with_paths(mut self, paths: PathMap) -> Grid {
+        self.paths = paths;
+        self
     }
     /// Number of points (the product of the axis lengths; 1 without axes).
     pub fn len(&self) -> u64 {
@@ -378,13 +391,27 @@ impl Grid {
         }
         d
     }
-    /// The settings of point `k`.
+    /// The settings of point `k` as the plugin gets them (path settings resolved).
     pub fn settings(&self, k: u64) -> Value {
+        self.resolve(self.raw_settings(k))
+    }
+    /// The settings of point `k` as the manifest writes them (the canonical form, seed and
+    /// cell id are taken from these).
+    pub fn raw_settings(&self, k: u64) -> Value {
         let mut s = self.base.clone();
         for ((_, path, values), i) in self.axes.iter().zip(self.digits(k)) {
             set_path(&mut s, path, values[i].clone());
         }
         Value::Object(s)
+    }
+    /// `raw` with its path settings resolved.
+    pub fn resolve(&self, mut raw: Value) -> Value {
+        if let Value::Object(m) = &mut raw
+            && !self.paths.is_empty()
+        {
+            crate::paths::apply(m, &self.paths);
+        }
+        raw
     }
     /// The sweep point of point `k`.
     pub fn point(&self, k: u64) -> Map<String, Value> {
@@ -393,16 +420,48 @@ impl Grid {
 }
 
 fn expand_data(path: &str, data_dir: Option<&Path>, manifest_dir: &Path) -> Result<PathBuf, String> {
-    let p = if let Some(rest) = path.strip_prefix("{data}") {
-        let d = data_dir.ok_or_else(|| "this path uses {data} but no data directory is set".to_string())?;
-        d.join(rest.trim_start_matches(['/', '\\']))
-    } else if path.contains("{data}") {
-        return Err("{data} may only stand at the start of a path".into());
-    } else {
-        let p = PathBuf::from(path);
-        if p.is_absolute() { p } else { manifest_dir.join(p) }
-    };
-    Ok(p)
+    Ok(match crate::paths::expand_data(path, data_dir)? {
+        Some(p) => p,
+        None => {
+            let p = PathBuf::from(path);
+            if p.is_absolute() { p } else { manifest_dir.join(p) }
+        }
+    })
+}
+
+/// Resolved path settings: key → canonical text of the value as written → resolution.
+type PathMap = BTreeMap<String, BTreeMap<String, crate::paths::Resolved>>;
+
+/// Resolves the marked path settings (`crate::paths`) of a capability: every distinct value
+/// the settings or the sweep axes give each marked key. Errors are placed at the key (or the
+/// sweep axis) that holds the path.
+fn resolve_paths(manifest: &Manifest, resolver: &crate::paths::Resolver, schema: &Value, settings: &Map<String, Value>, axes: &[&SweepAxis], at_key: &dyn Fn(&str) -> Origin, what: &str) -> Result<PathMap, Vec<ManifestError>> {
+    let mut out = PathMap::new();
+    let mut errors = Vec::new();
+    for (key, base) in crate::paths::path_keys(schema) {
+        let mut values: Vec<(&Value, Origin)> = settings.get(&key).map(|v| (v, at_key(&key))).into_iter().collect();
+        for a in axes.iter().filter(|a| a.setting.len() == 1 && a.setting[0] == key) {
+            values.extend(a.values.iter().map(|v| (v, manifest.origin(&["sweep", &a.key]))));
+        }
+        let mut by_raw = BTreeMap::new();
+        for (v, origin) in values {
+            let raw = canonical(v);
+            if by_raw.contains_key(&raw) {
+                continue;
+            }
+            match resolver.resolve(base, v) {
+                Ok(Some(r)) => {
+                    by_raw.insert(raw, r);
+                }
+                Ok(None) => {}
+                Err(m) => errors.push(ManifestError::new(origin, format!("{what}: `{key}`: {m}")).help("a path setting takes {data}/…, an absolute path, or a path relative to the manifest's directory (README: paths in settings)")),
+            }
+        }
+        if !by_raw.is_empty() {
+            out.insert(key, by_raw);
+        }
+    }
+    if errors.is_empty() { Ok(out) } else { Err(errors) }
 }
 
 impl Plan {
@@ -413,6 +472,7 @@ impl Plan {
         let root_seed = manifest.experiment.seed;
         let reps = manifest.experiment.replicates;
         let mdir = manifest.dir();
+        let resolver = crate::paths::Resolver { data_dir: opts.data_dir.clone(), manifest_dir: mdir.clone() };
         let mut cells = Vec::new();
         let mut datasets = BTreeMap::new();
         let mut dataset_order = Vec::new();
@@ -474,16 +534,30 @@ impl Plan {
                     errors.push(ManifestError::new(at("format"), format!("dataset `{}`: `{cap}` of `{plugin}` writes format `{f}`, not `{declared}`", d.id)).help(format!("write `format = \"{f}\"`")));
                     continue;
                 }
-                let settings = Value::Object(d.settings.clone());
+                let dpaths = match resolve_paths(&manifest, &resolver, schema, &d.settings, &[], &|k| manifest.origin(&["datasets", &d.id, "settings", k]), &format!("dataset `{}`", d.id)) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        errors.extend(e);
+                        continue;
+                    }
+                };
+                let grid = Grid::new(d.settings.clone(), Vec::new()).with_paths(dpaths);
+                let settings = grid.settings(0);
                 if let Err(e) = p.validate(cap, &settings) {
                     let mut path = vec!["datasets".to_string(), d.id.clone(), "settings".into()];
                     path.extend(e.path.iter().flat_map(|p| p.split('.').map(str::to_string)));
                     errors.push(ManifestError::new(manifest.source.locate_normalised(&path), format!("dataset `{}`: {}", d.id, e.message)).help(settings_help(schema, &e, plugin, cap)));
                     continue;
                 }
-                let canon = canonical(&settings);
+                let canon = canonical(&Value::Object(d.settings.clone()));
                 let seed = derive_cell_seed(root_seed, &d.id, plugin, cap, &canon, 0);
-                let id = cell_id(&["dataset", &d.id, plugin, cap, &canon, &hex_lower(&seed)]);
+                let files = crate::paths::id_part(&d.settings, &grid.paths, None);
+                let seed_hex = hex_lower(&seed);
+                let mut parts = vec!["dataset", &d.id, plugin, cap, &canon, &seed_hex];
+                if !files.is_empty() {
+                    parts.push(&files);
+                }
+                let id = cell_id(&parts);
                 let idx = cells.len();
                 cells.push(Cell {
                     id: id.clone(),
@@ -493,7 +567,7 @@ impl Plan {
                     capability: cap.as_str().into(),
                     dataset: None,
                     replicate: 0,
-                    grid: Arc::new(Grid::new(d.settings.clone(), Vec::new())),
+                    grid: Arc::new(grid),
                     point_index: 0,
                     seed: u64::from_be_bytes(seed[..8].try_into().expect("32 bytes")),
                     seed_bytes: seed,
@@ -533,7 +607,7 @@ impl Plan {
         // exact size: no doubling of a large vector (a failed reservation just grows as before)
         let _ = cells.try_reserve_exact((total as usize).saturating_sub(cells.len()));
         for s in &shapes {
-            if let Err(e) = expand_task(&manifest, s, &datasets, root_seed, reps, &mut cells) {
+            if let Err(e) = expand_task(&manifest, s, &datasets, &resolver, root_seed, reps, &mut cells) {
                 errors.extend(e);
             }
         }
@@ -717,7 +791,7 @@ type PointRefusal = (u64, flowlab_abi::PluginError);
 
 /// Builds a task's cells: grid points in order (the last axis varies fastest), then datasets,
 /// then replicates. Settings are validated once per distinct settings object of a chunk.
-fn expand_task(manifest: &Manifest, s: &TaskShape, datasets: &BTreeMap<String, PlannedDataset>, root_seed: u64, reps: u32, cells: &mut Vec<Cell>) -> Result<(), Vec<ManifestError>> {
+fn expand_task(manifest: &Manifest, s: &TaskShape, datasets: &BTreeMap<String, PlannedDataset>, resolver: &crate::paths::Resolver, root_seed: u64, reps: u32, cells: &mut Vec<Cell>) -> Result<(), Vec<ManifestError>> {
     let (t, p, axes) = (s.task, s.plugin, &s.axes);
     if axes.iter().any(|a| a.values.is_empty()) {
         return Ok(());
@@ -727,7 +801,14 @@ fn expand_task(manifest: &Manifest, s: &TaskShape, datasets: &BTreeMap<String, P
     let capability: Arc<str> = t.capability.as_str().into();
     // `sweep.<id>.…` keys are the task's `--sweep` axes (manifest.rs, Layers::sweeps)
     let overrides = Arc::new(overrides_under(manifest, &[&format!("tasks.{}.", t.id), &format!("sweep.{}.", t.id), "experiment."]));
-    let grid = Arc::new(Grid::new(t.settings.clone(), axes.iter().map(|a| (a.key.clone(), a.setting.clone(), a.values.clone())).collect()));
+    let cap_schema = p.description.capability(&t.capability).map(|c| c.settings_schema.clone()).unwrap_or_default();
+    let paths = resolve_paths(manifest, resolver, &cap_schema, &t.settings, axes, &|k| manifest.origin(&["tasks", &t.id, k]), &format!("task `{}`", t.id))?;
+    let grid = Arc::new(Grid::new(t.settings.clone(), axes.iter().map(|a| (a.key.clone(), a.setting.clone(), a.values.clone())).collect()).with_paths(paths));
+    // the dataset file of each target, for settings relative to it
+    let ds_file = |id: &str| match &datasets[id].source {
+        DatasetSource::File { path, .. } => Some(path.clone()),
+        DatasetSource::Generated { .. } => None,
+    };
     // Points are independent (settings, canonical form, validation, seeds, ids), so chunks of
     // them are expanded on all cores and joined in point order: the same cells and errors in
     // the same order as one thread, a million points in about a second (BENCHMARKS.md).
@@ -741,11 +822,14 @@ fn expand_task(manifest: &Manifest, s: &TaskShape, datasets: &BTreeMap<String, P
         // the text: a large sweep would otherwise keep every canonical string)
         let mut validated = std::collections::HashSet::new();
         for k in lo..hi {
-            let settings = grid.settings(k);
-            let canon = canonical(&settings);
+            let raw = grid.raw_settings(k);
+            let canon = canonical(&raw);
+            // the plugin validates the resolved paths (a copy only when there are some)
+            let resolved = (!grid.paths.is_empty()).then(|| grid.resolve(raw.clone()));
+            let settings = resolved.as_ref().unwrap_or(&raw);
             let digest: [u8; 32] = Sha256::digest(canon.as_bytes()).into();
             if validated.insert(digest)
-                && let Err(e) = p.validate(&t.capability, &settings)
+                && let Err(e) = p.validate(&t.capability, settings)
             {
                 errs.push((k, e));
                 continue;
@@ -753,9 +837,16 @@ fn expand_task(manifest: &Manifest, s: &TaskShape, datasets: &BTreeMap<String, P
             for ds in &s.targets {
                 let ds_id = ds.as_deref().unwrap_or("");
                 let ds_ident = ds.as_deref().map(|id| datasets[id].identity.as_str()).unwrap_or("");
+                // the hashes of the files the path settings name (none: the id as before)
+                let files = if grid.paths.is_empty() { String::new() } else { crate::paths::id_part(settings_map(&raw), &grid.paths, ds.as_deref().and_then(ds_file).as_deref()) };
                 for rep in 0..reps {
                     let seed = derive_cell_seed(root_seed, ds_id, &t.plugin, &t.capability, &canon, rep);
-                    let id = cell_id(&["task", &t.id, &t.plugin, &t.capability, ds_id, ds_ident, &canon, &hex_lower(&seed), &rep.to_string()]);
+                    let (seed_hex, rep_s) = (hex_lower(&seed), rep.to_string());
+                    let mut parts = vec!["task", &t.id, &t.plugin, &t.capability, ds_id, ds_ident, &canon, &seed_hex, &rep_s];
+                    if !files.is_empty() {
+                        parts.push(&files);
+                    }
+                    let id = cell_id(&parts);
                     out.push(Cell {
                         id,
                         kind: CellKind::Task,
@@ -797,7 +888,6 @@ fn expand_task(manifest: &Manifest, s: &TaskShape, datasets: &BTreeMap<String, P
             errs.extend(e);
         }
     }
-    let cap_schema = p.description.capability(&t.capability).map(|c| c.settings_schema.clone()).unwrap_or_default();
     // one error per mistake: the same refusal (key and message) at many sweep points is
     // reported once, at its first point, with how many more share it
     let mut order: Vec<(u64, flowlab_abi::PluginError, usize)> = Vec::new();

@@ -1,6 +1,7 @@
 //! Fits one histogram column once with em-compat or em-binned and prints the mixture JSON
 //! (used by benches/histfit_vs_python.sh for timing):
-//! `histfit_fit_once HIST.csv flows|packets|octets ITER U L [compat|binned] [trace] [gof]`.
+//! `histfit_fit_once HIST.csv flows|packets|octets ITER U L [compat|binned] [squarem] [trace] [gof]`
+//! (em-binned runs plain EM unless `squarem` is given, so timings per iteration compare).
 //! By default it does what flow-models' fit does (read, fit, write the JSON); `trace` records
 //! the objective after every iteration, `gof` also scores the fit (spec §12) and prints it.
 use flowlab_abi::Host;
@@ -13,7 +14,7 @@ use histfit::initial::{initial_mix, Counts};
 fn main() {
     let a: Vec<String> = std::env::args().collect();
     if a.len() < 6 {
-        eprintln!("usage: histfit_fit_once HIST.csv flows|packets|octets ITER U L [compat|binned] [trace] [gof]");
+        eprintln!("usage: histfit_fit_once HIST.csv flows|packets|octets ITER U L [compat|binned] [squarem] [trace] [gof]");
         std::process::exit(2);
     }
     let t0 = std::time::Instant::now();
@@ -33,7 +34,8 @@ fn main() {
     let t1 = std::time::Instant::now();
     let fitter = if flag("binned") { Fitter::EmBinned } else { Fitter::EmCompat };
     // em-binned with tolerance 0: the full iteration count, as em-compat
-    let run = FitRun::new(fitter, Some(it), Some(0.0), None, Some(flag("trace")));
+    let accel = if flag("squarem") { histfit::em_binned::Accel::Squarem } else { histfit::em_binned::Accel::None };
+    let run = FitRun::new(fitter, Some(it), Some(0.0), None, Some(flag("trace"))).with_accel(Some(accel));
     let fit = run.fit(&data, &start, &Host::detached(), Some(&pool)).unwrap_or_else(|e| panic!("{e}"));
     let t2 = std::time::Instant::now();
     print!("{}", fit.mixture.to_json_text());

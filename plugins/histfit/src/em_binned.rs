@@ -11,13 +11,31 @@ use rayon::prelude::*;
 /// Options of `em-binned`.
 #[derive(Debug, Clone, Copy)]
 pub struct BinnedOptions {
-    /// Iteration cap.
+    /// Cap on M-steps (evaluations of the EM map), plain or accelerated.
     pub max_iterations: u64,
-    /// Stop when the binned log-likelihood per unit rises by less than this.
+    /// Stop when one EM step from the current iterate raises the binned log-likelihood per
+    /// unit by less than this.
     pub tolerance: f64,
-    /// Keep ℓ of every iteration in [`FitOutcome::trace`] (it is computed anyway, for the
+    /// Keep ℓ of every iterate in [`FitOutcome::trace`] (it is computed anyway, for the
     /// convergence test); off: only the last.
     pub trace: bool,
+    /// flow-models' `--mpw`: cap on every Pareto weight, met by the constrained M-step
+    /// [`capped_weights`] (the other weights renormalised, `docs/histfit.md`).
+    pub mpw: Option<f64>,
+    /// Acceleration of the EM map.
+    pub accel: Accel,
+}
+
+/// Acceleration of em-binned's EM map (`docs/histfit.md`, "em-binned convergence").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Accel {
+    /// SQUAREM (scheme S3 with an adaptive step bound and a monotonicity fallback): every
+    /// accepted iterate is an M-step output and ℓ never falls.
+    #[default]
+    Squarem,
+    /// Plain EM: one M-step per iteration.
+    None,
 }
 
 /// Bin edges in x-space for the discrete semantics (spec §12): bin [a, b) holds X in
@@ -281,14 +299,122 @@ vector_dispatch! {
     avx512 = "avx512f" ["avx512f"], avx2 = "avx2" ["avx2"]
 }
 
+/// The E-step of em-binned over one histogram: the edges and every component's edge values,
+/// refilled only when a component's distribution changed.
+struct Estep<'a> {
+    data: &'a Binned,
+    edges: Edges,
+    vals: Vec<EdgeVals>,
+}
+
+/// ℓ and the sufficient statistics of one E-step (`[ℓ, (A0, A1, A2) per component]`, see
+/// [`bin_chunk_body`]).
+struct Stats(Vec<f64>);
+
+impl Stats {
+    /// ℓ per unit.
+    fn ll(&self, total: f64) -> f64 {
+        self.0[0] / total
+    }
+}
+
+impl Estep<'_> {
+    fn run(&mut self, comps: &[(f64, Dist)], pool: Option<&rayon::ThreadPool>) -> Stats {
+        let k = comps.len();
+        let (data, edges) = (self.data, &self.edges);
+        par(pool, || {
+            for (v, (_, d)) in self.vals.iter_mut().zip(comps) {
+                v.fill(d, edges, true);
+            }
+        });
+        let vals = &self.vals;
+        // ln scale of each lognormal (μ of ln X)
+        let mus: Vec<f64> = comps.iter().map(|(_, d)| d.scale.ln()).collect();
+        // per component: the first bin whose lower edge has S = 0 exactly (e.g. a uniform's
+        // support ends there); it and every later bin get p = 0 (S is non-increasing), the
+        // value bin_prob would return
+        let ends: Vec<usize> = vals.iter().map(|v| edges.idx.partition_point(|&(lo, _)| lo.is_none_or(|l| v.s(l) > 0.0))).collect();
+        let ctx = BinCtx { data, edges, comps, vals, mus: &mus, ends: &ends };
+        let parts = par(pool, || map_chunks(data.len(), |a, b| bin_chunk(&ctx, a, b)));
+        Stats(add_in_order(parts, 1 + 3 * k))
+    }
+}
+
+/// The constrained weight update of em-binned's M-step (`docs/histfit.md`, "mpw"): maximise
+/// Σ_k A_k ln w_k subject to Σ_k w_k = 1 and w_p ≤ `cap` for every Pareto component p.
+/// KKT: A_k/w_k = λ for a free component, A_p/w_p = λ + μ_p with μ_p ≥ 0 for a capped one,
+/// so w_k = A_k/λ with λ = Σ_free A / (1 − |C|·cap), and the capped set C grows, one pass
+/// at a time, by every free Pareto with A_p/λ > cap (λ only falls as C grows, so a capped
+/// component stays capped). Without a cap, or with none binding: w_k = A_k/N, the plain
+/// M-step. `Err` when the cap cannot be met (every component with mass is a capped Pareto).
+pub fn capped_weights(a: &[f64], pareto: &[bool], cap: Option<f64>, total: f64) -> Result<Vec<f64>, String> {
+    let plain: Vec<f64> = a.iter().map(|&x| x / total).collect();
+    let Some(cap) = cap else { return Ok(plain) };
+    if !pareto.iter().zip(&plain).any(|(&p, &w)| p && w > cap) {
+        return Ok(plain);
+    }
+    let mut capped = vec![false; a.len()];
+    loop {
+        let free: f64 = a.iter().zip(&capped).filter(|(_, c)| !**c).map(|(x, _)| *x).sum();
+        let room = 1.0 - capped.iter().filter(|c| **c).count() as f64 * cap;
+        if !(free > 0.0 && room > 0.0) {
+            return Err(format!("mpw = {cap}: the Pareto weights cannot all be capped at {cap} — the other components have no mass to take the rest; raise mpw or add components"));
+        }
+        let lambda = free / room;
+        let grow: Vec<usize> = (0..a.len()).filter(|&k| pareto[k] && !capped[k] && a[k] / lambda > cap).collect();
+        if grow.is_empty() {
+            return Ok((0..a.len()).map(|k| if capped[k] { cap } else { a[k] / lambda }).collect());
+        }
+        for k in grow {
+            capped[k] = true;
+        }
+    }
+}
+
+/// The EM map's M-step (see [`em_binned`]) from the statistics of an E-step at `comps`.
+fn mstep(comps: &[(f64, Dist)], st: &Stats, total: f64, mpw: Option<f64>) -> Result<Vec<(f64, Dist)>, PluginError> {
+    let acc = &st.0;
+    let k = comps.len();
+    let a0: Vec<f64> = (0..k).map(|j| acc[1 + 3 * j]).collect();
+    let pareto: Vec<bool> = comps.iter().map(|(_, d)| d.family == Family::Genpareto).collect();
+    let w = capped_weights(&a0, &pareto, mpw, total).map_err(|m| PluginError::config("mpw", m))?;
+    let mut out = comps.to_vec();
+    for j in 0..k {
+        out[j].0 = w[j];
+        if a0[j] <= 0.0 {
+            continue;
+        }
+        let d = &comps[j].1;
+        match d.family {
+            Family::Lognorm => {
+                let mu = acc[2 + 3 * j] / a0[j];
+                let var = acc[3 + 3 * j] / a0[j] - mu * mu;
+                out[j].1 = Dist { family: Family::Lognorm, shape: var.max(1e-12).sqrt(), loc: 0.0, scale: mu.exp() };
+            }
+            Family::Genpareto => {
+                let mean_t = acc[2 + 3 * j] / a0[j];
+                if mean_t > 0.0 {
+                    let alpha = 1.0 / mean_t;
+                    out[j].1 = Dist { family: Family::Genpareto, shape: 1.0 / alpha, loc: d.loc, scale: d.loc / alpha };
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
 /// EM on the exact binned likelihood (grouped-data EM, spec §13). E-step with the bin
-/// probabilities p_ik = F_k(b−1) − F_k(a−1); M-step: uniforms fixed; lognormal (μ, σ) from
-/// the truncated-normal moments of ln X in each bin,
+/// probabilities p_ik = F_k(b−1) − F_k(a−1); M-step: weights by [`capped_weights`] (A_k/N
+/// without `mpw`); uniforms fixed; lognormal (μ, σ) from the truncated-normal moments of
+/// ln X in each bin,
 /// `E[y] = μ + σ(φ(u) − φ(v))/Z`, `E[y²] = μ² + σ² + 2μσ(φ(u) − φ(v))/Z + σ²(uφ(u) − vφ(v))/Z`,
 /// μ' = Σ c r E[y]/Σ c r, σ'² = Σ c r E[y²]/Σ c r − μ'²; frozen-loc Pareto α from the
-/// truncated-exponential mean of ln(X/β): `E = t_l + 1/α − Δ/expm1(αΔ)`. Every iteration
-/// cannot lower ℓ = Σ c_i ln Σ_k π_k p_ik. Stops when ℓ/N rises by less than `tolerance` or
-/// after `max_iterations` M-steps.
+/// truncated-exponential mean of ln(X/β): `E = t_l + 1/α − Δ/expm1(αΔ)`. No iterate lowers
+/// ℓ = Σ c_i ln Σ_k π_k p_ik (plain EM, and SQUAREM's fallback keeps it so). Stops when one
+/// EM step from the current iterate raises ℓ/N by less than `tolerance`
+/// ([`Termination::Converged`]) or when the next step would pass `max_iterations` M-steps
+/// ([`Termination::MaxIters`]).
 pub fn em_binned(data: &Binned, start: &Mixture, opts: BinnedOptions, host: &Host, pool: Option<&rayon::ThreadPool>) -> Result<FitOutcome, PluginError> {
     // one hand-off into the cell's pool for the whole fit (see `em_compat`)
     par(pool, || em_binned_in(data, start, opts, host, pool))
@@ -299,77 +425,79 @@ fn em_binned_in(data: &Binned, start: &Mixture, opts: BinnedOptions, host: &Host
         return Err(PluginError::config("fitter", why));
     }
     let k = start.comps.len();
-    let edges = Edges::new(data);
-    let mut comps: Vec<(f64, Dist)> = start.comps.iter().map(|c| (c.weight, c.dist.clone())).collect();
-    let wsum: f64 = comps.iter().map(|c| c.0).sum();
-    for c in &mut comps {
+    let total = data.total;
+    let mut es = Estep { data, edges: Edges::new(data), vals: (0..k).map(|_| EdgeVals::default()).collect() };
+    let mut theta: Vec<(f64, Dist)> = start.comps.iter().map(|c| (c.weight, c.dist.clone())).collect();
+    let wsum: f64 = theta.iter().map(|c| c.0).sum();
+    for c in &mut theta {
         c.0 /= wsum;
     }
-    let mut trace = vec![];
+    let mut s0 = es.run(&theta, pool);
+    let mut trace = vec![s0.ll(total)];
+    let mut evaluations = 1u64;
     let mut termination = Termination::MaxIters;
-    let mut iterations = 0;
-    let mut vals: Vec<EdgeVals> = (0..k).map(|_| EdgeVals::default()).collect();
-    loop {
+    let mut iterations = 0u64;
+    let mut steps = crate::squarem::StepBound::default();
+    while iterations < opts.max_iterations {
         host.check_cancel()?;
-        par(pool, || {
-            for (v, (_, d)) in vals.iter_mut().zip(&comps) {
-                v.fill(d, &edges, true);
-            }
-        });
-        // ln scale of each lognormal (μ of ln X)
-        let mus: Vec<f64> = comps.iter().map(|(_, d)| d.scale.ln()).collect();
-        // per component: the first bin whose lower edge has S = 0 exactly (e.g. a uniform's
-        // support ends there); it and every later bin get p = 0 (S is non-increasing), the
-        // value bin_prob would return
-        let ends: Vec<usize> = vals.iter().map(|v| edges.idx.partition_point(|&(lo, _)| lo.is_none_or(|l| v.s(l) > 0.0))).collect();
-        let ctx = BinCtx { data, edges: &edges, comps: &comps, vals: &vals, mus: &mus, ends: &ends };
-        // per chunk: ll, and per component A0 = Σcr, A1 = Σcr·E1, A2 = Σcr·E2
-        let parts = par(pool, || map_chunks(data.len(), |a, b| bin_chunk(&ctx, a, b)));
-        let acc = add_in_order(parts, 1 + 3 * k);
-        let ll = acc[0] / data.total;
-        if trace.last().is_some_and(|&prev| ll - prev < opts.tolerance) {
-            trace.push(ll);
+        // one EM step from the accepted iterate: the convergence test of both schemes
+        let theta1 = mstep(&theta, &s0, total, opts.mpw)?;
+        iterations += 1;
+        let s1 = es.run(&theta1, pool);
+        evaluations += 1;
+        let (l0, l1) = (s0.ll(total), s1.ll(total));
+        if iterations.is_multiple_of(16) {
+            host.progress(iterations, opts.max_iterations);
+        }
+        if l1 - l0 < opts.tolerance {
+            trace.push(l1);
+            theta = theta1;
             termination = Termination::Converged;
             break;
         }
-        trace.push(ll);
-        if iterations >= opts.max_iterations {
-            break;
+        if opts.accel == Accel::None || iterations >= opts.max_iterations {
+            trace.push(l1);
+            (theta, s0) = (theta1, s1);
+            continue;
         }
-        // M-step
-        for j in 0..k {
-            let a0 = acc[1 + 3 * j];
-            comps[j].0 = a0 / data.total;
-            if a0 <= 0.0 {
-                continue;
-            }
-            let d = &comps[j].1;
-            match d.family {
-                Family::Lognorm => {
-                    let mu = acc[2 + 3 * j] / a0;
-                    let var = acc[3 + 3 * j] / a0 - mu * mu;
-                    comps[j].1 = Dist { family: Family::Lognorm, shape: var.max(1e-12).sqrt(), loc: 0.0, scale: mu.exp() };
-                }
-                Family::Genpareto => {
-                    let mean_t = acc[2 + 3 * j] / a0;
-                    if mean_t > 0.0 {
-                        let alpha = 1.0 / mean_t;
-                        comps[j].1 = Dist { family: Family::Genpareto, shape: 1.0 / alpha, loc: d.loc, scale: d.loc / alpha };
-                    }
-                }
-                _ => {}
-            }
-        }
+        // SQUAREM (docs/histfit.md): a second EM step, the extrapolation, and one EM step
+        // from the extrapolated point to land on an M-step output
+        let theta2 = mstep(&theta1, &s1, total, opts.mpw)?;
         iterations += 1;
-        if iterations % 16 == 0 {
-            host.progress(iterations, opts.max_iterations);
+        let p = [&theta, &theta1, &theta2].map(|t| crate::squarem::encode(t));
+        let alpha = steps.alpha(&p[0], &p[1], &p[2], &crate::squarem::norm_scale(&theta2));
+        let mut accepted = None;
+        if alpha > 1.0 && iterations < opts.max_iterations {
+            let ext = crate::squarem::decode(&crate::squarem::extrapolate(&p[0], &p[1], &p[2], alpha), &theta2);
+            let se = es.run(&ext, pool);
+            evaluations += 1;
+            if se.ll(total).is_finite() {
+                let stab = mstep(&ext, &se, total, opts.mpw)?;
+                iterations += 1;
+                let ss = es.run(&stab, pool);
+                evaluations += 1;
+                // monotone: never below the cycle's start (the trace holds accepted iterates)
+                if ss.ll(total) >= l0 {
+                    accepted = Some((stab, ss));
+                }
+            }
         }
+        steps.update(alpha, accepted.is_some());
+        let (t, s) = match accepted {
+            Some(x) => x,
+            None => {
+                let s2 = es.run(&theta2, pool);
+                evaluations += 1;
+                (theta2, s2)
+            }
+        };
+        trace.push(s.ll(total));
+        (theta, s0) = (t, s);
     }
-    let evaluations = trace.len() as u64;
     if !opts.trace {
         trace.drain(..trace.len().saturating_sub(1));
     }
-    Ok(FitOutcome { mixture: rebuild(start, comps, data.sum), iterations, evaluations, termination, trace })
+    Ok(FitOutcome { mixture: rebuild(start, theta, data.sum), iterations, evaluations, termination, trace })
 }
 
 
@@ -377,6 +505,58 @@ fn em_binned_in(data: &Binned, start: &Mixture, opts: BinnedOptions, host: &Host
 mod tests {
     use super::*;
     use crate::hist::{Hist, YCol};
+
+    /// The capped weight update is the KKT point of max Σ A_k ln w_k s.t. Σ w = 1, w_p ≤ cap
+    /// (strictly concave, so the KKT point is the optimum), on 2000 random cases: the weights
+    /// sum to 1, no Pareto weight exceeds the cap, every free weight has the same A_k/w_k = λ,
+    /// every capped one A_p/cap ≥ λ; and it beats random feasible points.
+    #[test]
+    fn capped_weights_are_the_kkt_point() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_pcg::Pcg64::seed_from_u64(18);
+        let mut binding = 0;
+        for case in 0..2000 {
+            let k = rng.random_range(2..9);
+            let a: Vec<f64> = (0..k).map(|_| if rng.random_bool(0.1) { 0.0 } else { rng.random_range(0.0..1000.0) }).collect();
+            let pareto: Vec<bool> = (0..k).map(|_| rng.random_bool(0.4)).collect();
+            let cap = rng.random_range(0.01..0.6);
+            let total: f64 = a.iter().sum();
+            if total == 0.0 {
+                continue; // no data: the fitter never calls it so (N > 0)
+            }
+            let Ok(w) = capped_weights(&a, &pareto, Some(cap), total) else {
+                // refused only when the free components have no mass to take the rest
+                let free: f64 = a.iter().zip(&pareto).filter(|(_, p)| !**p).map(|(x, _)| x).sum();
+                assert!(free == 0.0 || pareto.iter().filter(|p| **p).count() as f64 * cap >= 1.0 - 1e-12, "case {case}");
+                continue;
+            };
+            assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-12, "case {case}: Σw = {}", w.iter().sum::<f64>());
+            let capped: Vec<bool> = (0..k).map(|j| pareto[j] && w[j] == cap).collect();
+            binding += usize::from(capped.iter().any(|c| *c));
+            let lambda: Vec<f64> = (0..k).filter(|&j| !capped[j] && a[j] > 0.0).map(|j| a[j] / w[j]).collect();
+            for l in &lambda {
+                assert!((l - lambda[0]).abs() <= 1e-9 * lambda[0], "case {case}: free components differ in A/w");
+            }
+            for j in 0..k {
+                if pareto[j] {
+                    assert!(w[j] <= cap, "case {case}: Pareto weight {} above the cap {cap}", w[j]);
+                }
+                if capped[j] && !lambda.is_empty() {
+                    assert!(a[j] / cap >= lambda[0] * (1.0 - 1e-12), "case {case}: multiplier of component {j} negative");
+                }
+            }
+            let f = |w: &[f64]| a.iter().zip(w).map(|(x, w)| if *x > 0.0 { x * w.ln() } else { 0.0 }).sum::<f64>();
+            for _ in 0..20 {
+                let mut v: Vec<f64> = (0..k).map(|_| rng.random_range(0.001..1.0)).collect();
+                let s: f64 = v.iter().sum();
+                v.iter_mut().for_each(|x| *x /= s);
+                if (0..k).all(|j| !pareto[j] || v[j] <= cap) {
+                    assert!(f(&v) <= f(&w) + 1e-9 * f(&w).abs(), "case {case}: a feasible point beats the update");
+                }
+            }
+        }
+        assert!(binding > 300, "the cap binds in {binding} cases");
+    }
 
     /// The column-wise chunk E-step against a plain bin-by-bin computation of spec §12/§13
     /// (bin probabilities from `Dist::prob`, truncated-normal moments written out), on bins

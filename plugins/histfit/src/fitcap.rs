@@ -1,6 +1,7 @@
 //! The `fit` and `selection` capabilities: settings, multi-start, scoring, artifacts.
 use crate::binned::Binned;
 use crate::em::{em_binned, em_compat, BinnedOptions, CompatOptions, FitOutcome};
+use crate::em_binned::Accel;
 use crate::families::{Family, KNOWN};
 use crate::gof::{gof, Gof};
 use crate::hist::{Hist, YCol};
@@ -82,9 +83,12 @@ pub struct FitSettings {
     #[serde(default)]
     #[schemars(schema_with = "families_schema")]
     pub families: Option<BTreeMap<String, usize>>,
-    /// A starting mixture instead of `families`: `[[w, family, [args]], …]` or `{"sum", "mix"}`.
+    /// A starting mixture instead of `families`: inline (`[[w, family, [args]], …]` or
+    /// `{"sum", "mix"}`), or a path (flow-models' `--initial FILE`): a mixture JSON file, or a
+    /// mixture directory as flow-models writes it, whose `<column>.json` is read; `{data}/…`,
+    /// absolute, or relative to the manifest's directory.
     #[serde(default)]
-    #[schemars(example = example_initial())]
+    #[schemars(example = example_initial(), extend("x-flowlab-path" = "manifest"))]
     pub initial: Option<Value>,
     /// Where the scale grid of the start from `families` begins: `"flow-models"` (default,
     /// every PyPI release: min x + max(U, 1) − 1) or `"flow-models-legacy"` (min x + U − 1, the
@@ -99,11 +103,18 @@ pub struct FitSettings {
     #[serde(default)]
     #[schemars(range(min = 1, max = MAX_ITERATIONS))]
     pub iterations: Option<u64>,
-    /// em-binned only: stop when ℓ per unit rises by less than this (default 1e-10).
+    /// em-binned only: stop when one EM step raises ℓ per unit by less than this (default
+    /// 1e-10).
     #[serde(default)]
     #[schemars(range(min = 0.0, max = 1.0))]
     pub tolerance: Option<f64>,
-    /// flow-models' `--mpw`: cap on each Pareto weight (not renormalised).
+    /// em-binned only: `squarem` (default: SQUAREM-accelerated EM, the same fixed point in
+    /// far fewer iterations) or `none` (plain EM); `docs/histfit.md`.
+    #[serde(default)]
+    pub accel: Option<Accel>,
+    /// flow-models' `--mpw`: cap on each Pareto weight. em-compat caps it as flow-models does
+    /// (the other weights not renormalised); em-binned maximises the likelihood under the cap
+    /// (the other weights renormalised, `docs/histfit.md`).
     #[serde(default)]
     #[schemars(extend("exclusiveMinimum" = 0), range(max = 1.0))]
     pub mpw: Option<f64>,
@@ -121,6 +132,21 @@ pub struct FitSettings {
     /// Write the figures of §6 (SVG and PNG) as artifacts (default true).
     #[serde(default = "yes")]
     pub plots: bool,
+}
+
+/// The start `initial` gives: an inline mixture, or a path to a mixture file or to a
+/// mixture directory (its `<column>.json`); errors name `initial` and the file.
+pub fn initial_mixture(v: &Value, column: YCol) -> Result<Mixture, PluginError> {
+    let Value::String(p) = v else {
+        return Mixture::from_value(v).map_err(|e| PluginError::config("initial", format!("initial: {e}")));
+    };
+    let path = std::path::Path::new(p);
+    let file = if path.is_dir() { path.join(format!("{}.json", column.name())) } else { path.to_path_buf() };
+    if !file.is_file() {
+        let what = if path.is_dir() { format!("the mixture directory {p} has no {}.json", column.name()) } else { format!("no such mixture file: {p}") };
+        return Err(PluginError::config("initial", format!("initial: {what} (give a mixture JSON file, a directory of <column>.json files, or an inline mixture)")));
+    }
+    crate::gencap::read_mixture_file(&file, "initial").map_err(|e| PluginError::config("initial", format!("initial: {}", e.message)))
 }
 
 /// Resolves `families` into counts in flow-models' order; errors name `families.<key>`.
@@ -155,6 +181,9 @@ impl FitSettings {
                 return Err(PluginError::config("mpw", "mpw must be > 0"));
             }
         }
+        if self.accel.is_some() && self.fitter == Fitter::EmCompat {
+            return Err(PluginError::config("accel", "em-compat is flow-models' EM exactly; `accel` applies to em-binned"));
+        }
         if self.iterations == Some(0) {
             return Err(PluginError::config("iterations", "iterations must be ≥ 1"));
         }
@@ -170,7 +199,7 @@ impl FitSettings {
                 Ok(Some(c))
             }
             (None, Some(v)) => {
-                let m = Mixture::from_value(v).map_err(|e| PluginError::config("initial", format!("initial: {e}")))?;
+                let m = initial_mixture(v, self.column)?;
                 match crate::em_binned::unsupported(&m.comps).filter(|_| binned) {
                     Some(why) => Err(PluginError::config("initial", why)),
                     None => Ok(None),
@@ -180,7 +209,7 @@ impl FitSettings {
     }
     /// The run these settings ask for (defaults filled in).
     pub fn run(&self) -> FitRun {
-        FitRun::new(self.fitter, self.iterations, self.tolerance, self.mpw, self.trace)
+        FitRun::new(self.fitter, self.iterations, self.tolerance, self.mpw, self.trace).with_accel(self.accel)
     }
 }
 
@@ -193,10 +222,12 @@ pub struct FitRun {
     pub iterations: u64,
     /// em-binned's Δℓ tolerance.
     pub tolerance: f64,
-    /// em-compat's Pareto weight cap.
+    /// The Pareto weight cap (both fitters).
     pub mpw: Option<f64>,
     /// Keep the objective of every iteration.
     pub trace: bool,
+    /// em-binned's acceleration.
+    pub accel: Accel,
 }
 
 impl FitRun {
@@ -207,13 +238,18 @@ impl FitRun {
             Fitter::EmCompat => (100, false),
             Fitter::EmBinned => (1000, true),
         };
-        FitRun { fitter, iterations: iterations.unwrap_or(it), tolerance: tolerance.unwrap_or(1e-10), mpw, trace: trace.unwrap_or(tr) }
+        FitRun { fitter, iterations: iterations.unwrap_or(it), tolerance: tolerance.unwrap_or(1e-10), mpw, trace: trace.unwrap_or(tr), accel: Accel::default() }
+    }
+    /// With em-binned's acceleration (the default, SQUAREM, when `None`).
+    pub fn with_accel(mut self, accel: Option<Accel>) -> FitRun {
+        self.accel = accel.unwrap_or_default();
+        self
     }
     /// One run from one start.
     pub fn fit(&self, data: &Binned, start: &Mixture, host: &Host, pool: Option<&rayon::ThreadPool>) -> Result<FitOutcome, PluginError> {
         match self.fitter {
             Fitter::EmCompat => em_compat(data, start, CompatOptions { iterations: self.iterations, mpw: self.mpw, trace: self.trace }, host, pool),
-            Fitter::EmBinned => em_binned(data, start, BinnedOptions { max_iterations: self.iterations, tolerance: self.tolerance, trace: self.trace }, host, pool),
+            Fitter::EmBinned => em_binned(data, start, BinnedOptions { max_iterations: self.iterations, tolerance: self.tolerance, trace: self.trace, mpw: self.mpw, accel: self.accel }, host, pool),
         }
     }
 }
@@ -266,7 +302,7 @@ pub fn fit(req: &Request, host: &Host) -> Result<Response, PluginError> {
     let (h, data) = load(req, s.column)?;
     let start = match (&counts, &s.initial) {
         (Some(c), _) => initial_mix(c, data.x[0], *data.x.last().expect("rows"), s.initial_grid).map_err(|e| PluginError::config("initial_grid", e))?,
-        (None, Some(v)) => Mixture::from_value(v).map_err(|e| PluginError::config("initial", e))?,
+        (None, Some(v)) => initial_mixture(v, s.column)?,
         _ => unreachable!("checked"),
     };
     let run = s.run();
@@ -351,6 +387,9 @@ pub struct SelectionSettings {
     #[serde(default)]
     #[schemars(range(min = 0.0, max = 1.0))]
     pub tolerance: Option<f64>,
+    /// em-binned acceleration, as `fit`'s `accel` (default squarem).
+    #[serde(default)]
+    pub accel: Option<Accel>,
     /// `bic` (default), `aic` or `heldout`.
     #[serde(default)]
     pub criterion: Criterion,
@@ -381,6 +420,9 @@ impl SelectionSettings {
         }
         if self.tolerance.is_some() && self.fitter == Fitter::EmCompat {
             return Err(PluginError::config("tolerance", "`tolerance` applies to em-binned only"));
+        }
+        if self.accel.is_some() && self.fitter == Fitter::EmCompat {
+            return Err(PluginError::config("accel", "`accel` applies to em-binned only"));
         }
         if self.fitter == Fitter::EmBinned {
             crate::em_binned::check_families(self.grid.keys(), "grid")?;
@@ -432,7 +474,7 @@ pub fn selection(req: &Request, host: &Host) -> Result<Response, PluginError> {
     let cands = s.candidates()?;
     let (_, data) = load(req, s.column)?;
     // candidates are ranked by their final scores: no per-iteration trace
-    let run = FitRun::new(s.fitter, s.iterations, s.tolerance, None, Some(false));
+    let run = FitRun::new(s.fitter, s.iterations, s.tolerance, None, Some(false)).with_accel(s.accel);
     let pl = pool(req.threads)?;
     let result = (|| -> Result<_, PluginError> {
         let (train, test) = if s.criterion == Criterion::Heldout { split(&data, s.heldout_fraction, &req.seed_hex) } else { (data.clone(), data.clone()) };

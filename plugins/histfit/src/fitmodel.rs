@@ -25,7 +25,9 @@ fn example_column() -> Value {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FitModelSettings {
-    /// The csv_hist file the three mixtures are fitted to (flow-models' `fit FILE`).
+    /// The csv_hist file the three mixtures are fitted to (flow-models' `fit FILE`); relative to
+    /// the manifest, `{data}` expanded, its bytes part of the dataset's identity.
+    #[schemars(extend("x-flowlab-path" = "manifest"))]
     pub histogram: String,
     /// The flows mixture: the settings of a `fit` task (`families`, `iterations`, `initial`,
     /// `fitter`, `mpw`, …) without `column` (it is `flows`), e.g. `{ families = { uniform = 6,

@@ -57,6 +57,15 @@ pub enum RngKind {
 /// Largest `seed` (numpy's RandomState takes seeds in [0, 2³²)).
 pub const MAX_SEED: u64 = u32::MAX as u64;
 
+/// A mixture JSON file (flow-models' `{"sum", "mix"}` or the bare list), read up to
+/// [`MAX_MIXTURE_BYTES`]; an unreadable file is a config error of `key`, a malformed one a
+/// data error naming the file.
+pub fn read_mixture_file(p: &Path, key: &str) -> Result<Mixture, PluginError> {
+    let b = flowlab_abi::limits::read_capped(p, MAX_MIXTURE_BYTES).map_err(|e| PluginError::config(key, e.message))?;
+    let t = String::from_utf8(b).map_err(|e| PluginError::data(format!("{}: not UTF-8 text ({e})", p.display())))?;
+    Mixture::from_json_str(flowlab_abi::limits::strip_bom(&t)).map_err(|e| PluginError::data(format!("{}: {e}", p.display())))
+}
+
 /// Settings of `generate`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -68,15 +77,18 @@ pub struct GenerateSettings {
     /// x axis of the model: `length` (default) or `size`.
     #[serde(default = "length")]
     pub x: XKind,
-    /// A mixture directory holding `flows.json`, `packets.json`, `octets.json` (flow-models' model).
+    /// A mixture directory holding `flows.json`, `packets.json`, `octets.json` (flow-models' model);
+    /// `{data}/…`, absolute, or relative to the manifest's directory.
     #[serde(default)]
+    #[schemars(extend("x-flowlab-path" = "manifest"))]
     pub mixture_dir: Option<String>,
     /// Inline mixtures instead of a directory.
     #[serde(default)]
     pub model: Option<InlineModel>,
     /// A csv_hist file to sample instead of a model (bins drawn with weights `flows_sum`; the
-    /// value is `bin_lo`, the packet size the bin's octets/packets).
+    /// value is `bin_lo`, the packet size the bin's octets/packets); a path as `mixture_dir`.
     #[serde(default)]
+    #[schemars(extend("x-flowlab-path" = "manifest"))]
     pub histogram: Option<String>,
     /// Random source: `flowlab` (default; independent streams from the cell seed) or `numpy`
     /// (flow-models' `generate --seed` output byte for byte; uniform and lognorm components).
@@ -152,12 +164,7 @@ impl GenerateSettings {
             Ok(m)
         };
         if let Some(dir) = &self.mixture_dir {
-            let read = |y: &str| -> Result<Mixture, PluginError> {
-                let p = Path::new(dir).join(format!("{y}.json"));
-                let b = flowlab_abi::limits::read_capped(&p, MAX_MIXTURE_BYTES).map_err(|e| PluginError::config("mixture_dir", e.message))?;
-                let t = String::from_utf8(b).map_err(|e| PluginError::data(format!("{}: not UTF-8 text ({e})", p.display())))?;
-                Mixture::from_json_str(flowlab_abi::limits::strip_bom(&t)).map_err(|e| PluginError::data(format!("{}: {e}", p.display())))
-            };
+            let read = |y: &str| read_mixture_file(&Path::new(dir).join(format!("{y}.json")), "mixture_dir");
             return Ok(Source::Model(Box::new(Model { x, flows: read("flows")?, packets: need_sum(read("packets")?, "mixture_dir")?, octets: need_sum(read("octets")?, "mixture_dir")? })));
         }
         if let Some(m) = &self.model {

@@ -70,6 +70,7 @@ pub mod ndtr;
 pub mod npcompat;
 pub mod plots;
 pub mod sampling;
+pub mod squarem;
 pub mod summary;
 pub mod tasks;
 

@@ -289,8 +289,10 @@ pub struct PlotSettings {
     /// x axis (default: detected from the smallest bin_lo).
     #[serde(default)]
     pub x: Option<XKind>,
-    /// A mixture directory (`flows/packets/octets.json`) to overlay.
+    /// A mixture directory (`flows/packets/octets.json`) to overlay; `{data}/…`, absolute, or
+    /// relative to the manifest's directory.
     #[serde(default)]
+    #[schemars(extend("x-flowlab-path" = "manifest"))]
     pub mixture_dir: Option<String>,
     /// Inline mixtures to overlay.
     #[serde(default)]

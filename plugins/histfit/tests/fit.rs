@@ -98,6 +98,9 @@ fn settings_errors() {
         (json!({"initial": [[1, "norm", [3, 1]]], "fitter": "em-binned"}), "initial", "em-binned supports"),
         (json!({"families": {"gamma": 1}, "fitter": "em-binned"}), "families.gamma", "needs fitter = \"em-compat\""),
         (json!({"families": {"lognorm": 1}, "fitter": "em-fast"}), "fitter", "unknown variant"),
+        (json!({"families": {"lognorm": 1}, "accel": "none"}), "accel", "`accel` applies to em-binned"),
+        (json!({"families": {"lognorm": 1}, "fitter": "em-binned", "accel": "aitken"}), "accel", "unknown variant"),
+        (json!({"initial": "no/such/mixture.json"}), "initial", "no such mixture file"),
     ] {
         let e = call(&HistFit, &common::request("fit", s.clone(), Some(&f), out.path())).unwrap_err();
         assert_eq!(e.path.as_deref().unwrap_or(""), key, "{s}: {e:?}");
@@ -182,10 +185,42 @@ fn em_binned_meets_targets_on_all_length_flows() {
     let data = Binned::new(&h, YCol::Flows).unwrap();
     let c = histfit::initial::Counts(vec![(histfit::families::Family::Uniform, 6), (histfit::families::Family::Lognorm, 4)]);
     let start = histfit::initial::initial_mix(&c, 1.0, *data.x.last().unwrap(), histfit::initial::InitialGrid::FlowModels).unwrap();
-    let fit = histfit::em::em_binned(&data, &start, histfit::em::BinnedOptions { max_iterations: 1000, tolerance: 1e-10, trace: true }, &Host::detached(), None).unwrap();
+    let fit = histfit::em::em_binned(&data, &start, histfit::em::BinnedOptions { max_iterations: 1000, tolerance: 1e-10, trace: true, mpw: None, accel: histfit::em_binned::Accel::Squarem }, &Host::detached(), None).unwrap();
     let g = histfit::gof::gof(&data, &fit.mixture);
     eprintln!("em-binned: {} iterations ({:?}), ll/unit {:.6}, KL {:.3e}, KS {:.3e}", fit.iterations, fit.termination, g.ll_per_unit, g.kl_nats, g.ks);
     assert!(g.kl_nats <= 8.0e-4 && g.ks <= 2.0e-3);
     let compat = histfit::gof::gof(&data, &Mixture::from_json_str(histfit::sampling::TUTORIAL_FLOWS).unwrap());
     assert!(g.kl_nats < compat.kl_nats && g.ks < compat.ks / 4.0);
+}
+
+/// `initial` as a path (flow-models' `--initial FILE`): a bare-list mixture file, a
+/// `{"sum", "mix"}` file and a mixture directory (its `<column>.json`) give the same fit, to
+/// the byte, as the same mixture inline; a missing file, a directory without the column's
+/// file and a malformed file are config errors naming `initial` and the file.
+#[test]
+fn initial_from_a_file_or_directory_equals_inline() {
+    let f = common::fixture("small_length.csv");
+    let mix = json!([[0.5, "uniform", [0, 3]], [0.3, "lognorm", [1.0, 0, 20.0]], [0.2, "lognorm", [0.5, 0, 300.0]]]);
+    let d = tempfile::tempdir().unwrap();
+    let list = d.path().join("start.json");
+    std::fs::write(&list, mix.to_string()).unwrap();
+    let obj = d.path().join("start_obj.json");
+    std::fs::write(&obj, json!({"sum": 5, "mix": mix}).to_string()).unwrap();
+    std::fs::create_dir(d.path().join("model")).unwrap();
+    std::fs::write(d.path().join("model/flows.json"), mix.to_string()).unwrap();
+    let fit = |initial: Value| {
+        let out = tempfile::tempdir().unwrap();
+        let r = call(&HistFit, &common::request("fit", json!({"initial": initial, "iterations": 20, "plots": false}), Some(&f), out.path()));
+        r.map(|_| std::fs::read_to_string(out.path().join("flows.json")).unwrap())
+    };
+    let inline = fit(mix.clone()).unwrap();
+    for p in [&list, &obj, &d.path().join("model")] {
+        assert_eq!(fit(json!(p.to_str().unwrap())).unwrap(), inline, "{}", p.display());
+    }
+    std::fs::write(d.path().join("bad.json"), "[[0.5, \"uniform\"").unwrap();
+    for (p, msg) in [(d.path().join("nope.json"), "no such mixture file"), (d.path().to_path_buf(), "has no flows.json"), (d.path().join("bad.json"), "bad.json")] {
+        let e = fit(json!(p.to_str().unwrap())).unwrap_err();
+        assert_eq!(e.path.as_deref(), Some("initial"), "{e:?}");
+        assert!(e.message.contains(msg), "{}: {}", p.display(), e.message);
+    }
 }

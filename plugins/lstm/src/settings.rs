@@ -365,13 +365,13 @@ pub fn network_schema() -> Value {
         "normalize": en(&["minmax", "l2", "standardize", "zscore", "none"], "minmax", "normalisation (zscore = standardize)"),
         "normalize_scope": en(&["whole_file", "train_only"], "whole_file", "statistics over the whole file (the original) or the training traffics"),
         "normalize_padding": boolean(true, "normalise padded steps too (the original)"),
-        "minmax_file": string("original [[min…],[max…]] file to use instead of computed statistics (relative to the dataset's directory)"),
+        "minmax_file": path(string("original [[min…],[max…]] file to use instead of computed statistics (relative to the dataset's directory)")),
         "test_fraction": num(0.3, unit_range(), "test fraction of the seeded split"),
         "shuffle": boolean(true, "shuffle the training traffics every epoch (seeded)"),
         "chunk_rows": int(1, MAX_CHUNK_ROWS, json!(32), "rows per parallel chunk (fixed; results independent of threads)"),
-        "init_from": string("saved model to continue training from (the original -m)"),
-        "apply_to": {"type": "array", "items": {"type": "string"}, "default": [], "description": "other feature files to apply the trained model to (relative to the dataset's directory)"},
-        "feature_info": string("feature-info file naming the dimensions (relative to the dataset's directory)"),
+        "init_from": path(string("saved model to continue training from (the original -m; relative to the dataset's directory)")),
+        "apply_to": path(json!({"type": "array", "items": {"type": "string"}, "default": [], "description": "other feature files to apply the trained model to (relative to the dataset's directory)"})),
+        "feature_info": path(string("feature-info file naming the dimensions (relative to the dataset's directory)")),
         "plot_feature": int(0, MAX_FEATURE_INDEX, json!(7), "feature drawn in the prediction plots (7 = frame length)"),
         "plot_traffics": int(0, MAX_PLOT_TRAFFICS, json!(5), "sample traffics per set in the prediction plots"),
         "plots": boolean(true, "write SVG/PNG figures"),
@@ -380,13 +380,20 @@ pub fn network_schema() -> Value {
     }})
 }
 
+/// `schema` marked as a path setting (the runner expands `{data}` in it and hashes the file
+/// into the cell id; relative paths stay relative to the dataset's directory, runner/src/paths.rs).
+fn path(mut schema: Value) -> Value {
+    schema["x-flowlab-path"] = json!("dataset");
+    schema
+}
+
 /// JSON Schema of [`Evaluate`].
 pub fn evaluate_schema() -> Value {
     json!({"$schema": "http://json-schema.org/draft-07/schema#", "title": "lstm evaluate", "type": "object", "additionalProperties": false, "required": ["model"], "properties": {
-        "model": string("saved model file (absolute, or relative to the dataset's directory)"),
+        "model": path(string("saved model file (absolute, or relative to the dataset's directory)")),
         "batch": int(1, MAX_BATCH, json!(64), "traffics per forward batch"),
         "chunk_rows": int(1, MAX_CHUNK_ROWS, json!(32), "rows per parallel chunk"),
-        "feature_info": string("feature-info file naming the dimensions"),
+        "feature_info": path(string("feature-info file naming the dimensions (relative to the dataset's directory)")),
         "plots": boolean(true, "write SVG/PNG figures"),
         "cache_mb": int(0, MAX_CACHE_MB, json!(1024), "in-memory parsing limit (MiB)")
     }})
