@@ -203,7 +203,6 @@ pub fn screen(model: Model, h: &Hist, cands: &[Candidate], lo: &[f64], hi: &[f64
 /// Up to `n` distinct points of `ends` (sorted by ℓ, descending): the best of every family
 /// first, then the best of the rest, in ℓ order.
 fn pick(ends: Vec<(f64, Candidate)>, n: usize) -> Vec<Candidate> {
-    let same = same_point;
     let mut chosen: Vec<usize> = vec![];
     for round in 0..2 {
         for (i, (_, c)) in ends.iter().enumerate() {
@@ -211,7 +210,7 @@ fn pick(ends: Vec<(f64, Candidate)>, n: usize) -> Vec<Candidate> {
                 break;
             }
             let new_family = !chosen.iter().any(|&j| ends[j].1.family == c.family);
-            if chosen.contains(&i) || (round == 0 && !new_family) || chosen.iter().any(|&j| same(&ends[j].1.theta, &c.theta)) {
+            if chosen.contains(&i) || (round == 0 && !new_family) || chosen.iter().any(|&j| same_point(&ends[j].1.theta, &c.theta)) {
                 continue;
             }
             chosen.push(i);
