@@ -158,7 +158,8 @@ pub struct FitOptions {
     /// π → 0 and → 1, a zeta spike at k = 1) and, for EEP, a second geometric split off the EP
     /// optimum in both directions (ρ → 1 with λ₂ → 0, a fast one, one taken from the zeta's
     /// weight); screened by a few EM iterations, the best go to the solver (`starts` module,
-    /// `docs/endhost.md`). These reach the long-tail modes random starts miss.
+    /// `docs/endhost.md`); and, for EEP, every pair of distinct EP end points side by side,
+    /// solved by Newton steps. These reach the long-tail modes random starts miss.
     #[serde(default = "d_true")]
     pub systematic_starts: bool,
     /// `ipm` only: damped Newton steps on ℓ from the best start's end point, inside the open
@@ -260,7 +261,14 @@ pub struct Fit {
     pub at_bound: Vec<String>,
     /// π̂ > 0.999: the fit collapsed onto the π = 1 face (pure P).
     pub trapped_pi1: bool,
+    /// Distinct end points of the starts (local modes), best first, at most [`MODES_KEPT`]:
+    /// the EEP fit combines the EP modes (`starts::eep_candidates`).
+    #[serde(skip)]
+    pub modes: Vec<Vec<f64>>,
 }
+
+/// End points kept in [`Fit::modes`].
+pub const MODES_KEPT: usize = 4;
 
 impl Fit {
     /// BIC in the paper's convention, `ℓ̂ − (k/2) ln n` (≈ ln m(D); larger is better).
@@ -472,6 +480,23 @@ pub(crate) fn em_run(model: Model, h: &Hist, x0: &[f64], lo: &[f64], hi: &[f64],
     Single { theta: th, loglik: ll, nf: it, ng: it, maxit_hits: (it >= cap) as u64 }
 }
 
+/// Distinct end points of `runs` (every coordinate within 1e-3 relative counts as the same),
+/// best ℓ first, at most [`MODES_KEPT`].
+fn modes(runs: &[Single]) -> Vec<Vec<f64>> {
+    let mut order: Vec<usize> = (0..runs.len()).filter(|&i| runs[i].loglik.is_finite()).collect();
+    order.sort_by(|&a, &b| runs[b].loglik.total_cmp(&runs[a].loglik));
+    let mut out: Vec<Vec<f64>> = vec![];
+    for i in order {
+        if out.len() == MODES_KEPT {
+            break;
+        }
+        if !out.iter().any(|m| starts::same_point(m, &runs[i].theta)) {
+            out.push(runs[i].theta.clone());
+        }
+    }
+    out
+}
+
 /// Observed-information Hessian of ℓ at θ by central differences of the analytic gradient
 /// (step 1e-5·max(|θ_i|, 1e-3)), symmetrised; None outside the domain.
 pub fn hessian(model: Model, th: &[f64], h: &Hist) -> Option<Vec<f64>> {
@@ -565,6 +590,7 @@ fn fit_inner<R: Rng>(model: Model, h: &Hist, o: &FitOptions, restart_rng: &mut d
     let (lo, hi) = o.bounds.for_model(model);
     let mut extra: Vec<Vec<f64>> = vec![];
     let mut cands: Vec<starts::Candidate> = vec![];
+    let mut newton_from: Vec<Vec<f64>> = vec![];
     let (mut pre_nf, mut pre_ng) = (0, 0);
     if model == Model::EEP && (o.nested_starts || o.systematic_starts) {
         let own;
@@ -582,6 +608,9 @@ fn fit_inner<R: Rng>(model: Model, h: &Hist, o: &FitOptions, restart_rng: &mut d
         }
         if o.systematic_starts {
             cands = starts::eep_candidates(&ep.theta, h, &o.bounds, data_init(Model::EP, h, &o.bounds)[1]);
+            // solved by Newton steps, not the barrier: from a tiny tail rate its first BFGS
+            // steps (gradient ∝ 1/λ₂) throw the tail geometric back into the body
+            newton_from.extend(starts::mode_pairs(&ep.modes, &o.bounds).into_iter().map(|t| starts::inside(&t, &lo, &hi)));
         }
     } else if model == Model::EP && o.systematic_starts {
         let d = data_init(Model::EP, h, &o.bounds);
@@ -611,6 +640,12 @@ fn fit_inner<R: Rng>(model: Model, h: &Hist, o: &FitOptions, restart_rng: &mut d
         for x0 in &extra {
             runs.push(run_one(model, h, x0, &lo, &hi, o));
         }
+        for x0 in &newton_from {
+            let p = crate::polish::polish_steps(model, h, x0, &lo, &hi, starts::PAIR_NEWTON_STEPS);
+            let mut t = p.theta;
+            model.canonical(&mut t);
+            runs.push(Single { theta: t, loglik: p.loglik, nf: p.evaluations, ng: p.evaluations, maxit_hits: 0 });
+        }
         if o.polish && o.method == Method::Ipm {
             polish_best(model, h, &mut runs, &lo, &hi);
         }
@@ -618,7 +653,8 @@ fn fit_inner<R: Rng>(model: Model, h: &Hist, o: &FitOptions, restart_rng: &mut d
     fit_summary(model, h, o, runs, &lo, &hi, pre_nf, pre_ng)
 }
 
-/// Replaces the best run's end point by its [`polish`](crate::polish::polish)ed one.
+/// Replaces the best run's end point by its [`polish`](crate::polish::polish)ed one, then, on
+/// the π → 0 face, by the best of [`off_the_zeta_face`](crate::polish::off_the_zeta_face).
 fn polish_best(model: Model, h: &Hist, runs: &mut [Single], lo: &[f64], hi: &[f64]) {
     let Some(best) = (0..runs.len()).filter(|&i| runs[i].loglik.is_finite()).max_by(|&a, &b| runs[a].loglik.total_cmp(&runs[b].loglik)) else { return };
     let p = crate::polish::polish(model, h, &runs[best].theta, lo, hi);
@@ -626,6 +662,13 @@ fn polish_best(model: Model, h: &Hist, runs: &mut [Single], lo: &[f64], hi: &[f6
     r.nf += p.evaluations;
     r.ng += p.evaluations;
     if p.loglik > r.loglik {
+        r.theta = p.theta;
+        model.canonical(&mut r.theta);
+        r.loglik = p.loglik;
+    }
+    if let Some(p) = crate::polish::off_the_zeta_face(model, h, &r.theta, r.loglik, lo, hi) {
+        r.nf += p.evaluations;
+        r.ng += p.evaluations;
         r.theta = p.theta;
         model.canonical(&mut r.theta);
         r.loglik = p.loglik;
@@ -696,6 +739,7 @@ fn fit_summary(model: Model, h: &Hist, o: &FitOptions, runs: Vec<Single>, lo: &[
         maxit_hits: runs.iter().map(|r| r.maxit_hits).sum(),
         at_bound,
         trapped_pi1: trapped,
+        modes: modes(&runs),
     }
 }
 

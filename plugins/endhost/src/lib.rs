@@ -21,6 +21,7 @@ pub mod aest;
 pub mod binning;
 pub mod composition;
 pub mod data;
+pub mod fastrow;
 pub mod fit;
 pub mod kernel;
 pub mod model;

@@ -12,6 +12,10 @@
 //! until θ + d stays inside the box (1e-9 of the width) and ℓ does not decrease. At most
 //! `MAX_STEPS` steps; stops when a step gains ≤ 1e-12·|ℓ|. When no step gains, a rate or α
 //! whose gradient points out of the box is moved next to that face if ℓ gains.
+//!
+//! The same steps solve the EEP starts that put two EP modes side by side (`fit`,
+//! `starts::mode_pairs`), and [`off_the_zeta_face`] restarts them over a small (π, α) grid when
+//! the zeta weight has all but vanished.
 use crate::data::Hist;
 use crate::fit::{cholesky, hessian};
 use crate::model::Model;
@@ -73,6 +77,11 @@ fn snap_to_faces(model: Model, h: &Hist, x: &[f64], g: &[f64], ll: f64, lo: &[f6
 
 /// Polishes θ (inside the box `lo`, `hi`) by damped Newton steps on ℓ (module docs).
 pub fn polish(model: Model, h: &Hist, th: &[f64], lo: &[f64], hi: &[f64]) -> Polished {
+    polish_steps(model, h, th, lo, hi, MAX_STEPS)
+}
+
+/// [`polish`] with at most `max_steps` Newton steps.
+pub fn polish_steps(model: Model, h: &Hist, th: &[f64], lo: &[f64], hi: &[f64], max_steps: usize) -> Polished {
     let k = th.len();
     let mut x = th.to_vec();
     let mut g = vec![0.0; k];
@@ -82,7 +91,7 @@ pub fn polish(model: Model, h: &Hist, th: &[f64], lo: &[f64], hi: &[f64]) -> Pol
         return Polished { theta: x, loglik: ll, steps, evaluations: evals };
     }
     let inside = |v: &[f64]| (0..k).all(|i| v[i] - lo[i] > 1e-9 * (hi[i] - lo[i]) && hi[i] - v[i] > 1e-9 * (hi[i] - lo[i]));
-    for _ in 0..MAX_STEPS {
+    for _ in 0..max_steps {
         let Some(hm) = hessian(model, &x, h) else { break };
         evals += 2 * k as u64;
         let neg: Vec<f64> = hm.iter().map(|v| -v).collect();
@@ -123,6 +132,38 @@ pub fn polish(model: Model, h: &Hist, th: &[f64], lo: &[f64], hi: &[f64]) -> Pol
     Polished { theta: x, loglik: ll, steps, evaluations: evals }
 }
 
+/// Zeta weights below this put the fit on the π → 0 face (see [`off_the_zeta_face`]).
+pub const ZETA_FACE: f64 = 1e-3;
+
+/// On the π → 0 face the zeta's α is barely identified (a weight of 10⁻⁷…10⁻⁶ moves ℓ by
+/// 10⁻⁶…10⁻⁵ nats) and Newton steps from a point where α sits near a face of the box do not
+/// find the interior optimum. From θ with π < [`ZETA_FACE`]: Newton ([`polish_steps`], 8 steps)
+/// from θ with π ∈ {10⁻⁶, 10⁻⁴, 0.03} and α ∈ {1.5, 2.5, 4, 6} (the geometric weights scaled to
+/// keep the sum 1); returns the best end point if it beats ℓ(θ).
+pub fn off_the_zeta_face(model: Model, h: &Hist, th: &[f64], ll: f64, lo: &[f64], hi: &[f64]) -> Option<Polished> {
+    if model == Model::P || th[0] >= ZETA_FACE {
+        return None;
+    }
+    let a = th.len() - 1;
+    let mut best: Option<Polished> = None;
+    let mut evals = 0;
+    for pi in [1e-6, 1e-4, 0.03] {
+        for alpha in [1.5f64, 2.5, 4.0, 6.0] {
+            let mut x = th.to_vec();
+            x[0] = pi;
+            x[a] = alpha.clamp(lo[a] + 1e-3, hi[a] - 1e-3);
+            let p = polish_steps(model, h, &x, lo, hi, 8);
+            evals += p.evaluations;
+            if best.as_ref().is_none_or(|b| p.loglik > b.loglik) {
+                best = Some(p);
+            }
+        }
+    }
+    let mut b = best?;
+    b.evaluations = evals;
+    (b.loglik > ll).then_some(b)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,5 +185,21 @@ mod tests {
         let mut g = [0.0; 3];
         Model::EP.loglik(&p.theta, &h, Some(&mut g));
         assert!(g.iter().all(|v| v.abs() < 1e-4), "{g:?}");
+    }
+
+    #[test]
+    fn off_the_zeta_face_only_on_the_face_and_only_gains() {
+        // two geometrics and a zeta of weight 0.002: a start stranded with π = 1e-7, α at its
+        // upper face gains from the grid; a start with a real zeta weight is left alone
+        let th = [0.002, 0.4, 1.2, 0.2, 2.5];
+        let h = Hist::from_samples(&sample_model(&mut rng_from_u64(21, "data", 0), Model::EEP, &th, 8_000)).unwrap();
+        let (lo, hi) = Bounds::default().for_model(Model::EEP);
+        let stranded = [1e-7, 0.4, 1.2, 0.2, 9.99];
+        let ll = Model::EEP.loglik(&stranded, &h, None);
+        let p = off_the_zeta_face(Model::EEP, &h, &stranded, ll, &lo, &hi).expect("a gain off the face");
+        assert!(p.loglik > ll && p.loglik == Model::EEP.loglik(&p.theta, &h, None));
+        assert!(p.theta.iter().zip(lo.iter().zip(&hi)).all(|(v, (l, u))| v > l && v < u), "{:?}", p.theta);
+        let ok = [0.3, 0.4, 1.2, 0.2, 2.5];
+        assert!(off_the_zeta_face(Model::EEP, &h, &ok, Model::EEP.loglik(&ok, &h, None), &lo, &hi).is_none());
     }
 }

@@ -274,6 +274,12 @@ impl FlowReader {
     fn row(&mut self) -> Result<Option<Row>, PluginError> {
         loop {
             let Some((no, raw)) = self.lines.next_line()? else { return Ok(None) };
+            if let Some((user, t, key, bytes)) = crate::fastrow::parse(raw, &self.cols, self.ncols, self.has_ports) {
+                self.rows += 1;
+                // ASCII (checked by the fast path), so the conversion cannot fail
+                let user = if user == self.cur.as_bytes() { None } else { Some(String::from_utf8_lossy(user).into_owned()) };
+                return Ok(Some((user, t, key, bytes, no)));
+            }
             let at = |what: String, l: &str| PluginError::data(format!("{}:{no}: {what} (row `{}`)", self.path.display(), shorten(l)));
             let l = std::str::from_utf8(raw).map_err(|_| PluginError::data(format!("{}:{no}: not UTF-8", self.path.display())))?;
             if skip(l) {

@@ -2,13 +2,14 @@
 //! sampled and fitted by the Python reference (`tests/ref_draws.py`: P / EP / EEP truths, n
 //! log-uniform in [500, 20 000], seed 20, generators the reference's own), then fitted by
 //! flowlab with its default options (EEP nested from the EP fit, as `fit` and `fit_users` do).
-//! * P and EP: ℓ̂ ≥ ℓ̂_ref − 1e-6 on every draw;
-//! * EEP: at most 2 % of the draws below ℓ̂_ref − 1e-6 and none by more than 2 nats (on the 500
-//!   draws 5 remain below, the worst by 1.41; on 300 held-out draws of seed 21, 6 by at most
-//!   0.59: `docs/endhost.md` lists them).
+//! * the default run, the first 100 draws (≈ 25 s, mostly Python): ℓ̂ ≥ ℓ̂_ref − 1e-6 for P, EP
+//!   and EEP on every draw (the target of `docs/endhost.md`, "Starts");
+//! * all 500 draws: the same for P and EP; for EEP, where the target is not met yet (3 of the 500
+//!   draws remain below, the worst by 1.27 nats; held-out seeds 21 and 22: 7 each, at most 0.74:
+//!   `docs/endhost.md` lists them), at most 2 % of the draws below ℓ̂_ref − 1e-6 and none by
+//!   more than 2 nats.
 //!
-//! The default run takes the first 100 draws (≈ 25 s, mostly Python); the full 500 are
-//! `#[ignore]`d and run by `.ci/run`:
+//! The 500-draw test is `#[ignore]`d and run by `.ci/run`:
 //! `cargo test --release -p flowlab-endhost --test never_worse -- --ignored`.
 //! Needs Python with numpy + scipy (`FLOWLAB_PYTHON`); skipped otherwise unless
 //! `FLOWLAB_REQUIRE_PYTHON=1`.
@@ -36,7 +37,8 @@ fn draws(count: usize) -> Option<Value> {
     Some(serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap())
 }
 
-fn check(count: usize) {
+/// `eep_misses`: EEP draws allowed below ℓ̂_ref − 1e-6 per 100 draws (0: the target itself).
+fn check(count: usize, eep_misses: usize) {
     let Some(v) = draws(count) else { return };
     let draws = v["draws"].as_array().unwrap();
     assert_eq!(draws.len(), count);
@@ -63,16 +65,16 @@ fn check(count: usize) {
         println!("{m}: min ℓ̂ − ℓ̂_ref {:.3e}; below by > 1e-6 on {}/{count} draws", worst[k], below[k].len());
     }
     assert!(below[0].is_empty() && below[1].is_empty(), "P / EP below the reference:\n{}\n{}", below[0].join("\n"), below[1].join("\n"));
-    assert!(below[2].len() * 50 <= count && worst[2] >= -2.0, "EEP below the reference on {} of {count} draws (worst {:.3e}):\n{}", below[2].len(), worst[2], below[2].join("\n"));
+    assert!(below[2].len() * 100 <= eep_misses * count && (eep_misses == 0 || worst[2] >= -2.0), "EEP below the reference on {} of {count} draws (worst {:.3e}):\n{}", below[2].len(), worst[2], below[2].join("\n"));
 }
 
 #[test]
 fn first_100_reference_draws() {
-    check(100);
+    check(100, 0);
 }
 
 #[test]
 #[ignore = "500 reference draws, ≈ 80 s of Python on 2 cores: run by .ci/run"]
 fn all_500_reference_draws() {
-    check(500);
+    check(500, 2);
 }
