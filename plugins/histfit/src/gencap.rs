@@ -92,12 +92,7 @@ impl GenerateSettings {
             Ok(m)
         };
         if let Some(dir) = &self.mixture_dir {
-            let read = |y: &str| -> Result<Mixture, PluginError> {
-                let p = Path::new(dir).join(format!("{y}.json"));
-                let b = flowlab_abi::limits::read_capped(&p, MAX_MIXTURE_BYTES).map_err(|e| PluginError::config("mixture_dir", e.message))?;
-                let t = String::from_utf8(b).map_err(|e| PluginError::data(format!("{}: not UTF-8 text ({e})", p.display())))?;
-                Mixture::from_json_str(flowlab_abi::limits::strip_bom(&t)).map_err(|e| PluginError::data(format!("{}: {e}", p.display())))
-            };
+            let read = |y: &str| read_mixture_file(&Path::new(dir).join(format!("{y}.json")));
             return Ok(Source::Model(Box::new(Model { x, flows: read("flows")?, packets: need_sum(read("packets")?, "mixture_dir")?, octets: need_sum(read("octets")?, "mixture_dir")? })));
         }
         if let Some(m) = &self.model {
@@ -126,6 +121,14 @@ impl GenerateSettings {
         }
         Ok(Source::Model(Box::new(Model::tutorial())))
     }
+}
+
+/// One mixture JSON file of a `mixture_dir` (at most [`MAX_MIXTURE_BYTES`]); errors name the
+/// file (a missing or oversized file is a config error of `mixture_dir`).
+pub fn read_mixture_file(p: &Path) -> Result<Mixture, PluginError> {
+    let b = flowlab_abi::limits::read_capped(p, MAX_MIXTURE_BYTES).map_err(|e| PluginError::config("mixture_dir", e.message))?;
+    let t = String::from_utf8(b).map_err(|e| PluginError::data(format!("{}: not UTF-8 text ({e})", p.display())))?;
+    Mixture::from_json_str(flowlab_abi::limits::strip_bom(&t)).map_err(|e| PluginError::data(format!("{}: {e}", p.display())))
 }
 
 /// One csv_flow line.
