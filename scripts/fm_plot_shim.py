@@ -31,9 +31,12 @@ def patch():
             self.cs = cs
 
         def set_alpha(self, a):
-            fc = self.cs.get_facecolor().copy()
-            fc[0, 3] = a
-            self.cs.set_facecolor(fc)
+            # the contour set's own alpha (0.5) overrides per-band face alpha, so the lowest
+            # band is hidden by emptying its path, which is what alpha 0 showed
+            paths = self.cs.get_paths()
+            if a == 0 and paths:
+                from matplotlib.path import Path
+                paths[0] = Path(np.empty((0, 2)))
 
     QuadContourSet.collections = property(lambda self: [Lowest(self)])
 

@@ -145,11 +145,11 @@ pub fn pow10_label(k: i32) -> String {
     s
 }
 
-/// Powers of ten in [lo, hi], thinned to at most 8 labels.
+/// Powers of ten in [lo, hi], thinned to at most 10 labels.
 pub fn decade_ticks(lo: f64, hi: f64) -> Vec<f64> {
     let (a, b) = (lo.log10().ceil() as i32, hi.log10().floor() as i32);
     let n = (b - a + 1).max(1);
-    let step = ((n + 7) / 8).max(1);
+    let step = ((n + 9) / 10).max(1);
     (a..=b).filter(|k| (k - a) % step == 0).map(|k| 10f64.powi(k)).collect()
 }
 

@@ -219,9 +219,14 @@ fn hist_cells(pts: &[(f64, f64)], wts: &[f64], (x0, x1, y0, y1): (f64, f64, f64,
     (cells, outside)
 }
 
+/// Width of a KDE contour band: matplotlib's `contourf(levels=16)` asks `MaxNLocator(17)` for
+/// levels on [0, 1], which gives 0, 0.06, …, 1.02 (17 bands).
+pub const KDE_BAND: f64 = 0.06;
+
 /// `kde` mode: the KDE's filled contours as in matplotlib's `contourf(levels=16)` of
-/// PowerNorm(0.1): bands 0.1 wide on [0, 1], the lowest transparent; drawn from a 4× bilinear
-/// refinement of the 64 × 64 grid, runs of equal band merged into one rectangle.
+/// PowerNorm(0.1): bands [`KDE_BAND`] wide, the lowest transparent (flow-models sets its alpha
+/// to 0), shaded by the band's middle; drawn from a 4× bilinear refinement of the 64 × 64
+/// grid, runs of equal band merged into one rectangle.
 pub fn kde_cells(k: &kde::Grid) -> Vec<(f64, f64, f64, f64, f64)> {
     let zn = kde::power_norm(&k.z);
     let (nx, ny) = (k.gx.len(), k.gy.len());
@@ -238,14 +243,14 @@ pub fn kde_cells(k: &kde::Grid) -> Vec<(f64, f64, f64, f64, f64)> {
             let (a, b) = ((u as usize).min(nx - 2), (v as usize).min(ny - 2));
             let (fu, fv) = (u - a as f64, v - b as f64);
             let z = at(a, b) * (1.0 - fu) * (1.0 - fv) + at(a + 1, b) * fu * (1.0 - fv) + at(a, b + 1) * (1.0 - fu) * fv + at(a + 1, b + 1) * fu * fv;
-            ((z * 10.0).floor() as usize).min(9)
+            ((z / KDE_BAND).floor() as usize).min(16)
         };
         for i in 0..=sx.len() - 1 {
             let band = if i < sx.len() - 1 { Some(band_at(i)) } else { None };
             if let Some((s, bd)) = run {
                 if band != Some(bd) {
                     if bd > 0 {
-                        cells.push((10f64.powf(sx[s]), 10f64.powf(sx[i]), 10f64.powf(sy[j]), 10f64.powf(sy[j + 1]), (bd as f64 + 0.5) / 10.0));
+                        cells.push((10f64.powf(sx[s]), 10f64.powf(sx[i]), 10f64.powf(sy[j]), 10f64.powf(sy[j + 1]), (bd as f64 + 0.5) * KDE_BAND / 1.02));
                     }
                     run = band.map(|b| (i, b));
                 }

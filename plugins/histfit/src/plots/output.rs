@@ -45,7 +45,37 @@ fn fontdb() -> std::sync::Arc<svg2pdf::usvg::fontdb::Database> {
 pub fn svg_to_pdf(svg: &str) -> Result<Vec<u8>, String> {
     let opt = svg2pdf::usvg::Options { fontdb: fontdb(), ..Default::default() };
     let tree = svg2pdf::usvg::Tree::from_str(svg, &opt).map_err(|e| format!("SVG for the PDF: {e}"))?;
-    svg2pdf::to_pdf(&tree, svg2pdf::ConversionOptions::default(), svg2pdf::PageOptions::default()).map_err(|e| format!("PDF conversion: {e}"))
+    let pdf = svg2pdf::to_pdf(&tree, svg2pdf::ConversionOptions::default(), svg2pdf::PageOptions::default()).map_err(|e| format!("PDF conversion: {e}"))?;
+    Ok(sort_resource_entries(pdf))
+}
+
+/// svg2pdf writes the entries of a resource dictionary (`/xo3 21 0 R` lines between `<<` and
+/// `>>`) in hash-map order, which changes from run to run; sorting the lines of each such
+/// block makes the file byte-identical across runs without moving any byte offset (the block
+/// keeps its length, so the xref table stays valid).
+fn sort_resource_entries(pdf: Vec<u8>) -> Vec<u8> {
+    let is_ref = |l: &[u8]| {
+        let t: Vec<&[u8]> = l.split(|&b| b == b' ').filter(|w| !w.is_empty()).collect();
+        t.len() == 4 && t[0].first() == Some(&b'/') && t[1].iter().all(u8::is_ascii_digit) && t[2] == b"0" && t[3] == b"R"
+    };
+    let mut lines: Vec<&[u8]> = pdf.split(|&b| b == b'\n').collect();
+    let mut i = 0;
+    while i < lines.len() {
+        if lines[i].ends_with(b"<<") {
+            let start = i + 1;
+            let mut end = start;
+            while end < lines.len() && is_ref(lines[end]) {
+                end += 1;
+            }
+            if end > start + 1 && end < lines.len() && lines[end].trim_ascii() == b">>" {
+                lines[start..end].sort();
+            }
+            i = end.max(i + 1);
+        } else {
+            i += 1;
+        }
+    }
+    lines.join(&b'\n')
 }
 
 /// Writes `<name>.<ext>` in `format`, or SVG and PNG both when `format` is absent.
