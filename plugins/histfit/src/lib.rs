@@ -98,7 +98,7 @@ impl Plugin for HistFit {
                 Capability::task("generate", "flow records (csv_flow) from a mixture model or a csv_hist, flow-models semantics with independent streams", tasks::schema_of::<gencap::GenerateSettings>())
                     .without_dataset(),
             )
-            .with(Capability::task("plot", "flow-models' seven figures (SVG and PNG) of a csv_hist with an optional model overlay", tasks::schema_of::<plots::PlotSettings>()).accepting(&["csv_hist"]));
+            .with(Capability::task("plot", "flow-models' figures of a csv_hist (PNG, SVG or PDF) with an optional model overlay and its plot modes (points, hist, kde, comp, comp_stack, comp_labels, single)", tasks::schema_of::<plots::PlotSettings>()).accepting(&["csv_hist"]));
         d.summary = "flow-models parity for csv_hist flow histograms: summary tables, mixtures, fitting".into();
         d.formats = vec!["csv_hist".into()];
         d

@@ -233,7 +233,13 @@ fn cdf_and_avg_figures_pass_the_checks() {
     let svg = draw::svg(&Figure { name: "cdf".into(), panels: vec![plots::cdf_panel(&h, XKind::Length, &models, &o)] }).unwrap();
     let legend = common_checks(&svg, false);
     assert_eq!(&legend[..3], ["flows data", "packets data", "octets data"]);
-    assert!(legend.contains(&"flows model".to_string()) && legend.contains(&"octets model".to_string()), "{legend:?}");
+    assert!(legend.contains(&"flows model".to_string()), "{legend:?}");
+    // 3 data lines, 3 models and every component do not fit: the rest is counted, not dropped
+    let all = 6 + models.0.iter().map(|m| m.as_ref().unwrap().comps.len()).sum::<usize>();
+    let more = texts(&svg).iter().any(|t| t.body.contains("more legend entries do not fit"));
+    assert!(more && legend.len() < all, "{legend:?}");
+    let last = texts(&svg).iter().map(|t| t.y).fold(0.0, f64::max);
+    assert!(last + 20.0 <= draw::PANEL.1 as f64, "legend text runs off the figure at y = {last}");
     for what in ["packets", "octets", "packet_size"] {
         let f = plots::avg_figure(&h, XKind::Length, what, &models).unwrap();
         let svg = draw::svg(&f).unwrap();

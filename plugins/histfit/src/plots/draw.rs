@@ -305,50 +305,62 @@ fn wrap(s: &str, n: usize) -> Vec<String> {
     out
 }
 
-/// The legend: one row per labelled series with its own symbol, then the notes.
+/// The symbol of a legend entry.
+enum Symbol {
+    Square(RGBColor, f64),
+    Curve(RGBColor, Mark),
+}
+
+/// The legend: one entry per labelled series with its own symbol, then the notes. Entries
+/// that do not fit above the notes are counted in a last note, never dropped silently.
 fn legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &Panel, notes: &[String]) -> Result<(), Err>
 where
     DB::ErrorType: 'static,
 {
     let font = ("sans-serif", LEGEND_FONT).into_font();
     let row = 30;
-    let mut y = 24;
     let text = |s: &str, x: i32, y: i32| Text::new(s.to_string(), (x, y - 10), font.clone());
     // a label longer than the column continues, indented, on the next rows (≈ 0.64 em a digit)
     let per_row = ((LEGEND_W - 46) as f64 / (0.64 * LEGEND_FONT / 1.24)) as usize;
-    let label = |s: &str, y: &mut i32| -> Result<(), Err> {
-        for (i, l) in wrap(s, per_row).iter().enumerate() {
-            area.draw(&text(l, if i == 0 { 46 } else { 62 }, *y)).map_err(e)?;
-            *y += row;
+    let mut entries: Vec<(Symbol, &str)> = vec![];
+    entries.extend(p.cells.iter().filter(|c| !c.label.is_empty()).map(|c| (Symbol::Square(ramp(c.color, 0.7), c.alpha.max(0.5)), c.label.as_str())));
+    entries.extend(p.bands.iter().filter(|b| !b.label.is_empty()).map(|b| (Symbol::Square(b.color, 0.5), b.label.as_str())));
+    entries.extend(p.curves.iter().filter(|c| !c.label.is_empty()).map(|c| (Symbol::Curve(c.color, c.mark), c.label.as_str())));
+    let note_rows: usize = notes.iter().map(|n| wrap(n, per_row + 6).len()).sum::<usize>() + 2;
+    let bottom = area.dim_in_pixel().1 as i32 - note_rows as i32 * (row - 2) - row / 2;
+    let mut y = 24;
+    let mut shown = 0;
+    for (k, (sym, label)) in entries.iter().enumerate() {
+        let lines = wrap(label, per_row);
+        if y + (lines.len() as i32 - 1) * row > bottom - if k + 1 < entries.len() { row } else { 0 } {
+            break;
         }
-        Ok(())
-    };
-    for c in p.cells.iter().filter(|c| !c.label.is_empty()) {
-        area.draw(&Rectangle::new([(6, y - 9), (36, y + 9)], ramp(c.color, 0.7).mix(c.alpha.max(0.5)).filled())).map_err(e)?;
-        label(&c.label, &mut y)?;
-    }
-    for b in p.bands.iter().filter(|b| !b.label.is_empty()) {
-        area.draw(&Rectangle::new([(6, y - 9), (36, y + 9)], b.color.mix(0.5).filled())).map_err(e)?;
-        label(&b.label, &mut y)?;
-    }
-    for c in p.curves.iter().filter(|c| !c.label.is_empty()) {
-        match c.mark {
-            Mark::Dots => area.draw(&Circle::new((21, y), 4, c.color.filled())).map_err(e)?,
-            Mark::Line => area.draw(&PathElement::new(vec![(4, y), (38, y)], c.color.mix(0.75).stroke_width(5))).map_err(e)?,
-            Mark::Thin => area.draw(&PathElement::new(vec![(4, y), (38, y)], c.color.stroke_width(2))).map_err(e)?,
-            Mark::Dashed(k) => {
-                let (on, off) = dash(k);
+        match *sym {
+            Symbol::Square(c, a) => area.draw(&Rectangle::new([(6, y - 9), (36, y + 9)], c.mix(a).filled())).map_err(e)?,
+            Symbol::Curve(c, Mark::Dots) => area.draw(&Circle::new((21, y), 4, c.filled())).map_err(e)?,
+            Symbol::Curve(c, Mark::Line) => area.draw(&PathElement::new(vec![(4, y), (38, y)], c.mix(0.75).stroke_width(5))).map_err(e)?,
+            Symbol::Curve(c, Mark::Thin) => area.draw(&PathElement::new(vec![(4, y), (38, y)], c.stroke_width(2))).map_err(e)?,
+            Symbol::Curve(c, Mark::Dashed(d)) => {
+                let (on, off) = dash(d);
                 let mut x = 4;
                 while x < 38 {
-                    area.draw(&PathElement::new(vec![(x, y), ((x + on as i32).min(38), y)], c.color.stroke_width(2))).map_err(e)?;
+                    area.draw(&PathElement::new(vec![(x, y), ((x + on as i32).min(38), y)], c.stroke_width(2))).map_err(e)?;
                     x += (on + off) as i32;
                 }
             }
         }
-        label(&c.label, &mut y)?;
+        for (i, l) in lines.iter().enumerate() {
+            area.draw(&text(l, if i == 0 { 46 } else { 62 }, y)).map_err(e)?;
+            y += row;
+        }
+        shown += 1;
+    }
+    let mut notes = notes.to_vec();
+    if shown < entries.len() {
+        notes.insert(0, format!("{} more legend entries do not fit: {} …", entries.len() - shown, entries[shown].1));
     }
     y += row / 2;
-    for n in notes {
+    for n in &notes {
         for l in wrap(n, per_row + 6) {
             area.draw(&text(&l, 6, y)).map_err(e)?;
             y += row - 2;

@@ -77,9 +77,17 @@ fn xy(g: &[u64], v: impl IntoIterator<Item = f64>) -> Vec<(f64, f64)> {
     g.iter().map(|&a| a as f64).zip(v).collect()
 }
 
-/// Four significant digits (legend labels).
+/// Four significant digits, trailing zeros dropped (legend labels): 7.806, 1084, 0.0733.
 fn sig(v: f64) -> String {
-    if v != 0.0 && (v.abs() >= 1e5 || v.abs() < 1e-3) { format!("{v:.3e}") } else { format!("{}", (v * 1e4).round() / 1e4) }
+    if v == 0.0 || !v.is_finite() {
+        return format!("{v}");
+    }
+    let mag = v.abs().log10().floor() as i32;
+    if !(-4..=6).contains(&mag) {
+        return format!("{v:.3e}");
+    }
+    let t = format!("{:.*}", (3 - mag).max(0) as usize, v);
+    if t.contains('.') { t.trim_end_matches('0').trim_end_matches('.').to_string() } else { t }
 }
 
 /// flow-models' component key: `weight family [args]` (shortened to 4 significant digits).
@@ -364,4 +372,14 @@ pub fn avg_figure(h: &Hist, x: XKind, what: &str, models: &Models) -> Option<Fig
     panel.y_range = y_range;
     panel.ylabel = ylabel.into();
     Some(Figure { name: format!("avg-{what}"), panels: vec![panel] })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sig_keeps_four_significant_digits() {
+        let f = super::sig;
+        assert_eq!([f(7.8055992790704085), f(1084.4707584768782), f(0.07328615421743477), f(0.0), f(2.0), f(128.6451515069839)], ["7.806", "1084", "0.07329", "0", "2", "128.6"]);
+        assert_eq!(f(1.5e-7), "1.500e-7");
+    }
 }
