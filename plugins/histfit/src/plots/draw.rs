@@ -125,7 +125,7 @@ const TICK_FONT: f64 = 24.0;
 const LABEL_FONT: f64 = 26.0;
 const LEGEND_FONT: f64 = 24.0;
 /// Width of the legend column on the right of each panel.
-pub const LEGEND_W: u32 = 420;
+pub const LEGEND_W: u32 = 450;
 
 /// The figure's size in pixels.
 pub fn size(f: &Figure) -> (u32, u32) {
@@ -236,7 +236,7 @@ where
             }
             for b in &p.bands {
                 let clamp = |v: f64| if v.is_finite() { v.clamp(y0, y1) } else { y0 };
-                cut |= b.lo.iter().chain(&b.hi).any(|&v| !(in_y(v)));
+                cut |= b.lo.iter().chain(&b.hi).any(|&v| !in_y(v));
                 let mut poly: Vec<(f64, f64)> = b.x.iter().zip(&b.hi).map(|(&x, &y)| (x, clamp(y))).collect();
                 poly.extend(b.x.iter().zip(&b.lo).rev().map(|(&x, &y)| (x, clamp(y))));
                 chart.draw_series(std::iter::once(Polygon::new(poly, b.color.mix(0.5).filled()))).map_err(e)?;
@@ -318,7 +318,7 @@ where
     DB::ErrorType: 'static,
 {
     let font = ("sans-serif", LEGEND_FONT).into_font();
-    let row = 30;
+    let row = 27;
     let text = |s: &str, x: i32, y: i32| Text::new(s.to_string(), (x, y - 10), font.clone());
     // a label longer than the column continues, indented, on the next rows (≈ 0.64 em a digit)
     let per_row = ((LEGEND_W - 46) as f64 / (0.64 * LEGEND_FONT / 1.24)) as usize;
@@ -395,7 +395,7 @@ pub fn svg(f: &Figure) -> Result<String, Err> {
     Ok(buf.replacen(&head, &sized, 1))
 }
 
-/// The figure as PNG bytes (RGB, 150 dpi natural size).
+/// Writes the figure as a PNG file (RGB, 150 dpi natural size).
 pub fn png(f: &Figure, path: &std::path::Path) -> Result<(), Err> {
     render(BitMapBackend::new(path, size(f)).into_drawing_area(), f)
 }

@@ -253,7 +253,7 @@ pub fn kde_cells(k: &kde::Grid) -> Vec<(f64, f64, f64, f64, f64)> {
             let z = at(a, b) * (1.0 - fu) * (1.0 - fv) + at(a + 1, b) * fu * (1.0 - fv) + at(a, b + 1) * (1.0 - fu) * fv + at(a + 1, b + 1) * fu * fv;
             ((z / KDE_BAND).floor() as usize).min(16)
         };
-        for i in 0..=sx.len() - 1 {
+        for i in 0..sx.len() {
             let band = if i < sx.len() - 1 { Some(band_at(i)) } else { None };
             if let Some((s, bd)) = run {
                 if band != Some(bd) {

@@ -60,7 +60,8 @@ fn bandwidth(s: &Sample) -> Result<Bandwidth, String> {
     }
     let k = factor * factor / (1.0 - sw2);
     let cov = [sxx * k, sxy * k, syy * k];
-    if !(cov[0] * cov[2] - cov[1] * cov[1] > 0.0) {
+    let det = cov[0] * cov[2] - cov[1] * cov[1];
+    if det.is_nan() || det <= 0.0 {
         return Err("the KDE's covariance is singular (the datapoints lie on a line)".into());
     }
     Ok(Bandwidth { w, cov })
@@ -103,7 +104,7 @@ pub fn exact(s: &Sample, gx: &[f64], gy: &[f64]) -> Result<Grid, String> {
 /// outside.
 pub(crate) fn bin_index(edges: &[f64], v: f64) -> Option<usize> {
     let m = edges.len() - 1;
-    if !(v >= edges[0] && v <= edges[m]) {
+    if v.is_nan() || v < edges[0] || v > edges[m] {
         return None;
     }
     if v == edges[m] {
