@@ -28,7 +28,7 @@ use std::path::Path;
 pub enum PdfMode {
     /// The datapoints (normalized by bin width unless `normalize = false`).
     Points,
-    /// A 2-D histogram of the datapoints, weighted by flows (64 × 64 log bins).
+    /// A 2-D histogram of the datapoints, weighted by flows (63 × 63 log cells).
     Hist,
     /// A 2-D KDE of the datapoints, weighted by flows (`fft` picks the binned variant).
     Kde,
