@@ -277,6 +277,8 @@ fn formats_single_and_determinism_through_the_capability() {
     assert_eq!(names, ["cdf.pdf", "pdf-flows.pdf", "pdf-packets.pdf", "pdf-octets.pdf", "avg-packets.pdf", "avg-octets.pdf", "avg-packet_size.pdf"]);
     let pdf = std::fs::read(out.path().join("pdf-flows.pdf")).unwrap();
     assert!(pdf.starts_with(b"%PDF-"));
+    // the text is there: an embedded font
+    assert!(pdf.windows(9).any(|w| w == b"/FontFile"), "no embedded font: the PDF lost its text");
     let (out2, _) = run(json!({"mixture_dir": dir.path(), "format": "pdf", "pdf_modes": ["comp_stack"], "cdf_modes": ["comp"]}));
     for n in &names {
         assert!(std::fs::read(out.path().join(n)).unwrap() == std::fs::read(out2.path().join(n)).unwrap(), "{n} differs between runs");

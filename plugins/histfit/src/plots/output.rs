@@ -30,20 +30,32 @@ impl Format {
     }
 }
 
-/// The system fonts, loaded once per process.
-fn fontdb() -> std::sync::Arc<svg2pdf::usvg::fontdb::Database> {
-    static DB: std::sync::OnceLock<std::sync::Arc<svg2pdf::usvg::fontdb::Database>> = std::sync::OnceLock::new();
+/// Families tried, in order, for the SVG's `sans-serif` (fontdb's own default, Arial, is often
+/// missing on Linux, and text without a font would vanish from the PDF).
+const SANS: [&str; 6] = ["DejaVu Sans", "Liberation Sans", "Arial", "Helvetica", "Noto Sans", "FreeSans"];
+
+/// The system fonts, loaded once per process, with `sans-serif` mapped to an installed family.
+fn fontdb() -> Result<std::sync::Arc<svg2pdf::usvg::fontdb::Database>, String> {
+    static DB: std::sync::OnceLock<Result<std::sync::Arc<svg2pdf::usvg::fontdb::Database>, String>> = std::sync::OnceLock::new();
     DB.get_or_init(|| {
         let mut db = svg2pdf::usvg::fontdb::Database::new();
         db.load_system_fonts();
-        std::sync::Arc::new(db)
+        let families: Vec<String> = db.faces().flat_map(|f| f.families.iter().map(|(n, _)| n.clone())).collect();
+        let pick = SANS.iter().map(|s| s.to_string()).find(|s| families.contains(s)).or_else(|| families.first().cloned());
+        match pick {
+            Some(f) => {
+                db.set_sans_serif_family(f);
+                Ok(std::sync::Arc::new(db))
+            }
+            None => Err("PDF output needs a system font (none found by fontconfig's directories); use format = \"svg\" or \"png\"".into()),
+        }
     })
     .clone()
 }
 
 /// An SVG document as PDF bytes.
 pub fn svg_to_pdf(svg: &str) -> Result<Vec<u8>, String> {
-    let opt = svg2pdf::usvg::Options { fontdb: fontdb(), ..Default::default() };
+    let opt = svg2pdf::usvg::Options { fontdb: fontdb()?, ..Default::default() };
     let tree = svg2pdf::usvg::Tree::from_str(svg, &opt).map_err(|e| format!("SVG for the PDF: {e}"))?;
     let pdf = svg2pdf::to_pdf(&tree, svg2pdf::ConversionOptions::default(), svg2pdf::PageOptions::default()).map_err(|e| format!("PDF conversion: {e}"))?;
     Ok(sort_resource_entries(pdf))
