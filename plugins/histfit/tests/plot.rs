@@ -251,6 +251,24 @@ fn cdf_and_avg_figures_pass_the_checks() {
 }
 
 #[test]
+fn kde_mode_draws_its_bands_under_the_lines() {
+    let h = small();
+    for fft in [false, true] {
+        let m = tutorial();
+        let o = Opts { pdf: vec![PdfMode::Kde], fft, ..Opts::default() };
+        let p = plots::pdf_panel(&h, XKind::Length, YCol::Octets, m.0[2].as_ref(), &o).unwrap();
+        let svg = draw::svg(&Figure { name: "t".into(), panels: vec![p.clone()] }).unwrap();
+        let legend = common_checks(&svg, true);
+        let want = if fft { "octets datapoints, flows-weighted binned KDE" } else { "octets datapoints, flows-weighted KDE" };
+        assert_eq!(legend[0], want.split(", ").next().unwrap().to_string() + ",", "{legend:?}");
+        let cells = &p.cells[0].cells;
+        assert!(!cells.is_empty() && count(&svg, "rect") > cells.len(), "one rectangle per run of a band, plus the legend's");
+        // bands 1..16 of matplotlib's 17 levels; band 0 is left transparent
+        assert!(cells.iter().all(|c| c.4 > plots::figures::KDE_BAND / 1.02 && c.4 < 1.0), "{:?}", cells.iter().map(|c| c.4).collect::<Vec<_>>());
+    }
+}
+
+#[test]
 fn hist_mode_counts_flows_per_log_cell() {
     let h = small();
     let (p, svg) = pdf_svg(&h, YCol::Flows, vec![PdfMode::Hist], true);
