@@ -73,6 +73,9 @@ pub struct Band {
     pub hi: Vec<f64>,
 }
 
+/// One shaded rectangle: (x0, x1, y0, y1, level in [0, 1]).
+pub type Cell = (f64, f64, f64, f64, f64);
+
 /// Filled rectangles shaded by a level in [0, 1] (the `hist` and `kde` modes).
 #[derive(Debug, Clone)]
 pub struct Cells {
@@ -82,8 +85,8 @@ pub struct Cells {
     pub color: RGBColor,
     /// Opacity.
     pub alpha: f64,
-    /// (x0, x1, y0, y1, level).
-    pub cells: Vec<(f64, f64, f64, f64, f64)>,
+    /// The rectangles.
+    pub cells: Vec<Cell>,
 }
 
 /// One set of axes.

@@ -1,6 +1,6 @@
 //! The series of each figure and plot mode, as flow-models' `lib/plot.py` computes them
 //! (docs/histfit.md, "Plot modes").
-use super::draw::{palette, Band, Cells, Curve, Figure, Mark, Panel};
+use super::draw::{palette, Band, Cell, Cells, Curve, Figure, Mark, Panel};
 use super::kde;
 use super::{CdfMode, PdfMode};
 use crate::hist::{bin_of, Hist, XKind, YCol};
@@ -201,7 +201,7 @@ pub fn datapoints(h: &Hist, col: &str, normalize: bool) -> Vec<(f64, f64)> {
 
 /// `hist` mode: the flows-weighted 2-D histogram of the datapoints on 63 × 63 log cells over
 /// the line's range; cells under 1 flow are left empty (`cmin=1`), the shade is log-scaled.
-fn hist_cells(pts: &[(f64, f64)], wts: &[f64], (x0, x1, y0, y1): (f64, f64, f64, f64)) -> (Vec<(f64, f64, f64, f64, f64)>, usize) {
+fn hist_cells(pts: &[(f64, f64)], wts: &[f64], (x0, x1, y0, y1): (f64, f64, f64, f64)) -> (Vec<Cell>, usize) {
     let (ex, ey) = (geomspace(x0, x1, NBINS), geomspace(y0, y1, NBINS));
     let m = NBINS - 1;
     let mut c = vec![0.0; m * m];
@@ -235,7 +235,7 @@ pub const KDE_BAND: f64 = 0.06;
 /// PowerNorm(0.1): bands [`KDE_BAND`] wide, the lowest transparent (flow-models sets its alpha
 /// to 0), shaded by the band's middle; drawn from a 4× bilinear refinement of the 64 × 64
 /// grid, runs of equal band merged into one rectangle.
-pub fn kde_cells(k: &kde::Grid) -> Vec<(f64, f64, f64, f64, f64)> {
+pub fn kde_cells(k: &kde::Grid) -> Vec<Cell> {
     let zn = kde::power_norm(&k.z);
     let (nx, ny) = (k.gx.len(), k.gy.len());
     let r = 4;
@@ -286,7 +286,7 @@ pub fn pdf_panel(h: &Hist, x: XKind, y: YCol, model: Option<&Mixture>, o: &Opts)
         if flows.is_empty() {
             return Err(format!("{}: the hist and kde modes weight by flows_sum, which the histogram lacks", h.source));
         }
-        if !(yhi > ylo) {
+        if yhi.is_nan() || yhi <= ylo {
             return Err(format!("{}: the {} PDF has no positive range for the hist and kde modes", h.source, y.name()));
         }
     }

@@ -52,11 +52,11 @@ fn bandwidth(s: &Sample) -> Result<Bandwidth, String> {
     let mx: f64 = w.iter().zip(&s.x).map(|(a, b)| a * b).sum();
     let my: f64 = w.iter().zip(&s.y).map(|(a, b)| a * b).sum();
     let (mut sxx, mut sxy, mut syy) = (0.0, 0.0, 0.0);
-    for i in 0..w.len() {
-        let (dx, dy) = (s.x[i] - mx, s.y[i] - my);
-        sxx += dx * w[i] * dx;
-        sxy += dx * w[i] * dy;
-        syy += dy * w[i] * dy;
+    for ((wi, xi), yi) in w.iter().zip(&s.x).zip(&s.y) {
+        let (dx, dy) = (xi - mx, yi - my);
+        sxx += dx * wi * dx;
+        sxy += dx * wi * dy;
+        syy += dy * wi * dy;
     }
     let k = factor * factor / (1.0 - sw2);
     let cov = [sxx * k, sxy * k, syy * k];
