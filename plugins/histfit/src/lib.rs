@@ -113,7 +113,7 @@ impl Plugin for HistFit {
                 )
                 .producing("mixture_dir"),
             )
-            .with(Capability::task("plot", "flow-models' seven figures (SVG and PNG) of a csv_hist with an optional model overlay", tasks::schema_of::<plots::PlotSettings>()).accepting(&["csv_hist"]));
+            .with(Capability::task("plot", "flow-models' figures of a csv_hist (PNG, SVG or PDF) with an optional model overlay and its plot modes (points, hist, kde, comp, comp_stack, comp_labels, single)", tasks::schema_of::<plots::PlotSettings>()).accepting(&["csv_hist", "mixture_dir"]));
         d.summary = "flow-models parity for csv_hist flow histograms: summary tables, mixtures, fitting".into();
         d.formats = vec!["csv_hist".into()];
         d

@@ -1,0 +1,404 @@
+//! Renders a [`Figure`] with plotters: panels with the legend outside on the right, log axes
+//! labelled 10^k, the Okabe–Ito palette, text ≥ 9 pt at the natural size (150 dpi).
+//!
+//! Axis limits follow the data and the mixture (not the components), with matplotlib's 5 %
+//! margin (in decades on log axes); what is cut at an axis is said in a note under the legend
+//! (docs/histfit.md, "Plot modes").
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+/// Okabe–Ito colours (colour-blind safe).
+pub mod palette {
+    use plotters::style::RGBColor;
+    /// Black: the model.
+    pub const BLACK: RGBColor = RGBColor(0, 0, 0);
+    /// Orange: components (first).
+    pub const ORANGE: RGBColor = RGBColor(0xE6, 0x9F, 0x00);
+    /// Sky blue: datapoints.
+    pub const SKY: RGBColor = RGBColor(0x56, 0xB4, 0xE9);
+    /// Bluish green: packets.
+    pub const GREEN: RGBColor = RGBColor(0x00, 0x9E, 0x73);
+    /// Yellow.
+    pub const YELLOW: RGBColor = RGBColor(0xF0, 0xE4, 0x42);
+    /// Blue: octets.
+    pub const BLUE: RGBColor = RGBColor(0x00, 0x72, 0xB2);
+    /// Vermillion: flows.
+    pub const VERMILLION: RGBColor = RGBColor(0xD5, 0x5E, 0x00);
+    /// Reddish purple: packet size; log-binned (not normalized) datapoints.
+    pub const PURPLE: RGBColor = RGBColor(0xCC, 0x79, 0xA7);
+    /// Component colours, in order (cycled; the dash pattern changes with each cycle).
+    pub const COMPONENTS: [RGBColor; 7] = [ORANGE, SKY, GREEN, YELLOW, BLUE, VERMILLION, PURPLE];
+}
+
+/// How a curve is drawn.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Mark {
+    /// Thick line (data).
+    Line,
+    /// Thin solid line (model).
+    Thin,
+    /// Dashed line; the number selects the pattern (model lines, components).
+    Dashed(usize),
+    /// A dot per point (datapoints).
+    Dots,
+}
+
+/// One series.
+#[derive(Debug, Clone)]
+pub struct Curve {
+    /// Legend text (empty: no legend entry).
+    pub label: String,
+    /// Colour.
+    pub color: RGBColor,
+    /// Line or dots.
+    pub mark: Mark,
+    /// Whether the axis limits follow this curve (components do not).
+    pub sets_range: bool,
+    /// (x, y) pairs; non-finite and, on log axes, non-positive y are left out.
+    pub xy: Vec<(f64, f64)>,
+}
+
+/// A filled band between two curves on the same x (a `comp_stack` layer).
+#[derive(Debug, Clone)]
+pub struct Band {
+    /// Legend text (empty: no entry).
+    pub label: String,
+    /// Colour (drawn at 50 % opacity).
+    pub color: RGBColor,
+    /// x of both boundaries.
+    pub x: Vec<f64>,
+    /// Lower boundary.
+    pub lo: Vec<f64>,
+    /// Upper boundary.
+    pub hi: Vec<f64>,
+}
+
+/// One shaded rectangle: (x0, x1, y0, y1, level in [0, 1]).
+pub type Cell = (f64, f64, f64, f64, f64);
+
+/// Filled rectangles shaded by a level in [0, 1] (the `hist` and `kde` modes).
+#[derive(Debug, Clone)]
+pub struct Cells {
+    /// Legend text.
+    pub label: String,
+    /// Colour of level 1 (level 0 is white).
+    pub color: RGBColor,
+    /// Opacity.
+    pub alpha: f64,
+    /// The rectangles.
+    pub cells: Vec<Cell>,
+}
+
+/// One set of axes.
+#[derive(Debug, Clone, Default)]
+pub struct Panel {
+    /// X axis label with unit.
+    pub xlabel: String,
+    /// Y axis label with unit.
+    pub ylabel: String,
+    /// Log y axis (x is always log).
+    pub log_y: bool,
+    /// Fixed y range (else from the curves that set the range).
+    pub y_range: Option<(f64, f64)>,
+    /// Shaded cells (drawn first).
+    pub cells: Vec<Cells>,
+    /// Stacked bands (drawn next).
+    pub bands: Vec<Band>,
+    /// Curves (drawn last, in order).
+    pub curves: Vec<Curve>,
+    /// Notes printed under the legend (what was left out, and why).
+    pub notes: Vec<String>,
+}
+
+/// A figure: the file stem and one panel, or four (`single`, 2 × 2).
+#[derive(Debug, Clone)]
+pub struct Figure {
+    /// File stem (`cdf`, `pdf-flows`, …, `single`).
+    pub name: String,
+    /// Panels, row-major.
+    pub panels: Vec<Panel>,
+}
+
+/// Pixels of one panel at the natural size (8 in × 4.08 in at 150 dpi).
+pub const PANEL: (u32, u32) = (1200, 612);
+/// Dots per inch of the natural size.
+pub const DPI: f64 = 150.0;
+/// plotters font sizes (the SVG writes size/1.24: 24 → 19.4 px = 9.3 pt at 150 dpi).
+const TICK_FONT: f64 = 24.0;
+const LABEL_FONT: f64 = 26.0;
+const LEGEND_FONT: f64 = 24.0;
+/// Width of the legend column on the right of each panel.
+pub const LEGEND_W: u32 = 450;
+
+/// The figure's size in pixels.
+pub fn size(f: &Figure) -> (u32, u32) {
+    if f.panels.len() > 1 { (PANEL.0 * 2, PANEL.1 * 2) } else { PANEL }
+}
+
+/// `10⁻³`-style label of 10^k.
+pub fn pow10_label(k: i32) -> String {
+    const SUP: [char; 10] = ['⁰', '¹', '²', '³', '⁴', '⁵', '⁶', '⁷', '⁸', '⁹'];
+    let mut s = String::from("10");
+    if k < 0 {
+        s.push('⁻');
+    }
+    for c in k.unsigned_abs().to_string().chars() {
+        s.push(SUP[c.to_digit(10).unwrap_or(0) as usize]);
+    }
+    s
+}
+
+/// Powers of ten in [lo, hi], thinned to at most 10 labels.
+pub fn decade_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let (a, b) = (lo.log10().ceil() as i32, hi.log10().floor() as i32);
+    let n = (b - a + 1).max(1);
+    let step = ((n + 9) / 10).max(1);
+    (a..=b).filter(|k| (k - a) % step == 0).map(|k| 10f64.powi(k)).collect()
+}
+
+/// Log limits with matplotlib's margin: 5 % of the decades spanned on each side.
+fn log_limits(lo: f64, hi: f64) -> (f64, f64) {
+    let m = 0.05 * (hi / lo).log10();
+    (lo * 10f64.powf(-m), hi * 10f64.powf(m))
+}
+
+fn ok(log_y: bool) -> impl Fn(&(f64, f64)) -> bool {
+    move |(x, y)| x.is_finite() && *x > 0.0 && y.is_finite() && (!log_y || *y > 0.0)
+}
+
+/// The panel's (x, y) limits.
+pub fn limits(p: &Panel) -> Option<((f64, f64), (f64, f64))> {
+    let keep = ok(p.log_y);
+    let pts: Vec<(f64, f64)> = p.curves.iter().filter(|c| c.sets_range).flat_map(|c| c.xy.iter().copied().filter(&keep)).collect();
+    if pts.is_empty() {
+        return None;
+    }
+    let fold = |f: fn(f64, f64) -> f64, init: f64, g: fn(&(f64, f64)) -> f64| pts.iter().map(g).fold(init, f);
+    let (x0, x1) = (fold(f64::min, f64::INFINITY, |p| p.0), fold(f64::max, 0.0, |p| p.0));
+    let x = log_limits(x0, x1.max(x0 * 2.0));
+    let y = p.y_range.unwrap_or_else(|| {
+        let (y0, y1) = (fold(f64::min, f64::INFINITY, |p| p.1), fold(f64::max, f64::NEG_INFINITY, |p| p.1));
+        if p.log_y { log_limits(y0, y1.max(y0 * 10.0)) } else { (y0.min(0.0), y1 * 1.05) }
+    });
+    Some((x, y))
+}
+
+type Err = String;
+
+fn e(x: impl std::fmt::Display) -> Err {
+    x.to_string()
+}
+
+fn dash(k: usize) -> (u32, u32) {
+    [(14, 7), (5, 5), (22, 6), (3, 6)][k % 4]
+}
+
+/// Mixes `c` with white: level 0 → white, 1 → `c`.
+fn ramp(c: RGBColor, level: f64) -> RGBColor {
+    let l = level.clamp(0.0, 1.0);
+    let m = |v: u8| (255.0 - (255.0 - v as f64) * l).round() as u8;
+    RGBColor(m(c.0), m(c.1), m(c.2))
+}
+
+/// Draws one panel into `area` (plot on the left, legend on the right).
+fn panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &Panel) -> Result<(), Err>
+where
+    DB::ErrorType: 'static,
+{
+    let ((x0, x1), (y0, y1)) = limits(p).ok_or("nothing to plot")?;
+    let (w, _) = area.dim_in_pixel();
+    let (plot_area, legend_area) = area.split_horizontally(w - LEGEND_W);
+    let mut cb = ChartBuilder::on(&plot_area);
+    cb.margin(14).margin_right(24).x_label_area_size(64).y_label_area_size(if p.log_y { 96 } else { 90 });
+    let xticks = decade_ticks(x0, x1);
+    let in_y = |v: f64| v >= y0 && v <= y1;
+    let mut cut = false;
+    macro_rules! body {
+        ($chart:expr, $ylab:expr) => {{
+            let mut chart = $chart;
+            chart
+                .configure_mesh()
+                .x_desc(p.xlabel.as_str())
+                .y_desc(p.ylabel.as_str())
+                .label_style(("sans-serif", TICK_FONT))
+                .axis_desc_style(("sans-serif", LABEL_FONT))
+                .x_label_formatter(&|v| pow10_label(v.log10().round() as i32))
+                .y_label_formatter($ylab)
+                .bold_line_style(BLACK.mix(0.10))
+                .light_line_style(TRANSPARENT)
+                .draw()
+                .map_err(e)?;
+            for c in &p.cells {
+                let col = c.color;
+                let alpha = c.alpha;
+                chart
+                    .draw_series(c.cells.iter().map(|&(a, b, lo, hi, l)| {
+                        Rectangle::new([(a, lo.clamp(y0, y1)), (b, hi.clamp(y0, y1))], ramp(col, l).mix(alpha).filled())
+                    }))
+                    .map_err(e)?;
+            }
+            for b in &p.bands {
+                let clamp = |v: f64| if v.is_finite() { v.clamp(y0, y1) } else { y0 };
+                cut |= b.lo.iter().chain(&b.hi).any(|&v| !in_y(v));
+                let mut poly: Vec<(f64, f64)> = b.x.iter().zip(&b.hi).map(|(&x, &y)| (x, clamp(y))).collect();
+                poly.extend(b.x.iter().zip(&b.lo).rev().map(|(&x, &y)| (x, clamp(y))));
+                chart.draw_series(std::iter::once(Polygon::new(poly, b.color.mix(0.5).filled()))).map_err(e)?;
+            }
+            let keep = ok(p.log_y);
+            // datapoints below the lines (flow-models' zorder)
+            let order = p.curves.iter().filter(|c| c.mark == Mark::Dots).chain(p.curves.iter().filter(|c| c.mark != Mark::Dots));
+            for c in order {
+                let all: Vec<(f64, f64)> = c.xy.iter().copied().filter(&keep).collect();
+                let pts: Vec<(f64, f64)> = all.iter().copied().filter(|q| in_y(q.1)).collect();
+                cut |= pts.len() < c.xy.len();
+                match c.mark {
+                    Mark::Dots => {
+                        // one marker per pixel position: identical positions draw the same dot
+                        let mut seen = std::collections::HashSet::new();
+                        let pts: Vec<(f64, f64)> = pts.into_iter().filter(|q| seen.insert(chart.backend_coord(q))).collect();
+                        chart.draw_series(pts.into_iter().map(|q| Circle::new(q, 3, c.color.filled()))).map_err(e)?;
+                    }
+                    Mark::Line => {
+                        chart.draw_series(LineSeries::new(pts, c.color.mix(0.75).stroke_width(5))).map_err(e)?;
+                    }
+                    Mark::Thin => {
+                        chart.draw_series(LineSeries::new(pts, c.color.stroke_width(2))).map_err(e)?;
+                    }
+                    Mark::Dashed(k) => {
+                        let (on, off) = dash(k);
+                        chart.draw_series(DashedLineSeries::new(pts, on, off, c.color.stroke_width(2))).map_err(e)?;
+                    }
+                }
+            }
+        }};
+    }
+    let lin_label = move |v: &f64| if y1 - y0 > 10.0 { format!("{v:.0}") } else { format!("{v:.1}") };
+    if p.log_y {
+        let yticks = decade_ticks(y0, y1);
+        body!(
+            cb.build_cartesian_2d((x0..x1).log_scale().with_key_points(xticks), (y0..y1).log_scale().with_key_points(yticks)).map_err(e)?,
+            &|v: &f64| pow10_label(v.log10().round() as i32)
+        );
+    } else {
+        body!(cb.build_cartesian_2d((x0..x1).log_scale().with_key_points(xticks), y0..y1).map_err(e)?, &lin_label);
+    }
+    let mut notes = p.notes.clone();
+    if cut {
+        notes.push("Curves are cut where they leave the axes (components run far below the data).".into());
+    }
+    legend(&legend_area, p, &notes)
+}
+
+/// Word-wraps `s` to lines of at most `n` characters.
+fn wrap(s: &str, n: usize) -> Vec<String> {
+    let mut out: Vec<String> = vec![];
+    let mut line = String::new();
+    for word in s.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > n {
+            out.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        out.push(line);
+    }
+    out
+}
+
+/// The symbol of a legend entry.
+enum Symbol {
+    Square(RGBColor, f64),
+    Curve(RGBColor, Mark),
+}
+
+/// The legend: one entry per labelled series with its own symbol, then the notes. Entries
+/// that do not fit above the notes are counted in a last note, never dropped silently.
+fn legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &Panel, notes: &[String]) -> Result<(), Err>
+where
+    DB::ErrorType: 'static,
+{
+    let font = ("sans-serif", LEGEND_FONT).into_font();
+    let row = 27;
+    let text = |s: &str, x: i32, y: i32| Text::new(s.to_string(), (x, y - 10), font.clone());
+    // a label longer than the column continues, indented, on the next rows (≈ 0.64 em a digit)
+    let per_row = ((LEGEND_W - 46) as f64 / (0.64 * LEGEND_FONT / 1.24)) as usize;
+    let mut entries: Vec<(Symbol, &str)> = vec![];
+    entries.extend(p.cells.iter().filter(|c| !c.label.is_empty()).map(|c| (Symbol::Square(ramp(c.color, 0.7), c.alpha.max(0.5)), c.label.as_str())));
+    entries.extend(p.bands.iter().filter(|b| !b.label.is_empty()).map(|b| (Symbol::Square(b.color, 0.5), b.label.as_str())));
+    entries.extend(p.curves.iter().filter(|c| !c.label.is_empty()).map(|c| (Symbol::Curve(c.color, c.mark), c.label.as_str())));
+    let note_rows: usize = notes.iter().map(|n| wrap(n, per_row + 6).len()).sum::<usize>() + 2;
+    let bottom = area.dim_in_pixel().1 as i32 - note_rows as i32 * (row - 2) - row / 2;
+    let mut y = 24;
+    let mut shown = 0;
+    for (k, (sym, label)) in entries.iter().enumerate() {
+        let lines = wrap(label, per_row);
+        if y + (lines.len() as i32 - 1) * row > bottom - if k + 1 < entries.len() { row } else { 0 } {
+            break;
+        }
+        match *sym {
+            Symbol::Square(c, a) => area.draw(&Rectangle::new([(6, y - 9), (36, y + 9)], c.mix(a).filled())).map_err(e)?,
+            Symbol::Curve(c, Mark::Dots) => area.draw(&Circle::new((21, y), 4, c.filled())).map_err(e)?,
+            Symbol::Curve(c, Mark::Line) => area.draw(&PathElement::new(vec![(4, y), (38, y)], c.mix(0.75).stroke_width(5))).map_err(e)?,
+            Symbol::Curve(c, Mark::Thin) => area.draw(&PathElement::new(vec![(4, y), (38, y)], c.stroke_width(2))).map_err(e)?,
+            Symbol::Curve(c, Mark::Dashed(d)) => {
+                let (on, off) = dash(d);
+                let mut x = 4;
+                while x < 38 {
+                    area.draw(&PathElement::new(vec![(x, y), ((x + on as i32).min(38), y)], c.stroke_width(2))).map_err(e)?;
+                    x += (on + off) as i32;
+                }
+            }
+        }
+        for (i, l) in lines.iter().enumerate() {
+            area.draw(&text(l, if i == 0 { 46 } else { 62 }, y)).map_err(e)?;
+            y += row;
+        }
+        shown += 1;
+    }
+    let mut notes = notes.to_vec();
+    if shown < entries.len() {
+        notes.insert(0, format!("{} more legend entries do not fit: {} …", entries.len() - shown, entries[shown].1));
+    }
+    y += row / 2;
+    for n in &notes {
+        for l in wrap(n, per_row + 6) {
+            area.draw(&text(&l, 6, y)).map_err(e)?;
+            y += row - 2;
+        }
+    }
+    Ok(())
+}
+
+/// Draws the figure on a backend.
+pub fn render<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, f: &Figure) -> Result<(), Err>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE).map_err(e)?;
+    if f.panels.len() == 1 {
+        panel(&root, &f.panels[0])?;
+    } else {
+        for (a, p) in root.split_evenly((2, 2)).iter().zip(&f.panels) {
+            panel(a, p)?;
+        }
+    }
+    root.present().map_err(e)
+}
+
+/// The figure as an SVG document whose natural size is given in inches (150 dpi).
+pub fn svg(f: &Figure) -> Result<String, Err> {
+    let (w, h) = size(f);
+    let mut buf = String::new();
+    render(SVGBackend::with_string(&mut buf, (w, h)).into_drawing_area(), f)?;
+    let head = format!("<svg width=\"{w}\" height=\"{h}\" ");
+    let sized = format!("<svg width=\"{}in\" height=\"{}in\" ", w as f64 / DPI, h as f64 / DPI);
+    Ok(buf.replacen(&head, &sized, 1))
+}
+
+/// Writes the figure as a PNG file (RGB, 150 dpi natural size).
+pub fn png(f: &Figure, path: &std::path::Path) -> Result<(), Err> {
+    render(BitMapBackend::new(path, size(f)).into_drawing_area(), f)
+}
