@@ -27,4 +27,5 @@ mod settings_docs;
 mod first_manifest;
 mod results_csv;
 mod oneline;
+mod tutorial;
 mod path_settings;
