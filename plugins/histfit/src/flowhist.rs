@@ -92,11 +92,12 @@ fn new_bin(lo: Edge, hi: Edge) -> Bin {
     Bin { lo, hi, flows: 0, packets: 0, octets: 0, duration: 0, rate: 0.0, aggs: 0 }
 }
 
-/// `bin_calc_log(x, b)` for an integer x (Python floor division by a positive width).
+/// `bin_calc_log(x, b)` for an integer x: `(x // w)·w` with w = 2^k is an arithmetic shift
+/// right then left (Python's floor division rounds toward −∞, as the shift does).
 pub fn log_bin_int(x: i128, b: u32) -> (i128, i128) {
-    let w = 1i128 << bit_len(x.unsigned_abs()).saturating_sub(b);
-    let lo = x.div_euclid(w) * w;
-    (lo, lo + w)
+    let k = bit_len(x.unsigned_abs()).saturating_sub(b);
+    let lo = (x >> k) << k;
+    (lo, lo + (1i128 << k))
 }
 
 /// `bin_calc_log(x, b)` for a float x: `int(x).bit_length()`, then float `//` and `*`.

@@ -92,7 +92,9 @@ if len(sys.argv) > 4 and sys.argv[4] == 'nfcapd':
         for b in [0, 12]:
             case(f'nfcapd-{x}-b{b}', 'nfcapd', ['nfc'], x, b, ALL)
     case('nfcapd-filter', 'nfcapd', ['nfc'], 'size', 12, ALL, '(prot == 6) & (dp == 443) | (sp < 2000)')
-    case('nfcapd-cut', 'nfcapd', ['nfc'], 'length', 0, ALL, 'prot == 17', skip_in=3, count_in=200, skip_out=2, count_out=50)
+    # no count_in/count_out here: flow-models stops reading nfdump's pipe and then waits for it,
+    # which deadlocks once nfdump has more than a pipe buffer (64 KiB) left to write
+    case('nfcapd-cut', 'nfcapd', ['nfc'], 'length', 0, ALL, 'prot == 17', skip_in=3, skip_out=2)
     json.dump(cases, open(out / 'cases.json', 'w'), indent=1)
     sys.exit(0)
 
