@@ -37,6 +37,9 @@ fn x_length() -> XKind {
 fn example_inputs() -> Vec<String> {
     vec!["flows/day1.csv".into(), "flows/day2.csv".into()]
 }
+fn example_filter() -> &'static str {
+    "(prot == 6) & (dp == 443)"
+}
 fn example_columns() -> Vec<String> {
     vec!["duration".into(), "rate".into()]
 }
@@ -80,6 +83,7 @@ pub struct HistSettings {
     /// Filter expression (`--filter-expr`), e.g. `(prot == 6) & (dp == 443)`: comparisons of
     /// fields and integers joined by `&`, `|`, `~` (Python precedence; docs/histfit.md).
     #[serde(default)]
+    #[schemars(example = example_filter())]
     pub filter: Option<String>,
     /// Additional summed columns (`-c`): any of flows, packets, octets, duration, rate, aggs.
     #[serde(default)]
