@@ -266,7 +266,18 @@ fn show(line: &[u8]) -> String {
 fn parse_csv_fast(line: &[u8], rec: &mut Record) -> bool {
     // one pass, one state per byte: 0 = before the digits, 1 = in them, 2 = after them
     let (mut k, mut v, mut digits, mut state) = (0usize, 0u64, 0u32, 0u8);
-    for &c in line {
+    let mut i = 0;
+    while i < line.len() {
+        let c = line[i];
+        // a whole `0, ` field at once: the most common field of csv_flow (the upper words of
+        // IPv4 addresses, and every field but packets/octets in flow-models' generate output)
+        if state == 0 && c == b'0' && k < 20 && line.get(i + 1..i + 3) == Some(b", ") {
+            rec[k] = 0;
+            k += 1;
+            i += 3;
+            continue;
+        }
+        i += 1;
         let d = c.wrapping_sub(b'0');
         if d < 10 {
             if state == 2 {
@@ -460,7 +471,7 @@ mod tests {
     #[test]
     fn fast_csv_path_agrees_with_python_rules() {
         let mut s: u64 = 7;
-        let pieces = ["0", "12", " 7", "3 ", "-1", "+2", "1_0", "\t5", "", "x", "0012", "99999999999999999999", "9999999999999999999", " 4 4"];
+        let pieces = ["0", "0 ", " 0", "12", " 7", "3 ", "-1", "+2", "1_0", "\t5", "", "x", "0012", "99999999999999999999", "9999999999999999999", " 4 4"];
         for _ in 0..20000 {
             let mut line = String::new();
             let fields = 20 + (s % 3) as usize;
@@ -469,7 +480,7 @@ mod tests {
                 s ^= s >> 7;
                 s ^= s << 17;
                 if k > 0 {
-                    line.push(',');
+                    line.push_str(if s % 2 == 0 { "," } else { ", " });
                 }
                 line.push_str(if s % 4 == 0 { pieces[(s / 4 % pieces.len() as u64) as usize] } else { "42" });
             }
