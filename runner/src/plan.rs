@@ -280,8 +280,11 @@ pub fn tree_files(root: &Path) -> std::io::Result<Vec<(PathBuf, PathBuf)>> {
 /// files found by [`tree_files`]). Checks the file type first, so a FIFO is never opened.
 pub fn content_hash(path: &Path) -> std::io::Result<String> {
     let t = std::fs::metadata(path)?.file_type();
+    // every file's hash goes through the stat-keyed cache (plugins/abi/src/hashcache.rs): a
+    // rerun on unchanged data reads no data file just to name it
+    let file_hash = |p: &Path| flowlab_abi::hashcache::sha256(p, flowlab_abi::host::file_sha256);
     if t.is_file() {
-        return flowlab_abi::host::file_sha256(path);
+        return file_hash(path);
     }
     if !t.is_dir() {
         return Err(refused(format!("{}: {}, not a regular file or directory", path.display(), type_name(t))));
@@ -290,7 +293,7 @@ pub fn content_hash(path: &Path) -> std::io::Result<String> {
     for (rel, file) in tree_files(path)? {
         h.update(rel.to_string_lossy().replace('\\', "/").as_bytes());
         h.update([0]);
-        h.update(flowlab_abi::host::file_sha256(&file)?.as_bytes());
+        h.update(file_hash(&file)?.as_bytes());
     }
     Ok(hex::encode(h.finalize()))
 }

@@ -1,22 +1,29 @@
-//! A cache of plugin files' SHA-256, keyed by what the file system says about the file.
+//! A cache of files' SHA-256 (plugin libraries, dataset files, files named by path settings),
+//! keyed by what the file system says about the file.
 //!
 //! Every `flowlab` call hashes the plugins it loads (the hash goes into each cell's provenance
-//! and decides whether a stored cell is stale). Hashing histfit's 20 MB library took 17 of the
-//! 24 ms CPU of `flowlab plan` on a one-cell manifest; with the cache it is a `stat`.
+//! and decides whether a stored cell is stale) and the data its cells read (their identity).
+//! Hashing histfit's 20 MB library took 17 of the 24 ms CPU of `flowlab plan` on a one-cell
+//! manifest, and hashing a 645 MB flow file half the CPU of a `hist` run; with the cache each is
+//! a `stat`.
 //!
 //! Key: canonical path, device, inode, size, mtime and ctime in nanoseconds. Any write to the
 //! file changes mtime and ctime (ctime cannot be set by a user), a replacement by rename changes
 //! the inode, so a hit means the bytes hashed before are the bytes on disk. The cache lives in
 //! `$FLOWLAB_CACHE_DIR`, else `$XDG_CACHE_HOME/flowlab`, else `$HOME/.cache/flowlab`, as one
-//! text file `plugin-sha256` (a line per file: the key, the hash, the path), rewritten atomically
-//! (temporary file + rename) and capped at [`MAX_ENTRIES`] lines; a missing, unreadable or
-//! unwritable cache only means hashing again.
+//! text file `plugin-sha256`: a line per hashed file (the key, the hash, the path), appended
+//! (`O_APPEND`, one short write per line), the last line for a path winning. A process reads it
+//! once; when it holds more than twice [`MAX_ENTRIES`] lines it is compacted to the newest
+//! [`MAX_ENTRIES`] (temporary file + rename). A missing, unreadable or unwritable cache only
+//! means hashing again.
+use std::collections::HashMap;
 use std::io::Write as _;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 
-/// Lines kept in the cache file (the newest).
-pub const MAX_ENTRIES: usize = 256;
+/// Paths kept when the cache file is compacted (the newest).
+pub const MAX_ENTRIES: usize = 4096;
 
 /// The cache file, if a cache directory can be named.
 fn cache_file() -> Option<PathBuf> {
@@ -33,26 +40,69 @@ fn key(m: &std::fs::Metadata) -> String {
     format!("{} {} {} {} {}", m.dev(), m.ino(), m.size(), ns(m.mtime(), m.mtime_nsec()), ns(m.ctime(), m.ctime_nsec()))
 }
 
-/// SHA-256 (hex) of the file at canonical path `path`, from the cache when its key matches,
-/// else computed by `hash` and recorded.
+/// The cache as read by this process: path → (key, hash), keyed by cache file.
+type Loaded = HashMap<PathBuf, HashMap<String, (String, String)>>;
+
+fn loaded() -> &'static Mutex<Loaded> {
+    static L: OnceLock<Mutex<Loaded>> = OnceLock::new();
+    L.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// Reads (and compacts when long) a cache file: path → (key, hash), the last line winning.
+fn load(f: &Path) -> HashMap<String, (String, String)> {
+    let text = std::fs::read_to_string(f).unwrap_or_default();
+    let mut m = HashMap::new();
+    let mut order = Vec::new();
+    let mut lines = 0;
+    for line in text.lines() {
+        lines += 1;
+        // `<key: 5 fields> <sha256> <path>`; the path may hold spaces, so it is the rest
+        let mut it = line.splitn(7, ' ');
+        let fields: Vec<&str> = it.by_ref().take(6).collect();
+        if let (6, Some(p)) = (fields.len(), it.next())
+            && fields[5].len() == 64
+        {
+            order.push(p.to_string());
+            m.insert(p.to_string(), (fields[..5].join(" "), fields[5].to_string()));
+        }
+    }
+    if lines > 2 * MAX_ENTRIES {
+        let mut seen = std::collections::HashSet::new();
+        let mut keep: Vec<String> = Vec::new();
+        for p in order.iter().rev() {
+            if keep.len() < MAX_ENTRIES && seen.insert(p) {
+                let (k, h) = &m[p];
+                keep.push(format!("{k} {h} {p}"));
+            }
+        }
+        keep.reverse();
+        m.retain(|p, _| seen.contains(p));
+        let _ = write_atomic(f, &(keep.join("\n") + "\n"));
+    }
+    m
+}
+
+/// SHA-256 (hex) of the file at `path`, from the cache when its key matches, else computed by
+/// `hash` and recorded.
 pub fn sha256(path: &Path, hash: impl FnOnce(&Path) -> std::io::Result<String>) -> std::io::Result<String> {
     let meta = std::fs::metadata(path)?;
     let k = key(&meta);
     let file = cache_file();
-    let text = file.as_ref().and_then(|f| std::fs::read_to_string(f).ok()).unwrap_or_default();
-    let p = path.to_string_lossy();
-    for line in text.lines() {
-        // `<key: 5 fields> <sha256> <path>`; the path may hold spaces, so it is the rest
-        let mut it = line.splitn(7, ' ');
-        let fields: Vec<&str> = it.by_ref().take(6).collect();
-        if fields.len() == 6 && it.next() == Some(&*p) && fields[..5].join(" ") == k && fields[5].len() == 64 {
-            return Ok(fields[5].to_string());
+    let p = path.to_string_lossy().into_owned();
+    if let Some(f) = &file {
+        let mut l = loaded().lock().unwrap_or_else(|e| e.into_inner());
+        let m = l.entry(f.clone()).or_insert_with(|| load(f));
+        if let Some((key, h)) = m.get(&p)
+            && *key == k
+        {
+            return Ok(h.clone());
         }
     }
     let h = hash(path)?;
     // the stat must not have moved while hashing (else the hash may be of other bytes), and the
-    // file's mtime and ctime must be older than the file-system clock's tick: timestamps come from a coarse clock,
-    // so a same-size rewrite within one tick keeps the key (git's "racy clean" rule)
+    // file's mtime and ctime must be older than the file-system clock's tick: timestamps come
+    // from a coarse clock, so a same-size rewrite within one tick keeps the key (git's "racy
+    // clean" rule)
     let now = std::time::SystemTime::now();
     let age = |s: i64| now.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64 - s).unwrap_or(0);
     let settled = age(meta.mtime()) >= 2 && age(meta.ctime()) >= 2;
@@ -61,11 +111,12 @@ pub fn sha256(path: &Path, hash: impl FnOnce(&Path) -> std::io::Result<String>) 
         && let Some(f) = file
         && !p.contains('\n')
     {
-        let mut lines: Vec<&str> = text.lines().filter(|l| !l.ends_with(&format!(" {p}"))).collect();
-        let new = format!("{k} {h} {p}");
-        lines.push(&new);
-        let keep = &lines[lines.len().saturating_sub(MAX_ENTRIES)..];
-        let _ = write_atomic(&f, &(keep.join("\n") + "\n"));
+        let line = format!("{k} {h} {p}\n");
+        let appended = f.parent().map(std::fs::create_dir_all).transpose().ok().and_then(|_| std::fs::OpenOptions::new().create(true).append(true).open(&f).ok()).is_some_and(|mut o| o.write_all(line.as_bytes()).is_ok());
+        if appended {
+            let mut l = loaded().lock().unwrap_or_else(|e| e.into_inner());
+            l.entry(f).or_default().insert(p, (k, h.clone()));
+        }
     }
     Ok(h)
 }

@@ -5,6 +5,9 @@
 //!   improved siunitx variant with metadata filled in ([`summary`], [`tasks::summary`]).
 //! - `generate_hist` (dataset): a seeded synthetic csv_hist drawn from a declared mixture and
 //!   binned as flow-models' `hist -b 12` ([`tasks::generate_hist`]).
+//! - `hist` (dataset): flow-models' `hist` — flow records (csv_flow, binary, nfdump pipe,
+//!   nfcapd) binned into a csv_hist byte for byte ([`histcap`], [`flows`], [`flowhist`],
+//!   [`filter`]).
 //! - `fit` (task, csv_hist): EM mixture fits, `em-compat` (flow-models exactly, §3) or
 //!   `em-binned` (exact binned likelihood, §13), multi-start, goodness of fit (§12)
 //!   ([`fitcap::fit`], [`em`], [`gof`]).
@@ -56,19 +59,25 @@ pub mod binned;
 pub mod em;
 pub mod em_binned;
 pub mod families;
+pub mod filter;
 pub mod fitcap;
 pub mod fitmodel;
 pub mod flowout;
 pub mod fmgen;
+pub mod flowhist;
+pub mod flows;
+pub mod flows_binary;
 pub mod gencap;
 pub mod gof;
 pub mod hist;
+pub mod histcap;
 pub mod initial;
 pub mod mixture;
 pub mod mt19937;
 pub mod ndtr;
 pub mod npcompat;
 pub mod plots;
+pub mod pynum;
 pub mod sampling;
 pub mod squarem;
 pub mod summary;
@@ -91,6 +100,11 @@ impl Plugin for HistFit {
                 "generate_hist",
                 "seeded synthetic csv_hist drawn from a declared flow mixture model, binned as flow-models (b = 12)",
                 tasks::schema_of::<tasks::GenerateHistSettings>(),
+            ).producing("csv_hist"))
+            .with(Capability::dataset(
+                "hist",
+                "flow-models' hist: flow records (csv_flow, binary, nfdump pipe, nfcapd) binned into a csv_hist, byte-identical",
+                tasks::schema_of::<histcap::HistSettings>(),
             ).producing("csv_hist"))
             .with(
                 Capability::task("fit", "EM mixture fit of a csv_hist column (em-compat: flow-models exactly; em-binned: exact binned likelihood) with goodness of fit", tasks::schema_of::<fitcap::FitSettings>())
@@ -126,12 +140,13 @@ impl Plugin for HistFit {
         match capability {
             "summary" => parse_settings::<tasks::SummarySettings>(settings).map(|_| ()),
             "generate_hist" => parse_settings::<tasks::GenerateHistSettings>(settings).and_then(|s| s.check()),
+            "hist" => parse_settings::<histcap::HistSettings>(settings).and_then(|s| s.check()).map(|_| ()),
             "fit" => parse_settings::<fitcap::FitSettings>(settings).and_then(|s| s.check()).map(|_| ()),
             "selection" => parse_settings::<fitcap::SelectionSettings>(settings).and_then(|s| s.candidates()).map(|_| ()),
             "generate" => parse_settings::<gencap::GenerateSettings>(settings).and_then(|s| s.check()),
             "plot" => parse_settings::<plots::PlotSettings>(settings).map(|_| ()),
             "fit_model" => parse_settings::<fitmodel::FitModelSettings>(settings).and_then(|s| s.columns()).map(|_| ()),
-            other => Err(PluginError::config("", format!("unknown capability `{other}`; histfit provides summary, generate_hist, fit, selection, generate, plot"))),
+            other => Err(PluginError::config("", format!("unknown capability `{other}`; histfit provides summary, generate_hist, hist, fit, selection, generate, plot, fit_model"))),
         }
     }
 
@@ -140,12 +155,13 @@ impl Plugin for HistFit {
         let mut r = match req.capability.as_str() {
             "summary" => tasks::summary(req, host),
             "generate_hist" => tasks::generate_hist(req, host),
+            "hist" => histcap::hist(req, host),
             "fit" => fitcap::fit(req, host),
             "selection" => fitcap::selection(req, host),
             "generate" => gencap::generate(req, host),
             "plot" => plots::plot(req, host),
             "fit_model" => fitmodel::fit_model(req, host),
-            other => Err(PluginError::config("", format!("unknown capability `{other}`; histfit provides summary, generate_hist, fit, selection, generate, plot"))),
+            other => Err(PluginError::config("", format!("unknown capability `{other}`; histfit provides summary, generate_hist, hist, fit, selection, generate, plot, fit_model"))),
         }?;
         r.timing.insert("wall_s".into(), t0.elapsed().as_secs_f64());
         Ok(r)

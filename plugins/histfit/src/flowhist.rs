@@ -1,0 +1,238 @@
+//! flow-models' `hist` histogram of flow records (docs/histfit.md, "hist"): per record
+//!
+//! ```text
+//! duration = 0 if packets == 1 else (last - first)·1000 + last_ms - first_ms     [ms, integer]
+//! rate     = 0 if duration == 0 else (8000·octets) / duration                    [bps, Python float]
+//! (bin_lo, bin_hi) = (x, x + 1)                          if b = 0   (bin_calc_one)
+//!                  = (⌊x / w⌋·w, ⌊x / w⌋·w + w), w = 2^max(0, bitlen(int(x)) − b)  (bin_calc_log)
+//! ```
+//!
+//! and per bin the sums of flows, packets, octets, duration, rate (a float summed in input
+//! order) and aggs, printed as `str(int(sum))`. For `x = rate` the bins are keyed by the float
+//! `bin_lo` (several keys may print the same integer, as in flow-models); every other x is an
+//! integer. The operations are Python's, in Python's order ([`crate::pynum`]), so the text is
+//! byte-identical to flow-models' `hist -o csv_hist`.
+use crate::flows::Record;
+use crate::hist::XKind;
+use crate::pynum::{bit_len, float_floor_div, int_true_div, trunc_to_string};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// The additional columns flow-models' `hist -c` can sum.
+pub const COLUMNS: [&str; 6] = ["flows", "packets", "octets", "duration", "rate", "aggs"];
+
+/// Sums of one bin.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bin {
+    /// Lower edge (an integer, or the float for `x = rate`).
+    pub lo: Edge,
+    /// Upper edge (exclusive).
+    pub hi: Edge,
+    /// Number of flows.
+    pub flows: u64,
+    /// Σ packets.
+    pub packets: i128,
+    /// Σ octets.
+    pub octets: i128,
+    /// Σ duration (ms).
+    pub duration: i128,
+    /// Σ rate (bps), a double summed in input order as flow-models does.
+    pub rate: f64,
+    /// Σ aggs.
+    pub aggs: i128,
+}
+
+/// A bin edge: an integer, or a double for rate histograms.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Edge {
+    /// Integer edge.
+    Int(i128),
+    /// Float edge (`x = rate`).
+    Float(f64),
+}
+
+impl Edge {
+    fn text(self) -> Option<String> {
+        match self {
+            Edge::Int(v) => Some(v.to_string()),
+            Edge::Float(v) => trunc_to_string(v),
+        }
+    }
+}
+
+/// A totally ordered key of a double (`-0.0` is `0.0`, as Python's dict treats them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct FKey(u64);
+
+impl FKey {
+    fn of(v: f64) -> FKey {
+        let v = if v == 0.0 { 0.0 } else { v };
+        let b = v.to_bits();
+        FKey(if b >> 63 == 1 { !b } else { b | (1 << 63) })
+    }
+}
+
+/// Bins of integer x below this go to a dense table (the common case), the rest to a map.
+const DENSE: usize = 1 << 16;
+
+/// The histogram being accumulated.
+pub struct FlowHist {
+    x: XKind,
+    bin_exp: u32,
+    need_duration: bool,
+    need_rate: bool,
+    dense: Vec<Option<Bin>>,
+    ints: BTreeMap<i128, Bin>,
+    floats: BTreeMap<FKey, Bin>,
+    /// Flows added.
+    pub flows: u64,
+}
+
+fn new_bin(lo: Edge, hi: Edge) -> Bin {
+    Bin { lo, hi, flows: 0, packets: 0, octets: 0, duration: 0, rate: 0.0, aggs: 0 }
+}
+
+/// `bin_calc_log(x, b)` for an integer x: `(x // w)·w` with w = 2^k is an arithmetic shift
+/// right then left (Python's floor division rounds toward −∞, as the shift does).
+pub fn log_bin_int(x: i128, b: u32) -> (i128, i128) {
+    let k = bit_len(x.unsigned_abs()).saturating_sub(b);
+    let lo = (x >> k) << k;
+    (lo, lo + (1i128 << k))
+}
+
+/// `bin_calc_log(x, b)` for a float x: `int(x).bit_length()`, then float `//` and `*`.
+pub fn log_bin_float(x: f64, b: u32) -> (f64, f64) {
+    let bl = bit_len((x.trunc() as i128).unsigned_abs());
+    let w = 2f64.powi(bl.saturating_sub(b) as i32);
+    let lo = float_floor_div(x, w) * w;
+    (lo, lo + w)
+}
+
+impl FlowHist {
+    /// An empty histogram of `x` with bin exponent `b`; `columns` says which sums are printed
+    /// (duration and rate are computed only when they are binned or printed).
+    pub fn new(x: XKind, bin_exp: u32, columns: &[String]) -> FlowHist {
+        let has = |c: &str| columns.iter().any(|s| s == c);
+        let need_rate = x == XKind::Rate || has("rate");
+        let need_duration = need_rate || x == XKind::Duration || has("duration");
+        FlowHist { x, bin_exp, need_duration, need_rate, dense: Vec::new(), ints: BTreeMap::new(), floats: BTreeMap::new(), flows: 0 }
+    }
+
+    /// Adds one record.
+    #[inline]
+    pub fn add(&mut self, r: &Record) {
+        let (packets, octets) = (r[18], r[19]);
+        let duration = if self.need_duration && packets != 1 { (r[16] - r[14]) * 1000 + r[17] - r[15] } else { 0 };
+        let rate = if self.need_rate && duration != 0 { int_true_div(8000 * octets, duration) } else { 0.0 };
+        let bin = match self.x {
+            XKind::Rate => {
+                let (lo, hi) = if self.bin_exp == 0 { (rate, rate + 1.0) } else { log_bin_float(rate, self.bin_exp) };
+                self.floats.entry(FKey::of(lo)).or_insert_with(|| new_bin(Edge::Float(lo), Edge::Float(hi)))
+            }
+            _ => {
+                let v = match self.x {
+                    XKind::Length => packets,
+                    XKind::Size => octets,
+                    _ => duration,
+                };
+                let (lo, hi) = if self.bin_exp == 0 { (v, v + 1) } else { log_bin_int(v, self.bin_exp) };
+                if (0..DENSE as i128).contains(&lo) {
+                    let i = lo as usize;
+                    if i >= self.dense.len() {
+                        self.dense.resize(i + 1, None);
+                    }
+                    self.dense[i].get_or_insert_with(|| new_bin(Edge::Int(lo), Edge::Int(hi)))
+                } else {
+                    self.ints.entry(lo).or_insert_with(|| new_bin(Edge::Int(lo), Edge::Int(hi)))
+                }
+            }
+        };
+        bin.flows += 1;
+        bin.packets += packets;
+        bin.octets += octets;
+        bin.duration += duration;
+        bin.rate += rate;
+        bin.aggs += r[20];
+        self.flows += 1;
+    }
+
+    /// The bins in ascending `bin_lo`.
+    pub fn bins(&self) -> Vec<&Bin> {
+        let neg = self.ints.range(..0).map(|(_, b)| b);
+        let dense = self.dense.iter().flatten();
+        let pos = self.ints.range(0..).map(|(_, b)| b);
+        neg.chain(dense).chain(pos).chain(self.floats.values()).collect()
+    }
+
+    /// Number of non-empty bins.
+    pub fn len(&self) -> usize {
+        self.dense.iter().flatten().count() + self.ints.len() + self.floats.len()
+    }
+
+    /// Whether no flow was added.
+    pub fn is_empty(&self) -> bool {
+        self.flows == 0
+    }
+
+    /// The header line (without newline): `bin_lo,bin_hi,flows_sum,packets_sum,octets_sum`
+    /// then `<c>_sum` per additional column.
+    pub fn header(columns: &[String]) -> String {
+        let mut h = String::from("bin_lo,bin_hi,flows_sum,packets_sum,octets_sum");
+        for c in columns {
+            let _ = write!(h, ",{c}_sum");
+        }
+        h
+    }
+
+    /// Writes the data lines (each ending in `\n`) into `out`; `Err` names a sum Python could
+    /// not print (an infinite rate sum).
+    pub fn write_rows(&self, columns: &[String], out: &mut String) -> Result<(), String> {
+        for b in self.bins() {
+            let lo = b.lo.text().ok_or("bin_lo is not finite")?;
+            let hi = b.hi.text().ok_or("bin_hi is not finite")?;
+            let _ = write!(out, "{lo},{hi},{},{},{}", b.flows, b.packets, b.octets);
+            for c in columns {
+                let v = match c.as_str() {
+                    "flows" => b.flows.to_string(),
+                    "packets" => b.packets.to_string(),
+                    "octets" => b.octets.to_string(),
+                    "duration" => b.duration.to_string(),
+                    "rate" => trunc_to_string(b.rate).ok_or("rate_sum overflows a double (Python: OverflowError)")?,
+                    "aggs" => b.aggs.to_string(),
+                    other => return Err(format!("unknown column `{other}`")),
+                };
+                out.push(',');
+                out.push_str(&v);
+            }
+            out.push('\n');
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_bins_match_flow_models_definition() {
+        // bin_calc_log(5000, 12): bit_length 13 → width 2 → (5000, 5002)
+        assert_eq!(log_bin_int(5000, 12), (5000, 5002));
+        assert_eq!(log_bin_int(5001, 12), (5000, 5002));
+        assert_eq!(log_bin_int(0, 3), (0, 1));
+        // negative durations: floor division
+        assert_eq!(log_bin_int(-37, 3), (-40, -32));
+        assert_eq!(log_bin_float(1234.75, 4), (1152.0, 1280.0));
+        assert_eq!(log_bin_float(0.25, 4), (0.0, 1.0));
+    }
+
+    #[test]
+    fn float_keys_order_numerically() {
+        let mut v = [3.5, -1.0, 0.0, -0.0, 1e300, -2e-300, 7.0];
+        v.sort_by_key(|x| FKey::of(*x));
+        assert_eq!(v[0], -1.0);
+        assert_eq!(v[1], -2e-300);
+        assert_eq!(v[6], 1e300);
+        assert_eq!(FKey::of(0.0), FKey::of(-0.0));
+    }
+}
