@@ -207,3 +207,56 @@ fn generate_writes_flow_models_csv_flow_and_binary_byte_for_byte() {
         assert_eq!(std::fs::read(tmp.path().join("ours").join(n)).unwrap(), std::fs::read(tmp.path().join("theirs").join(n)).unwrap(), "{n} differs");
     }
 }
+
+#[test]
+fn hist_writes_flow_models_csv_hist_byte_for_byte() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_model(&tmp.path().join("my_mixture"));
+    let o = in_dir(tmp.path(), &["generate", "-q", "-s", "20000", "--seed", "11", "-O", "flows.csv", "my_mixture"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["-x", "length"],
+        vec!["-x", "length", "-b", "12"],
+        vec!["-x", "size", "-b", "3", "-c", "duration", "-c", "rate"],
+        vec!["-x", "size", "--filter-expr", "packets > 3 and octets < 100000"],
+        vec!["-x", "length", "--skip-in", "100", "--count-in", "5000", "--skip-out", "7", "--count-out", "3000"],
+    ];
+    let mut jobs = Vec::new();
+    for (i, c) in cases.iter().enumerate() {
+        let mut args = vec!["hist".to_string(), "-i".into(), "csv_flow".into()];
+        args.extend(c.iter().map(|s| s.to_string()));
+        args.push("flows.csv".into());
+        let out = format!("ours-{i}.csv");
+        let a: Vec<&str> = args.iter().map(String::as_str).chain(["-q", "-O", out.as_str()]).collect();
+        let o = in_dir(tmp.path(), &a);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        let argv: Vec<String> = args.iter().map(|s| format!("{s:?}")).collect();
+        jobs.push(format!("[{}, '-O', 'theirs-{i}.csv']", argv.join(", ")));
+    }
+    let code = format!("import sys\nfrom flow_models.hist import parser, hist\nfor argv in [{}]:\n    a = vars(parser().parse_args(argv[1:]))\n    hist(**a)\n", jobs.join(", "));
+    let Some(_) = python(&code, tmp.path()) else { return };
+    for i in 0..cases.len() {
+        let ours = std::fs::read(tmp.path().join(format!("ours-{i}.csv"))).unwrap();
+        let theirs = std::fs::read(tmp.path().join(format!("theirs-{i}.csv"))).unwrap();
+        assert!(ours == theirs, "{:?}: csv_hist differs from flow-models' hist", cases[i]);
+        assert!(ours.len() > 40, "{:?}: empty", cases[i]);
+    }
+}
+
+#[test]
+fn plot_writes_flow_models_figures_in_the_current_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_model(&tmp.path().join("my_mixture"));
+    std::fs::copy(fixture("small_length.csv"), tmp.path().join("h.csv")).unwrap();
+    let o = in_dir(tmp.path(), &["plot", "-q", "h.csv", "my_mixture/", "-P", "comp_stack", "-C", "comp"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for f in ["cdf", "pdf-flows", "pdf-packets", "pdf-octets", "avg-packets", "avg-octets", "avg-packet_size"] {
+        let p = tmp.path().join(format!("{f}.png"));
+        let b = std::fs::read(&p).unwrap_or_else(|e| panic!("{f}.png: {e}"));
+        assert_eq!(&b[1..4], b"PNG", "{f}.png");
+        assert!(!tmp.path().join(format!("{f}.svg")).exists(), "flow-models' default is png only");
+    }
+    let o = in_dir(tmp.path(), &["plot", "-q", "--single", "--format", "pdf", "h.csv", "my_mixture/"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(std::fs::read(tmp.path().join("single.pdf")).unwrap().starts_with(b"%PDF"));
+}
