@@ -330,4 +330,31 @@ mod tests {
         assert!(e1 < e0, "{e0:?} -> {e1:?}");
         assert!(ind.score.acceptable, "worst {}", ind.score.worst);
     }
+
+    #[test]
+    fn kick_keeps_every_count_share_and_the_accumulator_exact() {
+        // random profiles and seeds: a kick moves only P, B and the windows (matched swaps)
+        for seed in 0..6u64 {
+            let recs = crate::generate::generate(&crate::generate::GenOptions { rows: 3000 + 700 * seed as usize, seed: 100 + seed, ..Default::default() });
+            let mut csv = Vec::new();
+            crate::generate::write(&recs, &mut csv).unwrap();
+            let p = crate::profile::read_from(&csv[..], "g").unwrap();
+            let m = Model::new(&p, &default_decls(Variant::Windows), Variant::Windows, 0.02, 0.005, 0.005, 60).unwrap();
+            let mut rng = flowlab_abi::seed::rng_from_u64(seed, "t", 0);
+            let mut ind = Individual::from_words(&m, random_words(m.len(), m.len() / 10, &mut rng));
+            let before = ind.clone();
+            let rep = Repairer::new(&m);
+            let done = rep.kick(&mut ind, 50, &mut rng);
+            assert!(done > 0 && done <= 50, "{done}");
+            assert_ne!(ind.words, before.words);
+            let fresh = Individual::from_words(&m, ind.words.clone());
+            assert_eq!(fresh.acc, ind.acc);
+            assert_eq!(fresh.score, ind.score);
+            assert_eq!(ind.ones, before.ones);
+            assert_eq!((ind.acc.n, ind.acc.n6), (before.acc.n, before.acc.n6));
+            assert_eq!(ind.acc.bins, before.acc.bins);
+            assert_eq!(ind.acc.protos, before.acc.protos);
+            assert_eq!(ind.acc.ports, before.acc.ports);
+        }
+    }
 }
