@@ -244,7 +244,17 @@ impl<'a> Repairer<'a> {
                         let heavy = (0..16).filter_map(|_| pick(ind, n, leave, from, &mut rng)).max_by_key(|&c| model.items[c].pk);
                         let Some(c) = heavy else { continue };
                         let single = if leave { ind.ones > bounds.0 } else { ind.ones < bounds.1 };
-                        let p = if single && rng.random::<bool>() { None } else { pick(ind, n, !leave, None, &mut rng) };
+                        let p = if single && rng.random::<bool>() {
+                            None
+                        } else {
+                            // a swap partner is needed at the size bound: without one the
+                            // move would leave `bounds` (n one past it)
+                            let q = pick(ind, n, !leave, None, &mut rng);
+                            if q.is_none() && !single {
+                                continue;
+                            }
+                            q
+                        };
                         if leave { Move { out: Some(c), inn: p } } else { Move { out: p, inn: Some(c) } }
                     }
                     _ => {
@@ -355,6 +365,28 @@ mod tests {
             assert_eq!(ind.acc.bins, before.acc.bins);
             assert_eq!(ind.acc.protos, before.acc.protos);
             assert_eq!(ind.acc.ports, before.acc.ports);
+        }
+    }
+
+    #[test]
+    fn repair_and_restarts_stay_within_the_gene_bounds() {
+        // a tight size range (n fixed) makes every size-changing move hit a bound
+        for seed in 0..4u64 {
+            let recs = crate::generate::generate(&crate::generate::GenOptions { rows: 6000, seed: 300 + seed, ..Default::default() });
+            let mut csv = Vec::new();
+            crate::generate::write(&recs, &mut csv).unwrap();
+            let p = crate::profile::read_from(&csv[..], "g").unwrap();
+            let m = Model::new(&p, &default_decls(Variant::Windows), Variant::Windows, 0.005, 0.005, 0.005, 5).unwrap();
+            let mut rng = flowlab_abi::seed::rng_from_u64(seed, "t", 0);
+            let mut ind = Individual::from_words(&m, random_words(m.len(), 600, &mut rng));
+            let rep = Repairer::new(&m);
+            rep.run(&mut ind, Budget { steps: 4000, tau: 0.9, bounds: (600, 600) }, "cd", "repair", &Host::detached()).unwrap();
+            assert_eq!(ind.ones, 600);
+            rep.kick(&mut ind, 40, &mut rng);
+            rep.run(&mut ind, Budget { steps: 4000, tau: 0.9, bounds: (590, 600) }, "cd", "repair_round_1", &Host::detached()).unwrap();
+            assert!((590..=600).contains(&ind.ones), "{}", ind.ones);
+            let fresh = Individual::from_words(&m, ind.words.clone());
+            assert_eq!(fresh.acc, ind.acc);
         }
     }
 }
