@@ -442,6 +442,8 @@ pub fn sample(model: Model, s: &SampleSettings, seed_hex: &str, host: &Host, poo
     let restarts = s.restarts() as u64;
     let budget = repair::Budget { steps, tau: s.local_tau, bounds: (lo, hi) };
     let mut rs = repair::RepairStats::default();
+    // the best unaccepted sample of the repair rounds, returned when the GA path ends worse
+    let mut rounds_best: Option<genome::Individual> = None;
     if s.search == Search::Hybrid && steps > 0 {
         // repair first, from one start individual at the sample size where the count shares
         // fit best (`bound`); then kick-and-repair rounds from the best so far; the GA runs
@@ -491,6 +493,7 @@ pub fn sample(model: Model, s: &SampleSettings, seed_hex: &str, host: &Host, poo
             first.evaluations += rs.proposals;
             return Ok(SampleRun { model, ga: first, local: Default::default(), repair: rs, feasibility, bounds: (lo, hi) });
         }
+        rounds_best = Some(first.solution);
     }
     let mut out = ga::run(&model, &cfg, seed_hex, host, pool)?;
     out.evaluations += rs.proposals;
@@ -507,6 +510,12 @@ pub fn sample(model: Model, s: &SampleSettings, seed_hex: &str, host: &Host, poo
         out.evaluations += r2.proposals;
         rs = rs.plus(r2);
         host.info(&format!("repair after the GA: {} steps, {} moves kept of {} evaluated, fitness {:.6}, accepted {}", r2.steps, r2.kept, r2.proposals, out.solution.score.fitness, out.accepted));
+    }
+    if let Some(b) = rounds_best.filter(|_| !out.accepted) {
+        let soft = s.local_tau * model.limit_pct;
+        if model.repair_objective(&b.acc, soft, None) < model.repair_objective(&out.solution.acc, soft, None) {
+            out.solution = b;
+        }
     }
     Ok(SampleRun { model, ga: out, local: st, repair: rs, feasibility, bounds: (lo, hi) })
 }
