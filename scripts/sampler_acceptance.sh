@@ -5,24 +5,28 @@
 # shipped experiment), 9-11 % sampling, deviation 0.005, both fitness variants, default
 # settings. Every accepted sample is re-scored by the oracle ft_sampler_metrics.py (FITNESS
 # to 1e-6 and its own acceptance verdict).
-# Usage: scripts/sampler_acceptance.sh OUT.tsv [SIZES="100000 300000 1000000 10000000"] [SEEDS="20 20 20 3"]
+# Usage: scripts/sampler_acceptance.sh OUT.tsv [SIZES="100000 300000 1000000 10000000"] [SEEDS="20 20 20 20"] [FIRST=1]
+# (seeds FIRST..SEEDS per size; the binary is copied first, so a rebuild during the sweep does
+# not change it halfway)
 # Needs /usr/bin/time and a Python with numpy (FLOWLAB_PYTHON, else python3).
 set -euo pipefail
 OUT=${1:?usage: sampler_acceptance.sh OUT.tsv [SIZES] [SEEDS]}
 SIZES=(${2:-100000 300000 1000000 10000000})
-SEEDS=(${3:-20 20 20 3})
+SEEDS=(${3:-20 20 20 20})
+FIRST=${4:-1}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 REF=${FLOWLAB_REFERENCE_DIR:-$ROOT/../shared/reference}
 PY=${FLOWLAB_PYTHON:-python3}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 cargo build --release -q -p flowlab-sampler --bin ft-profile-sampler-rs
-BIN=$CARGO_TARGET_DIR/release/ft-profile-sampler-rs
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
+cp "$CARGO_TARGET_DIR/release/ft-profile-sampler-rs" "$W/sampler"
+BIN=$W/sampler
 printf 'rows\tprofile_seed\tseed\tfitness\taccepted\ttermination\tgenerations\trepair_steps\tevaluations\tworst_deviation\tuser_s\twall_s\tmax_rss_kb\toracle_fitness\toracle_accepts\n' > "$OUT"
 for k in "${!SIZES[@]}"; do
   rows=${SIZES[$k]}
-  for ((i = 1; i <= ${SEEDS[$k]}; i++)); do
+  for ((i = FIRST; i <= ${SEEDS[$k]}; i++)); do
     pseed=$((rows / 1000 * 100 + 50000 + i))     # held-out profile seeds (e.g. 60001.. at 100k)
     "$BIN" --generate "$rows" -s "$pseed" -o "$W/p.csv"
     for fit in readme windows; do

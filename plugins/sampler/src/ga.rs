@@ -97,6 +97,13 @@ pub fn strata_order(model: &Model) -> Vec<u32> {
     keys.into_iter().map(|(_, i)| i).collect()
 }
 
+/// A stratified start of `k` biflows over a precomputed [`strata_order`], its offset drawn
+/// from `stream_rng(seed_hex, "init", index)` (index 0 is the start of [`start_only`]).
+pub fn stratified_start(model: &Model, order: &[u32], k: usize, seed_hex: &str, index: u64) -> Individual {
+    let mut rng = stream_rng(seed_hex, "init", index);
+    Individual::from_words(model, stratified_words(order, k, &mut rng))
+}
+
 fn stratified_words<R: Rng>(order: &[u32], k: usize, rng: &mut R) -> Vec<u64> {
     let n = order.len();
     let mut w = vec![0u64; n.div_ceil(64)];

@@ -81,6 +81,18 @@ pub enum Search {
 pub const HYBRID_REPAIR: u64 = 300_000;
 /// Default stall length of `search = "hybrid"` (generations without a rise of the best).
 pub const HYBRID_STALL: u32 = 20;
+/// Default restart rounds of `search = "hybrid"` after the first repair fails.
+pub const HYBRID_RESTARTS: u32 = 24;
+/// Steps of the first repair round; round r gets `REPAIR_ROUND · 2^⌊r/2⌋` (a doubling
+/// restart schedule: short rounds while most runs succeed within a few thousand steps, long
+/// ones for profiles that need them), all within the `repair` total.
+pub const REPAIR_ROUND: u64 = 6_000;
+/// Most `restarts`.
+pub const MAX_RESTARTS: u32 = 10_000;
+/// Matched swaps of one kick, as a share of the sample size (at least [`KICK_MIN`]).
+pub const KICK_SHARE: f64 = 0.002;
+/// Fewest matched swaps of one kick.
+pub const KICK_MIN: usize = 16;
 
 /// Largest `generations` (the original's default is 500; `docs/sampler.md`).
 pub const MAX_GENERATIONS: u32 = 1_000_000;
@@ -201,6 +213,12 @@ pub struct SampleSettings {
     #[serde(default)]
     #[schemars(range(max = MAX_GENERATIONS))]
     pub stall: Option<u32>,
+    /// Restart rounds after the first repair ends unaccepted (default 24 for `hybrid`, 0 for
+    /// `ga`): odd rounds repair a fresh stratified start, even rounds a kick of the best sample
+    /// so far; round r has `6000·2^⌊r/2⌋` steps, all rounds together at most `repair`.
+    #[serde(default)]
+    #[schemars(range(max = MAX_RESTARTS))]
+    pub restarts: Option<u32>,
     /// Write `sample.csv` (default true).
     #[serde(default = "d_true")]
     pub write_sample: bool,
@@ -279,6 +297,14 @@ impl SampleSettings {
     pub fn repair_steps(&self) -> u64 {
         self.repair.unwrap_or(match self.search {
             Search::Hybrid => HYBRID_REPAIR,
+            Search::Ga => 0,
+        })
+    }
+
+    /// Kick-and-repair rounds (default per search).
+    pub fn restarts(&self) -> u32 {
+        self.restarts.unwrap_or(match self.search {
+            Search::Hybrid => HYBRID_RESTARTS,
             Search::Ga => 0,
         })
     }
@@ -413,19 +439,61 @@ pub fn sample(model: Model, s: &SampleSettings, seed_hex: &str, host: &Host, poo
         return Ok(SampleRun { model, ga: out, local: Default::default(), repair: Default::default(), feasibility, bounds: (lo, hi) });
     }
     let steps = s.repair_steps();
+    let restarts = s.restarts() as u64;
     let budget = repair::Budget { steps, tau: s.local_tau, bounds: (lo, hi) };
     let mut rs = repair::RepairStats::default();
+    // the best unaccepted sample of the repair rounds, returned when the GA path ends worse
+    let mut rounds_best: Option<genome::Individual> = None;
     if s.search == Search::Hybrid && steps > 0 {
         // repair first, from one start individual at the sample size where the count shares
-        // fit best (`bound`): the GA runs only when this fails
+        // fit best (`bound`); then kick-and-repair rounds from the best so far; the GA runs
+        // only when all of them fail
+        let rep = repair::Repairer::new(&model);
+        let mut left = steps;
+        let mut round = |r: u64| {
+            let b = (REPAIR_ROUND << (r / 2).min(40)).min(left);
+            left -= b;
+            repair::Budget { steps: b, ..budget }
+        };
         let mut first = ga::start_only(&model, &cfg, feasibility.count_n, seed_hex);
-        rs = repair::run(&model, &mut first.solution, budget, seed_hex, "repair", host)?;
-        host.info(&format!("repair from the start: {} steps, {} moves kept of {} evaluated, fitness {:.6}, accepted {}", rs.steps, rs.kept, rs.proposals, first.solution.score.fitness, first.solution.score.acceptable));
+        let r0 = rep.run(&mut first.solution, round(0), seed_hex, "repair", host)?;
+        rs = rs.plus(r0);
+        host.info(&format!("repair from the start: {} steps, {} moves kept of {} evaluated, fitness {:.6}, accepted {}", r0.steps, r0.kept, r0.proposals, first.solution.score.fitness, first.solution.score.acceptable));
+        let soft = s.local_tau * model.limit_pct;
+        let mut best_obj = model.repair_objective(&first.solution.acc, soft, None);
+        let order = if restarts > 0 && !first.solution.score.acceptable { ga::strata_order(&model) } else { Vec::new() };
+        for r in 1..=restarts {
+            let budget_r = round(r);
+            if first.solution.score.acceptable || budget_r.steps == 0 {
+                break;
+            }
+            // odd rounds: a fresh stratified start (another offset); even rounds: a kick of the
+            // best so far
+            let mut cand = if r % 2 == 1 {
+                ga::stratified_start(&model, &order, feasibility.count_n, seed_hex, r)
+            } else {
+                let mut c = first.solution.clone();
+                let mut rng = stream_rng(seed_hex, "kick", r);
+                let k = ((KICK_SHARE * c.ones as f64) as usize).max(KICK_MIN);
+                rs.kicks += rep.kick(&mut c, k, &mut rng) as u64;
+                c
+            };
+            let ri = rep.run(&mut cand, budget_r, seed_hex, &format!("repair_round_{r}"), host)?;
+            rs = rs.plus(ri);
+            rs.rounds += 1;
+            let obj = model.repair_objective(&cand.acc, soft, None);
+            host.info(&format!("restart round {r}: {} steps, fitness {:.6}, accepted {}", ri.steps, cand.score.fitness, cand.score.acceptable));
+            if cand.score.acceptable || obj < best_obj {
+                best_obj = obj;
+                first.solution = cand;
+            }
+        }
         if first.solution.score.acceptable {
             first.accepted = true;
             first.evaluations += rs.proposals;
             return Ok(SampleRun { model, ga: first, local: Default::default(), repair: rs, feasibility, bounds: (lo, hi) });
         }
+        rounds_best = Some(first.solution);
     }
     let mut out = ga::run(&model, &cfg, seed_hex, host, pool)?;
     out.evaluations += rs.proposals;
@@ -440,8 +508,14 @@ pub fn sample(model: Model, s: &SampleSettings, seed_hex: &str, host: &Host, poo
         let r2 = repair::run(&model, &mut out.solution, budget, seed_hex, "repair_after_ga", host)?;
         out.accepted = out.solution.score.acceptable;
         out.evaluations += r2.proposals;
-        rs = repair::RepairStats { steps: rs.steps + r2.steps, proposals: rs.proposals + r2.proposals, kept: rs.kept + r2.kept };
+        rs = rs.plus(r2);
         host.info(&format!("repair after the GA: {} steps, {} moves kept of {} evaluated, fitness {:.6}, accepted {}", r2.steps, r2.kept, r2.proposals, out.solution.score.fitness, out.accepted));
+    }
+    if let Some(b) = rounds_best.filter(|_| !out.accepted) {
+        let soft = s.local_tau * model.limit_pct;
+        if model.repair_objective(&b.acc, soft, None) < model.repair_objective(&out.solution.acc, soft, None) {
+            out.solution = b;
+        }
     }
     Ok(SampleRun { model, ga: out, local: st, repair: rs, feasibility, bounds: (lo, hi) })
 }

@@ -52,6 +52,17 @@ pub struct RepairStats {
     pub proposals: u64,
     /// Moves kept.
     pub kept: u64,
+    /// Kick-and-repair rounds run after the first repair (`restarts`).
+    pub rounds: u64,
+    /// Matched swaps made by the kicks.
+    pub kicks: u64,
+}
+
+impl RepairStats {
+    /// The counts of two runs added (`rounds` and `kicks` as well).
+    pub fn plus(self, o: RepairStats) -> RepairStats {
+        RepairStats { steps: self.steps + o.steps, proposals: self.proposals + o.proposals, kept: self.kept + o.kept, rounds: self.rounds + o.rounds, kicks: self.kicks + o.kicks }
+    }
 }
 
 /// Biflows grouped by class (L3, size bin, protocol slot, port slots), each class sorted by a
@@ -139,108 +150,167 @@ pub struct Budget {
     pub bounds: (usize, usize),
 }
 
-/// Repairs `ind` in place with at most `budget.steps` steps; stops when it is acceptable or after
-/// [`PATIENCE`] steps without a kept move.
-pub fn run(model: &Model, ind: &mut Individual, budget: Budget, seed_hex: &str, stream: &str, host: &Host) -> Result<RepairStats, PluginError> {
-    let Budget { steps, tau, bounds } = budget;
-    let mut st = RepairStats::default();
-    if steps == 0 || ind.score.acceptable || ind.ones == 0 || ind.ones == model.len() {
-        return Ok(st);
+/// The per-profile tables of the repair (carriers and the two class orders), built once and
+/// shared by every round ([`Repairer::run`]) and kick ([`Repairer::kick`]) of a task.
+pub struct Repairer<'a> {
+    model: &'a Model,
+    car: crate::local::Carriers,
+    by_pk: Classes,
+    by_time: Option<Classes>,
+}
+
+impl<'a> Repairer<'a> {
+    /// Builds the tables: O(N log N) for the two sorts plus O(Σ windows spanned).
+    pub fn new(model: &'a Model) -> Self {
+        let car = carriers(model);
+        // partners with close packet counts, and (with windows) with the same last window and a
+        // close start: such a pair differs mostly in the windows where one starts before the other
+        let by_pk = classes(model, |i| (model.items[i].pk, model.items[i].by, 0));
+        let by_time = model.windows.as_ref().map(|w| classes(model, |i| (((model.end_ns[i] - w.t0_ns) / w.len_ns) as u64, (model.start_ns[i] - w.t0_ns) as u64, model.items[i].pk)));
+        Repairer { model, car, by_pk, by_time }
     }
-    let car = carriers(model);
-    // partners with close packet counts, and (with windows) with the same last window and a
-    // close start: such a pair differs mostly in the windows where one starts before the other
-    let by_pk = classes(model, |i| (model.items[i].pk, model.items[i].by, 0));
-    let by_time = model.windows.as_ref().map(|w| classes(model, |i| (((model.end_ns[i] - w.t0_ns) / w.len_ns) as u64, (model.start_ns[i] - w.t0_ns) as u64, model.items[i].pk)));
-    let n = model.len();
-    let soft = tau * model.limit_pct;
-    let mut rng = stream_rng(seed_hex, stream, 0);
-    let mut over = Vec::new();
-    let mut cur = model.repair_objective(&ind.acc, soft, Some(&mut over));
-    let mut last_kept = 0u64;
-    while st.steps < steps && st.steps - last_kept < PATIENCE && !over.is_empty() && !model.score(&ind.acc).acceptable {
-        if st.steps % 1024 == 0 {
-            host.check_cancel()?;
-            host.progress(st.steps, steps);
+
+    /// Perturbs `ind` by `k` random matched swaps (a selected biflow out, an unselected one of
+    /// its class in, the partner drawn from the time order when windows are declared, else
+    /// from the packet order): every count share and n stay exact, so the kick only moves
+    /// the ratios and the windows — the part a stalled repair is stuck on. Returns the swaps
+    /// made (a draw without a free partner is skipped).
+    pub fn kick<R: Rng>(&self, ind: &mut Individual, k: usize, rng: &mut R) -> usize {
+        let (model, n) = (self.model, self.model.len());
+        let cls = self.by_time.as_ref().unwrap_or(&self.by_pk);
+        let mut done = 0;
+        for _ in 0..k {
+            let Some(c) = pick(ind, n, true, None, rng) else { continue };
+            let Some(p) = cls.partner(ind, c, false, rng) else { continue };
+            let mv = Move { out: Some(c), inn: Some(p) };
+            apply(model, ind, mv, true);
+            flip(ind, mv);
+            done += 1;
         }
-        st.steps += 1;
-        let (j, too_much) = over[rng.random_range(0..over.len())];
-        let list = car.of(j);
-        let from = (!list.is_empty()).then_some(list);
-        let mut best: Option<(Move, f64)> = None;
-        for _ in 0..CANDIDATES {
-            let kind = rng.random_range(0..5u32);
-            let mv = match kind {
-                0 | 1 => {
-                    // matched swap: the carrier side leaves/enters, its class neighbour the other
-                    let Some(c) = pick(ind, n, too_much, from, &mut rng) else { continue };
-                    let cls = match &by_time {
-                        Some(t) if kind == 1 => t,
-                        _ => &by_pk,
-                    };
-                    let Some(p) = cls.partner(ind, c, !too_much, &mut rng) else { continue };
-                    if too_much { Move { out: Some(c), inn: Some(p) } } else { Move { out: Some(p), inn: Some(c) } }
-                }
-                2 => {
-                    let Some(c) = pick(ind, n, too_much, from, &mut rng) else { continue };
-                    let Some(p) = pick(ind, n, !too_much, None, &mut rng) else { continue };
-                    if too_much { Move { out: Some(c), inn: Some(p) } } else { Move { out: Some(p), inn: Some(c) } }
-                }
-                4 => {
-                    // heavy: the carrier with the most packets of 16 draws leaves (enters); a
-                    // random biflow takes its place, or none when the bounds allow. A ratio
-                    // has no carriers and its direction says nothing about which side needs
-                    // packets: the side is drawn.
-                    let leave = if from.is_some() { too_much } else { rng.random::<bool>() };
-                    let heavy = (0..16).filter_map(|_| pick(ind, n, leave, from, &mut rng)).max_by_key(|&c| model.items[c].pk);
-                    let Some(c) = heavy else { continue };
-                    let single = if leave { ind.ones > bounds.0 } else { ind.ones < bounds.1 };
-                    let p = if single && rng.random::<bool>() { None } else { pick(ind, n, !leave, None, &mut rng) };
-                    if leave { Move { out: Some(c), inn: p } } else { Move { out: p, inn: Some(c) } }
-                }
-                _ => {
-                    // single: a carrier leaves (enters); or, half the time, any biflow enters
-                    // (leaves) — a share c/n also moves with n, and when c cannot move by one
-                    // without overshooting, n has to. A ratio has no carriers: either side.
-                    let (remove, pool) = match from {
-                        Some(_) if rng.random::<bool>() => (!too_much, None),
-                        Some(_) => (too_much, from),
-                        None => (rng.random::<bool>(), None),
-                    };
-                    if (remove && ind.ones <= bounds.0) || (!remove && ind.ones >= bounds.1) {
-                        continue;
+        ind.rescore(model);
+        done
+    }
+
+    /// Repairs `ind` in place with at most `budget.steps` steps; stops when it is acceptable
+    /// or after [`PATIENCE`] steps without a kept move.
+    pub fn run(&self, ind: &mut Individual, budget: Budget, seed_hex: &str, stream: &str, host: &Host) -> Result<RepairStats, PluginError> {
+        let Repairer { model, car, by_pk, by_time } = self;
+        let model: &Model = model;
+        let Budget { steps, tau, bounds } = budget;
+        let mut st = RepairStats::default();
+        if steps == 0 || ind.score.acceptable || ind.ones == 0 || ind.ones == model.len() {
+            return Ok(st);
+        }
+        let n = model.len();
+        let soft = tau * model.limit_pct;
+        let mut rng = stream_rng(seed_hex, stream, 0);
+        let mut over = Vec::new();
+        let mut cur = model.repair_objective(&ind.acc, soft, Some(&mut over));
+        let mut last_kept = 0u64;
+        while st.steps < steps && st.steps - last_kept < PATIENCE && !over.is_empty() && !model.score(&ind.acc).acceptable {
+            if st.steps % 1024 == 0 {
+                host.check_cancel()?;
+                host.progress(st.steps, steps);
+            }
+            st.steps += 1;
+            let (j, too_much) = over[rng.random_range(0..over.len())];
+            let list = car.of(j);
+            let from = (!list.is_empty()).then_some(list);
+            let mut best: Option<(Move, f64)> = None;
+            for _ in 0..CANDIDATES {
+                let kind = rng.random_range(0..5u32);
+                let mv = match kind {
+                    0 | 1 => {
+                        // matched swap: the carrier side leaves/enters, its class neighbour the other
+                        let Some(c) = pick(ind, n, too_much, from, &mut rng) else { continue };
+                        let cls = match by_time {
+                            Some(t) if kind == 1 => t,
+                            _ => by_pk,
+                        };
+                        let Some(p) = cls.partner(ind, c, !too_much, &mut rng) else { continue };
+                        if too_much { Move { out: Some(c), inn: Some(p) } } else { Move { out: Some(p), inn: Some(c) } }
                     }
-                    let Some(c) = pick(ind, n, remove, pool, &mut rng) else { continue };
-                    if remove { Move { out: Some(c), inn: None } } else { Move { out: None, inn: Some(c) } }
+                    2 => {
+                        let Some(c) = pick(ind, n, too_much, from, &mut rng) else { continue };
+                        let Some(p) = pick(ind, n, !too_much, None, &mut rng) else { continue };
+                        if too_much { Move { out: Some(c), inn: Some(p) } } else { Move { out: Some(p), inn: Some(c) } }
+                    }
+                    4 => {
+                        // heavy: the carrier with the most packets of 16 draws leaves (enters); a
+                        // random biflow takes its place, or none when the bounds allow. A ratio
+                        // has no carriers and its direction says nothing about which side needs
+                        // packets: the side is drawn.
+                        let leave = if from.is_some() { too_much } else { rng.random::<bool>() };
+                        let heavy = (0..16).filter_map(|_| pick(ind, n, leave, from, &mut rng)).max_by_key(|&c| model.items[c].pk);
+                        let Some(c) = heavy else { continue };
+                        let single = if leave { ind.ones > bounds.0 } else { ind.ones < bounds.1 };
+                        let p = if single && rng.random::<bool>() {
+                            None
+                        } else {
+                            // a swap partner is needed at the size bound: without one the
+                            // move would leave `bounds` (n one past it)
+                            let q = pick(ind, n, !leave, None, &mut rng);
+                            if q.is_none() && !single {
+                                continue;
+                            }
+                            q
+                        };
+                        if leave { Move { out: Some(c), inn: p } } else { Move { out: p, inn: Some(c) } }
+                    }
+                    _ => {
+                        // single: a carrier leaves (enters); or, half the time, any biflow enters
+                        // (leaves) — a share c/n also moves with n, and when c cannot move by one
+                        // without overshooting, n has to. A ratio has no carriers: either side.
+                        let (remove, pool) = match from {
+                            Some(_) if rng.random::<bool>() => (!too_much, None),
+                            Some(_) => (too_much, from),
+                            None => (rng.random::<bool>(), None),
+                        };
+                        if (remove && ind.ones <= bounds.0) || (!remove && ind.ones >= bounds.1) {
+                            continue;
+                        }
+                        let Some(c) = pick(ind, n, remove, pool, &mut rng) else { continue };
+                        if remove { Move { out: Some(c), inn: None } } else { Move { out: None, inn: Some(c) } }
+                    }
+                };
+                st.proposals += 1;
+                apply(model, ind, mv, true);
+                let e = model.repair_objective(&ind.acc, soft, None);
+                apply(model, ind, mv, false);
+                if best.as_ref().is_none_or(|(_, b)| e < *b) {
+                    best = Some((mv, e));
                 }
-            };
-            st.proposals += 1;
-            apply(model, ind, mv, true);
-            let e = model.repair_objective(&ind.acc, soft, None);
-            apply(model, ind, mv, false);
-            if best.as_ref().is_none_or(|(_, b)| e < *b) {
-                best = Some((mv, e));
+            }
+            let Some((mv, e)) = best else { continue };
+            if e < cur {
+                apply(model, ind, mv, true);
+                flip(ind, mv);
+                cur = model.repair_objective(&ind.acc, soft, Some(&mut over));
+                st.kept += 1;
+                last_kept = st.steps;
             }
         }
-        let Some((mv, e)) = best else { continue };
-        if e < cur {
-            apply(model, ind, mv, true);
-            if let Some(o) = mv.out {
-                ind.words[o >> 6] ^= 1 << (o & 63);
-                ind.ones -= 1;
-            }
-            if let Some(i) = mv.inn {
-                ind.words[i >> 6] ^= 1 << (i & 63);
-                ind.ones += 1;
-            }
-            cur = model.repair_objective(&ind.acc, soft, Some(&mut over));
-            st.kept += 1;
-            last_kept = st.steps;
-        }
+        ind.rescore(model);
+        host.progress(steps, steps);
+        Ok(st)
     }
-    ind.rescore(model);
-    host.progress(steps, steps);
-    Ok(st)
+}
+
+/// Updates the bits of `ind` for a move already applied to its accumulator.
+fn flip(ind: &mut Individual, mv: Move) {
+    if let Some(o) = mv.out {
+        ind.words[o >> 6] ^= 1 << (o & 63);
+        ind.ones -= 1;
+    }
+    if let Some(i) = mv.inn {
+        ind.words[i >> 6] ^= 1 << (i & 63);
+        ind.ones += 1;
+    }
+}
+
+/// One repair run with freshly built tables ([`Repairer::run`]).
+pub fn run(model: &Model, ind: &mut Individual, budget: Budget, seed_hex: &str, stream: &str, host: &Host) -> Result<RepairStats, PluginError> {
+    Repairer::new(model).run(ind, budget, seed_hex, stream, host)
 }
 
 #[cfg(test)]
@@ -269,5 +339,54 @@ mod tests {
         let e1 = m.repair_objective(&ind.acc, 0.9 * m.limit_pct, None);
         assert!(e1 < e0, "{e0:?} -> {e1:?}");
         assert!(ind.score.acceptable, "worst {}", ind.score.worst);
+    }
+
+    #[test]
+    fn kick_keeps_every_count_share_and_the_accumulator_exact() {
+        // random profiles and seeds: a kick moves only P, B and the windows (matched swaps)
+        for seed in 0..6u64 {
+            let recs = crate::generate::generate(&crate::generate::GenOptions { rows: 3000 + 700 * seed as usize, seed: 100 + seed, ..Default::default() });
+            let mut csv = Vec::new();
+            crate::generate::write(&recs, &mut csv).unwrap();
+            let p = crate::profile::read_from(&csv[..], "g").unwrap();
+            let m = Model::new(&p, &default_decls(Variant::Windows), Variant::Windows, 0.02, 0.005, 0.005, 60).unwrap();
+            let mut rng = flowlab_abi::seed::rng_from_u64(seed, "t", 0);
+            let mut ind = Individual::from_words(&m, random_words(m.len(), m.len() / 10, &mut rng));
+            let before = ind.clone();
+            let rep = Repairer::new(&m);
+            let done = rep.kick(&mut ind, 50, &mut rng);
+            assert!(done > 0 && done <= 50, "{done}");
+            assert_ne!(ind.words, before.words);
+            let fresh = Individual::from_words(&m, ind.words.clone());
+            assert_eq!(fresh.acc, ind.acc);
+            assert_eq!(fresh.score, ind.score);
+            assert_eq!(ind.ones, before.ones);
+            assert_eq!((ind.acc.n, ind.acc.n6), (before.acc.n, before.acc.n6));
+            assert_eq!(ind.acc.bins, before.acc.bins);
+            assert_eq!(ind.acc.protos, before.acc.protos);
+            assert_eq!(ind.acc.ports, before.acc.ports);
+        }
+    }
+
+    #[test]
+    fn repair_and_restarts_stay_within_the_gene_bounds() {
+        // a tight size range (n fixed) makes every size-changing move hit a bound
+        for seed in 0..4u64 {
+            let recs = crate::generate::generate(&crate::generate::GenOptions { rows: 6000, seed: 300 + seed, ..Default::default() });
+            let mut csv = Vec::new();
+            crate::generate::write(&recs, &mut csv).unwrap();
+            let p = crate::profile::read_from(&csv[..], "g").unwrap();
+            let m = Model::new(&p, &default_decls(Variant::Windows), Variant::Windows, 0.005, 0.005, 0.005, 5).unwrap();
+            let mut rng = flowlab_abi::seed::rng_from_u64(seed, "t", 0);
+            let mut ind = Individual::from_words(&m, random_words(m.len(), 600, &mut rng));
+            let rep = Repairer::new(&m);
+            rep.run(&mut ind, Budget { steps: 4000, tau: 0.9, bounds: (600, 600) }, "cd", "repair", &Host::detached()).unwrap();
+            assert_eq!(ind.ones, 600);
+            rep.kick(&mut ind, 40, &mut rng);
+            rep.run(&mut ind, Budget { steps: 4000, tau: 0.9, bounds: (590, 600) }, "cd", "repair_round_1", &Host::detached()).unwrap();
+            assert!((590..=600).contains(&ind.ones), "{}", ind.ones);
+            let fresh = Individual::from_words(&m, ind.words.clone());
+            assert_eq!(fresh.acc, ind.acc);
+        }
     }
 }

@@ -145,6 +145,8 @@ pub fn response(run: &SampleRun, s: &SampleSettings) -> flowlab_abi::Response {
     mt.insert("repair_steps".into(), json!(run.repair.steps));
     mt.insert("repair_proposals".into(), json!(run.repair.proposals));
     mt.insert("repair_moves".into(), json!(run.repair.kept));
+    mt.insert("repair_rounds".into(), json!(run.repair.rounds));
+    mt.insert("repair_kicks".into(), json!(run.repair.kicks));
     mt.insert("ga_stalled".into(), json!(g.stalled));
     mt.insert("feasible".into(), json!(run.feasibility.feasible()));
     mt.insert("achievable_deviation".into(), num(run.feasibility.achievable_pct / 100.0));
