@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Acceptance check of the Slurm backend (issue 7): start a single-node Slurm cluster, run the
+# Acceptance check of the Slurm backend (docs/design.md §7, docs/scale-out.md "Slurm"): start a single-node Slurm cluster, run the
 # 201-cell testplug experiment tests/manifests/scale.toml through `flowlab run --backend slurm`,
 # and require every cell file (outside `timing`) and every artifact to be byte-identical to a
 # local rayon run; then resubmit and require that nothing is rerun. Slurm is always stopped
