@@ -6,7 +6,8 @@
 # (trap), and every step is bounded in time.
 #
 # usage: scripts/slurm-check.sh [FLOWLAB_BINARY]   (default ./target/release/flowlab)
-# env:   SLURM_SN_SCRIPT  the single-node script (default ../shared/reference/slurm-single-node.sh)
+# env:   SLURM_SN_SCRIPT  the single-node script (default: the study's reference directory beside the checkout,
+#                                 docs/design.md §9)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FLOWLAB=${1:-./target/release/flowlab}

@@ -2,7 +2,7 @@
 //! (used by benches/histfit_vs_python.sh for timing):
 //! `histfit_fit_once HIST.csv flows|packets|octets ITER U L [compat|binned] [trace] [gof]`.
 //! By default it does what flow-models' fit does (read, fit, write the JSON); `trace` records
-//! the objective after every iteration, `gof` also scores the fit (spec §12) and prints it.
+//! the objective after every iteration, `gof` also scores the fit (docs/histfit.md, "Goodness of fit") and prints it.
 use flowlab_abi::Host;
 use histfit::binned::Binned;
 use histfit::fitcap::{FitRun, Fitter};

@@ -1,4 +1,4 @@
-//! The `generate` capability: flow records in flow-models' csv_flow format (spec §7) from a
+//! The `generate` capability: flow records in flow-models' csv_flow format (docs/histfit.md, "generate and csv_flow") from a
 //! mixture model (a directory of `flows/packets/octets.json`, inline mixtures, or the
 //! tutorial model) or from a csv_hist histogram, on independent seeded streams.
 //!

@@ -1,4 +1,4 @@
-//! Goodness of fit of a mixture on a histogram column (spec §12), the same figures as
+//! Goodness of fit of a mixture on a histogram column (docs/histfit.md, "Goodness of fit"), the same figures as
 //! `reference/flowmodels_gof.py`.
 //!
 //! With c_i the bin weights, N = Σ c_i, q_i = c_i/N and the discrete model probability of bin

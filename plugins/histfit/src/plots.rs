@@ -1,4 +1,4 @@
-//! Figures of flow-models' `plot` (spec §6) with plotters, as SVG and PNG.
+//! Figures of flow-models' `plot` (docs/histfit.md, "Figures") with plotters, as SVG and PNG.
 //!
 //! - x grid: `unique(rint(geomspace(min bin_lo, max bin_lo, 128)))`;
 //! - data CDF: linear interpolation of cumsum(c)/Σc over bin_lo at the grid; data PDF:

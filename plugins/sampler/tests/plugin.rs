@@ -142,7 +142,7 @@ fn profile_dataset_capability_is_deterministic() {
     }
 }
 
-/// Acceptance (issue 5): readme variant, 1M rows at 9–11 %, seeds 1–3 accepted within the
+/// Acceptance (docs/sampler.md, "Acceptance"): readme variant, 1M rows at 9–11 %, seeds 1–3 accepted within the
 /// default 500 generations; threads 1 and 2 give byte-identical results. Runs in about a
 /// minute in debug; `cargo test --release -p flowlab-sampler --test plugin` takes seconds.
 #[test]
