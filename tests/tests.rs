@@ -27,3 +27,4 @@ mod settings_docs;
 mod first_manifest;
 mod results_csv;
 mod oneline;
+mod citations;

@@ -127,7 +127,8 @@ fn selection_stores_every_candidate_and_picks_by_criterion() {
     }
 }
 
-/// Our GoF equals `reference/flowmodels_gof.py` within 1e-9 relative on the 18 stored mixtures.
+/// Our GoF equals `flowmodels_gof.py` (the study's numpy/scipy yardstick, docs/design.md §9) within
+/// 1e-9 relative on the 18 stored mixtures.
 #[test]
 fn gof_matches_python_yardstick_on_stored_mixtures() {
     let Some(d) = common::data_dir() else { return };
