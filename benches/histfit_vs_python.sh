@@ -4,7 +4,10 @@
 # flow-models' 2.2 `fit` CLI crashes when it saves, so its fitting function is called from
 # Python (benches/histfit_fm_fit.py). Both sides do the same work: read the csv_hist, run the
 # EM for exactly N iterations, write the mixture JSON (flow-models computes no likelihood and no
-# goodness of fit). A third histfit row adds what a flowlab `fit` cell can also do: the objective
+# goodness of fit). The `flowlab fit` row is the whole one-line command a user runs
+# (`flowlab fit -i 400 -U 6 -L 4 -y flows FILE`: manifest, plan, plugin load, cell, store, and
+# `flows.json` + `flows.mode` written in the current directory; `--force` so every run fits).
+# A third histfit row adds what a flowlab `fit` cell can also do: the objective
 # after every iteration (`trace = true`) and the goodness of fit (docs/histfit.md, "Goodness of fit"). Prints CPU and wall
 # seconds, max RSS, the ratios and the largest relative difference between the fitted mixtures.
 #
@@ -27,7 +30,10 @@ if ! "$VENV/bin/python" -c "import flow_models.fit, scipy" 2>/dev/null; then
 fi
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 cargo build -q --release -p flowlab-histfit --example histfit_fit_once
+cargo build -q --release -p flowlab-histfit
+cargo build -q --release
 BIN=$CARGO_TARGET_DIR/release/examples/histfit_fit_once
+FLOWLAB=$CARGO_TARGET_DIR/release/flowlab
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 
@@ -49,13 +55,15 @@ for r in $(seq "$REPEAT"); do
   hf 1 1 --direct "$OUT/hf1.$r.time" --
   hf 2 2 --direct "$OUT/hf2.$r.time" --
   hf x 1 --direct "$OUT/hfx.$r.time" -- compat trace gof
+  mkdir -p "$OUT/fl" && (cd "$OUT/fl" && python3 "$ROOT/benches/rusage.py" --direct "$OUT/fl.$r.time" "$FLOWLAB" fit -q --force --results "$OUT/fl/results" -i "$IT" -U "$U" -L "$L" -y "$Y" "$HIST")
 done
+(cd "$OUT/fl" && python3 "$ROOT/benches/rusage.py" "$OUT/fl.rss.time" "$FLOWLAB" fit -q --force --results "$OUT/fl/results" -i "$IT" -U "$U" -L "$L" -y "$Y" "$HIST")
 hf 1 1 "$OUT/hf1.rss.time" --
 hf 2 2 "$OUT/hf2.rss.time" --
 hf x 1 "$OUT/hfx.rss.time" -- compat trace gof
 grep -h '^read' "$OUT/hf1.log" "$OUT/hfx.log" >&2 || true
 
-PYTHONPATH="$ROOT/benches" python3 - "$OUT" "$REPEAT" "$FM_REPEAT" <<'PY'
+PYTHONPATH="$ROOT/benches" python3 - "$OUT" "$REPEAT" "$FM_REPEAT" "$Y" <<'PY'
 import statistics, sys
 from bench_common import max_rel_diff, mixture, read_time as t
 out, rep, fm_rep = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -63,12 +71,15 @@ fm_runs = [t(f'{out}/fm.{r}.time') for r in range(1, min(fm_rep, rep) + 1)]
 fm = (statistics.median(r[0] for r in fm_runs), statistics.median(r[1] for r in fm_runs), max(r[2] for r in fm_runs))
 print(f'flow-models 2.2       : CPU {fm[0]:7.4f} s   wall {fm[1]:7.4f} s   max RSS {fm[2]:6.1f} MB   (median of {len(fm_runs)})')
 print('    CPU s of each run: ' + ' '.join(f'{r[0]:.3f}' for r in fm_runs))
-for th, label in (('1', '1 thr.        '), ('2', '2 thr.        '), ('x', '1 thr.+tr.+GoF')):
-    runs = [t(f'{out}/hf{th}.{r}.time') for r in range(1, rep + 1)]
-    cpu = statistics.median(r[0] for r in runs); wall = statistics.median(r[1] for r in runs); rss = t(f'{out}/hf{th}.rss.time')[2]
-    print(f'histfit {label}: CPU {cpu:7.4f} s   wall {wall:7.4f} s   max RSS {rss:6.1f} MB   '
+for th, label in (('1', 'histfit 1 thr.        '), ('2', 'histfit 2 thr.        '), ('x', 'histfit 1 thr.+tr.+GoF'), ('fl', 'flowlab fit (one-line)')):
+    pre = 'hf' if th != 'fl' else ''
+    runs = [t(f'{out}/{pre}{th}.{r}.time') for r in range(1, rep + 1)]
+    cpu = statistics.median(r[0] for r in runs); wall = statistics.median(r[1] for r in runs); rss = t(f'{out}/{pre}{th}.rss.time')[2]
+    print(f'{label}: CPU {cpu:7.4f} s   wall {wall:7.4f} s   max RSS {rss:6.1f} MB   '
           f'(median of {rep}; CPU ratio {fm[0] / max(cpu, 1e-9):6.1f}x, wall ratio {fm[1] / max(wall, 1e-9):6.1f}x)')
     print('    CPU s of each run: ' + ' '.join(f'{r[0]:.4f}' for r in runs) + '   wall: ' + ' '.join(f'{r[1]:.4f}' for r in runs))
 worst = max_rel_diff(mixture(f'{out}/fm.json'), mixture(f'{out}/hf1.json'))
 print(f'largest relative difference between the two mixtures: {worst:.2e}')
+worst = max_rel_diff(mixture(f'{out}/fm.json'), mixture(f'{out}/fl/{sys.argv[4]}.json'))
+print(f'largest relative difference, flow-models vs flowlab fit: {worst:.2e}')
 PY

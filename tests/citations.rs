@@ -25,6 +25,7 @@ const ALLOWED: &[(&str, &str)] = &[
     ("benches/endhost_vs_python.sh", "REF=\"${FLOWLAB_REF:-../shared/reference/endhost_ref.py}\""),
     ("benches/histfit_binned_vs_probe.sh", "DATA=${FLOWLAB_DATA_DIR:-$ROOT/../shared/data}"),
     ("benches/histfit_binned_vs_probe.sh", "REF=${FLOWLAB_REFERENCE:-$ROOT/../shared/reference}"),
+    ("benches/histfit_generate_vs_fm.sh", "DATA=${FLOWLAB_DATA_DIR:-$ROOT/../shared/data}"),
     ("benches/histfit_makefile.sh", "DATA=${FLOWLAB_DATA_DIR:-$ROOT/../shared/data}"),
     ("benches/histfit_vs_python.sh", "DATA=${FLOWLAB_DATA_DIR:-$ROOT/../shared/data}"),
     ("benches/sampler_vs_python.sh", "REF=${FLOWLAB_REFERENCE_DIR:-$ROOT/../shared/reference}"),

@@ -216,7 +216,7 @@ impl LoadedPlugin {
     /// Loads (once per canonical path; never unloads) and verifies a plugin file.
     pub fn load(path: &Path) -> Result<&'static LoadedPlugin, LoadError> {
         let canon = path.canonicalize().map_err(|e| LoadError::Io { path: path.into(), source: e })?;
-        let sha256 = file_sha256(&canon).map_err(|e| LoadError::Io { path: canon.clone(), source: e })?;
+        let sha256 = crate::hashcache::sha256(&canon, file_sha256).map_err(|e| LoadError::Io { path: canon.clone(), source: e })?;
         let mut reg = registry().lock().unwrap_or_else(|e| e.into_inner());
         if let Some(p) = reg.iter().find(|p| p.path == canon) {
             return Ok(p);

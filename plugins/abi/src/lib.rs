@@ -31,6 +31,8 @@ pub mod seed;
 pub mod types;
 
 #[cfg(feature = "host")]
+pub mod hashcache;
+#[cfg(feature = "host")]
 pub mod host;
 
 pub use plugin::{Host, Plugin};

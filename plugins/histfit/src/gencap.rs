@@ -1,19 +1,22 @@
-//! The `generate` capability: flow records in flow-models' csv_flow format (docs/histfit.md, "generate and csv_flow") from a
+//! The `generate` capability: flow records in flow-models' formats (docs/histfit.md, "generate and csv_flow") from a
 //! mixture model (a directory of `flows/packets/octets.json`, inline mixtures, or the
-//! tutorial model) or from a csv_hist histogram, on independent seeded streams.
+//! tutorial model) or from a csv_hist histogram, with one of two random sources:
+//! - `rng = "flowlab"` (default): independent seeded streams per role ([`crate::sampling`]);
+//! - `rng = "numpy"`: flow-models' own draws, so `seed = N` writes exactly what
+//!   `flow_models.generate --seed N` writes ([`crate::fmgen`]).
 //!
 //! csv_flow: 21 fields, `", "` separated, no header — `af, prot, inif, outif, sa0…sa3,
 //! da0…da3, sp, dp, first, first_ms, last, last_ms, packets, octets, aggs`; like flow-models
-//! every field but packets and octets is 0.
+//! every field but packets and octets is 0. `binary` and `none` as flow-models' `-o`
+//! ([`crate::flowout`]).
+use crate::flowout::{FlowWriter, OutFormat};
 use crate::hist::{Hist, XKind};
 use crate::mixture::Mixture;
 use crate::sampling::{FlowGen, Model};
-use crate::tasks::write_artifact;
 use flowlab_abi::prelude::*;
 use rand::Rng;
 use schemars::JsonSchema;
 use serde::Deserialize;
-use std::fmt::Write as _;
 use std::path::Path;
 
 fn twenty() -> u64 {
@@ -40,6 +43,20 @@ pub const MAX_FLOWS: u64 = 100_000_000;
 /// Largest mixture JSON file `mixture_dir` may hold (the stored mixtures are a few KiB).
 pub const MAX_MIXTURE_BYTES: u64 = 16 << 20;
 
+/// Where the random numbers come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RngKind {
+    /// Independent SHA-256-derived streams per role, from the cell seed (default).
+    #[default]
+    Flowlab,
+    /// flow-models' draws: numpy's legacy RandomState and Python's random, seeded with `seed`.
+    Numpy,
+}
+
+/// Largest `seed` (numpy's RandomState takes seeds in [0, 2³²)).
+pub const MAX_SEED: u64 = u32::MAX as u64;
+
 /// Settings of `generate`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -61,6 +78,28 @@ pub struct GenerateSettings {
     /// value is `bin_lo`, the packet size the bin's octets/packets).
     #[serde(default)]
     pub histogram: Option<String>,
+    /// Random source: `flowlab` (default; independent streams from the cell seed) or `numpy`
+    /// (flow-models' `generate --seed` output byte for byte; uniform and lognorm components).
+    #[serde(default)]
+    pub rng: RngKind,
+    /// flow-models' `--seed` for `rng = "numpy"`; default: the low 32 bits of the cell seed.
+    #[serde(default)]
+    #[schemars(range(max = MAX_SEED))]
+    pub seed: Option<u64>,
+    /// flow-models' `-o`: `csv_flow` (default), `binary` (a directory of per-field arrays) or
+    /// `none` (totals only).
+    #[serde(default)]
+    pub out_format: OutFormat,
+    /// flow-models' `-O`: the output file (csv_flow) or directory (binary), relative to the
+    /// cell's directory; default `flows.csv` / `flows`.
+    #[serde(default)]
+    pub output: Option<String>,
+}
+
+impl Default for GenerateSettings {
+    fn default() -> Self {
+        GenerateSettings { flows: twenty(), x: length(), mixture_dir: None, model: None, histogram: None, rng: RngKind::default(), seed: None, out_format: OutFormat::default(), output: None }
+    }
 }
 
 /// Where flows come from.
@@ -72,11 +111,32 @@ pub enum Source {
 }
 
 impl GenerateSettings {
+    /// Every check `validate` can make before the run: the source resolves and, for
+    /// `rng = "numpy"`, every component is one flow-models' generator is reproduced for.
+    pub fn check(&self) -> Result<(), PluginError> {
+        match (self.rng, self.source()?) {
+            (RngKind::Numpy, Source::Model(m)) => crate::fmgen::ModelGen::new(&m, 0).map(|_| ()),
+            _ => Ok(()),
+        }
+    }
+
     /// Resolves the source; errors name the key. No source given: the tutorial model.
     pub fn source(&self) -> Result<Source, PluginError> {
         let given = [self.mixture_dir.is_some(), self.model.is_some(), self.histogram.is_some()].iter().filter(|b| **b).count();
         if given > 1 {
             return Err(PluginError::config("mixture_dir", "give one of `mixture_dir`, `model`, `histogram`"));
+        }
+        if self.seed.is_some() && self.rng != RngKind::Numpy {
+            return Err(PluginError::config("seed", "`seed` is flow-models' --seed and applies to rng = \"numpy\"; rng = \"flowlab\" derives its streams from the cell seed"));
+        }
+        if let Some(s) = self.seed.filter(|&s| s > MAX_SEED) {
+            return Err(PluginError::config("seed", format!("seed {s} is out of numpy's range [0, {MAX_SEED}]")));
+        }
+        if let Some(o) = &self.output {
+            let p = Path::new(o);
+            if o.is_empty() || p.is_absolute() || p.components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
+                return Err(PluginError::config("output", format!("output `{o}` must be a relative path inside the cell's directory (no `..`)")));
+            }
         }
         if self.flows > MAX_FLOWS {
             return Err(PluginError::config("flows", format!("at most {MAX_FLOWS} flows per cell")));
@@ -126,11 +186,6 @@ impl GenerateSettings {
         }
         Ok(Source::Model(Box::new(Model::tutorial())))
     }
-}
-
-/// One csv_flow line.
-pub fn csv_flow_line(out: &mut String, packets: u64, octets: u64) {
-    let _ = writeln!(out, "0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, {packets}, {octets}, 0");
 }
 
 /// Flows from a histogram (flow-models' csv_hist branch): bins drawn with probability
@@ -187,38 +242,55 @@ pub fn from_hist(h: &Hist, x: XKind, n: u64, seed_hex: &str, mut emit: impl FnMu
     Ok(())
 }
 
-/// `generate`: writes `flows.csv` (csv_flow) and reports totals.
+/// `generate`: writes the flows (`out_format`) and reports totals.
 pub fn generate(req: &Request, host: &Host) -> Result<Response, PluginError> {
     let s: GenerateSettings = parse_settings(&req.settings)?;
     let src = s.source()?;
-    let mut text = String::new();
-    let (mut nf, mut np, mut no) = (0u64, 0u128, 0u128);
-    let mut emit = |p: u64, o: u64| {
-        csv_flow_line(&mut text, p, o);
-        nf += 1;
-        np += p as u128;
-        no += o as u128;
+    let rel = s.output.clone().unwrap_or_else(|| if s.out_format == OutFormat::Binary { "flows".into() } else { "flows.csv".into() });
+    let mut out = FlowWriter::new(Path::new(&req.output_dir), &rel, s.out_format)?;
+    let tick = |i: u64| -> Result<(), PluginError> {
+        if i % 65536 == 0 {
+            host.check_cancel()?;
+            host.progress(i, s.flows);
+        }
+        Ok(())
     };
-    match &src {
-        Source::Model(m) => {
+    let seed = s.seed.unwrap_or(req.seed & MAX_SEED) as u32;
+    match (s.rng, &src) {
+        (RngKind::Flowlab, Source::Model(m)) => {
             let mut g = FlowGen::new(m, &req.seed_hex);
             for i in 0..s.flows {
-                if i % 65536 == 0 {
-                    host.check_cancel()?;
-                    host.progress(i, s.flows);
-                }
+                tick(i)?;
                 let (p, o) = g.next_flow();
-                emit(p, o);
+                out.push(p, o);
             }
         }
-        Source::Hist(h) => from_hist(h, s.x, s.flows, &req.seed_hex, &mut emit)?,
+        (RngKind::Flowlab, Source::Hist(h)) => from_hist(h, s.x, s.flows, &req.seed_hex, |p, o| out.push(p, o))?,
+        (RngKind::Numpy, Source::Model(m)) => {
+            let mut g = crate::fmgen::ModelGen::new(m, seed)?;
+            for i in 0..s.flows {
+                tick(i)?;
+                let (p, o) = g.next_flow()?;
+                out.push(p, o);
+            }
+        }
+        (RngKind::Numpy, Source::Hist(h)) => crate::fmgen::from_hist(h, s.x, s.flows, seed, |p, o| {
+            tick(out.flows)?;
+            out.push(p, o);
+            Ok(())
+        })?,
     }
+    let (nf, np, no) = (out.flows, out.packets, out.octets);
+    let head = std::mem::take(&mut out.head);
     let mut r = Response::default();
-    r.artifacts.push(write_artifact(req, "flows.csv", text.as_bytes(), "csv_flow")?);
+    r.artifacts = out.finish()?;
     r.metrics.insert("flows".into(), json!(nf));
     r.metrics.insert("packets".into(), num(np as f64));
     r.metrics.insert("octets".into(), num(no as f64));
     r.metrics.insert("avg_flow_length".into(), num(np as f64 / nf.max(1) as f64));
-    r.data.insert("head".into(), json!(text.lines().take(20).collect::<Vec<_>>()));
+    if s.rng == RngKind::Numpy {
+        r.metrics.insert("seed".into(), json!(seed));
+    }
+    r.data.insert("head".into(), json!(head));
     Ok(r)
 }

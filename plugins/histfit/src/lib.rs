@@ -58,12 +58,16 @@ pub mod em_binned;
 pub mod families;
 pub mod fitcap;
 pub mod fitmodel;
+pub mod flowout;
+pub mod fmgen;
 pub mod gencap;
 pub mod gof;
 pub mod hist;
 pub mod initial;
 pub mod mixture;
+pub mod mt19937;
 pub mod ndtr;
+pub mod npcompat;
 pub mod plots;
 pub mod sampling;
 pub mod summary;
@@ -96,7 +100,7 @@ impl Plugin for HistFit {
                     .accepting(&["csv_hist"]),
             )
             .with(
-                Capability::task("generate", "flow records (csv_flow) from a mixture model or a csv_hist, flow-models semantics with independent streams", tasks::schema_of::<gencap::GenerateSettings>())
+                Capability::task("generate", "flow records (csv_flow, binary) from a mixture model or a csv_hist: independent streams (rng = flowlab) or flow-models' generate --seed byte for byte (rng = numpy)", tasks::schema_of::<gencap::GenerateSettings>())
                     .without_dataset(),
             )
             .with(
@@ -122,7 +126,7 @@ impl Plugin for HistFit {
             "generate_hist" => parse_settings::<tasks::GenerateHistSettings>(settings).and_then(|s| s.check()),
             "fit" => parse_settings::<fitcap::FitSettings>(settings).and_then(|s| s.check()).map(|_| ()),
             "selection" => parse_settings::<fitcap::SelectionSettings>(settings).and_then(|s| s.candidates()).map(|_| ()),
-            "generate" => parse_settings::<gencap::GenerateSettings>(settings).and_then(|s| s.source()).map(|_| ()),
+            "generate" => parse_settings::<gencap::GenerateSettings>(settings).and_then(|s| s.check()),
             "plot" => parse_settings::<plots::PlotSettings>(settings).map(|_| ()),
             "fit_model" => parse_settings::<fitmodel::FitModelSettings>(settings).and_then(|s| s.columns()).map(|_| ()),
             other => Err(PluginError::config("", format!("unknown capability `{other}`; histfit provides summary, generate_hist, fit, selection, generate, plot"))),

@@ -309,14 +309,14 @@ pub fn plot(req: &Request, _host: &flowlab_abi::Host) -> Result<flowlab_abi::Res
     let model = match (&s.mixture_dir, &s.model) {
         (Some(_), Some(_)) => return Err(PluginError::config("model", "give `mixture_dir` or `model`, not both")),
         (Some(d), None) => {
-            let g = crate::gencap::GenerateSettings { flows: 1, x, mixture_dir: Some(d.clone()), model: None, histogram: None };
+            let g = crate::gencap::GenerateSettings { flows: 1, x, mixture_dir: Some(d.clone()), ..Default::default() };
             match g.source()? {
                 crate::gencap::Source::Model(m) => Some(*m),
                 _ => None,
             }
         }
         (None, Some(m)) => {
-            let g = crate::gencap::GenerateSettings { flows: 1, x, mixture_dir: None, model: Some(m.clone()), histogram: None };
+            let g = crate::gencap::GenerateSettings { flows: 1, x, model: Some(m.clone()), ..Default::default() };
             match g.source()? {
                 crate::gencap::Source::Model(m) => Some(*m),
                 _ => None,

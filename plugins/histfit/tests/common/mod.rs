@@ -27,14 +27,20 @@ pub fn fixture(name: &str) -> PathBuf {
 /// (after printing why) when numpy/scipy are not importable and `FLOWLAB_REQUIRE_PYTHON` is
 /// not `1`.
 pub fn python() -> Option<String> {
+    python_with("numpy, scipy")
+}
+
+/// The Python interpreter when it imports `modules` (a comma-separated `import` list), else
+/// `None` after printing why (a panic when `FLOWLAB_REQUIRE_PYTHON=1`, as in CI).
+pub fn python_with(modules: &str) -> Option<String> {
     let py = std::env::var("FLOWLAB_PYTHON").unwrap_or_else(|_| "python3".into());
-    let ok = std::process::Command::new(&py).args(["-c", "import numpy, scipy"]).output().map(|o| o.status.success()).unwrap_or(false);
+    let ok = std::process::Command::new(&py).args(["-c", &format!("import {modules}")]).output().map(|o| o.status.success()).unwrap_or(false);
     if ok {
         Some(py)
     } else if std::env::var("FLOWLAB_REQUIRE_PYTHON").as_deref() == Ok("1") {
-        panic!("FLOWLAB_REQUIRE_PYTHON=1 but `{py}` cannot import numpy and scipy");
+        panic!("FLOWLAB_REQUIRE_PYTHON=1 but `{py}` cannot import {modules}");
     } else {
-        eprintln!("skipped: `{py}` cannot import numpy and scipy (set FLOWLAB_PYTHON)");
+        eprintln!("skipped: `{py}` cannot import {modules} (set FLOWLAB_PYTHON)");
         None
     }
 }
