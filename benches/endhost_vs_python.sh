@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Side-by-side timing of the endhost plugin and its Python reference (shared/reference/endhost_ref.py)
+# Side-by-side timing of the endhost plugin and its Python peer (endhost_ref.py, docs/design.md §9)
 # on the same design: seconds per complete multi-restart fit at n = 10 000 (P: 1 start, EP: 5,
 # EEP: 10), one process, one thread, plus one log-likelihood + gradient evaluation.
 # Usage: benches/endhost_vs_python.sh [reps]   (needs cargo; installs numpy + scipy from PyPI into

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Side by side: em-binned (histfit) against the numpy/scipy grouped-data EM probe
-# (../shared/reference/binned_em_probe.py, the spec's §13 headroom check) on the same file and
+# (binned_em_probe.py, the headroom check of docs/histfit.md, "em-binned"; docs/design.md §9) on the same file and
 # settings, whole process each. Prints CPU and wall seconds, the ratio, the final binned
 # log-likelihood per unit of each and the largest relative difference between the two mixtures.
 #
 #   benches/histfit_binned_vs_probe.sh [HIST.csv] [y] [iterations] [U] [L]
-# env: FLOWLAB_DATA_DIR (default ../shared/data), FLOWLAB_REFERENCE (default ../shared/reference),
+# env: FLOWLAB_DATA_DIR, FLOWLAB_REFERENCE (defaults: beside the checkout, docs/design.md §9),
 #      PROBE_VENV (venv with numpy + scipy; created from PyPI when missing), CARGO_TARGET_DIR,
 #      REPEAT (histfit runs, default 5).
 set -euo pipefail

@@ -5,15 +5,15 @@
 # Prints user+system CPU, wall and max RSS (GNU /usr/bin/time -v) of every run and the medians.
 #
 #   benches/histfit_generate_vs_fm.sh [MIXTURE_DIR] [flows] [seed]
-# env: FLOWLAB_DATA_DIR (default ../shared/data), FM_PYTHON (a python with flow-models 2.2;
-#      default /work/tmp/fmvenv/bin/python), REPEAT (pairs per format, default 3),
-#      FORMATS (any of csv_flow binary none; default "csv_flow binary"), CARGO_TARGET_DIR.
+# env: FLOWLAB_DATA_DIR (default: beside the checkout, docs/design.md §9), FM_PYTHON (a python
+#      with flow-models 2.2 from PyPI; default python3), REPEAT (pairs per format, default 3),
+#      FORMATS (default "csv_flow binary"), CARGO_TARGET_DIR.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DATA=${FLOWLAB_DATA_DIR:-$ROOT/../shared/data}
 MIX=${1:-$DATA/agh_2015/mixtures/all/length}
 N=${2:-1000000}; SEED=${3:-42}
-PY=${FM_PYTHON:-/work/tmp/fmvenv/bin/python}
+PY=${FM_PYTHON:-python3}
 REPEAT=${REPEAT:-3}
 FORMATS=${FORMATS:-csv_flow binary}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}

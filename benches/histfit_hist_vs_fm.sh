@@ -8,7 +8,7 @@
 # the median CPU ratio, and checks that both outputs are byte-identical.
 #
 #   benches/histfit_hist_vs_fm.sh [X] [B]                 (default: length 12)
-# env: FLOWLAB_DATA_DIR (default ../shared/data; the mixture), FM_VENV (venv with
+# env: FLOWLAB_DATA_DIR (default: beside the checkout, docs/design.md §9; the mixture), FM_VENV (venv with
 #      flow-models 2.2; default target/fm-venv, created from PyPI when missing),
 #      HIST_BENCH_DIR (where the 10^7-record file is generated once; default target/hist-bench),
 #      CARGO_TARGET_DIR, REPEAT (flowlab runs, default 3), FM_REPEAT (flow-models runs, default 2).

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# The 18 agh_2015 Makefile fits (spec §8: hand-tuned -i/-U/-L per set and column) with
+# The 18 agh_2015 Makefile fits (docs/histfit.md, "The agh_2015 Makefile fits": hand-tuned -i/-U/-L per set and column) with
 # em-compat only, through the release runner in one run on all cores: the issue-3 target is
 # "under 3 s on 2 cores". The manifest is derived from experiments/agh2015-makefile.toml (its
 # datasets and [[fit]] sections; no selection, no em-binned, no report, no figures) into a
 # temporary directory, run once cold (--force) and timed with /usr/bin/time.
 #
 #   benches/histfit_makefile.sh [JOBS]        (default: all cores)
-# env: FLOWLAB_DATA_DIR (default ../shared/data), CARGO_TARGET_DIR, REPEAT (default 3)
+# env: FLOWLAB_DATA_DIR (default: beside the checkout, docs/design.md §9), CARGO_TARGET_DIR, REPEAT (default 3)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DATA=${FLOWLAB_DATA_DIR:-$ROOT/../shared/data}

@@ -8,11 +8,11 @@
 # (`flowlab fit -i 400 -U 6 -L 4 -y flows FILE`: manifest, plan, plugin load, cell, store, and
 # `flows.json` + `flows.mode` written in the current directory; `--force` so every run fits).
 # A third histfit row adds what a flowlab `fit` cell can also do: the objective
-# after every iteration (`trace = true`) and the goodness of fit (spec §12). Prints CPU and wall
+# after every iteration (`trace = true`) and the goodness of fit (docs/histfit.md, "Goodness of fit"). Prints CPU and wall
 # seconds, max RSS, the ratios and the largest relative difference between the fitted mixtures.
 #
 #   benches/histfit_vs_python.sh [HIST.csv] [y] [iterations] [U] [L]
-# env: FLOWLAB_DATA_DIR (default ../shared/data), FM_VENV (venv for flow-models, created and
+# env: FLOWLAB_DATA_DIR (default: beside the checkout, docs/design.md §9), FM_VENV (venv for flow-models, created and
 #      filled from PyPI when missing), CARGO_TARGET_DIR, REPEAT (histfit runs of each kind,
 #      default 7), FM_REPEAT (flow-models runs, default 3; each takes ~6 s).
 set -euo pipefail

@@ -1,4 +1,4 @@
-"""PyTorch side of the lstm benchmark (spec §8): one training step (forward, backward, Adam)
+"""PyTorch side of the lstm benchmark (docs/lstm.md, "Implementation choices"): one training step (forward, backward, Adam)
 at batch 64 x 100 steps x 146 features, hidden 128 + Linear(128->146), MSE; and the original
 shape LSTM(146) + ReLU with RMSprop (PyTorch has only logistic gates). 2 warm-up steps, then
 the median of 12 steps. Prints `torch <shape> threads=<n> seq_per_s=<x>` lines."""

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Side-by-side training-step throughput: flowlab's hand-written LSTM vs PyTorch on CPU
-# (spec §8 workload). Installs torch from PyPI into a venv when needed (the PyPI wheel pulls
+# (docs/lstm.md, "Implementation choices" workload). Installs torch from PyPI into a venv when needed (the PyPI wheel pulls
 # its CUDA libraries, about 4 GB, but runs on the CPU here).
 #   benches/lstm_vs_pytorch.sh [threads…]        (default: 1 2)
 # Env: LSTM_BENCH_VENV (default ~/.cache/flowlab-torch-venv), CARGO_TARGET_DIR as usual.

@@ -3,7 +3,7 @@
 #  1. profile generation: make_profile.py vs. `ft-profile-sampler-rs --generate` (byte-identical output);
 #  2. metric evaluation of one sample: ft_sampler_metrics.py (numpy oracle) vs. the Rust run,
 #     which loads, builds the model, runs the whole GA until acceptance and writes the outputs.
-# The original C++ ft-profile-sampler is not on PyPI; its figures (spec sampler.md §9) are
+# The original C++ ft-profile-sampler is not on PyPI; its figures (docs/sampler.md, "Results of the original") are
 # quoted in docs/sampler-benchmarks.md.
 # Usage: benches/sampler_vs_python.sh [ROWS=1000000] [SEED=1]
 set -euo pipefail

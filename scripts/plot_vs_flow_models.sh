@@ -9,7 +9,8 @@
 set -euo pipefail
 OUT=${1:?usage: plot_vs_flow_models.sh OUT}
 PY=${FLOWLAB_PYTHON:-python3}
-DATA=${FLOWLAB_DATA_DIR:-/work/shared/data}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+DATA=${FLOWLAB_DATA_DIR:-$ROOT/../shared/data}
 H=$DATA/agh_2015/histograms/all/length.csv
 M=$DATA/agh_2015/mixtures/all/length
 HERE=$(cd "$(dirname "$0")/.." && pwd)

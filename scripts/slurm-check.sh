@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Acceptance check of the Slurm backend (issue 7): start a single-node Slurm cluster, run the
+# Acceptance check of the Slurm backend (docs/design.md §7, docs/scale-out.md "Slurm"): start a single-node Slurm cluster, run the
 # 201-cell testplug experiment tests/manifests/scale.toml through `flowlab run --backend slurm`,
 # and require every cell file (outside `timing`) and every artifact to be byte-identical to a
 # local rayon run; then resubmit and require that nothing is rerun. Slurm is always stopped
 # (trap), and every step is bounded in time.
 #
 # usage: scripts/slurm-check.sh [FLOWLAB_BINARY]   (default ./target/release/flowlab)
-# env:   SLURM_SN_SCRIPT  the single-node script (default ../shared/reference/slurm-single-node.sh)
+# env:   SLURM_SN_SCRIPT  the single-node script (default: the study's reference directory beside the checkout,
+#                                 docs/design.md §9)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FLOWLAB=${1:-./target/release/flowlab}

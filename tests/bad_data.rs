@@ -183,7 +183,7 @@ fn broken_plugin_files_give_clear_errors_and_damage_nothing() {
     assert_eq!(untouched(&before), Vec::<String>::new());
 }
 
-/// The corpus size across manifests, data files and plugin files (issue 7: at least 50).
+/// The corpus size across manifests, data files and plugin files (at least 50: docs/scale-out.md, "Bad inputs and crash safety").
 #[test]
 fn the_corpus_has_at_least_50_cases() {
     let count = |dir: &str, f: &dyn Fn(&Path) -> bool| std::fs::read_dir(repo().join(dir)).unwrap().filter(|e| f(&e.as_ref().unwrap().path())).count();

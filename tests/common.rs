@@ -28,7 +28,7 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// The data directory (`FLOWLAB_DATA_DIR` or `../shared/data`), or None when absent and not
+/// The data directory (`FLOWLAB_DATA_DIR` or the data directory beside the checkout, docs/design.md §9), or None when absent and not
 /// required (`FLOWLAB_REQUIRE_DATA=1` turns absence into a failure).
 pub fn data_dir() -> Option<PathBuf> {
     let d = std::env::var_os("FLOWLAB_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| repo().join("../shared/data"));

@@ -1,4 +1,4 @@
-//! Bounded fuzzing inside `cargo test` (issue 7 item 4): seeded structure-aware mutations of
+//! Bounded fuzzing inside `cargo test` (docs/scale-out.md, "Bad inputs and crash safety"): seeded structure-aware mutations of
 //! every manifest in the repository through the manifest parser and layering (in process, a
 //! few thousand cases within a time budget), the plan builder (plugins validate the settings),
 //! and mutated data files of each plugin format through `flowlab run`. Nothing may panic,

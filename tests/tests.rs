@@ -29,3 +29,4 @@ mod results_csv;
 mod oneline;
 mod tutorial;
 mod path_settings;
+mod citations;

@@ -1,7 +1,7 @@
 //! # flowlab
 //!
 //! Declarative, deterministic experiment runner: manifest → plan → cells → stored results →
-//! reports (design notes §1). The binary (`runner/src/main.rs`) is a thin CLI over this
+//! reports (docs/design.md §1 Data flow). The binary (`runner/src/main.rs`) is a thin CLI over this
 //! library.
 #![warn(missing_docs)]
 // Standard error goes through `note!` only: `eprintln!` panics when stderr is a closed pipe

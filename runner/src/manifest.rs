@@ -2,7 +2,7 @@
 //! (`FLOWLAB_*` environment, `--set key=value`), then checked into typed declarations.
 //!
 //! Every error names the file, line and column, or the variable / flag that caused it, and
-//! says how to fix it (design notes §1).
+//! says how to fix it (docs/design.md §1 Data flow).
 use crate::error::{ManifestError, ManifestErrors, Origin};
 use figment::providers::Serialized;
 use figment::Figment;
@@ -24,7 +24,7 @@ pub struct Experiment {
     /// Free description (report captions).
     #[serde(default)]
     pub description: String,
-    /// Root seed: every cell seed is derived from it (SHA-256; design notes §3).
+    /// Root seed: every cell seed is derived from it (SHA-256; docs/design.md §3 Seeds).
     pub seed: u64,
     /// Replicates of every cell (default 1).
     #[serde(default = "one")]

@@ -1,5 +1,5 @@
 //! The plan: datasets × tasks × sweep grid × replicates → cells, each with a content-hash id
-//! and a derived seed (design notes §1, §3).
+//! and a derived seed (docs/design.md §1 Data flow, §3 Seeds).
 use crate::error::{ManifestError, ManifestErrors, Origin};
 use crate::manifest::{suggest, DatasetDecl, Manifest, SweepAxis, TaskDecl};
 use flowlab_abi::host::{find_plugin_file, search_dirs, LoadedPlugin};

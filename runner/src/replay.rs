@@ -1,4 +1,4 @@
-//! `flowlab replay <cell.json>` (design notes §3): re-runs a stored cell with its stored
+//! `flowlab replay <cell.json>` (docs/design.md §3 Seeds, "Replay"): re-runs a stored cell with its stored
 //! settings, seed, dataset and plugin and compares the result bytes (everything the plugin
 //! returned, outside `timing`) with the stored ones, naming the first differing field.
 //!

@@ -1,4 +1,4 @@
-//! Reports: tera templates rendered from stored results only (design notes §5). `.tex`
+//! Reports: tera templates rendered from stored results only (docs/design.md §8 Reports). `.tex`
 //! output is autoescaped with [`latex_escape`]; numbers are formatted by our filters
 //! (`fixed`, `sig`, `sci`, `thousands`, `siunitx`, `pct`), never ad hoc.
 use crate::error::ReportError;

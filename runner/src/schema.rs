@@ -1,5 +1,5 @@
 //! `flowlab schema`: the manifest's Draft-07 JSON Schema with every plugin's settings schema
-//! merged in, so Taplo / Even Better TOML complete and check manifests (design notes §1).
+//! merged in, so Taplo / Even Better TOML complete and check manifests (docs/design.md §1).
 use crate::manifest::{DatasetDecl, Experiment, ReportDecl, RunCfg};
 use flowlab_abi::host::LoadedPlugin;
 use flowlab_abi::CapabilityKind;

@@ -1,4 +1,4 @@
-//! The Slurm backend (design notes §6; `specs/infra.md` A): a job array whose tasks each run a
+//! The Slurm backend (docs/design.md §7 Slurm): a job array whose tasks each run a
 //! *shard* of the plan's cells (`flowlab run-shard <manifest> --shard k/N`), because an array
 //! task costs ~0.25–0.5 s of fixed overhead. Every task writes the same atomic per-cell files
 //! into the shared results directory as a local run; dataset cells are generated once under
@@ -231,7 +231,7 @@ pub fn submit(script: &Path) -> Result<String, String> {
 }
 
 /// Polls `squeue -h -j ID` until the job has left the queue (faster than `sbatch --wait` for
-/// short jobs, `specs/infra.md`). Errors after `timeout`.
+/// short jobs: docs/design.md §7). Errors after `timeout`.
 pub fn wait(job: &str, timeout: Option<Duration>, poll: Duration) -> Result<(), String> {
     let t0 = Instant::now();
     let mut failures = 0;

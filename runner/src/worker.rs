@@ -1,4 +1,4 @@
-//! Subprocess isolation (design notes §2, `isolation = "subprocess"`): the runner re-executes
+//! Subprocess isolation (docs/design.md §6 Isolation, `isolation = "subprocess"`): the runner re-executes
 //! itself as `flowlab worker`, writes one JSON [`WorkerInput`] (plugin file, its SHA-256 and
 //! the same [`Request`] an in-process cell gets) on the child's stdin, and reads back the
 //! plugin's raw response bytes after a marker line on stdout. The plugin's log lines go to

@@ -1,5 +1,5 @@
-//! Host side: find, load, verify and call plugins. Libraries are never unloaded (design notes
-//! §2: `dlclose` with Rust thread-locals is unsound in practice), so loaded tables are
+//! Host side: find, load, verify and call plugins. Libraries are never unloaded (docs/design.md
+//! §2 Plugin ABI: `dlclose` with Rust thread-locals is unsound in practice), so loaded tables are
 //! `'static`.
 use crate::ffi::{Buf, DescribeFn, FreeBufFn, HostV1, PluginV1, RunFn, ValidateFn};
 use crate::types::{Description, ErrorKind, PluginError, Request, Response};

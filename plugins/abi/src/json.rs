@@ -1,6 +1,6 @@
 //! JSON helpers. serde_json writes NaN and ±Inf as `null`; flowlab encodes them explicitly as
 //! the strings `"NaN"`, `"inf"`, `"-inf"` so that non-finite values survive storage
-//! (design notes §2, `specs/runner.md` §2.3).
+//! (docs/design.md §2 Plugin ABI, "JSON").
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 

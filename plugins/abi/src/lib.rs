@@ -2,8 +2,8 @@
 //!
 //! A flowlab plugin is a `cdylib` that exports exactly one C symbol,
 //! [`ENTRY_SYMBOL`] (`flowlab_plugin_v1`). Nothing Rust-shaped crosses the boundary: only the
-//! `#[repr(C)]` tables of [`ffi`] and byte buffers holding UTF-8 JSON (see design notes §2 and
-//! `specs/runner.md` §2.6).
+//! `#[repr(C)]` tables of [`ffi`] and byte buffers holding UTF-8 JSON (see
+//! docs/design.md §2 Plugin ABI).
 //!
 //! Plugin authors implement the safe [`Plugin`] trait and call [`export_plugin!`]; they write no
 //! `unsafe`. The host side (feature `host`) loads, verifies and calls plugins ([`host`]).

@@ -94,7 +94,7 @@ impl<'a> Host<'a> {
 }
 
 /// Runs `f` inside a local rayon pool of `threads` threads (each cdylib has its own rayon, so
-/// plugins never use the global pool; design notes §2).
+/// plugins never use the global pool; docs/design.md §2, "Thread pools").
 pub fn with_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> Result<R, PluginError> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads.max(1))

@@ -1,4 +1,4 @@
-//! Seed derivation and named random streams (design notes §3, `specs/runner.md` §1.5).
+//! Seed derivation and named random streams (docs/design.md §3 Seeds).
 //!
 //! `cell_seed = SHA-256("flowlab/seed/v1" ‖ root ‖ dataset ‖ plugin ‖ capability ‖
 //! canonical settings ‖ replicate)` is computed by the host. Inside a cell, every independent

@@ -1,4 +1,4 @@
-//! The plugin conformance kit (`specs/runner.md` §2.7, benchopt's `benchopt test` idea).
+//! The plugin conformance kit (docs/design.md §2, "Conformance"; benchopt's `benchopt test` idea).
 //!
 //! Every plugin's integration test calls [`check`] with one or more sample cases. The checks
 //! go through the real C ABI (dlopen of the built cdylib), exactly as the runner does:

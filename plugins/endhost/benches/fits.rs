@@ -1,7 +1,7 @@
 //! Criterion benches: one complete multi-restart fit per model at n = 10⁴ (P: 1 start, EP: 5,
 //! EEP: 10; method `ipm`), one log-likelihood + gradient evaluation per model, and the
 //! reference's `ipm_nash` for comparison. Data: the Python reference's timing truths
-//! (P: α = 2; EP: (0.4, 0.3, 2.0); EEP: (0.3, 0.5, 0.8, 0.15, 2.0)), spec §6.
+//! (P: α = 2; EP: (0.4, 0.3, 2.0); EEP: (0.3, 0.5, 0.8, 0.15, 2.0)), docs/endhost.md, "Reference timings".
 use criterion::{criterion_group, criterion_main, Criterion};
 use endhost::data::Hist;
 use endhost::fit::{fit_model, FitOptions, Method};

@@ -1,5 +1,5 @@
 //! Seconds per complete multi-restart fit at n (default 10⁴), the Python reference's `timing`
-//! design (spec §6): truths P α = 2, EP (0.4, 0.3, 2.0), EEP (0.3, 0.5, 0.8, 0.15, 2.0); fits
+//! design (docs/endhost.md, "Reference timings"): truths P α = 2, EP (0.4, 0.3, 2.0), EEP (0.3, 0.5, 0.8, 0.15, 2.0); fits
 //! P (1 start), EP (5), EEP (10 + 3 nested); `reps` datasets each; one thread. Prints JSON with
 //! the reference's keys (`<method>|data=<truth>|fit=<model>`), plus one log-likelihood+gradient
 //! evaluation in µs; CPU time of the thread, as the reference measures CPU time. `cargo run --release -p flowlab-endhost --example timing -- [reps] [n] [methods]`

@@ -1,6 +1,6 @@
 //! Runs the full Fig. 1 and Table 2 designs (100 cases per cell) through the plugin's Rust API
 //! and prints the summary rows next to the reference, with wall time:
-//! `CARGO_TARGET_DIR=/work/target-endhost cargo run --release -p flowlab-endhost --example validate -- [cases] [threads] [methods]`
+//! `cargo run --release -p flowlab-endhost --example validate -- [cases] [threads] [methods]`
 use endhost::fit::Method;
 use endhost::validate::{run_fig1, run_table2, Fig1Settings, Table2Settings};
 use flowlab_abi::Host;

@@ -31,7 +31,7 @@ pub const MAX_USERS: usize = 100_000;
 /// Largest number of cases of a validation design (the paper uses 100).
 pub const MAX_CASES: usize = 1_000_000;
 
-/// How α is rendered in outputs (spec §1.2): `pmf` (p ∝ k^{-α}, the internal convention) or
+/// How α is rendered in outputs (docs/endhost.md, "Models"): `pmf` (p ∝ k^{-α}, the internal convention) or
 /// `tail` (P(K ≥ k) ∝ k^{-(α−1)}, i.e. α − 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema, Default)]
 #[serde(rename_all = "snake_case")]

@@ -1,5 +1,5 @@
-//! Count data as a histogram of distinct values (spec §1.4: the likelihood costs
-//! O(#distinct values)), and the readers for real data (issue 4 item 4): a counts file (one
+//! Count data as a histogram of distinct values (docs/endhost.md, "Models": the likelihood costs
+//! O(#distinct values)), and the readers for real data: a counts file (one
 //! non-negative integer per line; zeros filtered as in the paper's §III and counted) and a
 //! per-user CSV (`user,bin_seconds,count`).
 use flowlab_abi::limits::bounded_lines;

@@ -1,7 +1,7 @@
-//! Maximum-likelihood fitting of P / EP / EEP (spec §2): P by the exact score equation
+//! Maximum-likelihood fitting of P / EP / EEP (docs/endhost.md, "Estimation"): P by the exact score equation
 //! (safeguarded Newton), EP and EEP by the log-barrier interior-point method with BFGS inner
 //! solves and multiple restarts (restart 1 data-driven, the others random from derived
-//! seeds), plus the alternative fitters of spec §2.2 (`em`, `box`) for benchmarking.
+//! seeds), plus the alternative fitters of docs/endhost.md, "Alternative fitters" (`em`, `box`) for benchmarking.
 //!
 //! Barrier problem for the box (lo, hi), warm-started over the μ schedule (default
 //! 1e-3, 1e-4, 1e-5, 1e-6 on the raw ℓ):
@@ -45,7 +45,7 @@ impl Method {
     }
 }
 
-/// The parameter box (open bounds; spec §1.4 defaults α ∈ (1, 10), λ ∈ (0, 10)).
+/// The parameter box (open bounds; docs/endhost.md, "Models" defaults α ∈ (1, 10), λ ∈ (0, 10)).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Bounds {
@@ -143,13 +143,13 @@ pub struct FitOptions {
     pub maxit: u64,
     /// EEP only: three extra starts grown from the EP optimum (EEP nests EP), an added slow
     /// geometric (λ₂ = λ̂/10 and λ̂/100, ρ = 0.95) or fast one (λ₁ = 3λ̂, ρ = 0.05). Over-fitted
-    /// EEP likelihoods are multimodal (spec §8 A5); these starts find the modes where a
+    /// EEP likelihoods are multimodal (docs/endhost.md, "Accuracy targets" A5); these starts find the modes where a
     /// small-weight, small-rate component carries the tail, which random starts miss.
     #[serde(default = "d_true")]
     pub nested_starts: bool,
     /// EM iterations applied to the data-driven start before the (barrier / box) solve. EM never
     /// lowers ℓ and moves the weights by responsibilities, so it leaves the flat π → 1 face on
-    /// which the data-driven λ₀ can otherwise strand every start (spec §2.1; seen when the
+    /// which the data-driven λ₀ can otherwise strand every start (docs/endhost.md, "Estimation"; seen when the
     /// exponential weight is ~10 %). 0 disables.
     #[serde(default = "d_em_warmup")]
     #[schemars(range(max = MAX_ITERATIONS))]
@@ -281,7 +281,7 @@ impl Fit {
     }
 }
 
-/// Data-driven start (spec §2.1): α₀ = P-MLE clipped to [1.2, 6]; λ₀ = ln(1 + 1/(m − 1)) with
+/// Data-driven start (docs/endhost.md, "Estimation"): α₀ = P-MLE clipped to [1.2, 6]; λ₀ = ln(1 + 1/(m − 1)) with
 /// m the mean of the values at or below the 90th percentile; π₀ = 0.5 (EP) / 0.3 (EEP);
 /// EEP: ρ₀ = 0.5, λ₁ = 2λ₀, λ₂ = λ₀/3 (clipped into the box).
 pub fn data_init(model: Model, h: &Hist, b: &Bounds) -> Vec<f64> {
@@ -331,7 +331,7 @@ fn warm_data_init(model: Model, h: &Hist, o: &FitOptions, lo: &[f64], hi: &[f64]
     (x, s.nf)
 }
 
-/// Random start (spec §2.1): π, ρ ~ U(0.05, 0.95); λ ~ log-U(0.01, 3); α ~ U(1.1, 4) (clipped
+/// Random start (docs/endhost.md, "Estimation"): π, ρ ~ U(0.05, 0.95); λ ~ log-U(0.01, 3); α ~ U(1.1, 4) (clipped
 /// into the box). With `stratum = (j, m)` the α draw is stratified: uniform on the j-th of m
 /// equal slices of [1.1, 4], so m random restarts cover the α range evenly instead of
 /// clustering (the other coordinates stay independent uniform draws).
@@ -437,7 +437,7 @@ fn box_fit(model: Model, h: &Hist, x0: &[f64], lo: &[f64], hi: &[f64], o: &FitOp
     }
 }
 
-/// EM (spec §2.2): E-step responsibilities; M-step weights = mean responsibilities,
+/// EM (docs/endhost.md, "Alternative fitters"): E-step responsibilities; M-step weights = mean responsibilities,
 /// λ = ln(1 + 1/m_w) with m_w the responsibility-weighted mean of k − 1, α from the weighted
 /// zeta score equation. Stops when ℓ improves by ≤ 1e-12 |ℓ| or after 25·maxit iterations.
 fn em_fit(model: Model, h: &Hist, x0: &[f64], lo: &[f64], hi: &[f64], o: &FitOptions) -> Single {

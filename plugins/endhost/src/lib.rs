@@ -2,10 +2,10 @@
 //!
 //! The P / EP / EEP zeta–geometric mixtures of Agosta, Ting, Chandrashekar, Crovella & Taft,
 //! "Mixture Models of Endhost Network Traffic" (INFOCOM 2013), as rebuilt in
-//! `shared/specs/endhost.md`: models and likelihoods ([`model`], spec §1), ζ numerics
-//! ([`zeta`], §1.5), interior-point maximum likelihood and the alternative fitters ([`fit`],
-//! [`optim`], §2), Bayes-factor selection ([`select`], §3), samplers ([`sample`], §4), readers
-//! ([`data`]) and the paper's validation designs ([`validate`], §5).
+//! docs/endhost.md, "The model as rebuilt from the paper": models and likelihoods ([`model`], docs/endhost.md, "Models"), ζ numerics
+//! ([`zeta`], docs/endhost.md, "ζ numerics"), interior-point maximum likelihood and the alternative fitters ([`fit`],
+//! [`optim`], docs/endhost.md, "Estimation"), Bayes-factor selection ([`select`], docs/endhost.md, "Selection"), samplers ([`sample`], docs/endhost.md, "Samplers"), readers
+//! ([`data`]) and the paper's validation designs ([`validate`], docs/endhost.md, "Validation designs").
 //!
 //! Capabilities: `generate` and `generate_users` (dataset generators), `fit` (a counts file:
 //! fit the chosen models and apply the selection rule), `fit_users` (a per-user CSV: every

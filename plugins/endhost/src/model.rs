@@ -1,4 +1,4 @@
-//! The P / EP / EEP models on k = 1, 2, … (spec §1.2–§1.4) and their log-likelihoods with
+//! The P / EP / EEP models on k = 1, 2, … (docs/endhost.md, "Models") and their log-likelihoods with
 //! analytic gradients on a histogram.
 //!
 //! ```text
@@ -80,7 +80,7 @@ impl Model {
             Model::EEP => vec![th[2], th[3]],
         }
     }
-    /// Canonical order (spec §1.4): EEP with λ₁ < λ₂ is relabelled (λ swap, ρ ← 1 − ρ).
+    /// Canonical order (docs/endhost.md, "Models"): EEP with λ₁ < λ₂ is relabelled (λ swap, ρ ← 1 − ρ).
     pub fn canonical(self, th: &mut [f64]) {
         if self == Model::EEP && th[2] < th[3] {
             th.swap(2, 3);

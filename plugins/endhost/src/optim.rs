@@ -1,7 +1,7 @@
 //! Minimisers: the variable-metric BFGS of Nash (1990, *Compact Numerical Methods*, Alg. 21;
-//! the algorithm behind R's `optim(method = "BFGS")`), ported from the description in spec
-//! §2.1, with two optional refinements, and a projected (box-constrained) quasi-Newton used
-//! only as the comparison fitter of spec §2.2.
+//! the algorithm behind R's `optim(method = "BFGS")`), ported from the description in
+//! docs/endhost.md, "Estimation", with two optional refinements, and a projected (box-constrained) quasi-Newton used
+//! only as the comparison fitter of docs/endhost.md, "Alternative fitters".
 //!
 //! Nash's method: B (inverse-Hessian approximation) starts at I; t = −B g; if gᵀt ≥ 0 reset B
 //! (stop if it was just reset); backtracking line search from step 1, ×0.2, accepting a
@@ -189,8 +189,8 @@ pub fn vmmin(mut fg: impl FnMut(&[f64], &mut [f64]) -> f64, x0: &[f64], b0: Opti
     }
 }
 
-/// Projected quasi-Newton on a box `[lo, hi]` (the box-constrained comparison fitter, spec
-/// §2.2): coordinates at a bound whose gradient points outward are frozen, the BFGS direction
+/// Projected quasi-Newton on a box `[lo, hi]` (the box-constrained comparison fitter,
+/// docs/endhost.md, "Alternative fitters"): coordinates at a bound whose gradient points outward are frozen, the BFGS direction
 /// is taken in the free coordinates, trial points are projected onto the box, Armijo on the
 /// projected step. Like L-BFGS-B it can stop on a face (π = 1) that the barrier avoids.
 pub fn projected_bfgs(mut fg: impl FnMut(&[f64], &mut [f64]) -> f64, x0: &[f64], lo: &[f64], hi: &[f64], reltol: f64, maxit: u64) -> Result<VmResult, String> {

@@ -1,5 +1,5 @@
-//! Numbers of the Python reference (`shared/reference/endhost_ref_summary.json`, spec §5.1
-//! and §5.2: same designs, default root seed 20130414, method `ipm`, 100 cases per cell) shown
+//! Numbers of the Python reference (`endhost_ref_summary.json`, written by the
+//! Python peer, docs/endhost.md, "Validation designs" and docs/design.md §9: same designs, default root seed 20130414, method `ipm`, 100 cases per cell) shown
 //! next to flowlab's own results in the validation tables. They are comparison values for the
 //! reports and the statistical targets, never used to produce a result.
 use serde_json::{json, Value};

@@ -1,4 +1,4 @@
-//! Seeded samplers (spec §4): Devroye's rejection sampler for the zeta law, `1 + ⌊E/λ⌋` for
+//! Seeded samplers (docs/endhost.md, "Samplers"): Devroye's rejection sampler for the zeta law, `1 + ⌊E/λ⌋` for
 //! the geometric, and mixtures (component labels first, then each component's values in
 //! the order E₁, E₂, P).
 use crate::model::Model;
@@ -126,7 +126,7 @@ mod tests {
 
     #[test]
     fn chi_square_goodness_of_fit() {
-        // spec §8 B1: 2·10⁵ draws, first 30 cells + a tail cell, p > 1e-3
+        // docs/endhost.md, "Accuracy targets" B1: 2·10⁵ draws, first 30 cells + a tail cell, p > 1e-3
         for (m, th) in [(Model::P, vec![1.7]), (Model::EP, vec![0.4, 0.3, 2.2]), (Model::EEP, vec![0.3, 0.5, 0.8, 0.15, 2.0])] {
             let mut rng = rng_from_u64(7, "chi2", 0);
             let n = 200_000;

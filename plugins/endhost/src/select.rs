@@ -1,4 +1,4 @@
-//! Bayes-factor model selection (spec §3).
+//! Bayes-factor model selection (docs/endhost.md, "Selection").
 //!
 //! `ln BF(M1:M0) ≈ BIC_M1 − BIC_M0 = (ℓ̂1 − ℓ̂0) − ((k1 − k0)/2) ln n` (paper convention
 //! `BIC = ℓ̂ − (k/2) ln n`; conventional `BIC′ = −2 BIC`, so `2 ln BF ≈ BIC′_0 − BIC′_1`), or,

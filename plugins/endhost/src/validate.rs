@@ -1,4 +1,4 @@
-//! The paper's validation designs (spec §5), run inside one cell from derived seeds:
+//! The paper's validation designs (docs/endhost.md, "Validation designs"), run inside one cell from derived seeds:
 //! Fig. 1 (accuracy of α̂ for EP fits on EP data) and Table 2 (sample sizes needed for model
 //! selection). Every case takes its own named streams
 //! `stream_rng("<cell seed>/<design>/<cell key>/<case>", "data" | "restart/<model>", i)`, so a

@@ -1,5 +1,5 @@
 //! Riemann ζ(s) and its first two derivatives for real s > 1 by Euler–Maclaurin summation
-//! (spec §1.5), and the zeta maximum-likelihood exponent (spec §1.4).
+//! (docs/endhost.md, "ζ numerics"), and the zeta maximum-likelihood exponent (docs/endhost.md, "Models").
 //!
 //! ```text
 //! ζ(s) = Σ_{m=1}^{N−1} m^{-s} + N^{1−s}/(s−1) + N^{-s}/2
@@ -136,7 +136,7 @@ pub struct ZetaMle {
 }
 
 /// Solves the zeta score equation `−ζ′(α)/ζ(α) = mean_logk` on (1, α_max] by safeguarded
-/// Newton (spec §1.4) on its logarithm: the left side decreases from +∞ at α → 1⁺ to 0, so
+/// Newton (docs/endhost.md, "Models") on its logarithm: the left side decreases from +∞ at α → 1⁺ to 0, so
 /// the root is unique; a Newton step leaving the bracket is replaced by bisection.
 pub fn zeta_mle(mean_logk: f64, alpha_hi: f64) -> ZetaMle {
     zeta_mle_from(mean_logk, alpha_hi, None)

@@ -1,5 +1,5 @@
-//! Cross-check against the Python reference (spec §8 A): datasets dumped by
-//! `shared/reference/endhost_ref.py` (`table2`/`fig1 --dump-data`) are fitted by flowlab and
+//! Cross-check against the Python reference (docs/endhost.md, "Accuracy targets" A): datasets dumped by
+//! the Python peer `endhost_ref.py` (docs/design.md §9; `table2`/`fig1 --dump-data`) are fitted by flowlab and
 //! compared with the reference's fits:
 //! * P: |α̂ − α̂_ref| ≤ 1e-9 (exact score equation on both sides);
 //! * EP fits and EEP fits on EEP data: ℓ̂ ≥ ℓ̂_ref − 1e-3; EEP fits on EP data: ℓ̂ ≥ ℓ̂_ref − 2;
@@ -68,7 +68,7 @@ fn table2_datasets_match_the_reference() {
         let dec = select(&fits, &SelectionRule::default()).unwrap();
         let (b1, b2) = (refm["lnbf_EP_P"].as_f64().unwrap(), refm["lnbf_EEP_EP"].as_f64().unwrap());
         let sel_ref = refm["selected"].as_str().unwrap();
-        // spec §8 A6: ln BF(EP:P) within 1e-3 where both sides found the same EP optimum
+        // docs/endhost.md, "Accuracy targets" A6: ln BF(EP:P) within 1e-3 where both sides found the same EP optimum
         let ours_b1 = dec.comparisons[0].ln_bf;
         if d_ep.abs() <= 1e-3 {
             assert!((ours_b1 - b1).abs() <= 2e-3, "case {i}: ln BF(EP:P) {ours_b1} vs ref {b1}");
@@ -94,7 +94,7 @@ fn fig1_datasets_match_the_reference() {
         let f = fit(Model::EP, &h, &format!("fig1/{i}"));
         let ll_ref = c["ipm"]["loglik"].as_f64().unwrap();
         assert!(f.loglik >= ll_ref - 1e-3, "case {i}: EP ℓ̂ {} vs ref {ll_ref}", f.loglik);
-        // same optimum: α̂ within 0.05 SE of the reference (spec §8 A4)
+        // same optimum: α̂ within 0.05 SE of the reference (docs/endhost.md, "Accuracy targets" A4)
         let (a, a_ref, se_ref) = (f.theta[2], c["ipm"]["alpha"].as_f64().unwrap(), c["ipm"]["se"][2].as_f64().unwrap());
         if (f.loglik - ll_ref).abs() < 1e-3 {
             assert!((a - a_ref).abs() <= 0.05 * se_ref, "case {i}: α̂ {a} vs ref {a_ref} (SE {se_ref})");

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Held-out draws for the "never worse than the reference" property test (docs/endhost.md,
 "Starts"): random (model, theta, n) drawn and sampled by the Python reference
-(shared/reference/endhost_ref.py, its own sampler and numpy generators), each dataset fitted by
+(endhost_ref.py, docs/design.md §9: its own sampler and numpy generators), each dataset fitted by
 the reference (method ipm, its default starts) with P, EP and EEP. Writes JSON:
 {"draws": [{"i", "model", "theta", "n", "values", "counts", "ref": {"P": {"loglik", "theta"}, ...}}]}.
 

@@ -1,6 +1,6 @@
 //! criterion benches of the fitters: one em-compat E-step+M-step (1 iteration), the whole
 //! tutorial fit (400 iterations, U6 L4) and 50 em-binned iterations, on agh_2015 all/length
-//! flows when the data directory exists (FLOWLAB_DATA_DIR or ../shared/data), else on a
+//! flows when the data directory exists (FLOWLAB_DATA_DIR or the default of docs/design.md §9), else on a
 //! synthetic 10^6-flow histogram from the tutorial model.
 //! Run: `cargo bench -p flowlab-histfit --bench fit`.
 use criterion::{criterion_group, criterion_main, Criterion};

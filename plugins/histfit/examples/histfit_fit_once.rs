@@ -3,7 +3,7 @@
 //! `histfit_fit_once HIST.csv flows|packets|octets ITER U L [compat|binned] [squarem] [trace] [gof]`
 //! (em-binned runs plain EM unless `squarem` is given, so timings per iteration compare).
 //! By default it does what flow-models' fit does (read, fit, write the JSON); `trace` records
-//! the objective after every iteration, `gof` also scores the fit (spec §12) and prints it.
+//! the objective after every iteration, `gof` also scores the fit (docs/histfit.md, "Goodness of fit") and prints it.
 use flowlab_abi::Host;
 use histfit::binned::Binned;
 use histfit::fitcap::{FitRun, Fitter};

@@ -2,7 +2,7 @@
 //! reductions every pass over the bins uses.
 //!
 //! Rows are processed in fixed chunks of [`CHUNK`] rows; each chunk's partial sums are added
-//! in chunk order, so results are bit-identical for any number of threads (design notes §3).
+//! in chunk order, so results are bit-identical for any number of threads (docs/design.md §3 Seeds).
 use crate::hist::{Hist, YCol};
 use flowlab_abi::PluginError;
 use rayon::prelude::*;
@@ -66,7 +66,7 @@ impl<'a> IntoIterator for &'a Col {
     }
 }
 
-/// The fitting view of one histogram column (spec §3.1).
+/// The fitting view of one histogram column (docs/histfit.md, "em-compat").
 #[derive(Debug, Clone)]
 pub struct Binned {
     /// `bin_lo` of each row (the point flow-models evaluates densities at).

@@ -1,5 +1,5 @@
-//! The two fitters: `em-compat` (flow-models' EM exactly, spec §3) and `em-binned` (EM on the
-//! exact grouped-data likelihood, spec §13).
+//! The two fitters: `em-compat` (flow-models' EM exactly, docs/histfit.md, "em-compat") and `em-binned` (EM on the
+//! exact grouped-data likelihood, docs/histfit.md, "em-binned").
 use crate::binned::{Binned, CHUNK};
 use crate::families::{Dist, Family};
 use crate::mixture::Mixture;
@@ -573,7 +573,7 @@ vector_dispatch! {
     avx512 = "avx512f,fma" ["avx512f", "fma"], avx2 = "avx2,fma" ["avx2", "fma"]
 }
 
-/// flow-models' E-step (spec §3.3): `d_ik = π_k f_k(x_i)` (first row
+/// flow-models' E-step (docs/histfit.md, "em-compat"): `d_ik = π_k f_k(x_i)` (first row
 /// `π_k (F_k(x_0) − F_k(0))`), `r = d/Σ_j d` (rows with Σ = 0 drop out), `w_ik = r_ik c_i / c̄`,
 /// written to `w` (layout of [`blocks`]) when given. Returns per component Σ_i w_ik,
 /// Σ_i w_ik ln x_i, Σ_i w_ik x_i (the latter two only for the families whose M-step reads
@@ -688,7 +688,7 @@ pub struct CompatOptions {
     pub trace: bool,
 }
 
-/// flow-models' EM, exactly (spec §3.3): E-step at `bin_lo`, M-steps per family
+/// flow-models' EM, exactly (docs/histfit.md, "em-compat"): E-step at `bin_lo`, M-steps per family
 /// (uniform fixed; lognorm weighted normal MLE on ln x with the median rule; frozen-loc Pareto
 /// α = 1/(Σw ln x/Σw − ln β); norm; gamma with ψ(a) = mean ln x − ln b̂, b̂ = mean x / a_old;
 /// weibull_min with its 5 approximate Newton steps), weights π_k = Σ_i r_ik c_i / Σ c_i,
@@ -851,7 +851,7 @@ mod tests {
         assert_eq!(fast_exp(0.0), 1.0);
     }
 
-    /// The fused E-step against a plain row-by-row computation of spec §3.3 with scipy-style
+    /// The fused E-step against a plain row-by-row computation of docs/histfit.md, "em-compat" with scipy-style
     /// pdfs (`Dist::pdf`), for every family and both paths (weights stored for the Weibull
     /// M-step, or not): 3 000 rows = three chunks with a partial last sub-block.
     #[test]

@@ -1,5 +1,5 @@
-//! `em-binned`: EM on the exact grouped-data likelihood (spec §13), and the per-edge
-//! distribution values it shares with the goodness of fit (spec §12).
+//! `em-binned`: EM on the exact grouped-data likelihood (docs/histfit.md, "em-binned"), and the per-edge
+//! distribution values it shares with the goodness of fit (docs/histfit.md, "Goodness of fit").
 use crate::binned::{add_in_order, map_chunks, Binned, CHUNK};
 use crate::em::{fast_ln, par, rebuild, FitOutcome};
 use crate::families::{Dist, Family};
@@ -38,7 +38,7 @@ pub enum Accel {
     None,
 }
 
-/// Bin edges in x-space for the discrete semantics (spec §12): bin [a, b) holds X in
+/// Bin edges in x-space for the discrete semantics (docs/histfit.md, "Goodness of fit"): bin [a, b) holds X in
 /// (a − 1, b − 1], the first bin also everything below.
 pub struct Edges {
     /// Distinct finite edges, ascending.
@@ -171,9 +171,9 @@ struct BinCtx<'a> {
 }
 
 /// One chunk of the em-binned E-step (bins `a..b`), column by column so the per-bin
-/// arithmetic vectorises: p_ik = P(bin i | component k) (spec §12), s_i = Σ_k π_k p_ik,
+/// arithmetic vectorises: p_ik = P(bin i | component k) (docs/histfit.md, "Goodness of fit"), s_i = Σ_k π_k p_ik,
 /// ℓ += c_i ln s_i, r_ik c_i = π_k p_ik c_i/s_i, and the truncated moments E1 = E[ln X | bin],
-/// E2 = E[(ln X)² | bin] of each lognormal (spec §13). Returns `[ℓ, (Σcr, Σcr·E1, Σcr·E2) per
+/// E2 = E[(ln X)² | bin] of each lognormal (docs/histfit.md, "em-binned"). Returns `[ℓ, (Σcr, Σcr·E1, Σcr·E2) per
 /// component]`. Every sum has a fixed order ([`sum4`]), so the result does not depend on the
 /// vector width or on how chunks are spread over threads.
 #[inline(always)]
@@ -404,7 +404,7 @@ fn mstep(comps: &[(f64, Dist)], st: &Stats, total: f64, mpw: Option<f64>) -> Res
     Ok(out)
 }
 
-/// EM on the exact binned likelihood (grouped-data EM, spec §13). E-step with the bin
+/// EM on the exact binned likelihood (grouped-data EM, docs/histfit.md, "em-binned"). E-step with the bin
 /// probabilities p_ik = F_k(b−1) − F_k(a−1); M-step: weights by [`capped_weights`] (A_k/N
 /// without `mpw`); uniforms fixed; lognormal (μ, σ) from the truncated-normal moments of
 /// ln X in each bin,
@@ -558,7 +558,7 @@ mod tests {
         assert!(binding > 300, "the cap binds in {binding} cases");
     }
 
-    /// The column-wise chunk E-step against a plain bin-by-bin computation of spec §12/§13
+    /// The column-wise chunk E-step against a plain bin-by-bin computation of docs/histfit.md, "Goodness of fit" and "em-binned"
     /// (bin probabilities from `Dist::prob`, truncated-normal moments written out), on bins
     /// with gaps, widening widths and empty bins, with uniform, lognormal and Pareto components.
     #[test]

@@ -1,4 +1,4 @@
-//! Distribution families in scipy.stats' namespace and parameter order (spec §4, §16.5).
+//! Distribution families in scipy.stats' namespace and parameter order (docs/histfit.md, "Mixture JSON").
 //!
 //! Every family is scipy's standard form shifted and scaled: with `z = (x − loc)/scale`,
 //! `pdf(x) = f(z)/scale`, `cdf(x) = F(z)`, `sf(x) = S(z)`. Arguments are given as in the

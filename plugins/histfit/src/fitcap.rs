@@ -37,11 +37,11 @@ fn grid_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
 /// The fitting algorithm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 pub enum Fitter {
-    /// flow-models' EM exactly (spec §3): pdf at bin_lo, exactly `iterations` iterations.
+    /// flow-models' EM exactly (docs/histfit.md, "em-compat"): pdf at bin_lo, exactly `iterations` iterations.
     #[default]
     #[serde(rename = "em-compat")]
     EmCompat,
-    /// EM on the exact binned likelihood (spec §13), tolerance on Δℓ plus an iteration cap.
+    /// EM on the exact binned likelihood (docs/histfit.md, "em-binned"), tolerance on Δℓ plus an iteration cap.
     #[serde(rename = "em-binned")]
     EmBinned,
 }
@@ -129,7 +129,7 @@ pub struct FitSettings {
     #[serde(default = "one")]
     #[schemars(range(min = 1, max = MAX_STARTS))]
     pub starts: u32,
-    /// Write the figures of §6 (SVG and PNG) as artifacts (default true).
+    /// Write the figures of docs/histfit.md, "Figures" (SVG and PNG) as artifacts (default true).
     #[serde(default = "yes")]
     pub plots: bool,
 }
@@ -294,7 +294,7 @@ fn gof_into(r: &mut Response, g: &Gof) {
 }
 
 /// `fit`: fits the column with the fitter from flow-models' start (or `initial`), scores it
-/// (spec §12) and writes `<column>.json` (flow-models' exact layout), `<column>.mode` and the
+/// (docs/histfit.md, "Goodness of fit") and writes `<column>.json` (flow-models' exact layout), `<column>.mode` and the
 /// figures.
 pub fn fit(req: &Request, host: &Host) -> Result<Response, PluginError> {
     let s: FitSettings = parse_settings(&req.settings)?;

@@ -1,4 +1,4 @@
-//! The `generate` capability: flow records in flow-models' formats (spec §7) from a
+//! The `generate` capability: flow records in flow-models' formats (docs/histfit.md, "generate and csv_flow") from a
 //! mixture model (a directory of `flows/packets/octets.json`, inline mixtures, or the
 //! tutorial model) or from a csv_hist histogram, with one of two random sources:
 //! - `rng = "flowlab"` (default): independent seeded streams per role ([`crate::sampling`]);

@@ -1,5 +1,5 @@
-//! Goodness of fit of a mixture on a histogram column (spec §12), the same figures as
-//! `reference/flowmodels_gof.py`.
+//! Goodness of fit of a mixture on a histogram column (docs/histfit.md, "Goodness of fit"), the same figures as
+//! `flowmodels_gof.py`, the study's numpy/scipy yardstick (docs/design.md §9).
 //!
 //! With c_i the bin weights, N = Σ c_i, q_i = c_i/N and the discrete model probability of bin
 //! [a, b): p_i = F(b−1) − F(a−1) (the first bin also takes all mass below; per component from

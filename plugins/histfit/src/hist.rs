@@ -1,4 +1,4 @@
-//! The csv_hist format (spec §2): reading, writing and flow-models' binning functions.
+//! The csv_hist format (docs/histfit.md, "csv_hist and binning"): reading, writing and flow-models' binning functions.
 //!
 //! A csv_hist file has a header naming its columns (`bin_lo,bin_hi,flows_sum,packets_sum,
 //! octets_sum`, optionally `duration_sum`, `rate_sum`, `aggs_sum`, and `*_ssq` columns, which
@@ -10,7 +10,7 @@ use flowlab_abi::PluginError;
 use std::fmt::Write as _;
 use std::path::Path;
 
-/// What the x axis of a histogram measures (spec §2, `-x`).
+/// What the x axis of a histogram measures (docs/histfit.md, "csv_hist and binning", `-x`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum XKind {
@@ -43,7 +43,7 @@ impl XKind {
             XKind::Rate => "bps",
         }
     }
-    /// The smallest possible value (1 packet or 64 bytes); used by the discrete semantics (§4).
+    /// The smallest possible value (1 packet or 64 bytes); used by the discrete semantics (docs/histfit.md, "Mixture JSON").
     pub fn min_value(self) -> u64 {
         match self {
             XKind::Size => 64,
@@ -361,7 +361,7 @@ fn bitlen(x: u64) -> u32 {
 }
 
 /// flow-models' `bin_calc_one(x) = (x, x + 1)` (b = 0) and `bin_calc_log(x, b)` (b > 0):
-/// `w = 1 << max(0, bitlen(x) − b)`, `lo = (x // w)·w`, `hi = lo + w` (spec §2). With b = 12
+/// `w = 1 << max(0, bitlen(x) − b)`, `lo = (x // w)·w`, `hi = lo + w` (docs/histfit.md, "csv_hist and binning"). With b = 12
 /// values below 4096 get width 1 and each further power of two holds 2048 bins.
 pub fn bin_of(x: u64, b: u32) -> (u64, u64) {
     if b == 0 {
@@ -373,7 +373,7 @@ pub fn bin_of(x: u64, b: u32) -> (u64, u64) {
     (lo, lo + w)
 }
 
-/// Accumulates flows into log bins (spec §2) and produces a [`Hist`] with the five standard
+/// Accumulates flows into log bins (docs/histfit.md, "csv_hist and binning") and produces a [`Hist`] with the five standard
 /// columns, only non-empty bins, ascending.
 #[derive(Debug, Default)]
 pub struct Binner {

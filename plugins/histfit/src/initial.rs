@@ -1,4 +1,4 @@
-//! Starting mixtures: flow-models' `initial_mix` (spec §3.2) and seeded multi-start
+//! Starting mixtures: flow-models' `initial_mix` (docs/histfit.md, "Starting mixture") and seeded multi-start
 //! perturbations of it.
 use crate::families::{Dist, Family};
 use crate::mixture::{Component, Mixture, Num};
@@ -7,7 +7,7 @@ use rand_distr::{Distribution, StandardNormal};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// Where the scale grid of the starting mixture begins (spec §3.2; m = min x, U = uniforms).
+/// Where the scale grid of the starting mixture begins (docs/histfit.md, "Starting mixture"; m = min x, U = uniforms).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum InitialGrid {
     /// m + max(U, 1) − 1: flow-models' `initial_mix` in every PyPI release (1.0 to 2.2).

@@ -1,21 +1,21 @@
 //! # histfit: flow-models parity for csv_hist flow histograms
 //!
-//! A flowlab plugin (spec `specs/histfit.md`). Capabilities:
-//! - `summary` (task, csv_hist): flow-models' two TeX summary tables byte for byte (§5), plus an
+//! A flowlab plugin (docs/histfit.md). Capabilities:
+//! - `summary` (task, csv_hist): flow-models' two TeX summary tables byte for byte (docs/histfit.md, "Summary tables"), plus an
 //!   improved siunitx variant with metadata filled in ([`summary`], [`tasks::summary`]).
 //! - `generate_hist` (dataset): a seeded synthetic csv_hist drawn from a declared mixture and
 //!   binned as flow-models' `hist -b 12` ([`tasks::generate_hist`]).
 //! - `hist` (dataset): flow-models' `hist` — flow records (csv_flow, binary, nfdump pipe,
 //!   nfcapd) binned into a csv_hist byte for byte ([`histcap`], [`flows`], [`flowhist`],
 //!   [`filter`]).
-//! - `fit` (task, csv_hist): EM mixture fits, `em-compat` (flow-models exactly, §3) or
-//!   `em-binned` (exact binned likelihood, §13), multi-start, goodness of fit (§12)
+//! - `fit` (task, csv_hist): EM mixture fits, `em-compat` (flow-models exactly, docs/histfit.md, "em-compat") or
+//!   `em-binned` (exact binned likelihood, docs/histfit.md, "em-binned"), multi-start, goodness of fit (docs/histfit.md, "Goodness of fit")
 //!   ([`fitcap::fit`], [`em`], [`gof`]).
 //! - `selection` (task, csv_hist): component counts by BIC, AIC or held-out likelihood
 //!   ([`fitcap::selection`]).
-//! - `generate` (task, no dataset): csv_flow records from a model or a histogram (§7)
+//! - `generate` (task, no dataset): csv_flow records from a model or a histogram (docs/histfit.md, "generate and csv_flow")
 //!   ([`gencap::generate`]).
-//! - `plot` (task, csv_hist): flow-models' seven figures as SVG and PNG (§6) ([`plots::plot`]).
+//! - `plot` (task, csv_hist): flow-models' seven figures as SVG and PNG (docs/histfit.md, "Figures") ([`plots::plot`]).
 //!
 //! Modules have one job each: [`hist`] reads/writes/bins csv_hist, [`summary`] builds the
 //! tables, [`sampling`] draws from the mixture families, [`tasks`] parses settings and

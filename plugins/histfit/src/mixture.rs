@@ -1,4 +1,4 @@
-//! Mixtures and their JSON form (spec §4): read both the `{"sum", "mix"}` object and the bare
+//! Mixtures and their JSON form (docs/histfit.md, "Mixture JSON"): read both the `{"sum", "mix"}` object and the bare
 //! list, write flow-models' exact text layout (2-space indent, one component per line,
 //! `json.dumps` of each component with Python's shortest float repr), the `.mode` sidecar,
 //! and the discrete semantics used downstream (value = floor(X) + 1).
@@ -212,7 +212,7 @@ impl Mixture {
         }
     }
 
-    /// Weights normalised to sum 1 (readers renormalise, spec §4).
+    /// Weights normalised to sum 1 (readers renormalise, docs/histfit.md, "Mixture JSON").
     pub fn norm_weights(&self) -> Vec<f64> {
         let t: f64 = self.comps.iter().map(|c| c.weight).sum();
         self.comps.iter().map(|c| c.weight / t).collect()
@@ -228,7 +228,7 @@ impl Mixture {
         self.norm_weights().iter().zip(&self.comps).map(|(w, c)| w * c.dist.pdf(x)).sum()
     }
 
-    /// flow-models' `mix.pdf` (spec §4): for integer x < 1024 the probability of the discrete
+    /// flow-models' `mix.pdf` (docs/histfit.md, "Mixture JSON"): for integer x < 1024 the probability of the discrete
     /// value, F(x) − F(x−1) (F(x) − F(0) for the smallest value `x_min`), else the raw pdf.
     pub fn pdf_discrete(&self, x: u64, x_min: u64) -> f64 {
         let w = self.norm_weights();

@@ -1,7 +1,7 @@
 //! The standard normal cdf and sf at many sorted points, vectorised: per bin edge of a
 //! lognormal component, F(e) = Φ(t) and S(e) = Φ(−t) with t = (ln e − μ)/σ, each on the
-//! side where it is below ½ (spec §12: tail probabilities keep their relative precision), and
-//! φ(t) for the truncated moments of em-binned (spec §13).
+//! side where it is below ½ (docs/histfit.md, "Goodness of fit": tail probabilities keep their relative precision), and
+//! φ(t) for the truncated moments of em-binned (docs/histfit.md, "em-binned").
 //!
 //! Φ(−|t|) = ½ erfc(|t|/√2), and erfc(x), x ≥ 0, is fdlibm's `s_erf.c` (Sun Microsystems,
 //! freely distributable; the same algorithm and coefficients as the `libm` crate's `erfc`,

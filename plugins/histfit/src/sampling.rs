@@ -1,4 +1,4 @@
-//! Drawing flows from a mixture model (spec §7, flow-models' `generate` semantics with
+//! Drawing flows from a mixture model (docs/histfit.md, "generate and csv_flow", flow-models' `generate` semantics with
 //! independent random streams).
 //!
 //! A model is three mixtures over the same x (length or size): `flows`, `packets`, `octets`,

@@ -1,4 +1,4 @@
-//! flow-models' `summary` tables (spec §5), byte for byte, plus an improved siunitx variant.
+//! flow-models' `summary` tables (docs/histfit.md, "Summary tables"), byte for byte, plus an improved siunitx variant.
 //!
 //! Table 1 lists placeholder rows, the totals `Σ flows_sum`, `Σ packets_sum`, `Σ octets_sum`
 //! (thousands separated by an ASCII space), `Average flow length = Σpackets/Σflows` and
@@ -174,7 +174,7 @@ impl Summary {
 
     /// Improved table 1: siunitx `\num{}` numbers, placeholders filled from `meta` (missing
     /// entries stay `XXX`, sampling rate defaults to `none`), and the average flow size row
-    /// flow-models forgets (§5 bug).
+    /// flow-models forgets (docs/histfit.md, "Summary tables" bug).
     pub fn table1_siunitx(&self, meta: &Meta) -> String {
         let cell = |v: &Option<String>, default: &str| v.as_deref().map(latex_escape).unwrap_or_else(|| default.to_string());
         let mut s = String::new();

@@ -63,7 +63,7 @@ impl MetaValue {
     }
 }
 
-/// Settings of `summary` (spec §5).
+/// Settings of `summary` (docs/histfit.md, "Summary tables").
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SummarySettings {
@@ -202,7 +202,7 @@ pub struct GenerateHistSettings {
     #[serde(default)]
     pub mixture: Option<Value>,
     /// Packets mixture over the same x (needs `sum`); with `octets_mixture` it gives the
-    /// average packet size per value (spec §7). Default: the tutorial's packets mixture.
+    /// average packet size per value (docs/histfit.md, "generate and csv_flow"). Default: the tutorial's packets mixture.
     #[serde(default)]
     pub packets_mixture: Option<Value>,
     /// Octets mixture over the same x (needs `sum`). Default: the tutorial's octets mixture.
@@ -249,8 +249,8 @@ impl GenerateHistSettings {
     }
 }
 
-/// `generate_hist`: draws `flows` flows from the model (spec §7 semantics, independent seeded
-/// streams, see [`crate::sampling`]), bins them with flow-models' `bin_calc_log(x, b)` (§2)
+/// `generate_hist`: draws `flows` flows from the model (docs/histfit.md, "generate and csv_flow" semantics, independent seeded
+/// streams, see [`crate::sampling`]), bins them with flow-models' `bin_calc_log(x, b)` (docs/histfit.md, "csv_hist and binning")
 /// and writes the csv_hist artifact `dataset` (`dataset.csv`).
 pub fn generate_hist(req: &Request, host: &Host) -> Result<Response, PluginError> {
     let s: GenerateHistSettings = parse_settings(&req.settings)?;

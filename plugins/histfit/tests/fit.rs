@@ -130,7 +130,8 @@ fn selection_stores_every_candidate_and_picks_by_criterion() {
     }
 }
 
-/// Our GoF equals `reference/flowmodels_gof.py` within 1e-9 relative on the 18 stored mixtures.
+/// Our GoF equals `flowmodels_gof.py` (the study's numpy/scipy yardstick, docs/design.md §9) within
+/// 1e-9 relative on the 18 stored mixtures.
 #[test]
 fn gof_matches_python_yardstick_on_stored_mixtures() {
     let Some(d) = common::data_dir() else { return };
@@ -176,7 +177,7 @@ fn gof_matches_python_yardstick_on_stored_mixtures() {
     eprintln!("GoF vs flowmodels_gof.py: 18 mixtures, worst relative difference {worst:.2e}");
 }
 
-/// em-binned targets on all/length flows, U6 L4 (issue 3): KL ≤ 8.0e-4, KS ≤ 2.0e-3.
+/// em-binned targets on all/length flows, U6 L4 (docs/histfit.md, "em-binned"): KL ≤ 8.0e-4, KS ≤ 2.0e-3.
 /// About 2 s in a release build (400 iterations of the exact binned EM on 23 782 bins).
 #[test]
 fn em_binned_meets_targets_on_all_length_flows() {

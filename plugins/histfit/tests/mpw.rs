@@ -15,7 +15,7 @@ use histfit::mixture::Mixture;
 use histfit::HistFit;
 use serde_json::json;
 
-/// ∂ℓ/∂w_k = Σ_i c_i p_ik / s_i, per unit, from the bin probabilities of spec §12 (bin i holds
+/// ∂ℓ/∂w_k = Σ_i c_i p_ik / s_i, per unit, from the bin probabilities of docs/histfit.md, "Goodness of fit" (bin i holds
 /// X in (bin_lo − 1, bin_hi − 1], the first bin also everything below).
 fn weight_gradient(data: &Binned, m: &Mixture) -> Vec<f64> {
     let w = m.norm_weights();

@@ -1,4 +1,4 @@
-//! em-compat against the 18 stored agh_2015 mixtures (spec §11, §16.3): ≤ 1e-9 relative on
+//! em-compat against the 18 stored agh_2015 mixtures (docs/histfit.md, "Stored mixtures"): ≤ 1e-9 relative on
 //! every parameter and |Δ ll per unit| < 1e-6 for all 18. The three all/size ones were fitted
 //! by an older flow-models whose initial scale grid started at min x + U − 1 (= 63 there, as U
 //! = 0), not min x + max(U, 1) − 1 (= 64) as in every PyPI release: they are refitted with
@@ -19,7 +19,7 @@ use std::path::Path;
 
 struct Outcome {
     max_rel: f64,
-    /// ours − stored binned ℓ per unit (spec §12).
+    /// ours − stored binned ℓ per unit (docs/histfit.md, "Goodness of fit").
     dll: f64,
     /// ours − stored of flow-models' surrogate per unit (Σ c ln Σ π pdf(bin_lo) / Σ c: what its EM maximises).
     dq: f64,

@@ -1,4 +1,4 @@
-//! `summary` against flow-models' tutorial output (spec §5): every line of both tables for
+//! `summary` against flow-models' tutorial output (docs/histfit.md, "Summary tables"): every line of both tables for
 //! all/length.csv and all/size.csv, byte for byte, including the trailing empty lines.
 mod common;
 use flowlab_abi::plugin::call;

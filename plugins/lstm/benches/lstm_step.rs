@@ -1,4 +1,4 @@
-//! One full training step (forward, BPTT, Adam) at the spec's benchmark shape (§8):
+//! One full training step (forward, BPTT, Adam) at the benchmark shape (docs/lstm.md, "Implementation choices"):
 //! batch 64 × 100 steps × 146 features, hidden 128, Linear(128→146) head, MSE, Adam 1e-3.
 //! Throughput = 64 / step time. Run: `cargo bench -p flowlab-lstm --bench lstm_step`.
 //! Also the original shape (LSTM(146) + ReLU, no head, hard-sigmoid gates, RMSprop).

@@ -1,4 +1,4 @@
-//! Training-step throughput at the spec's benchmark shape (§8), in the same protocol as
+//! Training-step throughput at the benchmark shape (docs/lstm.md, "Implementation choices"), in the same protocol as
 //! `benches/lstm_vs_pytorch.py`: 2 warm-up steps, then the median of 12 steps; prints
 //! `rust <shape> threads=<n> seq_per_s=<x>` lines. Shapes: `h128` (hidden 128 + Linear head,
 //! sigmoid gates, Adam) and `orig` (LSTM(146) + ReLU, hard-sigmoid gates, RMSprop).

@@ -1,5 +1,5 @@
-//! `lstm`: next-step sequence model over per-packet traffic features (spec
-//! `shared/specs/lstm.md`, issue 6): the original Keras module's feature-file format,
+//! `lstm`: next-step sequence model over per-packet traffic features
+//! (docs/lstm.md): the original Keras module's feature-file format,
 //! normalisations, a 1-layer LSTM with explicit BPTT over `matrixmultiply`, the cosine-similarity
 //! evaluation with a persistence baseline, and its plots.
 //!

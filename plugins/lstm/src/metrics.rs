@@ -1,4 +1,4 @@
-//! Cosine-similarity evaluation (spec §5, the original's `utils_metric.py`).
+//! Cosine-similarity evaluation (docs/lstm.md, "Cosine-similarity evaluation", the original's `utils_metric.py`).
 //!
 //! Per packet position: `cos[i,t] = ⟨ŷ_{i,t}, y_{i,t}⟩ / (‖ŷ_{i,t}‖·‖y_{i,t}‖)`, 0 when the norm
 //! product is 0. Per traffic, over the keys

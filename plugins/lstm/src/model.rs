@@ -1,4 +1,4 @@
-//! A 1-layer LSTM with explicit BPTT over `matrixmultiply` (spec §4, §8, §9).
+//! A 1-layer LSTM with explicit BPTT over `matrixmultiply` (docs/lstm.md, "Model and training" and "Implementation choices").
 //!
 //! Gate order in the packed weights is Keras' and PyTorch's: input `i`, forget `f`, cell `g`,
 //! output `o`. With `x_t ∈ ℝ^F`, `h_t, c_t ∈ ℝ^H`, `z_t = x_t·W_x + h_{t−1}·W_h + b ∈ ℝ^{4H}`:

@@ -1,5 +1,5 @@
 //! The `network` and `evaluate` capabilities: the training loop of the original's
-//! `train_rnn.py` (spec §4) with its evaluation (§5) and plots (§6), and `test_rnn.py`.
+//! `train_rnn.py` (docs/lstm.md, "Model and training") with its evaluation (docs/lstm.md, "Cosine-similarity evaluation") and plots (docs/lstm.md, "Figures"), and `test_rnn.py`.
 use crate::metrics::{keys, CosTable, Summary};
 use crate::model::{Arch, Head};
 use crate::norm::{read_minmax, Norm};

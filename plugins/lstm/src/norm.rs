@@ -1,4 +1,4 @@
-//! Normalisations (spec §3 step 5), declared by name.
+//! Normalisations (docs/lstm.md, "Preprocessing" step 5), declared by name.
 //!
 //! - `l2`: each packet vector `x ↦ x / ‖x‖₂`; a zero vector stays zero (the original's option 1).
 //! - `standardize`: per feature `x_j ↦ (x_j − μ_j) / σ_j` with μ, σ the mean and population

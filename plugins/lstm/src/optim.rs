@@ -1,4 +1,4 @@
-//! Optimisers (spec §4).
+//! Optimisers (docs/lstm.md, "Model and training").
 //!
 //! - RMSprop (Keras 2.2.4): `a ← ρa + (1−ρ)g²`, `p ← p − lr·g / (√a + ε)`; defaults lr 1e-3,
 //!   ρ 0.9, ε 1e-7 (the original).

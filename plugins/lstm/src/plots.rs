@@ -1,4 +1,4 @@
-//! Figures (spec §6), each as SVG and PNG (plotters), without the original's two plotting bugs
+//! Figures (docs/lstm.md, "Figures"), each as SVG and PNG (plotters), without the original's two plotting bugs
 //! (the "true" series is the truth, and test panels draw test traffics).
 //!
 //! 1. `pred_epoch{E}`: 2 × n grid, predicted vs true feature (default 7, frame length) over the

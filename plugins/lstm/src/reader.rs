@@ -1,4 +1,4 @@
-//! Feature-file reader in the original line format (spec §2, §3 step 1).
+//! Feature-file reader in the original line format (docs/lstm.md, "Feature file format" and "Preprocessing" step 1).
 //!
 //! One line = one traffic: the packets' feature vectors written with Python's `str(list)`,
 //! joined by `", "`, with a trailing `", "` before the newline:

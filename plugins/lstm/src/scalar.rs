@@ -64,7 +64,7 @@ macro_rules! gemm_body {
 
 /// `e^x` for f32 without libm: `x = n·ln2 + r`, `|r| ≤ ln2/2`, `e^r` by its degree-6 Taylor
 /// polynomial (relative error ≤ 1.2e-7), times `2^n` built in the exponent bits. Branch-free, so
-/// loops over it vectorise (spec §8, tuning change 1).
+/// loops over it vectorise (docs/lstm.md, "Implementation choices", tuning change 1).
 #[inline(always)]
 pub fn fast_exp(x: f32) -> f32 {
     // plain selects (not `clamp`, whose NaN/assert handling blocks vectorisation); a NaN input

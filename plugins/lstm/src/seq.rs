@@ -1,4 +1,4 @@
-//! Sequences and batches (spec §3 step 4).
+//! Sequences and batches (docs/lstm.md, "Preprocessing" step 4).
 //!
 //! For a traffic of `n` packets and sequence length `L`:
 //! 1. truncate to `L` packets: `keep_last` keeps packets `n−L … n−1` (Keras

@@ -23,7 +23,7 @@ pub enum Scope {
 pub enum NormKind {
     /// Unit vectors.
     L2,
-    /// z-score per feature (also accepted as `zscore`, the spec's name).
+    /// z-score per feature (also accepted as `zscore`, the README's name).
     #[serde(alias = "zscore")]
     Standardize,
     /// Min-max per feature (the original's `train_rnn.py`).
@@ -108,7 +108,7 @@ pub const MAX_SYNTH_LINE_VALUES: usize = 1_000_000;
 pub const MAX_SYNTH_VALUES: usize = 50_000_000;
 
 /// Settings of the `network` capability (train + evaluate). Defaults are the original
-/// (spec §4): LSTM(hidden = features) + ReLU, hard-sigmoid gates, Keras init, RMSprop.
+/// (docs/lstm.md, "Model and training"): LSTM(hidden = features) + ReLU, hard-sigmoid gates, Keras init, RMSprop.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Network {

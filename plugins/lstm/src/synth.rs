@@ -1,4 +1,4 @@
-//! Synthetic feature files in the original line format (spec §2), for what the repository
+//! Synthetic feature files in the original line format (docs/lstm.md, "Feature file format"), for what the repository
 //! ships and for CI (the real samples carry no license). Deterministic from the seed stream.
 //!
 //! Each traffic imitates a TLS connection with the original's first features:

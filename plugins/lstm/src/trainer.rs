@@ -1,4 +1,4 @@
-//! Batched training and prediction over fixed row chunks (spec §4, §9).
+//! Batched training and prediction over fixed row chunks (docs/lstm.md, "Model and training" and "Implementation choices").
 //!
 //! A batch of `B` traffics is cut into chunks of `chunk_rows` rows (a setting, never the thread
 //! count). Chunks run forward + BPTT in parallel on the cell's rayon pool; the squared-error

@@ -35,7 +35,7 @@ fn original_preset_beats_persistence_and_loss_falls() {
     assert!(m > p, "model {m} must beat persistence {p} on the test set");
 }
 
-/// The spec's sanity-run configuration (logistic gates, Adam 1e-3).
+/// The sanity-run configuration (docs/lstm.md, "Sanity run": logistic gates, Adam 1e-3).
 #[test]
 fn adam_sigmoid_variant_beats_persistence() {
     let Some(r) = tls(json!({"epochs": 30, "eval_every": 10, "plots": false, "optimizer": "adam", "recurrent_activation": "sigmoid"})) else { return };

@@ -2,7 +2,7 @@
 //! double precision (same weights; gate order i, f, g, o in both; PyTorch's `bias_hh` held at 0).
 //! Python from env `FLOWLAB_TORCH_PYTHON` (else `FLOWLAB_PYTHON`, else `python3`); skipped when
 //! torch is not importable unless `FLOWLAB_REQUIRE_TORCH=1`. Locally:
-//! `FLOWLAB_TORCH_PYTHON=/work/venv-torch/bin/python cargo test -p flowlab-lstm --test torch_oracle`.
+//! `FLOWLAB_TORCH_PYTHON=<venv with torch>/bin/python cargo test -p flowlab-lstm --test torch_oracle`.
 use flowlab_abi::seed::stream_rng;
 use lstm::model::{backward, forward, sq_error, Arch, Head, Init, OutAct, RecAct, Work};
 use rand::Rng;

@@ -1,4 +1,4 @@
-//! The genetic algorithm of the original (spec §5) on bitset genomes with incremental
+//! The genetic algorithm of the original (docs/sampler.md, "Genetic algorithm") on bitset genomes with incremental
 //! accumulators, deterministic for any thread count: every random decision comes from a
 //! stream `stream_rng(seed, purpose, index)` — `"init"` per initial candidate, `"selection"`
 //! per generation, `"offspring"` per (generation, pair) — and parallel work is collected in
@@ -19,11 +19,11 @@ pub enum Init {
     Random,
     /// Systematic sample over the biflows sorted by stratum (packet-count magnitude, size
     /// bin, protocol, start window, destination port): removes most of the binomial noise
-    /// of random starts (spec §11, better search).
+    /// of random starts (docs/sampler.md, "Beyond the original", better search).
     Stratified,
 }
 
-/// GA parameters (defaults of the original, spec §5).
+/// GA parameters (defaults of the original, docs/sampler.md, "Genetic algorithm").
 #[derive(Debug, Clone, PartialEq)]
 pub struct GaConfig {
     /// Minimum genes `⌊l·N⌋` (at least 1).
@@ -46,7 +46,7 @@ pub struct GaConfig {
     pub mutation_switch: f64,
     /// Initial-population scheme.
     pub init: Init,
-    /// Cap on initial candidates (the original loops forever, spec §7.2); when fewer than
+    /// Cap on initial candidates (the original loops forever, docs/sampler.md, "Bugs the plugin decides"); when fewer than
     /// `population` candidates have fitness > 0, the best by unclamped fitness fill up.
     pub init_attempts: usize,
     /// Stop after this many generations without a rise of the best fitness (0 = never): the
@@ -132,7 +132,7 @@ fn stats(pop: &[Individual]) -> (usize, f64, f64) {
     (best, pop[best].score.fitness, total / pop.len() as f64)
 }
 
-/// Stochastic universal sampling over raw fitness (spec §5.1): `Δ = ΣF/m`, first pointer
+/// Stochastic universal sampling over raw fitness (docs/sampler.md, "Genetic algorithm"): `Δ = ΣF/m`, first pointer
 /// `~ U[0, Δ)`, pointers `r + kΔ`; the picks are then shuffled. All-zero fitness: uniform
 /// pointers over the individuals.
 pub fn sus<R: Rng>(pop: &[Individual], m: usize, rng: &mut R) -> Vec<usize> {
@@ -160,7 +160,7 @@ pub fn sus<R: Rng>(pop: &[Individual], m: usize, rng: &mut R) -> Vec<usize> {
     out
 }
 
-/// Builds the initial population (spec §5, with the attempt cap of spec §11).
+/// Builds the initial population (docs/sampler.md, "Genetic algorithm", with the attempt cap of docs/sampler.md, "Beyond the original").
 fn initial(model: &Model, cfg: &GaConfig, seed_hex: &str, order: Option<&[u32]>, pool: &rayon::ThreadPool) -> (Vec<Individual>, usize, usize) {
     let n = model.len();
     let mut kept: Vec<Individual> = Vec::new();

@@ -1,4 +1,4 @@
-//! Synthetic profile generator: a port of `make_profile.py` (shared/reference, spec §8)
+//! Synthetic profile generator: a port of `make_profile.py` (the study's profile generator, docs/sampler.md, "Test setup of the original")
 //! that writes byte-identical files for the same `--rows/--seed/options` on the same
 //! platform. It uses CPython's `random.Random(seed).random()` stream (MT19937 seeded by
 //! `init_by_array` of the seed's 32-bit words, 53-bit doubles from two draws) and the same

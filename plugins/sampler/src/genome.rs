@@ -1,5 +1,5 @@
-//! Bitset genomes with their metric accumulators and the GA operators of spec §5, each
-//! updating the accumulator only for the genes it changes (spec §11).
+//! Bitset genomes with their metric accumulators and the GA operators of docs/sampler.md, "Genetic algorithm", each
+//! updating the accumulator only for the genes it changes (docs/sampler.md, "Beyond the original").
 use crate::metrics::{Acc, Model, Score};
 use rand::Rng;
 
@@ -96,7 +96,7 @@ fn take_range(model: &Model, base: &mut Individual, donor: &Individual, a: usize
     }
 }
 
-/// Two-point crossover (spec §5.2): `A, B ~ U{0..N}`, sorted; children are copies of the
+/// Two-point crossover (docs/sampler.md, "Genetic algorithm"): `A, B ~ U{0..N}`, sorted; children are copies of the
 /// parents with genes `[A, B)` swapped. Each child is built from whichever parent differs
 /// from it on fewer words (the range or its complement), so the accumulator work is
 /// `O(min(B−A, N−B+A))` words plus the differing genes.
@@ -125,7 +125,7 @@ pub fn crossover<R: Rng>(model: &Model, p1: &Individual, p2: &Individual, rng: &
     }
 }
 
-/// Mutation (spec §5.2): shuffles the contiguous slice `[s, s+size)`, `s ~ U{0..N−size}`,
+/// Mutation (docs/sampler.md, "Genetic algorithm"): shuffles the contiguous slice `[s, s+size)`, `s ~ U{0..N−size}`,
 /// with a Fisher–Yates permutation (the number of selected biflows is unchanged).
 pub fn mutate<R: Rng>(model: &Model, c: &mut Individual, size: usize, rng: &mut R) {
     let n = model.len();
@@ -145,9 +145,9 @@ pub fn mutate<R: Rng>(model: &Model, c: &mut Individual, size: usize, rng: &mut 
     }
 }
 
-/// Repair (spec §5.2): while fewer than `min` genes, set a random unset gene; while more than
+/// Repair (docs/sampler.md, "Genetic algorithm"): while fewer than `min` genes, set a random unset gene; while more than
 /// `max`, clear a random set gene (indices `U{0..N−1}`: the original's inclusive `N` is a
-/// spec §7.3 bug).
+/// docs/sampler.md, "Bugs the plugin decides" bug).
 pub fn repair<R: Rng>(model: &Model, c: &mut Individual, min: usize, max: usize, rng: &mut R) {
     let n = model.len();
     while c.ones < min {

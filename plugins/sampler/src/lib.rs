@@ -1,10 +1,10 @@
 //! `sampler`: the FlowTest profile sampler (CESNET/FlowTest `ft-profile-sampler`) as a flowlab
-//! plugin (spec `specs/sampler.md`).
+//! plugin (docs/sampler.md).
 //!
 //! Capabilities:
 //! * `sample` (task, accepts `flowtest_profile`): searches a subset of size in
-//!   `[⌊l·N⌋, ⌈u·N⌉]` whose declared metrics (spec §3, [`metrics`]) all stay within
-//!   `100·deviation` percent of the whole profile, with the original's GA (spec §5, [`ga`]) on
+//!   `[⌊l·N⌋, ⌈u·N⌉]` whose declared metrics (docs/sampler.md, "Metrics", [`metrics`]) all stay within
+//!   `100·deviation` percent of the whole profile, with the original's GA (docs/sampler.md, "Genetic algorithm", [`ga`]) on
 //!   incremental accumulators, an optional stratified start and swap local search
 //!   ([`local`]); writes the sample CSV, the metrics report in the original's layout
 //!   ([`report`]) and a JSON result.
@@ -111,7 +111,7 @@ pub const MAX_PROFILE_ROWS: usize = 10_000_000;
 /// Largest `profile` max_packets.
 pub const MAX_PROFILE_PACKETS: u64 = 1 << 40;
 
-/// Settings of the `sample` capability (defaults: the original's, spec §5/§6).
+/// Settings of the `sample` capability (defaults: the original's, docs/sampler.md, "Genetic algorithm" and "Outputs and CLI").
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SampleSettings {
@@ -128,7 +128,7 @@ pub struct SampleSettings {
     #[schemars(extend("exclusiveMinimum" = 0), range(max = 1.0))]
     #[serde(default)]
     pub rate: Option<f64>,
-    /// Relative tolerance of `rate` (0.1: rate 0.1 gives 0.09–0.11, the spec §9 runs).
+    /// Relative tolerance of `rate` (0.1: rate 0.1 gives 0.09–0.11, docs/sampler.md, "Results of the original" runs).
     #[schemars(range(min = 0.0), extend("exclusiveMaximum" = 1))]
     #[serde(default = "d_tol")]
     pub rate_tolerance: f64,
@@ -399,7 +399,7 @@ pub fn build_model(p: &profile::Profile, s: &SampleSettings) -> Result<Model, Pl
     Model::new(p, &decls, s.fitness, s.deviation, s.proto_limit, s.port_limit, s.window_s).map_err(|(path, msg)| PluginError::config(path, msg))
 }
 
-/// Gene bounds `[max(1, ⌊l·N⌋), ⌈u·N⌉]` (spec §5).
+/// Gene bounds `[max(1, ⌊l·N⌋), ⌈u·N⌉]` (docs/sampler.md, "Genetic algorithm").
 pub fn gene_bounds(n: usize, s: &SampleSettings) -> (usize, usize) {
     let (l, u) = s.range().unwrap_or((1.0, 1.0));
     let lo = ((l * n as f64).floor() as usize).max(1).min(n);
@@ -407,7 +407,7 @@ pub fn gene_bounds(n: usize, s: &SampleSettings) -> (usize, usize) {
     (lo, hi)
 }
 
-/// A local rayon pool of `threads` threads (design notes §2).
+/// A local rayon pool of `threads` threads (docs/design.md §2, "Thread pools").
 pub fn pool(threads: usize) -> Result<rayon::ThreadPool, PluginError> {
     rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build().map_err(|e| PluginError::run(format!("cannot build a thread pool of {threads}: {e}")))
 }

@@ -1,4 +1,4 @@
-//! Opt-in swap local search (spec §11 "better search"): exchange one selected and one
+//! Opt-in swap local search (docs/sampler.md, "Beyond the original", better search): exchange one selected and one
 //! unselected biflow, keep the swap when the excess objective
 //! `L = Σ max(0, d − τ)²` (τ = `tau`·limit, every deviation including each window) drops,
 //! or stays equal while the fitness rises. Half of the proposals are targeted at the

@@ -1,5 +1,5 @@
-//! Sampler metrics (spec §3), deviations, fitness and acceptance (spec §4), evaluated from
-//! exact incremental accumulators (spec §11).
+//! Sampler metrics (docs/sampler.md, "Metrics"), deviations, fitness and acceptance (docs/sampler.md, "Fitness and acceptance"), evaluated from
+//! exact incremental accumulators (docs/sampler.md, "Beyond the original").
 //!
 //! For a set S of biflows with `n = |S|`, `P = Σ (PACKETS+PACKETS_REV)`,
 //! `B = Σ (BYTES+BYTES_REV)`:
@@ -13,14 +13,14 @@
 //! * `windows[w] = Σ_{i∈S} P_{i,w} / P`, the packets of biflow i spread over the W-second
 //!   windows proportionally to the time overlap (zero-duration biflows: all in their window);
 //!   `t0 = min START`, `t1 = max END`, `nsec = max(1, ⌈(t1−t0)/1 s⌉)`, `H = ⌈nsec/W⌉`; a
-//!   biflow ending exactly at `t0 + H·W` is clamped to window H−1 (spec §7.4 fix).
+//!   biflow ending exactly at `t0 + H·W` is clamped to window H−1 (docs/sampler.md, "Bugs the plugin decides" fix).
 //!
 //! Accumulators are integers (counts, u64 sums with wrapping arithmetic that is exact because
 //! every subset total is bounded by the profile total, and per-window packets in Q64 fixed
 //! point, i.e. `round_down(v·2⁶⁴)` of the same f64 contribution the oracle computes), so adding
 //! and removing biflows in any order gives bit-identical results.
 //!
-//! Deviations (percent): `REL(v, r) = |v − r|·100/r`. NaN-free rules (spec §7.1): when the
+//! Deviations (percent): `REL(v, r) = |v − r|·100/r`. NaN-free rules (docs/sampler.md, "Bugs the plugin decides"): when the
 //! reference value `r` is 0, the deviation is 0 if `v` is 0 and 100 otherwise (for subsets this
 //! only matters for `ipv6_ipv4`, since a subset cannot fill an empty reference bin or window);
 //! `ipv4`/`ipv6` keep the original guard (0 when the reference share is 0); `ipv6_ipv4` is 0
@@ -97,7 +97,7 @@ impl MetricDecl {
     }
 }
 
-/// Fitness formula (spec §4).
+/// Fitness formula (docs/sampler.md, "Fitness and acceptance").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Variant {
@@ -147,7 +147,7 @@ pub struct WindowLayout {
     pub h: usize,
 }
 
-/// Per-biflow precomputed data (spec §11 data layout).
+/// Per-biflow precomputed data (docs/sampler.md, "Beyond the original" data layout).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Item {
     /// P_i.
@@ -462,7 +462,7 @@ impl Model {
         }
     }
 
-    /// Calls `f(window, packets)` for the window contributions of biflow `i` (spec §3): the
+    /// Calls `f(window, packets)` for the window contributions of biflow `i` (docs/sampler.md, "Metrics"): the
     /// same f64 value `(hi − lo)/d · P_i` the oracle computes.
     #[inline]
     pub fn for_windows(&self, i: usize, mut f: impl FnMut(usize, f64)) {
@@ -556,7 +556,7 @@ impl Model {
         }
     }
 
-    /// Fitness, worst deviation and acceptance (spec §4), O(#deviations).
+    /// Fitness, worst deviation and acceptance (docs/sampler.md, "Fitness and acceptance"), O(#deviations).
     pub fn score(&self, a: &Acc) -> Score {
         let mut j = 0usize;
         let (mut sq, mut wsum, mut worst) = (0.0f64, 0.0f64, 0.0f64);
@@ -724,7 +724,7 @@ pub fn bin_labels(edges: &[u64]) -> Vec<String> {
     v
 }
 
-/// The original's metric list (spec §3): ratios, IPv4/IPv6 shares, L4 protocols, ports, size
+/// The original's metric list (docs/sampler.md, "Metrics"): ratios, IPv4/IPv6 shares, L4 protocols, ports, size
 /// bins, and windows for the `windows` variant.
 pub fn default_decls(variant: Variant) -> Vec<MetricDecl> {
     use MetricKind::*;

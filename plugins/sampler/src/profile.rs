@@ -1,10 +1,10 @@
-//! Profile reader for the FlowTest biflow CSV (spec §2).
+//! Profile reader for the FlowTest biflow CSV (docs/sampler.md, "Profile format").
 //!
 //! Format: the exact header line [`HEADER`], then one biflow per line with 10 positional
 //! decimal integer fields `START_TIME,END_TIME,L3_PROTO,L4_PROTO,SRC_PORT,DST_PORT,PACKETS,
 //! BYTES,PACKETS_REV,BYTES_REV`. Every file the original accepts is accepted; in addition
-//! (spec §10.1) CRLF line ends and a missing final newline are tolerated. Rejected (each
-//! rejected row is named with file and line, spec §7.5 fixes included):
+//! (docs/sampler.md, "Profile format") CRLF line ends and a missing final newline are tolerated. Rejected (each
+//! rejected row is named with file and line, docs/sampler.md, "Bugs the plugin decides" fixes included):
 //! a different header, a wrong field count, a non-integer field, L3 ∉ {4, 6}, L4 > 255, a
 //! port > 65535, `PACKETS+PACKETS_REV = 0`, `BYTES+BYTES_REV = 0`, `START_TIME > END_TIME`,
 //! empty lines, and a file without records.
@@ -121,7 +121,7 @@ impl Profile {
         self.bytes[i] + self.bytes_rev[i]
     }
     /// Writes the header and the rows `i` with `keep(i)` in file order, re-serialised as
-    /// the original does (spec §6).
+    /// the original does (docs/sampler.md, "Outputs and CLI").
     pub fn write_csv<W: std::io::Write>(&self, mut w: W, keep: impl Fn(usize) -> bool) -> std::io::Result<()> {
         let mut line = String::with_capacity(96);
         writeln!(w, "{HEADER}")?;

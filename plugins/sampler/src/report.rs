@@ -1,4 +1,4 @@
-//! Outputs (spec §6): the metrics report in the original's text layout and the
+//! Outputs (docs/sampler.md, "Outputs and CLI"): the metrics report in the original's text layout and the
 //! machine-readable response (accepted flag, generations, every deviation, per-window
 //! residuals, convergence series).
 use crate::metrics::{Deviation, Metric};

@@ -1,5 +1,5 @@
 //! Every metric, deviation and the fitness of identical genomes agree with the oracle
-//! `shared/reference/ft_sampler_metrics.py` (which reproduces the C++ tool to 6 decimals)
+//! `ft_sampler_metrics.py` (the study's numpy recomputation, docs/design.md §9, which reproduces the C++ tool to 6 decimals)
 //! to 1e-9, for both fitness variants, several window lengths and limits.
 mod common;
 use rand::Rng;
@@ -133,12 +133,12 @@ fn real_profile_agrees_with_the_oracle_readme_variant() {
         let ind = Individual::from_words(&m, random_words(prof.len(), k, &mut rng));
         check(&py, &path, &m, &ind, 5, 0.005, 0.005, dir.path());
     }
-    // windows variant: our values stay finite where the oracle gives NaN (spec §7.1 rule)
+    // windows variant: our values stay finite where the oracle gives NaN (docs/sampler.md, "Bugs the plugin decides" rule)
     let m = Model::new(&prof, &default_decls(Variant::Windows), Variant::Windows, 0.005, 0.005, 0.005, 5).unwrap();
     let ind = Individual::from_words(&m, random_words(prof.len(), 500, &mut rng));
     let devs = m.deviations(&ind.acc);
     let empty = devs.iter().filter(|d| d.metric == "windows" && d.reference == 0.0).count();
-    assert_eq!(empty, 3, "profiles_1k.csv has 3 empty 5 s windows (spec §7.1)");
+    assert_eq!(empty, 3, "profiles_1k.csv has 3 empty 5 s windows (docs/sampler.md, Bugs the plugin decides)");
     assert!(devs.iter().all(|d| d.dev.is_finite()) && ind.score.fitness.is_finite());
 }
 

@@ -1,5 +1,6 @@
 //! Shared by the integration tests that run the Python reference: finds Python with numpy +
-//! scipy (`FLOWLAB_PYTHON`, default `python3`) and `shared/reference/endhost_ref.py`; `None`
+//! scipy (`FLOWLAB_PYTHON`, default `python3`) and the Python peer `endhost_ref.py` from the study's reference directory beside the
+//! checkout (docs/design.md §9); `None`
 //! (the test says it skipped) when either is missing, a panic under `FLOWLAB_REQUIRE_PYTHON=1`.
 use std::path::PathBuf;
 use std::process::Command;

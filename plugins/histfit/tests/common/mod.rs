@@ -1,8 +1,8 @@
-//! Shared test helpers: the data directory lookup and skip rules of HELPERS.md.
+//! Shared test helpers: the data directory lookup and the skip rules of docs/design.md §9.
 #![allow(dead_code)]
 use std::path::PathBuf;
 
-/// The shared data dir (`FLOWLAB_DATA_DIR`, else `<repo>/../shared/data`), or `None` (after
+/// The shared data dir (`FLOWLAB_DATA_DIR`, else the data directory beside the checkout, docs/design.md §9), or `None` (after
 /// printing `skipped: no data dir`) when it is missing and `FLOWLAB_REQUIRE_DATA` is not `1`.
 pub fn data_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("FLOWLAB_DATA_DIR")

@@ -40,7 +40,7 @@ pub fn run(r: &Request) -> Result<Response, PluginError> {
     })
 }
 
-/// The data directory (env `FLOWLAB_DATA_DIR`, else `<repo>/../shared/data`), or None with a
+/// The data directory (env `FLOWLAB_DATA_DIR`, else the data directory beside the checkout, docs/design.md §9), or None with a
 /// skip message; fails instead when `FLOWLAB_REQUIRE_DATA=1`.
 pub fn data_dir() -> Option<PathBuf> {
     let d = std::env::var_os("FLOWLAB_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")));

@@ -1,5 +1,5 @@
 //! `ft-profile-sampler-rs`: a thin CLI over the `sampler` library, flag-compatible with the
-//! original `ft-profile-sampler` (spec §6): `-u -l -i -o -m -d -s -g -p -t -r -w -c -q`, plus
+//! original `ft-profile-sampler` (docs/sampler.md, "Outputs and CLI"): `-u -l -i -o -m -d -s -g -p -t -r -w -c -q`, plus
 //! `--fitness readme|windows`, `--search hybrid|ga`, `--parents N`, `--init random|stratified`,
 //! `--local-search N`, `--repair STEPS`, `--stall GENS`, `--restarts N`, `--json FILE` (machine-readable result).
 //! Exit status: 0 when the sample is acceptable, 3 when it is not, 1 on errors.

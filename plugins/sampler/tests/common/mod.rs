@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 use std::path::PathBuf;
 
-/// The data dir (`FLOWLAB_DATA_DIR`, else `<repo>/../shared/data`), or None (test skipped)
+/// The data dir (`FLOWLAB_DATA_DIR`, else the data directory beside the checkout, docs/design.md §9), or None (test skipped)
 /// unless `FLOWLAB_REQUIRE_DATA=1`.
 pub fn data_dir() -> Option<PathBuf> {
     let d = std::env::var_os("FLOWLAB_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")));
@@ -16,7 +16,8 @@ pub fn data_dir() -> Option<PathBuf> {
     }
 }
 
-/// The reference scripts directory (`FLOWLAB_REFERENCE_DIR`, else `<repo>/../shared/reference`).
+/// The reference scripts directory (`FLOWLAB_REFERENCE_DIR`, else the reference directory beside the
+/// checkout; docs/design.md §9).
 pub fn reference_dir() -> PathBuf {
     std::env::var_os("FLOWLAB_REFERENCE_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/reference")))
 }
