@@ -455,7 +455,8 @@ fn em_binned_in(data: &Binned, start: &Mixture, opts: BinnedOptions, host: &Host
             termination = Termination::Converged;
             break;
         }
-        if opts.accel == Accel::None || iterations >= opts.max_iterations {
+        // plain EM steps: accel = "none", the last step before the cap, and the warm-up
+        if opts.accel == Accel::None || iterations >= opts.max_iterations || iterations <= crate::squarem::WARMUP {
             trace.push(l1);
             (theta, s0) = (theta1, s1);
             continue;
