@@ -155,6 +155,19 @@ fn base(plugin: &str, cap: &str, dir: &Path) -> Value {
         ("histfit", "selection") => json!({"grid": {"uniform": [1], "lognorm": [1, 2]}, "iterations": 3}),
         ("histfit", "generate") => json!({"flows": 10}),
         ("histfit", "summary" | "plot") => json!({}),
+        ("histfit", "hist") => {
+            let f = dir.join("records.csv_flow");
+            let lines: String = (0..50).map(|i| format!("0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, {}, {}, 0\n", 1 + i % 7, 64 * (1 + i % 7) + i)).collect();
+            std::fs::write(&f, lines).unwrap();
+            json!({"inputs": [f.to_str().unwrap()], "in_format": "csv_flow", "bin_exp": 2})
+        }
+        ("histfit", "fit_model") => {
+            let f = dir.join("model-hist.csv");
+            let rows: String = std::iter::once("bin_lo,bin_hi,flows_sum,packets_sum,octets_sum\n".to_string()).chain((1..40u64).map(|k| format!("{k},{},{},{},{}\n", k + 1, 1000 / k, 1000, 64_000 * k))).collect();
+            std::fs::write(&f, rows).unwrap();
+            let col = json!({"families": {"uniform": 1, "lognorm": 1}, "iterations": 3});
+            json!({"histogram": f.to_str().unwrap(), "flows": col, "packets": col, "octets": col})
+        }
         ("lstm", "network") => json!({"hidden": 4, "head": "linear", "batch": 4, "seq_len": 5, "epochs": 1, "eval_every": 1, "chunk_rows": 2, "plot_feature": 1, "plot_traffics": 1, "plots": false, "save_model": false, "cache_mb": 1}),
         ("lstm", "evaluate") => json!({"model": dir.join("no-model.lstm").to_str().unwrap(), "batch": 4, "chunk_rows": 2, "plots": false, "cache_mb": 1}),
         ("lstm", "synth_features") => json!({"traffics": 4, "dim": 3, "min_packets": 2, "max_packets": 5}),
