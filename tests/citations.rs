@@ -33,17 +33,13 @@ const ALLOWED: &[(&str, &str)] = &[
     ("benches/sampler_vs_python.sh", "REF=${FLOWLAB_REFERENCE_DIR:-$ROOT/../shared/reference}"),
     ("scripts/sampler_acceptance.sh", "REF=${FLOWLAB_REFERENCE_DIR:-$ROOT/../shared/reference}"),
     ("scripts/slurm-check.sh", "SN=${SLURM_SN_SCRIPT:-../shared/reference/slurm-single-node.sh}"),
-    ("plugins/endhost/tests/common/mod.rs", "\"/../../../shared/reference/endhost_ref.py\""),
-    ("plugins/histfit/tests/fit.rs", "\"/../../../shared/reference/flowmodels_gof.py\""),
     ("plugins/histfit/tests/common/mod.rs", "\"/../../../shared/data\""),
     ("plugins/histfit/benches/fit.rs", "\"/../../../shared/data\""),
     ("plugins/lstm/tests/common/mod.rs", "\"/../../../shared/data\""),
     ("plugins/sampler/tests/common/mod.rs", "\"/../../../shared/data\""),
-    ("plugins/sampler/tests/common/mod.rs", "\"/../../../shared/reference\""),
     ("tests/common.rs", "repo().join(\"../shared/data\")"),
     ("docs/design.md", "kept beside the checkout in `../shared/data`"),
     ("docs/design.md", "kept beside the data in `../shared/reference`"),
-    ("docs/design.md", "the others look in `../shared/reference`"),
 ];
 
 /// The tracked files (`git ls-files`), or every file below the repository outside `target/`

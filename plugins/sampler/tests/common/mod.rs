@@ -16,10 +16,10 @@ pub fn data_dir() -> Option<PathBuf> {
     }
 }
 
-/// The reference scripts directory (`FLOWLAB_REFERENCE_DIR`, else the reference directory beside the
-/// checkout; docs/design.md §9).
+/// The reference scripts directory (`FLOWLAB_REFERENCE_DIR`; empty when unset, so the tests that
+/// need it skip visibly; docs/design.md §9).
 pub fn reference_dir() -> PathBuf {
-    std::env::var_os("FLOWLAB_REFERENCE_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/reference")))
+    std::env::var_os("FLOWLAB_REFERENCE_DIR").map(PathBuf::from).unwrap_or_default()
 }
 
 /// A Python with numpy (+ scipy), or None (skipped) unless `FLOWLAB_REQUIRE_PYTHON=1`.
