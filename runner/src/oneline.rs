@@ -268,7 +268,8 @@ impl OneLine {
         let name = self.experiment_name();
         let _ = writeln!(t, "# flowlab {}: the manifest of this one-line command. Paths are relative to this", self.name());
         let _ = writeln!(t, "# file's directory: save it where you ran the command, then `flowlab run FILE`.");
-        let _ = writeln!(t, "[experiment]\nname = {}\nseed = {}", q(&name), self.seed());
+        // the root seed only has to be fixed: generate's `--seed` is the plugin's own numpy seed
+        let _ = writeln!(t, "[experiment]\nname = {}\nseed = 0", q(&name));
         match self {
             OneLine::Hist(a) => {
                 let _ = writeln!(t, "\n[[dataset]]\nid = \"hist\"\nplugin = \"histfit\"\ncapability = \"hist\"\nformat = \"csv_hist\"\n[dataset.settings]");
@@ -348,11 +349,6 @@ impl OneLine {
         Ok(t)
     }
 
-    /// The experiment seed (generate's `--seed` is the plugin's own numpy seed; the root seed
-    /// only has to be fixed).
-    fn seed(&self) -> u64 {
-        0
-    }
 }
 
 fn q(s: &str) -> String {
