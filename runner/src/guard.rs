@@ -11,6 +11,7 @@
 //! stamp that covers their files' contents, so they are hashed again after every cell. The
 //! file system's clock is coarse (a few ms on Linux): an edit that keeps the size within the
 //! same tick as the hash is the one change a stamp can miss.
+use flowlab_abi::hashcache::Digest;
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -41,9 +42,11 @@ pub fn stamp(path: &Path) -> std::io::Result<Option<Stamp>> {
     }))
 }
 
-/// Hashes known to belong to a stamp: path → (stamp, sha256).
-fn known() -> &'static Mutex<HashMap<PathBuf, (Stamp, String)>> {
-    static K: OnceLock<Mutex<HashMap<PathBuf, (Stamp, String)>>> = OnceLock::new();
+/// Hashes known to belong to a stamp: (path, digest) → (stamp, hash).
+type Known = HashMap<(PathBuf, Digest), (Stamp, String)>;
+
+fn known() -> &'static Mutex<Known> {
+    static K: OnceLock<Mutex<Known>> = OnceLock::new();
     K.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
@@ -51,20 +54,26 @@ fn known() -> &'static Mutex<HashMap<PathBuf, (Stamp, String)>> {
 /// stamp the hash belongs to. A file that changes while it is hashed is an error: its hash
 /// would describe no version of it.
 pub fn hash_dataset(path: &Path) -> std::io::Result<String> {
+    hash_content(path, Digest::Sha256)
+}
+
+/// [`hash_dataset`] with the digest chosen: BLAKE3 for the files path settings name
+/// (runner/src/paths.rs), whose hashes only enter cell ids.
+pub fn hash_content(path: &Path, digest: Digest) -> std::io::Result<String> {
     let before = stamp(path)?;
     // a file already hashed at this stamp is not read again (a generated dataset is looked
     // up by every cell that reads it)
     if let Some(b) = before
-        && let Some((st, sha)) = known().lock().unwrap_or_else(|e| e.into_inner()).get(path)
+        && let Some((st, sha)) = known().lock().unwrap_or_else(|e| e.into_inner()).get(&(path.to_path_buf(), digest))
         && *st == b
     {
         return Ok(sha.clone());
     }
-    let sha = crate::plan::content_hash(path)?;
+    let sha = crate::plan::content_digest(path, digest)?;
     let after = stamp(path)?;
     match (before, after) {
         (Some(b), Some(a)) if a == b => {
-            known().lock().unwrap_or_else(|e| e.into_inner()).insert(path.to_path_buf(), (a, sha.clone()));
+            known().lock().unwrap_or_else(|e| e.into_inner()).insert((path.to_path_buf(), digest), (a, sha.clone()));
         }
         (Some(_), _) => return Err(std::io::Error::other("the file changed while it was being hashed")),
         _ => {}
@@ -78,7 +87,7 @@ pub fn verify(id: &str, path: &Path, sha256: &str) -> Result<(), String> {
     let now = stamp(path).map_err(|e| format!("dataset `{id}` changed during the run: {} can no longer be read ({e}); rerun to use its current contents", path.display()))?;
     if let Some(s) = now {
         let k = known().lock().unwrap_or_else(|e| e.into_inner());
-        if k.get(path).is_some_and(|(st, h)| *st == s && h == sha256) {
+        if k.get(&(path.to_path_buf(), Digest::Sha256)).is_some_and(|(st, h)| *st == s && h == sha256) {
             return Ok(());
         }
     }

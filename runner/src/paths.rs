@@ -8,9 +8,12 @@
 //! At plan time the runner expands `{data}` (and, for `"manifest"` paths, the relative
 //! path) in exactly those keys, sends the plugin the resolved settings, and folds the content
 //! hash of every file or directory they name into the cell id (the same bounded walk as a
-//! dataset directory, `plan::content_hash`), so a changed mixture file re-runs its cells.
+//! dataset directory, `plan::content_digest`, with BLAKE3 file digests: these hashes name
+//! inputs such as 645 MB flow files and enter only the cell id, so the faster cryptographic
+//! hash is used; plugins/abi/src/hashcache.rs), so a changed mixture file re-runs its cells.
 //! The settings as written stay the cell's canonical settings and seed: a manifest without
 //! path settings keeps its cell ids.
+use flowlab_abi::hashcache::Digest;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -119,7 +122,7 @@ impl Resolver {
                 return Err(format!("no such file or directory: {} ({help})", p.display()));
             }
             let p = p.canonicalize().unwrap_or(p);
-            hashes.push(crate::guard::hash_dataset(&p).map_err(|e| format!("cannot read {}: {e}", p.display()))?);
+            hashes.push(crate::guard::hash_content(&p, Digest::Blake3).map_err(|e| format!("cannot read {}: {e}", p.display()))?);
             out.push(Value::String(p.to_string_lossy().into_owned()));
         }
         let value = if v.is_string() { out.pop().unwrap_or(Value::Null) } else { Value::Array(out) };
@@ -133,7 +136,7 @@ impl Resolver {
 /// the plugin's error (no hash).
 pub fn dataset_relative_hashes(rel: &[String], dataset: Option<&Path>) -> Vec<String> {
     let Some(dir) = dataset.and_then(Path::parent) else { return Vec::new() };
-    rel.iter().filter_map(|r| crate::guard::hash_dataset(&dir.join(r)).ok()).collect()
+    rel.iter().filter_map(|r| crate::guard::hash_content(&dir.join(r), Digest::Blake3).ok()).collect()
 }
 
 /// The settings with every resolved path setting replaced (`resolved`: key → canonical JSON

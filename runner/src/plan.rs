@@ -5,6 +5,7 @@ use crate::manifest::{suggest, DatasetDecl, Manifest, SweepAxis, TaskDecl};
 use flowlab_abi::host::{find_plugin_file, search_dirs, LoadedPlugin};
 use flowlab_abi::json::canonical;
 use flowlab_abi::seed::derive_cell_seed;
+use flowlab_abi::hashcache::Digest as FileDigest;
 use flowlab_abi::CapabilityKind;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -279,10 +280,22 @@ pub fn tree_files(root: &Path) -> std::io::Result<Vec<(PathBuf, PathBuf)>> {
 /// SHA-256 of a file, or of a directory (sorted relative paths and contents of the regular
 /// files found by [`tree_files`]). Checks the file type first, so a FIFO is never opened.
 pub fn content_hash(path: &Path) -> std::io::Result<String> {
+    content_digest(path, FileDigest::Sha256)
+}
+
+/// [`content_hash`] with the files' digest chosen (`FileDigest::Blake3` for path settings,
+/// runner/src/paths.rs); a directory's list of names and file digests is SHA-256 either way.
+pub fn content_digest(path: &Path, digest: FileDigest) -> std::io::Result<String> {
     let t = std::fs::metadata(path)?.file_type();
     // every file's hash goes through the stat-keyed cache (plugins/abi/src/hashcache.rs): a
     // rerun on unchanged data reads no data file just to name it
-    let file_hash = |p: &Path| flowlab_abi::hashcache::sha256(p, flowlab_abi::host::file_sha256);
+    let file_hash = |p: &Path| {
+        let f = match digest {
+            FileDigest::Sha256 => flowlab_abi::host::file_sha256,
+            FileDigest::Blake3 => flowlab_abi::host::file_blake3,
+        };
+        flowlab_abi::hashcache::cached(digest, p, f)
+    };
     if t.is_file() {
         return file_hash(path);
     }

@@ -196,19 +196,35 @@ fn registry() -> &'static Mutex<Vec<&'static LoadedPlugin>> {
     R.get_or_init(|| Mutex::new(Vec::new()))
 }
 
+/// Feeds a file's bytes to `f`, `chunk` bytes per read at most.
+fn read_chunks(path: &Path, chunk: usize, mut f: impl FnMut(&[u8])) -> std::io::Result<()> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; chunk];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        f(&buf[..n]);
+    }
+}
+
+/// BLAKE3 of a file (hex): the digest of files named by path settings
+/// (`crate::hashcache::Digest::Blake3`).
+pub fn file_blake3(path: &Path) -> std::io::Result<String> {
+    let mut h = blake3::Hasher::new();
+    // 1 MiB reads: BLAKE3 hashes the 1 KiB chunks of one `update` in parallel SIMD lanes
+    read_chunks(path, 1 << 20, |b| {
+        h.update(b);
+    })?;
+    Ok(h.finalize().to_hex().to_string())
+}
+
 /// SHA-256 of a file (hex).
 pub fn file_sha256(path: &Path) -> std::io::Result<String> {
-    use std::io::Read;
-    let mut f = std::fs::File::open(path)?;
     let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
+    read_chunks(path, 1 << 16, |b| h.update(b))?;
     Ok(hex::encode(h.finalize()))
 }
 
