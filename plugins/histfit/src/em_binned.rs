@@ -24,6 +24,10 @@ pub struct BinnedOptions {
     pub mpw: Option<f64>,
     /// Acceleration of the EM map.
     pub accel: Accel,
+    /// With `accel = squarem`: polish by quasi-Newton steps once SQUAREM has slowed
+    /// ([`crate::qn`], `docs/histfit.md`); what the `fit` task does. `false` gives SQUAREM
+    /// alone (kept to measure the polish against it).
+    pub polish: bool,
 }
 
 /// Acceleration of em-binned's EM map (`docs/histfit.md`, "em-binned convergence").
@@ -404,6 +408,46 @@ fn mstep(comps: &[(f64, Dist)], st: &Stats, total: f64, mpw: Option<f64>) -> Res
     Ok(out)
 }
 
+/// Every Pareto weight of `comps` within `mpw` (the quasi-Newton polish refuses other points,
+/// so the cap holds at every point it visits, not only after the confirming EM step).
+fn within_cap(comps: &[(f64, Dist)], mpw: Option<f64>) -> bool {
+    mpw.is_none_or(|cap| comps.iter().all(|(w, d)| d.family != Family::Genpareto || *w <= cap))
+}
+
+/// ∂ℓ/∂p per unit at `comps` from the E-step there, `p` in [`crate::squarem::encode`]'s layout
+/// (Fisher's identity: the observed-data score is the expected complete-data score, so the
+/// E-step's sums give it exactly, `docs/histfit.md`, "em-binned convergence"): with weights
+/// w = softmax(ln w), ∂/∂ln w_k = A0_k − N w_k (0 for a component held at weight 0);
+/// lognormal ∂/∂μ = (A1 − μ A0)/σ², ∂/∂ln σ = (A2 − 2μ A1 + μ² A0)/σ² − A0; Pareto (rate α
+/// of ln(X/β), c = 1/α) ∂/∂ln c = α A1 − A0. Also the diagonal of the inverse complete-data
+/// information per unit, EM's metric (1/w, σ²/w, 1/(2w), 1/w), which makes a first
+/// quasi-Newton step from it an EM step to first order.
+fn score(comps: &[(f64, Dist)], st: &Stats, total: f64) -> (Vec<f64>, Vec<f64>) {
+    let acc = &st.0;
+    let (mut g, mut h) = (Vec::with_capacity(comps.len() * 3), Vec::with_capacity(comps.len() * 3));
+    for (j, (w, d)) in comps.iter().enumerate() {
+        let [a0, a1, a2] = [1, 2, 3].map(|q| acc[q + 3 * j] / total);
+        let wi = 1.0 / w.max(1e-300);
+        // a component held at weight 0 stays there (decode keeps it 0): no step along it
+        g.push(if *w > 0.0 { a0 - w } else { 0.0 });
+        h.push(if *w > 0.0 { wi } else { 0.0 });
+        match d.family {
+            Family::Lognorm => {
+                let (mu, s2) = (d.scale.ln(), d.shape * d.shape);
+                g.push((a1 - mu * a0) / s2);
+                g.push((a2 - 2.0 * mu * a1 + mu * mu * a0) / s2 - a0);
+                h.extend([s2 * wi, 0.5 * wi]);
+            }
+            Family::Genpareto => {
+                g.push(a1 / d.shape - a0);
+                h.push(wi);
+            }
+            _ => {}
+        }
+    }
+    (g, h)
+}
+
 /// EM on the exact binned likelihood (grouped-data EM, docs/histfit.md, "em-binned"). E-step with the bin
 /// probabilities p_ik = F_k(b−1) − F_k(a−1); M-step: weights by [`capped_weights`] (A_k/N
 /// without `mpw`); uniforms fixed; lognormal (μ, σ) from the truncated-normal moments of
@@ -438,6 +482,7 @@ fn em_binned_in(data: &Binned, start: &Mixture, opts: BinnedOptions, host: &Host
     let mut termination = Termination::MaxIters;
     let mut iterations = 0u64;
     let mut steps = crate::squarem::StepBound::default();
+    let mut next_polish = crate::qn::FIRST;
     while iterations < opts.max_iterations {
         host.check_cancel()?;
         // one EM step from the accepted iterate: the convergence test of both schemes
@@ -459,6 +504,39 @@ fn em_binned_in(data: &Binned, start: &Mixture, opts: BinnedOptions, host: &Host
         if opts.accel == Accel::None || iterations >= opts.max_iterations || iterations <= crate::squarem::WARMUP {
             trace.push(l1);
             (theta, s0) = (theta1, s1);
+            continue;
+        }
+        // quasi-Newton polish once SQUAREM has slowed (docs/histfit.md): BFGS from θ1, then
+        // one EM step from its end, accepted when ℓ is at least θ1's
+        if opts.accel == Accel::Squarem && opts.polish && iterations >= next_polish && opts.max_iterations - iterations > 2 {
+            let budget = crate::qn::BUDGET.min(opts.max_iterations - iterations - 1);
+            let (g1, h0) = score(&theta1, &s1, total);
+            let start = crate::qn::Point { x: crate::squarem::encode(&theta1), f: l1, g: g1, extra: None };
+            let out = crate::qn::polish(start, &h0, 0.01 * opts.tolerance, budget, |x| {
+                let comps = crate::squarem::decode(x, &theta1);
+                if !within_cap(&comps, opts.mpw) {
+                    return None;
+                }
+                let st = es.run(&comps, pool);
+                let (g, _) = score(&comps, &st, total);
+                Some((st.ll(total), g, Some((comps, st))))
+            });
+            iterations += out.evaluations;
+            evaluations += out.evaluations;
+            next_polish = iterations + crate::qn::EVERY;
+            let mut accepted = None;
+            if let Some((tb, sb)) = out.best.extra {
+                let stab = mstep(&tb, &sb, total, opts.mpw)?;
+                iterations += 1;
+                let ss = es.run(&stab, pool);
+                evaluations += 1;
+                if ss.ll(total) >= l1 {
+                    accepted = Some((stab, ss));
+                }
+            }
+            let (t, s) = accepted.unwrap_or((theta1, s1));
+            trace.push(s.ll(total));
+            (theta, s0) = (t, s);
             continue;
         }
         // SQUAREM (docs/histfit.md): a second EM step, the extrapolation, and one EM step

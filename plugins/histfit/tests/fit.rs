@@ -187,7 +187,7 @@ fn em_binned_meets_targets_on_all_length_flows() {
     let data = Binned::new(&h, YCol::Flows).unwrap();
     let c = histfit::initial::Counts(vec![(histfit::families::Family::Uniform, 6), (histfit::families::Family::Lognorm, 4)]);
     let start = histfit::initial::initial_mix(&c, 1.0, *data.x.last().unwrap(), histfit::initial::InitialGrid::FlowModels).unwrap();
-    let fit = histfit::em::em_binned(&data, &start, histfit::em::BinnedOptions { max_iterations: 1000, tolerance: 1e-10, trace: true, mpw: None, accel: histfit::em_binned::Accel::Squarem }, &Host::detached(), None).unwrap();
+    let fit = histfit::em::em_binned(&data, &start, histfit::em::BinnedOptions { max_iterations: 1000, tolerance: 1e-10, trace: true, mpw: None, accel: histfit::em_binned::Accel::Squarem, polish: true }, &Host::detached(), None).unwrap();
     let g = histfit::gof::gof(&data, &fit.mixture);
     eprintln!("em-binned: {} iterations ({:?}), ll/unit {:.6}, KL {:.3e}, KS {:.3e}", fit.iterations, fit.termination, g.ll_per_unit, g.kl_nats, g.ks);
     assert!(g.kl_nats <= 8.0e-4 && g.ks <= 2.0e-3);
@@ -218,7 +218,7 @@ fn em_binned_squarem_converges_on_agh_2015() {
         let data = Binned::new(&h, YCol::Flows).unwrap();
         for (name, counts) in [("U6 L4", vec![(Family::Uniform, 6), (Family::Lognorm, 4)]), ("U6 P1 L4", vec![(Family::Uniform, 6), (Family::Genpareto, 1), (Family::Lognorm, 4)])] {
             let start = histfit::initial::initial_mix(&histfit::initial::Counts(counts), data.x[0], *data.x.last().unwrap(), histfit::initial::InitialGrid::FlowModels).unwrap();
-            let fit = |accel, max_iterations| em_binned(&data, &start, BinnedOptions { max_iterations, tolerance: 1e-9, trace: true, mpw: None, accel }, &Host::detached(), None).unwrap();
+            let fit = |accel, max_iterations| em_binned(&data, &start, BinnedOptions { max_iterations, tolerance: 1e-9, trace: true, mpw: None, accel, polish: true }, &Host::detached(), None).unwrap();
             let plain = fit(Accel::None, 1000);
             let sq = fit(Accel::Squarem, 3000);
             eprintln!("{set} {name}: SQUAREM {} M-steps ({:?}), ℓ {:.10}; plain EM {} ({:?}), ℓ {:.10}", sq.iterations, sq.termination, sq.objective(), plain.iterations, plain.termination, plain.objective());
