@@ -11,7 +11,8 @@ use rayon::prelude::*;
 /// Options of `em-binned`.
 #[derive(Debug, Clone, Copy)]
 pub struct BinnedOptions {
-    /// Cap on M-steps (evaluations of the EM map), plain or accelerated.
+    /// Cap on iterations: M-steps (evaluations of the EM map), plain or accelerated, plus the
+    /// quasi-Newton polish's evaluations of ℓ and its gradient (one E-step each).
     pub max_iterations: u64,
     /// Stop when one EM step from the current iterate raises the binned log-likelihood per
     /// unit by less than this.
@@ -408,6 +409,20 @@ fn mstep(comps: &[(f64, Dist)], st: &Stats, total: f64, mpw: Option<f64>) -> Res
     Ok(out)
 }
 
+/// Per coordinate of [`crate::squarem::encode`]'s layout: is it a ln weight.
+fn weight_coords(comps: &[(f64, Dist)]) -> Vec<bool> {
+    let mut m = Vec::with_capacity(comps.len() * 3);
+    for (_, d) in comps {
+        m.push(true);
+        match d.family {
+            Family::Lognorm => m.extend([false, false]),
+            Family::Genpareto => m.push(false),
+            _ => {}
+        }
+    }
+    m
+}
+
 /// Every Pareto weight of `comps` within `mpw` (the quasi-Newton polish refuses other points,
 /// so the cap holds at every point it visits, not only after the confirming EM step).
 fn within_cap(comps: &[(f64, Dist)], mpw: Option<f64>) -> bool {
@@ -507,12 +522,18 @@ fn em_binned_in(data: &Binned, start: &Mixture, opts: BinnedOptions, host: &Host
             continue;
         }
         // quasi-Newton polish once SQUAREM has slowed (docs/histfit.md): BFGS from θ1, then
-        // one EM step from its end, accepted when ℓ is at least θ1's
+        // one EM step from its end (the cap holds, every accepted iterate is an M-step output),
+        // accepted when ℓ is at least θ1's; each of its E-steps counts as an iteration
         if opts.accel == Accel::Squarem && opts.polish && iterations >= next_polish && opts.max_iterations - iterations > 2 {
             let budget = crate::qn::BUDGET.min(opts.max_iterations - iterations - 1);
             let (g1, h0) = score(&theta1, &s1, total);
-            let start = crate::qn::Point { x: crate::squarem::encode(&theta1), f: l1, g: g1, extra: None };
+            let x0 = crate::squarem::encode(&theta1);
+            let start = crate::qn::Point { x: x0.clone(), f: l1, g: g1, extra: None };
+            let wmask = weight_coords(&theta1);
             let out = crate::qn::polish(start, &h0, 0.01 * opts.tolerance, budget, |x| {
+                if x.iter().zip(&x0).zip(&wmask).any(|((a, b), w)| !w && (a - b).abs() > crate::qn::BOX) {
+                    return None;
+                }
                 let comps = crate::squarem::decode(x, &theta1);
                 if !within_cap(&comps, opts.mpw) {
                     return None;
