@@ -472,8 +472,8 @@ fn score(comps: &[(f64, Dist)], st: &Stats, total: f64) -> (Vec<f64>, Vec<f64>) 
 /// truncated-exponential mean of ln(X/β): `E = t_l + 1/α − Δ/expm1(αΔ)`. No iterate lowers
 /// ℓ = Σ c_i ln Σ_k π_k p_ik (plain EM, and SQUAREM's fallback keeps it so). Stops when one
 /// EM step from the current iterate raises ℓ/N by less than `tolerance`
-/// ([`Termination::Converged`]) or when the next step would pass `max_iterations` M-steps
-/// ([`Termination::MaxIters`]).
+/// ([`Termination::Converged`]) or when the next step would pass `max_iterations` iterations
+/// (M-steps and quasi-Newton evaluations, [`crate::qn`]; [`Termination::MaxIters`]).
 pub fn em_binned(data: &Binned, start: &Mixture, opts: BinnedOptions, host: &Host, pool: Option<&rayon::ThreadPool>) -> Result<FitOutcome, PluginError> {
     // one hand-off into the cell's pool for the whole fit (see `em_compat`)
     par(pool, || em_binned_in(data, start, opts, host, pool))
