@@ -40,7 +40,7 @@ fn benches(c: &mut Criterion) {
     g.sample_size(10);
     g.bench_function("em-compat 1 iteration", |b| b.iter(|| em_compat(&data, &start, CompatOptions { iterations: 1, mpw: None, trace: false }, &host, Some(&pool)).unwrap()));
     g.bench_function("em-compat 400 iterations (tutorial fit)", |b| b.iter(|| em_compat(&data, &start, CompatOptions { iterations: 400, mpw: None, trace: false }, &host, Some(&pool)).unwrap()));
-    g.bench_function("em-binned 50 iterations", |b| b.iter(|| em_binned(&data, &start, BinnedOptions { max_iterations: 50, tolerance: 0.0, trace: true, mpw: None, accel: histfit::em_binned::Accel::None }, &host, Some(&pool)).unwrap()));
+    g.bench_function("em-binned 50 iterations", |b| b.iter(|| em_binned(&data, &start, BinnedOptions { max_iterations: 50, tolerance: 0.0, trace: true, mpw: None, accel: histfit::em_binned::Accel::None, polish: true }, &host, Some(&pool)).unwrap()));
     g.finish();
 }
 

@@ -24,7 +24,8 @@ pub const EPS: f64 = f64::EPSILON;
 pub struct FitOutcome {
     /// The fitted mixture (with `sum` set to Σ c_i).
     pub mixture: Mixture,
-    /// M-steps performed.
+    /// M-steps performed (em-binned: plus the quasi-Newton polish's evaluations of ℓ and its
+    /// gradient, `docs/histfit.md`).
     pub iterations: u64,
     /// Objective evaluations (E-steps, including the final scoring pass).
     pub evaluations: u64,

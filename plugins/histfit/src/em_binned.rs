@@ -11,7 +11,8 @@ use rayon::prelude::*;
 /// Options of `em-binned`.
 #[derive(Debug, Clone, Copy)]
 pub struct BinnedOptions {
-    /// Cap on M-steps (evaluations of the EM map), plain or accelerated.
+    /// Cap on iterations: M-steps (evaluations of the EM map), plain or accelerated, plus the
+    /// quasi-Newton polish's evaluations of ℓ and its gradient (one E-step each).
     pub max_iterations: u64,
     /// Stop when one EM step from the current iterate raises the binned log-likelihood per
     /// unit by less than this.
@@ -24,6 +25,10 @@ pub struct BinnedOptions {
     pub mpw: Option<f64>,
     /// Acceleration of the EM map.
     pub accel: Accel,
+    /// With `accel = squarem`: polish by quasi-Newton steps once SQUAREM has slowed
+    /// ([`crate::qn`], `docs/histfit.md`); what the `fit` task does. `false` gives SQUAREM
+    /// alone (kept to measure the polish against it).
+    pub polish: bool,
 }
 
 /// Acceleration of em-binned's EM map (`docs/histfit.md`, "em-binned convergence").
@@ -404,6 +409,60 @@ fn mstep(comps: &[(f64, Dist)], st: &Stats, total: f64, mpw: Option<f64>) -> Res
     Ok(out)
 }
 
+/// Per coordinate of [`crate::squarem::encode`]'s layout: is it a ln weight.
+fn weight_coords(comps: &[(f64, Dist)]) -> Vec<bool> {
+    let mut m = Vec::with_capacity(comps.len() * 3);
+    for (_, d) in comps {
+        m.push(true);
+        match d.family {
+            Family::Lognorm => m.extend([false, false]),
+            Family::Genpareto => m.push(false),
+            _ => {}
+        }
+    }
+    m
+}
+
+/// Every Pareto weight of `comps` within `mpw` (the quasi-Newton polish refuses other points,
+/// so the cap holds at every point it visits, not only after the confirming EM step).
+fn within_cap(comps: &[(f64, Dist)], mpw: Option<f64>) -> bool {
+    mpw.is_none_or(|cap| comps.iter().all(|(w, d)| d.family != Family::Genpareto || *w <= cap))
+}
+
+/// ∂ℓ/∂p per unit at `comps` from the E-step there, `p` in [`crate::squarem::encode`]'s layout
+/// (Fisher's identity: the observed-data score is the expected complete-data score, so the
+/// E-step's sums give it exactly, `docs/histfit.md`, "em-binned convergence"): with weights
+/// w = softmax(ln w), ∂/∂ln w_k = A0_k − N w_k (0 for a component held at weight 0);
+/// lognormal ∂/∂μ = (A1 − μ A0)/σ², ∂/∂ln σ = (A2 − 2μ A1 + μ² A0)/σ² − A0; Pareto (rate α
+/// of ln(X/β), c = 1/α) ∂/∂ln c = α A1 − A0. Also the diagonal of the inverse complete-data
+/// information per unit, EM's metric (1/w, σ²/w, 1/(2w), 1/w), which makes a first
+/// quasi-Newton step from it an EM step to first order.
+fn score(comps: &[(f64, Dist)], st: &Stats, total: f64) -> (Vec<f64>, Vec<f64>) {
+    let acc = &st.0;
+    let (mut g, mut h) = (Vec::with_capacity(comps.len() * 3), Vec::with_capacity(comps.len() * 3));
+    for (j, (w, d)) in comps.iter().enumerate() {
+        let [a0, a1, a2] = [1, 2, 3].map(|q| acc[q + 3 * j] / total);
+        let wi = 1.0 / w.max(1e-300);
+        // a component held at weight 0 stays there (decode keeps it 0): no step along it
+        g.push(if *w > 0.0 { a0 - w } else { 0.0 });
+        h.push(if *w > 0.0 { wi } else { 0.0 });
+        match d.family {
+            Family::Lognorm => {
+                let (mu, s2) = (d.scale.ln(), d.shape * d.shape);
+                g.push((a1 - mu * a0) / s2);
+                g.push((a2 - 2.0 * mu * a1 + mu * mu * a0) / s2 - a0);
+                h.extend([s2 * wi, 0.5 * wi]);
+            }
+            Family::Genpareto => {
+                g.push(a1 / d.shape - a0);
+                h.push(wi);
+            }
+            _ => {}
+        }
+    }
+    (g, h)
+}
+
 /// EM on the exact binned likelihood (grouped-data EM, docs/histfit.md, "em-binned"). E-step with the bin
 /// probabilities p_ik = F_k(b−1) − F_k(a−1); M-step: weights by [`capped_weights`] (A_k/N
 /// without `mpw`); uniforms fixed; lognormal (μ, σ) from the truncated-normal moments of
@@ -413,8 +472,8 @@ fn mstep(comps: &[(f64, Dist)], st: &Stats, total: f64, mpw: Option<f64>) -> Res
 /// truncated-exponential mean of ln(X/β): `E = t_l + 1/α − Δ/expm1(αΔ)`. No iterate lowers
 /// ℓ = Σ c_i ln Σ_k π_k p_ik (plain EM, and SQUAREM's fallback keeps it so). Stops when one
 /// EM step from the current iterate raises ℓ/N by less than `tolerance`
-/// ([`Termination::Converged`]) or when the next step would pass `max_iterations` M-steps
-/// ([`Termination::MaxIters`]).
+/// ([`Termination::Converged`]) or when the next step would pass `max_iterations` iterations
+/// (M-steps and quasi-Newton evaluations, [`crate::qn`]; [`Termination::MaxIters`]).
 pub fn em_binned(data: &Binned, start: &Mixture, opts: BinnedOptions, host: &Host, pool: Option<&rayon::ThreadPool>) -> Result<FitOutcome, PluginError> {
     // one hand-off into the cell's pool for the whole fit (see `em_compat`)
     par(pool, || em_binned_in(data, start, opts, host, pool))
@@ -438,6 +497,7 @@ fn em_binned_in(data: &Binned, start: &Mixture, opts: BinnedOptions, host: &Host
     let mut termination = Termination::MaxIters;
     let mut iterations = 0u64;
     let mut steps = crate::squarem::StepBound::default();
+    let mut next_polish = crate::qn::FIRST;
     while iterations < opts.max_iterations {
         host.check_cancel()?;
         // one EM step from the accepted iterate: the convergence test of both schemes
@@ -459,6 +519,45 @@ fn em_binned_in(data: &Binned, start: &Mixture, opts: BinnedOptions, host: &Host
         if opts.accel == Accel::None || iterations >= opts.max_iterations || iterations <= crate::squarem::WARMUP {
             trace.push(l1);
             (theta, s0) = (theta1, s1);
+            continue;
+        }
+        // quasi-Newton polish once SQUAREM has slowed (docs/histfit.md): BFGS from θ1, then
+        // one EM step from its end (the cap holds, every accepted iterate is an M-step output),
+        // accepted when ℓ is at least θ1's; each of its E-steps counts as an iteration
+        if opts.accel == Accel::Squarem && opts.polish && iterations >= next_polish && opts.max_iterations - iterations > 2 {
+            let budget = crate::qn::BUDGET.min(opts.max_iterations - iterations - 1);
+            let (g1, h0) = score(&theta1, &s1, total);
+            let x0 = crate::squarem::encode(&theta1);
+            let start = crate::qn::Point { x: x0.clone(), f: l1, g: g1, extra: None };
+            let wmask = weight_coords(&theta1);
+            let out = crate::qn::polish(start, &h0, 0.01 * opts.tolerance, budget, |x| {
+                if x.iter().zip(&x0).zip(&wmask).any(|((a, b), w)| !w && (a - b).abs() > crate::qn::BOX) {
+                    return None;
+                }
+                let comps = crate::squarem::decode(x, &theta1);
+                if !within_cap(&comps, opts.mpw) {
+                    return None;
+                }
+                let st = es.run(&comps, pool);
+                let (g, _) = score(&comps, &st, total);
+                Some((st.ll(total), g, Some((comps, st))))
+            });
+            iterations += out.evaluations;
+            evaluations += out.evaluations;
+            next_polish = iterations + crate::qn::EVERY;
+            let mut accepted = None;
+            if let Some((tb, sb)) = out.best.extra {
+                let stab = mstep(&tb, &sb, total, opts.mpw)?;
+                iterations += 1;
+                let ss = es.run(&stab, pool);
+                evaluations += 1;
+                if ss.ll(total) >= l1 {
+                    accepted = Some((stab, ss));
+                }
+            }
+            let (t, s) = accepted.unwrap_or((theta1, s1));
+            trace.push(s.ll(total));
+            (theta, s0) = (t, s);
             continue;
         }
         // SQUAREM (docs/histfit.md): a second EM step, the extrapolation, and one EM step

@@ -249,7 +249,7 @@ impl FitRun {
     pub fn fit(&self, data: &Binned, start: &Mixture, host: &Host, pool: Option<&rayon::ThreadPool>) -> Result<FitOutcome, PluginError> {
         match self.fitter {
             Fitter::EmCompat => em_compat(data, start, CompatOptions { iterations: self.iterations, mpw: self.mpw, trace: self.trace }, host, pool),
-            Fitter::EmBinned => em_binned(data, start, BinnedOptions { max_iterations: self.iterations, tolerance: self.tolerance, trace: self.trace, mpw: self.mpw, accel: self.accel }, host, pool),
+            Fitter::EmBinned => em_binned(data, start, BinnedOptions { max_iterations: self.iterations, tolerance: self.tolerance, trace: self.trace, mpw: self.mpw, accel: self.accel, polish: true }, host, pool),
         }
     }
 }

@@ -78,6 +78,7 @@ pub mod ndtr;
 pub mod npcompat;
 pub mod plots;
 pub mod pynum;
+pub mod qn;
 pub mod sampling;
 pub mod squarem;
 pub mod summary;

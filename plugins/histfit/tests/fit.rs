@@ -187,7 +187,7 @@ fn em_binned_meets_targets_on_all_length_flows() {
     let data = Binned::new(&h, YCol::Flows).unwrap();
     let c = histfit::initial::Counts(vec![(histfit::families::Family::Uniform, 6), (histfit::families::Family::Lognorm, 4)]);
     let start = histfit::initial::initial_mix(&c, 1.0, *data.x.last().unwrap(), histfit::initial::InitialGrid::FlowModels).unwrap();
-    let fit = histfit::em::em_binned(&data, &start, histfit::em::BinnedOptions { max_iterations: 1000, tolerance: 1e-10, trace: true, mpw: None, accel: histfit::em_binned::Accel::Squarem }, &Host::detached(), None).unwrap();
+    let fit = histfit::em::em_binned(&data, &start, histfit::em::BinnedOptions { max_iterations: 1000, tolerance: 1e-10, trace: true, mpw: None, accel: histfit::em_binned::Accel::Squarem, polish: true }, &Host::detached(), None).unwrap();
     let g = histfit::gof::gof(&data, &fit.mixture);
     eprintln!("em-binned: {} iterations ({:?}), ll/unit {:.6}, KL {:.3e}, KS {:.3e}", fit.iterations, fit.termination, g.ll_per_unit, g.kl_nats, g.ks);
     assert!(g.kl_nats <= 8.0e-4 && g.ks <= 2.0e-3);
@@ -195,40 +195,121 @@ fn em_binned_meets_targets_on_all_length_flows() {
     assert!(g.kl_nats < compat.kl_nats && g.ks < compat.ks / 4.0);
 }
 
-/// em-binned with SQUAREM on the six agh_2015 histograms (flows; U6 L4 and U6 P1 L4 from
-/// flow-models' start; `docs/histfit.md` "em-binned convergence"): every fit
-/// reaches tolerance 1e-9 (one EM step raising ℓ per flow by less) and ends at an ℓ at least
-/// plain EM's after its 1000 steps (or at its convergence), the independent computation being
-/// plain EM itself; and it does so in < 1000 M-steps on every pair but the three that still
-/// need more (`SLOW`, measured 1077–2199; the open part of the item — if one of them drops
-/// under 1000 this test says so, so the list is kept honest).
-/// About 40 CPU-s in a release build.
+/// One em-binned fit of `data` from flow-models' start for `counts`, tolerance 1e-9.
+fn fit_binned(data: &Binned, counts: &[(histfit::families::Family, usize)], accel: histfit::em_binned::Accel, polish: bool, max_iterations: u64, pool: Option<&rayon::ThreadPool>) -> histfit::em::FitOutcome {
+    let start = histfit::initial::initial_mix(&histfit::initial::Counts(counts.to_vec()), data.x[0], *data.x.last().unwrap(), histfit::initial::InitialGrid::FlowModels).unwrap();
+    histfit::em::em_binned(data, &start, histfit::em::BinnedOptions { max_iterations, tolerance: 1e-9, trace: true, mpw: None, accel, polish }, &Host::detached(), pool).unwrap()
+}
+
+/// The default em-binned (SQUAREM with the quasi-Newton polish) against plain EM at its cap
+/// of 1000 steps and SQUAREM alone (cap 3000), the independent computations being those two
+/// fitters: it converges to tolerance 1e-9 within `cap` iterations, its ℓ is at least plain
+/// EM's and at least SQUAREM alone's less `slack` per unit (two fits that each stopped where
+/// one EM step gains < 1e-9 on a flat ridge end at different points of it), and its accepted
+/// iterates never lower ℓ. Returns the default fit.
+fn assert_polish_no_worse(what: &str, data: &Binned, counts: &[(histfit::families::Family, usize)], cap: u64, slack: f64) -> histfit::em::FitOutcome {
+    use histfit::em_binned::Accel;
+    let plain = fit_binned(data, counts, Accel::None, false, 1000, None);
+    let sq = fit_binned(data, counts, Accel::Squarem, false, 3000, None);
+    let qn = fit_binned(data, counts, Accel::Squarem, true, cap, None);
+    eprintln!("{what}: default {} iterations ({:?}), ℓ {:.10}; SQUAREM alone {} ({:?}), ℓ {:.10}; plain EM {} ({:?}), ℓ {:.10}", qn.iterations, qn.termination, qn.objective(), sq.iterations, sq.termination, sq.objective(), plain.iterations, plain.termination, plain.objective());
+    assert_eq!(qn.termination, Termination::Converged, "{what}: {} iterations", qn.iterations);
+    assert!(qn.iterations < cap, "{what}");
+    assert!(qn.objective() >= plain.objective(), "{what}: ℓ {} below plain EM's {}", qn.objective(), plain.objective());
+    assert!(qn.objective() >= sq.objective() - slack, "{what}: ℓ {} below SQUAREM alone's {}", qn.objective(), sq.objective());
+    for w in qn.trace.windows(2) {
+        assert!(w[1] >= w[0], "{what}: an accepted iterate lowered ℓ");
+    }
+    qn
+}
+
+/// How far below SQUAREM alone's ℓ per unit the default may end (see
+/// [`assert_polish_no_worse`]): on flows udp/length U6 L4 ends 2.2e-8 below it, the other 11
+/// at or above (`docs/histfit.md`); none below plain EM's.
+const SLACK: f64 = 5e-8;
+
+/// [`SLACK`] on the held-out columns: tcp/length packets U6 P1 L4 ends 4.4e-7 per packet below
+/// SQUAREM alone (both converged, 1130 and 1462 iterations; `docs/histfit.md`).
+const HELD_OUT_SLACK: f64 = 1e-6;
+
+/// The two families of `docs/histfit.md`, "em-binned convergence".
+fn u6_l4_and_u6_p1_l4() -> [(&'static str, Vec<(histfit::families::Family, usize)>); 2] {
+    use histfit::families::Family;
+    [("U6 L4", vec![(Family::Uniform, 6), (Family::Lognorm, 4)]), ("U6 P1 L4", vec![(Family::Uniform, 6), (Family::Genpareto, 1), (Family::Lognorm, 4)])]
+}
+
+const AGH_SETS: [&str; 6] = ["all/length", "all/size", "tcp/length", "tcp/size", "udp/length", "udp/size"];
+
+/// em-binned's default (SQUAREM + quasi-Newton polish) on the six agh_2015 histograms (flows;
+/// U6 L4 and U6 P1 L4 from flow-models' start; `docs/histfit.md` "em-binned convergence"):
+/// every one of the 12 fits reaches tolerance 1e-9 (one EM step raising ℓ per flow by less)
+/// in fewer than 1000 iterations (every E-step of the polish counts as one), at an ℓ at least
+/// plain EM's after its 1000 steps and, within [`SLACK`], SQUAREM alone's
+/// ([`assert_polish_no_worse`]).
+/// About 60 CPU-s in a release build.
 #[test]
 fn em_binned_squarem_converges_on_agh_2015() {
-    use histfit::em::{em_binned, BinnedOptions};
-    use histfit::em_binned::Accel;
-    use histfit::families::Family;
     let Some(d) = common::data_dir() else {
         eprintln!("SKIPPED em_binned_squarem_converges_on_agh_2015: no agh_2015 data dir (set FLOWLAB_DATA_DIR)");
         return;
     };
-    const SLOW: [(&str, &str); 3] = [("all/length", "U6 P1 L4"), ("tcp/length", "U6 L4"), ("tcp/length", "U6 P1 L4")];
-    for set in ["all/length", "all/size", "tcp/length", "tcp/size", "udp/length", "udp/size"] {
+    for set in AGH_SETS {
+        let data = Binned::new(&Hist::read(&d.join(format!("agh_2015/histograms/{set}.csv"))).unwrap(), YCol::Flows).unwrap();
+        for (name, counts) in u6_l4_and_u6_p1_l4() {
+            assert_polish_no_worse(&format!("{set} flows {name}"), &data, &counts, 1000, SLACK);
+        }
+    }
+}
+
+/// Held-out columns: the same comparison on the packets and octets columns of the six agh_2015
+/// histograms (held out: the polish's constants were chosen on flows), cap 3000 for the
+/// default (they are not part of the < 1000 target), ℓ within [`HELD_OUT_SLACK`] of SQUAREM
+/// alone's. About 3 CPU-min in a release build.
+#[test]
+fn em_binned_polish_no_worse_on_packets_and_octets() {
+    let Some(d) = common::data_dir() else {
+        eprintln!("SKIPPED em_binned_polish_no_worse_on_packets_and_octets: no agh_2015 data dir (set FLOWLAB_DATA_DIR)");
+        return;
+    };
+    for set in AGH_SETS {
         let h = Hist::read(&d.join(format!("agh_2015/histograms/{set}.csv"))).unwrap();
-        let data = Binned::new(&h, YCol::Flows).unwrap();
-        for (name, counts) in [("U6 L4", vec![(Family::Uniform, 6), (Family::Lognorm, 4)]), ("U6 P1 L4", vec![(Family::Uniform, 6), (Family::Genpareto, 1), (Family::Lognorm, 4)])] {
-            let start = histfit::initial::initial_mix(&histfit::initial::Counts(counts), data.x[0], *data.x.last().unwrap(), histfit::initial::InitialGrid::FlowModels).unwrap();
-            let fit = |accel, max_iterations| em_binned(&data, &start, BinnedOptions { max_iterations, tolerance: 1e-9, trace: true, mpw: None, accel }, &Host::detached(), None).unwrap();
-            let plain = fit(Accel::None, 1000);
-            let sq = fit(Accel::Squarem, 3000);
-            eprintln!("{set} {name}: SQUAREM {} M-steps ({:?}), ℓ {:.10}; plain EM {} ({:?}), ℓ {:.10}", sq.iterations, sq.termination, sq.objective(), plain.iterations, plain.termination, plain.objective());
-            assert_eq!(sq.termination, Termination::Converged, "{set} {name}");
-            assert!(sq.objective() >= plain.objective() - 1e-9, "{set} {name}: SQUAREM ℓ {} below plain EM's {}", sq.objective(), plain.objective());
-            for w in sq.trace.windows(2) {
-                assert!(w[1] >= w[0], "{set} {name}: an accepted iterate lowered ℓ");
+        for col in [YCol::Packets, YCol::Octets] {
+            let data = Binned::new(&h, col).unwrap();
+            for (name, counts) in u6_l4_and_u6_p1_l4() {
+                assert_polish_no_worse(&format!("{set} {} {name}", col.name()), &data, &counts, 3000, HELD_OUT_SLACK);
             }
-            let slow = SLOW.contains(&(set, name));
-            assert_eq!(sq.iterations >= 1000, slow, "{set} {name}: {} M-steps to 1e-9 (listed as needing ≥ 1000: {slow})", sq.iterations);
+        }
+    }
+}
+
+/// Property: on random synthetic histograms (`generate_hist`, random seed and flow count; the
+/// three columns; random component counts U 1–6, P 0–1, L 1–4) the default em-binned fit is
+/// no worse than plain EM and SQUAREM alone ([`assert_polish_no_worse`], cap 3000), and it is
+/// the same to the bit with one thread and with three.
+#[test]
+fn em_binned_polish_no_worse_on_random_histograms() {
+    use histfit::families::Family;
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_pcg::Pcg64::seed_from_u64(2015);
+    let pools = [1, 3].map(|n| rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap());
+    for case in 0..12 {
+        let dir = tempfile::tempdir().unwrap();
+        let mut req = common::request("generate_hist", json!({"flows": rng.random_range(20_000..400_000u64)}), None, dir.path());
+        req.seed_hex = format!("{:064x}", rng.random::<u64>());
+        let r = call(&HistFit, &req).unwrap();
+        let h = Hist::read(&dir.path().join(&r.artifacts[0].path)).unwrap();
+        let col = YCol::ALL[case % 3];
+        let data = Binned::new(&h, col).unwrap();
+        let mut counts = vec![(Family::Uniform, rng.random_range(1..=6usize))];
+        if rng.random_bool(0.5) {
+            counts.push((Family::Genpareto, 1));
+        }
+        counts.push((Family::Lognorm, rng.random_range(1..=4usize)));
+        let fit = assert_polish_no_worse(&format!("case {case}: {} {counts:?}", col.name()), &data, &counts, 3000, SLACK);
+        let threaded = pools.each_ref().map(|p| fit_binned(&data, &counts, histfit::em_binned::Accel::Squarem, true, 3000, Some(p)));
+        for t in &threaded {
+            assert_eq!(t.mixture.to_json_text(), fit.mixture.to_json_text(), "case {case}: the thread count changed the fit");
+            assert_eq!(t.trace.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), fit.trace.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), "case {case}");
         }
     }
 }

@@ -80,7 +80,7 @@ fn em_binned_meets_mpw_at_a_kkt_point() {
         let data = Binned::new(&Hist::read(&dir.path().join(&r.artifacts[0].path)).unwrap(), YCol::Flows).unwrap();
         let counts = Counts(vec![(Family::Uniform, 2), (Family::Genpareto, 1), (Family::Lognorm, 2)]);
         let start = initial_mix(&counts, data.x[0], *data.x.last().unwrap(), InitialGrid::FlowModels).unwrap();
-        let opts = |mpw| BinnedOptions { max_iterations: 20_000, tolerance: 1e-13, trace: false, mpw, accel: Accel::Squarem };
+        let opts = |mpw| BinnedOptions { max_iterations: 20_000, tolerance: 1e-13, trace: false, mpw, accel: Accel::Squarem, polish: true };
         let free = em_binned(&data, &start, opts(None), &Host::detached(), None).unwrap();
         let wp = free.mixture.norm_weights()[2];
         assert!(wp > 0.02, "seed {seed}: the unconstrained Pareto weight {wp} is too small to cap");
@@ -105,7 +105,7 @@ fn em_binned_meets_mpw_at_a_kkt_point() {
 fn an_unreachable_cap_is_an_error() {
     let data = Binned::new(&Hist::read(&common::fixture("small_length.csv")).unwrap(), YCol::Flows).unwrap();
     let start = Mixture::from_value(&json!([[0.5, "genpareto", [1.0, 1, 1.0]], [0.5, "genpareto", [0.5, 2, 1.0]]])).unwrap();
-    let e = em_binned(&data, &start, BinnedOptions { max_iterations: 10, tolerance: 0.0, trace: false, mpw: Some(0.2), accel: Accel::None }, &Host::detached(), None).unwrap_err();
+    let e = em_binned(&data, &start, BinnedOptions { max_iterations: 10, tolerance: 0.0, trace: false, mpw: Some(0.2), accel: Accel::None, polish: true }, &Host::detached(), None).unwrap_err();
     assert_eq!(e.path.as_deref(), Some("mpw"));
     assert!(e.message.contains("cannot all be capped"), "{}", e.message);
 }
