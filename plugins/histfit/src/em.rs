@@ -1,5 +1,7 @@
-//! The two fitters: `em-compat` (flow-models' EM exactly, docs/histfit.md, "em-compat") and `em-binned` (EM on the
-//! exact grouped-data likelihood, docs/histfit.md, "em-binned").
+//! `em-compat` (flow-models' EM exactly, docs/histfit.md, "em-compat"), the vectorised exp/ln
+//! kernels both fitters use, and the fit outcome type; the other fitter, `em-binned` (EM on the
+//! exact grouped-data likelihood, docs/histfit.md, "em-binned"), lives in `em_binned.rs` and is
+//! re-exported here.
 use crate::binned::{Binned, CHUNK};
 use crate::families::{Dist, Family};
 use crate::mixture::Mixture;

@@ -58,8 +58,9 @@ impl Plugin for Lstm {
     fn run(&self, req: &Request, host: &Host) -> Result<Response, PluginError> {
         self.validate(&req.capability, &req.settings)?;
         let start = std::time::Instant::now();
-        // `Host` is not `Sync`, so the cell runs on this thread and only the parallel sections
-        // are installed in the cell's own pool of `req.threads` threads.
+        // the cell runs on this thread and only the parallel sections are installed in the
+        // cell's own pool of `req.threads` threads: this cdylib's rayon global pool is not the
+        // host's and would ignore the cell's thread budget (docs/design.md, "Thread pools")
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(req.threads.max(1))
             .build()
