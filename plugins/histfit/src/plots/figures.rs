@@ -7,7 +7,7 @@ use crate::hist::{bin_of, Hist, XKind, YCol};
 use crate::initial::geomspace;
 use crate::mixture::{py_repr, Mixture};
 use crate::summary::{cumulative_share, interp_linear};
-use plotters::style::RGBColor;
+use figure::RGBColor;
 
 /// The mixtures of flows, packets and octets (any may be absent).
 #[derive(Debug, Clone, Default)]

@@ -8,7 +8,7 @@
 //! - model CDF: the mixture CDF; model PDF: flow-models' `mix.pdf` (discrete below 1024);
 //! - avg plots: points `<what>_sum/flows_sum` per bin, line `(Σwhat/Σflows)·pdf_what/pdf_flows`
 //!   from the data, and from the mixtures when all are given; packet size = octets/packets.
-pub mod draw;
+pub use figure::draw;
 pub mod figures;
 pub mod kde;
 pub mod output;
