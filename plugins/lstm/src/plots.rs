@@ -86,7 +86,7 @@ pub fn predictions(dir: &Path, epoch: u64, label: &str, train: &[Sample], test: 
                 Some(s) => Panel {
                     title: format!("{name} traffic {} ({} packets), epoch {epoch}", s.traffic, s.real),
                     xlabel: "step [packet]".into(),
-                    ylabel: label.into(),
+                    ylabel: format!("{label} [normalised]"),
                     linear_x: true,
                     integer_x: true,
                     curves: vec![curve("true", palette::BLACK, Mark::Line, pts(&s.truth)), curve("predicted", palette::VERMILLION, Mark::Dashed(0), pts(&s.pred))],
