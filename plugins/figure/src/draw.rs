@@ -253,11 +253,19 @@ where
     };
     let (w, _) = area.dim_in_pixel();
     let (plot_area, legend_area) = area.split_horizontally(w - LEGEND_W);
+    // the title in its own strip, so the top tick label (half above the axes) stays clear of it
+    let plot_area = if p.title.is_empty() {
+        plot_area
+    } else {
+        let (strip, rest) = plot_area.split_vertically((LABEL_FONT * 1.3) as u32 + 8);
+        let (sw, _) = strip.dim_in_pixel();
+        use plotters::style::text_anchor::{HPos, Pos, VPos};
+        let style = TextStyle::from(("sans-serif", LABEL_FONT).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
+        strip.draw(&Text::new(p.title.clone(), (sw as i32 / 2, 8), style)).map_err(e)?;
+        rest
+    };
     let mut cb = ChartBuilder::on(&plot_area);
     cb.margin(14).margin_right(24).x_label_area_size(64).y_label_area_size(if p.log_y { 96 } else { 110 });
-    if !p.title.is_empty() {
-        cb.caption(p.title.as_str(), ("sans-serif", LABEL_FONT));
-    }
     let in_y = |v: f64| v >= y0 && v <= y1;
     let mut cut = false;
     macro_rules! body {

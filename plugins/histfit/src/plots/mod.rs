@@ -36,7 +36,7 @@ pub enum PdfMode {
     Comp,
     /// The components stacked (their sum is the mixture).
     CompStack,
-    /// A legend entry per component (with `comp` or `comp_stack`).
+    /// Legend entries with each component's family and parameters (with `comp` or `comp_stack`; without it the entries read `component k`).
     CompLabels,
 }
 
@@ -48,7 +48,7 @@ pub enum CdfMode {
     Comp,
     /// The components stacked (their sum is the mixture).
     CompStack,
-    /// A legend entry per component (with `comp` or `comp_stack`).
+    /// Legend entries with each component's family and parameters (with `comp` or `comp_stack`; without it the entries read `component k`).
     CompLabels,
 }
 
