@@ -8,6 +8,7 @@
 //! integration tests run it on every SVG the shipped plugins write.
 pub mod check;
 pub mod draw;
+pub mod pgf;
 
 pub use draw::{palette, Band, Cell, Cells, Curve, Figure, Mark, Panel};
 pub use plotters::style::RGBColor;
@@ -21,4 +22,13 @@ pub fn write_svg_png(dir: &std::path::Path, f: &Figure) -> Result<Vec<String>, S
     let png = format!("{}.png", f.name);
     draw::png(f, &dir.join(&png))?;
     Ok(vec![svg, png])
+}
+
+/// Writes `<dir>/<name>.pgf`, the figure as a pgfplots picture for a TeX report; returns the
+/// file name.
+pub fn write_pgf(dir: &std::path::Path, f: &Figure) -> Result<String, String> {
+    let file = format!("{}.pgf", f.name);
+    let path = dir.join(&file);
+    std::fs::write(&path, pgf::tex(f)).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(file)
 }

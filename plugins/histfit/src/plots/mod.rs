@@ -157,6 +157,11 @@ pub fn fit_figures(req: &Request, h: &Hist, m: &Mixture, y: YCol, x: XKind) -> R
     let pdf = Figure { name: format!("pdf-{}", y.name()), panels: vec![pdf_panel(h, x, y, models.0[y as usize].as_ref(), &o).map_err(err)?] };
     let mut out = output::write(req, &cdf, None)?;
     out.extend(output::write(req, &pdf, None)?);
+    // the same figures as pgfplots pictures for the TeX reports (docs/figures.md)
+    for f in [&cdf, &pdf] {
+        let file = figure::write_pgf(Path::new(&req.output_dir), f).map_err(err)?;
+        out.push(Artifact { name: file.clone(), path: file, kind: "pgf".into() });
+    }
     Ok(out)
 }
 
