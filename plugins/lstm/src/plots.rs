@@ -122,9 +122,13 @@ pub fn acc_dist(dir: &Path, key: &str, evals: &[EvalRow], train: &[f64], test: &
         per_traffic("per traffic at the final evaluation: train", train),
         per_traffic("per traffic at the final evaluation: validation", test),
     ];
-    // three panels stacked: one column
+    // three panels stacked: one column; also as pgfplots for the TeX report
     let f = Figure { name: format!("acc_dist_{key}"), panels };
-    write(dir, &f)
+    let mut arts = write(dir, &f);
+    if let Ok(file) = figure::write_pgf(dir, &f) {
+        arts.push(Artifact { name: file.clone(), path: file, kind: "pgf".into() });
+    }
+    arts
 }
 
 /// Figure 4: per-traffic true-packet cosine with its mean (test_rnn.py's distribution plot).
