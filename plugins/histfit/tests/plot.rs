@@ -187,7 +187,9 @@ fn comp_modes_draw_one_dashed_curve_or_band_per_component() {
     let h = small();
     let n = tutorial().0[0].as_ref().unwrap().comps.len();
     let (_, svg) = pdf_svg(&h, YCol::Flows, vec![PdfMode::Comp], true);
-    assert_eq!(common_checks(&svg, true).len(), 2, "no component labels without comp_labels");
+    let plain = common_checks(&svg, true);
+    assert_eq!(plain.len(), 2 + n, "every drawn component has a legend entry: {plain:?}");
+    assert!(plain[2..].iter().enumerate().all(|(k, l)| *l == format!("component {}", k + 1)), "parameters only with comp_labels: {plain:?}");
     let (_, labelled) = pdf_svg(&h, YCol::Flows, vec![PdfMode::Comp, PdfMode::CompLabels], true);
     let legend = common_checks(&labelled, true);
     assert_eq!(legend.len(), 2 + n, "{legend:?}");

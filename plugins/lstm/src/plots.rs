@@ -1,4 +1,5 @@
-//! Figures (docs/lstm.md, "Figures"), each as SVG and PNG (plotters), without the original's two plotting bugs
+//! Figures (docs/lstm.md, "Figures"), each as SVG and PNG through flowlab's figure system
+//! (plugins/figure: the shared style of docs/figures.md), without the original's two plotting bugs
 //! (the "true" series is the truth, and test panels draw test traffics).
 //!
 //! 1. `pred_epoch{E}`: 2 × n grid, predicted vs true feature (default 7, frame length) over the
@@ -8,9 +9,8 @@
 //! 3. `loss`: training and validation loss per epoch;
 //! 4. `dist_true_{name}`: per-traffic true-packet cosine of a file with its mean (test_rnn.py).
 use crate::network::EvalRow;
+use figure::{palette, Curve, Figure, Mark, Panel};
 use flowlab_abi::Artifact;
-use plotters::coord::Shift;
-use plotters::prelude::*;
 use std::path::Path;
 
 /// One traffic's series of one feature.
@@ -26,110 +26,78 @@ pub struct Sample {
     pub truth: Vec<f64>,
 }
 
-type R = Result<(), String>;
-
-fn e2s<E: std::fmt::Display>(e: E) -> String {
-    e.to_string()
+/// Writes the figure as SVG and PNG; a figure that cannot be drawn is left out (the run's
+/// numbers do not depend on it).
+fn write(dir: &Path, f: &Figure) -> Vec<Artifact> {
+    match figure::write_svg_png(dir, f) {
+        Ok(files) => files.into_iter().map(|file| Artifact { kind: file.rsplit('.').next().unwrap_or("").into(), name: file.clone(), path: file }).collect(),
+        Err(_) => vec![],
+    }
 }
 
-fn bounds(vals: impl Iterator<Item = f64>) -> (f64, f64) {
-    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-    for v in vals.filter(|v| v.is_finite()) {
-        lo = lo.min(v);
-        hi = hi.max(v);
-    }
-    if !lo.is_finite() {
-        return (0.0, 1.0);
-    }
-    if hi - lo < 1e-9 {
-        return (lo - 0.5, hi + 0.5);
-    }
-    let pad = 0.05 * (hi - lo);
-    (lo - pad, hi + pad)
+fn curve(label: &str, color: figure::RGBColor, mark: Mark, xy: Vec<(f64, f64)>) -> Curve {
+    Curve { label: label.into(), color, mark, sets_range: true, xy }
 }
 
-macro_rules! render {
-    ($dir:expr, $name:expr, $size:expr, |$root:ident| $body:block) => {{
-        let mut arts = Vec::new();
-        for ext in ["svg", "png"] {
-            let file = format!("{}.{ext}", $name);
-            let path = $dir.join(&file);
-            let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> R {
-                if ext == "svg" {
-                    let $root = SVGBackend::new(&path, $size).into_drawing_area();
-                    $root.fill(&WHITE).map_err(e2s)?;
-                    $body
-                    $root.present().map_err(e2s)
-                } else {
-                    let $root = BitMapBackend::new(&path, $size).into_drawing_area();
-                    $root.fill(&WHITE).map_err(e2s)?;
-                    $body
-                    $root.present().map_err(e2s)
-                }
-            }));
-            if matches!(res, Ok(Ok(()))) {
-                arts.push(Artifact { name: file.clone(), path: file, kind: ext.into() });
-            }
-        }
-        arts
-    }};
+/// A panel over epochs (integer x axis).
+fn epochs(title: &str, ylabel: &str, log_y: bool, curves: Vec<Curve>) -> Panel {
+    Panel { title: title.into(), xlabel: "epoch".into(), ylabel: ylabel.into(), linear_x: true, integer_x: true, log_y, curves, ..Default::default() }
 }
 
-fn lines<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, caption: &str, x_desc: &str, y_desc: &str, series: &[(&str, RGBColor, Vec<(f64, f64)>)], y_fixed: Option<(f64, f64)>) -> R {
-    let xs = bounds(series.iter().flat_map(|s| s.2.iter().map(|p| p.0)));
-    let ys = y_fixed.unwrap_or_else(|| bounds(series.iter().flat_map(|s| s.2.iter().map(|p| p.1))));
-    let mut ch = ChartBuilder::on(area).caption(caption, ("sans-serif", 16)).margin(8).x_label_area_size(30).y_label_area_size(50).build_cartesian_2d(xs.0..xs.1, ys.0..ys.1).map_err(e2s)?;
-    ch.configure_mesh().x_desc(x_desc).y_desc(y_desc).light_line_style(WHITE.mix(0.0)).draw().map_err(e2s)?;
-    for (label, color, pts) in series {
-        let c = *color;
-        ch.draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(2))).map_err(e2s)?.label(*label).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2)));
-    }
-    if series.len() > 1 {
-        ch.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(e2s)?;
-    }
-    Ok(())
+/// Per-traffic values as dots over the traffic index, with their mean as a line.
+fn per_traffic(title: &str, vals: &[f64]) -> Panel {
+    let m = crate::metrics::mean(vals);
+    let n = vals.len() as f64;
+    let dots = curve(&format!("traffic (n = {})", vals.len()), palette::BLUE, Mark::Dots, vals.iter().enumerate().map(|(i, v)| (i as f64, *v)).collect());
+    let mean = curve(&format!("mean {m:.3}"), palette::VERMILLION, Mark::Dashed(0), vec![(0.0, m), (0.5 * (n - 1.0), m), ((n - 1.0).max(1.0), m)]);
+    Panel { title: title.into(), xlabel: "traffic [index]".into(), ylabel: "mean cosine similarity".into(), linear_x: true, integer_x: true, curves: vec![dots, mean], ..Default::default() }
 }
 
-fn points<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, caption: &str, vals: &[f64], mean: Option<f64>) -> R {
-    let ys = bounds(vals.iter().copied().chain(mean));
-    let mut ch = ChartBuilder::on(area).caption(caption, ("sans-serif", 16)).margin(8).x_label_area_size(30).y_label_area_size(50).build_cartesian_2d(-0.5..(vals.len() as f64 - 0.5).max(0.5), ys.0..ys.1).map_err(e2s)?;
-    ch.configure_mesh().x_desc("traffic").y_desc("mean cosine").draw().map_err(e2s)?;
-    ch.draw_series(vals.iter().enumerate().map(|(i, v)| Circle::new((i as f64, *v), 2, BLUE.filled()))).map_err(e2s)?;
-    if let Some(m) = mean {
-        ch.draw_series(LineSeries::new(vec![(-0.5, m), (vals.len() as f64 - 0.5, m)], RED.stroke_width(2))).map_err(e2s)?;
-    }
-    Ok(())
+/// Whether positive values span more than a decade (then the axis is logarithmic).
+fn spans_decades(v: impl Iterator<Item = f64>) -> bool {
+    let (lo, hi) = v.fold((f64::INFINITY, 0f64), |a, x| (a.0.min(x), a.1.max(x)));
+    lo > 0.0 && hi / lo > 10.0
 }
 
-/// Figure 3: training and validation loss per epoch.
+/// Figure 3: training and validation loss per epoch (log y when the loss falls by decades).
 pub fn loss(dir: &Path, rows: &[(u64, f64, f64)]) -> Vec<Artifact> {
     if rows.is_empty() {
         return vec![];
     }
     let tr: Vec<(f64, f64)> = rows.iter().map(|r| (r.0 as f64, r.1)).collect();
     let va: Vec<(f64, f64)> = rows.iter().map(|r| (r.0 as f64, r.2)).collect();
-    render!(dir, "loss", (800, 500), |root| {
-        lines(&root, "training and validation loss (MSE)", "epoch", "loss", &[("train", BLUE, tr.clone()), ("validation", RED, va.clone())], None)?;
-    })
+    let log = spans_decades(rows.iter().flat_map(|r| [r.1, r.2]));
+    let p = epochs("training and validation loss", "loss [MSE]", log, vec![curve("train", palette::BLUE, Mark::Thin, tr), curve("validation", palette::VERMILLION, Mark::Dashed(0), va)]);
+    write(dir, &Figure::one("loss", p))
 }
 
-/// Figure 1: predicted vs true feature over the sequence, train (top) and test (bottom).
+/// Figure 1: predicted vs true feature over the sequence; one row per sample traffic, train
+/// on the left and test on the right.
 pub fn predictions(dir: &Path, epoch: u64, label: &str, train: &[Sample], test: &[Sample]) -> Vec<Artifact> {
-    let cols = train.len().max(test.len());
-    if cols == 0 {
+    let rows = train.len().max(test.len());
+    if rows == 0 {
         return vec![];
     }
-    let name = format!("pred_epoch{epoch}");
-    render!(dir, name, (300 * cols as u32, 560), |root| {
-        let panels = root.split_evenly((2, cols));
-        for (row, set) in [(0usize, train), (1, test)] {
-            for (k, s) in set.iter().enumerate() {
-                let pts = |v: &[f64]| v.iter().enumerate().map(|(t, y)| (t as f64, *y)).collect::<Vec<_>>();
-                let cap = format!("{} #{} ({} pkts), ep. {epoch}", if row == 0 { "train" } else { "test" }, s.traffic, s.real);
-                lines(&panels[row * cols + k], &cap, "step", label, &[("true", BLACK, pts(&s.truth)), ("predicted", RED, pts(&s.pred))], None)?;
-            }
+    let pts = |v: &[f64]| v.iter().enumerate().map(|(t, y)| (t as f64, *y)).collect::<Vec<_>>();
+    let mut panels = vec![];
+    for k in 0..rows {
+        for (set, name) in [(train, "train"), (test, "test")] {
+            let p = match set.get(k) {
+                Some(s) => Panel {
+                    title: format!("{name} traffic {} ({} packets), epoch {epoch}", s.traffic, s.real),
+                    xlabel: "step [packet]".into(),
+                    ylabel: format!("{label} [normalised]"),
+                    linear_x: true,
+                    integer_x: true,
+                    curves: vec![curve("true", palette::BLACK, Mark::Line, pts(&s.truth)), curve("predicted", palette::VERMILLION, Mark::Dashed(0), pts(&s.pred))],
+                    ..Default::default()
+                },
+                None => Panel { title: format!("no {name} traffic {k}"), notes: vec![format!("the {name} set has {} traffics", set.len())], ..Default::default() },
+            };
+            panels.push(p);
         }
-    })
+    }
+    write(dir, &Figure { name: format!("pred_epoch{epoch}"), panels })
 }
 
 /// Figure 2: mean/median cosine over epochs for `key`, and per-traffic final means.
@@ -138,33 +106,32 @@ pub fn acc_dist(dir: &Path, key: &str, evals: &[EvalRow], train: &[f64], test: &
         return vec![];
     }
     let ser = |f: &dyn Fn(&EvalRow) -> f64| evals.iter().map(|e| (e.epoch as f64, f(e))).collect::<Vec<_>>();
-    let last = &evals[evals.len() - 1];
     let what = match key {
         "true" => "true packets".to_string(),
-        "1" => "packet #1".to_string(),
+        "1" => "packet 1".to_string(),
         n => format!("first {n} packets"),
     };
-    let cap = format!("cosine, {what}: final mean train {:.3} / val {:.3}", last.train.mean_of(key), last.test.mean_of(key));
-    let series = [
-        ("train mean", BLUE, ser(&|e| e.train.mean_of(key))),
-        ("train median", CYAN, ser(&|e| e.train.median_of(key))),
-        ("val mean", RED, ser(&|e| e.test.mean_of(key))),
-        ("val median", MAGENTA, ser(&|e| e.test.median_of(key))),
+    let curves = vec![
+        curve("train mean", palette::BLUE, Mark::Thin, ser(&|e| e.train.mean_of(key))),
+        curve("train median", palette::SKY, Mark::Dashed(1), ser(&|e| e.train.median_of(key))),
+        curve("validation mean", palette::VERMILLION, Mark::Dashed(0), ser(&|e| e.test.mean_of(key))),
+        curve("validation median", palette::ORANGE, Mark::Dashed(2), ser(&|e| e.test.median_of(key))),
     ];
-    let name = format!("acc_dist_{key}");
-    render!(dir, name, (800, 900), |root| {
-        let p = root.split_evenly((3, 1));
-        lines(&p[0], &cap, "epoch", "cosine similarity", &series, None)?;
-        points(&p[1], "per-traffic mean at the final evaluation: train", train, None)?;
-        points(&p[2], "per-traffic mean at the final evaluation: validation", test, None)?;
-    })
+    let panels = vec![
+        epochs(&format!("cosine similarity, {what}"), "cosine similarity", false, curves),
+        per_traffic("per traffic at the final evaluation: train", train),
+        per_traffic("per traffic at the final evaluation: validation", test),
+    ];
+    // three panels stacked: one column; also as pgfplots for the TeX report
+    let f = Figure { name: format!("acc_dist_{key}"), panels };
+    let mut arts = write(dir, &f);
+    if let Ok(file) = figure::write_pgf(dir, &f) {
+        arts.push(Artifact { name: file.clone(), path: file, kind: "pgf".into() });
+    }
+    arts
 }
 
 /// Figure 4: per-traffic true-packet cosine with its mean (test_rnn.py's distribution plot).
 pub fn distribution(dir: &Path, name: &str, title: &str, per: &[f64]) -> Vec<Artifact> {
-    let m = crate::metrics::mean(per);
-    let cap = format!("{title} (mean {m:.3})");
-    render!(dir, name, (800, 400), |root| {
-        points(&root, &cap, per, Some(m))?;
-    })
+    write(dir, &Figure::one(name, per_traffic(title, per)))
 }

@@ -7,7 +7,7 @@ use crate::hist::{bin_of, Hist, XKind, YCol};
 use crate::initial::geomspace;
 use crate::mixture::{py_repr, Mixture};
 use crate::summary::{cumulative_share, interp_linear};
-use plotters::style::RGBColor;
+use figure::RGBColor;
 
 /// The mixtures of flows, packets and octets (any may be absent).
 #[derive(Debug, Clone, Default)]
@@ -132,7 +132,8 @@ fn mixture_series(p: &mut Panel, m: &Mixture, g: &[u64], pdf: bool, xmin: u64, (
         return;
     }
     let comps = components(m, g, pdf, xmin);
-    let lab = |k: usize| if labels { format!("{prefix}{}", comp_label(m, k)) } else { String::new() };
+    // every drawn component has a legend entry (docs/figures.md); `comp_labels` adds its parameters
+    let lab = |k: usize| if labels { format!("{prefix}{}", comp_label(m, k)) } else { format!("{prefix}component {}", k + 1) };
     let col = |k: usize| palette::COMPONENTS[k % palette::COMPONENTS.len()];
     if stack {
         let mut lo = vec![0.0; g.len()];

@@ -8,7 +8,7 @@
 //! - model CDF: the mixture CDF; model PDF: flow-models' `mix.pdf` (discrete below 1024);
 //! - avg plots: points `<what>_sum/flows_sum` per bin, line `(Σwhat/Σflows)·pdf_what/pdf_flows`
 //!   from the data, and from the mixtures when all are given; packet size = octets/packets.
-pub mod draw;
+pub use figure::draw;
 pub mod figures;
 pub mod kde;
 pub mod output;
@@ -36,7 +36,7 @@ pub enum PdfMode {
     Comp,
     /// The components stacked (their sum is the mixture).
     CompStack,
-    /// A legend entry per component (with `comp` or `comp_stack`).
+    /// Legend entries with each component's family and parameters (with `comp` or `comp_stack`; without it the entries read `component k`).
     CompLabels,
 }
 
@@ -48,7 +48,7 @@ pub enum CdfMode {
     Comp,
     /// The components stacked (their sum is the mixture).
     CompStack,
-    /// A legend entry per component (with `comp` or `comp_stack`).
+    /// Legend entries with each component's family and parameters (with `comp` or `comp_stack`; without it the entries read `component k`).
     CompLabels,
 }
 
@@ -157,6 +157,11 @@ pub fn fit_figures(req: &Request, h: &Hist, m: &Mixture, y: YCol, x: XKind) -> R
     let pdf = Figure { name: format!("pdf-{}", y.name()), panels: vec![pdf_panel(h, x, y, models.0[y as usize].as_ref(), &o).map_err(err)?] };
     let mut out = output::write(req, &cdf, None)?;
     out.extend(output::write(req, &pdf, None)?);
+    // the same figures as pgfplots pictures for the TeX reports (docs/figures.md)
+    for f in [&cdf, &pdf] {
+        let file = figure::write_pgf(Path::new(&req.output_dir), f).map_err(err)?;
+        out.push(Artifact { name: file.clone(), path: file, kind: "pgf".into() });
+    }
     Ok(out)
 }
 

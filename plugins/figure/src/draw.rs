@@ -1,9 +1,11 @@
 //! Renders a [`Figure`] with plotters: panels with the legend outside on the right, log axes
-//! labelled 10^k, the Okabe–Ito palette, text ≥ 9 pt at the natural size (150 dpi).
+//! labelled 10^k, integer axes with integer ticks, the Okabe–Ito palette, text ≥ 9 pt at the
+//! natural size (150 dpi). Every plugin that draws describes its figures with these types, so
+//! the style rules live here once (docs/figures.md).
 //!
-//! Axis limits follow the data and the mixture (not the components), with matplotlib's 5 %
-//! margin (in decades on log axes); what is cut at an axis is said in a note under the legend
-//! (docs/histfit.md, "Plot modes").
+//! Axis limits follow the curves that set the range (a mixture, not its components), with
+//! matplotlib's 5 % margin (in decades on log axes); what is cut at an axis is said in a note
+//! under the legend.
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -92,11 +94,17 @@ pub struct Cells {
 /// One set of axes.
 #[derive(Debug, Clone, Default)]
 pub struct Panel {
+    /// Title above the axes (empty: none).
+    pub title: String,
     /// X axis label with unit.
     pub xlabel: String,
     /// Y axis label with unit.
     pub ylabel: String,
-    /// Log y axis (x is always log).
+    /// Linear x axis (the default is log, the flow-feature convention).
+    pub linear_x: bool,
+    /// The x quantity is an integer (epochs, steps, indices): integer ticks only.
+    pub integer_x: bool,
+    /// Log y axis.
     pub log_y: bool,
     /// Fixed y range (else from the curves that set the range).
     pub y_range: Option<(f64, f64)>,
@@ -110,13 +118,29 @@ pub struct Panel {
     pub notes: Vec<String>,
 }
 
-/// A figure: the file stem and one panel, or four (`single`, 2 × 2).
+/// A figure: the file stem and its panels.
 #[derive(Debug, Clone)]
 pub struct Figure {
     /// File stem (`cdf`, `pdf-flows`, …, `single`).
     pub name: String,
     /// Panels, row-major.
     pub panels: Vec<Panel>,
+}
+
+impl Figure {
+    /// One panel.
+    pub fn one(name: impl Into<String>, p: Panel) -> Figure {
+        Figure { name: name.into(), panels: vec![p] }
+    }
+
+    /// (rows, columns): an even number of panels in two columns (four as 2 × 2), an odd
+    /// number stacked in one.
+    pub fn grid(&self) -> (usize, usize) {
+        match self.panels.len() {
+            n if n % 2 == 0 && n > 0 => (n / 2, 2),
+            n => (n.max(1), 1),
+        }
+    }
 }
 
 /// Pixels of one panel at the natural size (8 in × 4.08 in at 150 dpi).
@@ -132,7 +156,8 @@ pub const LEGEND_W: u32 = 450;
 
 /// The figure's size in pixels.
 pub fn size(f: &Figure) -> (u32, u32) {
-    if f.panels.len() > 1 { (PANEL.0 * 2, PANEL.1 * 2) } else { PANEL }
+    let (r, c) = f.grid();
+    (PANEL.0 * c as u32, PANEL.1 * r as u32)
 }
 
 /// `10⁻³`-style label of 10^k.
@@ -162,23 +187,39 @@ fn log_limits(lo: f64, hi: f64) -> (f64, f64) {
     (lo * 10f64.powf(-m), hi * 10f64.powf(m))
 }
 
-fn ok(log_y: bool) -> impl Fn(&(f64, f64)) -> bool {
-    move |(x, y)| x.is_finite() && *x > 0.0 && y.is_finite() && (!log_y || *y > 0.0)
+/// Linear limits with a 5 % margin on each side (a constant gets ± 0.5, or ± 5 % of itself).
+fn lin_limits(lo: f64, hi: f64) -> (f64, f64) {
+    if hi - lo <= f64::EPSILON * hi.abs().max(1.0) {
+        let d = if lo == 0.0 { 0.5 } else { 0.05 * lo.abs() };
+        return (lo - d, hi + d);
+    }
+    let m = 0.05 * (hi - lo);
+    (lo - m, hi + m)
+}
+
+fn ok(log_x: bool, log_y: bool) -> impl Fn(&(f64, f64)) -> bool {
+    move |(x, y)| x.is_finite() && (!log_x || *x > 0.0) && y.is_finite() && (!log_y || *y > 0.0)
 }
 
 /// The panel's (x, y) limits.
 pub fn limits(p: &Panel) -> Option<((f64, f64), (f64, f64))> {
-    let keep = ok(p.log_y);
+    let keep = ok(!p.linear_x, p.log_y);
     let pts: Vec<(f64, f64)> = p.curves.iter().filter(|c| c.sets_range).flat_map(|c| c.xy.iter().copied().filter(&keep)).collect();
     if pts.is_empty() {
         return None;
     }
     let fold = |f: fn(f64, f64) -> f64, init: f64, g: fn(&(f64, f64)) -> f64| pts.iter().map(g).fold(init, f);
-    let (x0, x1) = (fold(f64::min, f64::INFINITY, |p| p.0), fold(f64::max, 0.0, |p| p.0));
-    let x = log_limits(x0, x1.max(x0 * 2.0));
+    let (x0, x1) = (fold(f64::min, f64::INFINITY, |p| p.0), fold(f64::max, f64::NEG_INFINITY, |p| p.0));
+    let x = if p.linear_x { lin_limits(x0, x1) } else { log_limits(x0, x1.max(x0 * 2.0)) };
     let y = p.y_range.unwrap_or_else(|| {
         let (y0, y1) = (fold(f64::min, f64::INFINITY, |p| p.1), fold(f64::max, f64::NEG_INFINITY, |p| p.1));
-        if p.log_y { log_limits(y0, y1.max(y0 * 10.0)) } else { (y0.min(0.0), y1 * 1.05) }
+        if p.log_y {
+            log_limits(y0, y1.max(y0 * 10.0))
+        } else if y0 >= 0.0 && y0 <= 0.25 * y1 {
+            (0.0, y1 * 1.05) // non-negative data near zero: the axis starts at 0
+        } else {
+            lin_limits(y0, y1)
+        }
     });
     Some((x, y))
 }
@@ -205,16 +246,30 @@ fn panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &Panel) -> Result
 where
     DB::ErrorType: 'static,
 {
-    let ((x0, x1), (y0, y1)) = limits(p).ok_or("nothing to plot")?;
+    let Some(((x0, x1), (y0, y1))) = limits(p) else {
+        // nothing to plot: the title and the notes say why
+        let notes: Vec<String> = std::iter::once(p.title.clone()).chain(p.notes.iter().cloned()).filter(|n| !n.is_empty()).collect();
+        return legend(area, &Panel::default(), &notes);
+    };
     let (w, _) = area.dim_in_pixel();
     let (plot_area, legend_area) = area.split_horizontally(w - LEGEND_W);
+    // the title in its own strip, so the top tick label (half above the axes) stays clear of it
+    let plot_area = if p.title.is_empty() {
+        plot_area
+    } else {
+        let (strip, rest) = plot_area.split_vertically((LABEL_FONT * 1.3) as u32 + 8);
+        let (sw, _) = strip.dim_in_pixel();
+        use plotters::style::text_anchor::{HPos, Pos, VPos};
+        let style = TextStyle::from(("sans-serif", LABEL_FONT).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
+        strip.draw(&Text::new(p.title.clone(), (sw as i32 / 2, 8), style)).map_err(e)?;
+        rest
+    };
     let mut cb = ChartBuilder::on(&plot_area);
-    cb.margin(14).margin_right(24).x_label_area_size(64).y_label_area_size(if p.log_y { 96 } else { 90 });
-    let xticks = decade_ticks(x0, x1);
+    cb.margin(14).margin_right(24).x_label_area_size(64).y_label_area_size(if p.log_y { 96 } else { 110 });
     let in_y = |v: f64| v >= y0 && v <= y1;
     let mut cut = false;
     macro_rules! body {
-        ($chart:expr, $ylab:expr) => {{
+        ($chart:expr, $xlab:expr, $ylab:expr, $nx:expr, $ny:expr) => {{
             let mut chart = $chart;
             chart
                 .configure_mesh()
@@ -222,7 +277,9 @@ where
                 .y_desc(p.ylabel.as_str())
                 .label_style(("sans-serif", TICK_FONT))
                 .axis_desc_style(("sans-serif", LABEL_FONT))
-                .x_label_formatter(&|v| pow10_label(v.log10().round() as i32))
+                .x_labels($nx)
+                .y_labels($ny)
+                .x_label_formatter($xlab)
                 .y_label_formatter($ylab)
                 .bold_line_style(BLACK.mix(0.10))
                 .light_line_style(TRANSPARENT)
@@ -244,7 +301,7 @@ where
                 poly.extend(b.x.iter().zip(&b.lo).rev().map(|(&x, &y)| (x, clamp(y))));
                 chart.draw_series(std::iter::once(Polygon::new(poly, b.color.mix(0.5).filled()))).map_err(e)?;
             }
-            let keep = ok(p.log_y);
+            let keep = ok(!p.linear_x, p.log_y);
             // datapoints below the lines (flow-models' zorder)
             let order = p.curves.iter().filter(|c| c.mark == Mark::Dots).chain(p.curves.iter().filter(|c| c.mark != Mark::Dots));
             for c in order {
@@ -272,21 +329,37 @@ where
             }
         }};
     }
-    let lin_label = move |v: &f64| if y1 - y0 > 10.0 { format!("{v:.0}") } else { format!("{v:.1}") };
-    if p.log_y {
-        let yticks = decade_ticks(y0, y1);
-        body!(
-            cb.build_cartesian_2d((x0..x1).log_scale().with_key_points(xticks), (y0..y1).log_scale().with_key_points(yticks)).map_err(e)?,
-            &|v: &f64| pow10_label(v.log10().round() as i32)
-        );
-    } else {
-        body!(cb.build_cartesian_2d((x0..x1).log_scale().with_key_points(xticks), y0..y1).map_err(e)?, &lin_label);
+    let pow = |v: &f64| pow10_label(v.log10().round() as i32);
+    // linear axes: plotters picks 1-2-5 steps; labels print the shortest decimal, and an
+    // integer axis labels whole numbers only (≤ 8 labels, so the step is ≥ 1 on short spans)
+    let lin = |v: &f64| trimmed(*v);
+    let int = |v: &f64| if (v - v.round()).abs() < 1e-9 { format!("{}", v.round() as i64) } else { String::new() };
+    let xl = if p.integer_x { ((x1 - x0).floor() as usize + 1).clamp(2, 8) } else { 8 };
+    let xlin: &dyn Fn(&f64) -> String = if p.integer_x { &int } else { &lin };
+    match (p.linear_x, p.log_y) {
+        (false, true) => body!(
+            cb.build_cartesian_2d((x0..x1).log_scale().with_key_points(decade_ticks(x0, x1)), (y0..y1).log_scale().with_key_points(decade_ticks(y0, y1))).map_err(e)?,
+            &pow,
+            &pow,
+            10,
+            10
+        ),
+        (false, false) => body!(cb.build_cartesian_2d((x0..x1).log_scale().with_key_points(decade_ticks(x0, x1)), y0..y1).map_err(e)?, &pow, &lin, 10, 6),
+        (true, true) => body!(cb.build_cartesian_2d(x0..x1, (y0..y1).log_scale().with_key_points(decade_ticks(y0, y1))).map_err(e)?, xlin, &pow, xl, 10),
+        (true, false) => body!(cb.build_cartesian_2d(x0..x1, y0..y1).map_err(e)?, xlin, &lin, xl, 6),
     }
     let mut notes = p.notes.clone();
     if cut {
         notes.push("Curves are cut where they leave the axes (components run far below the data).".into());
     }
     legend(&legend_area, p, &notes)
+}
+
+/// `v` in its shortest decimal form (at most 6 decimals: `0.25`, `10`, never `10.0` or `-0`).
+pub fn trimmed(v: f64) -> String {
+    let s = format!("{v:.6}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" { "0".into() } else { s.to_string() }
 }
 
 /// Word-wraps `s` to lines of at most `n` characters.
@@ -378,12 +451,8 @@ where
     DB::ErrorType: 'static,
 {
     root.fill(&WHITE).map_err(e)?;
-    if f.panels.len() == 1 {
-        panel(&root, &f.panels[0])?;
-    } else {
-        for (a, p) in root.split_evenly((2, 2)).iter().zip(&f.panels) {
-            panel(a, p)?;
-        }
+    for (a, p) in root.split_evenly(f.grid()).iter().zip(&f.panels) {
+        panel(a, p)?;
     }
     root.present().map_err(e)
 }
