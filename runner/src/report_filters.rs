@@ -23,7 +23,7 @@ pub const NUMBER_FILTERS: [(&str, &[&str], FilterFn); 7] = [
     ("thousands", &["sep"], thousands),
     ("siunitx", &["digits", "decimals"], siunitx),
     ("pct", &["digits"], pct),
-    ("mean_sd", &["digits"], mean_sd),
+    ("mean_sd", &["digits", "n"], mean_sd),
 ];
 
 /// A number filter checked for its arguments, exempt from the autoescape.
@@ -50,6 +50,11 @@ impl tera::Filter for LatexOut {
                 if !d.as_u64().is_some_and(|d| d <= 17) {
                     return Err(fail(format!("`{k}` must be a whole number from 0 to 17, got {d}")));
                 }
+            }
+        }
+        if let Some(n) = args.get("n") {
+            if !n.is_boolean() {
+                return Err(fail(format!("`n` must be true or false, got {n}")));
             }
         }
         if let Some(s) = args.get("sep") {
@@ -250,33 +255,33 @@ pub fn sig_str(x: f64, d: usize) -> String {
     format!("{:.*}", decimals, x)
 }
 
-/// `x` with `d` significant digits as LaTeX: grouped, or `\num{m e k}` when [`extreme`].
+/// `x` with `d` significant digits as LaTeX: `\num{…}` (siunitx groups the digits and sets the
+/// minus sign), in `m e k` form when [`extreme`].
 fn sig_latex(x: f64, d: usize) -> String {
     if let Some(s) = nonfinite(x) {
         s
     } else if extreme(x) {
         format!("\\num{{{:.*e}}}", d.max(1) - 1, x)
     } else {
-        group(&sig_str(x, d))
+        format!("\\num{{{}}}", sig_str(x, d))
     }
 }
 
-/// `x | fixed(digits=4)`: fixed-point, `digits` decimals, no grouping (usable in pgfplots
-/// coordinates). Values below 10⁻⁴ that would print as zeros go to `\num{…e…}`.
+/// `x | fixed(digits=4)`: fixed-point, `digits` decimals, plain digits with an ASCII minus:
+/// the filter for pgfplots coordinates and tick values. Tables use `siunitx(decimals=…)`
+/// (grouped digits, a typeset minus).
 fn fixed(v: &Value, args: &Args) -> tera::Result<Value> {
     let Some(x) = number(v)? else { return text(MISSING.into()) };
     let d = digits(args, "digits", 4);
     if let Some(s) = nonfinite(x) {
         return text(s);
     }
-    if x != 0.0 && x.abs() < 0.5 * 10f64.powi(-(d as i32)) {
-        return text(format!("\\num{{{:.1e}}}", x));
-    }
     text(format!("{:.*}", d, x))
 }
 
-/// `x | sig(digits=3)`: `digits` significant digits, grouped (`12\,300`); scientific
-/// (`\num{2.22e-16}`) outside 10⁻⁴ … 10¹⁵.
+/// `x | sig(digits=3)`: `digits` significant digits as `\num{12300}` (typeset `12 300` with
+/// a proper minus); scientific (`\num{2.22e-16}`) outside 10⁻⁴ … 10¹⁵. Text and math mode,
+/// not pgfplots coordinates (use `fixed` there).
 fn sig(v: &Value, args: &Args) -> tera::Result<Value> {
     let Some(x) = number(v)? else { return text(MISSING.into()) };
     text(sig_latex(x, digits(args, "digits", 3)))
@@ -365,23 +370,25 @@ fn summary(v: &Value) -> tera::Result<Option<(usize, f64, f64, f64, f64, f64)>> 
     Ok(Some((n, mean, sd, median, xs[0], xs[n - 1])))
 }
 
-/// `values | mean_sd(digits=3)`: `$\bar x \pm s$ (n)` of an array of replicate values, the
-/// mean to `digits` significant digits and the sample sd (n − 1) to the same decimals;
-/// one value prints alone with `(1)`.
+/// `values | mean_sd(digits=3)`: `mean $\pm$ sd~(n)` of an array of replicate values, the
+/// mean to `digits` significant digits and the sample sd (n − 1) to the same decimals; a
+/// single value (or sd 0) prints alone. `n=false` leaves out the count (a table with an
+/// `n` column).
 fn mean_sd(v: &Value, args: &Args) -> tera::Result<Value> {
     let Some((n, mean, sd, ..)) = summary(v)? else { return text(MISSING.into()) };
     let d = digits(args, "digits", 3);
+    let count = if args.get("n").and_then(Value::as_bool).unwrap_or(true) { format!("~({n})") } else { String::new() };
     if n == 1 || sd == 0.0 {
-        return text(format!("{}~({n})", sig_latex(mean, d)));
+        return text(format!("{}{count}", sig_latex(mean, d)));
     }
     if extreme(mean) || extreme(sd) {
-        return text(format!("{} $\\pm$ {}~({n})", sig_latex(mean, d), sig_latex(sd, 2)));
+        return text(format!("{} $\\pm$ {}{count}", sig_latex(mean, d), sig_latex(sd, 2)));
     }
     // the mean's last printed decimal, and the sd to that decimal (at least two significant)
     let mag = if mean == 0.0 { 0 } else { mean.abs().log10().floor() as i32 };
     let sd_mag = sd.abs().log10().floor() as i32;
     let decimals = (d.max(1) as i32 - 1 - mag).max(1 - sd_mag).max(0) as usize;
-    text(format!("{} $\\pm$ {}~({n})", group(&format!("{:.*}", decimals, mean)), group(&format!("{:.*}", decimals, sd))))
+    text(format!("\\num{{{:.*}}} $\\pm$ \\num{{{:.*}}}{count}", decimals, mean, decimals, sd))
 }
 
 /// `values | stats`: `{n, mean, sd, median, min, max}` of an array of numbers (nulls
@@ -408,16 +415,17 @@ mod tests {
         assert_eq!(thousands(&json!(1000), &HashMap::new()).unwrap(), json!("1\\,000"));
         assert_eq!(thousands(&json!(999), &HashMap::new()).unwrap(), json!("999"));
         assert_eq!(fixed(&json!(78.5783701), &a("digits", json!(6))).unwrap(), json!("78.578370"));
-        assert_eq!(sig(&json!(0.00123456), &a("digits", json!(3))).unwrap(), json!("0.00123"));
+        assert_eq!(sig(&json!(0.00123456), &a("digits", json!(3))).unwrap(), json!("\\num{0.00123}"));
         assert_eq!(sig(&json!(2.220446049250313e-16), &a("digits", json!(6))).unwrap(), json!("\\num{2.22045e-16}"));
-        assert_eq!(sig(&json!(-123456.789), &a("digits", json!(7))).unwrap(), json!("-123\\,456.8"));
+        assert_eq!(sig(&json!(-123456.789), &a("digits", json!(7))).unwrap(), json!("\\num{-123456.8}"));
         assert_eq!(sci(&json!(0.000123456), &a("digits", json!(3))).unwrap(), json!("$1.23\\times10^{-4}$"));
         assert_eq!(pct(&json!(0.5), &HashMap::new()).unwrap(), json!("50.00\\%"));
         assert_eq!(fixed(&json!("NaN"), &HashMap::new()).unwrap(), json!("NaN"));
         assert_eq!(siunitx(&json!(1000000), &HashMap::new()).unwrap(), json!("\\num{1000000}"));
         assert_eq!(siunitx(&json!(2.5e-16), &a("digits", json!(2))).unwrap(), json!("\\num{2.5e-16}"));
-        assert_eq!(mean_sd(&json!([1.0, 2.0, 3.0]), &a("digits", json!(3))).unwrap(), json!("2.00 $\\pm$ 1.00~(3)"));
-        assert_eq!(mean_sd(&json!([99.9, null]), &HashMap::new()).unwrap(), json!("99.9~(1)"));
+        assert_eq!(mean_sd(&json!([1.0, 2.0, 3.0]), &a("digits", json!(3))).unwrap(), json!("\\num{2.00} $\\pm$ \\num{1.00}~(3)"));
+        assert_eq!(mean_sd(&json!([99.9, null]), &HashMap::new()).unwrap(), json!("\\num{99.9}~(1)"));
+        assert_eq!(mean_sd(&json!([1.0, 2.0, 3.0]), &a("n", json!(false))).unwrap(), json!("\\num{2.00} $\\pm$ \\num{1.00}"));
         assert_eq!(stats(&json!([3, 1, 2, 10]), &HashMap::new()).unwrap()["median"], json!(2.5));
     }
     #[test]
