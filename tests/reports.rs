@@ -318,3 +318,86 @@ fn every_shipped_report_template_declares_its_capabilities_and_plugins_lists_it(
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// A stored `fit` cell of histfit as the templates see it (only the fields they read).
+fn fit_cell(task: &str, iterations: u64, rep: u64, components: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "kind": "task", "task": task, "plugin": "histfit", "capability": "fit", "cell_id": format!("{task}{iterations}{rep}"),
+        "dataset": {"id": "all-length"}, "replicate": rep, "status": "ok", "artifact_dir": "x",
+        "point": {format!("{task}.iterations"): iterations}, "settings": {"column": "flows", "iterations": iterations},
+        "timing": {"wall_s": 0.5},
+        "response": {"iterations": iterations, "termination": "max_iters", "artifacts": [],
+            "metrics": {"ll_per_unit": -2.5, "kl_nats": 0.0012, "ks": 0.01, "tv": 0.02, "bic": 18881947868.0, "components": 2, "k": 5, "ll_saturated_per_unit": -2.4, "ks_at_x": 7},
+            "data": {"column": "flows", "fitter": "em-compat", "trace": [], "components": components}}
+    })
+}
+
+/// The context `flowlab report` gives a template, over `cells` (labelled and grouped by the
+/// runner's own helpers).
+fn context_of(mut cells: Vec<serde_json::Value>, replicates: u32) -> serde_json::Value {
+    flowlab::report_context::label_cells(&mut cells, replicates);
+    let mut tasks = serde_json::Map::new();
+    for c in &cells {
+        tasks.entry(c["task"].as_str().unwrap().to_string()).or_insert_with(|| serde_json::json!([])).as_array_mut().unwrap().push(c.clone());
+    }
+    let groups: serde_json::Map<String, serde_json::Value> = tasks.iter().map(|(k, v)| (k.clone(), serde_json::Value::Array(flowlab::report_context::groups(v.as_array().unwrap())))).collect();
+    serde_json::json!({"experiment": {"name": "t", "description": "d", "seed": 1, "replicates": replicates, "metadata": {}}, "cells": cells, "tasks": tasks, "groups": groups, "datasets": [], "failed": 0})
+}
+
+#[test]
+fn the_fit_report_names_sweep_points_and_flags_a_degenerate_component() {
+    let comps = |sigma: f64| serde_json::json!([{"family": "uniform", "weight": 0.4, "shape": null, "scale": 1.0}, {"family": "lognorm", "weight": 0.6, "shape": sigma, "scale": 7.8}]);
+    let cells = vec![fit_cell("fit", 200, 0, comps(2.220446049250313e-16)), fit_cell("fit", 400, 0, comps(0.52))];
+    let text = std::fs::read_to_string(repo().join("templates/histfit/fit.tex")).unwrap();
+    let out = flowlab::report::render_json("histfit/fit.tex", &text, &context_of(cells, 1)).unwrap();
+    // one heading per sweep point, named by the swept setting
+    for it in [200, 400] {
+        assert_eq!(out.matches(&format!("\\subsection*{{fit: iterations = {it} -- flows, em-compat}}")).count(), 1, "{out}");
+        assert!(out.contains(&format!("fit & iterations = {it} & flows & em-compat")), "{out}");
+    }
+    // the tiny σ in scientific notation and flagged; the healthy one not
+    assert!(out.contains("\\num{2.22045e-16} & \\num{7.80000} & degenerate$^\\ddagger$"), "{out}");
+    assert!(!out.contains("0.000000000000000"), "{out}");
+    assert_eq!(out.matches("degenerate$^\\ddagger$").count(), 1, "{out}");
+    assert_eq!(out.matches("$^\\ddagger$ degenerate: a shape below").count(), 1, "{out}");
+    // every table has a caption and a label
+    assert_eq!(out.matches("\\begin{table}").count(), out.matches("\\caption{").count());
+    assert_eq!(out.matches("\\begin{table}").count(), out.matches("\\label{").count());
+}
+
+#[test]
+fn the_makefile_report_gives_delta_bic_and_flags_picks_on_the_grid_edge() {
+    // two selections over the grid U in {0, 3}, L in {2, 4, 8}: one picks L = 8 (the edge),
+    // the other L = 4 (inside); BIC values from a fixed formula
+    let bic = |u: u64, l: u64, shift: f64| 1.0e9 + shift + 1000.0 * ((l as f64) - 5.0).powi(2) + 10.0 * u as f64;
+    let sel = |task: &str, shift: f64, pick_l: u64| {
+        let mut cands = vec![];
+        for u in [0u64, 3] {
+            for l in [2u64, 4, 8] {
+                let b = bic(u, l, shift) - if l == pick_l && u == 0 { 1.0e4 } else { 0.0 };
+                cands.push(serde_json::json!({"uniform": u, "lognorm": l, "counts": format!("uniform{u} lognorm{l}"), "bic": b, "aic": b - 500.0 * (u + l) as f64, "kl_nats": 0.01, "iterations": 200, "termination": "max_iters"}));
+            }
+        }
+        serde_json::json!({"kind": "task", "task": task, "plugin": "histfit", "capability": "selection", "dataset": {"id": "all-length"}, "replicate": 0, "status": "ok", "point": {},
+            "settings": {"column": "flows", "grid": {"uniform": [0, 3], "lognorm": [2, 4, 8]}},
+            "response": {"candidates": cands, "data": {"selected": {"uniform": 0, "lognorm": pick_l, "counts": format!("uniform0 lognorm{pick_l}")}}}})
+    };
+    let (edge, inside) = (sel("select-a", 0.0, 8), sel("select-b", 5.0, 4));
+    let expect: Vec<(String, f64, f64)> = [&edge, &inside].iter().flat_map(|s| {
+        let cs = s["response"]["candidates"].as_array().unwrap().clone();
+        let min_b = cs.iter().map(|c| c["bic"].as_f64().unwrap()).fold(f64::INFINITY, f64::min);
+        let min_a = cs.iter().map(|c| c["aic"].as_f64().unwrap()).fold(f64::INFINITY, f64::min);
+        cs.into_iter().map(move |c| (c["counts"].as_str().unwrap().to_string(), c["bic"].as_f64().unwrap() - min_b, c["aic"].as_f64().unwrap() - min_a))
+    }).collect();
+    let text = std::fs::read_to_string(repo().join("templates/histfit/makefile.tex")).unwrap();
+    let out = flowlab::report::render_json("histfit/makefile.tex", &text, &context_of(vec![edge, inside], 1)).unwrap();
+    assert!(out.contains("\\emph{select-a} (all-length, flows): pick uniform0 lognorm8$^\\dagger$ (grid edge)"), "{out}");
+    assert!(out.contains("\\emph{select-b} (all-length, flows): pick uniform0 lognorm4}"), "{out}");
+    // one row per candidate: U & L & BIC & ΔBIC & ΔAIC & …, Δ against the selection's best
+    let rows: Vec<Vec<f64>> = out.lines().filter(|l| l.starts_with("0 & ") || l.starts_with("3 & ")).map(|l| nums(l)).collect();
+    assert_eq!(rows.len(), expect.len(), "{out}");
+    for (row, (counts, db, da)) in rows.iter().zip(&expect) {
+        assert!((row[1] - db).abs() < 0.05 && (row[2] - da).abs() < 0.05, "{counts}: {row:?} against ΔBIC {db}, ΔAIC {da}");
+    }
+    assert_eq!(rows.iter().filter(|r| r[1] == 0.0).count(), 2, "one best per selection");
+}

@@ -166,6 +166,13 @@ fn render_text(name: &str, text: &str, ctx: &tera::Context) -> Result<String, St
     })
 }
 
+/// Renders template `text` (named `name` in messages) over a context given as a JSON object,
+/// with the filters, limits and escaping of a report; for tests of the shipped templates.
+pub fn render_json(name: &str, text: &str, ctx: &Value) -> Result<String, String> {
+    let ctx = tera::Context::from_value(ctx.clone()).map_err(|e| tera_message(&e))?;
+    render_text(name, text, &ctx)
+}
+
 /// Finds the templates directory: explicit, `FLOWLAB_TEMPLATES`, or `templates/` in the
 /// manifest's directory or one of its parents.
 pub fn templates_dir(explicit: Option<&Path>, manifest_dir: &Path) -> Option<PathBuf> {
@@ -378,6 +385,6 @@ mod tests {
         c.insert("s", "a_b & 5%");
         let out = t.render("r.tex", &c).unwrap();
         // the filters' LaTeX is kept; plain text is still escaped
-        assert_eq!(out, "$2.7\\times10^{-1}$ $2.7\\times10^{-1}$ 50.00\\% \\num{1000} a\\_b \\& 5\\%");
+        assert_eq!(out, "$2.7\\times10^{-1}$ $2.7\\times10^{-1}$ \\num{50.00}\\% \\num{1000} a\\_b \\& 5\\%");
     }
 }

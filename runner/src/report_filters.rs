@@ -343,10 +343,10 @@ fn siunitx(v: &Value, args: &Args) -> tera::Result<Value> {
     text(format!("\\num{{{body}}}"))
 }
 
-/// `x | pct(digits=2)`: 100·x with `\%`.
+/// `x | pct(digits=2)`: 100·x as `\num{50.00}\%` (a typeset minus, grouped digits).
 fn pct(v: &Value, args: &Args) -> tera::Result<Value> {
     let Some(x) = number(v)? else { return text(MISSING.into()) };
-    text(nonfinite(x).unwrap_or_else(|| format!("{}\\%", group(&format!("{:.*}", digits(args, "digits", 2), 100.0 * x)))))
+    text(nonfinite(x).unwrap_or_else(|| format!("\\num{{{:.*}}}\\%", digits(args, "digits", 2), 100.0 * x)))
 }
 
 /// Count, mean, sample standard deviation (n − 1), median, min and max of the numbers of
@@ -419,7 +419,7 @@ mod tests {
         assert_eq!(sig(&json!(2.220446049250313e-16), &a("digits", json!(6))).unwrap(), json!("\\num{2.22045e-16}"));
         assert_eq!(sig(&json!(-123456.789), &a("digits", json!(7))).unwrap(), json!("\\num{-123456.8}"));
         assert_eq!(sci(&json!(0.000123456), &a("digits", json!(3))).unwrap(), json!("$1.23\\times10^{-4}$"));
-        assert_eq!(pct(&json!(0.5), &HashMap::new()).unwrap(), json!("50.00\\%"));
+        assert_eq!(pct(&json!(0.5), &HashMap::new()).unwrap(), json!("\\num{50.00}\\%"));
         assert_eq!(fixed(&json!("NaN"), &HashMap::new()).unwrap(), json!("NaN"));
         assert_eq!(siunitx(&json!(1000000), &HashMap::new()).unwrap(), json!("\\num{1000000}"));
         assert_eq!(siunitx(&json!(2.5e-16), &a("digits", json!(2))).unwrap(), json!("\\num{2.5e-16}"));
