@@ -294,7 +294,7 @@ fn every_shipped_report_template_declares_its_capabilities_and_plugins_lists_it(
         for f in std::fs::read_dir(sub.path()).unwrap().flatten() {
             let rel = format!("{}/{}", sub.file_name().to_string_lossy(), f.file_name().to_string_lossy());
             let first = std::fs::read_to_string(f.path()).unwrap().lines().next().unwrap_or("").to_string();
-            let caps = first.strip_prefix("{# for: ").and_then(|l| l.split("; shows:").next()).unwrap_or_else(|| panic!("{rel}: the first line must be `{{# for: PLUGIN CAPABILITY, …; shows: … #}}`, not {first:?}"));
+            let caps = first.strip_prefix("{# for: ").and_then(|l| l.split("; shows:").next()).unwrap_or_else(|| panic!("{rel}: the first line must be `{{# for: PLUGIN CAPABILITY, …; shows: … #}}\\documentclass…`, not {first:?}"));
             for c in caps.split(", ") {
                 let (p, k) = c.split_once(' ').unwrap_or_else(|| panic!("{rel}: `{c}` is not `PLUGIN CAPABILITY`"));
                 declared.push((rel.clone(), p.to_string(), k.to_string()));

@@ -171,7 +171,8 @@ pub fn capability_text(plugin: &str, cap: &flowlab_abi::Capability) -> String {
 }
 
 /// A report template that declares what it is for: its first line is the tera comment
-/// `{# for: PLUGIN CAPABILITY, PLUGIN CAPABILITY; shows: TEXT #}` (docs/reports.md).
+/// `{# for: PLUGIN CAPABILITY, PLUGIN CAPABILITY; shows: TEXT #}`, followed on the same line by
+/// `\documentclass…` so that the output starts with it (docs/reports.md).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TemplateUse {
     /// Path relative to the templates directory (`histfit/fit.tex`), as a manifest names it.
@@ -185,7 +186,8 @@ pub struct TemplateUse {
 /// Parses the declaration line of a template (see [`TemplateUse`]).
 pub fn template_use(template: &str, text: &str) -> Option<TemplateUse> {
     let line = text.lines().next()?.trim();
-    let body = line.strip_prefix("{#")?.strip_suffix("#}")?.trim().strip_prefix("for:")?;
+    let (comment, _) = line.strip_prefix("{#")?.split_once("#}")?;
+    let body = comment.trim().strip_prefix("for:")?;
     let (caps, shows) = body.split_once("; shows:").unwrap_or((body, ""));
     let capabilities = caps
         .split(',')
@@ -591,7 +593,7 @@ mod tests {
 
     #[test]
     fn template_declarations_parse() {
-        let u = template_use("histfit/makefile.tex", "{# for: histfit fit, histfit selection; shows: BIC picks #}\n\\documentclass{article}").unwrap();
+        let u = template_use("histfit/makefile.tex", "{# for: histfit fit, histfit selection; shows: BIC picks #}\\documentclass{article}").unwrap();
         assert_eq!(u.capabilities, vec![("histfit".into(), "fit".into()), ("histfit".into(), "selection".into())]);
         assert_eq!(u.shows, "BIC picks");
         assert_eq!(template_use("x.tex", "\\documentclass{article}"), None);
