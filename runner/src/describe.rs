@@ -170,6 +170,79 @@ pub fn capability_text(plugin: &str, cap: &flowlab_abi::Capability) -> String {
     out
 }
 
+/// A report template that declares what it is for: its first line is the tera comment
+/// `{# for: PLUGIN CAPABILITY, PLUGIN CAPABILITY; shows: TEXT #}`, followed on the same line by
+/// `\documentclass…` so that the output starts with it (docs/reports.md).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplateUse {
+    /// Path relative to the templates directory (`histfit/fit.tex`), as a manifest names it.
+    pub template: String,
+    /// `(plugin, capability)` pairs it renders.
+    pub capabilities: Vec<(String, String)>,
+    /// What the report shows.
+    pub shows: String,
+}
+
+/// Parses the declaration line of a template (see [`TemplateUse`]).
+pub fn template_use(template: &str, text: &str) -> Option<TemplateUse> {
+    let line = text.lines().next()?.trim();
+    let (comment, _) = line.strip_prefix("{#")?.split_once("#}")?;
+    let body = comment.trim().strip_prefix("for:")?;
+    let (caps, shows) = body.split_once("; shows:").unwrap_or((body, ""));
+    let capabilities = caps
+        .split(',')
+        .filter_map(|c| {
+            let mut w = c.split_whitespace();
+            Some((w.next()?.to_string(), w.next()?.to_string()))
+        })
+        .collect::<Vec<_>>();
+    (!capabilities.is_empty()).then(|| TemplateUse { template: template.to_string(), capabilities, shows: shows.trim().to_string() })
+}
+
+/// The declared templates under `dir` (`*.tex` one level of subdirectories deep, sorted by
+/// path); files without the declaration line are not listed.
+pub fn shipped_templates(dir: &std::path::Path) -> Vec<TemplateUse> {
+    let mut out = Vec::new();
+    let Ok(subdirs) = std::fs::read_dir(dir) else { return out };
+    for sub in subdirs.flatten().filter(|e| e.path().is_dir()) {
+        let Ok(files) = std::fs::read_dir(sub.path()) else { continue };
+        for f in files.flatten() {
+            let path = f.path();
+            if path.extension().is_none_or(|e| e != "tex") {
+                continue;
+            }
+            let rel = format!("{}/{}", sub.file_name().to_string_lossy(), f.file_name().to_string_lossy());
+            if let Some(u) = std::fs::read_to_string(&path).ok().and_then(|t| template_use(&rel, &t)) {
+                out.push(u);
+            }
+        }
+    }
+    out.sort_by(|a, b| a.template.cmp(&b.template));
+    out
+}
+
+/// The lines `flowlab plugins PLUGIN` prints about the report templates of `plugin`:
+/// per capability, the templates that render it.
+pub fn templates_text(plugin: &str, caps: &[&flowlab_abi::Capability], found: &[TemplateUse], dir: &std::path::Path) -> String {
+    let mut out = format!("report templates (in {}; a manifest names one in [[report]] template):\n", dir.display());
+    let mut any = false;
+    for c in caps {
+        let uses: Vec<&TemplateUse> = found.iter().filter(|u| u.capabilities.iter().any(|(p, k)| p == plugin && *k == c.name)).collect();
+        if uses.is_empty() {
+            continue;
+        }
+        any = true;
+        out.push_str(&format!("  {}:\n", c.name));
+        for u in uses {
+            out.push_str(&format!("    {:<22} {}\n", u.template, u.shows));
+        }
+    }
+    if !any {
+        out.push_str("  (none for this plugin)\n");
+    }
+    out
+}
+
 /// Greedy word wrap at `width` characters.
 fn wrap(text: &str, width: usize) -> Vec<String> {
     let mut lines = Vec::new();
@@ -518,6 +591,13 @@ mod tests {
         assert!(!u.iter().any(|m| m.starts_with("tol")), "{u:?}");
     }
 
+    #[test]
+    fn template_declarations_parse() {
+        let u = template_use("histfit/makefile.tex", "{# for: histfit fit, histfit selection; shows: BIC picks #}\\documentclass{article}").unwrap();
+        assert_eq!(u.capabilities, vec![("histfit".into(), "fit".into()), ("histfit".into(), "selection".into())]);
+        assert_eq!(u.shows, "BIC picks");
+        assert_eq!(template_use("x.tex", "\\documentclass{article}"), None);
+    }
     #[test]
     fn toml_values_read_back() {
         for v in [json!({"a b": [1.5, 2.0], "c": "x\"y", "d": {"e": true}}), json!([1, 2]), json!(2.0)] {

@@ -30,6 +30,8 @@ pub mod paths;
 pub mod plan;
 pub mod replay;
 pub mod report;
+pub mod report_context;
+pub mod report_filters;
 pub mod schema;
 pub mod slurm;
 pub mod store;

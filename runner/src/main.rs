@@ -704,7 +704,23 @@ fn cmd_plugin_help(name: &str, capability: Option<&str>, json: bool) -> Result<u
         let text = flowlab::describe::capability_text(p.name(), c);
         out!("{}", text.trim_end())?;
     }
+    if let Some(dir) = shipped_templates_dir() {
+        let found = flowlab::describe::shipped_templates(&dir);
+        out!("")?;
+        out!("{}", flowlab::describe::templates_text(p.name(), &caps, &found, &dir).trim_end())?;
+    }
     Ok(0)
+}
+
+/// The templates directory `flowlab plugins PLUGIN` lists: `FLOWLAB_TEMPLATES`, else
+/// `templates/` in the current directory or a parent, else beside the executable or in a
+/// parent of it (a build's `target/release/flowlab` finds the repository's `templates/`).
+fn shipped_templates_dir() -> Option<PathBuf> {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    flowlab::report::templates_dir(None, &cwd).filter(|d| d.is_dir()).or_else(|| {
+        let exe = std::env::current_exe().ok()?;
+        exe.ancestors().skip(1).map(|a| a.join("templates")).find(|p| p.is_dir())
+    })
 }
 
 /// A browse error as an exit code (2 bad argument, 3 unreadable store), message on stderr.

@@ -1,11 +1,11 @@
 //! Reports: tera templates rendered from stored results only (docs/design.md §8 Reports). `.tex`
 //! output is autoescaped with [`latex_escape`]; numbers are formatted by our filters
-//! (`fixed`, `sig`, `sci`, `thousands`, `siunitx`, `pct`), never ad hoc.
+//! (runner/src/report_filters.rs), never ad hoc; every cell carries its sweep-point label
+//! (runner/src/report_context.rs).
 use crate::error::ReportError;
 use crate::manifest::ReportDecl;
 use crate::plan::Plan;
 use crate::store::Store;
-use flowlab_abi::json::to_f64;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -33,108 +33,7 @@ pub fn latex_escape(s: &str) -> String {
     out
 }
 
-fn number(v: &Value, filter: &str) -> tera::Result<Option<f64>> {
-    match v {
-        Value::Null => Ok(None),
-        _ => to_f64(v).map(Some).ok_or_else(|| tera::Error::msg(format!("filter `{filter}` expects a number, got {v}"))),
-    }
-}
-
-fn digits(args: &HashMap<String, Value>, default: usize) -> usize {
-    args.get("digits").and_then(|d| d.as_u64()).map(|d| d as usize).unwrap_or(default)
-}
-
-fn nonfinite(x: f64) -> Option<String> {
-    if x.is_nan() {
-        Some("NaN".into())
-    } else if x.is_infinite() {
-        Some(if x > 0.0 { "$\\infty$".into() } else { "$-\\infty$".into() })
-    } else {
-        None
-    }
-}
-
-/// `x | fixed(digits=4)`: fixed-point.
-fn fixed(v: &Value, args: &HashMap<String, Value>) -> tera::Result<Value> {
-    let Some(x) = number(v, "fixed")? else { return Ok(Value::String("--".into())) };
-    Ok(Value::String(nonfinite(x).unwrap_or_else(|| format!("{:.*}", digits(args, 4), x))))
-}
-
-/// Formats `x` with `d` significant digits, plain notation.
-pub fn sig_str(x: f64, d: usize) -> String {
-    if let Some(s) = nonfinite(x) {
-        return s;
-    }
-    if x == 0.0 {
-        return "0".into();
-    }
-    let d = d.max(1);
-    let mag = x.abs().log10().floor() as i32;
-    let decimals = (d as i32 - 1 - mag).max(0) as usize;
-    format!("{:.*}", decimals, x)
-}
-
-fn sig(v: &Value, args: &HashMap<String, Value>) -> tera::Result<Value> {
-    let Some(x) = number(v, "sig")? else { return Ok(Value::String("--".into())) };
-    Ok(Value::String(sig_str(x, digits(args, 3))))
-}
-
-/// `x | sci(digits=3)`: `1.23\times10^{-4}` (math mode).
-fn sci(v: &Value, args: &HashMap<String, Value>) -> tera::Result<Value> {
-    let Some(x) = number(v, "sci")? else { return Ok(Value::String("--".into())) };
-    if let Some(s) = nonfinite(x) {
-        return Ok(Value::String(s));
-    }
-    let s = format!("{:.*e}", digits(args, 3).saturating_sub(1), x);
-    let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
-    let e: i32 = e.parse().unwrap_or(0);
-    Ok(Value::String(if e == 0 { format!("${m}$") } else { format!("${m}\\times10^{{{e}}}$") }))
-}
-
-/// `n | thousands(sep=" ")`: integer with a thousands separator (flow-models uses ASCII space).
-fn thousands(v: &Value, args: &HashMap<String, Value>) -> tera::Result<Value> {
-    let sep = args.get("sep").and_then(|s| s.as_str()).unwrap_or(" ");
-    let raw = match v {
-        Value::Number(n) if n.is_u64() || n.is_i64() => n.to_string(),
-        Value::String(s) if s.chars().all(|c| c.is_ascii_digit() || c == '-') => s.clone(),
-        other => match number(other, "thousands")? {
-            Some(x) => format!("{:.0}", x),
-            None => return Ok(Value::String("--".into())),
-        },
-    };
-    let (neg, digits) = raw.strip_prefix('-').map(|d| (true, d)).unwrap_or((false, raw.as_str()));
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push_str(sep);
-        }
-        out.push(c);
-    }
-    Ok(Value::String(if neg { format!("-{out}") } else { out }))
-}
-
-/// `x | siunitx`: `\num{x}` (siunitx does grouping and exponents).
-fn siunitx(v: &Value, args: &HashMap<String, Value>) -> tera::Result<Value> {
-    let Some(x) = number(v, "siunitx")? else { return Ok(Value::String("--".into())) };
-    if let Some(s) = nonfinite(x) {
-        return Ok(Value::String(s));
-    }
-    let body = match args.get("digits").and_then(|d| d.as_u64()) {
-        Some(d) => sig_str(x, d as usize),
-        None => match v {
-            Value::Number(n) => n.to_string(),
-            _ => format!("{x}"),
-        },
-    };
-    Ok(Value::String(format!("\\num{{{body}}}")))
-}
-
-/// `x | pct(digits=2)`: 100·x with `\%`.
-fn pct(v: &Value, args: &HashMap<String, Value>) -> tera::Result<Value> {
-    let Some(x) = number(v, "pct")? else { return Ok(Value::String("--".into())) };
-    Ok(Value::String(nonfinite(x).unwrap_or_else(|| format!("{:.*}\\%", digits(args, 2), 100.0 * x))))
-}
-
+/// `s | latex`: escapes text for LaTeX (for strings built inside a template).
 fn latex(v: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
     Ok(Value::String(latex_escape(&match v {
         Value::String(s) => s.clone(),
@@ -149,18 +48,6 @@ fn latex(v: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
 /// `include`, `import` and `extends` can name nothing else.)
 const DENIED_FUNCTIONS: [&str; 3] = ["get_env", "now", "get_random"];
 
-/// A filter whose output is LaTeX, not text: exempt from the `.tex` autoescape.
-struct LatexOut(fn(&Value, &HashMap<String, Value>) -> tera::Result<Value>);
-
-impl tera::Filter for LatexOut {
-    fn filter(&self, v: &Value, args: &HashMap<String, Value>) -> tera::Result<Value> {
-        (self.0)(v, args)
-    }
-    fn is_safe(&self) -> bool {
-        true
-    }
-}
-
 /// A tera instance with our escape function and filters, and without the functions of
 /// [`DENIED_FUNCTIONS`] (each is replaced by one that fails with an explanation).
 pub fn engine() -> tera::Tera {
@@ -169,12 +56,7 @@ pub fn engine() -> tera::Tera {
     t.set_escape_fn(latex_escape);
     // the number filters write LaTeX (`$…\times10^{…}$`, `\num{…}`, `\%`): their output is
     // final, so a template needs no `| safe` after them (escaping it printed the markup)
-    t.register_filter("fixed", LatexOut(fixed));
-    t.register_filter("sig", LatexOut(sig));
-    t.register_filter("sci", LatexOut(sci));
-    t.register_filter("thousands", LatexOut(thousands));
-    t.register_filter("siunitx", LatexOut(siunitx));
-    t.register_filter("pct", LatexOut(pct));
+    crate::report_filters::register(&mut t);
     t.register_filter("latex", latex);
     for name in DENIED_FUNCTIONS {
         t.register_function(name, move |_: &HashMap<String, Value>| -> tera::Result<Value> {
@@ -273,7 +155,7 @@ fn render_text(name: &str, text: &str, ctx: &tera::Context) -> Result<String, St
     std::thread::scope(|s| {
         let job = std::thread::Builder::new().name("report".into()).stack_size(RENDER_STACK).spawn_scoped(s, || {
             let mut t = engine();
-            t.add_raw_template(name, text).map_err(|e| tera_message(&e))?;
+            t.add_raw_template(name, &crate::report_filters::annotate_lines(text)).map_err(|e| tera_message(&e))?;
             limit_nesting(&mut t, name);
             t.render(name, ctx).map_err(|e| tera_message(&e))
         });
@@ -282,6 +164,13 @@ fn render_text(name: &str, text: &str, ctx: &tera::Context) -> Result<String, St
             Err(e) => Err(format!("cannot start the rendering thread: {e}")),
         }
     })
+}
+
+/// Renders template `text` (named `name` in messages) over a context given as a JSON object,
+/// with the filters, limits and escaping of a report; for tests of the shipped templates.
+pub fn render_json(name: &str, text: &str, ctx: &Value) -> Result<String, String> {
+    let ctx = tera::Context::from_value(ctx.clone()).map_err(|e| tera_message(&e))?;
+    render_text(name, text, &ctx)
 }
 
 /// Finds the templates directory: explicit, `FLOWLAB_TEMPLATES`, or `templates/` in the
@@ -336,12 +225,14 @@ pub fn context(plan: &Plan, store: &Store, records: &[Value], report_file: &Path
         if let Some(o) = c.as_object_mut() {
             o.insert("artifact_dir".into(), Value::String(relative(report_dir, &store.artifact_dir(id))));
         }
-        if r["kind"] == "task" {
-            let t = r["task"].as_str().unwrap_or("").to_string();
-            tasks.entry(t).or_insert_with(|| Value::Array(vec![])).as_array_mut().expect("array").push(c.clone());
-        }
         cells.push(c);
     }
+    crate::report_context::label_cells(&mut cells, m.experiment.replicates);
+    for c in cells.iter().filter(|c| c["kind"] == "task") {
+        let t = c["task"].as_str().unwrap_or("").to_string();
+        tasks.entry(t).or_insert_with(|| Value::Array(vec![])).as_array_mut().expect("array").push(c.clone());
+    }
+    let groups: Map<String, Value> = tasks.iter().map(|(t, cs)| (t.clone(), Value::Array(crate::report_context::groups(cs.as_array().map(Vec::as_slice).unwrap_or_default())))).collect();
     let datasets: Vec<Value> = plan
         .dataset_order
         .iter()
@@ -354,6 +245,7 @@ pub fn context(plan: &Plan, store: &Store, records: &[Value], report_file: &Path
     ctx.insert("experiment", &json!({"name": m.experiment.name, "description": m.experiment.description, "seed": m.experiment.seed, "replicates": m.experiment.replicates, "metadata": m.experiment.metadata}));
     ctx.insert("cells", &cells);
     ctx.insert("tasks", &tasks);
+    ctx.insert("groups", &groups);
     ctx.insert("datasets", &datasets);
     ctx.insert("failed", &records.iter().filter(|r| r["status"] != "ok").count());
     ctx
@@ -483,17 +375,6 @@ mod tests {
         assert_eq!(latex_escape("P_mix #2 & 50%"), "P\\_mix \\#2 \\& 50\\%");
     }
     #[test]
-    fn filters_format() {
-        let a = |k: &str, v: Value| HashMap::from([(k.to_string(), v)]);
-        assert_eq!(thousands(&json!(4032376751u64), &a("sep", json!(" "))).unwrap(), json!("4 032 376 751"));
-        assert_eq!(fixed(&json!(78.5783701), &a("digits", json!(6))).unwrap(), json!("78.578370"));
-        assert_eq!(sig(&json!(0.00123456), &a("digits", json!(3))).unwrap(), json!("0.00123"));
-        assert_eq!(sci(&json!(0.000123456), &a("digits", json!(3))).unwrap(), json!("$1.23\\times10^{-4}$"));
-        assert_eq!(pct(&json!(0.5), &HashMap::new()).unwrap(), json!("50.00\\%"));
-        assert_eq!(fixed(&json!("NaN"), &HashMap::new()).unwrap(), json!("NaN"));
-        assert_eq!(siunitx(&json!(1000000), &HashMap::new()).unwrap(), json!("\\num{1000000}"));
-    }
-    #[test]
     fn number_filters_need_no_safe_in_tex_templates() {
         let mut t = engine();
         t.add_raw_template("r.tex", "{{ x | sci(digits=2) }} {{ x | sci(digits=2) | safe }} {{ p | pct }} {{ n | siunitx }} {{ s }}").unwrap();
@@ -504,6 +385,6 @@ mod tests {
         c.insert("s", "a_b & 5%");
         let out = t.render("r.tex", &c).unwrap();
         // the filters' LaTeX is kept; plain text is still escaped
-        assert_eq!(out, "$2.7\\times10^{-1}$ $2.7\\times10^{-1}$ 50.00\\% \\num{1000} a\\_b \\& 5\\%");
+        assert_eq!(out, "$2.7\\times10^{-1}$ $2.7\\times10^{-1}$ \\num{50.00}\\% \\num{1000} a\\_b \\& 5\\%");
     }
 }

@@ -70,17 +70,14 @@ fn settings_errors_name_the_key() {
 /// stored-cell-like context, and compiles it with pdflatex when available.
 fn render_report(resp: &flowlab_abi::Response) {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../templates");
-    let mut tera = tera::Tera::default();
-    tera.add_template_file(format!("{root}/histfit/summary.tex"), Some("histfit/summary.tex")).unwrap();
-    tera.autoescape_on(vec![".tex"]);
-    tera.set_escape_fn(|s| histfit::summary::latex_escape(s));
-    let cell = json!({"status": "ok", "dataset": {"id": "synthetic_1"}, "task": "summary", "response": resp});
-    let mut ctx = tera::Context::new();
-    ctx.insert("experiment", &json!({"name": "quickstart_test", "description": "100% synthetic & seeded", "seed": 1, "metadata": {}}));
-    ctx.insert("tasks", &json!({"summary": [cell.clone()]}));
-    ctx.insert("cells", &json!([cell]));
-    ctx.insert("datasets", &json!([]));
-    let tex = tera.render("histfit/summary.tex", &ctx).unwrap();
+    let text = std::fs::read_to_string(format!("{root}/histfit/summary.tex")).unwrap();
+    let cell = json!({"kind": "task", "status": "ok", "dataset": {"id": "synthetic_1"}, "task": "summary", "plugin": "histfit", "capability": "summary", "point": {}, "settings": {}, "replicate": 0, "response": resp});
+    let ctx = json!({
+        "experiment": {"name": "quickstart_test", "description": "100% synthetic & seeded", "seed": 1, "replicates": 1, "metadata": {}},
+        "tasks": {"summary": [cell.clone()]}, "groups": {}, "cells": [cell], "datasets": [], "failed": 0,
+    });
+    // the runner's engine: its LaTeX escape, number filters and limits
+    let tex = flowlab::report::render_json("histfit/summary.tex", &text, &ctx).unwrap();
     assert!(tex.starts_with("\\documentclass{article}\n\\input{flowlab-preamble.tex}"));
     assert!(tex.contains("100\\% synthetic \\& seeded"));
     assert!(tex.contains("\\textbf{Dataset name} & synthetic\\_1 & \\\\"), "siunitx table with metadata");
