@@ -30,6 +30,9 @@ pub mod plugin;
 pub mod seed;
 pub mod types;
 
+#[cfg(test)]
+mod minor_tests;
+
 #[cfg(feature = "host")]
 pub mod hashcache;
 #[cfg(feature = "host")]
@@ -40,8 +43,11 @@ pub use types::*;
 
 /// ABI major version: a bump changes the entry symbol name.
 pub const ABI_MAJOR: u32 = 1;
-/// ABI minor version: a bump only appends fields to the tables.
-pub const ABI_MINOR: u32 = 0;
+/// ABI minor version: a bump only appends fields to the tables. 1.1 appended
+/// [`ffi::HostV1::emit`] and [`ffi::HostV1::emit_every`] (intermediate results, see
+/// [`Host::emit`]); plugins of 1.0 still load, and 1.1 plugins run under a 1.0 host with
+/// `emit` a no-op.
+pub const ABI_MINOR: u32 = 1;
 /// Magic bytes at the start of [`ffi::PluginV1`].
 pub const MAGIC: [u8; 8] = *b"FLOWLAB\0";
 /// Name of the one exported entry symbol (NUL-terminated for `dlsym`).
