@@ -30,3 +30,4 @@ mod oneline;
 mod tutorial;
 mod path_settings;
 mod citations;
+mod ifit;
