@@ -87,7 +87,7 @@ fn ifit_browser_animates_the_tutorial_fit_and_saves_the_batch_file() {
 
         let drv = driver(&cd);
         let mut caps = serde_json::Map::new();
-        caps.insert("goog:chromeOptions".into(), json!({"binary": chromium, "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1440,1000", "--force-device-scale-factor=1"]}));
+        caps.insert("goog:chromeOptions".into(), json!({"binary": chromium, "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1440,1040", "--force-device-scale-factor=1"]}));
         let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new()).capabilities(caps).connect(&format!("http://127.0.0.1:{}", drv.1)).await.expect("connect to chromedriver");
         let result = async {
             c.goto(&format!("http://{addr}/fit")).await.unwrap();
@@ -140,14 +140,18 @@ fn ifit_browser_animates_the_tutorial_fit_and_saves_the_batch_file() {
     });
 }
 
-/// A POST without a browser (to check the token), as raw HTTP/1.1.
+/// A POST without a browser (to check the token), as raw HTTP/1.1 on a blocking socket.
 async fn raw_post(addr: std::net::SocketAddr, path: &str, body: &str, token: Option<&str>) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
     let tok = token.map(|t| format!("X-Flowlab-Token: {t}\r\n")).unwrap_or_default();
     let req = format!("POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n{tok}Content-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
-    out
+    tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.write_all(req.as_bytes()).unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    })
+    .await
+    .unwrap()
 }

@@ -108,7 +108,7 @@ const FONT = '"DejaVu Sans", system-ui, sans-serif';
 class Plot {
   constructor(canvas, opts) { this.canvas = canvas; this.opts = opts; this.base = null; }
   size() {
-    const dpr = window.devicePixelRatio || 1, w = this.canvas.clientWidth || 640, h = Math.round(w * 0.62);
+    const dpr = window.devicePixelRatio || 1, w = this.canvas.clientWidth || 640, h = Math.round(w * 0.5);
     if (this.canvas.width !== Math.round(w * dpr) || this.canvas.height !== Math.round(h * dpr)) {
       this.canvas.width = Math.round(w * dpr); this.canvas.height = Math.round(h * dpr); this.canvas.style.height = h + "px"; this.base = null;
     }
@@ -185,8 +185,10 @@ class Plot {
     ctx.save(); ctx.translate(16, (Y0 + Y1) / 2); ctx.rotate(-Math.PI / 2); ctx.fillText(this.labels.ylabel, 0, 0); ctx.restore();
     ctx.font = "600 13px " + FONT; ctx.fillText(this.labels.title, (X0 + X1) / 2, 19);
     this.line(ctx, g, this.xs, this.ys, COLORS.data, [], 1.6);
+    ctx.save(); ctx.beginPath(); ctx.rect(X0, Y1, X1 - X0, Y0 - Y1); ctx.clip();
     ctx.fillStyle = COLORS.data;
     this.xs.forEach((x, i) => { const v = this.ys[i]; if (!(v > 0 || (!this.opts.ylog && isFinite(v)))) return; ctx.beginPath(); ctx.arc(this.px(x, g), this.py(v, g), 1.8, 0, 2 * Math.PI); ctx.fill(); });
+    ctx.restore();
     this.base = c;
   }
   line(ctx, g, xs, ys, color, dash, width) {
@@ -205,8 +207,9 @@ class Plot {
   legend(ctx, g, entries) {
     ctx.font = "12px " + FONT;
     const w = Math.max(...entries.map(e => ctx.measureText(e.label).width)) + 44, h = entries.length * 17 + 8;
-    // top right over the PDF's falling tail, bottom right under the CDF's rise
-    const lx = g.w - g.r - w - 8, ly = this.opts.ylog ? g.t + 8 : g.h - g.b - h - 8;
+    // top right: above the PDF's falling tail; on the CDF, right below the data's plateau
+    // near 1 and above the components (each at most its weight)
+    const lx = g.w - g.r - w - 8, ly = this.opts.ylog ? g.t + 8 : this.py(0.93, g);
     ctx.fillStyle = "rgba(255,255,255,0.92)"; ctx.strokeStyle = "#c9ced6"; ctx.lineWidth = 1; ctx.setLineDash([]);
     ctx.fillRect(lx, ly, w, h); ctx.strokeRect(lx, ly, w, h);
     entries.forEach((e, i) => {
