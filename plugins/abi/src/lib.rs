@@ -8,6 +8,17 @@
 //! Plugin authors implement the safe [`Plugin`] trait and call [`export_plugin!`]; they write no
 //! `unsafe`. The host side (feature `host`) loads, verifies and calls plugins ([`host`]).
 //!
+//! ## Versions
+//!
+//! 1.1 (current) appended two fields to [`ffi::HostV1`]: `emit`, a callback for intermediate
+//! results, and `emit_every`, how often the host wants one (0: never). A plugin asks
+//! [`Host::emit_every`] once per loop and calls [`Host::emit`]`(kind, json)` every that many
+//! iterations; a host implements `HostServices::emit_every` / `HostServices::emit`. Both
+//! directions stay compatible: a 1.0 plugin under a 1.1 host reads only the 1.0 prefix of the
+//! table, and a 1.1 plugin under a 1.0 host sees `emit_every() == 0` (the table's
+//! `struct_size` has no room for the new fields, so they are never read) and `emit` does
+//! nothing (docs/design.md §2, "Intermediate results").
+//!
 //! ```ignore
 //! use flowlab_abi::prelude::*;
 //! #[derive(Default)]

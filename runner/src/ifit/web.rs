@@ -218,7 +218,14 @@ async fn curves(State(app): State<Arc<App>>, Query(q): Query<CurvesQuery>) -> Re
 
 fn spec_of(app: &App, f: &StartForm) -> Result<FitSpec, Failure> {
     let initial = match f.initial.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        Some(t) if f.families.values().all(|&n| n == 0) => Some(serde_json::from_str::<Value>(t).map_err(|e| fail(StatusCode::BAD_REQUEST, format!("initial: not JSON: {e}")))?),
+        Some(t) if f.families.values().all(|&n| n == 0) => {
+            let v = serde_json::from_str::<Value>(t).map_err(|e| fail(StatusCode::BAD_REQUEST, format!("initial: not JSON: {e}")))?;
+            // histfit reads a string `initial` as a file path: the page takes inline mixtures only
+            if !(v.is_array() || v.is_object()) {
+                return Err(fail(StatusCode::BAD_REQUEST, "initial: give the mixture inline, as `[[w, family, [args]], …]` or `{\"sum\", \"mix\"}`"));
+            }
+            Some(v)
+        }
         _ => None,
     };
     let spec = FitSpec { histogram: input(app, &f.histogram)?, column: f.column.clone(), families: f.families.clone(), iterations: f.iterations, fitter: f.fitter.clone(), mpw: f.mpw, initial };
