@@ -247,7 +247,11 @@ const BASE = location.pathname.replace(/\/+$/, "");
 const pdfPlot = new Plot($("pdf-plot"), { ylog: true });
 const cdfPlot = new Plot($("cdf-plot"), { ylog: false });
 const stats = { redraws: 0, drawMs: 0, iterations: [], running: false, duringFit: 0 };
-let curves = null, session = null, source = null, latest = null, drawn = null, pending = false, finalText = null;
+// the animation: streamed mixtures queue up and one is drawn per animation frame, in order;
+// a backlog beyond LAG frames is skipped (oldest first), so the plot never trails the fit by
+// more than LAG frames and a fit shorter than a frame still shows its course
+const LAG = 12;
+let curves = null, session = null, source = null, latest = null, queue = [], pending = false, finalText = null;
 
 function histogramPath() { return $("histogram").value.trim() || $("histogram-list").value; }
 function xLabel(p) {
@@ -305,12 +309,18 @@ function draw(text, iteration) {
   }
 }
 function schedule() {
-  if (pending) return;
+  if (pending || queue.length === 0) return;
   pending = true;
-  requestAnimationFrame(() => { pending = false; if (latest && latest !== drawn) { drawn = latest; draw(latest.json, latest.iteration); } });
+  requestAnimationFrame(() => {
+    pending = false;
+    if (queue.length > LAG) queue.splice(0, queue.length - LAG);
+    const m = queue.shift();
+    if (m) { draw(m.json, m.iteration); if (m.then) m.then(); }
+    schedule();
+  });
 }
 function finish(status) {
-  stats.running = false;
+  if (status !== "done") { stats.running = false; queue = []; }
   $("fit").disabled = false; $("stop").disabled = true;
   if (source) { source.close(); source = null; }
   $("save").disabled = !(status === "done" || (status === "stopped" && latest));
@@ -318,7 +328,7 @@ function finish(status) {
 async function startFit(ev) {
   ev.preventDefault();
   if (source) { source.close(); source = null; }
-  latest = drawn = null; finalText = null; $("saved").textContent = "";
+  latest = null; queue = []; finalText = null; $("saved").textContent = "";
   const body = formBody();
   try {
     setStatus("starting…");
@@ -337,18 +347,25 @@ async function startFit(ev) {
         latest = s.mixture;
         $("mixture-json").textContent = s.mixture.json;
         $("progress").value = s.mixture.iteration / s.mixture.of;
-        if (body.animate) schedule();
+        if (body.animate) { queue.push(s.mixture); schedule(); }
         setStatus("iteration " + s.mixture.iteration + " of " + s.mixture.of);
       }
       if (s.status === "done") {
         const r = s.result; finalText = r.json;
         $("mixture-json").textContent = r.json; $("progress").value = 1;
         latest = { iteration: r.iterations, of: r.iterations, json: r.json };
+        const wall = performance.now() - t0;
+        const then = () => {
+          stats.running = false;
+          setStatus("done: " + r.iterations + " iterations (" + r.termination + "), objective " + (r.objective === null ? "–" : r.objective.toPrecision(8)) +
+            ", fit " + (r.wall_s * 1000).toFixed(0) + " ms, page " + wall.toFixed(0) + " ms");
+          form.dataset.state = "done";
+        };
         finish("done");
-        draw(r.json, r.iterations);
-        setStatus("done: " + r.iterations + " iterations (" + r.termination + "), objective " + (r.objective === null ? "–" : r.objective.toPrecision(8)) +
-          ", fit " + (r.wall_s * 1000).toFixed(0) + " ms, page " + (performance.now() - t0).toFixed(0) + " ms");
-        form.dataset.state = "done";
+        // the result is the last frame of the animation (it replaces a queued copy of itself)
+        if (queue.length && queue[queue.length - 1].iteration === r.iterations) queue.pop();
+        if (body.animate && (queue.length || pending)) { queue.push({ ...latest, then }); schedule(); }
+        else { stats.running = false; draw(r.json, r.iterations); then(); }
       } else if (s.status === "stopped") {
         finish("stopped"); setStatus("stopped" + (latest ? " at iteration " + latest.iteration : "")); form.dataset.state = "stopped";
       } else if (s.status === "failed") {
