@@ -139,7 +139,7 @@ fn broken_plugin_files_give_clear_errors_and_damage_nothing() {
         ("not_a_plugin", Box::new(|p: &Path| cc(&src, None, p)), "not a flowlab plugin (no `flowlab_plugin_v1` symbol)"),
         ("wrong_abi_major", Box::new(|p: &Path| cc(&src, Some("MODE_WRONG_MAJOR"), p)), "plugin ABI major 2 but host ABI major 1"),
         ("bad_magic", Box::new(|p: &Path| cc(&src, Some("MODE_BAD_MAGIC"), p)), "incompatible plugin ABI: bad magic bytes"),
-        ("refuses_host", Box::new(|p: &Path| cc(&src, Some("MODE_REFUSE"), p)), "the plugin refused host ABI 1.0"),
+        ("refuses_host", Box::new(|p: &Path| cc(&src, Some("MODE_REFUSE"), p)), "the plugin refused host ABI 1.1"),
         ("null_describe", Box::new(|p: &Path| cc(&src, Some("MODE_NULL_DESCRIBE"), p)), "incompatible plugin ABI: the plugin table's `describe` is NULL"),
         ("null_name", Box::new(|p: &Path| cc(&src, Some("MODE_NULL_NAME"), p)), "incompatible plugin ABI: the plugin table's `name` is NULL"),
         ("null_free_buf", Box::new(|p: &Path| cc(&src, Some("MODE_NULL_FREE"), p)), "incompatible plugin ABI: the plugin table's `free_buf` is NULL"),

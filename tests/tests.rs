@@ -31,3 +31,4 @@ mod tutorial;
 mod path_settings;
 mod citations;
 mod figures;
+mod ifit;

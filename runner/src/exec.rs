@@ -179,7 +179,7 @@ impl HostServices for CellHost<'_> {
 }
 
 /// Resolved dataset references (generated datasets are known only after their cells ran).
-fn dataset_ref(plan: &Plan, store: &Store, id: &str) -> Result<DatasetRef, String> {
+pub fn dataset_ref(plan: &Plan, store: &Store, id: &str) -> Result<DatasetRef, String> {
     let d = &plan.datasets[id];
     let (path, sha256) = match &d.source {
         DatasetSource::File { path, sha256 } => (path.clone(), sha256.clone()),
@@ -197,6 +197,25 @@ fn dataset_ref(plan: &Plan, store: &Store, id: &str) -> Result<DatasetRef, Strin
     };
     let format = if d.format.is_empty() { String::new() } else { d.format.clone() };
     Ok(DatasetRef { id: id.into(), path: path.to_string_lossy().into_owned(), format, sha256, options: d.decl.options.clone() })
+}
+
+/// The request a cell's plugin gets: its id, capability, seed, settings and dataset, with
+/// `threads` and the artifact directory `art` (canonicalised when it exists). serve's
+/// interactive fit builds its request here too, so it runs exactly what `flowlab run` would.
+pub fn request(plan: &Plan, cell: &Cell, ds: Option<DatasetRef>, threads: usize, art: &Path) -> Request {
+    let m = &plan.manifest;
+    Request {
+        cell_id: cell.id.clone(),
+        capability: cell.capability.to_string(),
+        seed: cell.seed,
+        seed_hex: cell.seed_hex(),
+        threads,
+        dataset: ds,
+        settings: cell.settings(),
+        output_dir: art.canonicalize().unwrap_or(art.to_path_buf()).to_string_lossy().into_owned(),
+        replicate: cell.replicate,
+        experiment: ExperimentInfo { name: m.experiment.name.clone(), description: m.experiment.description.clone(), metadata: m.experiment.metadata.clone() },
+    }
 }
 
 /// Builds the stored record of a cell (deterministic outside `timing`).
@@ -302,19 +321,7 @@ fn run_one(plan: &Plan, store: &Store, cell: &Cell, opts: &RunOptions, bars: Opt
         std::fs::remove_dir_all(&art).map_err(|e| StoreError::Io { path: art.clone(), source: e })?;
     }
     std::fs::create_dir_all(&art).map_err(|e| StoreError::Io { path: art.clone(), source: e })?;
-    let m = &plan.manifest;
-    let req = Request {
-        cell_id: cell.id.clone(),
-        capability: cell.capability.to_string(),
-        seed: cell.seed,
-        seed_hex: cell.seed_hex(),
-        threads: opts.cell_threads,
-        dataset: ds.clone(),
-        settings: cell.settings(),
-        output_dir: art.canonicalize().unwrap_or(art.clone()).to_string_lossy().into_owned(),
-        replicate: cell.replicate,
-        experiment: ExperimentInfo { name: m.experiment.name.clone(), description: m.experiment.description.clone(), metadata: m.experiment.metadata.clone() },
-    };
+    let req = request(plan, cell, ds.clone(), opts.cell_threads, &art);
     let (iso, timeout_s, memory_mb) = cell_limits(plan, cell);
     let t0 = Instant::now();
     // one spinner line per running cell under the overall bar (every running cell is shown)

@@ -24,6 +24,7 @@ pub mod error;
 pub mod exec;
 pub mod fsguard;
 pub mod guard;
+pub mod ifit;
 pub mod manifest;
 pub mod oneline;
 pub mod paths;

@@ -303,20 +303,10 @@ impl OneLine {
             }
             OneLine::Fit(a) => {
                 dataset(&mut t, &a.file);
-                let _ = writeln!(t, "\n[[fit]]\nplugin = \"histfit\"\ndatasets = [\"input\"]\ncolumn = {}\niterations = {}", q(&a.y), a.iterations);
-                let fams: Vec<String> = [("uniform", a.uniform), ("genpareto", a.pareto), ("lognorm", a.lognorm)]
-                    .iter()
-                    .filter_map(|(f, n)| n.filter(|n| *n > 0).map(|n| format!("{f} = {n}")))
-                    .collect();
-                if !fams.is_empty() {
-                    let _ = writeln!(t, "families = {{ {} }}", fams.join(", "));
-                } else if let Some(i) = &a.initial {
-                    let _ = writeln!(t, "initial = {}", q(i));
-                }
-                if let Some(m) = a.mpw {
-                    let _ = writeln!(t, "mpw = {}", toml::Value::Float(m));
-                }
-                let _ = writeln!(t, "plots = false");
+                let families = [("uniform", a.uniform), ("genpareto", a.pareto), ("lognorm", a.lognorm)].iter().filter_map(|(f, n)| n.map(|n| (f.to_string(), n))).collect();
+                let initial = a.initial.as_ref().map(|i| Value::String(i.clone()));
+                let s = FitSection { column: &a.y, iterations: a.iterations, families, initial, mpw: a.mpw, fitter: None };
+                s.write(&mut t)?;
             }
             OneLine::Plot(a) => {
                 dataset(&mut t, &a.histogram);
@@ -351,6 +341,47 @@ impl OneLine {
 
 }
 
+/// One histfit `fit` task on the dataset `input`, as a manifest section: what `flowlab fit`
+/// and serve's interactive fit (runner/src/ifit) both write, so the same choices give the
+/// same cell and the same bytes.
+#[derive(Debug, Clone)]
+pub struct FitSection<'a> {
+    /// `column` (flows, packets, octets).
+    pub column: &'a str,
+    /// `iterations`.
+    pub iterations: u64,
+    /// Component counts by family name in the order given; zero counts are left out.
+    pub families: Vec<(String, u32)>,
+    /// `initial` (a path string or an inline mixture), used when no count is > 0.
+    pub initial: Option<Value>,
+    /// `mpw`.
+    pub mpw: Option<f64>,
+    /// `fitter`, when not the default (em-compat).
+    pub fitter: Option<&'a str>,
+}
+
+impl FitSection<'_> {
+    /// Appends the `[[fit]]` section to `t`.
+    pub fn write(&self, t: &mut String) -> Result<(), Error> {
+        let _ = writeln!(t, "\n[[fit]]\nplugin = \"histfit\"\ndatasets = [\"input\"]\ncolumn = {}\niterations = {}", q(self.column), self.iterations);
+        if let Some(f) = self.fitter.filter(|f| *f != "em-compat") {
+            let _ = writeln!(t, "fitter = {}", q(f));
+        }
+        let fams: Vec<String> = self.families.iter().filter(|(_, n)| *n > 0).map(|(f, n)| format!("{f} = {n}")).collect();
+        if !fams.is_empty() {
+            let _ = writeln!(t, "families = {{ {} }}", fams.join(", "));
+        } else if let Some(i) = &self.initial {
+            let v = toml::Value::try_from(i).map_err(|e| Error::Usage(format!("initial: not expressible in TOML: {e}")))?;
+            let _ = writeln!(t, "initial = {v}");
+        }
+        if let Some(m) = self.mpw {
+            let _ = writeln!(t, "mpw = {}", toml::Value::Float(m));
+        }
+        let _ = writeln!(t, "plots = false");
+        Ok(())
+    }
+}
+
 fn q(s: &str) -> String {
     toml::Value::String(s.to_string()).to_string()
 }
@@ -359,7 +390,8 @@ fn list(v: &[String]) -> String {
     format!("[{}]", v.iter().map(|s| q(s)).collect::<Vec<_>>().join(", "))
 }
 
-fn dataset(t: &mut String, path: &str) {
+/// Appends the `[[dataset]]` section `input` (a csv_hist at `path`) to `t`.
+pub fn dataset(t: &mut String, path: &str) {
     let _ = writeln!(t, "\n[[dataset]]\nid = \"input\"\npath = {}\nformat = \"csv_hist\"", q(path));
 }
 

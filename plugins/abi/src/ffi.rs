@@ -44,9 +44,17 @@ pub type LogFn = extern "C" fn(ctx: *mut c_void, level: u32, msg: *const u8, len
 pub type ProgressFn = extern "C" fn(ctx: *mut c_void, done: u64, total: u64);
 /// Cancellation poll: true when the host wants the cell to stop (Ctrl-C, soft timeout).
 pub type CancelledFn = extern "C" fn(ctx: *mut c_void) -> bool;
+/// Intermediate result (ABI 1.1): `kind` names what it is (UTF-8, e.g. `"mixture"`), `json`
+/// holds one UTF-8 JSON document; neither is NUL-terminated and both are borrowed for the call
+/// only (the host copies what it keeps). A plugin emits only while [`HostV1::emit_every`] > 0.
+pub type EmitFn = extern "C" fn(ctx: *mut c_void, kind: *const u8, kind_len: usize, json: *const u8, len: usize);
 
 /// Services the host lends the plugin for one call. The callbacks are thread-safe: a plugin
 /// may call them from any of its threads while the call lasts.
+///
+/// Fields up to `cancelled` are ABI 1.0 ([`HOST_V1_0_SIZE`] bytes); `emit` and `emit_every`
+/// were appended in 1.1. A 1.1 plugin given a 1.0 host's smaller table reads neither (its
+/// `emit` is then a no-op); a 1.0 plugin never looks past `cancelled`.
 #[repr(C)]
 pub struct HostV1 {
     /// Host's ABI major.
@@ -63,7 +71,18 @@ pub struct HostV1 {
     pub progress: ProgressFn,
     /// See [`CancelledFn`].
     pub cancelled: CancelledFn,
+    /// ABI 1.1: see [`EmitFn`]; `None` (NULL) when the host takes no intermediate results.
+    pub emit: Option<EmitFn>,
+    /// ABI 1.1: the host asks for an intermediate result every this many iterations of the
+    /// plugin's loop (0 = nobody listens: emit nothing and compute nothing for it).
+    pub emit_every: u64,
 }
+
+/// Size of an ABI 1.0 [`HostV1`] (the fields up to `cancelled`): the smallest table a plugin
+/// accepts.
+pub const HOST_V1_0_SIZE: usize = std::mem::offset_of!(HostV1, emit);
+/// Smallest `struct_size` of a table that has `emit` and `emit_every` (ABI 1.1).
+pub const HOST_V1_1_SIZE: usize = std::mem::offset_of!(HostV1, emit_every) + std::mem::size_of::<u64>();
 
 /// `describe(out)`: writes the JSON [`crate::Description`] into `out`.
 pub type DescribeFn = unsafe extern "C" fn(out: *mut Buf) -> i32;

@@ -163,6 +163,13 @@ pub trait HostServices: Sync {
     fn cancelled(&self) -> bool {
         false
     }
+    /// How often the plugin should emit intermediate results (ABI 1.1): every this many
+    /// iterations, 0 (the default) for never. Read once per `run`.
+    fn emit_every(&self) -> u64 {
+        0
+    }
+    /// An intermediate result (ABI 1.1): `kind` and one JSON document, borrowed for the call.
+    fn emit(&self, _kind: &str, _json: &str) {}
 }
 
 /// A no-op host.
@@ -189,6 +196,30 @@ extern "C" fn cancelled_tramp(ctx: *mut c_void) -> bool {
         h.cancelled()
     })
     .unwrap_or(true)
+}
+
+extern "C" fn emit_tramp(ctx: *mut c_void, kind: *const u8, kind_len: usize, json: *const u8, len: usize) {
+    let _ = std::panic::catch_unwind(|| {
+        let h = unsafe { &*(ctx as *const &dyn HostServices) };
+        let bytes = |p: *const u8, n: usize| if p.is_null() { &[][..] } else { unsafe { std::slice::from_raw_parts(p, n) } };
+        h.emit(&String::from_utf8_lossy(bytes(kind, kind_len)), &String::from_utf8_lossy(bytes(json, len)));
+    });
+}
+
+/// The host table of one `run` call over `ctx` (a `*const &dyn HostServices`): every 1.1
+/// field set, `emit_every` as the services ask.
+fn host_table(ctx: *mut c_void, emit_every: u64) -> HostV1 {
+    HostV1 {
+        abi_major: crate::ABI_MAJOR,
+        abi_minor: crate::ABI_MINOR,
+        struct_size: std::mem::size_of::<HostV1>(),
+        ctx,
+        log: log_tramp,
+        progress: progress_tramp,
+        cancelled: cancelled_tramp,
+        emit: Some(emit_tramp),
+        emit_every,
+    }
 }
 
 fn registry() -> &'static Mutex<Vec<&'static LoadedPlugin>> {
@@ -299,15 +330,7 @@ impl LoadedPlugin {
     /// Runs one cell with a raw JSON request and returns the raw JSON response bytes.
     pub fn run_raw(&self, req: &[u8], services: &dyn HostServices) -> Result<Vec<u8>, PluginError> {
         let ctx: &dyn HostServices = services;
-        let hostv = HostV1 {
-            abi_major: crate::ABI_MAJOR,
-            abi_minor: crate::ABI_MINOR,
-            struct_size: std::mem::size_of::<HostV1>(),
-            ctx: &ctx as *const &dyn HostServices as *mut c_void,
-            log: log_tramp,
-            progress: progress_tramp,
-            cancelled: cancelled_tramp,
-        };
+        let hostv = host_table(&ctx as *const &dyn HostServices as *mut c_void, services.emit_every());
         self.call_json(|out| unsafe { (self.table.run)(&hostv, req.as_ptr(), req.len(), out) })
     }
 }
@@ -318,7 +341,7 @@ fn null_host_table() -> HostV1 {
     extern "C" fn cancelled(_: *mut c_void) -> bool {
         false
     }
-    HostV1 { abi_major: crate::ABI_MAJOR, abi_minor: crate::ABI_MINOR, struct_size: std::mem::size_of::<HostV1>(), ctx: std::ptr::null_mut(), log, progress, cancelled }
+    HostV1 { abi_major: crate::ABI_MAJOR, abi_minor: crate::ABI_MINOR, struct_size: std::mem::size_of::<HostV1>(), ctx: std::ptr::null_mut(), log, progress, cancelled, emit: None, emit_every: 0 }
 }
 
 /// File name of a plugin library on this platform (`libhistfit.so`).
@@ -395,4 +418,41 @@ pub fn candidate_files() -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// The host's private pieces, for the ABI compatibility tests (`minor_tests.rs`).
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::*;
+    /// The table `run` passes.
+    pub fn table(ctx: *mut c_void, emit_every: u64) -> HostV1 {
+        host_table(ctx, emit_every)
+    }
+    /// Whether the loader accepts a plugin table that declares ABI minor `minor` (and the
+    /// 1.0 table size).
+    pub fn accepts_minor(minor: u32) -> bool {
+        unsafe extern "C" fn describe(_: *mut Buf) -> i32 {
+            0
+        }
+        unsafe extern "C" fn validate(_: *const u8, _: usize, _: *mut Buf) -> i32 {
+            0
+        }
+        unsafe extern "C" fn run(_: *const HostV1, _: *const u8, _: usize, _: *mut Buf) -> i32 {
+            0
+        }
+        unsafe extern "C" fn free_buf(_: Buf) {}
+        let t = RawPluginV1 {
+            magic: crate::MAGIC,
+            abi_major: crate::ABI_MAJOR,
+            abi_minor: minor,
+            struct_size: std::mem::size_of::<PluginV1>(),
+            name: c"old".as_ptr(),
+            version: c"0".as_ptr(),
+            describe: Some(describe),
+            validate: Some(validate),
+            run: Some(run),
+            free_buf: Some(free_buf),
+        };
+        matches!(unsafe { check_table(&t, Path::new("old.so")) }, Ok((m, _, _)) if m == minor)
+    }
 }

@@ -8,6 +8,17 @@
 //! Plugin authors implement the safe [`Plugin`] trait and call [`export_plugin!`]; they write no
 //! `unsafe`. The host side (feature `host`) loads, verifies and calls plugins ([`host`]).
 //!
+//! ## Versions
+//!
+//! 1.1 (current) appended two fields to [`ffi::HostV1`]: `emit`, a callback for intermediate
+//! results, and `emit_every`, how often the host wants one (0: never). A plugin asks
+//! [`Host::emit_every`] once per loop and calls [`Host::emit`]`(kind, json)` every that many
+//! iterations; a host implements `HostServices::emit_every` / `HostServices::emit`. Both
+//! directions stay compatible: a 1.0 plugin under a 1.1 host reads only the 1.0 prefix of the
+//! table, and a 1.1 plugin under a 1.0 host sees `emit_every() == 0` (the table's
+//! `struct_size` has no room for the new fields, so they are never read) and `emit` does
+//! nothing (docs/design.md §2, "Intermediate results").
+//!
 //! ```ignore
 //! use flowlab_abi::prelude::*;
 //! #[derive(Default)]
@@ -30,6 +41,9 @@ pub mod plugin;
 pub mod seed;
 pub mod types;
 
+#[cfg(test)]
+mod minor_tests;
+
 #[cfg(feature = "host")]
 pub mod hashcache;
 #[cfg(feature = "host")]
@@ -40,8 +54,11 @@ pub use types::*;
 
 /// ABI major version: a bump changes the entry symbol name.
 pub const ABI_MAJOR: u32 = 1;
-/// ABI minor version: a bump only appends fields to the tables.
-pub const ABI_MINOR: u32 = 0;
+/// ABI minor version: a bump only appends fields to the tables. 1.1 appended
+/// [`ffi::HostV1::emit`] and [`ffi::HostV1::emit_every`] (intermediate results, see
+/// [`Host::emit`]); plugins of 1.0 still load, and 1.1 plugins run under a 1.0 host with
+/// `emit` a no-op.
+pub const ABI_MINOR: u32 = 1;
 /// Magic bytes at the start of [`ffi::PluginV1`].
 pub const MAGIC: [u8; 8] = *b"FLOWLAB\0";
 /// Name of the one exported entry symbol (NUL-terminated for `dlsym`).

@@ -28,9 +28,14 @@ pub trait Plugin: Send + Sync + 'static {
 
 /// The host's services as seen from inside a plugin. [`Host::detached`] gives a no-op host
 /// for calling a plugin directly through its `rlib` (unit tests, criterion benches).
+///
+/// It holds a raw pointer, not a reference: a 1.0 host's table is shorter than this crate's
+/// [`HostV1`], so only the fields its `struct_size` covers are ever read (through the
+/// pointer, never through a `&HostV1` that would claim the whole struct).
 #[derive(Clone, Copy)]
 pub struct Host<'a> {
-    raw: Option<&'a HostV1>,
+    raw: *const HostV1,
+    _table: std::marker::PhantomData<&'a HostV1>,
 }
 
 /// Log levels.
@@ -57,16 +62,38 @@ unsafe impl Sync for Host<'_> {}
 impl<'a> Host<'a> {
     /// A host that drops logs and progress and never cancels.
     pub fn detached() -> Host<'static> {
-        Host { raw: None }
+        Host { raw: std::ptr::null(), _table: std::marker::PhantomData }
     }
-    /// Wraps the C table (glue code only).
-    pub(crate) fn from_raw(raw: Option<&'a HostV1>) -> Self {
-        Host { raw }
+    /// Wraps the C table (glue code only): null, or a table of the right major whose
+    /// `struct_size` is at least [`crate::ffi::HOST_V1_0_SIZE`].
+    pub(crate) fn from_raw(raw: *const HostV1) -> Self {
+        Host { raw, _table: std::marker::PhantomData }
+    }
+    /// The 1.0 fields (context and the three callbacks), present in every table.
+    fn v10(&self) -> Option<(*mut std::ffi::c_void, crate::ffi::LogFn, crate::ffi::ProgressFn, crate::ffi::CancelledFn)> {
+        let p = self.raw;
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: `from_raw`'s contract: these fields lie within the first HOST_V1_0_SIZE bytes.
+        unsafe { Some(((*p).ctx, (*p).log, (*p).progress, (*p).cancelled)) }
+    }
+    /// The 1.1 fields (`emit`, `emit_every`) when the table has them.
+    fn v11(&self) -> Option<(Option<crate::ffi::EmitFn>, u64)> {
+        let p = self.raw;
+        // SAFETY: non-null; `struct_size` is a 1.0 field; the 1.1 fields are read only when
+        // the host's table is long enough to hold them.
+        unsafe {
+            if p.is_null() || (*p).struct_size < crate::ffi::HOST_V1_1_SIZE {
+                return None;
+            }
+            Some(((*p).emit, (*p).emit_every))
+        }
     }
     /// Sends a log line to the host (kept in the cell's log tail).
     pub fn log(&self, level: Level, msg: &str) {
-        if let Some(h) = self.raw {
-            (h.log)(h.ctx, level as u32, msg.as_ptr(), msg.len());
+        if let Some((ctx, log, _, _)) = self.v10() {
+            log(ctx, level as u32, msg.as_ptr(), msg.len());
         }
     }
     /// Info-level log.
@@ -79,13 +106,32 @@ impl<'a> Host<'a> {
     }
     /// Reports progress of the current cell.
     pub fn progress(&self, done: u64, total: u64) {
-        if let Some(h) = self.raw {
-            (h.progress)(h.ctx, done, total);
+        if let Some((ctx, _, progress, _)) = self.v10() {
+            progress(ctx, done, total);
         }
     }
     /// True when the host asks the cell to stop; poll at iteration boundaries.
     pub fn cancelled(&self) -> bool {
-        self.raw.map(|h| (h.cancelled)(h.ctx)).unwrap_or(false)
+        self.v10().map(|(ctx, _, _, cancelled)| cancelled(ctx)).unwrap_or(false)
+    }
+    /// How often the host wants intermediate results: every `n` iterations of the plugin's
+    /// loop, or 0 when nobody listens (a detached host, a host that did not ask, or a 1.0
+    /// host whose table has no `emit`). A plugin builds an intermediate result only when this
+    /// is > 0, so a batch cell pays one comparison per iteration.
+    pub fn emit_every(&self) -> u64 {
+        match self.v11() {
+            Some((Some(_), every)) => every,
+            _ => 0,
+        }
+    }
+    /// Sends an intermediate result (`kind`, one JSON document) to the host (ABI 1.1). A
+    /// no-op when [`Host::emit_every`] is 0, in particular under a 1.0 host.
+    pub fn emit(&self, kind: &str, json: &str) {
+        if let (Some((Some(emit), every)), Some((ctx, ..))) = (self.v11(), self.v10())
+            && every > 0
+        {
+            emit(ctx, kind.as_ptr(), kind.len(), json.as_ptr(), json.len());
+        }
     }
     /// `Err(cancelled)` when the host asks to stop, for `?` at iteration boundaries.
     pub fn check_cancel(&self) -> Result<(), PluginError> {
@@ -126,8 +172,9 @@ pub fn call<P: Plugin>(p: &P, req: &Request) -> Result<Response, PluginError> {
 }
 
 pub(crate) fn host_from_ptr<'a>(host: *const HostV1) -> Host<'a> {
-    // SAFETY: the host guarantees the table outlives the call; we only read fields present
-    // in the host's struct_size.
-    let raw = unsafe { host.as_ref() }.filter(|h| h.abi_major == crate::ABI_MAJOR && h.struct_size >= std::mem::size_of::<HostV1>());
-    Host::from_raw(raw)
+    // SAFETY: the host guarantees the table outlives the call. A 1.0 host's table is shorter
+    // than `HostV1`: only fields within its `struct_size` are read (`Host::v10`, `Host::v11`);
+    // `abi_major` and `struct_size` are in every version.
+    let ok = !host.is_null() && unsafe { (*host).abi_major == crate::ABI_MAJOR && (*host).struct_size >= crate::ffi::HOST_V1_0_SIZE };
+    Host::from_raw(if ok { host } else { std::ptr::null() })
 }

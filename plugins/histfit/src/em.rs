@@ -711,6 +711,7 @@ fn em_compat_in(data: &Binned, start: &Mixture, opts: CompatOptions, host: &Host
     let keep_w = comps.iter().any(|(_, d)| d.family == Family::WeibullMin);
     let mut w = if keep_w { vec![0.0; n * k] } else { Vec::new() };
     let mut trace = Vec::with_capacity(opts.iterations as usize + 1);
+    let mut emitter = Emitter::new(host);
     for it in 0..opts.iterations {
         host.check_cancel()?;
         if it % 16 == 0 {
@@ -794,6 +795,7 @@ fn em_compat_in(data: &Binned, start: &Mixture, opts: CompatOptions, host: &Host
                 _ => wt,
             };
         }
+        emitter.offer(host, start, &comps, data.sum, it + 1, opts.iterations, it + 1 == opts.iterations);
     }
     // score the returned mixture with the same surrogate
     let (_, _, _, _, obj) = par(pool, || estep_compat(data, &comps, keep_w.then_some(&mut w[..]), true));
@@ -806,6 +808,37 @@ fn em_compat_in(data: &Binned, start: &Mixture, opts: CompatOptions, host: &Host
         termination: Termination::MaxIters,
         trace,
     })
+}
+
+/// Intermediate mixtures for a listening host (ABI 1.1 `emit`, docs/histfit.md "Interactive
+/// fit"): every `every` iterations and after the last one, kind `"mixture"` with
+/// `{"iteration", "of", "mixture_json"}` (`mixture_json` in the layout of the saved
+/// `<column>.json`). With nobody listening (`every` = 0) it builds nothing, so a batch fit
+/// pays one comparison per iteration and its results are untouched.
+pub(crate) struct Emitter {
+    every: u64,
+    next: u64,
+}
+
+impl Emitter {
+    /// Asks the host once per fit.
+    pub(crate) fn new(host: &Host) -> Emitter {
+        let every = host.emit_every();
+        Emitter { every, next: every }
+    }
+    /// Emits the iterate after `iteration` M-steps when it is due (or `last`).
+    #[inline]
+    pub(crate) fn offer(&mut self, host: &Host, start: &Mixture, comps: &[(f64, Dist)], sum: u128, iteration: u64, of: u64, last: bool) {
+        if self.every == 0 || (iteration < self.next && !last) {
+            return;
+        }
+        while self.next <= iteration {
+            self.next += self.every;
+        }
+        let text = rebuild(start, comps.to_vec(), sum).to_json_text();
+        let doc = serde_json::json!({"iteration": iteration, "of": of, "mixture_json": text});
+        host.emit("mixture", &doc.to_string());
+    }
 }
 
 /// The fitted components back into a mixture, keeping the start's int/float argument kinds.

@@ -498,6 +498,7 @@ fn em_binned_in(data: &Binned, start: &Mixture, opts: BinnedOptions, host: &Host
     let mut iterations = 0u64;
     let mut steps = crate::squarem::StepBound::default();
     let mut next_polish = crate::qn::FIRST;
+    let mut emitter = crate::em::Emitter::new(host);
     while iterations < opts.max_iterations {
         host.check_cancel()?;
         // one EM step from the accepted iterate: the convergence test of both schemes
@@ -513,12 +514,14 @@ fn em_binned_in(data: &Binned, start: &Mixture, opts: BinnedOptions, host: &Host
             trace.push(l1);
             theta = theta1;
             termination = Termination::Converged;
+            emitter.offer(host, start, &theta, data.sum, iterations, opts.max_iterations, true);
             break;
         }
         // plain EM steps: accel = "none", the last step before the cap, and the warm-up
         if opts.accel == Accel::None || iterations >= opts.max_iterations || iterations <= crate::squarem::WARMUP {
             trace.push(l1);
             (theta, s0) = (theta1, s1);
+            emitter.offer(host, start, &theta, data.sum, iterations, opts.max_iterations, iterations >= opts.max_iterations);
             continue;
         }
         // quasi-Newton polish once SQUAREM has slowed (docs/histfit.md): BFGS from θ1, then
@@ -593,6 +596,7 @@ fn em_binned_in(data: &Binned, start: &Mixture, opts: BinnedOptions, host: &Host
         };
         trace.push(s.ll(total));
         (theta, s0) = (t, s);
+        emitter.offer(host, start, &theta, data.sum, iterations, opts.max_iterations, iterations >= opts.max_iterations);
     }
     if !opts.trace {
         trace.drain(..trace.len().saturating_sub(1));
