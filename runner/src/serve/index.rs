@@ -1,0 +1,449 @@
+//! The cell table of an experiment, kept in memory between requests: one compact [`Row`]
+//! per cell file (read with browse.rs `read_cell`, the full record dropped), so that a page
+//! of a 100 000-cell experiment is a filter, a sort and a slice of rows, not 100 000 file
+//! reads (docs/serve.md, "Scale").
+//!
+//! The index is refreshed when the directory's modification time changes (a cell file is
+//! always placed by a rename, store.rs `AtomicFile`, which changes it); then only files whose
+//! size or modification time changed are read again. Refreshes are at most every
+//! [`REFRESH`] per experiment, so a running experiment does not make every request rescan.
+use crate::browse::{dataset_id, is_cell_file, read_cell};
+use rayon::prelude::*;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+/// Shortest time between two rescans of one experiment directory.
+pub const REFRESH: Duration = Duration::from_millis(300);
+
+/// A scalar shown in a table cell.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scalar {
+    /// A number.
+    Num(f64),
+    /// Anything else, as text.
+    Text(Box<str>),
+    /// Absent or null.
+    None,
+}
+
+impl Scalar {
+    fn of(v: &Value) -> Scalar {
+        match v {
+            Value::Null => Scalar::None,
+            Value::Number(n) => n.as_f64().map(Scalar::Num).unwrap_or(Scalar::None),
+            Value::String(s) => Scalar::Text(s.as_str().into()),
+            other => Scalar::Text(other.to_string().into()),
+        }
+    }
+    /// Text for a table cell.
+    pub fn show(&self) -> String {
+        match self {
+            // whole numbers as integers (a replicate, a count), others as `ls` shows them
+            Scalar::Num(x) if x.fract() == 0.0 && x.abs() < 1e15 => format!("{}", *x as i64),
+            Scalar::Num(x) => crate::browse::table_num(*x),
+            Scalar::Text(s) => s.to_string(),
+            Scalar::None => String::new(),
+        }
+    }
+    /// Order: numbers before text before nothing; numbers by value, text by bytes.
+    pub fn cmp(&self, o: &Scalar) -> std::cmp::Ordering {
+        use std::cmp::Ordering::*;
+        match (self, o) {
+            (Scalar::Num(a), Scalar::Num(b)) => a.total_cmp(b),
+            (Scalar::Text(a), Scalar::Text(b)) => a.cmp(b),
+            (Scalar::None, Scalar::None) => Equal,
+            (Scalar::Num(_), _) | (Scalar::Text(_), Scalar::None) => Less,
+            _ => Greater,
+        }
+    }
+}
+
+/// One cell of the table.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// Cell id.
+    pub id: Box<str>,
+    /// `task` or `dataset`.
+    pub kind: Box<str>,
+    /// Task id.
+    pub task: Box<str>,
+    /// Dataset id (`-` for none).
+    pub dataset: Box<str>,
+    /// Replicate.
+    pub replicate: u64,
+    /// `ok` or `failed`.
+    pub status: Box<str>,
+    /// Termination reason (`converged`, `max_iterations`, …), or empty.
+    pub termination: Box<str>,
+    /// Iterations the plugin reported.
+    pub iterations: Scalar,
+    /// Wall time, s.
+    pub wall_s: Scalar,
+    /// The error message of a failed cell.
+    pub error: Box<str>,
+    /// Sweep point values, by index into [`Index::point_keys`].
+    pub point: Vec<(u32, Scalar)>,
+    /// Scalar metrics, by index into [`Index::metric_keys`].
+    pub metrics: Vec<(u32, Scalar)>,
+}
+
+/// The termination of a response as one word (`converged`, `max_iterations: 400`).
+pub fn termination(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Object(o) => o.iter().next().map(|(k, v)| if v.is_null() { k.clone() } else { format!("{k}: {}", crate::browse::stored_value(v)) }).unwrap_or_default(),
+        other => other.to_string(),
+    }
+}
+
+/// Interns column names: each row holds a small index, not the name.
+#[derive(Debug, Default, Clone)]
+pub struct Keys {
+    names: Vec<String>,
+    at: HashMap<String, u32>,
+}
+
+impl Keys {
+    fn id(&mut self, k: &str) -> u32 {
+        if let Some(&i) = self.at.get(k) {
+            return i;
+        }
+        let i = self.names.len() as u32;
+        self.names.push(k.to_string());
+        self.at.insert(k.to_string(), i);
+        i
+    }
+    /// Name of column `i`.
+    pub fn name(&self, i: u32) -> &str {
+        &self.names[i as usize]
+    }
+    /// Column index of `k`.
+    pub fn get(&self, k: &str) -> Option<u32> {
+        self.at.get(k).copied()
+    }
+    /// The names, sorted, with their indices.
+    pub fn sorted(&self) -> Vec<(u32, &str)> {
+        let mut v: Vec<(u32, &str)> = self.names.iter().enumerate().map(|(i, n)| (i as u32, n.as_str())).collect();
+        v.sort_by(|a, b| a.1.cmp(b.1));
+        v
+    }
+}
+
+/// What a record contributes before its keys are interned (built in parallel).
+struct Parsed {
+    row: Row,
+    point: Vec<(String, Scalar)>,
+    metrics: Vec<(String, Scalar)>,
+}
+
+fn parse(path: &Path) -> Result<Parsed, String> {
+    let c = read_cell(path)?;
+    let r = &c.record;
+    let s = |v: &Value| v.as_str().unwrap_or("").into();
+    let resp = &r["response"];
+    let error = if r["error"].is_object() { crate::browse::stored_value(&r["error"]["message"]) } else if r["error"].is_null() { String::new() } else { r["error"].to_string() };
+    let point = r["point"].as_object().map(|m| m.iter().map(|(k, v)| (k.clone(), Scalar::of(v))).collect()).unwrap_or_default();
+    let metrics = resp["metrics"].as_object().map(|m| m.iter().filter(|(_, v)| !v.is_object() && !v.is_array()).map(|(k, v)| (k.clone(), Scalar::of(v))).collect()).unwrap_or_default();
+    let row = Row {
+        id: s(&r["cell_id"]),
+        kind: s(&r["kind"]),
+        task: s(&r["task"]),
+        dataset: dataset_id(r).into(),
+        replicate: r["replicate"].as_u64().unwrap_or(0),
+        status: s(&r["status"]),
+        termination: termination(&resp["termination"]).into(),
+        iterations: Scalar::of(&resp["iterations"]),
+        wall_s: Scalar::of(&r["timing"]["wall_s"]),
+        error: error.into(),
+        point: Vec::new(),
+        metrics: Vec::new(),
+    };
+    Ok(Parsed { row, point, metrics })
+}
+
+/// The table of one experiment directory.
+#[derive(Debug, Default, Clone)]
+pub struct Index {
+    /// Rows, sorted by cell id.
+    pub rows: Vec<Row>,
+    /// Sweep keys seen.
+    pub point_keys: Keys,
+    /// Scalar metric names seen.
+    pub metric_keys: Keys,
+    /// `file: reason` of files that did not parse.
+    pub corrupt: Vec<String>,
+    /// Newest cell file modification time.
+    pub last_run: Option<SystemTime>,
+    /// (size, mtime) of every file read, by file name.
+    seen: HashMap<String, (u64, SystemTime)>,
+    dir_mtime: Option<SystemTime>,
+    checked: Option<Instant>,
+}
+
+impl Index {
+    /// Rows with status `ok`, and the others.
+    pub fn counts(&self) -> (usize, usize) {
+        let ok = self.rows.iter().filter(|r| &*r.status == "ok").count();
+        (ok, self.rows.len() - ok)
+    }
+    /// Sum of the cells' wall times, s.
+    pub fn wall_s(&self) -> f64 {
+        self.rows.iter().filter_map(|r| if let Scalar::Num(x) = r.wall_s { Some(x) } else { None }).sum()
+    }
+
+    /// Brings the index up to date with `dir` (see the module documentation).
+    fn refresh(&mut self, dir: &Path) {
+        if self.checked.is_some_and(|t| t.elapsed() < REFRESH) {
+            return;
+        }
+        self.checked = Some(Instant::now());
+        let mtime = std::fs::metadata(dir).and_then(|m| m.modified()).ok();
+        if mtime.is_some() && mtime == self.dir_mtime {
+            return;
+        }
+        self.dir_mtime = mtime;
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            *self = Index { dir_mtime: mtime, checked: self.checked, ..Default::default() };
+            return;
+        };
+        let mut present: HashMap<String, (u64, SystemTime)> = HashMap::new();
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !is_cell_file(&name) {
+                continue;
+            }
+            if let Some(m) = e.metadata().ok().filter(|m| m.is_file()) {
+                present.insert(name, (m.len(), m.modified().unwrap_or(SystemTime::UNIX_EPOCH)));
+            }
+        }
+        let changed: Vec<&String> = present.iter().filter(|(n, sm)| self.seen.get(*n) != Some(sm)).map(|(n, _)| n).collect();
+        let removed = self.seen.keys().any(|n| !present.contains_key(n));
+        if changed.is_empty() && !removed {
+            return;
+        }
+        let parsed: Vec<(String, Result<Parsed, String>)> = changed.par_iter().map(|n| ((*n).clone(), parse(&dir.join(n)))).collect();
+        let mut by_id: HashMap<Box<str>, Row> = std::mem::take(&mut self.rows).into_iter().map(|r| (r.id.clone(), r)).collect();
+        by_id.retain(|id, _| present.contains_key(&format!("{id}.json")));
+        self.corrupt.retain(|c| present.keys().any(|n| c.contains(n.as_str())) && !changed.iter().any(|n| c.contains(n.as_str())));
+        for (name, p) in parsed {
+            match p {
+                Ok(mut p) => {
+                    p.row.point = p.point.iter().map(|(k, v)| (self.point_keys.id(k), v.clone())).collect();
+                    p.row.metrics = p.metrics.iter().map(|(k, v)| (self.metric_keys.id(k), v.clone())).collect();
+                    by_id.insert(p.row.id.clone(), p.row);
+                }
+                Err(e) => {
+                    by_id.remove(name.trim_end_matches(".json"));
+                    self.corrupt.push(e);
+                }
+            }
+        }
+        let mut rows: Vec<Row> = by_id.into_values().collect();
+        rows.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        self.rows = rows;
+        self.last_run = present.values().map(|(_, t)| *t).max();
+        self.seen = present;
+    }
+}
+
+/// The indices of every experiment directory served, built on first use.
+#[derive(Default)]
+pub struct Cache {
+    by_dir: Mutex<HashMap<PathBuf, Arc<Mutex<Index>>>>,
+}
+
+impl Cache {
+    /// The up-to-date index of `dir`, given to `f` (runs on a blocking thread's time: call it
+    /// from `spawn_blocking`).
+    pub fn with<T>(&self, dir: &Path, f: impl FnOnce(&Index) -> T) -> T {
+        let slot = self.by_dir.lock().unwrap_or_else(|e| e.into_inner()).entry(dir.to_path_buf()).or_default().clone();
+        let mut ix = slot.lock().unwrap_or_else(|e| e.into_inner());
+        ix.refresh(dir);
+        f(&ix)
+    }
+}
+
+/// A column of the cell table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Col {
+    /// Cell id.
+    Id,
+    /// Task.
+    Task,
+    /// Dataset.
+    Dataset,
+    /// Sweep key.
+    Point(String),
+    /// Replicate.
+    Rep,
+    /// Status.
+    Status,
+    /// Termination.
+    Termination,
+    /// Iterations.
+    Iterations,
+    /// Wall time.
+    Wall,
+    /// Metric.
+    Metric(String),
+}
+
+impl Col {
+    /// The `sort=` name of the column.
+    pub fn key(&self) -> String {
+        match self {
+            Col::Id => "id".into(),
+            Col::Task => "task".into(),
+            Col::Dataset => "dataset".into(),
+            Col::Point(k) => format!("p:{k}"),
+            Col::Rep => "rep".into(),
+            Col::Status => "status".into(),
+            Col::Termination => "termination".into(),
+            Col::Iterations => "iterations".into(),
+            Col::Wall => "wall".into(),
+            Col::Metric(k) => format!("m:{k}"),
+        }
+    }
+    /// Parses a `sort=` name.
+    pub fn parse(s: &str) -> Option<Col> {
+        Some(match s {
+            "id" => Col::Id,
+            "task" => Col::Task,
+            "dataset" => Col::Dataset,
+            "rep" => Col::Rep,
+            "status" => Col::Status,
+            "termination" => Col::Termination,
+            "iterations" => Col::Iterations,
+            "wall" => Col::Wall,
+            _ => {
+                if let Some(k) = s.strip_prefix("p:") {
+                    Col::Point(k.into())
+                } else if let Some(k) = s.strip_prefix("m:") {
+                    Col::Metric(k.into())
+                } else {
+                    return None;
+                }
+            }
+        })
+    }
+    /// The value of this column in `r`.
+    pub fn value(&self, ix: &Index, r: &Row) -> Scalar {
+        let find = |v: &Vec<(u32, Scalar)>, keys: &Keys, k: &str| keys.get(k).and_then(|i| v.iter().find(|(j, _)| *j == i)).map(|(_, s)| s.clone()).unwrap_or(Scalar::None);
+        let t = |s: &str| Scalar::Text(s.into());
+        match self {
+            Col::Id => t(&r.id),
+            Col::Task => t(&r.task),
+            Col::Dataset => t(&r.dataset),
+            Col::Point(k) => find(&r.point, &ix.point_keys, k),
+            Col::Rep => Scalar::Num(r.replicate as f64),
+            Col::Status => t(&r.status),
+            Col::Termination => t(&r.termination),
+            Col::Iterations => r.iterations.clone(),
+            Col::Wall => r.wall_s.clone(),
+            Col::Metric(k) => find(&r.metrics, &ix.metric_keys, k),
+        }
+    }
+}
+
+/// The columns of an experiment's table: identity, one per sweep key, status, then the
+/// metrics (at most `max_metrics`, in name order).
+pub fn columns(ix: &Index, max_metrics: usize) -> Vec<Col> {
+    let mut c = vec![Col::Id, Col::Task, Col::Dataset];
+    c.extend(ix.point_keys.sorted().into_iter().map(|(_, k)| Col::Point(k.to_string())));
+    c.extend([Col::Rep, Col::Status, Col::Termination, Col::Iterations, Col::Wall]);
+    c.extend(ix.metric_keys.sorted().into_iter().take(max_metrics).map(|(_, k)| Col::Metric(k.to_string())));
+    c
+}
+
+/// A table query: filter text, status, sort column and direction, page.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct Query {
+    /// Words that must all occur in the cell's id, task, dataset, status, termination or
+    /// sweep values (case-insensitive); `key=value` words match a sweep value exactly.
+    #[serde(default)]
+    pub q: String,
+    /// `ok`, `failed` or empty (all).
+    #[serde(default)]
+    pub status: String,
+    /// Sort column ([`Col::key`]).
+    #[serde(default)]
+    pub sort: String,
+    /// `desc` for descending.
+    #[serde(default)]
+    pub dir: String,
+    /// Page, from 1.
+    #[serde(default)]
+    pub page: Option<usize>,
+    /// Rows per page (default 50, at most 500).
+    #[serde(default)]
+    pub per: Option<usize>,
+}
+
+impl Query {
+    /// Rows per page.
+    pub fn per(&self) -> usize {
+        self.per.unwrap_or(50).clamp(1, 500)
+    }
+}
+
+/// One word of a filter: text to find, or a sweep key (its column index, `None` when no
+/// such key) and the value it must show.
+enum Word {
+    Text(String),
+    Key(Option<u32>, String),
+}
+
+fn words(ix: &Index, q: &str) -> Vec<Word> {
+    q.split_whitespace()
+        .map(str::to_lowercase)
+        .map(|w| match w.split_once('=') {
+            Some((k, v)) => Word::Key(ix.point_keys.sorted().into_iter().find(|(_, n)| n.to_lowercase() == k || n.to_lowercase().rsplit('.').next() == Some(k)).map(|(i, _)| i), v.to_string()),
+            None => Word::Text(w),
+        })
+        .collect()
+}
+
+/// Whether row `r` passes the filter.
+fn matches(r: &Row, words: &[Word], status: &str) -> bool {
+    if !status.is_empty() && *r.status != *status {
+        return false;
+    }
+    words.iter().all(|w| match w {
+        Word::Key(key, v) => key.is_some_and(|i| r.point.iter().any(|(j, s)| *j == i && s.show().to_lowercase() == *v)),
+        Word::Text(w) => {
+            let hay = [&*r.id, &*r.task, &*r.dataset, &*r.status, &*r.termination];
+            hay.iter().any(|h| h.to_lowercase().contains(w.as_str())) || r.point.iter().any(|(_, s)| s.show().to_lowercase().contains(w.as_str()))
+        }
+    })
+}
+
+/// The rows of `q` in order: (indices of the page's rows, rows matching in all).
+pub fn select(ix: &Index, q: &Query) -> (Vec<usize>, usize) {
+    let idx = filtered(ix, q);
+    let n = idx.len();
+    let per = q.per();
+    let page = q.page.unwrap_or(1).max(1);
+    let start = page.saturating_sub(1).saturating_mul(per).min(n);
+    (idx[start..(start + per).min(n)].to_vec(), n)
+}
+
+/// Every row matching `q`'s filter, in `q`'s order.
+pub fn filtered(ix: &Index, q: &Query) -> Vec<usize> {
+    let words = words(ix, &q.q);
+    let mut idx: Vec<usize> = (0..ix.rows.len()).filter(|&i| matches(&ix.rows[i], &words, &q.status)).collect();
+    if let Some(col) = Col::parse(&q.sort).filter(|c| *c != Col::Id) {
+        let keys: Vec<Scalar> = idx.iter().map(|&i| col.value(ix, &ix.rows[i])).collect();
+        let mut order: Vec<usize> = (0..idx.len()).collect();
+        // stable: equal values keep the id order
+        order.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
+        idx = order.into_iter().map(|o| idx[o]).collect();
+    }
+    if q.dir == "desc" {
+        idx.reverse();
+    }
+    idx
+}
