@@ -30,3 +30,5 @@ mod oneline;
 mod tutorial;
 mod path_settings;
 mod citations;
+mod serve;
+mod serve_browser;

@@ -7,7 +7,7 @@
 //! always placed by a rename, store.rs `AtomicFile`, which changes it); then only files whose
 //! size or modification time changed are read again. Refreshes are at most every
 //! [`REFRESH`] per experiment, so a running experiment does not make every request rescan.
-use crate::browse::{dataset_id, is_cell_file, read_cell};
+use crate::browse::{dataset_id, is_cell_file};
 use rayon::prelude::*;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -67,17 +67,17 @@ pub struct Row {
     /// Cell id.
     pub id: Box<str>,
     /// `task` or `dataset`.
-    pub kind: Box<str>,
+    pub kind: Arc<str>,
     /// Task id.
-    pub task: Box<str>,
+    pub task: Arc<str>,
     /// Dataset id (`-` for none).
-    pub dataset: Box<str>,
+    pub dataset: Arc<str>,
     /// Replicate.
     pub replicate: u64,
     /// `ok` or `failed`.
-    pub status: Box<str>,
+    pub status: Arc<str>,
     /// Termination reason (`converged`, `max_iterations`, …), or empty.
-    pub termination: Box<str>,
+    pub termination: Arc<str>,
     /// Iterations the plugin reported.
     pub iterations: Scalar,
     /// Wall time, s.
@@ -140,29 +140,95 @@ struct Parsed {
     metrics: Vec<(String, Scalar)>,
 }
 
+/// The fields of a cell record (store.rs, schema `flowlab.cell/1`) that the table shows;
+/// the rest (settings, provenance, response data) is skipped while parsing, never held: a
+/// typed parse is faster than a `Value` and allocates only what is kept.
+#[derive(serde::Deserialize)]
+struct Rec {
+    cell_id: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    task: String,
+    #[serde(default)]
+    dataset: Value,
+    #[serde(default)]
+    replicate: Value,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    error: Value,
+    #[serde(default)]
+    point: Option<serde_json::Map<String, Value>>,
+    #[serde(default)]
+    response: Option<Resp>,
+    #[serde(default)]
+    timing: Option<Timing>,
+}
+
+#[derive(serde::Deserialize)]
+struct Resp {
+    #[serde(default)]
+    termination: Value,
+    #[serde(default)]
+    iterations: Value,
+    #[serde(default)]
+    metrics: Option<serde_json::Map<String, Value>>,
+}
+
+#[derive(serde::Deserialize)]
+struct Timing {
+    #[serde(default)]
+    wall_s: Value,
+}
+
+/// Reads one cell file into a row; the error names the file (as browse.rs `read_cell`).
 fn parse(path: &Path) -> Result<Parsed, String> {
-    let c = read_cell(path)?;
-    let r = &c.record;
-    let s = |v: &Value| v.as_str().unwrap_or("").into();
-    let resp = &r["response"];
-    let error = if r["error"].is_object() { crate::browse::stored_value(&r["error"]["message"]) } else if r["error"].is_null() { String::new() } else { r["error"].to_string() };
-    let point = r["point"].as_object().map(|m| m.iter().map(|(k, v)| (k.clone(), Scalar::of(v))).collect()).unwrap_or_default();
-    let metrics = resp["metrics"].as_object().map(|m| m.iter().filter(|(_, v)| !v.is_object() && !v.is_array()).map(|(k, v)| (k.clone(), Scalar::of(v))).collect()).unwrap_or_default();
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let r: Rec = serde_json::from_slice(&bytes).map_err(|e| format!("{}: not a flowlab cell record: {e}", path.display()))?;
+    let error = match &r.error {
+        Value::Null => String::new(),
+        Value::Object(o) => o.get("message").map(crate::browse::stored_value).unwrap_or_default(),
+        other => crate::browse::stored_value(other),
+    };
+    let point = r.point.map(|m| m.into_iter().map(|(k, v)| (k, Scalar::of(&v))).collect()).unwrap_or_default();
+    let resp = r.response.unwrap_or(Resp { termination: Value::Null, iterations: Value::Null, metrics: None });
+    let metrics = resp.metrics.map(|m| m.into_iter().filter(|(_, v)| !v.is_object() && !v.is_array()).map(|(k, v)| (k, Scalar::of(&v))).collect()).unwrap_or_default();
     let row = Row {
-        id: s(&r["cell_id"]),
-        kind: s(&r["kind"]),
-        task: s(&r["task"]),
-        dataset: dataset_id(r).into(),
-        replicate: r["replicate"].as_u64().unwrap_or(0),
-        status: s(&r["status"]),
-        termination: termination(&resp["termination"]).into(),
-        iterations: Scalar::of(&resp["iterations"]),
-        wall_s: Scalar::of(&r["timing"]["wall_s"]),
+        id: r.cell_id.into(),
+        kind: r.kind.into(),
+        task: r.task.into(),
+        dataset: dataset_id(&serde_json::json!({ "dataset": r.dataset })).into(),
+        replicate: r.replicate.as_u64().unwrap_or(0),
+        status: r.status.into(),
+        termination: termination(&resp.termination).into(),
+        iterations: Scalar::of(&resp.iterations),
+        wall_s: r.timing.map(|t| Scalar::of(&t.wall_s)).unwrap_or(Scalar::None),
         error: error.into(),
         point: Vec::new(),
         metrics: Vec::new(),
     };
     Ok(Parsed { row, point, metrics })
+}
+
+/// The first rows of a directory in id order, read without building the whole index: what
+/// the first page shows while the index of a large experiment is still being built. Returns
+/// the index of those rows and the number of cell files.
+pub fn first_rows(dir: &Path, skip: usize, take: usize) -> (Index, usize) {
+    let mut names: Vec<String> = std::fs::read_dir(dir).into_iter().flatten().flatten().filter_map(|e| e.file_name().to_str().map(str::to_string)).filter(|n| is_cell_file(n)).collect();
+    names.sort_unstable_by(|a, b| a.trim_end_matches(".json").cmp(b.trim_end_matches(".json")));
+    let n = names.len();
+    let mut ix = Index::default();
+    for name in names.iter().skip(skip).take(take) {
+        match parse(&dir.join(name)) {
+            Ok(p) => {
+                let row = ix.intern(p);
+                ix.rows.push(row);
+            }
+            Err(e) => ix.corrupt.push(e),
+        }
+    }
+    (ix, n)
 }
 
 /// The table of one experiment directory.
@@ -180,6 +246,8 @@ pub struct Index {
     pub last_run: Option<SystemTime>,
     /// (size, mtime) of every file read, by file name.
     seen: HashMap<String, (u64, SystemTime)>,
+    /// Words many rows share, held once.
+    words: HashMap<String, Arc<str>>,
     dir_mtime: Option<SystemTime>,
     checked: Option<Instant>,
 }
@@ -193,6 +261,18 @@ impl Index {
     /// Sum of the cells' wall times, s.
     pub fn wall_s(&self) -> f64 {
         self.rows.iter().filter_map(|r| if let Scalar::Num(x) = r.wall_s { Some(x) } else { None }).sum()
+    }
+
+    /// A parsed record as a row: its column names and its repeated words (task, status,
+    /// termination, …) shared with the other rows.
+    fn intern(&mut self, mut p: Parsed) -> Row {
+        p.row.point = p.point.iter().map(|(k, v)| (self.point_keys.id(k), v.clone())).collect();
+        p.row.metrics = p.metrics.iter().map(|(k, v)| (self.metric_keys.id(k), v.clone())).collect();
+        let r = &mut p.row;
+        for w in [&mut r.kind, &mut r.task, &mut r.dataset, &mut r.status, &mut r.termination] {
+            *w = self.words.entry(w.to_string()).or_insert_with(|| Arc::from(&**w)).clone();
+        }
+        p.row
     }
 
     /// Brings the index up to date with `dir` (see the module documentation).
@@ -225,20 +305,23 @@ impl Index {
         if changed.is_empty() && !removed {
             return;
         }
-        let parsed: Vec<(String, Result<Parsed, String>)> = changed.par_iter().map(|n| ((*n).clone(), parse(&dir.join(n)))).collect();
         let mut by_id: HashMap<Box<str>, Row> = std::mem::take(&mut self.rows).into_iter().map(|r| (r.id.clone(), r)).collect();
         by_id.retain(|id, _| present.contains_key(&format!("{id}.json")));
         self.corrupt.retain(|c| present.keys().any(|n| c.contains(n.as_str())) && !changed.iter().any(|n| c.contains(n.as_str())));
-        for (name, p) in parsed {
-            match p {
-                Ok(mut p) => {
-                    p.row.point = p.point.iter().map(|(k, v)| (self.point_keys.id(k), v.clone())).collect();
-                    p.row.metrics = p.metrics.iter().map(|(k, v)| (self.metric_keys.id(k), v.clone())).collect();
-                    by_id.insert(p.row.id.clone(), p.row);
-                }
-                Err(e) => {
-                    by_id.remove(name.trim_end_matches(".json"));
-                    self.corrupt.push(e);
+        // parsed in parallel a chunk at a time: what is held besides the rows is one chunk's
+        // records, not every record's
+        for chunk in changed.chunks(4096) {
+            let parsed: Vec<(&String, Result<Parsed, String>)> = chunk.par_iter().map(|n| (*n, parse(&dir.join(n)))).collect();
+            for (name, p) in parsed {
+                match p {
+                    Ok(p) => {
+                        let row = self.intern(p);
+                        by_id.insert(row.id.clone(), row);
+                    }
+                    Err(e) => {
+                        by_id.remove(name.trim_end_matches(".json"));
+                        self.corrupt.push(e);
+                    }
                 }
             }
         }
@@ -257,6 +340,13 @@ pub struct Cache {
 }
 
 impl Cache {
+    /// Whether the index of `dir` is built and not being rebuilt now (then [`Cache::with`]
+    /// answers at once).
+    pub fn ready(&self, dir: &Path) -> bool {
+        let slot = self.by_dir.lock().unwrap_or_else(|e| e.into_inner()).get(dir).cloned();
+        slot.is_some_and(|s| s.try_lock().is_ok_and(|ix| ix.checked.is_some()))
+    }
+
     /// The up-to-date index of `dir`, given to `f` (runs on a blocking thread's time: call it
     /// from `spawn_blocking`).
     pub fn with<T>(&self, dir: &Path, f: impl FnOnce(&Index) -> T) -> T {

@@ -140,9 +140,13 @@ fn numeric(c: &Col) -> bool {
 }
 
 /// The cell table with its pager (what `/e/{exp}/rows` returns for live refreshes).
-fn table(exp: &str, ix: &Index, q: &Query) -> String {
+/// `partial = Some(n)`: `ix` holds only the rows of this page, of `n` cells in all.
+fn table(exp: &str, ix: &Index, q: &Query, partial: Option<usize>) -> String {
     let cols = index::columns(ix, MAX_METRIC_COLUMNS);
-    let (rows, n) = index::select(ix, q);
+    let (rows, n) = match partial {
+        Some(n) => ((0..ix.rows.len()).collect(), n),
+        None => index::select(ix, q),
+    };
     let base = exp_href(exp);
     let mut t = format!(r#"<div id="cells" data-total="{n}"><table class="grid cells"><thead><tr><th class="sel"><input type="checkbox" id="selall" title="select this page"></th>"#);
     for c in &cols {
@@ -219,53 +223,71 @@ pub async fn experiment(State(st): State<ServeState>, UrlPath(exp): UrlPath<Stri
             body.push_str(r#"<p class="empty">Not run yet.</p>"#);
             return Html(page(&exp, &[("Experiments".into(), "/".into()), (exp.clone(), String::new())], &body, token.as_deref())).into_response();
         };
-        let html = st.index().with(&dir, |ix| {
-            let (ok, failed) = ix.counts();
-            let mut h = String::from(r#"<div class="chips">"#);
-            let _ = write!(h, r#"<span class="chip"><b id="n-cells">{}</b> cells</span><span class="chip ok"><b id="n-ok">{ok}</b> ok</span><span class="chip bad"><b id="n-failed">{failed}</b> failed</span>"#, ix.rows.len());
-            if !ix.corrupt.is_empty() {
-                let _ = write!(h, r#"<span class="chip warn" title="{}"><b>{}</b> unreadable files</span>"#, esc(&ix.corrupt.join("\n")), ix.corrupt.len());
-            }
-            let _ = write!(h, r#"<span class="chip">last run {}</span><span class="chip">wall {} s</span>"#, ix.last_run.map(local_minute).unwrap_or_else(|| "–".into()), table_num((ix.wall_s() * 100.0).round() / 100.0));
-            for rel in experiments::reports(st.results_root(), &dir) {
-                let _ = write!(h, r#"<a class="chip link" href="{}">{}</a>"#, file_href(&rel), esc(Path::new(&rel).file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default().as_str()));
-            }
-            h.push_str("</div>");
-            // live panel: filled by the script from /events while a run works
-            let _ = write!(h, r#"<section id="live" class="live" data-events="{}/events" data-rows="{}/rows{}" hidden><div class="liveh"><span class="dot"></span><b>Running</b> <span id="live-text"></span></div><progress id="live-bar" max="1" value="0"></progress><ul id="live-cells" class="small mono"></ul></section>"#, exp_href(&exp), exp_href(&exp), esc(&qs(&q, None, None)));
-            // filters
-            let _ = write!(h, r#"<form class="filters" method="get" action="{}"><input type="search" name="q" value="{}" placeholder="filter: words or key=value (e.g. value=3 failed)" aria-label="filter"><select name="status" aria-label="status"><option value="">all statuses</option>"#, exp_href(&exp), esc(&q.q));
-            for s in ["ok", "failed"] {
-                let _ = write!(h, r#"<option value="{s}"{}>{s}</option>"#, if q.status == s { " selected" } else { "" });
-            }
-            h.push_str(r#"</select><select name="per" aria-label="rows per page">"#);
-            for p in [25, 50, 100, 250, 500] {
-                let _ = write!(h, r#"<option value="{p}"{}>{p} per page</option>"#, if q.per() == p { " selected" } else { "" });
-            }
-            let _ = write!(h, r#"</select><input type="hidden" name="sort" value="{}"><input type="hidden" name="dir" value="{}"><button type="submit">Filter</button></form>"#, esc(&q.sort), esc(&q.dir));
-            h.push_str(&table(&exp, ix, &q));
-            // compare bar
-            let _ = write!(h, r#"<div class="comparebar"><button id="compare" data-base="{}/compare" disabled>Compare selected</button>"#, exp_href(&exp));
-            let axes = ix.point_keys.sorted();
-            if !axes.is_empty() {
-                h.push_str(r#"<span class="small">or along a sweep axis (cells matching the filter):</span>"#);
-                for (_, k) in axes {
-                    let _ = write!(h, r#"<a class="chip link" href="{}/compare?axis={}&amp;q={}&amp;status={}">{}</a>"#, exp_href(&exp), enc(k), enc(&q.q), enc(&q.status), esc(k));
-                }
-            }
-            h.push_str("</div>");
-            h
-        });
+        // a large experiment whose index is still being built: the first pages in id order
+        // are read directly (a few files), the counts follow by live update
+        let default_order = q.q.is_empty() && q.status.is_empty() && (q.sort.is_empty() || q.sort == "id") && q.dir != "desc";
+        let html = if default_order && !st.index().ready(&dir) {
+            let per = q.per();
+            let (ix, n) = index::first_rows(&dir, (q.page.unwrap_or(1).max(1) - 1) * per, per);
+            let (s2, d2) = (st.clone(), dir.clone());
+            std::thread::spawn(move || s2.index().with(&d2, |_| ()));
+            experiment_body(&st, &exp, &dir, &q, &ix, Some(n))
+        } else {
+            st.index().with(&dir, |ix| experiment_body(&st, &exp, &dir, &q, ix, None))
+        };
         body.push_str(&html);
         Html(page(&exp, &[("Experiments".into(), "/".into()), (exp.clone(), String::new())], &body, token.as_deref())).into_response()
     })
     .await
 }
 
+/// The experiment page below its title: counts, live panel, filters, table, compare bar.
+fn experiment_body(st: &ServeState, exp: &str, dir: &Path, q: &Query, ix: &Index, partial: Option<usize>) -> String {
+    let (ok, failed) = ix.counts();
+    let (cells, ok, failed) = match partial {
+        Some(n) => (n.to_string(), "…".to_string(), "…".to_string()),
+        None => (ix.rows.len().to_string(), ok.to_string(), failed.to_string()),
+    };
+    let mut h = String::from(r#"<div class="chips">"#);
+    let _ = write!(h, r#"<span class="chip"><b id="n-cells">{cells}</b> cells</span><span class="chip ok"><b id="n-ok">{ok}</b> ok</span><span class="chip bad"><b id="n-failed">{failed}</b> failed</span>"#);
+    if !ix.corrupt.is_empty() {
+        let _ = write!(h, r#"<span class="chip warn" title="{}"><b>{}</b> unreadable files</span>"#, esc(&ix.corrupt.join("\n")), ix.corrupt.len());
+    }
+    let _ = write!(h, r#"<span class="chip">last run {}</span><span class="chip">wall {} s</span>"#, ix.last_run.map(local_minute).unwrap_or_else(|| "–".into()), table_num((ix.wall_s() * 100.0).round() / 100.0));
+    for rel in experiments::reports(st.results_root(), dir) {
+        let _ = write!(h, r#"<a class="chip link" href="{}">{}</a>"#, file_href(&rel), esc(Path::new(&rel).file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default().as_str()));
+    }
+    h.push_str("</div>");
+    // live panel: filled by the script from /events while a run works
+    let _ = write!(h, r#"<section id="live" class="live" data-events="{}/events" data-rows="{}/rows{}" hidden><div class="liveh"><span class="dot"></span><b>Running</b> <span id="live-text"></span></div><progress id="live-bar" max="1" value="0"></progress><ul id="live-cells" class="small mono"></ul></section>"#, exp_href(exp), exp_href(exp), esc(&qs(q, None, None)));
+    // filters
+    let _ = write!(h, r#"<form class="filters" method="get" action="{}"><input type="search" name="q" value="{}" placeholder="filter: words or key=value (e.g. value=3 failed)" aria-label="filter"><select name="status" aria-label="status"><option value="">all statuses</option>"#, exp_href(exp), esc(&q.q));
+    for s in ["ok", "failed"] {
+        let _ = write!(h, r#"<option value="{s}"{}>{s}</option>"#, if q.status == s { " selected" } else { "" });
+    }
+    h.push_str(r#"</select><select name="per" aria-label="rows per page">"#);
+    for p in [25, 50, 100, 250, 500] {
+        let _ = write!(h, r#"<option value="{p}"{}>{p} per page</option>"#, if q.per() == p { " selected" } else { "" });
+    }
+    let _ = write!(h, r#"</select><input type="hidden" name="sort" value="{}"><input type="hidden" name="dir" value="{}"><button type="submit">Filter</button></form>"#, esc(&q.sort), esc(&q.dir));
+    h.push_str(&table(exp, ix, q, partial));
+    // compare bar
+    let _ = write!(h, r#"<div class="comparebar"><button id="compare" data-base="{}/compare" disabled>Compare selected</button>"#, exp_href(exp));
+    let axes = ix.point_keys.sorted();
+    if !axes.is_empty() {
+        h.push_str(r#"<span class="small">or along a sweep axis (cells matching the filter):</span>"#);
+        for (_, k) in axes {
+            let _ = write!(h, r#"<a class="chip link" href="{}/compare?axis={}&amp;q={}&amp;status={}">{}</a>"#, exp_href(exp), enc(k), enc(&q.q), enc(&q.status), esc(k));
+        }
+    }
+    h.push_str("</div>");
+    h
+}
+
 /// `GET /e/{exp}/rows`: the table alone (live refresh keeps sort, filter and page).
 pub async fn rows(State(st): State<ServeState>, UrlPath(exp): UrlPath<String>, UrlQuery(q): UrlQuery<Query>) -> Response {
     blocking(move || match experiments::dir_of(&st, &exp) {
-        Some(dir) => Html(st.index().with(&dir, |ix| table(&exp, ix, &q))).into_response(),
+        Some(dir) => Html(st.index().with(&dir, |ix| table(&exp, ix, &q, None))).into_response(),
         None => (StatusCode::NOT_FOUND, "no such experiment\n").into_response(),
     })
     .await
