@@ -260,7 +260,8 @@ impl Index {
     }
     /// Sum of the cells' wall times, s.
     pub fn wall_s(&self) -> f64 {
-        self.rows.iter().filter_map(|r| if let Scalar::Num(x) = r.wall_s { Some(x) } else { None }).sum()
+        // + 0.0: an empty f64 sum is -0.0
+        self.rows.iter().filter_map(|r| if let Scalar::Num(x) = r.wall_s { Some(x) } else { None }).sum::<f64>() + 0.0
     }
 
     /// A parsed record as a row: its column names and its repeated words (task, status,
@@ -333,26 +334,36 @@ impl Index {
     }
 }
 
+/// The index of one directory and whether it was ever built.
+#[derive(Default)]
+struct Slot {
+    ix: Mutex<Index>,
+    built: std::sync::atomic::AtomicBool,
+}
+
 /// The indices of every experiment directory served, built on first use.
 #[derive(Default)]
 pub struct Cache {
-    by_dir: Mutex<HashMap<PathBuf, Arc<Mutex<Index>>>>,
+    by_dir: Mutex<HashMap<PathBuf, Arc<Slot>>>,
 }
 
 impl Cache {
-    /// Whether the index of `dir` is built and not being rebuilt now (then [`Cache::with`]
-    /// answers at once).
-    pub fn ready(&self, dir: &Path) -> bool {
-        let slot = self.by_dir.lock().unwrap_or_else(|e| e.into_inner()).get(dir).cloned();
-        slot.is_some_and(|s| s.try_lock().is_ok_and(|ix| ix.checked.is_some()))
+    fn slot(&self, dir: &Path) -> Arc<Slot> {
+        self.by_dir.lock().unwrap_or_else(|e| e.into_inner()).entry(dir.to_path_buf()).or_default().clone()
     }
 
-    /// The up-to-date index of `dir`, given to `f` (runs on a blocking thread's time: call it
-    /// from `spawn_blocking`).
+    /// Whether the index of `dir` was built once (later refreshes read only what changed,
+    /// so [`Cache::with`] then answers quickly).
+    pub fn ready(&self, dir: &Path) -> bool {
+        self.slot(dir).built.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// The up-to-date index of `dir`, given to `f` (blocking: call it from `spawn_blocking`).
     pub fn with<T>(&self, dir: &Path, f: impl FnOnce(&Index) -> T) -> T {
-        let slot = self.by_dir.lock().unwrap_or_else(|e| e.into_inner()).entry(dir.to_path_buf()).or_default().clone();
-        let mut ix = slot.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = self.slot(dir);
+        let mut ix = slot.ix.lock().unwrap_or_else(|e| e.into_inner());
         ix.refresh(dir);
+        slot.built.store(true, std::sync::atomic::Ordering::Release);
         f(&ix)
     }
 }

@@ -148,7 +148,7 @@ fn table(exp: &str, ix: &Index, q: &Query, partial: Option<usize>) -> String {
         None => index::select(ix, q),
     };
     let base = exp_href(exp);
-    let mut t = format!(r#"<div id="cells" data-total="{n}"><table class="grid cells"><thead><tr><th class="sel"><input type="checkbox" id="selall" title="select this page"></th>"#);
+    let mut t = format!(r#"<div id="cells" data-total="{n}"><div class="scroll"><table class="grid cells"><thead><tr><th class="sel"><input type="checkbox" id="selall" title="select this page"></th>"#);
     for c in &cols {
         let key = c.key();
         let (dir, arrow) = if q.sort == key || (q.sort.is_empty() && *c == Col::Id) {
@@ -187,7 +187,7 @@ fn table(exp: &str, ix: &Index, q: &Query, partial: Option<usize>) -> String {
     if rows.is_empty() {
         let _ = write!(t, r#"<tr><td colspan="{}" class="empty">No cells match.</td></tr>"#, cols.len() + 1);
     }
-    t.push_str("</tbody></table>");
+    t.push_str("</tbody></table></div>");
     // pager
     let per = q.per();
     let pages = n.div_ceil(per).max(1);
@@ -253,7 +253,9 @@ fn experiment_body(st: &ServeState, exp: &str, dir: &Path, q: &Query, ix: &Index
     if !ix.corrupt.is_empty() {
         let _ = write!(h, r#"<span class="chip warn" title="{}"><b>{}</b> unreadable files</span>"#, esc(&ix.corrupt.join("\n")), ix.corrupt.len());
     }
-    let _ = write!(h, r#"<span class="chip">last run {}</span><span class="chip">wall {} s</span>"#, ix.last_run.map(local_minute).unwrap_or_else(|| "–".into()), table_num((ix.wall_s() * 100.0).round() / 100.0));
+    if partial.is_none() {
+        let _ = write!(h, r#"<span class="chip">last run {}</span><span class="chip">wall {} s</span>"#, ix.last_run.map(local_minute).unwrap_or_else(|| "–".into()), table_num((ix.wall_s() * 100.0).round() / 100.0));
+    }
     for rel in experiments::reports(st.results_root(), dir) {
         let _ = write!(h, r#"<a class="chip link" href="{}">{}</a>"#, file_href(&rel), esc(Path::new(&rel).file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default().as_str()));
     }
@@ -454,7 +456,7 @@ pub async fn compare(State(st): State<ServeState>, UrlPath(exp): UrlPath<String>
             format!("{} · rep {}{}", stored_value(&r["cell_id"]).chars().take(8).collect::<String>(), stored_value(&r["replicate"]), if pt.is_empty() { String::new() } else { format!(" · {pt}") })
         };
         // the table: sections flattened, one column per cell
-        let _ = write!(b, r#"<label class="small"><input type="checkbox" id="onlydiff"> only rows that differ</label><table class="grid compare" id="cmp"><thead><tr><th></th>"#);
+        let _ = write!(b, r#"<label class="small"><input type="checkbox" id="onlydiff"> only rows that differ</label><div class="scroll"><table class="grid compare" id="cmp"><thead><tr><th></th>"#);
         for (i, c) in cells.iter().enumerate() {
             let _ = write!(b, r#"<th><span class="swatch" data-c="{}"></span><a class="mono" href="{}">{}</a></th>"#, i % super::chart::PALETTE.len(), cell_href(&exp, &stored_value(&c.record["cell_id"])), esc(&label(c)));
         }
@@ -491,7 +493,7 @@ pub async fn compare(State(st): State<ServeState>, UrlPath(exp): UrlPath<String>
                 b.push_str("</tr>");
             }
         }
-        b.push_str("</tbody></table>");
+        b.push_str("</tbody></table></div>");
         let _ = write!(b, r#"<p class="note">{ndiff} rows differ (marked); among numbers the lowest is <span class="lo">underlined blue</span>, the highest <span class="hi">underlined red</span>.</p>"#);
         // overlaid charts: each numeric array of `response.data` that any cell has
         let keys: std::collections::BTreeSet<String> = cells.iter().flat_map(|c| c.record["response"]["data"].as_object().map(|m| m.iter().filter(|(_, v)| series_of(v).is_some()).map(|(k, _)| k.clone()).collect::<Vec<_>>()).unwrap_or_default()).collect();

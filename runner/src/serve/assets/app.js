@@ -33,7 +33,7 @@
     if (v.error) return { cls: "bad", html: "<b>Error:</b> " + esc(v.error) };
     if (v.started) return { cls: "ok", html: esc(v.message) };
     if (v.verdict) {
-      let h = v.equal ? "<b>Replay: equal.</b> The rerun gave the same bytes (outside timing)" : "<b>Replay: differs.</b>";
+      let h = v.equal ? "<b>Replay: equal.</b> The rerun gave the same bytes (outside timing)." : "<b>Replay: differs.</b>";
       if (v.first_difference) h += ` First difference at <code>${esc(v.first_difference.at)}</code>: stored <code>${esc(JSON.stringify(v.first_difference.stored))}</code>, replayed <code>${esc(JSON.stringify(v.first_difference.replayed))}</code>.`;
       h += ` ${v.artifacts_compared} artifact files compared` + (v.artifact_differences.length ? ", differing: " + v.artifact_differences.map(esc).join("; ") : ", all equal") + `; ${v.seconds.toFixed(2)} s.`;
       if (v.warnings.length) h += "<br>" + v.warnings.map((w) => "warning: " + esc(w)).join("<br>");
