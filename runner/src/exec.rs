@@ -411,6 +411,7 @@ pub fn execute(plan: &Plan, store: &Store, opts: &RunOptions) -> Result<Summary,
     let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs).build().map_err(|e| StoreError::Io { path: store.root.clone(), source: std::io::Error::other(e.to_string()) })?;
     let store_err: Mutex<Option<StoreError>> = Mutex::new(None);
     // what `flowlab serve` shows while the run works (docs/serve.md, "Live")
+    store.guard(&store.root.join(crate::live::PROGRESS_FILE))?;
     let live = crate::live::Progress::new(&store.root, total);
     for kind in [CellKind::Dataset, CellKind::Task] {
         let idx: Vec<usize> = selected.iter().copied().filter(|&i| plan.cells[i].kind == kind).collect();
