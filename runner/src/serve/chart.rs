@@ -19,7 +19,8 @@ pub struct Series {
 
 /// Round tick values covering `[lo, hi]` (about five).
 fn ticks(lo: f64, hi: f64) -> Vec<f64> {
-    if !(hi > lo) {
+    // also when a bound is NaN
+    if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
         return vec![lo];
     }
     let raw = (hi - lo) / 5.0;

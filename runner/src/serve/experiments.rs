@@ -42,7 +42,10 @@ type Stamp = (Option<SystemTime>, Option<SystemTime>);
 
 /// Plans by manifest path, with the modification times they were made at.
 #[derive(Default)]
-pub struct PlanCache(Mutex<HashMap<PathBuf, (Stamp, Result<Planned, String>)>>);
+pub struct PlanCache(Mutex<HashMap<PathBuf, Cached>>);
+
+/// A plan's counts and the modification times they were made at.
+type Cached = (Stamp, Result<Planned, String>);
 
 fn mtime(p: &Path) -> Option<SystemTime> {
     std::fs::metadata(p).and_then(|m| m.modified()).ok()

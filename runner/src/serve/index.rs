@@ -49,7 +49,7 @@ impl Scalar {
         }
     }
     /// Order: numbers before text before nothing; numbers by value, text by bytes.
-    pub fn cmp(&self, o: &Scalar) -> std::cmp::Ordering {
+    pub fn order(&self, o: &Scalar) -> std::cmp::Ordering {
         use std::cmp::Ordering::*;
         match (self, o) {
             (Scalar::Num(a), Scalar::Num(b)) => a.total_cmp(b),
@@ -540,7 +540,7 @@ pub fn filtered(ix: &Index, q: &Query) -> Vec<usize> {
         let keys: Vec<Scalar> = idx.iter().map(|&i| col.value(ix, &ix.rows[i])).collect();
         let mut order: Vec<usize> = (0..idx.len()).collect();
         // stable: equal values keep the id order
-        order.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
+        order.sort_by(|&a, &b| keys[a].order(&keys[b]));
         idx = order.into_iter().map(|o| idx[o]).collect();
     }
     if q.dir == "desc" {

@@ -435,6 +435,9 @@ fn compare_ids(ix: &Index, cq: &CompareQuery) -> Vec<String> {
     ids
 }
 
+/// A section of the comparison: its title and what it takes from a record.
+type Section = (&'static str, fn(&Value) -> Value);
+
 /// `GET /e/{exp}/compare`: settings and metrics side by side (differing rows marked),
 /// overlaid charts of the cells' numeric data, figures side by side.
 pub async fn compare(State(st): State<ServeState>, UrlPath(exp): UrlPath<String>, UrlQuery(cq): UrlQuery<CompareQuery>, Extension(a): Extension<Authed>) -> Response {
@@ -452,7 +455,7 @@ pub async fn compare(State(st): State<ServeState>, UrlPath(exp): UrlPath<String>
         }
         let label = |c: &crate::browse::Cell| -> String {
             let r = &c.record;
-            let pt = r["point"].as_object().map(|m| crate::exec::point_words(m)).unwrap_or_default();
+            let pt = r["point"].as_object().map(crate::exec::point_words).unwrap_or_default();
             format!("{} · rep {}{}", stored_value(&r["cell_id"]).chars().take(8).collect::<String>(), stored_value(&r["replicate"]), if pt.is_empty() { String::new() } else { format!(" · {pt}") })
         };
         // the table: sections flattened, one column per cell
@@ -461,7 +464,7 @@ pub async fn compare(State(st): State<ServeState>, UrlPath(exp): UrlPath<String>
             let _ = write!(b, r#"<th><span class="swatch" data-c="{}"></span><a class="mono" href="{}">{}</a></th>"#, i % super::chart::PALETTE.len(), cell_href(&exp, &stored_value(&c.record["cell_id"])), esc(&label(c)));
         }
         b.push_str("</tr></thead><tbody>");
-        let sections: [(&str, fn(&Value) -> Value); 4] = [
+        let sections: [Section; 4] = [
             ("cell", |r| serde_json::json!({"task": r["task"], "dataset": crate::browse::dataset_id(r), "replicate": r["replicate"], "status": r["status"], "iterations": r["response"]["iterations"], "termination": index::termination(&r["response"]["termination"]), "wall_s": r["timing"]["wall_s"]})),
             ("sweep point", |r| r["point"].clone()),
             ("metrics", |r| r["response"]["metrics"].clone()),
