@@ -32,3 +32,5 @@ mod path_settings;
 mod citations;
 mod figures;
 mod ifit;
+mod serve;
+mod serve_browser;

@@ -64,7 +64,7 @@ pub enum Target {
 
 /// Whether a directory entry name is a cell file: `<id>.json`, not a dot file
 /// (`.flowlab-run.json` is the run context, store.rs).
-fn is_cell_file(name: &str) -> bool {
+pub fn is_cell_file(name: &str) -> bool {
     name.ends_with(".json") && !name.starts_with('.')
 }
 
@@ -87,7 +87,7 @@ pub fn read_cell(path: &Path) -> Result<Cell, String> {
 }
 
 /// Whether a directory looks like an experiment: a run context or at least one cell file.
-fn is_experiment_dir(dir: &Path) -> bool {
+pub fn is_experiment_dir(dir: &Path) -> bool {
     dir.join(".flowlab-run.json").is_file() || cell_files(dir).is_ok_and(|v| !v.is_empty())
 }
 
@@ -268,7 +268,7 @@ pub fn table_num(x: f64) -> String {
 }
 
 /// A JSON value as a table or `key = value` cell: numbers as stored, strings bare.
-fn show_value(v: &Value) -> String {
+pub fn show_value(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         Value::Number(n) => n.as_f64().filter(|_| n.is_f64()).map(table_num).unwrap_or_else(|| n.to_string()),
@@ -277,7 +277,7 @@ fn show_value(v: &Value) -> String {
 }
 
 /// A JSON value exactly as stored (shortest round-trip numbers), for `show` and `diff`.
-fn stored_value(v: &Value) -> String {
+pub fn stored_value(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         other => other.to_string(),
@@ -359,7 +359,7 @@ fn find_cells(root: &Path, prefix: &str) -> Result<Vec<PathBuf>, BrowseError> {
 }
 
 /// The dataset id of a record (`dataset` is an object with `id`, a string, or null).
-fn dataset_id(r: &Value) -> String {
+pub fn dataset_id(r: &Value) -> String {
     match &r["dataset"] {
         Value::Object(m) => m.get("id").map(stored_value).unwrap_or_else(|| "?".into()),
         Value::Null => "-".into(),

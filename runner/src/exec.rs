@@ -155,6 +155,8 @@ struct CellHost<'a> {
     tail: Mutex<VecDeque<String>>,
     bar: &'a indicatif::ProgressBar,
     label: String,
+    /// The run's published progress (runner/src/live.rs) and this cell's id.
+    live: Option<(&'a crate::live::Progress, &'a str)>,
     /// Soft deadline: past it, `cancelled()` answers true.
     deadline: Option<Instant>,
 }
@@ -172,6 +174,9 @@ impl HostServices for CellHost<'_> {
     }
     fn progress(&self, done: u64, total: u64) {
         self.bar.set_message(format!("{} {done}/{total}", self.label));
+        if let Some((live, id)) = self.live {
+            live.step(id, done, total);
+        }
     }
     fn cancelled(&self) -> bool {
         CANCEL.load(Ordering::Relaxed) || self.deadline.is_some_and(|d| Instant::now() >= d)
@@ -294,7 +299,7 @@ fn cell_words(cell: &Cell) -> String {
     w
 }
 
-fn run_one(plan: &Plan, store: &Store, cell: &Cell, opts: &RunOptions, bars: Option<&indicatif::MultiProgress>) -> Result<(Outcome, Option<String>), StoreError> {
+fn run_one(plan: &Plan, store: &Store, cell: &Cell, opts: &RunOptions, bars: Option<&indicatif::MultiProgress>, live: Option<&crate::live::Progress>) -> Result<(Outcome, Option<String>), StoreError> {
     if CANCEL.load(Ordering::Relaxed) {
         return Ok((Outcome::Skipped, None));
     }
@@ -336,10 +341,13 @@ fn run_one(plan: &Plan, store: &Store, cell: &Cell, opts: &RunOptions, bars: Opt
     };
     let label = format!("{} {}", &cell.id[..8], cell_words(cell));
     bar.set_message(label.clone());
+    if let Some(l) = live {
+        l.start(&cell.id, &cell_words(cell));
+    }
     let (mut result, tail) = match iso {
         Isolation::InProcess => {
             let deadline = timeout_s.and_then(|t| std::time::Duration::try_from_secs_f64(t).ok()).and_then(|d| t0.checked_add(d));
-            let host = CellHost { tail: Mutex::new(VecDeque::new()), bar: &bar, label, deadline };
+            let host = CellHost { tail: Mutex::new(VecDeque::new()), bar: &bar, label, deadline, live: live.map(|l| (l, cell.id.as_str())) };
             let result = p.run(&req, &host);
             let tail: Vec<String> = host.tail.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect();
             (result, tail)
@@ -409,6 +417,9 @@ pub fn execute(plan: &Plan, store: &Store, opts: &RunOptions) -> Result<Summary,
     let failures: Mutex<Vec<(usize, String)>> = Mutex::new(Vec::new());
     let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs).build().map_err(|e| StoreError::Io { path: store.root.clone(), source: std::io::Error::other(e.to_string()) })?;
     let store_err: Mutex<Option<StoreError>> = Mutex::new(None);
+    // what `flowlab serve` shows while the run works (docs/serve.md, "Live")
+    store.guard(&store.root.join(crate::live::PROGRESS_FILE))?;
+    let live = crate::live::Progress::new(&store.root, total);
     for kind in [CellKind::Dataset, CellKind::Task] {
         let idx: Vec<usize> = selected.iter().copied().filter(|&i| plan.cells[i].kind == kind).collect();
         pool.install(|| {
@@ -434,7 +445,7 @@ pub fn execute(plan: &Plan, store: &Store, opts: &RunOptions) -> Result<Summary,
                 } else if CANCEL.load(Ordering::Relaxed) || (opts.fail_fast && failed_any.load(Ordering::Relaxed)) {
                     (Outcome::Skipped, None)
                 } else {
-                    match run_one(plan, store, cell, opts, bars.as_ref()) {
+                    match run_one(plan, store, cell, opts, bars.as_ref(), Some(&live)) {
                         Ok(o) => o,
                         Err(e) => {
                             let m = e.to_string();
@@ -466,6 +477,12 @@ pub fn execute(plan: &Plan, store: &Store, opts: &RunOptions) -> Result<Summary,
                     }
                 }
                 bar.inc(1);
+                live.finish(&cell.id, match outcome {
+                    Outcome::Cached => crate::live::Finished::Cached,
+                    Outcome::Ok => crate::live::Finished::Ok,
+                    Outcome::Failed => crate::live::Finished::Failed,
+                    Outcome::Cancelled | Outcome::Skipped => crate::live::Finished::NotRun,
+                });
                 counts[outcome as usize].fetch_add(1, Ordering::Relaxed);
                 if outcome == Outcome::Failed {
                     failures.lock().unwrap_or_else(|p| p.into_inner()).push((i, msg.unwrap_or_default()));
@@ -474,10 +491,12 @@ pub fn execute(plan: &Plan, store: &Store, opts: &RunOptions) -> Result<Summary,
         });
         if let Some(e) = store_err.lock().unwrap_or_else(|p| p.into_inner()).take() {
             bar.finish_and_clear();
+            live.end();
             return Err(e);
         }
     }
     bar.finish_and_clear();
+    live.end();
     let n = |o: Outcome| counts[o as usize].load(Ordering::Relaxed);
     let mut failures = failures.into_inner().unwrap_or_else(|p| p.into_inner());
     failures.sort_by_key(|f| f.0);

@@ -277,6 +277,28 @@ enum Cmd {
         #[command(flatten)]
         results: ResultsArg,
     },
+    /// Browse, compare and watch experiments in a web browser: prints the URL (with the
+    /// token that actions need) and serves until Ctrl-C (docs/serve.md).
+    Serve {
+        /// Results root (default: `results` in the current directory).
+        #[arg(long = "results", value_name = "DIR", env = "FLOWLAB_RESULTS")]
+        results: Option<PathBuf>,
+        /// Directory of manifests to list and run (default: `experiments` in the current
+        /// directory, when there is one).
+        #[arg(long, value_name = "DIR")]
+        experiments: Option<PathBuf>,
+        /// Data directory (`{data}` in manifests; its files are served too).
+        #[arg(long, env = "FLOWLAB_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        /// Address to listen on; a non-loopback address requires the token on every request.
+        /// Port 0 takes a free port.
+        #[arg(long, default_value_t = std::net::SocketAddr::from(([127, 0, 0, 1], flowlab::serve::DEFAULT_PORT)))]
+        bind: std::net::SocketAddr,
+        /// Where the interactive fit's "save" may write (default: the current directory);
+        /// nothing outside it is written.
+        #[arg(long, value_name = "DIR")]
+        save_dir: Option<PathBuf>,
+    },
     /// flow-models' commands with flow-models' flags (hist, summary, fit, plot, generate).
     #[command(flatten)]
     FlowModels(flowlab::oneline::OneLine),
@@ -500,6 +522,27 @@ fn print_status(plan: &Plan, store: &Store) -> Result<flowlab::slurm::StatusCoun
         out!("  failed: {id} ({task}): {msg}")?;
     }
     Ok(s)
+}
+
+fn cmd_serve(results: Option<PathBuf>, experiments: Option<PathBuf>, data_dir: Option<PathBuf>, bind: std::net::SocketAddr, save_dir: Option<PathBuf>) -> Result<u8, Error> {
+    let experiments = experiments.or_else(|| Some(PathBuf::from("experiments")).filter(|p| p.is_dir()));
+    let flowlab_exe = std::env::current_exe().map_err(|e| Error::Other(format!("cannot find this executable: {e}")))?;
+    let save_dir = Some(save_dir.unwrap_or_else(|| PathBuf::from(".")));
+    let cfg = flowlab::serve::ServeConfig { results: results.unwrap_or_else(|| PathBuf::from("results")), experiments, data_dir, bind, flowlab_exe, save_dir };
+    let mut printed = Ok(());
+    flowlab::serve::run(&cfg, |url| {
+        printed = out!("flowlab serve: {url}").and_then(|_| {
+            use std::io::Write as _;
+            std::io::stdout().flush().map_err(Error::Stdout)
+        });
+        flowlab::note!("open the address above in a browser (it holds the token that runs and replays need); Ctrl-C stops");
+    })
+    .map_err(|e| match e {
+        // a bad directory or a taken port is the user's to fix: exit 2
+        flowlab::serve::ServeError::Dir { .. } | flowlab::serve::ServeError::Bind { .. } => Error::Usage(e.to_string()),
+        other => Error::Other(other.to_string()),
+    })?;
+    printed.map(|_| 0)
 }
 
 fn cmd_status(c: &Common) -> Result<u8, Error> {
@@ -876,6 +919,10 @@ fn main() -> ExitCode {
         }
         Err(e) => e.exit(),
     };
+    if let Cmd::Serve { results, experiments, data_dir, bind, save_dir } = &cli.cmd {
+        // serve handles Ctrl-C itself (a graceful stop), so no cancel handler here
+        return exit_code(cmd_serve(results.clone(), experiments.clone(), data_dir.clone(), *bind, save_dir.clone()));
+    }
     if matches!(cli.cmd, Cmd::Worker) {
         // a worker ignores Ctrl-C: its parent decides (and kills it when the run is cancelled)
         return ExitCode::from(flowlab::worker::worker_main() as u8);
@@ -911,6 +958,7 @@ fn main() -> ExitCode {
         Cmd::Completions { shell } => cmd_completions(*shell),
         Cmd::Man { output } => cmd_man(output.as_deref()),
         Cmd::FlowModels(c) => flowlab::oneline::run(c),
+        Cmd::Serve { .. } => unreachable!("handled before the Ctrl-C handler"),
     };
     exit_code(r)
 }
