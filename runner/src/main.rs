@@ -747,7 +747,11 @@ fn cmd_plugin_help(name: &str, capability: Option<&str>, json: bool) -> Result<u
         let text = flowlab::describe::capability_text(p.name(), c);
         out!("{}", text.trim_end())?;
     }
-    if let Some(dir) = shipped_templates_dir() {
+    // the overview lists the shipped templates per capability; `plugins PLUGIN CAPABILITY`
+    // ends with its example section, ready to paste
+    if capability.is_none()
+        && let Some(dir) = shipped_templates_dir()
+    {
         let found = flowlab::describe::shipped_templates(&dir);
         out!("")?;
         out!("{}", flowlab::describe::templates_text(p.name(), &caps, &found, &dir).trim_end())?;
