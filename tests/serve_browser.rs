@@ -77,13 +77,29 @@ async fn text(c: &Client, css: &str) -> String {
     }
 }
 
-/// Ids of the cell table's rows, in order.
+/// Ids of the cell table's rows, in order. The page re-renders the table (sorting, filtering,
+/// live refreshes), so a row found may be gone when it is read (a stale element): read the
+/// whole table again until one read sees one table.
 async fn rows(c: &Client) -> Vec<String> {
-    let mut v = Vec::new();
-    for e in c.find_all(Locator::Css("#cells tbody tr[data-id]")).await.unwrap() {
-        v.push(e.attr("data-id").await.unwrap().unwrap_or_default());
+    let t0 = Instant::now();
+    'again: loop {
+        assert!(t0.elapsed() < Duration::from_secs(10), "the cell table kept changing under the reads for 10 s");
+        let Ok(found) = c.find_all(Locator::Css("#cells tbody tr[data-id]")).await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let mut v = Vec::new();
+        for e in found {
+            match e.attr("data-id").await {
+                Ok(id) => v.push(id.unwrap_or_default()),
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue 'again;
+                }
+            }
+        }
+        return v;
     }
-    v
 }
 
 fn record(results: &Path, exp: &str, id: &str) -> serde_json::Value {
@@ -130,9 +146,9 @@ fn browse_sort_filter_compare_replay_and_watch_in_chromium() {
         // sort by the sweep value, descending (two clicks on the header)
         c.find(Locator::Css(r#"th a[data-sort="p:probe.value"]"#)).await.unwrap().click().await.unwrap();
         c.find(Locator::Css(r#"th a[data-sort="p:probe.value"]"#)).await.unwrap().click().await.unwrap();
-        let ids = rows(&c).await;
-        let vals: Vec<i64> = ids.iter().filter_map(|id| record(&results, "probe", id)["point"]["probe.value"].as_i64()).collect();
-        assert_eq!(vals, [5, 5, 4, 4, 3, 3, 2, 2, 1, 1], "sorted descending");
+        // the table is re-rendered after each click: wait for the order rather than read once
+        let values = || async { rows(&c).await.iter().filter_map(|id| record(&results, "probe", id)["point"]["probe.value"].as_i64()).collect::<Vec<i64>>() };
+        wait_for("the table sorted by value, descending", Duration::from_secs(10), || async { values().await == [5, 5, 4, 4, 3, 3, 2, 2, 1, 1] }).await;
         // filter: failed cells only
         let form = c.form(Locator::Css("form.filters")).await.unwrap();
         form.set_by_name("status", "failed").await.unwrap();
