@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPS="${1:-6}"
-REF="${FLOWLAB_REF:-../shared/reference/endhost_ref.py}"
+REF="${FLOWLAB_REF:-${FLOWLAB_REFERENCE_DIR:?set FLOWLAB_REF or FLOWLAB_REFERENCE_DIR (docs/design.md §9)}/endhost_ref.py}"
 PY="${FLOWLAB_PYTHON:-python3}"
 if ! "$PY" -c "import numpy, scipy" 2>/dev/null; then
   VENV="${CARGO_TARGET_DIR:-target}/endhost-venv"

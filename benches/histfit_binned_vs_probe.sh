@@ -11,7 +11,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DATA=${FLOWLAB_DATA_DIR:-$ROOT/../shared/data}
-REF=${FLOWLAB_REFERENCE:-$ROOT/../shared/reference}
+REF=${FLOWLAB_REFERENCE:-${FLOWLAB_REFERENCE_DIR:?set FLOWLAB_REFERENCE_DIR to the reference scripts (docs/design.md §9)}}
 HIST=${1:-$DATA/agh_2015/histograms/all/length.csv}
 Y=${2:-flows}; IT=${3:-400}; U=${4:-6}; L=${5:-4}
 VENV=${PROBE_VENV:-$ROOT/target/probe-venv}

@@ -10,7 +10,7 @@ set -euo pipefail
 ROWS=${1:-1000000}
 SEED=${2:-1}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-REF=${FLOWLAB_REFERENCE_DIR:-$ROOT/../shared/reference}
+REF=${FLOWLAB_REFERENCE_DIR:?set FLOWLAB_REFERENCE_DIR to the reference scripts (docs/design.md §9)}
 VENV=${SAMPLER_BENCH_VENV:-$ROOT/target/sampler-bench-venv}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 PY=${FLOWLAB_PYTHON:-}

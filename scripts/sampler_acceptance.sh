@@ -15,7 +15,7 @@ SIZES=(${2:-100000 300000 1000000 10000000})
 SEEDS=(${3:-20 20 20 20})
 FIRST=${4:-1}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-REF=${FLOWLAB_REFERENCE_DIR:-$ROOT/../shared/reference}
+REF=${FLOWLAB_REFERENCE_DIR:?set FLOWLAB_REFERENCE_DIR to the reference scripts (docs/design.md §9)}
 PY=${FLOWLAB_PYTHON:-python3}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 cargo build --release -q -p flowlab-sampler --bin ft-profile-sampler-rs

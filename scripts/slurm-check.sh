@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FLOWLAB=${1:-./target/release/flowlab}
-SN=${SLURM_SN_SCRIPT:-../shared/reference/slurm-single-node.sh}
+SN=${SLURM_SN_SCRIPT:-${FLOWLAB_REFERENCE_DIR:?set SLURM_SN_SCRIPT or FLOWLAB_REFERENCE_DIR (docs/design.md §9)}/slurm-single-node.sh}
 MANIFEST=tests/manifests/scale.toml
 [ -x "$FLOWLAB" ] || { echo "no flowlab binary at $FLOWLAB" >&2; exit 2; }
 [ -f "$SN" ] || { echo "no single-node Slurm script at $SN" >&2; exit 2; }
