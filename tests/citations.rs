@@ -21,18 +21,12 @@ const FORBIDDEN: &[(&str, &str)] = &[
 /// (docs/design.md §9) or the CI script's data and reference paths, never a citation.
 const ALLOWED: &[(&str, &str)] = &[
     (".ci/run", "SHARED=$(cd \"$ROOT/../shared\""),
-    (".ci/run", "needs root and ../shared/reference/slurm-single-node.sh"),
-    ("benches/endhost_vs_python.sh", "REF=\"${FLOWLAB_REF:-../shared/reference/endhost_ref.py}\""),
     ("benches/histfit_binned_vs_probe.sh", "DATA=${FLOWLAB_DATA_DIR:-$ROOT/../shared/data}"),
-    ("benches/histfit_binned_vs_probe.sh", "REF=${FLOWLAB_REFERENCE:-$ROOT/../shared/reference}"),
     ("benches/histfit_generate_vs_fm.sh", "DATA=${FLOWLAB_DATA_DIR:-$ROOT/../shared/data}"),
     ("benches/histfit_hist_vs_fm.sh", "DATA=${FLOWLAB_DATA_DIR:-$ROOT/../shared/data}"),
     ("scripts/plot_vs_flow_models.sh", "DATA=${FLOWLAB_DATA_DIR:-$ROOT/../shared/data}"),
     ("benches/histfit_makefile.sh", "DATA=${FLOWLAB_DATA_DIR:-$ROOT/../shared/data}"),
     ("benches/histfit_vs_python.sh", "DATA=${FLOWLAB_DATA_DIR:-$ROOT/../shared/data}"),
-    ("benches/sampler_vs_python.sh", "REF=${FLOWLAB_REFERENCE_DIR:-$ROOT/../shared/reference}"),
-    ("scripts/sampler_acceptance.sh", "REF=${FLOWLAB_REFERENCE_DIR:-$ROOT/../shared/reference}"),
-    ("scripts/slurm-check.sh", "SN=${SLURM_SN_SCRIPT:-../shared/reference/slurm-single-node.sh}"),
     ("plugins/histfit/tests/common/mod.rs", "\"/../../../shared/data\""),
     ("plugins/histfit/benches/fit.rs", "\"/../../../shared/data\""),
     ("plugins/lstm/tests/common/mod.rs", "\"/../../../shared/data\""),
