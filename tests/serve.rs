@@ -390,3 +390,81 @@ fn a_hundred_thousand_cell_experiment_opens() {
     eprintln!("serve, {n} cells: first page {:.3} s (index built during start-up or on this request), sorted page {:.3} s, filtered page {:.3} s, server peak RSS {rss:.0} MB", first.as_secs_f64(), sorted.as_secs_f64(), filtered.as_secs_f64());
     assert!(rss < 200.0, "server peak RSS {rss:.0} MB");
 }
+
+/// The compare page of histfit fits draws every compared cell's mixture over the histogram it
+/// was fitted to (a generated dataset, found as a replay finds it): one PDF and one CDF chart,
+/// the data as dots on histfit's plot grid, one line per cell in the cell's colour, a legend
+/// entry each; when the data no longer has the recorded hash, the mixtures are still drawn
+/// and a note says why the data is not.
+#[test]
+fn compare_overlays_fitted_mixtures_on_their_histogram() {
+    let tmp = tempfile::tempdir().unwrap();
+    let m = tmp.path().join("fits.toml");
+    std::fs::write(
+        &m,
+        r#"[experiment]
+name = "fits"
+seed = 3
+[[dataset]]
+id = "synthetic"
+plugin = "histfit"
+capability = "generate_hist"
+format = "csv_hist"
+[dataset.settings]
+flows = 20000
+x = "length"
+bin_exp = 12
+[[fit]]
+id = "f"
+plugin = "histfit"
+column = "flows"
+families = { uniform = 2, lognorm = 2 }
+iterations = 30
+plots = false
+[sweep]
+"f.fitter" = ["em-compat", "em-binned"]
+"#,
+    )
+    .unwrap();
+    let results = tmp.path().join("results");
+    let o = run(&["run", m.to_str().unwrap(), "--results", results.to_str().unwrap(), "-q", "--no-env", "--no-report"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let dir = results.join("fits");
+    let recs: Vec<serde_json::Value> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "json") && !p.file_name().unwrap().to_string_lossy().starts_with('.')).map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()).collect();
+    let fits: Vec<&serde_json::Value> = recs.iter().filter(|r| r["kind"] == "task").collect();
+    assert_eq!(fits.len(), 2);
+    let ids: Vec<&str> = fits.iter().map(|r| r["cell_id"].as_str().unwrap()).collect();
+    let s = serve(&results, "127.0.0.1:0", &[]);
+    let page = get(&s, &format!("/e/fits/compare?cells={}", ids.join(",")));
+    assert_eq!(page.status, 200);
+    let sec = page.body.split("Fitted mixtures over the data").nth(1).unwrap_or_else(|| panic!("no mixture section: {}", &page.body[..page.body.len().min(2000)]));
+    let charts: Vec<&str> = sec.split("<figure class=\"chartbox\">").skip(1).collect();
+    assert_eq!(charts.len(), 2, "one PDF and one CDF chart");
+    assert!(charts[0].contains("PDF · synthetic · flows") && charts[1].contains("CDF · synthetic · flows"));
+    // the histogram's grid: as many dots as grid points with a value on each axis (the CDF has
+    // every point; the PDF only the positive ones), one line per fitted cell
+    let dots = |c: &str| c.matches("<circle cx=").count() - c.matches("<li><svg width=\"18\" height=\"10\"><circle").count();
+    assert!(dots(charts[1]) > 20, "{}", dots(charts[1]));
+    assert!(dots(charts[0]) <= dots(charts[1]) && dots(charts[0]) > 10);
+    for c in &charts {
+        assert_eq!(c.matches("<polyline").count(), 2);
+        assert!(c.contains("data (flows)"));
+        for r in &fits {
+            assert!(c.contains(&r["cell_id"].as_str().unwrap()[..8]), "legend names each cell");
+        }
+        assert!(c.contains("U2 L2"));
+        assert!(c.contains("10<tspan"), "decade ticks written 10^k");
+    }
+    // the data file changes: the mixtures remain, the note says why the data is not drawn
+    let generator = recs.iter().find(|r| r["kind"] == "dataset").unwrap();
+    let art = dir.join("artifacts").join(generator["cell_id"].as_str().unwrap());
+    let file = std::fs::read_dir(&art).unwrap().map(|e| e.unwrap().path()).find(|p| p.extension().is_some_and(|e| e == "csv")).unwrap();
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str("99999999,100000000,1,1,1\n");
+    std::fs::write(&file, text).unwrap();
+    let page = get(&s, &format!("/e/fits/compare?cells={}", ids.join(",")));
+    let sec = page.body.split("Fitted mixtures over the data").nth(1).unwrap();
+    assert!(sec.contains("no data drawn under its mixture") && sec.contains("not found among the generator cells"), "{sec}");
+    assert_eq!(sec.matches("<polyline").count(), 4);
+    assert!(!sec.contains("data (flows)"));
+}

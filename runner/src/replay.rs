@@ -104,7 +104,10 @@ fn read_json(p: &Path) -> Result<Value, String> {
     serde_json::from_slice(&b).map_err(|e| format!("{}: not a JSON cell record: {e}", p.display()))
 }
 
-fn resolve_dataset(dir: &Path, rec: &Value, ctx: &Value, opts: &ReplayOptions) -> Result<Option<DatasetRef>, String> {
+/// The dataset file a stored cell read, found as a replay finds it (the run context's resolved
+/// path, `{data}` under `opts.data_dir`, a generator cell's artifact) and checked against the
+/// record's content hash; `None` when the cell read no dataset.
+pub fn resolve_dataset(dir: &Path, rec: &Value, ctx: &Value, opts: &ReplayOptions) -> Result<Option<DatasetRef>, String> {
     let ds = &rec["dataset"];
     let Some(id) = ds["id"].as_str() else { return Ok(None) };
     let want = ds["sha256"].as_str().ok_or_else(|| format!("the record names dataset `{id}` but not its content hash (the cell failed before reading it?)"))?;

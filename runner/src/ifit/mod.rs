@@ -9,6 +9,7 @@
 //! the cancel flag the plugin polls every iteration. The finished fit's `<column>.json` is the
 //! cell's own artifact, so [`save`] writes the bytes a batch `flowlab fit` writes.
 pub mod data;
+pub mod mixture;
 pub mod web;
 
 use crate::error::Error;

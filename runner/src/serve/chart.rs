@@ -1,6 +1,7 @@
 //! Overlaid line charts as inline SVG (no script, no third-party code): one series per cell,
 //! a legend, axes with a few round ticks, a logarithmic y axis when the values are positive
-//! and span more than three decades (a fit's objective trace, a fitter's error).
+//! and span more than three decades (a fit's objective trace, a fitter's error), log axes
+//! with decade ticks written 10^k where asked ([`Axes`]: fitted mixtures over a histogram).
 use super::html::esc;
 use std::fmt::Write as _;
 
@@ -13,8 +14,35 @@ pub struct Series {
     pub label: String,
     /// Points.
     pub points: Vec<(f64, f64)>,
-    /// Index into [`PALETTE`] (a cell keeps its colour when another cell has no series).
+    /// Index into [`PALETTE`] (a cell keeps its colour when another cell has no series), or
+    /// [`INK`] for the data a model is drawn over.
     pub color: usize,
+    /// Drawn as dots (data), not a line (a model, a trace).
+    pub dots: bool,
+}
+
+/// The colour index of data: near-black, never a cell's colour.
+pub const INK: usize = usize::MAX;
+
+fn color(i: usize) -> &'static str {
+    if i == INK { "#24292f" } else { PALETTE[i % PALETTE.len()] }
+}
+
+/// How the axes of a chart are drawn.
+#[derive(Debug, Clone, Default)]
+pub struct Axes {
+    /// Label under the x axis.
+    pub xlabel: String,
+    /// Label beside the y axis (empty: none).
+    pub ylabel: String,
+    /// Logarithmic x axis (positive x only).
+    pub xlog: bool,
+    /// Logarithmic y axis: `Some` forces it, `None` takes it when the values are positive and
+    /// span more than three decades.
+    pub ylog: Option<bool>,
+    /// The y range shown (else the range of the values); what falls outside is clipped at the
+    /// frame, e.g. a model's far tail below the smallest datum.
+    pub yrange: Option<(f64, f64)>,
 }
 
 /// Round tick values covering `[lo, hi]` (about five).
@@ -39,10 +67,34 @@ fn label(x: f64) -> String {
     if x != 0.0 && (x.abs() >= 1e5 || x.abs() < 1e-3) { format!("{x:.0e}") } else { format!("{}", (x * 1e6).round() / 1e6) }
 }
 
-/// The chart as an `<svg>` element, `title` above it, `xlabel` under the x axis.
+/// Decade ticks of a log axis spanning `[l0, l1]` (log10 units), at most about eight: every
+/// decade, or every second or third when the span is wide.
+fn decades(l0: f64, l1: f64) -> Vec<f64> {
+    let (a, b) = (l0.ceil() as i64, l1.floor() as i64);
+    let step = ((b - a) / 8 + 1).max(1);
+    (a..=b).filter(|k| (k - a) % step == 0).map(|k| k as f64).collect()
+}
+
+/// `10^k` as SVG text (the exponent raised), 1 and 10 written out.
+fn power_label(k: f64) -> String {
+    match k as i64 {
+        0 => "1".into(),
+        1 => "10".into(),
+        k => format!(r#"10<tspan dy="-5" font-size="9">{k}</tspan>"#),
+    }
+}
+
+/// The chart as an `<svg>` element, `title` above it, `xlabel` under the x axis (a linear x
+/// axis; see [`overlay_axes`]).
 pub fn overlay(title: &str, xlabel: &str, series: &[Series]) -> String {
-    let (w, h, ml, mr, mt, mb) = (640.0, 300.0, 64.0, 16.0, 28.0, 40.0);
-    let pts = || series.iter().flat_map(|s| s.points.iter()).filter(|(x, y)| x.is_finite() && y.is_finite());
+    overlay_axes(title, &Axes { xlabel: xlabel.into(), ..Default::default() }, series)
+}
+
+/// The chart as an `<svg>` element with its legend: `title` above it, axes as `ax` says.
+pub fn overlay_axes(title: &str, ax: &Axes, series: &[Series]) -> String {
+    let (w, h, ml, mr, mt, mb) = (640.0, 300.0, if ax.ylabel.is_empty() { 64.0 } else { 78.0 }, 16.0, 28.0, 40.0);
+    let xok = |x: f64| x.is_finite() && (!ax.xlog || x > 0.0);
+    let pts = || series.iter().flat_map(|s| s.points.iter()).filter(|(x, y)| xok(*x) && y.is_finite());
     let (mut x0, mut x1, mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
     for &(x, y) in pts() {
         x0 = x0.min(x);
@@ -53,37 +105,65 @@ pub fn overlay(title: &str, xlabel: &str, series: &[Series]) -> String {
     if !x0.is_finite() {
         return format!(r#"<p class="muted">{}: no finite values</p>"#, esc(title));
     }
-    let log = y0 > 0.0 && y1 / y0 > 1e3;
+    if let Some((a, b)) = ax.yrange {
+        (y0, y1) = (a, b);
+    }
+    let log = ax.ylog.unwrap_or(y0 > 0.0 && y1 / y0 > 1e3);
+    if log && !(y0 > 0.0) {
+        // a forced log axis over values that reach 0: start at the smallest positive value
+        y0 = pts().map(|p| p.1).filter(|y| *y > 0.0).fold(f64::INFINITY, f64::min);
+        if !y0.is_finite() {
+            return format!(r#"<p class="muted">{}: no positive values for a logarithmic axis</p>"#, esc(title));
+        }
+    }
     let fy = |y: f64| if log { y.log10() } else { y };
+    let fx = |x: f64| if ax.xlog { x.log10() } else { x };
     let (ly0, ly1) = (fy(y0), fy(y1));
     let (ly0, ly1) = if ly1 > ly0 { (ly0, ly1) } else { (ly0 - 1.0, ly1 + 1.0) };
-    let (x0, x1) = if x1 > x0 { (x0, x1) } else { (x0 - 1.0, x1 + 1.0) };
-    let px = |x: f64| ml + (x - x0) / (x1 - x0) * (w - ml - mr);
+    let (lx0, lx1) = (fx(x0), fx(x1));
+    let (lx0, lx1) = if lx1 > lx0 { (lx0, lx1) } else { (lx0 - 1.0, lx1 + 1.0) };
+    let px = |x: f64| ml + (fx(x) - lx0) / (lx1 - lx0) * (w - ml - mr);
     let py = |y: f64| mt + (1.0 - (fy(y) - ly0) / (ly1 - ly0)) * (h - mt - mb);
-    let mut s = format!(r#"<svg class="chart" viewBox="0 0 {w} {h}" role="img" aria-label="{t}"><text x="{ml}" y="16" class="ct">{t}</text>"#, t = esc(title));
-    for t in ticks(x0, x1) {
+    // an id for the clip path, unique enough within a page (title and size of the data)
+    let clip = format!("c{:x}", title.bytes().chain(series.len().to_le_bytes()).fold(0xcbf29ce484222325u64, |a, b| (a ^ u64::from(b)).wrapping_mul(0x100000001b3)));
+    let mut s = format!(r#"<svg class="chart" viewBox="0 0 {w} {h}" role="img" aria-label="{t}"><defs><clipPath id="{clip}"><rect x="{ml}" y="{mt}" width="{}" height="{}"/></clipPath></defs><text x="{ml}" y="16" class="ct">{t}</text>"#, w - ml - mr, h - mt - mb, t = esc(title));
+    let xt: Vec<(f64, String)> = if ax.xlog { decades(lx0, lx1).into_iter().map(|k| (10f64.powf(k), power_label(k))).collect() } else { ticks(x0, x1).into_iter().map(|t| (t, label(t))).collect() };
+    for (t, l) in xt {
         let x = px(t);
-        let _ = write!(s, r#"<line x1="{x:.1}" x2="{x:.1}" y1="{mt}" y2="{}" class="grid"/><text x="{x:.1}" y="{}" class="tk" text-anchor="middle">{}</text>"#, h - mb, h - mb + 14.0, label(t));
+        let _ = write!(s, r#"<line x1="{x:.1}" x2="{x:.1}" y1="{mt}" y2="{}" class="grid"/><text x="{x:.1}" y="{}" class="tk" text-anchor="middle">{l}</text>"#, h - mb, h - mb + 15.0);
     }
-    let yt: Vec<f64> = if log { ticks(ly0, ly1).into_iter().filter(|t| t.fract() == 0.0).map(|t| 10f64.powf(t)).collect() } else { ticks(ly0, ly1) };
-    for t in yt {
+    let yt: Vec<(f64, String)> = if log { decades(ly0, ly1).into_iter().map(|k| (10f64.powf(k), power_label(k))).collect() } else { ticks(ly0, ly1).into_iter().map(|t| (t, label(t))).collect() };
+    for (t, l) in yt {
         let y = py(t);
-        let _ = write!(s, r#"<line x1="{ml}" x2="{}" y1="{y:.1}" y2="{y:.1}" class="grid"/><text x="{}" y="{:.1}" class="tk" text-anchor="end">{}</text>"#, w - mr, ml - 6.0, y + 4.0, label(t));
+        let _ = write!(s, r#"<line x1="{ml}" x2="{}" y1="{y:.1}" y2="{y:.1}" class="grid"/><text x="{}" y="{:.1}" class="tk" text-anchor="end">{l}</text>"#, w - mr, ml - 6.0, y + 4.0);
     }
-    let _ = write!(s, r#"<rect x="{ml}" y="{mt}" width="{}" height="{}" class="frame"/><text x="{}" y="{}" class="tk" text-anchor="middle">{}{}</text>"#, w - ml - mr, h - mt - mb, (ml + w - mr) / 2.0, h - 6.0, esc(xlabel), if log { " · y logarithmic" } else { "" });
+    let note = match (ax.xlog, log) {
+        (false, true) if ax.ylabel.is_empty() => " · y logarithmic",
+        _ => "",
+    };
+    let _ = write!(s, r#"<rect x="{ml}" y="{mt}" width="{}" height="{}" class="frame"/><text x="{}" y="{}" class="tk" text-anchor="middle">{}{note}</text>"#, w - ml - mr, h - mt - mb, (ml + w - mr) / 2.0, h - 4.0, esc(&ax.xlabel));
+    if !ax.ylabel.is_empty() {
+        let (cx, cy) = (14.0, (mt + h - mb) / 2.0);
+        let _ = write!(s, r#"<text x="{cx}" y="{cy}" class="tk" text-anchor="middle" transform="rotate(-90 {cx} {cy})">{}</text>"#, esc(&ax.ylabel));
+    }
+    let _ = write!(s, r#"<g clip-path="url(#{clip})">"#);
     for se in series {
-        let c = PALETTE[se.color % PALETTE.len()];
-        let d: Vec<String> = se.points.iter().filter(|(x, y)| x.is_finite() && y.is_finite() && (!log || *y > 0.0)).map(|&(x, y)| format!("{:.1},{:.1}", px(x), py(y))).collect();
-        if d.len() == 1 {
-            let _ = write!(s, r#"<circle cx="{}" cy="{}" r="3" fill="{c}"/>"#, d[0].split(',').next().unwrap_or("0"), d[0].split(',').nth(1).unwrap_or("0"));
+        let c = color(se.color);
+        let d: Vec<(f64, f64)> = se.points.iter().filter(|(x, y)| xok(*x) && y.is_finite() && (!log || *y > 0.0)).map(|&(x, y)| (px(x), py(y))).collect();
+        if se.dots || d.len() == 1 {
+            for (x, y) in d {
+                let _ = write!(s, r#"<circle cx="{x:.1}" cy="{y:.1}" r="{}" fill="{c}"/>"#, if se.dots { 2.2 } else { 3.0 });
+            }
         } else {
+            let d: Vec<String> = d.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
             let _ = write!(s, r#"<polyline points="{}" fill="none" stroke="{c}" stroke-width="1.6"/>"#, d.join(" "));
         }
     }
-    s.push_str("</svg>");
+    s.push_str("</g></svg>");
     let mut legend = String::from(r#"<ul class="legend">"#);
     for se in series {
-        let _ = write!(legend, r#"<li><svg width="18" height="10"><line x1="0" x2="18" y1="5" y2="5" stroke="{}" stroke-width="3"/></svg>{}</li>"#, PALETTE[se.color % PALETTE.len()], esc(&se.label));
+        let mark = if se.dots { format!(r#"<circle cx="9" cy="5" r="3" fill="{}"/>"#, color(se.color)) } else { format!(r#"<line x1="0" x2="18" y1="5" y2="5" stroke="{}" stroke-width="3"/>"#, color(se.color)) };
+        let _ = write!(legend, r#"<li><svg width="18" height="10">{mark}</svg>{}</li>"#, esc(&se.label));
     }
     legend.push_str("</ul>");
     format!(r#"<figure class="chartbox">{s}{legend}</figure>"#)

@@ -11,6 +11,7 @@ pub mod chart;
 pub mod experiments;
 pub mod files;
 pub mod html;
+pub mod fits;
 pub mod index;
 pub mod live;
 pub mod pages;

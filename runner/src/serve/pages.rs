@@ -318,7 +318,7 @@ fn data_charts(rec: &Value) -> String {
     if let Some(m) = rec["response"]["data"].as_object() {
         for (k, v) in m {
             if let Some(pts) = series_of(v) {
-                out.push_str(&overlay(&format!("data.{k}"), "index", &[Series { label: stored_value(&rec["cell_id"]).chars().take(12).collect(), points: pts, color: 0 }]));
+                out.push_str(&overlay(&format!("data.{k}"), "index", &[Series { label: stored_value(&rec["cell_id"]).chars().take(12).collect(), points: pts, color: 0, dots: false }]));
             }
         }
     }
@@ -503,11 +503,12 @@ pub async fn compare(State(st): State<ServeState>, UrlPath(exp): UrlPath<String>
         if !keys.is_empty() {
             b.push_str(r#"<h2>Overlaid data</h2><div class="figs">"#);
             for k in keys {
-                let series: Vec<Series> = cells.iter().enumerate().filter_map(|(i, c)| series_of(&c.record["response"]["data"][&k]).map(|p| Series { label: label(c), points: p, color: i })).collect();
+                let series: Vec<Series> = cells.iter().enumerate().filter_map(|(i, c)| series_of(&c.record["response"]["data"][&k]).map(|p| Series { label: label(c), points: p, color: i, dots: false })).collect();
                 b.push_str(&overlay(&format!("data.{k}"), "index", &series));
             }
             b.push_str("</div>");
         }
+        b.push_str(&super::fits::section(&dir, st.data_root(), &cells, &label));
         // figures side by side, by artifact name
         let mut figs: std::collections::BTreeMap<String, Vec<(String, String)>> = Default::default();
         for c in &cells {
