@@ -394,7 +394,8 @@ fn a_hundred_thousand_cell_experiment_opens() {
 /// The compare page of histfit fits draws every compared cell's mixture over the histogram it
 /// was fitted to (a generated dataset, found as a replay finds it): one PDF and one CDF chart,
 /// the data as dots on histfit's plot grid, one line per cell in the cell's colour, a legend
-/// entry each; when the data no longer has the recorded hash, the mixtures are still drawn
+/// entry each; the objective traces are overlaid per iterate and against time; when the data
+/// no longer has the recorded hash, the mixtures are still drawn
 /// and a note says why the data is not.
 #[test]
 fn compare_overlays_fitted_mixtures_on_their_histogram() {
@@ -421,6 +422,7 @@ column = "flows"
 families = { uniform = 2, lognorm = 2 }
 iterations = 30
 plots = false
+trace = true
 [sweep]
 "f.fitter" = ["em-compat", "em-binned"]
 "#,
@@ -437,6 +439,10 @@ plots = false
     let s = serve(&results, "127.0.0.1:0", &[]);
     let page = get(&s, &format!("/e/fits/compare?cells={}", ids.join(",")));
     assert_eq!(page.status, 200);
+    // the objective traces, per iterate and against time, one line per cell
+    let traces = page.body.split("Fitted mixtures over the data").next().unwrap();
+    let timed = traces.split("data.trace against time").nth(2).expect("a trace chart against time");
+    assert_eq!(timed.split("</figure>").next().unwrap().matches("<polyline").count(), 2);
     let sec = page.body.split("Fitted mixtures over the data").nth(1).unwrap_or_else(|| panic!("no mixture section: {}", &page.body[..page.body.len().min(2000)]));
     let charts: Vec<&str> = sec.split("<figure class=\"chartbox\">").skip(1).collect();
     assert_eq!(charts.len(), 2, "one PDF and one CDF chart");

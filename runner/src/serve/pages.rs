@@ -505,6 +505,19 @@ pub async fn compare(State(st): State<ServeState>, UrlPath(exp): UrlPath<String>
             for k in keys {
                 let series: Vec<Series> = cells.iter().enumerate().filter_map(|(i, c)| series_of(&c.record["response"]["data"][&k]).map(|p| Series { label: label(c), points: p, color: i, dots: false })).collect();
                 b.push_str(&overlay(&format!("data.{k}"), "index", &series));
+                // an objective trace also against time: a fitter benchmark compares fitters
+                // per second, not per iteration (iterates spread evenly over the cell's wall
+                // time, as the fit-benchmark report does)
+                if k == "trace" {
+                    let timed: Vec<Series> = series.iter().filter_map(|se| {
+                        let wall = cells[se.color].record["timing"]["wall_s"].as_f64().filter(|w| *w > 0.0)?;
+                        let per = wall / se.points.len() as f64;
+                        Some(Series { label: se.label.clone(), points: se.points.iter().enumerate().map(|(j, p)| ((j + 1) as f64 * per, p.1)).collect(), color: se.color, dots: false })
+                    }).collect();
+                    if !timed.is_empty() {
+                        b.push_str(&overlay("data.trace against time", "time, s (the cell's wall time spread evenly over its iterates)", &timed));
+                    }
+                }
             }
             b.push_str("</div>");
         }
