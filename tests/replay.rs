@@ -68,7 +68,7 @@ fn replay_testplug_cells_identical_tampered_different_other_build_warns() {
     // not a cell record
     let o = run(&["replay", m.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(3), "{}", out(&o));
-    assert!(out(&o).contains("not a JSON cell record"), "{}", out(&o));
+    assert!(out(&o).contains("not a flowlab cell record"), "{}", out(&o));
 }
 
 /// One task cell of each plugin used by a shipped experiment that needs no data directory

@@ -1,11 +1,11 @@
-//! The committed manifest schema equals the generated one, and every experiment manifest
-//! points at it.
+//! The committed schemas (manifest, cell record, run context) equal the generated ones, every
+//! experiment manifest points at its schema, and stored results validate against theirs.
 use crate::common::*;
 
 #[test]
 fn committed_schema_is_current() {
     let o = run(&["schema", "--check"]);
-    assert!(o.status.success(), "schemas/manifest.schema.json is stale: run `cargo run -- schema`\n{}", stderr(&o));
+    assert!(o.status.success(), "schemas/*.schema.json are stale: run `cargo run -- schema`\n{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(repo().join("schemas/manifest.schema.json")).unwrap()).unwrap();
     assert_eq!(v["$schema"], "http://json-schema.org/draft-07/schema#");
     assert!(v["properties"]["experiment"].is_object());
@@ -114,4 +114,63 @@ fn taplo_reports_each_settings_error_at_its_key() {
             assert!(ok, "{}: {out}", f.display());
         }
     }
+}
+
+/// The result contract (runner/src/record.rs): every stored cell record, every line of
+/// `results.jsonl` and `.flowlab-run.json` of a run with ok and failed cells, a dataset cell
+/// and a task cell validate against the committed schemas with an independent Draft-07
+/// validator (Python `jsonschema`); a record with a foreign key does not, and the runner's own
+/// reader names that key.
+#[test]
+fn stored_results_validate_against_the_result_schemas() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, results) = crate::serve::probe_fixture(tmp.path());
+    let o = run(&["run", repo().join("experiments/quickstart.toml").to_str().unwrap(), "--results", results.to_str().unwrap(), "-q", "--no-env", "--no-report"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // the typed reader: a foreign key is an error naming it
+    let probe = results.join("probe");
+    let one = std::fs::read_dir(&probe).unwrap().map(|e| e.unwrap().path()).find(|p| p.extension().is_some_and(|e| e == "json") && !p.file_name().unwrap().to_string_lossy().starts_with('.')).unwrap();
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&one).unwrap()).unwrap();
+    let text = std::fs::read(&one).unwrap();
+    let rec = flowlab::record::CellRecord::from_slice(&text).unwrap();
+    assert_eq!(rec.to_bytes().unwrap(), text, "a record read and written again is the same bytes");
+    v["provenance"]["plugin"]["sah256"] = "x".into();
+    let e = flowlab::record::CellRecord::from_slice(&serde_json::to_vec(&v).unwrap()).unwrap_err();
+    assert!(e.contains("provenance.plugin") && e.contains("sah256"), "{e}");
+    let Some(py) = python_with("jsonschema") else { return };
+    let script = r#"
+import json, glob, sys, jsonschema
+cell = json.load(open(sys.argv[1] + '/schemas/cell.schema.json'))
+run = json.load(open(sys.argv[1] + '/schemas/run.schema.json'))
+for s in (cell, run):
+    jsonschema.Draft7Validator.check_schema(s)
+vc, vr = jsonschema.Draft7Validator(cell), jsonschema.Draft7Validator(run)
+bad, n = 0, 0
+docs = []
+for d in sorted(glob.glob(sys.argv[2] + '/*/')):
+    for f in sorted(glob.glob(d + '*.json')):
+        docs.append((vc, f, json.load(open(f))))
+    for i, l in enumerate(open(d + 'results.jsonl')):
+        docs.append((vc, d + 'results.jsonl:%d' % (i + 1), json.loads(l)))
+    docs.append((vr, d + '.flowlab-run.json', json.load(open(d + '.flowlab-run.json'))))
+kinds = set()
+for v, name, doc in docs:
+    n += 1
+    if v is vc:
+        kinds.add((doc['kind'], doc['status']))
+    for e in v.iter_errors(doc):
+        bad += 1
+        print(name, e.message, list(e.path))
+if kinds != {('task', 'ok'), ('task', 'failed'), ('dataset', 'ok')}:
+    print('kinds seen', kinds); bad += 1
+doc = docs[0][2]
+doc['provenance']['plugin']['sah256'] = 'x'
+if not list(vc.iter_errors(doc)):
+    print('a foreign key was not rejected'); bad += 1
+print(n, 'documents')
+sys.exit(1 if bad else 0)
+"#;
+    let o = std::process::Command::new(&py).args(["-c", script, repo().to_str().unwrap(), results.to_str().unwrap()]).output().unwrap();
+    assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("documents"));
 }

@@ -79,11 +79,10 @@ fn cell_files(dir: &Path) -> Result<Vec<PathBuf>, BrowseError> {
 /// Reads one cell file; the error names the file and why (unreadable, not JSON, not a cell).
 pub fn read_cell(path: &Path) -> Result<Cell, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let record: Value = serde_json::from_slice(&bytes).map_err(|e| format!("{}: not JSON: {e}", path.display()))?;
-    if !record.get("cell_id").is_some_and(Value::is_string) {
-        return Err(format!("{}: not a flowlab cell record (no cell_id)", path.display()));
-    }
-    Ok(Cell { path: path.to_path_buf(), record })
+    // read through the contract's type (runner/src/record.rs): a file that is not a cell
+    // record is named with the key that is wrong
+    let typed = crate::record::CellRecord::from_slice(&bytes).map_err(|e| format!("{}: not a flowlab cell record: {e}", path.display()))?;
+    Ok(Cell { path: path.to_path_buf(), record: typed.to_value() })
 }
 
 /// Whether a directory looks like an experiment: a run context or at least one cell file.

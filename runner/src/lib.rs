@@ -30,6 +30,7 @@ pub mod manifest;
 pub mod oneline;
 pub mod paths;
 pub mod plan;
+pub mod record;
 pub mod replay;
 pub mod report;
 pub mod report_context;

@@ -302,7 +302,9 @@ enum Cmd {
     /// flow-models' commands with flow-models' flags (hist, summary, fit, plot, generate).
     #[command(flatten)]
     FlowModels(flowlab::oneline::OneLine),
-    /// Write the manifest JSON Schema with every plugin's settings merged in.
+    /// Write the manifest JSON Schema with every plugin's settings merged in, and beside it the
+    /// result contract's schemas (`cell.schema.json`: a stored cell record and a line of
+    /// `results.jsonl`; `run.schema.json`: `.flowlab-run.json`).
     Schema {
         /// Output file.
         #[arg(long, default_value = "schemas/manifest.schema.json")]
@@ -837,19 +839,33 @@ fn cmd_diff(root: &Path, a: &str, b: &str) -> Result<u8, Error> {
 
 fn cmd_schema(output: &Path, check: bool) -> Result<u8, Error> {
     let plugins = flowlab::schema::schema_plugins();
-    let v = flowlab::schema::manifest_schema(&plugins);
-    let mut text = serde_json::to_string_pretty(&v).unwrap_or_default();
-    text.push('\n');
+    // the manifest's schema, and beside it the result contract's (runner/src/record.rs)
+    let dir = output.parent().unwrap_or(Path::new(""));
+    let files = [
+        (output.to_path_buf(), flowlab::schema::manifest_schema(&plugins)),
+        (dir.join("cell.schema.json"), flowlab::record::schema_of::<flowlab::record::CellRecord>()),
+        (dir.join("run.schema.json"), flowlab::record::schema_of::<flowlab::record::RunContext>()),
+    ];
+    let mut stale = Vec::new();
+    for (path, v) in &files {
+        let mut text = serde_json::to_string_pretty(v).unwrap_or_default();
+        text.push('\n');
+        if check {
+            if std::fs::read_to_string(path).unwrap_or_default() != text {
+                stale.push(path.display().to_string());
+            }
+        } else {
+            flowlab::store::atomic_write(path, text.as_bytes())?;
+        }
+    }
     if check {
-        let cur = std::fs::read_to_string(output).unwrap_or_default();
-        if cur != text {
-            flowlab::note!("{} is out of date; run `flowlab schema`", output.display());
+        if !stale.is_empty() {
+            flowlab::note!("{} out of date; run `flowlab schema`", stale.join(", "));
             return Ok(exit::FAILED_CELLS);
         }
         return Ok(0);
     }
-    flowlab::store::atomic_write(output, text.as_bytes())?;
-    flowlab::note!("wrote {} ({} plugins: {})", output.display(), plugins.len(), plugins.iter().map(|p| p.name()).collect::<Vec<_>>().join(", "));
+    flowlab::note!("wrote {} ({} plugins: {}) and the result schemas {}, {}", output.display(), plugins.len(), plugins.iter().map(|p| p.name()).collect::<Vec<_>>().join(", "), files[1].0.display(), files[2].0.display());
     Ok(0)
 }
 

@@ -439,7 +439,7 @@ fn artifacts(plan: &Plan, store: &Store, kind: CellKind) -> Result<Vec<(String, 
     let cell = plan.cells.iter().find(|c| c.kind == kind).ok_or_else(|| Error::Other("the one-line manifest planned no cell".into()))?;
     let rec = store.read(&cell.id)?.ok_or_else(|| Error::Other(format!("cell {} has no stored record", cell.id)))?;
     let dir = store.artifact_dir(&cell.id);
-    let list = rec.pointer("/response/artifacts").and_then(Value::as_array).cloned().unwrap_or_default();
+    let list = rec.response.get("artifacts").and_then(Value::as_array).cloned().unwrap_or_default();
     Ok(list
         .iter()
         .filter_map(|a| Some((a.get("name")?.as_str()?.to_string(), dir.join(a.get("path")?.as_str()?))))

@@ -287,7 +287,7 @@ pub fn status(plan: &Plan, store: &Store) -> StatusCounts {
             Stored::Missing => s.missing += 1,
             Stored::Failed => {
                 s.failed += 1;
-                let msg = store.read(&c.id).ok().flatten().and_then(|v| v["error"]["message"].as_str().map(str::to_string)).unwrap_or_default();
+                let msg = store.read(&c.id).ok().flatten().and_then(|v| v.error.map(|e| e.message)).unwrap_or_default();
                 s.failures.push((c.id.clone(), c.task.to_string(), msg));
             }
         }

@@ -5,8 +5,8 @@ use serde_json::{Map, Value};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Schema tag of a cell file.
-pub const CELL_SCHEMA: &str = "flowlab.cell/1";
+pub use crate::record::CELL_SCHEMA;
+use crate::record::{CellRecord, Status};
 
 /// The results directory of one experiment.
 #[derive(Debug, Clone)]
@@ -125,12 +125,10 @@ impl Store {
 
     /// Reads a cell file; `Ok(None)` when absent. A file that does not parse is reported
     /// as corrupt (the caller treats it as missing and reruns the cell).
-    pub fn read(&self, id: &str) -> Result<Option<Value>, StoreError> {
+    pub fn read(&self, id: &str) -> Result<Option<CellRecord>, StoreError> {
         let p = self.cell_path(id);
         match std::fs::read(&p) {
-            Ok(b) => serde_json::from_slice::<Value>(&b)
-                .map(Some)
-                .map_err(|e| StoreError::Corrupt { path: p, message: e.to_string() }),
+            Ok(b) => CellRecord::from_slice(&b).map(Some).map_err(|message| StoreError::Corrupt { path: p, message }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(StoreError::Io { path: p, source: e }),
         }
@@ -160,15 +158,15 @@ impl Store {
     pub fn status(&self, id: &str, plugin_sha256: &str) -> Stored {
         match self.read(id) {
             Ok(Some(v)) => {
-                if v["schema"] != CELL_SCHEMA {
+                if v.schema != CELL_SCHEMA {
                     Stored::Missing
-                } else if v["status"] != "ok" {
+                } else if v.status != Status::Ok {
                     Stored::Failed
-                } else if !self.artifacts_present(id, &v) {
+                } else if !self.artifacts_present(id, &v.response) {
                     // an `ok` record whose artifacts are gone (a kill during an older
                     // --force run, a hand deletion) is not done
                     Stored::Missing
-                } else if v["provenance"]["plugin"]["sha256"] != plugin_sha256 {
+                } else if v.provenance.plugin.sha256 != plugin_sha256 {
                     Stored::Stale
                 } else {
                     Stored::Cached
@@ -194,16 +192,15 @@ impl Store {
         }
     }
 
-    /// Whether every artifact a record lists is in the cell's artifact directory.
-    fn artifacts_present(&self, id: &str, record: &Value) -> bool {
+    /// Whether every artifact a response lists is in the cell's artifact directory.
+    fn artifacts_present(&self, id: &str, response: &Value) -> bool {
         let dir = self.artifact_dir(id);
-        record["response"]["artifacts"].as_array().is_none_or(|a| a.iter().all(|x| x["path"].as_str().is_some_and(|p| dir.join(p).exists())))
+        response["artifacts"].as_array().is_none_or(|a| a.iter().all(|x| x["path"].as_str().is_some_and(|p| dir.join(p).exists())))
     }
 
     /// Writes a cell record atomically (pretty JSON, trailing newline).
-    pub fn write(&self, id: &str, record: &Value) -> Result<(), StoreError> {
-        let mut bytes = serde_json::to_vec_pretty(record).map_err(|e| StoreError::Corrupt { path: self.cell_path(id), message: e.to_string() })?;
-        bytes.push(b'\n');
+    pub fn write(&self, id: &str, record: &CellRecord) -> Result<(), StoreError> {
+        let bytes = record.to_bytes().map_err(|e| StoreError::Corrupt { path: self.cell_path(id), message: e.to_string() })?;
         self.guard(&self.cell_path(id))?;
         atomic_write(&self.cell_path(id), &bytes)
     }
@@ -216,7 +213,7 @@ impl Store {
 
     /// A cell record, or `None` when the file is absent or does not parse (that cell is then
     /// treated as missing).
-    pub fn read_valid(&self, id: &str) -> Result<Option<Value>, StoreError> {
+    pub fn read_valid(&self, id: &str) -> Result<Option<CellRecord>, StoreError> {
         match self.read(id) {
             Err(StoreError::Corrupt { .. }) => Ok(None),
             other => other,
@@ -244,13 +241,11 @@ impl Store {
         let mut n = 0;
         for id in ids {
             let Some(r) = self.read_valid(id)? else { continue };
-            if let Some(m) = r["point"].as_object() {
-                point_keys.extend(m.keys().cloned());
-            }
-            if let Some(m) = r["response"]["metrics"].as_object() {
+            point_keys.extend(r.point.keys().cloned());
+            if let Some(m) = r.response["metrics"].as_object() {
                 metric_keys.extend(m.keys().cloned());
             }
-            setting_keys.extend(effective_settings(&r, defaults).into_iter().map(|(k, _)| k));
+            setting_keys.extend(effective_settings(&r.task, &r.plugin, &r.capability, &r.settings, defaults).into_iter().map(|(k, _)| k));
             line.clear();
             serde_json::to_writer(&mut line, &r).map_err(|e| StoreError::Corrupt { path: jsonl_path.clone(), message: e.to_string() })?;
             line.push(b'\n');
@@ -272,7 +267,7 @@ impl Store {
         let io = |e| StoreError::Io { path: jsonl_path.clone(), source: e };
         let lines = std::io::BufReader::new(std::fs::File::open(&jsonl_path).map_err(io)?);
         for l in std::io::BufRead::lines(lines) {
-            let r: Value = serde_json::from_str(&l.map_err(io)?).map_err(|e| StoreError::Corrupt { path: jsonl_path.clone(), message: e.to_string() })?;
+            let r = CellRecord::from_slice(l.map_err(io)?.as_bytes()).map_err(|message| StoreError::Corrupt { path: jsonl_path.clone(), message })?;
             csv.write(csv_row(&r, &point_keys, &setting_keys, &metric_keys, defaults).as_bytes())?;
         }
         csv.commit()?;
@@ -284,10 +279,9 @@ impl Store {
 /// over the capability's defaults, tables flattened (`fit.families.lognorm`), lists and
 /// scalars as compact JSON text (strings bare). A `null` default (decided by the plugin from
 /// other settings) is left out.
-fn effective_settings(r: &Value, defaults: &dyn Fn(&str, &str) -> Map<String, Value>) -> Vec<(String, String)> {
-    let (Some(task), Some(plugin), Some(cap)) = (r["task"].as_str(), r["plugin"].as_str(), r["capability"].as_str()) else { return Vec::new() };
+fn effective_settings(task: &str, plugin: &str, cap: &str, settings: &Value, defaults: &dyn Fn(&str, &str) -> Map<String, Value>) -> Vec<(String, String)> {
     let mut all = defaults(plugin, cap);
-    if let Some(m) = r["settings"].as_object() {
+    if let Some(m) = settings.as_object() {
         for (k, v) in m {
             all.insert(k.clone(), v.clone());
         }
@@ -311,24 +305,26 @@ fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
 }
 
 /// One `results.csv` line of record `r`.
-fn csv_row(r: &Value, point_keys: &std::collections::BTreeSet<String>, setting_keys: &std::collections::BTreeSet<String>, metric_keys: &std::collections::BTreeSet<String>, defaults: &dyn Fn(&str, &str) -> Map<String, Value>) -> String {
+fn csv_row(r: &CellRecord, point_keys: &std::collections::BTreeSet<String>, setting_keys: &std::collections::BTreeSet<String>, metric_keys: &std::collections::BTreeSet<String>, defaults: &dyn Fn(&str, &str) -> Map<String, Value>) -> String {
     let s = |v: &Value| match v {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
         other => other.to_string(),
     };
-    let resp = &r["response"];
+    let resp = &r.response;
     let term = match &resp["termination"] {
         Value::Object(o) => o.iter().next().map(|(k, v)| format!("{k}: {}", s(v))).unwrap_or_default(),
         v => s(v),
     };
-    let row = [s(&r["cell_id"]), s(&r["task"]), s(&r["plugin"]), s(&r["capability"]), s(&r["dataset"]["id"]), s(&r["replicate"]), s(&r["status"]), s(&resp["iterations"]), s(&resp["evaluations"]), term, s(&r["timing"]["wall_s"])];
+    let field = |m: &Map<String, Value>, k: &str| m.get(k).map(s).unwrap_or_default();
+    let dataset = r.dataset.as_ref().map(|d| d.id.clone()).unwrap_or_default();
+    let row = [r.cell_id.clone(), r.task.clone(), r.plugin.clone(), r.capability.clone(), dataset, r.replicate.to_string(), r.status.as_str().to_string(), s(&resp["iterations"]), s(&resp["evaluations"]), term, field(&r.timing, "wall_s")];
     let mut csv = row.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",");
     for k in point_keys {
         csv.push(',');
-        csv.push_str(&csv_field(&s(&r["point"][k])));
+        csv.push_str(&csv_field(&field(&r.point, k)));
     }
-    let settings: std::collections::BTreeMap<String, String> = effective_settings(r, defaults).into_iter().collect();
+    let settings: std::collections::BTreeMap<String, String> = effective_settings(&r.task, &r.plugin, &r.capability, &r.settings, defaults).into_iter().collect();
     for k in setting_keys {
         csv.push(',');
         csv.push_str(&csv_field(settings.get(k).map(String::as_str).unwrap_or("")));
@@ -344,16 +340,4 @@ fn csv_row(r: &Value, point_keys: &std::collections::BTreeSet<String>, setting_k
 /// RFC 4180 quoting where needed.
 pub fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
-}
-
-/// Build provenance of this runner binary.
-pub fn runner_provenance() -> Value {
-    serde_json::json!({
-        "flowlab_version": env!("CARGO_PKG_VERSION"),
-        "git_commit": env!("FLOWLAB_GIT_COMMIT"),
-        "git_dirty": match env!("FLOWLAB_GIT_DIRTY") { "true" => serde_json::Value::Bool(true), "false" => serde_json::Value::Bool(false), _ => serde_json::Value::Null },
-        "rustc": env!("FLOWLAB_RUSTC"),
-        "target": env!("FLOWLAB_TARGET"),
-        "profile": env!("FLOWLAB_PROFILE"),
-    })
 }

@@ -155,6 +155,7 @@ pub struct DatasetRef {
 
 /// Experiment-level metadata handed to every cell (for report captions and table metadata).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ExperimentInfo {
     /// `[experiment] name`.
     pub name: String,
@@ -197,6 +198,7 @@ pub struct Request {
 
 /// Why an iterative computation stopped (argmin-style).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Termination {
     /// Not iterative / single pass.
@@ -220,6 +222,7 @@ pub enum Termination {
 
 /// A file a cell wrote, relative to its `output_dir`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Artifact {
     /// Logical name (e.g. `summary.tex`, `dataset`).
     pub name: String,
@@ -232,6 +235,7 @@ pub struct Artifact {
 
 /// The answer for one cell.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Response {
     /// Scalar metrics (numbers through [`crate::json::num`] so NaN/Inf survive).
     #[serde(default)]
@@ -264,6 +268,7 @@ pub struct Response {
 
 /// Error category.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// Bad settings (the manifest should change).
@@ -281,6 +286,7 @@ pub enum ErrorKind {
 /// A typed plugin error; `path` is the settings key path (`families.lognorm`) when known, so
 /// the host can point at the manifest line.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, thiserror::Error)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[error("{message}")]
 pub struct PluginError {
     /// Category.

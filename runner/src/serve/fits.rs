@@ -47,7 +47,8 @@ pub fn section(dir: &Path, data_dir: Option<&Path>, cells: &[Cell], label: &dyn 
         };
         let column = r["settings"]["column"].as_str().unwrap_or("flows").to_string();
         let dataset = r["dataset"]["id"].as_str().unwrap_or("").to_string();
-        let path = match resolve_dataset(dir, r, &ctx, &opts) {
+        let used: Option<crate::record::DatasetUse> = serde_json::from_value(r["dataset"].clone()).ok();
+        let path = match resolve_dataset(dir, used.as_ref(), &ctx, &opts) {
             Ok(Some(d)) => Some(std::path::PathBuf::from(d.path)),
             Ok(None) => None,
             Err(e) => {
