@@ -48,6 +48,28 @@ fn lstm_quickstart_figures_pass_the_style_checks() {
         assert!(stems.iter().any(|s| s == f), "{f}.svg missing from {stems:?}");
     }
     assert!(stems.iter().any(|s| s.starts_with("pred_epoch")), "{stems:?}");
+    // the prediction grid for the report: one groupplot sized for the page, one legend
+    let art = std::fs::read_dir(tmp.path().join("lstm-quickstart/artifacts")).unwrap().flatten().map(|e| e.path()).find(|d| d.join("loss.svg").is_file()).expect("the network cell's artifacts");
+    // the last epoch's (the report shows that one; the manifest trains 20 epochs)
+    let pgf = art.join("pred_epoch20.pgf");
+    let t = std::fs::read_to_string(&pgf).unwrap();
+    assert_eq!(t.matches("\\begin{groupplot}").count(), 1, "{t}");
+    assert_eq!(t.matches("\\nextgroupplot").count(), 6, "3 traffics x (train, test): {t}");
+    assert_eq!(t.matches("\\addlegendentry").count(), 2, "one legend (true, predicted): {t}");
+    assert!(t.contains("xlabels at=edge bottom") && t.contains("scale only axis"), "{t}");
+    // the report inputs it and compiles (where pdflatex is installed; CI installs it)
+    let report = tmp.path().join("lstm-quickstart/report");
+    let tex = std::fs::read_to_string(report.join("lstm-quickstart.tex")).unwrap();
+    let input = format!("\\input{{../artifacts/{}/{}}}", art.file_name().unwrap().to_string_lossy(), pgf.file_name().unwrap().to_string_lossy());
+    assert!(tex.contains(&input), "the report does not {input}");
+    if std::process::Command::new("pdflatex").arg("--version").output().is_ok() {
+        for _ in 0..2 {
+            let o = std::process::Command::new("pdflatex").current_dir(&report).args(["-interaction=nonstopmode", "-halt-on-error", "lstm-quickstart.tex"]).output().unwrap();
+            assert!(o.status.success(), "pdflatex: {}", String::from_utf8_lossy(&o.stdout));
+        }
+        let log = std::fs::read_to_string(report.join("lstm-quickstart.log")).unwrap();
+        assert!(!log.contains("multiply defined") && !log.contains("Overfull"), "{log}");
+    }
 }
 
 #[test]

@@ -223,6 +223,14 @@ pub fn symlog(x: f64) -> f64 {
     x.signum() * x.abs().ln_1p() / std::f64::consts::LN_10
 }
 
+/// The TeX label of a symmetric-log tick at 0 or ±10^k: `0`, `10^{2}`, `-10^{1}`.
+pub fn symlog_label(v: f64) -> String {
+    if v == 0.0 {
+        return "0".into();
+    }
+    format!("{}10^{{{}}}", if v < 0.0 { "-" } else { "" }, v.abs().log10().round())
+}
+
 /// Average ranks (ties share the mean rank), 1-based.
 fn ranks(v: &[f64]) -> Vec<f64> {
     let mut idx: Vec<usize> = (0..v.len()).collect();
@@ -462,11 +470,9 @@ fn summarise(s: &StudySettings, users: &[UserResult], rows: u64, has_ports: bool
     r.metrics.insert("fitted".into(), json!(fit_rows.iter().filter(|x| !x["selected"].is_null()).count()));
     r.metrics.insert("spearman_alpha_pi".into(), num(rho));
     r.data.insert("per_bin".into(), json!(per_bin));
-    // the ln BF axes of Figs. 2-3 are symmetric-log: tick positions and their labels
-    let ticks: Vec<Value> = [-1000.0, -100.0, -10.0, 0.0, 10.0, 100.0, 1000.0, 10_000.0, 100_000.0]
-        .iter()
-        .map(|&v: &f64| json!({"pos": num(symlog(v)), "label": if v.abs() < 1000.0 { format!("{v}") } else { format!("{}10^{{{}}}", if v < 0.0 { "-" } else { "" }, v.abs().log10().round()) }}))
-        .collect();
+    // the ln BF axes of Figs. 2-3 are symmetric-log: tick positions and their labels, every
+    // one but 0 as ±10^k (one format on the axis, docs/figures.md)
+    let ticks: Vec<Value> = [-1000.0, -100.0, -10.0, 0.0, 10.0, 100.0, 1000.0, 10_000.0, 100_000.0].iter().map(|&v: &f64| json!({"pos": num(symlog(v)), "label": symlog_label(v)})).collect();
     r.data.insert("symlog".into(), json!({"ticks": ticks, "threshold": s.selection.threshold, "threshold_pos": num(symlog(s.selection.threshold))}));
     r.data.insert("rows".into(), json!(fit_rows));
     r.data.insert("hist_bin_seconds".into(), json!(s.hist_bin_seconds));
@@ -645,6 +651,8 @@ mod tests {
     fn symlog_and_table2_prediction() {
         assert_eq!(symlog(0.0), 0.0);
         assert!((symlog(9.0) - 1.0).abs() < 1e-15 && (symlog(-99.0) + 2.0).abs() < 1e-15);
+        let labels: Vec<String> = [-100.0, -10.0, 0.0, 10.0, 1000.0].into_iter().map(symlog_label).collect();
+        assert_eq!(labels, ["-10^{2}", "-10^{1}", "0", "10^{1}", "10^{3}"]);
         assert_eq!(table2_predicted(Model::EP, 1000.0), (0.81, 1000));
         assert_eq!(table2_predicted(Model::EP, 4999.0), (0.81, 1000));
         assert_eq!(table2_predicted(Model::EP, 100.0), (0.64, 500));

@@ -313,6 +313,13 @@ fn formats_single_and_determinism_through_the_capability() {
     // default: SVG and PNG both
     let (_, r) = run(json!({}));
     assert_eq!(r.artifacts.len(), 14);
+    // `pgf`: each figure also as pgfplots for a TeX report, the same curves and legend
+    let (out, r) = run(json!({"mixture_dir": dir.path(), "format": "png", "pgf": true}));
+    let pgfs: Vec<&str> = r.artifacts.iter().filter(|a| a.kind == "pgf").map(|a| a.path.as_str()).collect();
+    assert_eq!(pgfs, ["cdf.pgf", "pdf-flows.pgf", "pdf-packets.pgf", "pdf-octets.pgf", "avg-packets.pgf", "avg-octets.pgf", "avg-packet_size.pgf"]);
+    assert_eq!(r.artifacts.len(), 14);
+    let t = std::fs::read_to_string(out.path().join("pdf-flows.pgf")).unwrap();
+    assert!(t.contains("xmode=log") && t.contains("ymode=log") && t.contains("{model (mixture)}"), "{t}");
 }
 
 #[test]

@@ -2,8 +2,9 @@
 //! (plugins/figure: the shared style of docs/figures.md), without the original's two plotting bugs
 //! (the "true" series is the truth, and test panels draw test traffics).
 //!
-//! 1. `pred_epoch{E}`: 2 × n grid, predicted vs true feature (default 7, frame length) over the
-//!    sequence for n train (top) and n test (bottom) traffics, per evaluated epoch;
+//! 1. `pred_epoch{E}`: n × 2 grid, predicted vs true feature (default 7, frame length) over the
+//!    sequence for n train (left) and n test (right) traffics, per evaluated epoch (also as
+//!    `.pgf`: one grid with one legend, for the report);
 //! 2. `acc_dist_{key}`: (a) mean and median cosine over epochs, train and validation, with the
 //!    final values; (b), (c) per-traffic mean cosine at the final evaluation, train and test;
 //! 3. `loss`: training and validation loss per epoch;
@@ -97,7 +98,17 @@ pub fn predictions(dir: &Path, epoch: u64, label: &str, train: &[Sample], test: 
             panels.push(p);
         }
     }
-    write(dir, &Figure { name: format!("pred_epoch{epoch}"), panels })
+    // also as pgfplots for the TeX report: one grid sized for the page, one shared legend
+    write_with_pgf(dir, &Figure { name: format!("pred_epoch{epoch}"), panels })
+}
+
+/// Writes the figure as SVG and PNG and as pgfplots (`<name>.pgf`) for the TeX report.
+fn write_with_pgf(dir: &Path, f: &Figure) -> Vec<Artifact> {
+    let mut arts = write(dir, f);
+    if let Ok(file) = figure::write_pgf(dir, f) {
+        arts.push(Artifact { name: file.clone(), path: file, kind: "pgf".into() });
+    }
+    arts
 }
 
 /// Figure 2: mean/median cosine over epochs for `key`, and per-traffic final means.
@@ -123,12 +134,7 @@ pub fn acc_dist(dir: &Path, key: &str, evals: &[EvalRow], train: &[f64], test: &
         per_traffic("per traffic at the final evaluation: validation", test),
     ];
     // three panels stacked: one column; also as pgfplots for the TeX report
-    let f = Figure { name: format!("acc_dist_{key}"), panels };
-    let mut arts = write(dir, &f);
-    if let Ok(file) = figure::write_pgf(dir, &f) {
-        arts.push(Artifact { name: file.clone(), path: file, kind: "pgf".into() });
-    }
-    arts
+    write_with_pgf(dir, &Figure { name: format!("acc_dist_{key}"), panels })
 }
 
 /// Figure 4: per-traffic true-packet cosine with its mean (test_rnn.py's distribution plot).

@@ -94,6 +94,10 @@ pub struct PlotSettings {
     /// File format; absent: SVG and PNG both.
     #[serde(default)]
     pub format: Option<Format>,
+    /// Also write each figure as pgfplots (`<name>.pgf`, docs/figures.md) for a TeX report,
+    /// which then typesets the figure's text itself (`templates/histfit/tutorial.tex`).
+    #[serde(default)]
+    pub pgf: bool,
 }
 
 impl PlotSettings {
@@ -157,9 +161,15 @@ pub fn fit_figures(req: &Request, h: &Hist, m: &Mixture, y: YCol, x: XKind) -> R
     let pdf = Figure { name: format!("pdf-{}", y.name()), panels: vec![pdf_panel(h, x, y, models.0[y as usize].as_ref(), &o).map_err(err)?] };
     let mut out = output::write(req, &cdf, None)?;
     out.extend(output::write(req, &pdf, None)?);
-    // the same figures as pgfplots pictures for the TeX reports (docs/figures.md)
-    for f in [&cdf, &pdf] {
-        let file = figure::write_pgf(Path::new(&req.output_dir), f).map_err(err)?;
+    out.extend(pgf_artifacts(req, &[cdf, pdf])?);
+    Ok(out)
+}
+
+/// The figures as pgfplots pictures for the TeX reports (docs/figures.md), `<name>.pgf` each.
+fn pgf_artifacts(req: &Request, figs: &[Figure]) -> Result<Vec<Artifact>, PluginError> {
+    let mut out = vec![];
+    for f in figs {
+        let file = figure::write_pgf(Path::new(&req.output_dir), f).map_err(|e| PluginError::run(format!("plot: {e}")))?;
         out.push(Artifact { name: file.clone(), path: file, kind: "pgf".into() });
     }
     Ok(out)
@@ -216,6 +226,9 @@ pub fn plot(req: &Request, _host: &flowlab_abi::Host) -> Result<flowlab_abi::Res
     let mut arts = vec![];
     for f in &figs {
         arts.extend(output::write(req, f, s.format)?);
+    }
+    if s.pgf {
+        arts.extend(pgf_artifacts(req, &figs)?);
     }
     Ok(flowlab_abi::Response { artifacts: arts, ..Default::default() })
 }
