@@ -164,21 +164,32 @@ mod tests {
 
     /// A random field: mostly the common shape (digits of every length, spaces around), else an
     /// odd piece Python accepts or rejects (signs, `_`, tabs, `\r`, 20+ digits, letters, empty).
-    fn field(r: &mut Rng) -> String {
+    fn field(r: &mut Rng, odd: bool) -> String {
         let digits = |r: &mut Rng, n: u64| -> String { (0..n).map(|_| char::from(b'0' + r.below(10) as u8)).collect() };
-        let core = match r.below(12) {
+        let core = match if odd { 8 + r.below(4) } else { r.below(8) } {
             0..=3 => "0".to_string(),
             4..=7 => {
                 let n = 1 + r.below(19);
                 digits(r, n)
             }
-            8 => "9".repeat(19 + r.below(3) as usize),
-            9 => format!("{}{}", ["-", "+", "_", "\t", "\r", "x", " ", ""][r.below(8) as usize], digits(r, 1 + r.below(5))),
-            10 => format!("{}_{}", digits(r, 1 + r.below(3)), digits(r, r.below(3))),
+            8 => {
+                let n = 19 + r.below(3) as usize;
+                "9".repeat(n)
+            }
+            9 => {
+                let (pre, n) = (["-", "+", "_", "\t", "\r", "x", " ", ""][r.below(8) as usize], 1 + r.below(5));
+                format!("{pre}{}", digits(r, n))
+            }
+            10 => {
+                let (n1, n2) = (1 + r.below(3), r.below(3));
+                let (a, b) = (digits(r, n1), digits(r, n2));
+                format!("{a}_{b}")
+            }
             _ => ["", " ", "18446744073709551616", "18446744073709551617", "00000000000000000000042", "1 2", "0x1", "½"][r.below(8) as usize].to_string(),
         };
         let sp = |r: &mut Rng| " ".repeat([0, 0, 1, 1, 1, 2][r.below(6) as usize]);
-        format!("{}{core}{}", sp(r), sp(r))
+        let (before, after) = (sp(r), sp(r));
+        format!("{before}{core}{after}")
     }
 
     /// Random lines (19–23 fields, odd whitespace, signs, large values, bytes after the end):
@@ -190,7 +201,14 @@ mod tests {
         let (mut accepted, mut total) = (0, 0);
         for _ in 0..200_000 {
             let nf = [21, 21, 21, 21, 20, 22, 19, 23][r.below(8) as usize];
-            let fields: Vec<String> = (0..nf).map(|_| field(&mut r)).collect();
+            // a third of the lines of the common shape, a third with an odd field now and then
+            let odd_per_40 = [0, 1, 8][r.below(3) as usize];
+            let fields: Vec<String> = (0..nf)
+                .map(|_| {
+                    let odd = r.below(40) < odd_per_40;
+                    field(&mut r, odd)
+                })
+                .collect();
             let line = fields.join(if r.below(4) == 0 { "," } else { ", " });
             let mut bytes = line.clone().into_bytes();
             let tail: &[u8] = [&b"\n"[..], b"\r\n", b"", b"\n0, 1, 2\n", b"\n12345678901234567890"][r.below(5) as usize];
@@ -216,21 +234,21 @@ mod tests {
                 }
             }
         }
-        assert!(accepted > total / 20, "the property needs accepted lines: {accepted} of {total}");
+        assert!(accepted > total / 10, "the property needs accepted lines: {accepted} of {total}");
     }
 
     #[test]
     fn flow_models_lines() {
         let mut rec = [0i128; 21];
         let s = b"0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 948, 0\n0, 0, 0, 0";
-        assert_eq!(scan_line(s, &mut rec), Some(60));
+        assert_eq!(scan_line(s, &mut rec), Some(63));
         assert_eq!((rec[18], rec[19], rec[20]), (5, 948, 0));
         let s = b"0, 1425168000, 2, 3, 4, 5, 6, 167772161, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 1844674407370955161, 9999999999999999999, 1\n        ";
         assert_eq!(scan_line(s, &mut rec), Some(s.len() - 9));
         assert_eq!(rec[1], 1425168000);
         assert_eq!(rec[18], 1844674407370955161);
         assert_eq!(rec[19], 9999999999999999999);
-        assert_eq!(scan_line(b"0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 948, 0\n", &mut rec), Some(60));
+        assert_eq!(scan_line(b"0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 948, 0\n", &mut rec), Some(63));
         // no `\n` (the end of the buffer, or of the file): the caller decides
         assert_eq!(scan_line(b"0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 948, 0", &mut rec), None);
     }
