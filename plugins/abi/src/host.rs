@@ -247,7 +247,7 @@ pub fn file_blake3(path: &Path) -> std::io::Result<String> {
     let mut h = blake3::Hasher::new();
     // 128 KiB reads: BLAKE3 hashes the 1 KiB chunks of one `update` in parallel SIMD lanes
     // (16 with AVX-512), and the chunk stays in L2 between the kernel's copy and the hash
-    // (645 MB: 0.20–0.21 s CPU against 0.21–0.26 s with 1 MiB reads; docs/histfit-benchmarks.md)
+    // (645 MB: 0.19–0.21 s CPU against 0.20–0.26 s with 1 MiB reads; docs/histfit-benchmarks.md)
     read_chunks(path, 1 << 17, |b| {
         h.update(b);
     })?;
