@@ -56,6 +56,7 @@ macro_rules! vector_dispatch {
 }
 
 pub mod binned;
+pub mod csvfast;
 pub mod em;
 pub mod em_binned;
 pub mod families;
