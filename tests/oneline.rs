@@ -83,7 +83,8 @@ fn fit_writes_flow_models_json_and_mode_in_the_current_directory() {
     let tmp = tempfile::tempdir().unwrap();
     let small = fixture("small_length.csv");
     // (file, y, iterations, counts, mpw)
-    let mut cases: Vec<(String, &str, u32, Vec<(&str, u32)>, Option<f64>)> = vec![
+    type Case<'a> = (String, &'a str, u32, Vec<(&'a str, u32)>, Option<f64>);
+    let mut cases: Vec<Case> = vec![
         (small.clone(), "flows", 60, vec![("U", 2), ("L", 2)], None),
         (small.clone(), "octets", 40, vec![("U", 1), ("P", 1), ("L", 2)], Some(0.05)),
     ];
@@ -235,11 +236,11 @@ fn hist_writes_flow_models_csv_hist_byte_for_byte() {
     }
     let code = format!("import sys\nfrom flow_models.hist import parser, hist\nfor argv in [{}]:\n    a = vars(parser().parse_args(argv[1:]))\n    hist(**a)\n", jobs.join(", "));
     let Some(_) = python(&code, tmp.path()) else { return };
-    for i in 0..cases.len() {
+    for (i, case) in cases.iter().enumerate() {
         let ours = std::fs::read(tmp.path().join(format!("ours-{i}.csv"))).unwrap();
         let theirs = std::fs::read(tmp.path().join(format!("theirs-{i}.csv"))).unwrap();
-        assert!(ours == theirs, "{:?}: csv_hist differs from flow-models' hist", cases[i]);
-        assert!(ours.len() > 40, "{:?}: empty", cases[i]);
+        assert!(ours == theirs, "{case:?}: csv_hist differs from flow-models' hist");
+        assert!(ours.len() > 40, "{case:?}: empty");
     }
 }
 

@@ -395,7 +395,7 @@ fn the_makefile_report_gives_delta_bic_and_flags_picks_on_the_grid_edge() {
     assert!(out.contains("\\emph{select-a} (all-length, flows): pick uniform0 lognorm8$^\\dagger$ (grid edge)"), "{out}");
     assert!(out.contains("\\emph{select-b} (all-length, flows): pick uniform0 lognorm4}"), "{out}");
     // one row per candidate: U & L & BIC & ΔBIC & ΔAIC & …, Δ against the selection's best
-    let rows: Vec<Vec<f64>> = out.lines().filter(|l| l.starts_with("0 & ") || l.starts_with("3 & ")).map(|l| nums(l)).collect();
+    let rows: Vec<Vec<f64>> = out.lines().filter(|l| l.starts_with("0 & ") || l.starts_with("3 & ")).map(nums).collect();
     assert_eq!(rows.len(), expect.len(), "{out}");
     for (row, (counts, db, da)) in rows.iter().zip(&expect) {
         assert!((row[1] - db).abs() < 0.05 && (row[2] - da).abs() < 0.05, "{counts}: {row:?} against ΔBIC {db}, ΔAIC {da}");

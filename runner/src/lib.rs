@@ -7,6 +7,8 @@
 // Standard error goes through `note!` only: `eprintln!` panics when stderr is a closed pipe
 // (`flowlab run M 2>&1 | head`), which would abort a run over a message.
 #![deny(clippy::print_stderr)]
+// `!(x > 0.0)` is written on purpose: it is true for NaN, which `x <= 0.0` is not.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
 
 /// Writes one line to standard error, ignoring write errors (a closed pipe or a full disk
 /// must not end the process; its results and exit code are what matter).

@@ -46,22 +46,19 @@ impl tera::Filter for LatexOut {
             }
         }
         for k in ["digits", "decimals"] {
-            if let Some(d) = args.get(k) {
-                if !d.as_u64().is_some_and(|d| d <= 17) {
+            if let Some(d) = args.get(k)
+                && d.as_u64().is_none_or(|d| d > 17) {
                     return Err(fail(format!("`{k}` must be a whole number from 0 to 17, got {d}")));
                 }
-            }
         }
-        if let Some(n) = args.get("n") {
-            if !n.is_boolean() {
+        if let Some(n) = args.get("n")
+            && !n.is_boolean() {
                 return Err(fail(format!("`n` must be true or false, got {n}")));
             }
-        }
-        if let Some(s) = args.get("sep") {
-            if !s.is_string() {
+        if let Some(s) = args.get("sep")
+            && !s.is_string() {
                 return Err(fail(format!("`sep` must be a string, got {s}")));
             }
-        }
         (self.f)(v, args).map_err(|e| fail(e.to_string()))
     }
     fn is_safe(&self) -> bool {
@@ -130,8 +127,8 @@ pub fn annotate_lines(text: &str) -> String {
                 }
                 if c == b'"' || c == b'\'' || c == b'`' {
                     quote = Some(c);
-                } else if c == b'|' {
-                    if let Some((name_end, paren)) = filter_call(b, i + 1) {
+                } else if c == b'|'
+                    && let Some((name_end, paren)) = filter_call(b, i + 1) {
                         out.push_str(&text[copied..name_end]);
                         match paren {
                             Some(p) => {
@@ -149,7 +146,6 @@ pub fn annotate_lines(text: &str) -> String {
                         }
                         continue;
                     }
-                }
             }
         }
         i += 1;
@@ -349,9 +345,11 @@ fn pct(v: &Value, args: &Args) -> tera::Result<Value> {
     text(nonfinite(x).unwrap_or_else(|| format!("\\num{{{:.*}}}\\%", digits(args, "digits", 2), 100.0 * x)))
 }
 
-/// Count, mean, sample standard deviation (n − 1), median, min and max of the numbers of
-/// an array (nulls — failed replicates — are skipped).
-fn summary(v: &Value) -> tera::Result<Option<(usize, f64, f64, f64, f64, f64)>> {
+/// Count, mean, sample standard deviation (n − 1), median, min and max.
+type Summary = (usize, f64, f64, f64, f64, f64);
+
+/// The [`Summary`] of the numbers of an array (nulls — failed replicates — are skipped).
+fn summary(v: &Value) -> tera::Result<Option<Summary>> {
     let Value::Array(a) = v else { return Err(tera::Error::msg(format!("expects an array of numbers, got {v}"))) };
     let mut xs = Vec::with_capacity(a.len());
     for x in a {

@@ -74,12 +74,13 @@ pub fn scan_line(b: &[u8], rec: &mut Record) -> Option<usize> {
             }
         }
         let d = c.wrapping_sub(b'0');
-        if d < 10 && state == 0 {
-            if let Some((n, value)) = short_number(b, i) {
-                (v, digits, state) = (value, n as u32, 2);
-                i += n;
-                continue;
-            }
+        if d < 10
+            && state == 0
+            && let Some((n, value)) = short_number(b, i)
+        {
+            (v, digits, state) = (value, n as u32, 2);
+            i += n;
+            continue;
         }
         if d < 10 {
             if state == 2 {

@@ -604,6 +604,38 @@ fn em_binned_in(data: &Binned, start: &Mixture, opts: BinnedOptions, host: &Host
     Ok(FitOutcome { mixture: rebuild(start, theta, data.sum), iterations, evaluations, termination, trace })
 }
 
+/// Families whose M-step em-binned has in closed form (see [`em_binned`]): uniform (fixed),
+/// lognorm with loc 0 and genpareto with c > 0 (frozen loc). A family outside this list is
+/// refused when the settings are validated, before any cell runs.
+pub fn family_supported(f: Family) -> bool {
+    matches!(f, Family::Uniform | Family::Lognorm | Family::Genpareto)
+}
+
+/// Why em-binned cannot fit a start with these components (`None` when it can).
+pub fn unsupported(comps: &[crate::mixture::Component]) -> Option<String> {
+    comps.iter().enumerate().find_map(|(j, c)| {
+        let ok = match c.dist.family {
+            Family::Uniform => true,
+            Family::Lognorm => c.dist.loc == 0.0,
+            Family::Genpareto => c.dist.shape > 0.0,
+            _ => false,
+        };
+        (!ok).then(|| format!("em-binned supports uniform, lognorm (loc 0) and genpareto (c > 0) components; component {j} is {} — use fitter = \"em-compat\"", c.dist.family.name()))
+    })
+}
+
+/// The error of a `families`/`grid` entry em-binned cannot fit, naming `key.<family>`.
+pub fn check_families<'a>(names: impl IntoIterator<Item = &'a String>, key: &str) -> Result<(), PluginError> {
+    for name in names {
+        if let Ok(f) = Family::from_name(name)
+            && !family_supported(f)
+        {
+            return Err(PluginError::config(format!("{key}.{name}"), format!("fitter = \"em-binned\" fits uniform, lognorm and genpareto components only; `{name}` needs fitter = \"em-compat\"")));
+        }
+    }
+    Ok(())
+}
+
 
 #[cfg(test)]
 mod tests {
@@ -740,36 +772,4 @@ mod tests {
         }
         assert!(want[2 + 3 * 2] != 0.0 && want[2 + 3 * 4] != 0.0);
     }
-}
-
-/// Families whose M-step em-binned has in closed form (see [`em_binned`]): uniform (fixed),
-/// lognorm with loc 0 and genpareto with c > 0 (frozen loc). A family outside this list is
-/// refused when the settings are validated, before any cell runs.
-pub fn family_supported(f: Family) -> bool {
-    matches!(f, Family::Uniform | Family::Lognorm | Family::Genpareto)
-}
-
-/// Why em-binned cannot fit a start with these components (`None` when it can).
-pub fn unsupported(comps: &[crate::mixture::Component]) -> Option<String> {
-    comps.iter().enumerate().find_map(|(j, c)| {
-        let ok = match c.dist.family {
-            Family::Uniform => true,
-            Family::Lognorm => c.dist.loc == 0.0,
-            Family::Genpareto => c.dist.shape > 0.0,
-            _ => false,
-        };
-        (!ok).then(|| format!("em-binned supports uniform, lognorm (loc 0) and genpareto (c > 0) components; component {j} is {} — use fitter = \"em-compat\"", c.dist.family.name()))
-    })
-}
-
-/// The error of a `families`/`grid` entry em-binned cannot fit, naming `key.<family>`.
-pub fn check_families<'a>(names: impl IntoIterator<Item = &'a String>, key: &str) -> Result<(), PluginError> {
-    for name in names {
-        if let Ok(f) = Family::from_name(name)
-            && !family_supported(f)
-        {
-            return Err(PluginError::config(format!("{key}.{name}"), format!("fitter = \"em-binned\" fits uniform, lognorm and genpareto components only; `{name}` needs fitter = \"em-compat\"")));
-        }
-    }
-    Ok(())
 }

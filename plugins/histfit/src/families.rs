@@ -339,8 +339,10 @@ mod tests {
     /// Reference values from scipy 1.17 (`scipy.stats.<name>.{pdf,cdf,sf}(x, *args)`).
     #[test]
     fn matches_scipy_values() {
+        /// (family, scipy args, x, pdf, cdf, sf)
+        type Case<'a> = (&'a str, &'a [f64], f64, f64, f64, f64);
         #[rustfmt::skip]
-        let cases: &[(&str, &[f64], f64, f64, f64, f64)] = &[
+        let cases: &[Case] = &[
             ("lognorm", &[0.5207023493412831, 0.0, 7.805599279070412], 7.0, 0.10708264103152196, 0.41714586738306003, 0.58285413261694),
             ("lognorm", &[1.9838369452408506, 0.0, 1084.4707584768773], 1000000000.0, 7.861559153817886e-21, 0.9999999999977915, 2.2084087427863178e-12),
             ("lognorm", &[0.5, 0.0, 1.0], 0.001, 2.8537004754025542e-39, 1.0274605390204012e-43, 1.0),

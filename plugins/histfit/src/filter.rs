@@ -583,11 +583,10 @@ fn np_eval(e: &Expr, v: &[i128; 21], dt: &[Option<Dtype>; 21]) -> Result<Np, Fil
         Expr::Bool(b) => Np::Bool(*b),
         Expr::Cmp(a, rest) => {
             let (l, r) = (np_eval(a, v, dt)?, np_eval(&rest[0].1, v, dt)?);
-            if let (Np::Arr(_, x), Np::Arr(_, y)) = (l, r) {
-                if promote(x, y).is_none() {
+            if let (Np::Arr(_, x), Np::Arr(_, y)) = (l, r)
+                && promote(x, y).is_none() {
                     return err(0, format!("comparing {} with {} goes through float64 in NumPy (inexact); not supported", x.name(), y.name()));
                 }
-            }
             let b = rest[0].0.holds(np_int(l), np_int(r));
             match (l, r) {
                 (Np::Int(_) | Np::Bool(_), Np::Int(_) | Np::Bool(_)) => Np::Bool(b),

@@ -176,11 +176,10 @@ impl FitSettings {
                 return Err(PluginError::config("tolerance", "tolerance must be ≥ 0"));
             }
         }
-        if let Some(p) = self.mpw {
-            if !(p > 0.0) {
+        if let Some(p) = self.mpw
+            && !(p > 0.0) {
                 return Err(PluginError::config("mpw", "mpw must be > 0"));
             }
-        }
         if self.accel.is_some() && self.fitter == Fitter::EmCompat {
             return Err(PluginError::config("accel", "em-compat is flow-models' EM exactly; `accel` applies to em-binned"));
         }
@@ -509,10 +508,7 @@ pub fn selection(req: &Request, host: &Host) -> Result<Response, PluginError> {
         Ok(rows)
     })()?;
     let (bi, _) = result.iter().enumerate().fold((0usize, f64::NEG_INFINITY), |(bi, bs), (i, r)| if r.1 > bs { (i, r.1) } else { (bi, bs) });
-    let mut r = Response::default();
-    r.evaluations = result.iter().map(|x| x.3.evaluations).sum();
-    r.iterations = result.iter().map(|x| x.3.iterations).sum();
-    r.termination = Termination::NotIterative;
+    let mut r = Response { evaluations: result.iter().map(|x| x.3.evaluations).sum(), iterations: result.iter().map(|x| x.3.iterations).sum(), termination: Termination::NotIterative, ..Default::default() };
     let best = &result[bi];
     let g = pl.install(|| gof(&data, &best.2));
     gof_into(&mut r, &g);

@@ -263,7 +263,7 @@ pub fn generate(req: &Request, host: &Host) -> Result<Response, PluginError> {
     let rel = s.output.clone().unwrap_or_else(|| if s.out_format == OutFormat::Binary { "flows".into() } else { "flows.csv".into() });
     let mut out = FlowWriter::new(Path::new(&req.output_dir), &rel, s.out_format)?;
     let tick = |i: u64| -> Result<(), PluginError> {
-        if i % 65536 == 0 {
+        if i.is_multiple_of(65536) {
             host.check_cancel()?;
             host.progress(i, s.flows);
         }
@@ -296,8 +296,7 @@ pub fn generate(req: &Request, host: &Host) -> Result<Response, PluginError> {
     }
     let (nf, np, no) = (out.flows, out.packets, out.octets);
     let head = std::mem::take(&mut out.head);
-    let mut r = Response::default();
-    r.artifacts = out.finish()?;
+    let mut r = Response { artifacts: out.finish()?, ..Default::default() };
     r.metrics.insert("flows".into(), json!(nf));
     r.metrics.insert("packets".into(), num(np as f64));
     r.metrics.insert("octets".into(), num(no as f64));

@@ -140,9 +140,7 @@ impl HistSettings {
         f[19] = true;
         let has = |c: &str| self.columns.iter().any(|s| s == c);
         if has("duration") || has("rate") {
-            for k in 14..18 {
-                f[k] = true;
-            }
+            f[14..18].fill(true);
         }
         if has("aggs") {
             f[20] = true;

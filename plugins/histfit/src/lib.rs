@@ -21,6 +21,8 @@
 //! tables, [`sampling`] draws from the mixture families, [`tasks`] parses settings and
 //! produces responses.
 #![warn(missing_docs)]
+// `!(x > 0.0)` is written on purpose: it is true for NaN, which `x <= 0.0` is not.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
 
 /// Defines `fn $name`, which runs `$body` (an `#[inline(always)]` fn with the same signature)
 /// compiled for AVX-512 or AVX2 when the CPU has the listed features, else the baseline build.

@@ -253,9 +253,9 @@ pub fn mode_text(in_file: &str, y: &str, iterations: u64, u: usize, p: usize, l:
         }
     }
     let mut s = String::new();
-    let _ = write!(
+    let _ = writeln!(
         s,
-        "{{\"in_file\": {}, \"y_value\": \"{y}\", \"max_iter\": {iterations}, \"initial\": {{{}}}, \"max_pareto_w\": {}}}\n",
+        "{{\"in_file\": {}, \"y_value\": \"{y}\", \"max_iter\": {iterations}, \"initial\": {{{}}}, \"max_pareto_w\": {}}}",
         serde_json::to_string(in_file).unwrap_or_default(),
         init.join(", "),
         mpw.map(py_repr).unwrap_or_else(|| "null".into())

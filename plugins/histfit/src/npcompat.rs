@@ -12,6 +12,9 @@
 //! run Intel SVML on AVX-512 CPUs and differ from glibc in the last ulp for a few percent
 //! of arguments; the integers generate writes change only when a value falls within that
 //! ulp of a rounding boundary (tested on 10⁵ flows per seed against flow-models).
+// The cephes coefficients are written digit for digit as scipy's C source has them, so that
+// they can be checked against it; the extra digits round to the same f64.
+#![allow(clippy::excessive_precision)]
 use crate::mt19937::RandomState;
 
 /// numpy's `pairwise_sum_DOUBLE`: sequential below 8 values, 8 interleaved partial sums up

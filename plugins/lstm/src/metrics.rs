@@ -71,6 +71,7 @@ pub struct CosTable {
 
 impl CosTable {
     /// Adds the rows of a time-major chunk (`pred`, `truth`: `T × rows × F`).
+    #[allow(clippy::too_many_arguments)] // the chunk's arrays and their three extents
     pub fn push(&mut self, pred: &[f32], truth: &[f32], rows: usize, steps: usize, dim: usize, lens: &[usize], idx: &[usize]) {
         for r in 0..rows {
             let c = (0..steps)

@@ -98,7 +98,7 @@ mod tests {
         // first Adam step moves by lr·g/(|g| + ε) ≈ lr
         assert!((p[0] as f64 - 0.9).abs() < 1e-6);
         o.update(&mut p, &[-1.0]);
-        let m = 0.9 * 0.2 + 0.1 * -1.0;
+        let m = 0.9 * 0.2 - 0.1;
         let v = 0.999 * 0.004 + 0.001 * 1.0;
         let want = 0.9 - 0.1 * (m / (1.0 - 0.81)) / ((v / (1.0 - 0.999f64.powi(2))).sqrt() + 1e-7);
         assert!((p[0] as f64 - want).abs() < 1e-6, "{} vs {want}", p[0]);

@@ -53,8 +53,8 @@ fn roles(class: usize, n: usize, rng: &mut impl Rng) -> Vec<Role> {
     while r.len() < n {
         let to_client = match class {
             0 => k % 2 == 1,
-            1 => k % 4 != 0,
-            _ => !(k % 5 == 0 || (k % 5 == 1 && rng.random::<f64>() < 0.5)),
+            1 => !k.is_multiple_of(4),
+            _ => !(k.is_multiple_of(5) || (k % 5 == 1 && rng.random::<f64>() < 0.5)),
         };
         r.push(Role::Data(to_client));
         k += 1;

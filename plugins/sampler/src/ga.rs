@@ -264,7 +264,7 @@ fn run_in(model: &Model, cfg: &GaConfig, seed_hex: &str, host: &Host, pool: &ray
         best_series.push(best_f);
         mean_series.push(mean_f);
         host.progress(g as u64 + 1, cfg.generations as u64);
-        if g % 10 == 0 || g + 1 == cfg.generations {
+        if g.is_multiple_of(10) || g + 1 == cfg.generations {
             host.info(&format!("generation {g}: best {best_f:.6}, mean {mean_f:.6}"));
         }
         g += 1;

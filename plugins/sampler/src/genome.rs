@@ -183,7 +183,7 @@ pub fn random_words<R: Rng>(n: usize, k: usize, rng: &mut R) -> Vec<u64> {
         for x in w.iter_mut() {
             *x = !*x;
         }
-        if n % 64 != 0 {
+        if !n.is_multiple_of(64) {
             let last = nw - 1;
             w[last] &= (1u64 << (n % 64)) - 1;
         }
@@ -206,7 +206,7 @@ mod tests {
             let r = x >> 33;
             let st = (r % 40_000) as i64 - 5_000;
             let en = st + (r % 7) as i64 * 3_000;
-            let l3 = if r % 5 == 0 { 6 } else { 4 };
+            let l3 = if r.is_multiple_of(5) { 6 } else { 4 };
             let l4 = [6, 6, 6, 17, 1][(r % 5) as usize];
             let pk = 1 + (r >> 7) % 50;
             writeln!(t, "{st},{en},{l3},{l4},{},{},{pk},{},0,0", [443, 80, 53, 22][(r >> 3) as usize % 4], 30000 + (r >> 9) % 3, pk * (40 + (r >> 11) % 1400)).unwrap();

@@ -295,11 +295,10 @@ impl Model {
             if d.metric != MetricKind::Windows && d.seconds.is_some() {
                 return Err((p("seconds"), "only `windows` takes `seconds`".into()));
             }
-            if let Some(l) = d.limit {
-                if !(0.0..=1.0).contains(&l) {
+            if let Some(l) = d.limit
+                && !(0.0..=1.0).contains(&l) {
                     return Err((p("limit"), format!("limit must be a share in [0, 1], got {l}")));
                 }
-            }
             if d.top == Some(0) {
                 return Err((p("top"), "top must be ≥ 1".into()));
             }
