@@ -196,8 +196,7 @@ impl CellRecord {
     }
     /// Reads a stored record; the error names the key (`provenance.plugin.sha256: …`).
     pub fn from_slice(bytes: &[u8]) -> Result<CellRecord, String> {
-        let de = &mut serde_json::Deserializer::from_slice(bytes);
-        serde_path_to_error::deserialize(de).map_err(|e| if e.path().to_string() == "." { e.inner().to_string() } else { format!("{}: {}", e.path(), e.inner()) })
+        read_typed(bytes)
     }
     /// The record as a JSON value (for templates and pages).
     pub fn to_value(&self) -> Value {
@@ -217,6 +216,19 @@ pub struct RunContext {
     pub datasets: std::collections::BTreeMap<String, String>,
     /// Extra options of every dataset, by id.
     pub dataset_options: std::collections::BTreeMap<String, Map<String, Value>>,
+}
+
+impl RunContext {
+    /// Reads a run context; the error names the key.
+    pub fn from_slice(bytes: &[u8]) -> Result<RunContext, String> {
+        read_typed(bytes)
+    }
+}
+
+/// Parses JSON into `T`; the error is prefixed with the dotted key it is about.
+fn read_typed<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| if e.path().to_string() == "." { e.inner().to_string() } else { format!("{}: {}", e.path(), e.inner()) })
 }
 
 /// The JSON Schema (draft-07, as the manifest's) of a record type.

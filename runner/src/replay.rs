@@ -11,7 +11,7 @@
 use crate::exec::RUN_CONTEXT;
 use crate::plan::content_hash;
 use flowlab_abi::host::{find_plugin_file, HostServices, LoadedPlugin};
-use crate::record::{outcome, CellRecord, DatasetUse, Status, CELL_SCHEMA};
+use crate::record::{outcome, CellRecord, DatasetUse, RunContext, Status, CELL_SCHEMA};
 use flowlab_abi::{DatasetRef, ExperimentInfo, PluginError, Request};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -96,6 +96,14 @@ pub fn first_difference(a: &Value, b: &Value, at: &str) -> Option<(String, Value
     }
 }
 
+/// The run context of an experiment directory (`.flowlab-run.json`), read through its type;
+/// the error says whether it is missing or which key is wrong.
+pub fn read_run_context(dir: &Path) -> Result<RunContext, String> {
+    let p = dir.join(RUN_CONTEXT);
+    let b = std::fs::read(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+    RunContext::from_slice(&b).map_err(|e| format!("{}: {e}", p.display()))
+}
+
 fn read_json(p: &Path) -> Result<Value, String> {
     let b = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
     serde_json::from_slice(&b).map_err(|e| format!("{}: not JSON: {e}", p.display()))
@@ -104,7 +112,7 @@ fn read_json(p: &Path) -> Result<Value, String> {
 /// The dataset file a stored cell read, found as a replay finds it (the run context's resolved
 /// path, `{data}` under `opts.data_dir`, a generator cell's artifact) and checked against the
 /// record's content hash; `None` when the cell read no dataset.
-pub fn resolve_dataset(dir: &Path, ds: Option<&DatasetUse>, ctx: &Value, opts: &ReplayOptions) -> Result<Option<DatasetRef>, String> {
+pub fn resolve_dataset(dir: &Path, ds: Option<&DatasetUse>, ctx: Option<&RunContext>, opts: &ReplayOptions) -> Result<Option<DatasetRef>, String> {
     let Some(ds) = ds else { return Ok(None) };
     let id = ds.id.as_str();
     let want = ds.sha256.as_deref().ok_or_else(|| format!("the record names dataset `{id}` but not its content hash (the cell failed before reading it?)"))?;
@@ -132,7 +140,7 @@ pub fn resolve_dataset(dir: &Path, ds: Option<&DatasetUse>, ctx: &Value, opts: &
             }
         }
         found.ok_or_else(|| format!("generated dataset `{id}` (sha256 {want}) not found among the generator cells in {}", dir.display()))?
-    } else if let Some(p) = ctx["datasets"][id].as_str().filter(|p| Path::new(p).exists()) {
+    } else if let Some(p) = ctx.and_then(|c| c.datasets.get(id)).filter(|p| Path::new(p).exists()) {
         PathBuf::from(p)
     } else if let Some(rest) = declared.strip_prefix("{data}") {
         let d = opts.data_dir.clone().ok_or_else(|| format!("dataset `{id}` is {declared}: pass --data-dir DIR or set FLOWLAB_DATA_DIR"))?;
@@ -142,7 +150,7 @@ pub fn resolve_dataset(dir: &Path, ds: Option<&DatasetUse>, ctx: &Value, opts: &
         if p.is_absolute() {
             p
         } else {
-            let mdir = ctx["manifest"].as_str().and_then(|m| Path::new(m).parent().map(Path::to_path_buf)).unwrap_or_default();
+            let mdir = ctx.and_then(|c| Path::new(&c.manifest).parent().map(Path::to_path_buf)).unwrap_or_default();
             mdir.join(p)
         }
     };
@@ -155,12 +163,8 @@ pub fn resolve_dataset(dir: &Path, ds: Option<&DatasetUse>, ctx: &Value, opts: &
         path: path.to_string_lossy().into_owned(),
         format: ds.format.clone().unwrap_or_default(),
         sha256: got,
-        options: ctx_options(ctx, id),
+        options: ctx.and_then(|c| c.dataset_options.get(id).cloned()).unwrap_or_default(),
     }))
-}
-
-fn ctx_options(ctx: &Value, id: &str) -> serde_json::Map<String, Value> {
-    ctx["dataset_options"][id].as_object().cloned().unwrap_or_default()
 }
 
 /// SHA-256 of every file below `root` by relative path (nothing when `root` does not exist),
@@ -182,11 +186,14 @@ pub fn replay(cell_file: &Path, opts: &ReplayOptions) -> Result<Replay, String> 
         return Err(format!("{}: not a flowlab cell record (schema {}, expected {CELL_SCHEMA})", cell_file.display(), rec.schema));
     }
     let dir = cell_file.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
-    let ctx = read_json(&dir.join(RUN_CONTEXT)).unwrap_or(Value::Null);
     let mut warnings = Vec::new();
-    if ctx.is_null() {
-        warnings.push(format!("{} is missing: the experiment description and metadata are taken as empty", dir.join(RUN_CONTEXT).display()));
-    }
+    let ctx = match read_run_context(&dir) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            warnings.push(format!("{e}: the experiment description and metadata are taken as empty"));
+            None
+        }
+    };
     let (cell_id, plugin_name, capability, seed_hex) = (rec.cell_id.clone(), rec.plugin.clone(), rec.capability.clone(), rec.seed.clone());
     let seed_bytes = hex::decode(&seed_hex).map_err(|e| format!("{}: bad seed `{seed_hex}`: {e}", cell_file.display()))?;
     if seed_bytes.len() < 8 {
@@ -211,8 +218,8 @@ pub fn replay(cell_file: &Path, opts: &ReplayOptions) -> Result<Replay, String> 
             stored.version
         ));
     }
-    let dataset = resolve_dataset(&dir, rec.dataset.as_ref(), &ctx, opts)?;
-    let experiment: ExperimentInfo = serde_json::from_value(ctx["experiment"].clone()).unwrap_or_else(|_| ExperimentInfo { name: rec.experiment.clone(), ..Default::default() });
+    let dataset = resolve_dataset(&dir, rec.dataset.as_ref(), ctx.as_ref(), opts)?;
+    let experiment: ExperimentInfo = ctx.map(|c| c.experiment).unwrap_or_else(|| ExperimentInfo { name: rec.experiment.clone(), ..Default::default() });
     let tmp;
     let out_dir = match &opts.keep {
         Some(k) => {

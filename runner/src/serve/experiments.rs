@@ -117,8 +117,7 @@ pub struct Listed {
 
 /// The manifest recorded by the last run of an experiment (`.flowlab-run.json`).
 pub fn run_context_manifest(dir: &Path) -> Option<PathBuf> {
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join(crate::exec::RUN_CONTEXT)).ok()?).ok()?;
-    v["manifest"].as_str().map(PathBuf::from)
+    crate::replay::read_run_context(dir).ok().map(|c| PathBuf::from(c.manifest))
 }
 
 /// The report files of an experiment directory, relative to the results root: compiled PDFs

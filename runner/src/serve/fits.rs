@@ -11,7 +11,6 @@ use crate::browse::Cell;
 use crate::ifit::data::curves;
 use crate::ifit::mixture::Mixture;
 use crate::replay::{resolve_dataset, ReplayOptions};
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -28,7 +27,7 @@ struct Group {
 /// The section of the compare page (empty when no compared cell holds a mixture). `label`
 /// names a cell as the comparison table does; cell `i` is drawn in colour `i`.
 pub fn section(dir: &Path, data_dir: Option<&Path>, cells: &[Cell], label: &dyn Fn(&Cell) -> String) -> String {
-    let ctx: Value = std::fs::read(dir.join(crate::exec::RUN_CONTEXT)).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or(Value::Null);
+    let ctx = crate::replay::read_run_context(dir).ok();
     let opts = ReplayOptions { data_dir: data_dir.map(Path::to_path_buf), ..Default::default() };
     let mut groups: BTreeMap<(String, String), Group> = BTreeMap::new();
     let mut notes: Vec<String> = Vec::new();
@@ -48,7 +47,7 @@ pub fn section(dir: &Path, data_dir: Option<&Path>, cells: &[Cell], label: &dyn 
         let column = r["settings"]["column"].as_str().unwrap_or("flows").to_string();
         let dataset = r["dataset"]["id"].as_str().unwrap_or("").to_string();
         let used: Option<crate::record::DatasetUse> = serde_json::from_value(r["dataset"].clone()).ok();
-        let path = match resolve_dataset(dir, used.as_ref(), &ctx, &opts) {
+        let path = match resolve_dataset(dir, used.as_ref(), ctx.as_ref(), &opts) {
             Ok(Some(d)) => Some(std::path::PathBuf::from(d.path)),
             Ok(None) => None,
             Err(e) => {
