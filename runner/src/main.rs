@@ -650,10 +650,6 @@ fn cmd_plugins(json: bool, all: bool) -> Result<u8, Error> {
     let mut described = Vec::new();
     let mut hidden = 0usize;
     for f in files {
-        if let Err(m) = flowlab::plan::check_library_file(&f) {
-            flowlab::note!("warning: {}: not a loadable shared library: {m}", f.display());
-            continue;
-        }
         match flowlab_abi::host::LoadedPlugin::load(&f) {
             Ok(p) => {
                 if !seen.insert(p.name().to_string()) {
@@ -709,7 +705,7 @@ fn cmd_plugins(json: bool, all: bool) -> Result<u8, Error> {
 /// `flowlab plugins PLUGIN [CAPABILITY]`: every setting explained and an example section (or
 /// with --json that plugin's description, or that capability's).
 fn cmd_plugin_help(name: &str, capability: Option<&str>, json: bool) -> Result<u8, Error> {
-    let plugins: Vec<&flowlab_abi::host::LoadedPlugin> = flowlab_abi::host::candidate_files().iter().filter(|f| flowlab::plan::check_library_file(f).is_ok()).filter_map(|f| flowlab_abi::host::LoadedPlugin::load(f).ok()).collect();
+    let plugins: Vec<&flowlab_abi::host::LoadedPlugin> = flowlab_abi::host::candidate_files().iter().filter_map(|f| flowlab_abi::host::LoadedPlugin::load(f).ok()).collect();
     let Some(p) = plugins.iter().find(|p| p.name() == name) else {
         let names: Vec<&str> = plugins.iter().filter(|p| !p.description.internal).map(|p| p.name()).collect();
         let hint = flowlab::manifest::suggest(name, names.iter().copied()).map(|s| format!("did you mean `{s}`? ")).unwrap_or_default();

@@ -42,7 +42,6 @@ impl PluginSet {
             };
             ManifestError::new(origin.clone(), format!("unknown plugin `{name}`")).help(hint)
         })?;
-        check_library_file(&file).map_err(|m| ManifestError::new(origin.clone(), format!("plugin `{name}` cannot be loaded: {}: not a loadable shared library: {m}", file.display())))?;
         let p = LoadedPlugin::load(&file).map_err(|e| ManifestError::new(origin, format!("plugin `{name}` cannot be loaded: {e}")))?;
         self.map.insert(name.to_string(), p);
         Ok(p)
@@ -52,49 +51,6 @@ impl PluginSet {
     pub fn all(&self) -> impl Iterator<Item = &'static LoadedPlugin> + '_ {
         self.map.values().copied()
     }
-}
-
-/// Checks that an ELF64 file holds every loadable segment and its section table before it is
-/// handed to `dlopen`: the dynamic loader maps a truncated library and then dies of SIGBUS
-/// touching the missing pages, which would take the whole run down. Files that are not
-/// ELF64 are left for `dlopen` to reject with its own message.
-///
-/// Reads only the ELF header and the program headers (a few KiB): reading the whole library
-/// (20 MB for histfit) cost more CPU and memory than the rest of `flowlab plan` together.
-pub fn check_library_file(path: &Path) -> Result<(), String> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut f = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
-    let len = f.metadata().map_err(|e| format!("cannot read: {e}"))?.len();
-    let mut h = [0u8; 64];
-    if len < 64 || f.read_exact(&mut h).is_err() || &h[..4] != b"\x7fELF" || h[4] != 2 || h[5] != 1 {
-        return Ok(());
-    }
-    let u16_at = |b: &[u8], o: usize| u16::from_le_bytes([b[o], b[o + 1]]) as u64;
-    let u64_at = |b: &[u8], o: usize| -> u64 { b.get(o..o + 8).map(|s| u64::from_le_bytes(s.try_into().expect("8 bytes"))).unwrap_or(u64::MAX) };
-    let (phoff, shoff) = (u64_at(&h, 0x20), u64_at(&h, 0x28));
-    let (phentsize, phnum, shentsize, shnum) = (u16_at(&h, 0x36), u16_at(&h, 0x38), u16_at(&h, 0x3A), u16_at(&h, 0x3C));
-    let truncated = |what: String| Err(format!("truncated file ({len} bytes): {what}"));
-    if phoff.saturating_add(phentsize.saturating_mul(phnum)) > len {
-        return truncated(format!("the program headers end at byte {}", phoff.saturating_add(phentsize * phnum)));
-    }
-    if shnum > 0 && shoff.saturating_add(shentsize.saturating_mul(shnum)) > len {
-        return truncated(format!("the section headers end at byte {}", shoff.saturating_add(shentsize * shnum)));
-    }
-    // the program headers, at most 65 535 × 65 535 bytes by the header's u16 fields, within `len`
-    let mut ph = vec![0u8; (phentsize * phnum) as usize];
-    f.seek(SeekFrom::Start(phoff)).and_then(|_| f.read_exact(&mut ph)).map_err(|e| format!("cannot read the program headers: {e}"))?;
-    for i in 0..phnum {
-        let o = (i * phentsize) as usize;
-        if o + 40 > ph.len() {
-            break;
-        }
-        let p_type = u32::from_le_bytes([ph[o], ph[o + 1], ph[o + 2], ph[o + 3]]);
-        let (off, filesz) = (u64_at(&ph, o + 8), u64_at(&ph, o + 32));
-        if p_type == 1 && off.saturating_add(filesz) > len {
-            return truncated(format!("segment {i} ends at byte {}", off.saturating_add(filesz)));
-        }
-    }
-    Ok(())
 }
 
 /// Where a dataset's bytes come from.
@@ -303,12 +259,20 @@ pub fn content_digest(path: &Path, digest: FileDigest) -> std::io::Result<String
         return Err(refused(format!("{}: {}, not a regular file or directory", path.display(), type_name(t))));
     }
     let mut h = Sha256::new();
-    for (rel, file) in tree_files(path)? {
-        h.update(rel.to_string_lossy().replace('\\', "/").as_bytes());
+    for (rel, file_digest) in tree_digests(path, file_hash)? {
+        h.update(rel.as_bytes());
         h.update([0]);
-        h.update(file_hash(&file)?.as_bytes());
+        h.update(file_digest.as_bytes());
     }
     Ok(hex::encode(h.finalize()))
+}
+
+/// Every regular file below `root` ([`tree_files`]: bounded walk, no symlinked directories,
+/// no FIFOs) as (relative path with `/` separators, `hash` of its content), in the walk's
+/// order. The one directory hasher: a dataset directory's digest ([`content_digest`]) and a
+/// replay's artifact comparison (runner/src/replay.rs) are both made from it.
+pub fn tree_digests(root: &Path, hash: impl Fn(&Path) -> std::io::Result<String>) -> std::io::Result<Vec<(String, String)>> {
+    tree_files(root)?.into_iter().map(|(rel, file)| Ok((rel.to_string_lossy().replace('\\', "/"), hash(&file)?))).collect()
 }
 
 fn set_path(obj: &mut Map<String, Value>, path: &[String], v: Value) {

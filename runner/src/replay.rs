@@ -174,8 +174,8 @@ fn hash_tree(root: &Path) -> Result<std::collections::BTreeMap<String, String>, 
     if !root.is_dir() {
         return Ok(Default::default());
     }
-    let files = crate::plan::tree_files(root).map_err(|e| format!("{}: {e}", root.display()))?;
-    files.into_iter().map(|(rel, file)| flowlab_abi::host::file_sha256(&file).map(|h| (rel.to_string_lossy().into_owned(), h)).map_err(|e| format!("{}: {e}", file.display()))).collect()
+    let sha = |f: &Path| flowlab_abi::host::file_sha256(f).map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", f.display())));
+    Ok(crate::plan::tree_digests(root, sha).map_err(|e| format!("{}: {e}", root.display()))?.into_iter().collect())
 }
 
 /// Replays the cell stored in `cell_file`.
@@ -203,7 +203,6 @@ pub fn replay(cell_file: &Path, opts: &ReplayOptions) -> Result<Replay, String> 
         Some(p) => p.clone(),
         None => find_plugin_file(&plugin_name).ok_or_else(|| format!("plugin `{plugin_name}` not found (searched {:?}; set FLOWLAB_PLUGIN_PATH)", flowlab_abi::host::search_dirs()))?,
     };
-    crate::plan::check_library_file(&file).map_err(|m| format!("{}: not a loadable shared library: {m}", file.display()))?;
     let p = LoadedPlugin::load(&file).map_err(|e| e.to_string())?;
     if p.name() != plugin_name {
         return Err(format!("{} is plugin `{}`, the cell was run by `{plugin_name}`", file.display(), p.name()));

@@ -166,7 +166,7 @@ pub fn manifest_schema(plugins: &[&LoadedPlugin]) -> Value {
 
 /// The plugins `flowlab schema` merges: every discovered plugin except flowlab's test plugin.
 pub fn schema_plugins() -> Vec<&'static LoadedPlugin> {
-    let mut v: Vec<&'static LoadedPlugin> = flowlab_abi::host::candidate_files().iter().filter(|f| crate::plan::check_library_file(f).is_ok()).filter_map(|f| LoadedPlugin::load(f).ok()).filter(|p| !p.description.internal).collect();
+    let mut v: Vec<&'static LoadedPlugin> = flowlab_abi::host::candidate_files().iter().filter_map(|f| LoadedPlugin::load(f).ok()).filter(|p| !p.description.internal).collect();
     v.sort_by(|a, b| a.name().cmp(b.name()));
     v.dedup_by(|a, b| a.name() == b.name());
     v

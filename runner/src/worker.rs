@@ -298,10 +298,6 @@ pub fn worker_main() -> i32 {
             return EXIT_SETUP;
         }
     };
-    if let Err(m) = crate::plan::check_library_file(&w.plugin) {
-        crate::note!("flowlab worker: {}: not a loadable shared library: {m}", w.plugin.display());
-        return EXIT_SETUP;
-    }
     let p = match LoadedPlugin::load(&w.plugin) {
         Ok(p) => p,
         Err(e) => {

@@ -261,10 +261,55 @@ pub fn file_sha256(path: &Path) -> std::io::Result<String> {
     Ok(hex::encode(h.finalize()))
 }
 
+/// Checks that an ELF64 file holds every loadable segment and its section table before it is
+/// handed to `dlopen`: the dynamic loader maps a truncated library and then dies of SIGBUS
+/// touching the missing pages, which would take the whole run down. Files that are not
+/// ELF64 are left for `dlopen` to reject with its own message.
+///
+/// Reads only the ELF header and the program headers (a few KiB): reading the whole library
+/// (20 MB for histfit) cost more CPU and memory than the rest of `flowlab plan` together.
+pub fn check_library_file(path: &Path) -> Result<(), String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
+    let len = f.metadata().map_err(|e| format!("cannot read: {e}"))?.len();
+    let mut h = [0u8; 64];
+    if len < 64 || f.read_exact(&mut h).is_err() || &h[..4] != b"\x7fELF" || h[4] != 2 || h[5] != 1 {
+        return Ok(());
+    }
+    let u16_at = |b: &[u8], o: usize| u16::from_le_bytes([b[o], b[o + 1]]) as u64;
+    let u64_at = |b: &[u8], o: usize| -> u64 { b.get(o..o + 8).map(|s| u64::from_le_bytes(s.try_into().expect("8 bytes"))).unwrap_or(u64::MAX) };
+    let (phoff, shoff) = (u64_at(&h, 0x20), u64_at(&h, 0x28));
+    let (phentsize, phnum, shentsize, shnum) = (u16_at(&h, 0x36), u16_at(&h, 0x38), u16_at(&h, 0x3A), u16_at(&h, 0x3C));
+    let truncated = |what: String| Err(format!("truncated file ({len} bytes): {what}"));
+    if phoff.saturating_add(phentsize.saturating_mul(phnum)) > len {
+        return truncated(format!("the program headers end at byte {}", phoff.saturating_add(phentsize * phnum)));
+    }
+    if shnum > 0 && shoff.saturating_add(shentsize.saturating_mul(shnum)) > len {
+        return truncated(format!("the section headers end at byte {}", shoff.saturating_add(shentsize * shnum)));
+    }
+    // the program headers, at most 65 535 × 65 535 bytes by the header's u16 fields, within `len`
+    let mut ph = vec![0u8; (phentsize * phnum) as usize];
+    f.seek(SeekFrom::Start(phoff)).and_then(|_| f.read_exact(&mut ph)).map_err(|e| format!("cannot read the program headers: {e}"))?;
+    for i in 0..phnum {
+        let o = (i * phentsize) as usize;
+        if o + 40 > ph.len() {
+            break;
+        }
+        let p_type = u32::from_le_bytes([ph[o], ph[o + 1], ph[o + 2], ph[o + 3]]);
+        let (off, filesz) = (u64_at(&ph, o + 8), u64_at(&ph, o + 32));
+        if p_type == 1 && off.saturating_add(filesz) > len {
+            return truncated(format!("segment {i} ends at byte {}", off.saturating_add(filesz)));
+        }
+    }
+    Ok(())
+}
+
 impl LoadedPlugin {
     /// Loads (once per canonical path; never unloads) and verifies a plugin file.
     pub fn load(path: &Path) -> Result<&'static LoadedPlugin, LoadError> {
         let canon = path.canonicalize().map_err(|e| LoadError::Io { path: path.into(), source: e })?;
+        // before dlopen maps it: a truncated library would die of SIGBUS, not fail
+        check_library_file(&canon).map_err(|message| LoadError::NotLibrary { path: canon.clone(), message })?;
         let sha256 = crate::hashcache::sha256(&canon, file_sha256).map_err(|e| LoadError::Io { path: canon.clone(), source: e })?;
         let mut reg = registry().lock().unwrap_or_else(|e| e.into_inner());
         if let Some(p) = reg.iter().find(|p| p.path == canon) {
