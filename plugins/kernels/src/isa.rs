@@ -111,6 +111,17 @@ pub fn force<R>(isa: Isa, f: impl FnOnce() -> R) -> Option<R> {
     Some(f())
 }
 
+/// Sets (or with `None` clears) this thread's path for good, e.g. in a thread pool's start
+/// handler so that a forced path reaches the pool's workers; false (nothing set) when the CPU
+/// lacks the path.
+pub fn set_thread(isa: Option<Isa>) -> bool {
+    if isa.is_some_and(|i| !i.available()) {
+        return false;
+    }
+    FORCED.with(|c| c.set(isa));
+    true
+}
+
 /// Runs `f` on every path this CPU has (narrowest first) and says on stderr, outside the test
 /// harness's capture so that it shows in `cargo test` output, which paths `test` could not run
 /// ("skipped: no AVX-512"): a test that covers every path then never passes silently on a

@@ -204,8 +204,8 @@ pub struct Work<T> {
     dh_next: Vec<T>,
     dc_next: Vec<T>,
     /// W_h packed for the per-step forward GEMM, and W_hᵀ for the backward one.
-    pk_f: crate::kernel::Packed,
-    pk_b: crate::kernel::Packed,
+    pk_f: kernels::gemm::Packed,
+    pk_b: kernels::gemm::Packed,
     /// Parameter gradient of this chunk.
     pub grad: Vec<T>,
 }
@@ -348,38 +348,27 @@ fn cell_bwd_rows<T: Scalar>(ra: RecAct, rows: usize, h: usize, gt: &mut [T], dh_
     }
 }
 
-/// Runs `$body` with the gate activation as a compile-time constant (so the loops specialise),
-/// compiled for AVX-512 when the CPU has it (same IEEE operations, so the same numbers: Rust
-/// never contracts to FMA on its own), else for the baseline target.
+/// Defines `$name`, which runs `$rows_fn` with the gate activation as a compile-time constant
+/// (so the loops specialise) on the active instruction-set path of flowlab-kernels'
+/// [`kernels::dispatch!`] (docs/kernels.md: the same IEEE operations on every path, so the same
+/// numbers: Rust never contracts to FMA on its own).
 macro_rules! dispatch {
-    ($name:ident, $rows_fn:ident, ($($arg:ident: $ty:ty),*)) => {
+    ($name:ident, $body:ident, $rows_fn:ident, ($($arg:ident: $ty:ty),*)) => {
+        #[inline(always)]
         #[allow(clippy::too_many_arguments)]
-        fn $name<T: Scalar>(ra: RecAct, $($arg: $ty),*) {
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
-                #[allow(clippy::too_many_arguments)]
-                fn wide<T: Scalar>(ra: RecAct, $($arg: $ty),*) {
-                    match ra {
-                        RecAct::Sigmoid => $rows_fn(RecAct::Sigmoid, $($arg),*),
-                        RecAct::HardSigmoidKeras2 => $rows_fn(RecAct::HardSigmoidKeras2, $($arg),*),
-                    }
-                }
-                if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512vl") {
-                    // SAFETY: the CPU features were detected just above.
-                    unsafe { wide::<T>(ra, $($arg),*) };
-                    return;
-                }
-            }
+        fn $body<T: Scalar>(ra: RecAct, $($arg: $ty),*) {
             match ra {
                 RecAct::Sigmoid => $rows_fn(RecAct::Sigmoid, $($arg),*),
                 RecAct::HardSigmoidKeras2 => $rows_fn(RecAct::HardSigmoidKeras2, $($arg),*),
             }
         }
+        kernels::dispatch! {
+            fn $name<T: Scalar>(ra: RecAct, $($arg: $ty),*) -> () => $body
+        }
     };
 }
-dispatch!(cell_fwd, cell_fwd_rows, (rows: usize, h: usize, gt: &mut [T], cprev: &[T], cnew: &mut [T], tct: &mut [T], hnew: &mut [T]));
-dispatch!(cell_bwd, cell_bwd_rows, (rows: usize, h: usize, gt: &mut [T], dh_next: &[T], dc_next: &mut [T], cprev: &[T], tct: &[T], dho: &[T]));
+dispatch!(cell_fwd, cell_fwd_body, cell_fwd_rows, (rows: usize, h: usize, gt: &mut [T], cprev: &[T], cnew: &mut [T], tct: &mut [T], hnew: &mut [T]));
+dispatch!(cell_bwd, cell_bwd_body, cell_bwd_rows, (rows: usize, h: usize, gt: &mut [T], dh_next: &[T], dc_next: &mut [T], cprev: &[T], tct: &[T], dho: &[T]));
 
 /// Forward pass of one chunk: `x` is `T × rows × F`; fills `w.y` (`T × rows × O`).
 pub fn forward<T: Scalar>(a: &Arch, p: &[T], x: &[T], rows: usize, steps: usize, w: &mut Work<T>) {
