@@ -17,7 +17,7 @@ pub fn exp_f32(x: f32) -> f32 {
     let p = 1.0 + r * (1.0 + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
     // SAFETY: |n| ≤ 127 after the clamp above; a NaN n (NaN x) is replaced by 0 and the NaN
     // p keeps the product NaN.
-    let ni = if n == n { unsafe { n.to_int_unchecked::<i32>() } } else { 0 };
+    let ni = if !n.is_nan() { unsafe { n.to_int_unchecked::<i32>() } } else { 0 };
     let scale = f32::from_bits(((ni + 127) as u32) << 23);
     p * scale
 }

@@ -78,6 +78,7 @@ mod x86 {
 
     /// MR rows × (one or two panels).
     #[target_feature(enable = "avx512f")]
+    #[allow(clippy::needless_range_loop)] // r indexes A's rows and both accumulator arrays in step
     #[allow(clippy::too_many_arguments)]
     unsafe fn block<const MR: usize>(k: usize, a: *const f32, lda: usize, b0: *const f32, b1: *const f32, two: bool, c: *mut f32, ldc: usize, m0: u16, m1: u16, acc_c: bool) {
         unsafe {
