@@ -22,14 +22,15 @@ pub fn exp_f32(x: f32) -> f32 {
     p * scale
 }
 
-/// Logistic sigmoid 1/(1 + e^{−x}) through [`exp_f32`] (absolute error < 3e-7; exactly 1 for
-/// x ≥ 17 or so, > 0 for every x ≥ −87).
+/// Logistic sigmoid 1/(1 + e^{−x}) through [`exp_f32`]: absolute error < 3e-7, values in
+/// [0, 1] for every f32 (tested).
 #[inline(always)]
 pub fn sigmoid_f32(x: f32) -> f32 {
     1.0 / (1.0 + exp_f32(-x))
 }
 
-/// tanh x = 1 − 2/(e^{2x} + 1) through [`exp_f32`] (absolute error < 5e-7; ±1 for |x| ≥ 44).
+/// tanh x = 1 − 2/(e^{2x} + 1) through [`exp_f32`]: absolute error < 5e-7, values in [−1, 1]
+/// for every f32, ±1 at ±50 (tested).
 #[inline(always)]
 pub fn tanh_f32(x: f32) -> f32 {
     1.0 - 2.0 / (exp_f32(2.0 * x) + 1.0)

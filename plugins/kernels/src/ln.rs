@@ -35,8 +35,8 @@ fn from_reduced(z: f64, k: f64) -> f64 {
     k * LN2_HI - ((hfsq - (s * (hfsq + r) + k * LN2_LO)) - f)
 }
 
-/// ln x for x > 0 (subnormals included) within 1 ulp. 0 and negative x are outside its domain
-/// (finite garbage, no NaN); +∞ gives a finite value too (callers pass finite sums).
+/// ln x for finite x > 0 (subnormals included) within 1 ulp. 0, negative, infinite and NaN
+/// arguments are outside its domain (no special cases: callers pass positive finite sums).
 #[inline(always)]
 pub fn ln(x: f64) -> f64 {
     const TWO54: f64 = 18_014_398_509_481_984.0;
