@@ -146,7 +146,7 @@ fn loglik_ep(th: &[f64], h: &Hist, grad: Option<&mut [f64]>) -> f64 {
         return f64::NEG_INFINITY;
     }
     let (z0, z1) = zeta_d1(a);
-    let s = kernel::sums(&ep_par(th, z0), &h.c, &h.lk, &h.km1, None);
+    let s = kernel::sums(&ep_par(th, z0), &h.c, &h.lk, &h.km1);
     if !(s.dmax > kernel::D_MAX) {
         if let Some(g) = grad {
             let cp = h.n - s.ce;
@@ -200,7 +200,7 @@ fn loglik_eep(th: &[f64], h: &Hist, grad: Option<&mut [f64]>) -> f64 {
         return f64::NEG_INFINITY;
     }
     let (z0, z1) = zeta_d1(a);
-    let s = kernel::sums(&eep_par(th, z0), &h.c, &h.lk, &h.km1, None);
+    let s = kernel::sums(&eep_par(th, z0), &h.c, &h.lk, &h.km1);
     if !(s.dmax > kernel::D_MAX) {
         if let Some(g) = grad {
             g[0] = s.cp / pi - (s.c1 + s.c2) / (1.0 - pi);
@@ -277,13 +277,13 @@ pub fn estep(model: Model, th: &[f64], h: &Hist) -> Estep {
     let (z0, _) = zeta_d1(th[th.len() - 1]);
     match model {
         Model::EP => {
-            let s = kernel::sums(&ep_par(th, z0), &h.c, &h.lk, &h.km1, None);
+            let s = kernel::sums(&ep_par(th, z0), &h.c, &h.lk, &h.km1);
             if !(s.dmax > kernel::D_MAX) {
                 return Estep { ll: s.ll, wsum: [s.ce, s.cp, 0.0], wkm1: [s.se_km1, 0.0], wlk: s.sp_lk };
             }
         }
         Model::EEP => {
-            let s = kernel::sums(&eep_par(th, z0), &h.c, &h.lk, &h.km1, None);
+            let s = kernel::sums(&eep_par(th, z0), &h.c, &h.lk, &h.km1);
             if !(s.dmax > kernel::D_MAX) {
                 return Estep { ll: s.ll, wsum: [s.c1, s.c2, s.cp], wkm1: [s.s1, s.s2], wlk: s.sp_lk };
             }
@@ -414,7 +414,7 @@ mod tests {
         // π = 1e-305: the geometric term exceeds the zeta term by more than e^700 at k = 1
         let h = hist();
         let th: [f64; 3] = [1e-305, 0.4, 1.9];
-        assert!(kernel::sums(&ep_par(&th, zeta_d1(1.9).0), &h.c, &h.lk, &h.km1, None).dmax > kernel::D_MAX);
+        assert!(kernel::sums(&ep_par(&th, zeta_d1(1.9).0), &h.c, &h.lk, &h.km1).dmax > kernel::D_MAX);
         let (mut g, mut gs) = ([0.0; 3], [0.0; 3]);
         assert_eq!(loglik_ep(&th, &h, Some(&mut g)), loglik_ep_scalar(&th, &h, Some(&mut gs)));
         assert_eq!(g, gs);

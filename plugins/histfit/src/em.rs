@@ -1,5 +1,5 @@
-//! `em-compat` (flow-models' EM exactly, docs/histfit.md, "em-compat"), the vectorised exp/ln
-//! kernels both fitters use, and the fit outcome type; the other fitter, `em-binned` (EM on the
+//! `em-compat` (flow-models' EM exactly, docs/histfit.md, "em-compat") and the fit outcome
+//! type (the vectorised exp/ln kernels and their dispatch are flowlab-kernels', docs/kernels.md); the other fitter, `em-binned` (EM on the
 //! exact grouped-data likelihood, docs/histfit.md, "em-binned"), lives in `em_binned.rs` and is
 //! re-exported here.
 use crate::binned::{Binned, CHUNK};
@@ -46,92 +46,6 @@ impl FitOutcome {
     }
 }
 
-/// ln 2 split as fdlibm's `ln2_hi` (32 significant bits, so k·ln2_hi is exact) + `ln2_lo`.
-const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
-const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
-
-/// 1.5·2^52: for |y| < 2^51, (y + SHIFT) − SHIFT is y rounded to the nearest integer n, and
-/// the low bits of y + SHIFT hold n (as bits(y + SHIFT) − bits(SHIFT)).
-const SHIFT: f64 = 6_755_399_441_055_744.0;
-
-/// c₀ r⁹ + c₁ r⁸ + … + c₉ by Horner's rule in fused multiply–adds (the same bits on every path).
-#[inline(always)]
-fn horner(c: &[f64; 10], r: f64) -> f64 {
-    c[1..].iter().fold(c[0], |p, &ci| p.mul_add(r, ci))
-}
-
-/// e^x to within ~1 ulp, branch-free and division-free so loops over rows vectorise.
-/// Cody–Waite reduction x = k ln2 + r (|r| ≤ ln2/2), e^r = 1 + r + r² P(r) with P of degree
-/// 9 (Chebyshev interpolation of (e^r − 1 − r)/r² at 10 nodes on [−ln2/2, ln2/2], computed
-/// in 50-digit arithmetic: approximation error < 0.08 eps relative, 0.51 eps with the
-/// rounding of the Horner steps; `plugins/histfit/tools/exp_poly.py` derives and checks them),
-/// in fused multiply–adds, then scaling by 2^k through the
-/// exponent bits. `mul_add` is an exact fused operation on every target (hardware FMA in the
-/// AVX2/AVX-512 paths), so every path gives the same bits.
-/// Returns 0 below −708 (callers recompute a row exactly when every term underflows).
-#[inline(always)]
-#[allow(clippy::excessive_precision)]
-pub fn fast_exp(x: f64) -> f64 {
-    const LOG2E: f64 = std::f64::consts::LOG2_E;
-    // P's coefficients, highest degree first
-    const C: [f64; 10] = [
-        2.510_037_583_256_123_4e-8,
-        2.762_007_587_998_336_7e-7,
-        2.755_726_848_031_002_4e-6,
-        2.480_152_132_236_869_2e-5,
-        1.984_126_986_304_054_5e-4,
-        1.388_888_891_719_671_9e-3,
-        8.333_333_333_330_065e-3,
-        4.166_666_666_662_416_4e-2,
-        1.666_666_666_666_666_9e-1,
-        5.000_000_000_000_001e-1,
-    ];
-    let xc = x.clamp(-708.0, 709.0);
-    let t = xc.mul_add(LOG2E, SHIFT);
-    let kf = t - SHIFT;
-    let r = (-kf).mul_add(LN2_LO, (-kf).mul_add(LN2_HI, xc));
-    let y = horner(&C, r).mul_add(r, 1.0).mul_add(r, 1.0);
-    let ki = (t.to_bits() as i64).wrapping_sub(SHIFT.to_bits() as i64);
-    let scale = f64::from_bits(((ki + 1023) as u64) << 52);
-    if x < -708.0 { 0.0 } else { y * scale }
-}
-
-/// 2^y to within ~1 ulp for y ≥ −1021 (0 below: callers recompute a row exactly when every
-/// term underflows), branch-free and division-free so loops over rows vectorise. y = n + r
-/// with n = round(y) (the 1.5·2^52 shifter) and r = y − n exact, |r| ≤ 1/2;
-/// 2^r = 1 + r ln2 + r² Q(r) with Q of degree 9 (Chebyshev interpolation of
-/// (2^r − 1 − r ln2)/r² at 10 nodes on [−1/2, 1/2] in 50-digit arithmetic: 0.61 eps with the
-/// rounding of the Horner steps; `plugins/histfit/tools/exp_poly.py` derives and checks them);
-/// then n is added to the exponent field (exact: 2^r ∈ [2^−½, 2^½] and the result is normal).
-/// Against [`fast_exp`] of the same value in e-units it saves the Cody–Waite reduction's two
-/// fused operations and the scaling multiply; its argument carries the same relative rounding
-/// as an e-unit one.
-#[inline(always)]
-#[allow(clippy::excessive_precision)]
-pub fn fast_exp2(y: f64) -> f64 {
-    // Q's coefficients, highest degree first
-    const C: [f64; 10] = [
-        4.454_103_410_587_04e-10,
-        7.070_977_866_508_138e-9,
-        1.017_806_726_744_942_7e-7,
-        1.321_545_163_322_143_4e-6,
-        1.525_273_382_079_580_3e-5,
-        1.540_353_042_477_652_9e-4,
-        1.333_355_814_642_321_3e-3,
-        9.618_129_107_618_665e-3,
-        5.550_410_866_482_158e-2,
-        2.402_265_069_591_007_5e-1,
-    ];
-    let yc = y.clamp(-1021.0, 1023.0);
-    let t = yc + SHIFT;
-    let nf = t - SHIFT;
-    let r = yc - nf;
-    let v = horner(&C, r).mul_add(r, std::f64::consts::LN_2).mul_add(r, 1.0);
-    let n = (t.to_bits() as i64).wrapping_sub(SHIFT.to_bits() as i64);
-    let bits = (v.to_bits() as i64).wrapping_add(n << 52) as u64;
-    if y < -1021.0 { 0.0 } else { f64::from_bits(bits) }
-}
-
 /// A component's density at bin_lo, specialised for the hot loop (`ln x` precomputed).
 enum Fast {
     Uniform { lo: f64, hi: f64, dens: f64 },
@@ -159,7 +73,7 @@ impl Fast {
     /// A lognormal's constant comes in as `lc` = ln(π c) and is folded into the exponent:
     /// π pdf = exp(ln(π c) − l − (l − ln scale)²/(2s²)) with l = ln x, formed in base 2 as
     /// 2^(lc·log2 e − l₂ − a₂ (l₂ − m₂)²) with l₂ = log2 x (`lnx2`), m₂ = log2 scale and
-    /// a₂ = ln2/(2s²), for [`fast_exp2`].
+    /// a₂ = ln2/(2s²), for [`kernels::exp::exp2`].
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     fn fill(&self, pi: f64, lc: f64, x: &[f64], lnx: &[f64], lnx2: &[f64], out: &mut [f64], sum: &mut [f64], add: bool, exact: bool) {
@@ -184,7 +98,7 @@ impl Fast {
                     let lc2 = lc * std::f64::consts::LOG2_E;
                     for ((o, s), &l2) in out.zip(lnx2) {
                         let t = l2 - m2;
-                        *o = fast_exp2((-(t * a2)).mul_add(t, lc2 - l2));
+                        *o = kernels::exp::exp2((-(t * a2)).mul_add(t, lc2 - l2));
                         *s = if add { *s + *o } else { *o };
                     }
                 }
@@ -258,42 +172,6 @@ impl Scratch {
     fn new(k: usize) -> Scratch {
         Scratch { acc: vec![[0.0; 8]; 4 * k], rows: vec![0.0; (k + 7) * SUB + 8] }
     }
-}
-
-/// ln x to within 1 ulp for x > 0 (subnormals included), branch-free so loops vectorise.
-/// fdlibm's `__ieee754_log`: x = 2^k (1 + f) with 1 + f ∈ [√2/2, √2), s = f/(2 + f),
-/// ln(1 + f) = f − hfsq + s(hfsq + R(s²)), R a degree-14 polynomial in s.
-#[inline(always)]
-#[allow(clippy::excessive_precision)] // fdlibm's coefficients, quoted as published
-pub fn fast_ln(x: f64) -> f64 {
-    const LG1: f64 = 6.666_666_666_666_735_130e-1;
-    const LG2: f64 = 3.999_999_999_940_941_908e-1;
-    const LG3: f64 = 2.857_142_874_366_239_149e-1;
-    const LG4: f64 = 2.222_219_843_214_978_396e-1;
-    const LG5: f64 = 1.818_357_216_161_805_012e-1;
-    const LG6: f64 = 1.531_383_769_920_937_332e-1;
-    const LG7: f64 = 1.479_819_860_511_658_591e-1;
-    const TWO54: f64 = 18_014_398_509_481_984.0;
-    const OFF: u64 = 0x3fe6_a09e_667f_3bcd; // bits of √2/2
-    const TWO52: f64 = 4_503_599_627_370_496.0;
-    let sub = x < f64::MIN_POSITIVE;
-    let xs = if sub { x * TWO54 } else { x };
-    let ix = xs.to_bits();
-    let tmp = ix.wrapping_sub(OFF);
-    // k = tmp >> 52 (arithmetic) = e − 2048 with e = (tmp + 2^63) >> 52 (logical, no wrap for
-    // x > 0), converted through the bits of 2^52 + e (only integer ops with AVX2 forms)
-    let e = tmp.wrapping_add(1 << 63) >> 52;
-    let k = (f64::from_bits(TWO52.to_bits() | e) - TWO52) - 2048.0 - if sub { 54.0 } else { 0.0 };
-    let z = f64::from_bits(ix.wrapping_sub(tmp & (0xfff_u64 << 52)));
-    let f = z - 1.0;
-    let s = f / (2.0 + f);
-    let z2 = s * s;
-    let w = z2 * z2;
-    let t1 = w * (LG2 + w * (LG4 + w * LG6));
-    let t2 = z2 * (LG1 + w * (LG3 + w * (LG5 + w * LG7)));
-    let r = t2 + t1;
-    let hfsq = 0.5 * f * f;
-    k * LN2_HI - ((hfsq - (s * (hfsq + r) + k * LN2_LO)) - f)
 }
 
 /// A component whose largest term on a sub-block is below e^−NEGLIGIBLE (= 2^−70) times a
@@ -375,10 +253,9 @@ fn activity(data: &Binned, fast: &[Fast], lncp: &[f64]) -> Vec<bool> {
     act
 }
 
-vector_dispatch! {
-    /// [`activity`] on the widest vector unit the CPU has.
-    fn activity_dispatch(data: &Binned, fast: &[Fast], lncp: &[f64]) -> Vec<bool> => activity,
-    avx512 = "avx512f,fma" ["avx512f", "fma"], avx2 = "avx2,fma" ["avx2", "fma"]
+kernels::dispatch! {
+    /// [`activity`] on the active instruction-set path (`kernels::Isa::active`).
+    fn activity_dispatch(data: &Binned, fast: &[Fast], lncp: &[f64]) -> Vec<bool> => activity
 }
 
 /// Eight rows at a time (`n` a multiple of 8), as fixed-size arrays so the loops vectorise
@@ -537,7 +414,7 @@ fn chunk_estep(ctx: &EstepCtx, a: usize, mut store: Option<&mut [f64]>, scratch:
         if objective {
             for r in 0..pad {
                 let ok = s[r] > 0.0;
-                lg[r] = if ok { cs[r] * fast_ln(if ok { s[r] } else { 1.0 }) } else { 0.0 };
+                lg[r] = if ok { cs[r] * kernels::ln::ln(if ok { s[r] } else { 1.0 }) } else { 0.0 };
             }
             let lg8 = rows8(&lg[..], pad);
             acc8(&mut obj8, groups, |g, l| lg8[g][l]);
@@ -570,10 +447,9 @@ fn chunk_estep(ctx: &EstepCtx, a: usize, mut store: Option<&mut [f64]>, scratch:
     (out, if dead { f64::NEG_INFINITY } else { fold8(&obj8) })
 }
 
-vector_dispatch! {
-    /// [`chunk_estep`] on the widest vector unit the CPU has (AVX-512 or AVX2, each with FMA).
-    fn chunk_estep_dispatch(ctx: &EstepCtx, a: usize, blk: Option<&mut [f64]>, scr: &mut Scratch) -> (Vec<f64>, f64) => chunk_estep,
-    avx512 = "avx512f,fma" ["avx512f", "fma"], avx2 = "avx2,fma" ["avx2", "fma"]
+kernels::dispatch! {
+    /// [`chunk_estep`] on the active instruction-set path (`kernels::Isa::active`; every path gives the same bits).
+    fn chunk_estep_dispatch(ctx: &EstepCtx, a: usize, blk: Option<&mut [f64]>, scr: &mut Scratch) -> (Vec<f64>, f64) => chunk_estep
 }
 
 /// flow-models' E-step (docs/histfit.md, "em-compat"): `d_ik = π_k f_k(x_i)` (first row
@@ -857,36 +733,6 @@ pub(crate) fn rebuild(start: &Mixture, comps: Vec<(f64, Dist)>, sum: u128) -> Mi
 mod tests {
     use super::*;
 
-    /// The largest relative error of `f` against `exact` on a grid from `from` to `to`.
-    fn worst_rel(f: fn(f64) -> f64, exact: fn(f64) -> f64, from: f64, to: f64, step: f64) -> f64 {
-        let (mut worst, mut x) = (0.0f64, from);
-        while x < to {
-            worst = worst.max(((f(x) - exact(x)) / exact(x)).abs());
-            x += step;
-        }
-        worst
-    }
-
-    #[test]
-    fn fast_exp2_is_within_a_few_ulp_and_exact_at_integers() {
-        let worst = worst_rel(fast_exp2, f64::exp2, -1020.9, 1023.0, 0.0173);
-        assert!(worst < 3e-16, "worst relative error {worst:e}");
-        for n in -1021..=1023 {
-            assert_eq!(fast_exp2(n as f64), (n as f64).exp2(), "2^{n}");
-        }
-        assert_eq!(fast_exp2(-1021.5), 0.0);
-        assert_eq!(fast_exp2(-5000.0), 0.0);
-        assert!(fast_exp2(0.5) > 1.414_213_562_373_094 && fast_exp2(0.5) < 1.414_213_562_373_096);
-    }
-
-    #[test]
-    fn fast_exp_is_within_a_few_ulp() {
-        let worst = worst_rel(fast_exp, f64::exp, -707.9, 709.0, 0.0137);
-        assert!(worst < 3e-16, "worst relative error {worst:e}");
-        assert_eq!(fast_exp(-800.0), 0.0);
-        assert_eq!(fast_exp(0.0), 1.0);
-    }
-
     /// The fused E-step against a plain row-by-row computation of docs/histfit.md, "em-compat" with scipy-style
     /// pdfs (`Dist::pdf`), for every family and both paths (weights stored for the Weibull
     /// M-step, or not): 3 000 rows = three chunks with a partial last sub-block.
@@ -955,17 +801,4 @@ mod tests {
         }
     }
 
-    #[test]
-    fn fast_ln_is_within_two_eps_relative() {
-        let mut worst: f64 = 0.0;
-        let mut x = 1e-310_f64; // subnormal start
-        while x < 1e300 {
-            let (a, b) = (fast_ln(x), x.ln());
-            worst = worst.max(((a - b) / b.abs().max(1e-300)).abs() / f64::EPSILON);
-            x *= 1.000_731;
-        }
-        assert!(worst <= 2.0, "worst relative error {worst} eps");
-        assert_eq!(fast_ln(1.0), 0.0);
-        assert!((fast_ln(std::f64::consts::E) - 1.0).abs() <= f64::EPSILON);
-    }
 }

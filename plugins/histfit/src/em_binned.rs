@@ -1,7 +1,7 @@
 //! `em-binned`: EM on the exact grouped-data likelihood (docs/histfit.md, "em-binned"), and the per-edge
 //! distribution values it shares with the goodness of fit (docs/histfit.md, "Goodness of fit").
 use crate::binned::{add_in_order, map_chunks, Binned, CHUNK};
-use crate::em::{fast_ln, par, rebuild, FitOutcome};
+use crate::em::{par, rebuild, FitOutcome};
 use crate::families::{Dist, Family};
 use crate::ndtr::lognorm_edges;
 use crate::mixture::Mixture;
@@ -228,7 +228,7 @@ fn bin_chunk_body(ctx: &BinCtx, a: usize, b: usize) -> Vec<f64> {
         let ok = s[r] > 0.0 && c[r] != 0.0;
         let sr = if ok { s[r] } else { 1.0 };
         cs[r] = if ok { c[r] / sr } else { 0.0 };
-        lg[r] = if ok { c[r] * fast_ln(sr) } else { 0.0 };
+        lg[r] = if ok { c[r] * kernels::ln::ln(sr) } else { 0.0 };
     }
     let lost = c.iter().zip(&s).fold(false, |z, (&cr, &sr)| z | (cr != 0.0 && !(sr > 0.0)));
     out[0] = if lost { f64::NEG_INFINITY } else { sum4(n, |r| lg[r]) };
@@ -297,11 +297,10 @@ fn bin_chunk_body(ctx: &BinCtx, a: usize, b: usize) -> Vec<f64> {
     out
 }
 
-vector_dispatch! {
-    /// [`bin_chunk_body`] on the widest vector unit the CPU has (no FMA: the same IEEE
+kernels::dispatch! {
+    /// [`bin_chunk_body`] on the active instruction-set path (no FMA: the same IEEE
     /// operations and bits as the baseline build; wider vectors and gathers).
-    fn bin_chunk(ctx: &BinCtx, a: usize, b: usize) -> Vec<f64> => bin_chunk_body,
-    avx512 = "avx512f" ["avx512f"], avx2 = "avx2" ["avx2"]
+    fn bin_chunk(ctx: &BinCtx, a: usize, b: usize) -> Vec<f64> => bin_chunk_body
 }
 
 /// The E-step of em-binned over one histogram: the edges and every component's edge values,

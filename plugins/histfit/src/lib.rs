@@ -24,39 +24,6 @@
 // `!(x > 0.0)` is written on purpose: it is true for NaN, which `x <= 0.0` is not.
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
-/// Defines `fn $name`, which runs `$body` (an `#[inline(always)]` fn with the same signature)
-/// compiled for AVX-512 or AVX2 when the CPU has the listed features, else the baseline build.
-/// The bodies use the same IEEE operations on every path (FMA only through explicit
-/// `mul_add`), so every path gives the same bits; only the vector width differs.
-macro_rules! vector_dispatch {
-    ($(#[$doc:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty => $body:ident,
-     avx512 = $f512:literal [$($d512:tt),+], avx2 = $f2:literal [$($d2:tt),+]) => {
-        $(#[$doc])*
-        $vis fn $name($($arg: $ty),*) -> $ret {
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = $f512)]
-                fn wide($($arg: $ty),*) -> $ret {
-                    $body($($arg),*)
-                }
-                #[target_feature(enable = $f2)]
-                fn mid($($arg: $ty),*) -> $ret {
-                    $body($($arg),*)
-                }
-                if $(std::is_x86_feature_detected!($d512))&&+ {
-                    // SAFETY: the CPU has every feature `wide` is compiled for (checked just above).
-                    return unsafe { wide($($arg),*) };
-                }
-                if $(std::is_x86_feature_detected!($d2))&&+ {
-                    // SAFETY: the CPU has every feature `mid` is compiled for (checked just above).
-                    return unsafe { mid($($arg),*) };
-                }
-            }
-            $body($($arg),*)
-        }
-    };
-}
-
 pub mod binned;
 pub mod csvfast;
 pub mod em;

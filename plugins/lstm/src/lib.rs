@@ -8,7 +8,6 @@
 //!   evaluate on a feature file; optionally apply the model to other files;
 //! - `evaluate` (task): apply a saved model to a feature file (the original's `test_rnn.py`);
 //! - `synth_features` (dataset): a synthetic feature file in the original line format.
-pub mod kernel;
 pub mod metrics;
 pub mod model;
 pub mod network;

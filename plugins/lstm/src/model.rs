@@ -204,8 +204,8 @@ pub struct Work<T> {
     dh_next: Vec<T>,
     dc_next: Vec<T>,
     /// W_h packed for the per-step forward GEMM, and W_hᵀ for the backward one.
-    pk_f: crate::kernel::Packed,
-    pk_b: crate::kernel::Packed,
+    pk_f: kernels::gemm::Packed,
+    pk_b: kernels::gemm::Packed,
     /// Parameter gradient of this chunk.
     pub grad: Vec<T>,
 }
@@ -348,38 +348,27 @@ fn cell_bwd_rows<T: Scalar>(ra: RecAct, rows: usize, h: usize, gt: &mut [T], dh_
     }
 }
 
-/// Runs `$body` with the gate activation as a compile-time constant (so the loops specialise),
-/// compiled for AVX-512 when the CPU has it (same IEEE operations, so the same numbers: Rust
-/// never contracts to FMA on its own), else for the baseline target.
+/// Defines `$name`, which runs `$rows_fn` with the gate activation as a compile-time constant
+/// (so the loops specialise) on the active instruction-set path of flowlab-kernels'
+/// [`kernels::dispatch!`] (docs/kernels.md: the same IEEE operations on every path, so the same
+/// numbers: Rust never contracts to FMA on its own).
 macro_rules! dispatch {
-    ($name:ident, $rows_fn:ident, ($($arg:ident: $ty:ty),*)) => {
+    ($name:ident, $body:ident, $rows_fn:ident, ($($arg:ident: $ty:ty),*)) => {
+        #[inline(always)]
         #[allow(clippy::too_many_arguments)]
-        fn $name<T: Scalar>(ra: RecAct, $($arg: $ty),*) {
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
-                #[allow(clippy::too_many_arguments)]
-                fn wide<T: Scalar>(ra: RecAct, $($arg: $ty),*) {
-                    match ra {
-                        RecAct::Sigmoid => $rows_fn(RecAct::Sigmoid, $($arg),*),
-                        RecAct::HardSigmoidKeras2 => $rows_fn(RecAct::HardSigmoidKeras2, $($arg),*),
-                    }
-                }
-                if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512vl") {
-                    // SAFETY: the CPU features were detected just above.
-                    unsafe { wide::<T>(ra, $($arg),*) };
-                    return;
-                }
-            }
+        fn $body<T: Scalar>(ra: RecAct, $($arg: $ty),*) {
             match ra {
                 RecAct::Sigmoid => $rows_fn(RecAct::Sigmoid, $($arg),*),
                 RecAct::HardSigmoidKeras2 => $rows_fn(RecAct::HardSigmoidKeras2, $($arg),*),
             }
         }
+        kernels::dispatch! {
+            fn $name<T: Scalar>(ra: RecAct, $($arg: $ty),*) -> () => $body
+        }
     };
 }
-dispatch!(cell_fwd, cell_fwd_rows, (rows: usize, h: usize, gt: &mut [T], cprev: &[T], cnew: &mut [T], tct: &mut [T], hnew: &mut [T]));
-dispatch!(cell_bwd, cell_bwd_rows, (rows: usize, h: usize, gt: &mut [T], dh_next: &[T], dc_next: &mut [T], cprev: &[T], tct: &[T], dho: &[T]));
+dispatch!(cell_fwd, cell_fwd_body, cell_fwd_rows, (rows: usize, h: usize, gt: &mut [T], cprev: &[T], cnew: &mut [T], tct: &mut [T], hnew: &mut [T]));
+dispatch!(cell_bwd, cell_bwd_body, cell_bwd_rows, (rows: usize, h: usize, gt: &mut [T], dh_next: &[T], dc_next: &mut [T], cprev: &[T], tct: &[T], dho: &[T]));
 
 /// Forward pass of one chunk: `x` is `T × rows × F`; fills `w.y` (`T × rows × O`).
 pub fn forward<T: Scalar>(a: &Arch, p: &[T], x: &[T], rows: usize, steps: usize, w: &mut Work<T>) {
@@ -585,5 +574,41 @@ mod tests {
         assert_eq!(&p[l.b + h..l.b + 2 * h], &vec![1.0; h][..]);
         let lim = (6.0f32 / (5 + 32) as f32).sqrt();
         assert!(p[l.wx..l.wh].iter().all(|v| v.abs() <= lim));
+    }
+
+    /// The cell loops (gates, cell and hidden state forward; their derivatives backward) give the
+    /// same bits on every instruction-set path of `kernels::dispatch!`, in f32 (flowlab-kernels'
+    /// gates) and f64 (libm), for both recurrent activations, over random widths (vector tails
+    /// included) and pre-activations far into the saturated range; a path the CPU lacks is
+    /// reported on stderr. (The recurrent GEMM is not part of this: its packed form runs on the
+    /// AVX-512 path only, docs/kernels.md.)
+    #[test]
+    fn cell_loops_are_bit_identical_on_every_path() {
+        use kernels::isa::{force, on_every_path, Isa};
+        use rand::SeedableRng;
+        fn check<T: Scalar>(seed: u64) {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+            for case in 0..60 {
+                let (rows, h) = (rng.random_range(1..9usize), rng.random_range(1..40usize));
+                let mut v = |n: usize, a: f64| -> Vec<T> { (0..n).map(|_| T::from_f64(rng.random_range(-a..a))).collect() };
+                let (gt0, cprev, dh_next, dc0, dho) = (v(4 * rows * h, 40.0), v(rows * h, 3.0), v(rows * h, 3.0), v(rows * h, 3.0), v(rows * h, 3.0));
+                for ra in [RecAct::Sigmoid, RecAct::HardSigmoidKeras2] {
+                    let run = || {
+                        let mut gt = gt0.clone();
+                        let (mut cnew, mut tct, mut hnew) = (vec![T::ZERO; rows * h], vec![T::ZERO; rows * h], vec![T::ZERO; rows * h]);
+                        cell_fwd(ra, rows, h, &mut gt, &cprev, &mut cnew, &mut tct, &mut hnew);
+                        let fwd: Vec<u64> = [&gt, &cnew, &tct, &hnew].iter().flat_map(|x| x.iter().map(|v| v.to_f64().to_bits())).collect();
+                        let mut dc = dc0.clone();
+                        cell_bwd(ra, rows, h, &mut gt, &dh_next, &mut dc, &cprev, &tct, &dho);
+                        let bwd: Vec<u64> = [&gt, &dc].iter().flat_map(|x| x.iter().map(|v| v.to_f64().to_bits())).collect();
+                        (fwd, bwd)
+                    };
+                    let base = force(Isa::Baseline, run).unwrap();
+                    on_every_path("lstm cell_loops_are_bit_identical_on_every_path", |isa| assert!(run() == base, "case {case} ({rows}×{h}, {ra:?}) on {isa:?}"));
+                }
+            }
+        }
+        check::<f32>(1);
+        check::<f64>(2);
     }
 }

@@ -1,6 +1,7 @@
-//! Floating-point element type of the LSTM: `f32` for training (fast `exp`-based gate
-//! functions, `sgemm`) and `f64` for the finite-difference gradient check (`dgemm`, libm).
-use crate::kernel::Packed;
+//! Floating-point element type of the LSTM: `f32` for training (flowlab-kernels' `exp`-based
+//! gate functions and packed GEMM, docs/kernels.md; `sgemm`) and `f64` for the finite-difference gradient check (`dgemm`, libm).
+use kernels::f32x::{sigmoid_f32, tanh_f32};
+use kernels::gemm::Packed;
 use std::fmt::Debug;
 use std::ops::{Add, AddAssign, Div, Mul, Neg, Sub};
 
@@ -62,27 +63,6 @@ macro_rules! gemm_body {
     }};
 }
 
-/// `e^x` for f32 without libm: `x = n·ln2 + r`, `|r| ≤ ln2/2`, `e^r` by its degree-6 Taylor
-/// polynomial (relative error ≤ 1.2e-7), times `2^n` built in the exponent bits. Branch-free, so
-/// loops over it vectorise (docs/lstm.md, "Implementation choices", tuning change 1).
-#[inline(always)]
-pub fn fast_exp(x: f32) -> f32 {
-    // plain selects (not `clamp`, whose NaN/assert handling blocks vectorisation); a NaN input
-    // passes through the polynomial and gives NaN
-    let x = if x < -87.0 { -87.0 } else { x };
-    let x = if x > 88.0 { 88.0 } else { x };
-    const LOG2E: f32 = std::f32::consts::LOG2_E;
-    const SHIFT: f32 = 12_582_912.0; // 1.5·2^23: adding it rounds to the nearest integer
-    let n = (x * LOG2E + SHIFT) - SHIFT;
-    let r = x - n * 0.693_145_75 - n * 1.428_606_8e-6;
-    let p = 1.0 + r * (1.0 + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
-    // SAFETY: |n| ≤ 127 after the clamp above (NaN never reaches here as a finite n is needed
-    // only for the exponent bits: a NaN x gives a NaN p, so the product stays NaN).
-    let ni = if n == n { unsafe { n.to_int_unchecked::<i32>() } } else { 0 };
-    let scale = f32::from_bits(((ni + 127) as u32) << 23);
-    p * scale
-}
-
 impl Scalar for f32 {
     const ZERO: f32 = 0.0;
     const ONE: f32 = 1.0;
@@ -92,13 +72,15 @@ impl Scalar for f32 {
     fn to_f64(self) -> f64 {
         self as f64
     }
+    /// flowlab-kernels' `exp`-based sigmoid (docs/kernels.md).
     #[inline(always)]
     fn sigmoid(self) -> f32 {
-        1.0 / (1.0 + fast_exp(-self))
+        sigmoid_f32(self)
     }
+    /// flowlab-kernels' `exp`-based tanh (docs/kernels.md).
     #[inline(always)]
     fn tanh(self) -> f32 {
-        1.0 - 2.0 / (fast_exp(2.0 * self) + 1.0)
+        tanh_f32(self)
     }
     fn sqrt(self) -> f32 {
         f32::sqrt(self)
@@ -107,7 +89,7 @@ impl Scalar for f32 {
         gemm_body!(matrixmultiply::sgemm, m, k, n, alpha, a, sa, b, sb, beta, c, sc)
     }
     fn pack(b: &[f32], k: usize, n: usize, sb: (usize, usize), into: &mut Packed) -> bool {
-        if !crate::kernel::available() {
+        if !kernels::gemm::available() {
             return false;
         }
         Packed::pack(b, k, n, sb.0, sb.1, into);
@@ -148,20 +130,15 @@ impl Scalar for f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    /// The f32 gates are flowlab-kernels' (whose suite checks their accuracy on every path).
     #[test]
-    fn fast_exp_sigmoid_tanh_accuracy() {
-        let mut worst = (0f64, 0f64, 0f64);
-        for i in -20000..=20000 {
-            let x = i as f32 * 0.004;
-            let e = (x as f64).exp();
-            worst.0 = worst.0.max(((fast_exp(x) as f64) - e).abs() / e);
-            worst.1 = worst.1.max((x.sigmoid() as f64 - 1.0 / (1.0 + (-(x as f64)).exp())).abs());
-            worst.2 = worst.2.max((Scalar::tanh(x) as f64 - (x as f64).tanh()).abs());
+    fn f32_gates_are_the_kernels() {
+        for i in -2000..=2000 {
+            let x = i as f32 * 0.05;
+            assert_eq!(x.sigmoid().to_bits(), sigmoid_f32(x).to_bits());
+            assert_eq!(Scalar::tanh(x).to_bits(), tanh_f32(x).to_bits());
+            assert_eq!(x.sigmoid().to_bits(), (1.0 / (1.0 + kernels::f32x::exp_f32(-x))).to_bits());
         }
-        assert!(worst.0 < 3e-7 && worst.1 < 3e-7 && worst.2 < 5e-7, "{worst:?}");
-        assert_eq!(Scalar::tanh(50.0f32), 1.0);
-        assert_eq!(Scalar::tanh(-50.0f32), -1.0);
-        assert!(100.0f32.sigmoid() == 1.0 && (-100.0f32).sigmoid() < 1e-37);
     }
     #[test]
     fn gemm_strided() {

@@ -1,4 +1,4 @@
-//! The per-step recurrent GEMM with a pre-packed right-hand side (AVX-512, f32).
+//! The per-step recurrent GEMM of lstm with a pre-packed right-hand side (AVX-512, f32).
 //!
 //! Each step of the recurrence multiplies a small `rows × H` block by the same `H × 4H`
 //! (forward) or `4H × H` (backward) weight matrix. A general GEMM re-packs that matrix on every
@@ -7,7 +7,10 @@
 //! beyond `n`), and an 8-row × 32-column register-blocked FMA kernel runs over it. Summation over
 //! `k` is sequential, so results do not depend on how rows are split.
 //!
-//! Used only when the CPU has AVX-512F; otherwise the caller falls back to `matrixmultiply`.
+//! Used only on the AVX-512 path ([`available`]); otherwise the caller falls back to a general
+//! GEMM (`matrixmultiply`), whose bits differ (another summation order): lstm's f32 training
+//! results are those of the AVX-512 path on a CPU that has it (docs/kernels.md).
+use crate::Isa;
 
 /// A `k × n` matrix packed in column panels of 16.
 #[derive(Debug, Clone, Default)]
@@ -19,16 +22,9 @@ pub struct Packed {
 
 const NR: usize = 16;
 
-/// True when the packed kernel can run on this CPU.
+/// True when the packed kernel runs on this thread: the [`Isa::active`] path is AVX-512.
 pub fn available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    Isa::active() == Isa::Avx512
 }
 
 impl Packed {
@@ -53,16 +49,17 @@ impl Packed {
     }
 
     /// `C ← A·B (+ C if accumulate)` for `A: m × k` (row stride `lda`), `C: m × n` (row stride
-    /// `ldc`). Panics if the slices are too short; must only be called when [`available`].
+    /// `ldc`). Panics if the slices are too short or the CPU lacks AVX-512 (pack only when
+    /// [`available`]).
     pub fn gemm(&self, m: usize, a: &[f32], lda: usize, c: &mut [f32], ldc: usize, accumulate: bool) {
         let (k, n) = (self.k, self.n);
         if m == 0 || n == 0 {
             return;
         }
         assert!(a.len() >= (m - 1) * lda + k && c.len() >= (m - 1) * ldc + n, "packed gemm: operands too short");
-        assert!(available(), "packed gemm needs AVX-512F");
+        assert!(Isa::Avx512.available(), "packed gemm needs AVX-512F");
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: extents checked above; AVX-512F detected.
+        // SAFETY: extents checked above; AVX-512F detected (part of the Avx512 path).
         unsafe {
             x86::gemm(m, k, n, a.as_ptr(), lda, self.data.as_ptr(), c.as_mut_ptr(), ldc, accumulate)
         }
@@ -81,6 +78,7 @@ mod x86 {
 
     /// MR rows × (one or two panels).
     #[target_feature(enable = "avx512f")]
+    #[allow(clippy::needless_range_loop)] // r indexes A's rows and both accumulator arrays in step
     #[allow(clippy::too_many_arguments)]
     unsafe fn block<const MR: usize>(k: usize, a: *const f32, lda: usize, b0: *const f32, b1: *const f32, two: bool, c: *mut f32, ldc: usize, m0: u16, m1: u16, acc_c: bool) {
         unsafe {
@@ -163,8 +161,8 @@ mod tests {
     use super::*;
     #[test]
     fn packed_gemm_matches_naive() {
-        if !available() {
-            println!("skipped: no AVX-512F");
+        if !Isa::Avx512.available() {
+            crate::isa::report_skip("gemm::packed_gemm_matches_naive", "no AVX-512 on this CPU");
             return;
         }
         for (m, k, n) in [(13, 7, 37), (32, 128, 512), (3, 146, 584), (9, 584, 146), (1, 1, 1)] {
