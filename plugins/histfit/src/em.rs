@@ -704,6 +704,7 @@ impl Emitter {
     }
     /// Emits the iterate after `iteration` M-steps when it is due (or `last`).
     #[inline]
+    #[allow(clippy::too_many_arguments)] // the iterate (start, components, sum) and where it is
     pub(crate) fn offer(&mut self, host: &Host, start: &Mixture, comps: &[(f64, Dist)], sum: u128, iteration: u64, of: u64, last: bool) {
         if self.every == 0 || (iteration < self.next && !last) {
             return;
@@ -756,13 +757,13 @@ mod tests {
             let cbar = data.total / n as f64;
             let mut w = vec![vec![0.0; k]; n];
             let mut obj = 0.0;
-            for i in 0..n {
+            for (i, wi) in w.iter_mut().enumerate() {
                 let dd: Vec<f64> = comps.iter().map(|(p, c)| p * if i == 0 { c.cdf(data.x[0]) - c.cdf(0.0) } else { c.pdf(data.x[i]) }).collect();
                 let s: f64 = dd.iter().sum();
                 if s > 0.0 {
                     obj += data.c[i] * s.ln();
-                    for j in 0..k {
-                        w[i][j] = dd[j] / s * data.c[i] / cbar;
+                    for (wij, d) in wi.iter_mut().zip(&dd) {
+                        *wij = d / s * data.c[i] / cbar;
                     }
                 }
             }
