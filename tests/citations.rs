@@ -33,7 +33,6 @@ const ALLOWED: &[(&str, &str)] = &[
     ("plugins/sampler/tests/common/mod.rs", "\"/../../../shared/data\""),
     ("tests/common.rs", "repo().join(\"../shared/data\")"),
     ("docs/design.md", "kept beside the checkout in `../shared/data`"),
-    ("docs/design.md", "kept beside the data in `../shared/reference`"),
 ];
 
 /// The tracked files (`git ls-files`), or every file below the repository outside `target/`
