@@ -15,6 +15,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
+/// Where a dataset was found (`None`: the cell read none), or why it was not.
+type Resolved = Result<Option<std::path::PathBuf>, String>;
+
 /// One chart pair: a dataset file and column, and the cells fitted to it.
 struct Group {
     dataset: String,
@@ -31,6 +34,7 @@ pub fn section(dir: &Path, data_dir: Option<&Path>, cells: &[Cell], label: &dyn 
     let opts = ReplayOptions { data_dir: data_dir.map(Path::to_path_buf), ..Default::default() };
     let mut groups: BTreeMap<(String, String), Group> = BTreeMap::new();
     let mut notes: Vec<String> = Vec::new();
+    let mut resolved: BTreeMap<Option<(String, Option<String>)>, Resolved> = BTreeMap::new();
     for (i, c) in cells.iter().enumerate() {
         let r = &c.record;
         let model = &r["response"]["model"];
@@ -47,9 +51,12 @@ pub fn section(dir: &Path, data_dir: Option<&Path>, cells: &[Cell], label: &dyn 
         let column = r["settings"]["column"].as_str().unwrap_or("flows").to_string();
         let dataset = r["dataset"]["id"].as_str().unwrap_or("").to_string();
         let used: Option<crate::record::DatasetUse> = serde_json::from_value(r["dataset"].clone()).ok();
-        let path = match resolve_dataset(dir, used.as_ref(), ctx.as_ref(), &opts) {
-            Ok(Some(d)) => Some(std::path::PathBuf::from(d.path)),
-            Ok(None) => None,
+        // once per dataset and content: a generated dataset is found by reading the
+        // experiment's cell files, and a file dataset is hashed
+        let key = used.as_ref().map(|u| (u.id.clone(), u.sha256.clone()));
+        let found = resolved.entry(key).or_insert_with(|| resolve_dataset(dir, used.as_ref(), ctx.as_ref(), &opts).map(|d| d.map(|d| std::path::PathBuf::from(d.path))));
+        let path = match found.clone() {
+            Ok(p) => p,
             Err(e) => {
                 notes.push(format!("{}: no data drawn under its mixture: {e}", label(c)));
                 None
