@@ -308,13 +308,13 @@ impl LoadedPlugin {
     /// Loads (once per canonical path; never unloads) and verifies a plugin file.
     pub fn load(path: &Path) -> Result<&'static LoadedPlugin, LoadError> {
         let canon = path.canonicalize().map_err(|e| LoadError::Io { path: path.into(), source: e })?;
-        // before dlopen maps it: a truncated library would die of SIGBUS, not fail
-        check_library_file(&canon).map_err(|message| LoadError::NotLibrary { path: canon.clone(), message })?;
         let sha256 = crate::hashcache::sha256(&canon, file_sha256).map_err(|e| LoadError::Io { path: canon.clone(), source: e })?;
         let mut reg = registry().lock().unwrap_or_else(|e| e.into_inner());
         if let Some(p) = reg.iter().find(|p| p.path == canon) {
             return Ok(p);
         }
+        // before dlopen maps it: a truncated library would die of SIGBUS, not fail
+        check_library_file(&canon).map_err(|message| LoadError::NotLibrary { path: canon.clone(), message })?;
         // SAFETY: loading runs the library's initialisers; flowlab plugins are trusted code
         // chosen by the user (like SQLite extensions).
         let lib = unsafe { libloading::Library::new(&canon) }
