@@ -129,48 +129,94 @@ impl FlowHist {
         FlowHist { x, bin_exp, need_duration, need_rate, sum_duration: has("duration"), sum_rate: has("rate"), sum_aggs: has("aggs"), dense: Vec::new(), ints: BTreeMap::new(), floats: BTreeMap::new(), flows: 0 }
     }
 
-    /// Adds one record.
-    #[inline]
+    /// Adds one record. The hot path (an integer x whose bin is in the dense table, as almost
+    /// every record of a length, size or duration histogram is) is kept small so that it inlines
+    /// into the reader's loop; rates, bins outside the table and the table's growth are out of
+    /// line (measured: docs/histfit.md, "hist: speed").
+    #[inline(always)]
     pub fn add(&mut self, r: &Record) {
         let (packets, octets) = (r[18], r[19]);
         let duration = if self.need_duration && packets != 1 { (r[16] - r[14]) * 1000 + r[17] - r[15] } else { 0 };
-        let rate = if self.need_rate && duration != 0 { int_true_div(8000 * octets, duration) } else { 0.0 };
-        let bin = match self.x {
-            XKind::Rate => {
-                let (lo, hi) = if self.bin_exp == 0 { (rate, rate + 1.0) } else { log_bin_float(rate, self.bin_exp) };
-                &mut self.floats.entry(FKey::of(lo)).or_insert((lo, hi, Sums::default())).2
-            }
-            _ => {
-                let v = match self.x {
-                    XKind::Length => packets,
-                    XKind::Size => octets,
-                    _ => duration,
-                };
-                let (lo, hi) = if self.bin_exp == 0 { (v, v + 1) } else { log_bin_int(v, self.bin_exp) };
-                if (0..DENSE as i128).contains(&lo) {
-                    let i = lo as usize;
-                    if i >= self.dense.len() {
-                        self.dense.resize(i + 1, Sums::default());
-                    }
-                    &mut self.dense[i]
-                } else {
-                    &mut self.ints.entry(lo).or_insert((hi, Sums::default())).1
-                }
-            }
+        if self.x == XKind::Rate {
+            return self.add_rate(r, duration);
+        }
+        let v = match self.x {
+            XKind::Length => packets,
+            XKind::Size => octets,
+            _ => duration,
         };
-        bin.flows += 1;
-        bin.packets += packets;
-        bin.octets += octets;
-        if self.sum_duration {
+        let lo = if self.bin_exp == 0 { v } else { log_bin_int(v, self.bin_exp).0 };
+        match self.dense.get_mut(lo as usize) {
+            Some(bin) if (0..DENSE as i128).contains(&lo) => {
+                bin.flows += 1;
+                bin.packets += packets;
+                bin.octets += octets;
+                if self.sum_duration | self.sum_rate | self.sum_aggs {
+                    Self::add_rest(bin, r, duration, self.sum_duration, self.sum_rate, self.sum_aggs);
+                }
+                self.flows += 1;
+            }
+            _ => self.add_int_cold(r, v, lo, duration),
+        }
+    }
+
+    /// The rate of a record (`8000·octets / duration`, Python's true division; 0 without a
+    /// duration), when it is needed.
+    fn rate_of(&self, octets: i128, duration: i128) -> f64 {
+        if self.need_rate && duration != 0 { int_true_div(8000 * octets, duration) } else { 0.0 }
+    }
+
+    /// The optional sums of a bin (duration, rate, aggs: only those printed).
+    #[cold]
+    #[inline(never)]
+    fn add_rest(bin: &mut Sums, r: &Record, duration: i128, sum_duration: bool, sum_rate: bool, sum_aggs: bool) {
+        if sum_duration {
             bin.duration += duration;
         }
-        if self.sum_rate {
+        if sum_rate {
+            let rate = if duration != 0 { int_true_div(8000 * r[19], duration) } else { 0.0 };
             bin.rate += rate;
         }
-        if self.sum_aggs {
+        if sum_aggs {
             bin.aggs += r[20];
         }
+    }
+
+    /// A record of an integer x whose bin is not (yet) in the dense table: grow the table, or
+    /// use the map.
+    #[cold]
+    #[inline(never)]
+    fn add_int_cold(&mut self, r: &Record, v: i128, lo: i128, duration: i128) {
+        let bin = if (0..DENSE as i128).contains(&lo) {
+            let i = lo as usize;
+            if i >= self.dense.len() {
+                self.dense.resize(i + 1, Sums::default());
+            }
+            &mut self.dense[i]
+        } else {
+            let hi = if self.bin_exp == 0 { v + 1 } else { log_bin_int(v, self.bin_exp).1 };
+            &mut self.ints.entry(lo).or_insert((hi, Sums::default())).1
+        };
+        Self::add_sums(bin, r, duration, self.sum_duration, self.sum_rate, self.sum_aggs);
         self.flows += 1;
+    }
+
+    /// A record of `x = rate` (float bins).
+    #[inline(never)]
+    fn add_rate(&mut self, r: &Record, duration: i128) {
+        let rate = self.rate_of(r[19], duration);
+        let (lo, hi) = if self.bin_exp == 0 { (rate, rate + 1.0) } else { log_bin_float(rate, self.bin_exp) };
+        let bin = &mut self.floats.entry(FKey::of(lo)).or_insert((lo, hi, Sums::default())).2;
+        Self::add_sums(bin, r, duration, self.sum_duration, self.sum_rate, self.sum_aggs);
+        self.flows += 1;
+    }
+
+    /// Every sum of a bin for one record.
+    fn add_sums(bin: &mut Sums, r: &Record, duration: i128, sum_duration: bool, sum_rate: bool, sum_aggs: bool) {
+        bin.flows += 1;
+        bin.packets += r[18];
+        bin.octets += r[19];
+        Self::add_rest(bin, r, duration, sum_duration, sum_rate, sum_aggs);
     }
 
     /// The upper edge of the dense bin whose lower edge is `lo ≥ 0`: `bin_calc` of `lo` gives
@@ -278,5 +324,13 @@ mod tests {
         assert_eq!(v[1], -2e-300);
         assert_eq!(v[6], 1e300);
         assert_eq!(FKey::of(0.0), FKey::of(-0.0));
+    }
+}
+
+impl crate::flows::Sink for FlowHist {
+    #[inline(always)]
+    fn take(&mut self, r: &Record) -> Result<(), flowlab_abi::PluginError> {
+        self.add(r);
+        Ok(())
     }
 }

@@ -312,7 +312,7 @@ enum LineFormat {
 
 /// Runs the counters, parser and filter over the lines of `src`; `Ok(true)` when the counters
 /// stopped the input early.
-fn read_lines<R: Read, S: FnMut(&Record) -> Result<(), PluginError>>(src: R, name: &str, format: LineFormat, counters: &mut Counters, filter: Option<&Filter>, stats: &mut ReadStats, sink: &mut S) -> Result<bool, PluginError> {
+fn read_lines<R: Read, S: Sink>(src: R, name: &str, format: LineFormat, counters: &mut Counters, filter: Option<&Filter>, stats: &mut ReadStats, sink: &mut S) -> Result<bool, PluginError> {
     let mut lines = Lines::new(src, name.to_string());
     let mut rec: Record = [0; 21];
     let mut lineno = 0u64;
@@ -355,17 +355,32 @@ fn read_lines<R: Read, S: FnMut(&Record) -> Result<(), PluginError>>(src: R, nam
                 Step::Take => {}
             }
             stats.records_out += 1;
-            sink(&rec)?;
+            sink.take(&rec)?;
         }
     }
     Ok(false)
+}
+
+/// Where the records a reader keeps go: a closure, or a type whose `take` inlines into the
+/// reader's loop (the histogram: a call per record cost 10 % of a 10^7-record run; a
+/// closure passed down two generic layers was not inlined).
+pub trait Sink {
+    /// Takes one record.
+    fn take(&mut self, r: &Record) -> Result<(), PluginError>;
+}
+
+impl<F: FnMut(&Record) -> Result<(), PluginError>> Sink for F {
+    #[inline(always)]
+    fn take(&mut self, r: &Record) -> Result<(), PluginError> {
+        self(r)
+    }
 }
 
 /// Reads one input (a file, or a directory for `binary`), passing each record that survives
 /// the counters and the filter to `sink`. `fields` are the fields flow-models' binary reader
 /// loads for the caller (others read as 0, as flow-models' `ZeroArray`); text formats fill all.
 /// `warn` receives flow-models' warnings (a missing binary field file).
-pub fn read_input<S: FnMut(&Record) -> Result<(), PluginError>>(path: &Path, format: InFormat, counters: &mut Counters, filter: Option<&Filter>, fields: &[bool; 21], warn: &mut dyn FnMut(String), sink: &mut S) -> Result<ReadStats, PluginError> {
+pub fn read_input<S: Sink>(path: &Path, format: InFormat, counters: &mut Counters, filter: Option<&Filter>, fields: &[bool; 21], warn: &mut dyn FnMut(String), sink: &mut S) -> Result<ReadStats, PluginError> {
     let mut stats = ReadStats::default();
     let name = path.display().to_string();
     match format {
@@ -375,7 +390,7 @@ pub fn read_input<S: FnMut(&Record) -> Result<(), PluginError>>(path: &Path, for
             read_lines(f, &name, lf, counters, filter, &mut stats, sink)?;
         }
         InFormat::Nfcapd => read_nfcapd(path, counters, filter, &mut stats, sink)?,
-        InFormat::Binary => crate::flows_binary::read_binary(path, counters, filter, fields, warn, &mut stats, sink)?,
+        InFormat::Binary => crate::flows_binary::read_binary(path, counters, filter, fields, warn, &mut stats, &mut |r| sink.take(r))?,
     }
     Ok(stats)
 }
@@ -387,7 +402,7 @@ pub fn nfdump_command(path: &Path) -> std::process::Command {
     c
 }
 
-fn read_nfcapd<S: FnMut(&Record) -> Result<(), PluginError>>(path: &Path, counters: &mut Counters, filter: Option<&Filter>, stats: &mut ReadStats, sink: &mut S) -> Result<(), PluginError> {
+fn read_nfcapd<S: Sink>(path: &Path, counters: &mut Counters, filter: Option<&Filter>, stats: &mut ReadStats, sink: &mut S) -> Result<(), PluginError> {
     let name = path.display().to_string();
     let mut child = nfdump_command(path)
         .stdout(std::process::Stdio::piped())

@@ -164,10 +164,7 @@ pub fn compute(s: &HistSettings, host: Option<&Host>) -> Result<(String, HistSta
             host.progress(i as u64, files.len() as u64);
         }
         let mut warn = |w: String| stats.warnings.push(w);
-        let st = read_input(f, s.in_format, &mut counters, filter.as_ref(), &fields, &mut warn, &mut |r| {
-            h.add(r);
-            Ok(())
-        })?;
+        let st = read_input(f, s.in_format, &mut counters, filter.as_ref(), &fields, &mut warn, &mut h)?;
         stats.records_seen += st.records_seen;
         stats.files += 1;
     }
