@@ -154,7 +154,7 @@ fn broken_plugin_files_give_clear_errors_and_damage_nothing() {
         let dir = work.path().join(name);
         std::fs::create_dir_all(&dir).unwrap();
         if !make(&dir.join(&lib)) {
-            eprintln!("skipped {name}: no C compiler");
+            flowlab_conformance::skip::skip("FLOWLAB_REQUIRE_CC", &format!("{name}: no C compiler (`cc`) to build the case's library"));
             continue;
         }
         ran += 1;

@@ -35,10 +35,7 @@ pub fn data_dir() -> Option<PathBuf> {
     if d.is_dir() {
         return Some(d);
     }
-    if std::env::var("FLOWLAB_REQUIRE_DATA").as_deref() == Ok("1") {
-        panic!("data directory {} missing and FLOWLAB_REQUIRE_DATA=1", d.display());
-    }
-    eprintln!("skipped: no data dir ({})", d.display());
+    flowlab_conformance::skip::skip("FLOWLAB_REQUIRE_DATA", &format!("no data directory {} (set FLOWLAB_DATA_DIR, docs/design.md §9)", d.display()));
     None
 }
 
@@ -90,7 +87,6 @@ pub fn python_with(modules: &str) -> Option<String> {
     if ok {
         return Some(py);
     }
-    assert!(std::env::var("FLOWLAB_REQUIRE_PYTHON").as_deref() != Ok("1"), "{py} lacks {modules}");
-    eprintln!("skipped: {py} lacks {modules}");
+    flowlab_conformance::skip::skip("FLOWLAB_REQUIRE_PYTHON", &format!("`{py}` cannot import {modules} (PyPI; set FLOWLAB_PYTHON)"));
     None
 }

@@ -270,10 +270,7 @@ impl SmallFs {
         std::fs::create_dir(&p).unwrap();
         let ok = std::process::Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={kib}k"), "tmpfs", p.to_str().unwrap()]).stderr(std::process::Stdio::null()).status().is_ok_and(|s| s.success());
         if !ok {
-            if std::env::var("FLOWLAB_REQUIRE_ROOT_TESTS").as_deref() == Ok("1") {
-                panic!("cannot mount a tmpfs and FLOWLAB_REQUIRE_ROOT_TESTS=1");
-            }
-            eprintln!("skipped: cannot mount a tmpfs (needs root) for the full-disk test");
+            flowlab_conformance::skip::skip("FLOWLAB_REQUIRE_ROOT_TESTS", "cannot mount a tmpfs (needs root) for the full-disk test");
             return None;
         }
         Some(SmallFs(p, d))

@@ -14,7 +14,7 @@ fn a_library_in_the_current_directory_is_never_loaded() {
     // one planted under its own name, one under the name of a real plugin, one misspelt
     for name in ["evil", "testplug", "testplgu"] {
         if !cc(&src, None, &planted.join(flowlab_abi::host::library_file_name(name))) {
-            eprintln!("skipped: no C compiler");
+            flowlab_conformance::skip::skip("FLOWLAB_REQUIRE_CC", "no C compiler (`cc`) to build the planted library");
             return;
         }
     }

@@ -25,8 +25,7 @@ fn browser() -> Option<(PathBuf, PathBuf)> {
     match found {
         (Some(b), Some(d)) => Some((b, d)),
         _ => {
-            assert!(std::env::var("FLOWLAB_REQUIRE_BROWSER").as_deref() != Ok("1"), "FLOWLAB_REQUIRE_BROWSER=1 but chromium / chromedriver is missing: {found:?}");
-            eprintln!("skipped: browser tests need chromium and chromedriver on PATH (Debian: chromium chromium-driver); found {found:?}");
+            flowlab_conformance::skip::skip("FLOWLAB_REQUIRE_BROWSER", &format!("browser tests need chromium and chromedriver on PATH (Debian: chromium chromium-driver); found {found:?}"));
             None
         }
     }

@@ -16,10 +16,7 @@ fn which(name: &str) -> Option<PathBuf> {
 }
 
 fn skip(why: &str) {
-    if std::env::var("FLOWLAB_REQUIRE_BROWSER").as_deref() == Ok("1") {
-        panic!("browser test required (FLOWLAB_REQUIRE_BROWSER=1) but {why}");
-    }
-    eprintln!("skipped: ifit browser test: {why}");
+    flowlab_conformance::skip::skip("FLOWLAB_REQUIRE_BROWSER", why);
 }
 
 /// chromedriver on a free loopback port; killed on drop.

@@ -8,6 +8,8 @@
 //! 4. the same request twice gives byte-identical responses (timing excluded);
 //! 5. for `thread_count_invariant` capabilities, threads 1 and 2 give identical bytes;
 //! 6. a host that cancels at once gets a clean answer (ok or `cancelled`), never a crash.
+pub mod skip;
+
 use flowlab_abi::host::{find_plugin_file, HostServices, LoadedPlugin, NullHost};
 use flowlab_abi::{DatasetRef, ErrorKind, Request};
 use serde_json::Value;

@@ -139,8 +139,7 @@ fn gof_matches_python_yardstick_on_stored_mixtures() {
     // the study's yardstick lives outside the repository (docs/design.md §9)
     let script = std::env::var_os("FLOWLAB_REFERENCE_DIR").map(|d| PathBuf::from(d).join("flowmodels_gof.py")).unwrap_or_default();
     if !script.is_file() {
-        assert!(std::env::var("FLOWLAB_REQUIRE_DATA").as_deref() != Ok("1"), "missing flowmodels_gof.py in FLOWLAB_REFERENCE_DIR ({})", script.display());
-        eprintln!("skipped: no flowmodels_gof.py in FLOWLAB_REFERENCE_DIR ({})", script.display());
+        flowlab_conformance::skip::skip("FLOWLAB_REQUIRE_REFERENCE", &format!("no flowmodels_gof.py, the yardstick, in FLOWLAB_REFERENCE_DIR ({}, docs/design.md §9)", script.display()));
         return;
     }
     let mut worst: f64 = 0.0;

@@ -83,7 +83,7 @@ fn render_report(resp: &flowlab_abi::Response) {
     assert!(tex.contains("\\textbf{Dataset name} & synthetic\\_1 & \\\\"), "siunitx table with metadata");
     assert!(tex.contains(&resp.data["table2"].as_str().unwrap()[..40]));
     if std::process::Command::new("pdflatex").arg("--version").output().is_err() {
-        eprintln!("skipped: no pdflatex");
+        flowlab_conformance::skip::skip("FLOWLAB_REQUIRE_TEX", "no pdflatex (Debian: texlive-pictures texlive-science)");
         return;
     }
     let dir = tempfile::tempdir().unwrap();

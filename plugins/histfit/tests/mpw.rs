@@ -165,8 +165,7 @@ fn em_compat_mpw_equals_flow_models() {
     let Some(d) = common::data_dir() else { return };
     let Some(py) = common::python() else { return };
     if !std::process::Command::new(&py).args(["-c", "import flow_models.fit"]).output().map(|o| o.status.success()).unwrap_or(false) {
-        assert!(std::env::var("FLOWLAB_REQUIRE_PYTHON").as_deref() != Ok("1"), "FLOWLAB_REQUIRE_PYTHON=1 but `{py}` cannot import flow_models");
-        eprintln!("skipped: `{py}` cannot import flow_models (pip install flow-models==2.2)");
+        flowlab_conformance::skip::skip("FLOWLAB_REQUIRE_PYTHON", &format!("`{py}` cannot import flow_models, the oracle (pip install flow-models==2.2)"));
         return;
     }
     for (set, iters) in [("tcp/length", 10u64), ("all/length", 15)] {

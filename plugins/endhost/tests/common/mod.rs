@@ -10,14 +10,10 @@ pub fn python() -> Option<(String, PathBuf)> {
     let py = std::env::var("FLOWLAB_PYTHON").unwrap_or_else(|_| "python3".into());
     // the study's reference scripts live outside the repository (docs/design.md §9)
     let script = std::env::var_os("FLOWLAB_REFERENCE_DIR").map(|d| PathBuf::from(d).join("endhost_ref.py")).unwrap_or_default();
-    let require = std::env::var("FLOWLAB_REQUIRE_PYTHON").map(|v| v == "1").unwrap_or(false);
     let ok = Command::new(&py).args(["-c", "import numpy, scipy"]).output().map(|o| o.status.success()).unwrap_or(false);
     if !ok || !script.exists() {
         let why = if ok { format!("no reference script endhost_ref.py in FLOWLAB_REFERENCE_DIR ({})", script.display()) } else { format!("`{py}` cannot import numpy and scipy") };
-        if require {
-            panic!("FLOWLAB_REQUIRE_PYTHON=1 but {why}");
-        }
-        println!("skipped: {why}");
+        flowlab_conformance::skip::skip("FLOWLAB_REQUIRE_PYTHON", &why);
         return None;
     }
     Some((py, script))

@@ -3,17 +3,15 @@
 use std::path::PathBuf;
 
 /// The shared data dir (`FLOWLAB_DATA_DIR`, else the data directory beside the checkout, docs/design.md §9), or `None` (after
-/// printing `skipped: no data dir`) when it is missing and `FLOWLAB_REQUIRE_DATA` is not `1`.
+/// reporting a skip, `flowlab_conformance::skip`) when it is missing and `FLOWLAB_REQUIRE_DATA` is not `1`.
 pub fn data_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("FLOWLAB_DATA_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")));
     if dir.join("agh_2015").is_dir() {
         Some(dir)
-    } else if std::env::var("FLOWLAB_REQUIRE_DATA").as_deref() == Ok("1") {
-        panic!("FLOWLAB_REQUIRE_DATA=1 but the data dir {} has no agh_2015/", dir.display());
     } else {
-        eprintln!("skipped: no data dir");
+        flowlab_conformance::skip::skip("FLOWLAB_REQUIRE_DATA", &format!("the data directory {} has no agh_2015/ (set FLOWLAB_DATA_DIR, docs/design.md §9)", dir.display()));
         None
     }
 }
@@ -37,10 +35,8 @@ pub fn python_with(modules: &str) -> Option<String> {
     let ok = std::process::Command::new(&py).args(["-c", &format!("import {modules}")]).output().map(|o| o.status.success()).unwrap_or(false);
     if ok {
         Some(py)
-    } else if std::env::var("FLOWLAB_REQUIRE_PYTHON").as_deref() == Ok("1") {
-        panic!("FLOWLAB_REQUIRE_PYTHON=1 but `{py}` cannot import {modules}");
     } else {
-        eprintln!("skipped: `{py}` cannot import {modules} (set FLOWLAB_PYTHON)");
+        flowlab_conformance::skip::skip("FLOWLAB_REQUIRE_PYTHON", &format!("`{py}` cannot import {modules} (PyPI; set FLOWLAB_PYTHON)"));
         None
     }
 }

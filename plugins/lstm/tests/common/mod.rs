@@ -47,10 +47,7 @@ pub fn data_dir() -> Option<PathBuf> {
     if d.join("lstm").is_dir() {
         return Some(d);
     }
-    if std::env::var("FLOWLAB_REQUIRE_DATA").as_deref() == Ok("1") {
-        panic!("data dir {} has no lstm/ folder and FLOWLAB_REQUIRE_DATA=1", d.display());
-    }
-    println!("skipped: no data dir");
+    flowlab_conformance::skip::skip("FLOWLAB_REQUIRE_DATA", &format!("the data directory {} has no lstm/ folder (set FLOWLAB_DATA_DIR, docs/design.md §9)", d.display()));
     None
 }
 

@@ -8,10 +8,8 @@ pub fn data_dir() -> Option<PathBuf> {
     let d = std::env::var_os("FLOWLAB_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")));
     if d.is_dir() {
         Some(d)
-    } else if std::env::var("FLOWLAB_REQUIRE_DATA").as_deref() == Ok("1") {
-        panic!("data dir {} missing and FLOWLAB_REQUIRE_DATA=1", d.display())
     } else {
-        println!("skipped: no data dir");
+        flowlab_conformance::skip::skip("FLOWLAB_REQUIRE_DATA", &format!("no data directory {} (set FLOWLAB_DATA_DIR, docs/design.md §9)", d.display()));
         None
     }
 }
@@ -29,10 +27,8 @@ pub fn python() -> Option<String> {
     let script = reference_dir().join("ft_sampler_metrics.py");
     if ok && script.is_file() {
         Some(py)
-    } else if std::env::var("FLOWLAB_REQUIRE_PYTHON").as_deref() == Ok("1") {
-        panic!("python `{py}` with numpy/scipy or {} missing and FLOWLAB_REQUIRE_PYTHON=1", script.display())
     } else {
-        println!("skipped: no python with numpy/scipy (set FLOWLAB_PYTHON)");
+        flowlab_conformance::skip::skip("FLOWLAB_REQUIRE_PYTHON", &format!("the oracle needs `{py}` with numpy and scipy (set FLOWLAB_PYTHON) and {} (FLOWLAB_REFERENCE_DIR, docs/design.md §9)", script.display()));
         None
     }
 }
