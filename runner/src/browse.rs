@@ -161,6 +161,7 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 /// The local UTC offset in seconds at `secs` (the C library's `localtime_r`, which reads TZ
 /// and /etc/localtime); 0 (UTC, printed `Z`) where it is unavailable.
 #[cfg(unix)]
+#[allow(clippy::unnecessary_cast)] // `c_long` is i64 here but i32 on 32-bit targets
 fn utc_offset(secs: i64) -> i64 {
     // struct tm of glibc, musl and the BSDs: nine ints, then tm_gmtoff and tm_zone
     #[repr(C)]
