@@ -288,6 +288,14 @@ impl FlowHist {
     }
 }
 
+impl crate::flows::Sink for FlowHist {
+    #[inline(always)]
+    fn take(&mut self, r: &Record) -> Result<(), flowlab_abi::PluginError> {
+        self.add(r);
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -324,13 +332,5 @@ mod tests {
         assert_eq!(v[1], -2e-300);
         assert_eq!(v[6], 1e300);
         assert_eq!(FKey::of(0.0), FKey::of(-0.0));
-    }
-}
-
-impl crate::flows::Sink for FlowHist {
-    #[inline(always)]
-    fn take(&mut self, r: &Record) -> Result<(), flowlab_abi::PluginError> {
-        self.add(r);
-        Ok(())
     }
 }

@@ -66,9 +66,9 @@ fn check_at(py: &str, prof_path: &Path, m: &Model, ind: &Individual, ws: u64, po
     }
     let sizes: Vec<_> = devs.iter().filter(|d| d.metric == "pkt_size").collect();
     assert_eq!(sizes.len(), 4);
-    for k in 0..4 {
-        close(sizes[k].value, o["size_val"][k].as_f64().unwrap(), "size value");
-        close(sizes[k].dev, o["size"][k].as_f64().unwrap(), "size deviation");
+    for (k, size) in sizes.iter().enumerate() {
+        close(size.value, o["size_val"][k].as_f64().unwrap(), "size value");
+        close(size.dev, o["size"][k].as_f64().unwrap(), "size deviation");
     }
     for (name, key) in [("l4_protos", "protos"), ("ports", "ports")] {
         let ours: Vec<_> = devs.iter().filter(|d| d.metric == name).collect();
