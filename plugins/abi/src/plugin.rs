@@ -24,6 +24,13 @@ pub trait Plugin: Send + Sync + 'static {
 
     /// Runs one cell.
     fn run(&self, req: &Request, host: &Host) -> Result<Response, PluginError>;
+
+    /// What the ABI's `run` calls: [`Plugin::validate`], then [`Plugin::run`]. A plugin of
+    /// the typed SDK ([`crate::sdk`]) overrides it to parse the settings once.
+    fn handle(&self, req: &Request, host: &Host) -> Result<Response, PluginError> {
+        self.validate(&req.capability, &req.settings)?;
+        self.run(req, host)
+    }
 }
 
 /// The host's services as seen from inside a plugin. [`Host::detached`] gives a no-op host
@@ -167,8 +174,7 @@ pub fn request(capability: &str, settings: Value, output_dir: &str) -> Request {
 
 /// Calls a plugin in-process through its Rust API (no ABI), as the host would.
 pub fn call<P: Plugin>(p: &P, req: &Request) -> Result<Response, PluginError> {
-    p.validate(&req.capability, &req.settings)?;
-    p.run(req, &Host::detached())
+    p.handle(req, &Host::detached())
 }
 
 pub(crate) fn host_from_ptr<'a>(host: *const HostV1) -> Host<'a> {
