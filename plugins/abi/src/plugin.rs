@@ -149,11 +149,16 @@ impl<'a> Host<'a> {
 /// Runs `f` inside a local rayon pool of `threads` threads (each cdylib has its own rayon, so
 /// plugins never use the global pool; docs/design.md §2, "Thread pools").
 pub fn with_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> Result<R, PluginError> {
-    let pool = rayon::ThreadPoolBuilder::new()
+    Ok(thread_pool(threads)?.install(f))
+}
+
+/// A local rayon pool of `threads` threads (at least one): the one pool builder of every
+/// plugin ([`crate::sdk::Ctx::pool`], [`with_threads`], standalone tools).
+pub fn thread_pool(threads: usize) -> Result<rayon::ThreadPool, PluginError> {
+    rayon::ThreadPoolBuilder::new()
         .num_threads(threads.max(1))
         .build()
-        .map_err(|e| PluginError::run(format!("cannot build a thread pool of {threads}: {e}")))?;
-    Ok(pool.install(f))
+        .map_err(|e| PluginError::run(format!("cannot build a thread pool of {threads}: {e}")))
 }
 
 /// Convenience for tests and benches: a request for `capability` with `settings`.

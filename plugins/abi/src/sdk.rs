@@ -144,11 +144,7 @@ impl<'a> Ctx<'a> {
         if let Some(p) = self.pool.get() {
             return Ok(p);
         }
-        let threads = self.threads();
-        let p = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .map_err(|e| PluginError::run(format!("cannot build a thread pool of {threads}: {e}")))?;
+        let p = crate::plugin::thread_pool(self.threads())?;
         Ok(self.pool.get_or_init(|| p))
     }
     /// Runs `f` inside the cell's pool.

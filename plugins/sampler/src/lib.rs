@@ -408,7 +408,7 @@ pub fn gene_bounds(n: usize, s: &SampleSettings) -> (usize, usize) {
 /// A local rayon pool of `threads` threads for the standalone CLI and the tests (a plugin cell
 /// runs in the pool of its [`Ctx`]; docs/design.md §2, "Thread pools").
 pub fn pool(threads: usize) -> Result<rayon::ThreadPool, PluginError> {
-    rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build().map_err(|e| PluginError::run(format!("cannot build a thread pool of {threads}: {e}")))
+    flowlab_abi::plugin::thread_pool(threads)
 }
 
 /// Runs the search on a model, parallel work in `pool` (`docs/sampler.md`, "Search"): the
