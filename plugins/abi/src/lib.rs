@@ -35,6 +35,8 @@ pub mod types;
 
 #[cfg(test)]
 mod minor_tests;
+#[cfg(test)]
+mod sdk_tests;
 
 /// README.md's code blocks, compiled and run by `cargo test --doc` (its "Writing a plugin"
 /// example must keep building against this crate).
