@@ -95,8 +95,7 @@ pub unsafe fn run<P: Plugin>(p: &P, host: *const HostV1, req: *const u8, len: us
         let r: Request = serde_json::from_slice(input(req, len))
             .map_err(|e| PluginError::config("", format!("malformed run request: {e}")))?;
         let h = host_from_ptr(host);
-        p.validate(&r.capability, &r.settings)?;
-        let resp = p.run(&r, &h)?;
+        let resp = p.handle(&r, &h)?;
         serde_json::to_vec(&resp).map_err(|e| PluginError::run(format!("cannot encode the response: {e}")))
     })
 }
@@ -121,14 +120,27 @@ pub unsafe fn accepts(host: *const HostV1) -> bool {
     }
 }
 
-/// Exports a [`Plugin`] type (which must implement `Default`) as a flowlab cdylib plugin.
+/// Exports a flowlab cdylib plugin. Two forms:
 ///
-/// ```ignore
-/// flowlab_abi::export_plugin!(MyPlugin, "myplugin");
-/// ```
+/// * the typed SDK ([`crate::sdk`]): a unit struct (the plugin, implementing [`Plugin`] for
+///   in-process calls), its summary, the dataset formats it reads, optionally `internal` and
+///   the `wall_time` key, and its capabilities, each a type implementing [`crate::sdk::Cap`].
+///   Name and version come from Cargo (`CARGO_CRATE_NAME`, `CARGO_PKG_VERSION`):
+///
+///   ```ignore
+///   flowlab_abi::export_plugin! {
+///       /// The plugin.
+///       pub struct Hello;
+///       summary: "says hello",
+///       formats: [],
+///       capabilities: [Greet],
+///   }
+///   ```
+/// * a hand-written [`Plugin`] type (which must implement `Default`) and its name:
+///   `flowlab_abi::export_plugin!(MyPlugin, "myplugin");`
 #[macro_export]
 macro_rules! export_plugin {
-    ($ty:ty, $name:literal) => {
+    (@table $ty:ty, $($name:tt)+) => {
         #[doc(hidden)]
         pub mod __flowlab_export {
             use super::*;
@@ -153,7 +165,7 @@ macro_rules! export_plugin {
                 abi_major: $crate::ABI_MAJOR,
                 abi_minor: $crate::ABI_MINOR,
                 struct_size: ::core::mem::size_of::<$crate::ffi::PluginV1>(),
-                name: concat!($name, "\0").as_ptr() as *const ::std::ffi::c_char,
+                name: concat!($($name)+, "\0").as_ptr() as *const ::std::ffi::c_char,
                 version: concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr() as *const ::std::ffi::c_char,
                 describe,
                 validate,
@@ -166,5 +178,54 @@ macro_rules! export_plugin {
                 if unsafe { $crate::glue::accepts(host) } { &TABLE.0 } else { ::core::ptr::null() }
             }
         }
+    };
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $ty:ident;
+        summary: $summary:expr,
+        formats: [$($format:expr),* $(,)?],
+        $(internal: $internal:expr,)?
+        $(wall_time: $wall:expr,)?
+        capabilities: [$($cap:ty),+ $(,)?] $(,)?
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Default, Clone, Copy)]
+        $vis struct $ty;
+        impl $ty {
+            /// The plugin's capabilities, registered once.
+            pub fn registry() -> &'static $crate::sdk::Registry {
+                static REGISTRY: ::std::sync::OnceLock<$crate::sdk::Registry> = ::std::sync::OnceLock::new();
+                REGISTRY.get_or_init(|| {
+                    let r = $crate::sdk::Registry::new(
+                        env!("CARGO_CRATE_NAME"),
+                        env!("CARGO_PKG_VERSION"),
+                        $summary,
+                        &[$($format),*],
+                        vec![$($crate::sdk::register::<$cap>()),+],
+                    );
+                    $(let r = r.internal($internal);)?
+                    $(let r = r.wall_time($wall);)?
+                    r
+                })
+            }
+        }
+        impl $crate::Plugin for $ty {
+            fn describe(&self) -> $crate::Description {
+                Self::registry().description().clone()
+            }
+            fn validate(&self, capability: &str, settings: &$crate::sdk::Value) -> ::core::result::Result<(), $crate::PluginError> {
+                Self::registry().validate(capability, settings)
+            }
+            fn run(&self, req: &$crate::Request, host: &$crate::Host) -> ::core::result::Result<$crate::Response, $crate::PluginError> {
+                Self::registry().run(req, host)
+            }
+            fn handle(&self, req: &$crate::Request, host: &$crate::Host) -> ::core::result::Result<$crate::Response, $crate::PluginError> {
+                Self::registry().run(req, host)
+            }
+        }
+        $crate::export_plugin!(@table $ty, env!("CARGO_CRATE_NAME"));
+    };
+    ($ty:ty, $name:literal) => {
+        $crate::export_plugin!(@table $ty, $name);
     };
 }

@@ -5,8 +5,12 @@
 //! `#[repr(C)]` tables of [`ffi`] and byte buffers holding UTF-8 JSON (see
 //! docs/design.md §2 Plugin ABI).
 //!
-//! Plugin authors implement the safe [`Plugin`] trait and call [`export_plugin!`]; they write no
-//! `unsafe`. The host side (feature `host`) loads, verifies and calls plugins ([`host`]).
+//! Plugin authors use the typed SDK ([`sdk`]): one type per capability implementing
+//! [`sdk::Cap`] (settings type with a derived JSON Schema, optional cross-field `check`,
+//! `run` with a [`sdk::Ctx`]), listed once in [`export_plugin!`]; they write no `unsafe`.
+//! README's "Writing a plugin" shows a whole plugin and is compiled as a doctest of this
+//! crate. The untyped [`Plugin`] trait underneath stays available. The host side (feature
+//! `host`) loads, verifies and calls plugins ([`host`]).
 //!
 //! ## Versions
 //!
@@ -18,19 +22,6 @@
 //! table, and a 1.1 plugin under a 1.0 host sees `emit_every() == 0` (the table's
 //! `struct_size` has no room for the new fields, so they are never read) and `emit` does
 //! nothing (docs/design.md §2, "Intermediate results").
-//!
-//! ```ignore
-//! use flowlab_abi::prelude::*;
-//! #[derive(Default)]
-//! struct Echo;
-//! impl Plugin for Echo {
-//!     fn describe(&self) -> Description { Description::new("echo", env!("CARGO_PKG_VERSION")) }
-//!     fn run(&self, req: &Request, _host: &Host) -> Result<Response, PluginError> {
-//!         Ok(Response::default())
-//!     }
-//! }
-//! flowlab_abi::export_plugin!(Echo, "echo");
-//! ```
 #![warn(missing_docs)]
 
 pub mod ffi;
@@ -38,11 +29,20 @@ pub mod glue;
 pub mod json;
 pub mod limits;
 pub mod plugin;
+pub mod sdk;
 pub mod seed;
 pub mod types;
 
 #[cfg(test)]
 mod minor_tests;
+#[cfg(test)]
+mod sdk_tests;
+
+/// README.md's code blocks, compiled and run by `cargo test --doc` (its "Writing a plugin"
+/// example must keep building against this crate).
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
 
 #[cfg(feature = "host")]
 pub mod hashcache;
@@ -83,6 +83,7 @@ pub mod prelude {
     pub use crate::json::{num, Real};
     pub use crate::seed::{stream_rng, SeedRng};
     pub use crate::types::*;
+    pub use crate::sdk::{Cap, Ctx, JsonSchema};
     pub use crate::{Host, Plugin};
     pub use serde_json::{json, Value};
 }

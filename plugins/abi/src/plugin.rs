@@ -24,6 +24,13 @@ pub trait Plugin: Send + Sync + 'static {
 
     /// Runs one cell.
     fn run(&self, req: &Request, host: &Host) -> Result<Response, PluginError>;
+
+    /// What the ABI's `run` calls: [`Plugin::validate`], then [`Plugin::run`]. A plugin of
+    /// the typed SDK ([`crate::sdk`]) overrides it to parse the settings once.
+    fn handle(&self, req: &Request, host: &Host) -> Result<Response, PluginError> {
+        self.validate(&req.capability, &req.settings)?;
+        self.run(req, host)
+    }
 }
 
 /// The host's services as seen from inside a plugin. [`Host::detached`] gives a no-op host
@@ -142,11 +149,16 @@ impl<'a> Host<'a> {
 /// Runs `f` inside a local rayon pool of `threads` threads (each cdylib has its own rayon, so
 /// plugins never use the global pool; docs/design.md §2, "Thread pools").
 pub fn with_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> Result<R, PluginError> {
-    let pool = rayon::ThreadPoolBuilder::new()
+    Ok(thread_pool(threads)?.install(f))
+}
+
+/// A local rayon pool of `threads` threads (at least one): the one pool builder of every
+/// plugin ([`crate::sdk::Ctx::pool`], [`with_threads`], standalone tools).
+pub fn thread_pool(threads: usize) -> Result<rayon::ThreadPool, PluginError> {
+    rayon::ThreadPoolBuilder::new()
         .num_threads(threads.max(1))
         .build()
-        .map_err(|e| PluginError::run(format!("cannot build a thread pool of {threads}: {e}")))?;
-    Ok(pool.install(f))
+        .map_err(|e| PluginError::run(format!("cannot build a thread pool of {threads}: {e}")))
 }
 
 /// Convenience for tests and benches: a request for `capability` with `settings`.
@@ -167,8 +179,7 @@ pub fn request(capability: &str, settings: Value, output_dir: &str) -> Request {
 
 /// Calls a plugin in-process through its Rust API (no ABI), as the host would.
 pub fn call<P: Plugin>(p: &P, req: &Request) -> Result<Response, PluginError> {
-    p.validate(&req.capability, &req.settings)?;
-    p.run(req, &Host::detached())
+    p.handle(req, &Host::detached())
 }
 
 pub(crate) fn host_from_ptr<'a>(host: *const HostV1) -> Host<'a> {

@@ -1,4 +1,5 @@
-//! The plugin's capabilities: settings types (with JSON Schemas), validation and `run`.
+//! The plugin's capabilities as typed-SDK types (docs/design.md §2, "The plugin SDK"):
+//! settings types (their JSON Schemas derived), cross-field checks and `run`.
 use crate::data::{read_counts, read_user_csv, write_counts, Hist};
 use crate::fit::{fit_model_nested, Fit, FitOptions};
 use crate::model::{Model, ALL};
@@ -11,16 +12,11 @@ use flowlab_abi::prelude::*;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-use std::time::Instant;
 
 /// Dataset format of a counts file (one non-negative integer per line).
 pub const FORMAT_COUNTS: &str = "counts";
 /// Dataset format of a per-user CSV (`user,bin_seconds,count`).
 pub const FORMAT_USERS: &str = "user_csv";
-
-/// The plugin.
-#[derive(Default)]
-pub struct Endhost;
 
 /// Largest sample a setting may ask for (`generate` n and zeros, `generate_users` rows,
 /// `validate_fig1` n, `validate_table2` sizes): 10⁷ counts hold ~80 MB per sample in memory,
@@ -173,16 +169,6 @@ fn example_theta() -> [f64; 3] {
     [0.15, 0.7, 1.55]
 }
 
-fn schema<T: schemars::JsonSchema>() -> Value {
-    let g = schemars::generate::SchemaSettings::draft07().into_generator();
-    let s = g.into_root_schema_for::<T>();
-    let mut v = serde_json::to_value(s).unwrap_or_else(|_| json!({"type": "object"}));
-    if let Some(o) = v.as_object_mut() {
-        o.insert("type".into(), json!("object"));
-    }
-    v
-}
-
 fn cfg(e: (String, String), prefix: &str) -> PluginError {
     PluginError::config(format!("{prefix}{}", e.0), e.1)
 }
@@ -214,115 +200,172 @@ fn check_theta(model: Model, th: &[f64]) -> Result<(), PluginError> {
     Ok(())
 }
 
-impl Plugin for Endhost {
-    fn describe(&self) -> Description {
-        let mut d = Description::new("endhost", env!("CARGO_PKG_VERSION"))
-            .with(Capability::dataset("generate", "draw a counts file from P / EP / EEP (Devroye zeta + geometric samplers)", schema::<GenerateSettings>()).producing(FORMAT_COUNTS))
-            .with(Capability::dataset("generate_users", "write a synthetic per-user CSV (user,bin_seconds,count) with one model per user", schema::<GenerateUsersSettings>()).producing(FORMAT_USERS))
-            .with(Capability::dataset("generate_traces", "write synthetic per-user flow records (flows, host-on intervals, activity events) with ground truth", schema::<TracesSettings>()).producing(FORMAT_RECORDS))
-            .with(Capability::task("fit", "fit P / EP / EEP to a counts file by interior-point ML and select by ln BF", schema::<FitSettings>()).accepting(&[FORMAT_COUNTS]))
-            .with(Capability::task("fit_users", "fit and select per user x bin size of a per-user CSV (paper §VI)", schema::<FitUsersSettings>()).accepting(&[FORMAT_USERS]))
-            .with(Capability::task("fit_traces", "bin flow records per user, fit and select per bin size, traffic composition (paper §VI-VII)", schema::<StudySettings>()).accepting(&[FORMAT_RECORDS]))
-            .with(Capability::task("validate_fig1", "paper Fig. 1: accuracy of alpha-hat of EP fits on EP data", schema::<Fig1Settings>()).without_dataset())
-            .with(Capability::task("validate_table2", "paper Table 2: sample sizes needed for Bayes-factor model selection", schema::<Table2Settings>()).without_dataset());
-        d.summary = "P/EP/EEP zeta-geometric mixtures of endhost traffic: interior-point ML, Bayes-factor selection, the paper's validation".into();
-        d.formats = vec![FORMAT_COUNTS.into(), FORMAT_USERS.into(), FORMAT_RECORDS.into()];
-        d
-    }
-
-    fn validate(&self, capability: &str, settings: &Value) -> Result<(), PluginError> {
-        // the declared bounds, from the description built once (validate runs per sweep point)
-        static DESCRIPTION: std::sync::OnceLock<Description> = std::sync::OnceLock::new();
-        flowlab_abi::limits::check_capability(DESCRIPTION.get_or_init(|| self.describe()), capability, settings)?;
-        match capability {
-            "generate" => {
-                let s: GenerateSettings = parse_settings(settings)?;
-                check_theta(s.model, &s.theta)?;
-                if s.n == 0 {
-                    return Err(PluginError::config("n", "need n ≥ 1"));
-                }
-                if s.n + s.zeros > MAX_SAMPLE {
-                    return Err(PluginError::config("zeros", format!("n + zeros = {} lines; at most {MAX_SAMPLE}", s.n + s.zeros)));
-                }
-                Ok(())
-            }
-            "generate_users" => {
-                let s: GenerateUsersSettings = parse_settings(settings)?;
-                if s.users == 0 || s.windows == 0 {
-                    return Err(PluginError::config(if s.users == 0 { "users" } else { "windows" }, "must be ≥ 1"));
-                }
-                if s.bin_seconds.is_empty() || s.bin_seconds.iter().any(|b| !(b.is_finite() && *b > 0.0)) {
-                    return Err(PluginError::config("bin_seconds", "need a non-empty list of positive bin sizes"));
-                }
-                // every bin size gets at most `windows` rows per user (larger bins get fewer)
-                let rows = s.users.saturating_mul(s.windows).saturating_mul(s.bin_seconds.len());
-                if rows > MAX_SAMPLE {
-                    return Err(PluginError::config("windows", format!("users × windows × bin sizes = {rows} rows; at most {MAX_SAMPLE}")));
-                }
-                Ok(())
-            }
-            "fit" => {
-                let s: FitSettings = parse_settings(settings)?;
-                s.fitter.check().map_err(|e| cfg(e, "fitter."))?;
-                check_models(&s.models, &s.selection)
-            }
-            "fit_users" => {
-                let s: FitUsersSettings = parse_settings(settings)?;
-                s.fitter.check().map_err(|e| cfg(e, "fitter."))?;
-                check_models(&s.models, &s.selection)?;
-                for (k, e) in [("alpha_edges", &s.alpha_edges), ("pi_edges", &s.pi_edges)] {
-                    if e.len() < 2 || e.windows(2).any(|w| !(w[0] < w[1])) {
-                        return Err(PluginError::config(k, "need at least two increasing edges"));
-                    }
-                }
-                Ok(())
-            }
-            "generate_traces" => parse_settings::<TracesSettings>(settings)?.check(),
-            "fit_traces" => parse_settings::<StudySettings>(settings)?.check(),
-            "validate_fig1" => parse_settings::<Fig1Settings>(settings)?.check(),
-            "validate_table2" => parse_settings::<Table2Settings>(settings)?.check(),
-            other => Err(PluginError::config("", format!("unknown capability `{other}`; endhost provides generate, generate_users, generate_traces, fit, fit_users, fit_traces, validate_fig1, validate_table2"))),
+/// `generate` (dataset): a counts file drawn from P / EP / EEP.
+pub struct Generate;
+impl Cap for Generate {
+    const NAME: &'static str = "generate";
+    const SUMMARY: &'static str = "draw a counts file from P / EP / EEP (Devroye zeta + geometric samplers)";
+    const KIND: CapabilityKind = CapabilityKind::Dataset;
+    const PRODUCES: Option<&'static str> = Some(FORMAT_COUNTS);
+    type Settings = GenerateSettings;
+    fn check(s: &GenerateSettings) -> Result<(), PluginError> {
+        check_theta(s.model, &s.theta)?;
+        if s.n == 0 {
+            return Err(PluginError::config("n", "need n ≥ 1"));
         }
+        if s.n + s.zeros > MAX_SAMPLE {
+            return Err(PluginError::config("zeros", format!("n + zeros = {} lines; at most {MAX_SAMPLE}", s.n + s.zeros)));
+        }
+        Ok(())
     }
+    fn run(s: GenerateSettings, ctx: &Ctx) -> Result<Response, PluginError> {
+        run_generate(s, ctx)
+    }
+}
 
-    fn run(&self, req: &Request, host: &Host) -> Result<Response, PluginError> {
-        let t0 = Instant::now();
-        let mut r = match req.capability.as_str() {
-            "generate" => run_generate(req)?,
-            "generate_users" => run_generate_users(req)?,
-            "fit" => run_fit(req, host)?,
-            "fit_users" => run_fit_users(req, host)?,
-            "generate_traces" => run_generate_traces(req, host)?,
-            "fit_traces" => run_fit_traces(req, host)?,
-            "validate_fig1" => {
-                let s: Fig1Settings = parse_settings(&req.settings)?;
-                s.check()?;
-                let st = run_fig1(&s, &req.seed_hex, req.threads, host)?;
-                let (rows, cases, ev, it, capped) = (st.rows, st.cases, st.evaluations, st.iterations, st.capped);
-                let mut r = Response { evaluations: ev, iterations: it, termination: term(capped), ..Default::default() };
-                fig1_metrics(&mut r, &rows, &s);
-                r.data.insert("rows".into(), json!(rows));
-                r.data.insert("cases".into(), json!(cases));
-                r.data.insert("design".into(), serde_json::to_value(&s).unwrap_or(Value::Null));
-                r
+/// `generate_users` (dataset): a synthetic per-user CSV.
+pub struct GenerateUsers;
+impl Cap for GenerateUsers {
+    const NAME: &'static str = "generate_users";
+    const SUMMARY: &'static str = "write a synthetic per-user CSV (user,bin_seconds,count) with one model per user";
+    const KIND: CapabilityKind = CapabilityKind::Dataset;
+    const PRODUCES: Option<&'static str> = Some(FORMAT_USERS);
+    type Settings = GenerateUsersSettings;
+    fn check(s: &GenerateUsersSettings) -> Result<(), PluginError> {
+        if s.users == 0 || s.windows == 0 {
+            return Err(PluginError::config(if s.users == 0 { "users" } else { "windows" }, "must be ≥ 1"));
+        }
+        if s.bin_seconds.is_empty() || s.bin_seconds.iter().any(|b| !(b.is_finite() && *b > 0.0)) {
+            return Err(PluginError::config("bin_seconds", "need a non-empty list of positive bin sizes"));
+        }
+        // every bin size gets at most `windows` rows per user (larger bins get fewer)
+        let rows = s.users.saturating_mul(s.windows).saturating_mul(s.bin_seconds.len());
+        if rows > MAX_SAMPLE {
+            return Err(PluginError::config("windows", format!("users × windows × bin sizes = {rows} rows; at most {MAX_SAMPLE}")));
+        }
+        Ok(())
+    }
+    fn run(s: GenerateUsersSettings, ctx: &Ctx) -> Result<Response, PluginError> {
+        run_generate_users(s, ctx)
+    }
+}
+
+/// `generate_traces` (dataset): synthetic flow records with ground truth ([`crate::traces`]).
+pub struct GenerateTraces;
+impl Cap for GenerateTraces {
+    const NAME: &'static str = "generate_traces";
+    const SUMMARY: &'static str = "write synthetic per-user flow records (flows, host-on intervals, activity events) with ground truth";
+    const KIND: CapabilityKind = CapabilityKind::Dataset;
+    const PRODUCES: Option<&'static str> = Some(FORMAT_RECORDS);
+    type Settings = TracesSettings;
+    fn check(s: &TracesSettings) -> Result<(), PluginError> {
+        s.check()
+    }
+    fn run(s: TracesSettings, ctx: &Ctx) -> Result<Response, PluginError> {
+        run_generate_traces(s, ctx)
+    }
+}
+
+/// `fit` (task, counts): the chosen models fitted and the selection rule applied.
+pub struct FitCounts;
+impl Cap for FitCounts {
+    const NAME: &'static str = "fit";
+    const SUMMARY: &'static str = "fit P / EP / EEP to a counts file by interior-point ML and select by ln BF";
+    const ACCEPTS: &'static [&'static str] = &[FORMAT_COUNTS];
+    type Settings = FitSettings;
+    fn check(s: &FitSettings) -> Result<(), PluginError> {
+        s.fitter.check().map_err(|e| cfg(e, "fitter."))?;
+        check_models(&s.models, &s.selection)
+    }
+    fn run(s: FitSettings, ctx: &Ctx) -> Result<Response, PluginError> {
+        run_fit(s, ctx)
+    }
+}
+
+/// `fit_users` (task, user_csv): every user × bin size fitted (the paper's §VI).
+pub struct FitUsers;
+impl Cap for FitUsers {
+    const NAME: &'static str = "fit_users";
+    const SUMMARY: &'static str = "fit and select per user x bin size of a per-user CSV (paper §VI)";
+    const ACCEPTS: &'static [&'static str] = &[FORMAT_USERS];
+    type Settings = FitUsersSettings;
+    fn check(s: &FitUsersSettings) -> Result<(), PluginError> {
+        s.fitter.check().map_err(|e| cfg(e, "fitter."))?;
+        check_models(&s.models, &s.selection)?;
+        for (k, e) in [("alpha_edges", &s.alpha_edges), ("pi_edges", &s.pi_edges)] {
+            if e.len() < 2 || e.windows(2).any(|w| !(w[0] < w[1])) {
+                return Err(PluginError::config(k, "need at least two increasing edges"));
             }
-            "validate_table2" => {
-                let s: Table2Settings = parse_settings(&req.settings)?;
-                s.check()?;
-                let st = run_table2(&s, &req.seed_hex, req.threads, host)?;
-                let (rows, cases, ev, it, capped) = (st.rows, st.cases, st.evaluations, st.iterations, st.capped);
-                let mut r = Response { evaluations: ev, iterations: it, termination: term(capped), ..Default::default() };
-                table2_metrics(&mut r, &rows, &s);
-                r.data.insert("rows".into(), json!(rows));
-                r.data.insert("cases".into(), json!(cases));
-                r.data.insert("design".into(), serde_json::to_value(&s).unwrap_or(Value::Null));
-                r
-            }
-            other => return Err(PluginError::config("", format!("unknown capability `{other}`"))),
-        };
-        r.timing.insert("seconds".into(), t0.elapsed().as_secs_f64());
+        }
+        Ok(())
+    }
+    fn run(s: FitUsersSettings, ctx: &Ctx) -> Result<Response, PluginError> {
+        run_fit_users(s, ctx)
+    }
+}
+
+/// `fit_traces` (task, flow records): records → bins → fits → composition ([`crate::study`]).
+pub struct FitTraces;
+impl Cap for FitTraces {
+    const NAME: &'static str = "fit_traces";
+    const SUMMARY: &'static str = "bin flow records per user, fit and select per bin size, traffic composition (paper §VI-VII)";
+    const ACCEPTS: &'static [&'static str] = &[FORMAT_RECORDS];
+    type Settings = StudySettings;
+    fn check(s: &StudySettings) -> Result<(), PluginError> {
+        s.check()
+    }
+    fn run(s: StudySettings, ctx: &Ctx) -> Result<Response, PluginError> {
+        run_fit_traces(s, ctx)
+    }
+}
+
+/// `validate_fig1` (datasetless): the paper's Fig. 1 design.
+pub struct ValidateFig1;
+impl Cap for ValidateFig1 {
+    const NAME: &'static str = "validate_fig1";
+    const SUMMARY: &'static str = "paper Fig. 1: accuracy of alpha-hat of EP fits on EP data";
+    const DATASETLESS: bool = true;
+    type Settings = Fig1Settings;
+    fn check(s: &Fig1Settings) -> Result<(), PluginError> {
+        s.check()
+    }
+    fn run(s: Fig1Settings, ctx: &Ctx) -> Result<Response, PluginError> {
+        let st = run_fig1(&s, ctx.seed_hex(), ctx.threads(), ctx.host())?;
+        let mut r = study_response(st.evaluations, st.iterations, st.capped);
+        fig1_metrics(&mut r, &st.rows, &s);
+        design_data(&mut r, st.rows, st.cases, &s);
         Ok(r)
     }
+}
+
+/// `validate_table2` (datasetless): the paper's Table 2 design.
+pub struct ValidateTable2;
+impl Cap for ValidateTable2 {
+    const NAME: &'static str = "validate_table2";
+    const SUMMARY: &'static str = "paper Table 2: sample sizes needed for Bayes-factor model selection";
+    const DATASETLESS: bool = true;
+    type Settings = Table2Settings;
+    fn check(s: &Table2Settings) -> Result<(), PluginError> {
+        s.check()
+    }
+    fn run(s: Table2Settings, ctx: &Ctx) -> Result<Response, PluginError> {
+        let st = run_table2(&s, ctx.seed_hex(), ctx.threads(), ctx.host())?;
+        let mut r = study_response(st.evaluations, st.iterations, st.capped);
+        table2_metrics(&mut r, &st.rows, &s);
+        design_data(&mut r, st.rows, st.cases, &s);
+        Ok(r)
+    }
+}
+
+fn study_response(evaluations: u64, iterations: u64, capped: bool) -> Response {
+    Response { evaluations, iterations, termination: term(capped), ..Default::default() }
+}
+
+/// The rows, cases and the design itself of a validation study, in the response's data.
+fn design_data<T: Serialize, C: Serialize>(r: &mut Response, rows: Vec<Value>, cases: C, design: &T) {
+    r.data.insert("rows".into(), json!(rows));
+    r.data.insert("cases".into(), json!(cases));
+    r.data.insert("design".into(), serde_json::to_value(design).unwrap_or(Value::Null));
 }
 
 pub(crate) fn term(capped: bool) -> Termination {
@@ -360,10 +403,9 @@ fn table2_metrics(r: &mut Response, rows: &[Value], s: &Table2Settings) {
     }
 }
 
-fn run_generate(req: &Request) -> Result<Response, PluginError> {
-    let s: GenerateSettings = parse_settings(&req.settings)?;
-    check_theta(s.model, &s.theta)?;
-    let mut rng = stream_rng(&req.seed_hex, "generate", 0);
+fn run_generate(s: GenerateSettings, ctx: &Ctx) -> Result<Response, PluginError> {
+    let req = ctx.request();
+    let mut rng = ctx.stream("generate", 0);
     let mut x = sample_model(&mut rng, s.model, &s.theta, s.n);
     x.extend(std::iter::repeat_n(0, s.zeros));
     let path = Path::new(&req.output_dir).join("counts.txt");
@@ -382,9 +424,9 @@ fn run_generate(req: &Request) -> Result<Response, PluginError> {
 /// One synthetic user: a model and θ drawn from the Table-2 style design; counts per window
 /// at bin size b are drawn from that model with a per-bin scale (λ shrinks and α grows
 /// slightly with the bin, as aggregation flattens the body), and a share of empty windows.
-fn run_generate_users(req: &Request) -> Result<Response, PluginError> {
+fn run_generate_users(s: GenerateUsersSettings, ctx: &Ctx) -> Result<Response, PluginError> {
     use rand::Rng;
-    let s: GenerateUsersSettings = parse_settings(&req.settings)?;
+    let req = ctx.request();
     let bmin = s.bin_seconds.iter().copied().fold(f64::INFINITY, f64::min);
     let mut out = String::from("user,bin_seconds,count\n");
     let mut truth = vec![];
@@ -462,12 +504,10 @@ pub(crate) fn dataset_path(req: &Request, format: &str) -> Result<std::path::Pat
     Ok(Path::new(&d.path).to_path_buf())
 }
 
-fn run_fit(req: &Request, host: &Host) -> Result<Response, PluginError> {
-    let s: FitSettings = parse_settings(&req.settings)?;
-    s.fitter.check().map_err(|e| cfg(e, "fitter."))?;
-    check_models(&s.models, &s.selection)?;
+fn run_fit(s: FitSettings, ctx: &Ctx) -> Result<Response, PluginError> {
+    let req = ctx.request();
     let cf = read_counts(&dataset_path(req, FORMAT_COUNTS)?)?;
-    host.check_cancel()?;
+    ctx.check_cancel()?;
     let h = &cf.hist;
     let (fits, dec) = fit_all(h, &s.models, &s.fitter, &s.selection, &req.seed_hex)?;
     let mut r = Response::default();
@@ -506,13 +546,11 @@ pub(crate) fn histogram(v: &[f64], edges: &[f64]) -> Vec<u64> {
     c
 }
 
-fn run_fit_users(req: &Request, host: &Host) -> Result<Response, PluginError> {
-    let s: FitUsersSettings = parse_settings(&req.settings)?;
-    s.fitter.check().map_err(|e| cfg(e, "fitter."))?;
-    check_models(&s.models, &s.selection)?;
+fn run_fit_users(s: FitUsersSettings, ctx: &Ctx) -> Result<Response, PluginError> {
+    let req = ctx.request();
     let series = read_user_csv(&dataset_path(req, FORMAT_USERS)?)?;
-    host.check_cancel()?;
-    let results = flowlab_abi::plugin::with_threads(req.threads, || {
+    ctx.check_cancel()?;
+    let results = ctx.install(|| {
         series
             .par_iter()
             .map(|ser| match &ser.hist {
@@ -524,7 +562,7 @@ fn run_fit_users(req: &Request, host: &Host) -> Result<Response, PluginError> {
             })
             .collect::<Vec<_>>()
     })?;
-    host.check_cancel()?;
+    ctx.check_cancel()?;
     let mut rows = vec![];
     let (mut alphas, mut pis) = (vec![], vec![]);
     let (mut ev, mut it, mut capped) = (0, 0, false);

@@ -39,6 +39,22 @@ pub mod zeta;
 
 mod caps;
 
-pub use caps::{Endhost, MAX_CASES, MAX_SAMPLE, MAX_USERS};
+pub use caps::{MAX_CASES, MAX_SAMPLE, MAX_USERS};
 
-flowlab_abi::export_plugin!(Endhost, "endhost");
+flowlab_abi::export_plugin! {
+    /// The plugin.
+    pub struct Endhost;
+    summary: "P/EP/EEP zeta-geometric mixtures of endhost traffic: interior-point ML, Bayes-factor selection, the paper's validation",
+    formats: [caps::FORMAT_COUNTS, caps::FORMAT_USERS, traces::FORMAT_RECORDS],
+    wall_time: "seconds",
+    capabilities: [
+        caps::Generate,
+        caps::GenerateUsers,
+        caps::GenerateTraces,
+        caps::FitCounts,
+        caps::FitUsers,
+        caps::FitTraces,
+        caps::ValidateFig1,
+        caps::ValidateTable2,
+    ],
+}

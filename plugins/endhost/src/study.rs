@@ -298,16 +298,14 @@ pub fn table2_predicted(truth: Model, n: f64) -> (f64, usize) {
 const TABLE2_CASES: f64 = 100.0;
 
 /// Runs `fit_traces`.
-pub fn run_fit_traces(req: &Request, host: &Host) -> Result<Response, PluginError> {
-    let s: StudySettings = parse_settings(&req.settings)?;
-    s.check()?;
+pub fn run_fit_traces(s: StudySettings, ctx: &Ctx) -> Result<Response, PluginError> {
+    let (req, host) = (ctx.request(), ctx.host());
     let files = RecordFiles::locate(&dataset_path(req, FORMAT_RECORDS)?)?;
     let hosts = files.hosts.as_deref().map(read_hosts).transpose()?.unwrap_or_default();
     let activity = files.activity.as_deref().map(read_activity).transpose()?.unwrap_or_default();
     let mut reader = FlowReader::open(&files.flows)?;
     let has_ports = reader.has_ports;
-    let threads = req.threads.max(1);
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().map_err(|e| PluginError::run(format!("cannot build a thread pool of {threads}: {e}")))?;
+    let pool = ctx.pool()?;
     let seed = req.seed_hex.as_str();
     let (s_ref, hosts_ref, act_ref) = (&s, &hosts, &activity);
     let (results, read_err, rows) = std::thread::scope(|sc| {

@@ -486,9 +486,8 @@ fn gen_user(s: &TracesSettings, seed_hex: &str, u: usize, ports: &[Vec<PortKey>]
 }
 
 /// Runs `generate_traces` into `<output_dir>/traces/`.
-pub fn run_generate_traces(req: &Request, host: &Host) -> Result<Response, PluginError> {
-    let s: TracesSettings = parse_settings(&req.settings)?;
-    s.check()?;
+pub fn run_generate_traces(s: TracesSettings, ctx: &Ctx) -> Result<Response, PluginError> {
+    let req = ctx.request();
     let ports: Vec<Vec<PortKey>> = s.categories.iter().map(|c| c.ports.iter().filter_map(|p| parse_port_spec(p)).collect()).collect();
     let dir = Path::new(&req.output_dir).join("traces");
     std::fs::create_dir_all(&dir).map_err(|e| PluginError::run(format!("{}: {e}", dir.display())))?;
@@ -506,8 +505,8 @@ pub fn run_generate_traces(req: &Request, host: &Host) -> Result<Response, Plugi
     let batch = 4 * req.threads.max(1);
     let ids: Vec<usize> = (0..s.users).collect();
     for (bi, chunk) in ids.chunks(batch).enumerate() {
-        host.check_cancel()?;
-        let outs: Vec<UserOut> = flowlab_abi::plugin::with_threads(req.threads, || chunk.par_iter().map(|&u| gen_user(&s, &req.seed_hex, u, &ports)).collect())?;
+        ctx.check_cancel()?;
+        let outs: Vec<UserOut> = ctx.install(|| chunk.par_iter().map(|&u| gen_user(&s, &req.seed_hex, u, &ports)).collect())?;
         for o in outs {
             ff.write_all(&o.flows).map_err(werr)?;
             hf.write_all(&o.hosts).map_err(werr)?;
@@ -515,7 +514,7 @@ pub fn run_generate_traces(req: &Request, host: &Host) -> Result<Response, Plugi
             records += o.records;
             truth.push(o.truth);
         }
-        host.progress((bi * batch + chunk.len()) as u64, s.users as u64);
+        ctx.progress((bi * batch + chunk.len()) as u64, s.users as u64);
     }
     for w in [&mut ff, &mut hf, &mut af] {
         w.flush().map_err(werr)?;

@@ -253,10 +253,6 @@ impl FitRun {
     }
 }
 
-/// The cell's own rayon pool of `threads` threads (plugins never use the global pool).
-pub fn pool(threads: usize) -> Result<rayon::ThreadPool, PluginError> {
-    rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build().map_err(|e| PluginError::run(format!("cannot build a thread pool of {threads}: {e}")))
-}
 
 /// Multi-start: start 0 as given, start s ≥ 1 perturbed on stream (`fit/start`, s); the
 /// highest final objective wins (ties: the lower start). Returns the best and a row per start.
@@ -295,8 +291,7 @@ fn gof_into(r: &mut Response, g: &Gof) {
 /// `fit`: fits the column with the fitter from flow-models' start (or `initial`), scores it
 /// (docs/histfit.md, "Goodness of fit") and writes `<column>.json` (flow-models' exact layout), `<column>.mode` and the
 /// figures.
-pub fn fit(req: &Request, host: &Host) -> Result<Response, PluginError> {
-    let s: FitSettings = parse_settings(&req.settings)?;
+pub fn fit(s: FitSettings, req: &Request, host: &Host, pl: &rayon::ThreadPool) -> Result<Response, PluginError> {
     let counts = s.check()?;
     let (h, data) = load(req, s.column)?;
     let start = match (&counts, &s.initial) {
@@ -306,8 +301,7 @@ pub fn fit(req: &Request, host: &Host) -> Result<Response, PluginError> {
     };
     let run = s.run();
     let iters = run.iterations;
-    let pl = pool(req.threads)?;
-    let (best, rows, evals) = multi_start(&run, &data, &start, s.starts, &req.seed_hex, host, Some(&pl))?;
+    let (best, rows, evals) = multi_start(&run, &data, &start, s.starts, &req.seed_hex, host, Some(pl))?;
     let g = pl.install(|| gof(&data, &best.mixture));
     let mut r = Response { iterations: best.iterations, evaluations: evals, termination: best.termination.clone(), ..Default::default() };
     gof_into(&mut r, &g);
@@ -468,13 +462,11 @@ fn split(data: &Binned, f: f64, seed_hex: &str) -> (Binned, Binned) {
 
 /// `selection`: fits every candidate of the grid, scores each (full-data GoF, plus the
 /// held-out ℓ for `heldout`), stores every candidate and picks one by the criterion.
-pub fn selection(req: &Request, host: &Host) -> Result<Response, PluginError> {
-    let s: SelectionSettings = parse_settings(&req.settings)?;
+pub fn selection(s: SelectionSettings, req: &Request, host: &Host, pl: &rayon::ThreadPool) -> Result<Response, PluginError> {
     let cands = s.candidates()?;
     let (_, data) = load(req, s.column)?;
     // candidates are ranked by their final scores: no per-iteration trace
     let run = FitRun::new(s.fitter, s.iterations, s.tolerance, None, Some(false)).with_accel(s.accel);
-    let pl = pool(req.threads)?;
     let result = (|| -> Result<_, PluginError> {
         let (train, test) = if s.criterion == Criterion::Heldout { split(&data, s.heldout_fraction, &req.seed_hex) } else { (data.clone(), data.clone()) };
         let mut rows: Vec<(Value, f64, Mixture, FitOutcome)> = vec![];
@@ -482,7 +474,7 @@ pub fn selection(req: &Request, host: &Host) -> Result<Response, PluginError> {
             host.check_cancel()?;
             host.progress(ci as u64, cands.len() as u64);
             let start = initial_mix(c, data.x[0], *data.x.last().expect("rows"), s.initial_grid).map_err(|e| PluginError::config("grid", e))?;
-            let out = run.fit(&train, &start, host, Some(&pl))?;
+            let out = run.fit(&train, &start, host, Some(pl))?;
             let mut mix = out.mixture.clone();
             mix.sum = Some(data.sum);
             let g = pl.install(|| gof(&data, &mix));

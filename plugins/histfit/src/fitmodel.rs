@@ -67,8 +67,7 @@ impl FitModelSettings {
 }
 
 /// `fit_model`: runs the three fits into `model/` and returns it as the dataset.
-pub fn fit_model(req: &Request, host: &Host) -> Result<Response, PluginError> {
-    let s: FitModelSettings = parse_settings(&req.settings)?;
+pub fn fit_model(s: FitModelSettings, req: &Request, host: &Host, pool: &rayon::ThreadPool) -> Result<Response, PluginError> {
     let columns = s.columns()?;
     if !Path::new(&s.histogram).is_file() {
         return Err(PluginError::config("histogram", format!("histogram {}: no such file", s.histogram)));
@@ -84,7 +83,7 @@ pub fn fit_model(req: &Request, host: &Host) -> Result<Response, PluginError> {
             settings,
             ..req.clone()
         };
-        let f = fitcap::fit(&sub, host)?;
+        let f = fitcap::fit(parse_settings(&sub.settings)?, &sub, host, pool)?;
         stops.push(f.termination.clone());
         r.iterations += f.iterations;
         r.evaluations += f.evaluations;

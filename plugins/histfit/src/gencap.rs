@@ -250,8 +250,7 @@ pub fn from_hist(h: &Hist, x: XKind, n: u64, seed_hex: &str, mut emit: impl FnMu
 }
 
 /// `generate`: writes the flows (`out_format`) and reports totals.
-pub fn generate(req: &Request, host: &Host) -> Result<Response, PluginError> {
-    let mut s: GenerateSettings = parse_settings(&req.settings)?;
+pub fn generate(mut s: GenerateSettings, req: &Request, host: &Host) -> Result<Response, PluginError> {
     // on a `mixture_dir` dataset (e.g. `fit_model`'s), the model is the dataset
     if let Some(d) = &req.dataset {
         if s.mixture_dir.is_some() || s.model.is_some() || s.histogram.is_some() {

@@ -199,8 +199,7 @@ pub struct HistStats {
 }
 
 /// `hist`: writes the artifact `dataset` (`dataset.csv`).
-pub fn hist(req: &Request, host: &Host) -> Result<Response, PluginError> {
-    let s: HistSettings = parse_settings(&req.settings)?;
+pub fn hist(s: HistSettings, req: &Request, host: &Host) -> Result<Response, PluginError> {
     let (text, st) = compute(&s, Some(host))?;
     let mut r = Response::default();
     let kind = match s.out_format {

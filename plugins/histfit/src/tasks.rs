@@ -6,12 +6,6 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
-/// Draft-07 JSON Schema of a settings struct.
-pub fn schema_of<T: JsonSchema>() -> Value {
-    let g = schemars::generate::SchemaSettings::draft07().into_generator();
-    serde_json::to_value(g.into_root_schema_for::<T>()).unwrap_or_else(|_| json!({"type": "object"}))
-}
-
 /// Writes an artifact file under the cell's output directory.
 pub fn write_artifact(req: &Request, rel: &str, bytes: &[u8], kind: &str) -> Result<Artifact, PluginError> {
     let dir = Path::new(&req.output_dir);
@@ -118,8 +112,7 @@ impl SummarySettings {
 /// `summary`: reads the csv_hist, returns the tables in `data` and writes them as artifacts:
 /// `summary.tex` (flow-models' exact stdout), `summary-table1.tex`, `summary-table2.tex`,
 /// and for the improved variant `summary-siunitx.tex`.
-pub fn summary(req: &Request, host: &Host) -> Result<Response, PluginError> {
-    let s: SummarySettings = parse_settings(&req.settings)?;
+pub fn summary(s: SummarySettings, req: &Request, host: &Host) -> Result<Response, PluginError> {
     let path = dataset_path(req)?;
     let h = Hist::read(&path)?;
     host.check_cancel()?;
@@ -252,8 +245,7 @@ impl GenerateHistSettings {
 /// `generate_hist`: draws `flows` flows from the model (docs/histfit.md, "generate and csv_flow" semantics, independent seeded
 /// streams, see [`crate::sampling`]), bins them with flow-models' `bin_calc_log(x, b)` (docs/histfit.md, "csv_hist and binning")
 /// and writes the csv_hist artifact `dataset` (`dataset.csv`).
-pub fn generate_hist(req: &Request, host: &Host) -> Result<Response, PluginError> {
-    let s: GenerateHistSettings = parse_settings(&req.settings)?;
+pub fn generate_hist(s: GenerateHistSettings, req: &Request, host: &Host) -> Result<Response, PluginError> {
     let model = s.model()?;
     let mut g = crate::sampling::FlowGen::new(&model, &req.seed_hex);
     let mut b = crate::hist::Binner::new(s.bin_exp);

@@ -25,7 +25,7 @@ use rand_distr_free::normal;
 use serde::{Deserialize, Serialize};
 
 /// Output head.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Head {
     /// `ŷ = act(h)`: output size = hidden size (the original).
@@ -35,7 +35,7 @@ pub enum Head {
 }
 
 /// Output activation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OutAct {
     /// `max(0, x)` (the original).
@@ -49,7 +49,7 @@ pub enum OutAct {
 }
 
 /// Recurrent (gate) activation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RecAct {
     /// Logistic sigmoid (PyTorch, modern Keras).
@@ -59,7 +59,7 @@ pub enum RecAct {
 }
 
 /// Weight initialisation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Init {
     /// Keras 2: glorot-uniform kernel, orthogonal recurrent kernel, zero bias with forget bias 1

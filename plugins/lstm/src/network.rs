@@ -146,9 +146,7 @@ fn apply_file(pool: &ThreadPool, tr: &mut Trainer, path: &Path, name: &str, seq:
 }
 
 /// The `network` capability: train (or continue training) and evaluate.
-pub fn run_network(req: &Request, host: &Host, pool: &ThreadPool) -> Result<Response, PluginError> {
-    let s: settings::Network = parse_settings(&req.settings)?;
-    s.check()?;
+pub fn run_network(s: settings::Network, req: &Request, host: &Host, pool: &ThreadPool) -> Result<Response, PluginError> {
     let (path, base) = dataset(req)?;
     let cache = s.cache_mb.saturating_mul(1 << 20);
     let corpus = Corpus::open(&path, cache)?;
@@ -380,8 +378,7 @@ pub fn run_network(req: &Request, host: &Host, pool: &ThreadPool) -> Result<Resp
 }
 
 /// The `evaluate` capability: a saved model applied to the request's dataset.
-pub fn run_evaluate(req: &Request, host: &Host, pool: &ThreadPool) -> Result<Response, PluginError> {
-    let s: settings::Evaluate = parse_settings(&req.settings)?;
+pub fn run_evaluate(s: settings::Evaluate, req: &Request, host: &Host, pool: &ThreadPool) -> Result<Response, PluginError> {
     if s.batch == 0 || s.chunk_rows == 0 {
         return Err(PluginError::config(if s.batch == 0 { "batch" } else { "chunk_rows" }, "must be at least 1"));
     }

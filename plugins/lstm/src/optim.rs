@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Optimiser kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OptKind {
     /// Adam.

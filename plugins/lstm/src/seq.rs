@@ -19,7 +19,7 @@ use std::borrow::Cow;
 use std::path::Path;
 
 /// Which packets a long traffic keeps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Truncate {
     /// The last `L` packets (the original).

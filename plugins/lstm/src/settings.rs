@@ -1,14 +1,15 @@
-//! Typed settings of the capabilities and their JSON Schemas (draft-07, hand-written).
+//! Typed settings of the capabilities; their JSON Schemas are derived (schemars), with the
+//! ranges `check` enforces declared on the fields.
 use crate::model::{Head, Init, OutAct, RecAct};
 use crate::optim::OptKind;
 use crate::seq::Truncate;
 use crate::trainer::LossMask;
 use flowlab_abi::PluginError;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 /// Normalisation scope.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Scope {
     /// Statistics over every traffic of the file, before the split (the original).
@@ -18,7 +19,7 @@ pub enum Scope {
 }
 
 /// Normalisation name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NormKind {
     /// Unit vectors.
@@ -109,22 +110,24 @@ pub const MAX_SYNTH_VALUES: usize = 50_000_000;
 
 /// Settings of the `network` capability (train + evaluate). Defaults are the original
 /// (docs/lstm.md, "Model and training"): LSTM(hidden = features) + ReLU, hard-sigmoid gates, Keras init, RMSprop.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "lstm network")]
 pub struct Network {
-    /// Hidden units; default = the feature dimension (required when `head = none`).
+    /// Hidden units (default: the feature dimension; must equal it when head = none).
     #[serde(default)]
+    #[schemars(range(min = 1, max = MAX_HIDDEN))]
     pub hidden: Option<usize>,
-    /// Output head.
+    /// Output head: none (prediction = act(h), the original) or linear.
     #[serde(default = "d_head")]
     pub head: Head,
     /// Output activation.
     #[serde(default = "d_out")]
     pub output_activation: OutAct,
-    /// Gate activation.
+    /// Gate activation; Keras 2 hard_sigmoid = clip(0.2x+0.5, 0, 1).
     #[serde(default = "d_rec")]
     pub recurrent_activation: RecAct,
-    /// Initialisation.
+    /// keras: glorot-uniform / orthogonal / forget bias 1; pytorch_uniform: U(±1/sqrt(H)).
     #[serde(default = "d_init")]
     pub init: Init,
     /// Optimiser.
@@ -132,123 +135,151 @@ pub struct Network {
     pub optimizer: OptKind,
     /// Learning rate.
     #[serde(default = "d_lr")]
+    #[schemars(extend("exclusiveMinimum" = 0), range(max = 10))]
     pub lr: f64,
-    /// RMSprop ρ.
+    /// RMSprop decay ρ.
     #[serde(default = "d_rho")]
+    #[schemars(range(min = 0), extend("exclusiveMaximum" = 1))]
     pub rho: f64,
     /// Adam β₁.
     #[serde(default = "d_b1")]
+    #[schemars(range(min = 0), extend("exclusiveMaximum" = 1))]
     pub beta1: f64,
     /// Adam β₂.
     #[serde(default = "d_b2")]
+    #[schemars(range(min = 0), extend("exclusiveMaximum" = 1))]
     pub beta2: f64,
-    /// ε of the optimiser.
+    /// Optimiser epsilon (Keras 2 default 1e-7).
     #[serde(default = "d_eps")]
+    #[schemars(extend("exclusiveMinimum" = 0), range(max = 1))]
     pub eps: f64,
-    /// Loss mask.
+    /// none: MSE over every step incl. padding (the original); real_packets: only steps with a real target.
     #[serde(default = "d_mask")]
     pub loss_mask: LossMask,
     /// Traffics per batch.
     #[serde(default = "d_batch")]
+    #[schemars(range(min = 1, max = MAX_BATCH))]
     pub batch: usize,
     /// Sequence length.
     #[serde(default = "d_len")]
+    #[schemars(range(min = 1, max = MAX_SEQ_LEN))]
     pub seq_len: usize,
-    /// Truncation rule.
+    /// Which packets a long traffic keeps (keep_last = the original).
     #[serde(default = "d_trunc")]
     pub truncate: Truncate,
-    /// Epochs (additional epochs with `init_from`).
+    /// Epochs (additional epochs with init_from).
     #[serde(default = "d_epochs")]
+    #[schemars(range(min = 0, max = MAX_EPOCHS))]
     pub epochs: u64,
-    /// Evaluate (cosine metrics) every K epochs and at the last one.
+    /// Cosine evaluation every K epochs and at the last.
     #[serde(default = "d_every")]
+    #[schemars(range(min = 1, max = MAX_EPOCHS))]
     pub eval_every: u64,
-    /// Normalisation.
+    /// Normalisation (zscore = standardize).
     #[serde(default = "d_norm")]
     pub normalize: NormKind,
-    /// Normalisation statistics scope.
+    /// Statistics over the whole file (the original) or the training traffics.
     #[serde(default = "d_scope")]
     pub normalize_scope: Scope,
     /// Normalise padded steps too (the original).
     #[serde(default = "d_true")]
     pub normalize_padding: bool,
-    /// Read min/max from an original `[[min…],[max…]]` file instead of computing them.
+    /// Original [[min…],[max…]] file to use instead of computed statistics (relative to the dataset's directory).
     #[serde(default)]
+    #[schemars(extend("x-flowlab-path" = "dataset"))]
     pub minmax_file: Option<String>,
     /// Test fraction of the seeded split.
     #[serde(default = "d_test")]
+    #[schemars(range(min = 0), extend("exclusiveMaximum" = 1))]
     pub test_fraction: f64,
     /// Shuffle the training traffics every epoch (seeded).
     #[serde(default = "d_true")]
     pub shuffle: bool,
-    /// Rows per parallel chunk (fixed; results do not depend on the thread count).
+    /// Rows per parallel chunk (fixed; results independent of threads).
     #[serde(default = "d_chunk")]
+    #[schemars(range(min = 1, max = MAX_CHUNK_ROWS))]
     pub chunk_rows: usize,
-    /// Continue training from a saved model (the original's `-m`).
+    /// Saved model to continue training from (the original -m; relative to the dataset's directory).
     #[serde(default)]
+    #[schemars(extend("x-flowlab-path" = "dataset"))]
     pub init_from: Option<String>,
-    /// Other feature files to apply the trained model to (the original's `test_rnn.py`).
+    /// Other feature files to apply the trained model to (relative to the dataset's directory).
     #[serde(default)]
+    #[schemars(extend("x-flowlab-path" = "dataset"))]
     pub apply_to: Vec<String>,
-    /// Feature-info file naming the dimensions.
+    /// Feature-info file naming the dimensions (relative to the dataset's directory).
     #[serde(default)]
+    #[schemars(extend("x-flowlab-path" = "dataset"))]
     pub feature_info: Option<String>,
-    /// Feature index drawn in the prediction plots (the original: 7, frame length).
+    /// Feature drawn in the prediction plots (7 = frame length).
     #[serde(default = "d_plot_feature")]
+    #[schemars(range(min = 0, max = MAX_FEATURE_INDEX))]
     pub plot_feature: usize,
     /// Sample traffics per set in the prediction plots.
     #[serde(default = "d_plot_traffics")]
+    #[schemars(range(min = 0, max = MAX_PLOT_TRAFFICS))]
     pub plot_traffics: usize,
     /// Write SVG/PNG figures.
     #[serde(default = "d_true")]
     pub plots: bool,
-    /// Save the trained model (`model.lstm`).
+    /// Save model.lstm.
     #[serde(default = "d_true")]
     pub save_model: bool,
-    /// Files up to this many MiB are parsed once into memory; larger ones are parsed batch by
-    /// batch from the memory map.
+    /// Files up to this size (MiB) are parsed once into memory; larger ones batch by batch from the memory map.
     #[serde(default = "d_cache")]
+    #[schemars(range(min = 0, max = MAX_CACHE_MB))]
     pub cache_mb: usize,
 }
 
 /// Settings of the `evaluate` capability (apply a saved model to a dataset).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "lstm evaluate")]
 pub struct Evaluate {
-    /// The saved model (absolute, or relative to the dataset's directory).
+    /// Saved model file (absolute, or relative to the dataset's directory).
+    #[schemars(extend("x-flowlab-path" = "dataset"))]
     pub model: String,
     /// Traffics per forward batch.
     #[serde(default = "d_batch")]
+    #[schemars(range(min = 1, max = MAX_BATCH))]
     pub batch: usize,
     /// Rows per parallel chunk.
     #[serde(default = "d_chunk")]
+    #[schemars(range(min = 1, max = MAX_CHUNK_ROWS))]
     pub chunk_rows: usize,
-    /// Feature-info file naming the dimensions.
+    /// Feature-info file naming the dimensions (relative to the dataset's directory).
     #[serde(default)]
+    #[schemars(extend("x-flowlab-path" = "dataset"))]
     pub feature_info: Option<String>,
     /// Write SVG/PNG figures.
     #[serde(default = "d_true")]
     pub plots: bool,
     /// In-memory parsing limit (MiB).
     #[serde(default = "d_cache")]
+    #[schemars(range(min = 0, max = MAX_CACHE_MB))]
     pub cache_mb: usize,
 }
 
 /// Settings of the `synth_features` dataset capability.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "lstm synth_features")]
 pub struct Synth {
-    /// Traffics.
+    /// Traffics (lines).
     #[serde(default = "d_traffics")]
+    #[schemars(range(min = 1, max = MAX_TRAFFICS))]
     pub traffics: usize,
     /// Features per packet.
     #[serde(default = "d_dim")]
+    #[schemars(range(min = 2, max = MAX_DIM))]
     pub dim: usize,
     /// Minimum packets per traffic.
     #[serde(default = "d_minp")]
+    #[schemars(range(min = 1, max = MAX_PACKETS))]
     pub min_packets: usize,
     /// Maximum packets per traffic.
     #[serde(default = "d_maxp")]
+    #[schemars(range(min = 1, max = MAX_PACKETS))]
     pub max_packets: usize,
 }
 defaults! {
@@ -318,93 +349,4 @@ impl Synth {
         }
         Ok(())
     }
-}
-
-fn en(v: &[&str], d: &str, desc: &str) -> Value {
-    json!({"type": "string", "enum": v, "default": d, "description": desc})
-}
-fn int(min: u64, max: u64, d: Value, desc: &str) -> Value {
-    json!({"type": "integer", "minimum": min, "maximum": max, "default": d, "description": desc})
-}
-/// A number setting with its range: `bounds` holds the JSON Schema keywords
-/// (`minimum`, `exclusiveMinimum`, `maximum`, `exclusiveMaximum`) that `Network::check` enforces.
-fn num(d: f64, bounds: Value, desc: &str) -> Value {
-    let mut v = json!({"type": "number", "default": d, "description": desc});
-    if let (Some(o), Value::Object(b)) = (v.as_object_mut(), bounds) {
-        o.extend(b);
-    }
-    v
-}
-/// `[0, 1)`: decay rates and fractions.
-fn unit_range() -> Value {
-    json!({"minimum": 0, "exclusiveMaximum": 1})
-}
-fn boolean(d: bool, desc: &str) -> Value {
-    json!({"type": "boolean", "default": d, "description": desc})
-}
-fn string(desc: &str) -> Value {
-    json!({"type": "string", "description": desc})
-}
-
-/// JSON Schema of [`Network`].
-pub fn network_schema() -> Value {
-    json!({"$schema": "http://json-schema.org/draft-07/schema#", "title": "lstm network", "type": "object", "additionalProperties": false, "properties": {
-        "hidden": {"type": "integer", "minimum": 1, "maximum": MAX_HIDDEN, "description": "hidden units (default: the feature dimension; must equal it when head = none)"},
-        "head": en(&["none", "linear"], "none", "output head: none (prediction = act(h), the original) or linear"),
-        "output_activation": en(&["relu", "identity", "sigmoid", "tanh"], "relu", "output activation"),
-        "recurrent_activation": en(&["sigmoid", "hard_sigmoid_keras2"], "hard_sigmoid_keras2", "gate activation; Keras 2 hard_sigmoid = clip(0.2x+0.5, 0, 1)"),
-        "init": en(&["keras", "pytorch_uniform"], "keras", "keras: glorot-uniform / orthogonal / forget bias 1; pytorch_uniform: U(±1/sqrt(H))"),
-        "optimizer": en(&["adam", "rmsprop"], "rmsprop", "optimiser"),
-        "lr": num(1e-3, json!({"exclusiveMinimum": 0, "maximum": 10}), "learning rate"), "rho": num(0.9, unit_range(), "RMSprop decay"), "beta1": num(0.9, unit_range(), "Adam beta1"),
-        "beta2": num(0.999, unit_range(), "Adam beta2"), "eps": num(1e-7, json!({"exclusiveMinimum": 0, "maximum": 1}), "optimiser epsilon (Keras 2 default 1e-7)"),
-        "loss_mask": en(&["none", "real_packets"], "none", "none: MSE over every step incl. padding (the original)"),
-        "batch": int(1, MAX_BATCH, json!(64), "traffics per batch"), "seq_len": int(1, MAX_SEQ_LEN, json!(100), "sequence length"),
-        "truncate": en(&["keep_last", "keep_first"], "keep_last", "which packets a long traffic keeps (keep_last = the original)"),
-        "epochs": int(0, MAX_EPOCHS, json!(100), "epochs (additional epochs with init_from)"),
-        "eval_every": int(1, MAX_EPOCHS, json!(5), "cosine evaluation every K epochs and at the last"),
-        "normalize": en(&["minmax", "l2", "standardize", "zscore", "none"], "minmax", "normalisation (zscore = standardize)"),
-        "normalize_scope": en(&["whole_file", "train_only"], "whole_file", "statistics over the whole file (the original) or the training traffics"),
-        "normalize_padding": boolean(true, "normalise padded steps too (the original)"),
-        "minmax_file": path(string("original [[min…],[max…]] file to use instead of computed statistics (relative to the dataset's directory)")),
-        "test_fraction": num(0.3, unit_range(), "test fraction of the seeded split"),
-        "shuffle": boolean(true, "shuffle the training traffics every epoch (seeded)"),
-        "chunk_rows": int(1, MAX_CHUNK_ROWS, json!(32), "rows per parallel chunk (fixed; results independent of threads)"),
-        "init_from": path(string("saved model to continue training from (the original -m; relative to the dataset's directory)")),
-        "apply_to": path(json!({"type": "array", "items": {"type": "string"}, "default": [], "description": "other feature files to apply the trained model to (relative to the dataset's directory)"})),
-        "feature_info": path(string("feature-info file naming the dimensions (relative to the dataset's directory)")),
-        "plot_feature": int(0, MAX_FEATURE_INDEX, json!(7), "feature drawn in the prediction plots (7 = frame length)"),
-        "plot_traffics": int(0, MAX_PLOT_TRAFFICS, json!(5), "sample traffics per set in the prediction plots"),
-        "plots": boolean(true, "write SVG/PNG figures"),
-        "save_model": boolean(true, "save model.lstm"),
-        "cache_mb": int(0, MAX_CACHE_MB, json!(1024), "files up to this size are parsed once into memory")
-    }})
-}
-
-/// `schema` marked as a path setting (the runner expands `{data}` in it and hashes the file
-/// into the cell id; relative paths stay relative to the dataset's directory, runner/src/paths.rs).
-fn path(mut schema: Value) -> Value {
-    schema["x-flowlab-path"] = json!("dataset");
-    schema
-}
-
-/// JSON Schema of [`Evaluate`].
-pub fn evaluate_schema() -> Value {
-    json!({"$schema": "http://json-schema.org/draft-07/schema#", "title": "lstm evaluate", "type": "object", "additionalProperties": false, "required": ["model"], "properties": {
-        "model": path(string("saved model file (absolute, or relative to the dataset's directory)")),
-        "batch": int(1, MAX_BATCH, json!(64), "traffics per forward batch"),
-        "chunk_rows": int(1, MAX_CHUNK_ROWS, json!(32), "rows per parallel chunk"),
-        "feature_info": path(string("feature-info file naming the dimensions (relative to the dataset's directory)")),
-        "plots": boolean(true, "write SVG/PNG figures"),
-        "cache_mb": int(0, MAX_CACHE_MB, json!(1024), "in-memory parsing limit (MiB)")
-    }})
-}
-
-/// JSON Schema of [`Synth`].
-pub fn synth_schema() -> Value {
-    json!({"$schema": "http://json-schema.org/draft-07/schema#", "title": "lstm synth_features", "type": "object", "additionalProperties": false, "properties": {
-        "traffics": int(1, MAX_TRAFFICS, json!(200), "traffics (lines)"),
-        "dim": int(2, MAX_DIM, json!(146), "features per packet"),
-        "min_packets": int(1, MAX_PACKETS, json!(6), "minimum packets per traffic"),
-        "max_packets": int(1, MAX_PACKETS, json!(200), "maximum packets per traffic")
-    }})
 }

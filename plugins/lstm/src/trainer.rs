@@ -10,7 +10,7 @@ use crate::seq::Batch;
 use rayon::prelude::*;
 
 /// Which steps enter the loss.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LossMask {
     /// Every step, padding included (the original).

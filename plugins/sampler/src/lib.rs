@@ -255,11 +255,6 @@ pub struct ProfileSettings {
     pub max_packets: Option<u64>,
 }
 
-fn schema<T: schemars::JsonSchema>() -> Value {
-    let g = schemars::generate::SchemaSettings::draft07().into_generator();
-    serde_json::to_value(g.into_root_schema_for::<T>()).unwrap_or_else(|_| json!({"type":"object"}))
-}
-
 impl SampleSettings {
     /// The sampling range `(l, u)` from `min_sampling`/`max_sampling` or `rate`.
     pub fn range(&self) -> Result<(f64, f64), PluginError> {
@@ -410,9 +405,10 @@ pub fn gene_bounds(n: usize, s: &SampleSettings) -> (usize, usize) {
     (lo, hi)
 }
 
-/// A local rayon pool of `threads` threads (docs/design.md §2, "Thread pools").
+/// A local rayon pool of `threads` threads for the standalone CLI and the tests (a plugin cell
+/// runs in the pool of its [`Ctx`]; docs/design.md §2, "Thread pools").
 pub fn pool(threads: usize) -> Result<rayon::ThreadPool, PluginError> {
-    rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build().map_err(|e| PluginError::run(format!("cannot build a thread pool of {threads}: {e}")))
+    flowlab_abi::plugin::thread_pool(threads)
 }
 
 /// Runs the search on a model, parallel work in `pool` (`docs/sampler.md`, "Search"): the
@@ -523,19 +519,23 @@ pub fn sample(model: Model, s: &SampleSettings, seed_hex: &str, host: &Host, poo
     Ok(SampleRun { model, ga: out, local: st, repair: rs, feasibility, bounds: (lo, hi) })
 }
 
-/// The plugin.
-#[derive(Default)]
-pub struct Sampler;
-
 fn io_err(path: &Path, e: std::io::Error) -> PluginError {
     PluginError::run(format!("{}: {e}", path.display()))
 }
 
-impl Sampler {
-    fn run_sample(&self, req: &Request, host: &Host) -> Result<Response, PluginError> {
+/// `sample` (task, flowtest_profile): the sampler's search on a profile.
+pub struct Sample;
+impl Cap for Sample {
+    const NAME: &'static str = "sample";
+    const SUMMARY: &'static str = "FlowTest profile sampler: GA (ft-profile-sampler semantics) on incremental metrics, optional stratified start and swap local search";
+    const ACCEPTS: &'static [&'static str] = &[FORMAT];
+    type Settings = SampleSettings;
+    fn check(s: &SampleSettings) -> Result<(), PluginError> {
+        check_sample(s)
+    }
+    fn run(s: SampleSettings, ctx: &Ctx) -> Result<Response, PluginError> {
         let t_all = Instant::now();
-        let s: SampleSettings = parse_settings(&req.settings)?;
-        check_sample(&s)?;
+        let (req, host) = (ctx.request(), ctx.host());
         let ds = req.dataset.as_ref().ok_or_else(|| PluginError::config("", "`sample` needs a dataset of format flowtest_profile"))?;
         let t = Instant::now();
         let prof = profile::read_path(Path::new(&ds.path)).map_err(|e| PluginError::data(e.to_string()))?;
@@ -546,7 +546,7 @@ impl Sampler {
         let t = Instant::now();
         let seed = s.seed(req.seed);
         let hex = if s.seed.is_some() { seed_hex(seed) } else { req.seed_hex.clone() };
-        let run = sample(model, &s, &hex, host, &pool(req.threads)?)?;
+        let run = sample(model, &s, &hex, host, ctx.pool()?)?;
         let search_s = t.elapsed().as_secs_f64();
         let dir = Path::new(&req.output_dir);
         let mut artifacts = vec![];
@@ -573,11 +573,23 @@ impl Sampler {
         resp.timing.insert("total_s".into(), t_all.elapsed().as_secs_f64());
         Ok(resp)
     }
+}
 
-    fn run_profile(&self, req: &Request, host: &Host) -> Result<Response, PluginError> {
-        let s: ProfileSettings = parse_settings(&req.settings)?;
+/// `profile` (dataset): a synthetic FlowTest profile.
+pub struct Profile;
+impl Cap for Profile {
+    const NAME: &'static str = "profile";
+    const SUMMARY: &'static str = "synthetic FlowTest profile (byte-identical port of make_profile.py)";
+    const KIND: CapabilityKind = CapabilityKind::Dataset;
+    const PRODUCES: Option<&'static str> = Some(FORMAT);
+    type Settings = ProfileSettings;
+    fn check(s: &ProfileSettings) -> Result<(), PluginError> {
+        gen_options(s, "00").map(|_| ())
+    }
+    fn run(s: ProfileSettings, ctx: &Ctx) -> Result<Response, PluginError> {
+        let req = ctx.request();
         let o = gen_options(&s, &req.seed_hex)?;
-        host.check_cancel()?;
+        ctx.check_cancel()?;
         let rows = generate::generate(&o);
         let path = Path::new(&req.output_dir).join("profile.csv");
         let f = std::fs::File::create(&path).map_err(|e| io_err(&path, e))?;
@@ -621,37 +633,10 @@ pub fn gen_options(s: &ProfileSettings, seed_hex: &str) -> Result<generate::GenO
     Ok(o)
 }
 
-impl Plugin for Sampler {
-    fn describe(&self) -> Description {
-        let mut d = Description::new("sampler", env!("CARGO_PKG_VERSION"))
-            .with(
-                Capability::task("sample", "FlowTest profile sampler: GA (ft-profile-sampler semantics) on incremental metrics, optional stratified start and swap local search", schema::<SampleSettings>())
-                    .accepting(&[FORMAT]),
-            )
-            .with(Capability::dataset("profile", "synthetic FlowTest profile (byte-identical port of make_profile.py)", schema::<ProfileSettings>()).producing(FORMAT));
-        d.summary = "FlowTest profile sampler with declarative metrics, faithful fitness and a deterministic incremental GA".into();
-        d.formats = vec![FORMAT.into()];
-        d
-    }
-
-    fn validate(&self, capability: &str, settings: &Value) -> Result<(), PluginError> {
-        // the declared bounds, from the description built once (validate runs per sweep point)
-        static DESCRIPTION: std::sync::OnceLock<Description> = std::sync::OnceLock::new();
-        flowlab_abi::limits::check_capability(DESCRIPTION.get_or_init(|| self.describe()), capability, settings)?;
-        match capability {
-            "sample" => check_sample(&parse_settings::<SampleSettings>(settings)?),
-            "profile" => gen_options(&parse_settings::<ProfileSettings>(settings)?, "00").map(|_| ()),
-            other => Err(PluginError::config("", format!("unknown capability `{other}`; sampler provides sample, profile"))),
-        }
-    }
-
-    fn run(&self, req: &Request, host: &Host) -> Result<Response, PluginError> {
-        match req.capability.as_str() {
-            "sample" => self.run_sample(req, host),
-            "profile" => self.run_profile(req, host),
-            other => Err(PluginError::config("", format!("unknown capability `{other}`"))),
-        }
-    }
+flowlab_abi::export_plugin! {
+    /// The plugin.
+    pub struct Sampler;
+    summary: "FlowTest profile sampler with declarative metrics, faithful fitness and a deterministic incremental GA",
+    formats: [FORMAT],
+    capabilities: [Sample, Profile],
 }
-
-flowlab_abi::export_plugin!(Sampler, "sampler");

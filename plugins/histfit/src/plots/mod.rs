@@ -203,8 +203,7 @@ pub fn figures(h: &Hist, x: XKind, models: &Models, o: &Opts, single: bool) -> R
 }
 
 /// `plot`: flow-models' figures of a csv_hist, with a model overlaid when given.
-pub fn plot(req: &Request, _host: &flowlab_abi::Host) -> Result<flowlab_abi::Response, PluginError> {
-    let mut s: PlotSettings = flowlab_abi::parse_settings(&req.settings)?;
+pub fn plot(mut s: PlotSettings, req: &Request) -> Result<flowlab_abi::Response, PluginError> {
     let hist = match &req.dataset {
         // a model directory (`fit_model`'s): its mixtures over the histogram they were fitted to
         Some(d) if d.format == "mixture_dir" => {
