@@ -524,15 +524,24 @@ pub fn hessian(model: Model, th: &[f64], h: &Hist) -> Option<Vec<f64>> {
     Some(hm)
 }
 
+/// Scale of a difference step in θ_i: a weight's distance to the nearer of 0 and 1 (a weight
+/// of 10⁻⁹ on the π → 0 face needs a step far below 10⁻⁹), else max(|θ_i|, 10⁻³).
+fn fd_scale(model: Model, th: &[f64], i: usize) -> f64 {
+    match model.names()[i] {
+        "pi" | "rho" => th[i].min(1.0 - th[i]).max(1e-300),
+        _ => th[i].abs().max(1e-3),
+    }
+}
+
 /// Hessian of ℓ at θ by forward differences of the analytic gradient `g` (given at θ; step
-/// 1e-6·max(|θ_i|, 1e-3)), symmetrised: half the gradient evaluations of [`hessian`], for
+/// 10⁻⁶ of [`fd_scale`]), symmetrised: half the gradient evaluations of [`hessian`], for
 /// Newton directions (`polish`), where an O(step) error only slows the last digits.
 pub fn hessian_fwd(model: Model, th: &[f64], g: &[f64], h: &Hist) -> Option<Vec<f64>> {
     let k = th.len();
     let mut hm = vec![0.0; k * k];
     let mut gp = vec![0.0; k];
     for i in 0..k {
-        let st = 1e-6 * th[i].abs().max(1e-3);
+        let st = 1e-6 * fd_scale(model, th, i);
         let mut tp = th.to_vec();
         tp[i] += st;
         if !model.loglik(&tp, h, Some(&mut gp)).is_finite() {

@@ -7,8 +7,9 @@
 //! ~10⁻⁵ nats on the table. A Newton step on ℓ itself removes both.
 //!
 //! Step: with g = ∇ℓ and H the observed-information Hessian (forward differences of g,
-//! [`crate::fit::hessian_fwd`]), solve `(−H + ν D) d = g`, D = diag(|H_ii|), for ν = 0, 10⁻⁶, 10⁻⁴,
-//! 10⁻², 1 (the first ν whose matrix is positive definite and whose step gains), halving d
+//! [`crate::fit::hessian_fwd`]), solve `(−H + ν D) d = g`, D = diag(|H_ii| + 10⁻¹² max_j |H_jj|),
+//! for ν = 0, 10⁻⁶, 10⁻⁴, 10⁻², 1, 10², 10⁴ (the first ν whose matrix is positive definite and
+//! whose step gains), halving d
 //! until θ + d stays inside the box (1e-9 of the width) and ℓ does not decrease. At most
 //! `MAX_STEPS` steps; stops when a step gains ≤ 1e-12·|ℓ|. When no step gains, a rate or α
 //! whose gradient points out of the box is moved next to that face if ℓ gains.
@@ -78,6 +79,27 @@ fn snap_to_faces(model: Model, h: &Hist, x: &[f64], g: &[f64], ll: f64, lo: &[f6
     (v > ll).then_some((y, v))
 }
 
+/// `out` (coordinates a Newton step `d` pushes out of the box) with the parameters of a
+/// component whose weight is pushed to 0 added: with no weight a component's rate or α is not
+/// identified (ℓ is flat along it) and, left free, makes the Newton system singular, so on the
+/// π → 0 face the step of the geometrics crawled (EP: π → 0 holds α, π → 1 holds λ; EEP: π → 0
+/// holds α, π → 1 holds ρ, λ₁, λ₂, ρ → 0 holds λ₁, ρ → 1 holds λ₂).
+fn with_vanished(model: Model, out: &[bool], d: &[f64]) -> Vec<bool> {
+    let mut held = out.to_vec();
+    let k = out.len();
+    if model == Model::P || !out[0] {
+        // π not at a face; EEP's ρ below
+    } else if d[0] < 0.0 {
+        held[k - 1] = true;
+    } else {
+        held[1..k - 1].iter_mut().for_each(|v| *v = true);
+    }
+    if model == Model::EEP && out[1] {
+        held[if d[1] < 0.0 { 2 } else { 3 }] = true;
+    }
+    held
+}
+
 /// θ + d, d halved (at most 40 times) until the point is inside and ℓ does not drop; the point
 /// and its ℓ.
 fn line_search(model: Model, h: &Hist, x: &[f64], mut d: Vec<f64>, ll: f64, inside: &dyn Fn(&[f64]) -> bool, evals: &mut u64) -> Option<(Vec<f64>, f64)> {
@@ -114,35 +136,48 @@ pub fn polish_steps(model: Model, h: &Hist, th: &[f64], lo: &[f64], hi: &[f64], 
     for _ in 0..max_steps {
         let Some(hm) = hessian_fwd(model, &x, &g, h) else { break };
         evals += k as u64;
-        let neg: Vec<f64> = hm.iter().map(|v| -v).collect();
-        let mut best: Option<(Vec<f64>, f64)> = None;
-        for nu in [0.0, 1e-6, 1e-4, 1e-2, 1.0] {
-            let mut a = neg.clone();
-            for i in 0..k {
-                a[i * k + i] += nu * hm[i * k + i].abs();
-            }
-            let Some(l) = cholesky(&a, k) else { continue };
-            let d = chol_solve(&l, k, &g);
-            best = line_search(model, h, &x, d.clone(), ll, &inside, &mut evals);
-            // coordinates the full step pushes out of the box held where they are (an active
-            // face, e.g. α of a zeta spike at k = 1): the Newton step of the others
-            let free: Vec<usize> = (0..k).filter(|&i| x[i] + d[i] - lo[i] > 1e-9 * (hi[i] - lo[i]) && hi[i] - x[i] - d[i] > 1e-9 * (hi[i] - lo[i])).collect();
-            if !free.is_empty() && free.len() < k {
-                let m = free.len();
-                let sub: Vec<f64> = free.iter().flat_map(|&r| free.iter().map(move |&c| (r, c))).map(|(r, c)| a[r * k + c]).collect();
-                if let Some(ls) = cholesky(&sub, m) {
-                    let ds = chol_solve(&ls, m, &free.iter().map(|&i| g[i]).collect::<Vec<_>>());
-                    let mut dr = vec![0.0; k];
-                    free.iter().zip(&ds).for_each(|(&i, v)| dr[i] = *v);
-                    if let Some(r) = line_search(model, h, &x, dr, ll, &inside, &mut evals) {
-                        if best.as_ref().is_none_or(|b| r.1 > b.1) {
-                            best = Some(r);
-                        }
-                    }
+        // D_ii = |H_ii| plus 10⁻¹² of the largest (a coordinate with no curvature is damped
+        // too); ν up to 10⁴: a coordinate along which ℓ is locally convex (H_ii > 0, e.g. the α
+        // of a zeta of weight 10⁻⁶) needs ν > 1 before the matrix is positive definite
+        let dmax = (0..k).map(|i| hm[i * k + i].abs()).fold(0.0, f64::max);
+        // the damped Newton step of the coordinates `idx` (the others held), or None when the
+        // damped block is not positive definite
+        let step = |nu: f64, idx: &[usize]| -> Option<Vec<f64>> {
+            let m = idx.len();
+            let a: Vec<f64> = idx.iter().flat_map(|&r| idx.iter().map(move |&c| (r, c))).map(|(r, c)| if r == c { -hm[r * k + r] + nu * (hm[r * k + r].abs() + 1e-12 * dmax) } else { -hm[r * k + c] }).collect();
+            let l = cholesky(&a, m)?;
+            let ds = chol_solve(&l, m, &idx.iter().map(|&i| g[i]).collect::<Vec<_>>());
+            let mut d = vec![0.0; k];
+            idx.iter().zip(&ds).for_each(|(&i, v)| d[i] = *v);
+            Some(d)
+        };
+        // the first ν that is positive definite and gains
+        let damped = |idx: &[usize], evals: &mut u64| -> (Option<(Vec<f64>, f64)>, Option<Vec<f64>>) {
+            let mut first = None;
+            for nu in [0.0, 1e-6, 1e-4, 1e-2, 1.0, 1e2, 1e4] {
+                let Some(d) = step(nu, idx) else { continue };
+                first.get_or_insert_with(|| d.clone());
+                if let Some(r) = line_search(model, h, &x, d, ll, &inside, evals) {
+                    return (Some(r), first);
                 }
             }
-            if best.is_some() {
-                break;
+            (None, first)
+        };
+        let all: Vec<usize> = (0..k).collect();
+        let (mut best, first) = damped(&all, &mut evals);
+        // coordinates the least damped full step pushes out of the box held where they are (an
+        // active face, e.g. α of a zeta spike at k = 1), with the parameters of a component whose
+        // weight goes to 0: the Newton step of the others, with its own damping
+        if let Some(d) = first {
+            let out: Vec<bool> = (0..k).map(|i| !(x[i] + d[i] - lo[i] > 1e-9 * (hi[i] - lo[i]) && hi[i] - x[i] - d[i] > 1e-9 * (hi[i] - lo[i]))).collect();
+            let held = with_vanished(model, &out, &d);
+            let free: Vec<usize> = (0..k).filter(|&i| !held[i]).collect();
+            if !free.is_empty() && free.len() < k {
+                if let (Some(r), _) = damped(&free, &mut evals) {
+                    if best.as_ref().is_none_or(|b| r.1 > b.1) {
+                        best = Some(r);
+                    }
+                }
             }
         }
         let Some((y, v)) = best.or_else(|| snap_to_faces(model, h, &x, &g, ll, lo, hi, &mut evals)) else { break };
@@ -151,7 +186,7 @@ pub fn polish_steps(model: Model, h: &Hist, th: &[f64], lo: &[f64], hi: &[f64], 
         ll = model.loglik(&x, h, Some(&mut g));
         evals += 1;
         steps += 1;
-        if gain <= 1e-12 * ll.abs() {
+        if gain <= 1e-15 * ll.abs() {
             break;
         }
     }
