@@ -265,17 +265,18 @@ mod tests {
     #[test]
     fn exchange_trades_a_body_geometric_for_the_tail_and_only_gains() {
         // a zeta body, a geometric at rate 1 and a 3 % tail geometric of mean 1000; a point that
-        // put the second geometric next to the first (rate 0.5), polished to its own optimum,
-        // is traded for the tail by re-inserting that geometric at its profile's best rate
+        // put the second geometric next to the first (rate 0.5) is traded for the tail by
+        // re-inserting that geometric at its profile's best rate
         let th = [0.6, 0.9, 1.0, 1e-3, 2.2];
         let h = Hist::from_samples(&sample_model(&mut rng_from_u64(21, "data", 0), Model::EEP, &th, 8_000)).unwrap();
         let b = Bounds::default();
         let (lo, hi) = b.for_model(Model::EEP);
-        let wrong = polish(Model::EEP, &h, &[0.6, 0.9, 1.0, 0.5, 2.2], &lo, &hi);
+        let x = [0.6, 0.9, 1.0, 0.5, 2.2];
+        let wrong = Polished { theta: x.to_vec(), loglik: Model::EEP.loglik(&x, &h, None), steps: 0, evaluations: 0 };
         let truth = Model::EEP.loglik(&th, &h, None);
         assert!(wrong.loglik < truth - 10.0, "{} vs {truth}", wrong.loglik);
         let p = exchange(Model::EEP, &h, &wrong.theta, wrong.loglik, &lo, &hi, &b).expect("a gain");
-        assert!(p.loglik >= truth && p.loglik == Model::EEP.loglik(&p.theta, &h, None), "{} vs {truth}", p.loglik);
+        assert!(p.loglik >= truth && p.loglik == Model::EEP.loglik(&p.theta, &h, None), "{} vs {truth}: from {:?} ({}) to {:?}", p.loglik, wrong.theta, wrong.loglik, p.theta);
         assert!(p.theta[3] > 3e-4 && p.theta[3] < 3e-3, "{:?}", p.theta);
         assert!(p.theta.iter().zip(lo.iter().zip(&hi)).all(|(v, (l, u))| v > l && v < u), "{:?}", p.theta);
         // from the optimum itself nothing is returned, or a point at least as good
