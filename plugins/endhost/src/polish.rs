@@ -24,6 +24,9 @@ use crate::insert;
 use crate::model::Model;
 use crate::starts::best_distinct;
 
+/// A point and its ℓ.
+type Point = (Vec<f64>, f64);
+
 /// Newton steps at most.
 pub const MAX_STEPS: usize = 6;
 
@@ -152,7 +155,7 @@ pub fn polish_steps(model: Model, h: &Hist, th: &[f64], lo: &[f64], hi: &[f64], 
             Some(d)
         };
         // the first ν that is positive definite and gains
-        let damped = |idx: &[usize], evals: &mut u64| -> (Option<(Vec<f64>, f64)>, Option<Vec<f64>>) {
+        let damped = |idx: &[usize], evals: &mut u64| -> (Option<Point>, Option<Vec<f64>>) {
             let mut first = None;
             for nu in [0.0, 1e-6, 1e-4, 1e-2, 1.0, 1e2, 1e4] {
                 let Some(d) = step(nu, idx) else { continue };
@@ -172,12 +175,12 @@ pub fn polish_steps(model: Model, h: &Hist, th: &[f64], lo: &[f64], hi: &[f64], 
             let out: Vec<bool> = (0..k).map(|i| !(x[i] + d[i] - lo[i] > 1e-9 * (hi[i] - lo[i]) && hi[i] - x[i] - d[i] > 1e-9 * (hi[i] - lo[i]))).collect();
             let held = with_vanished(model, &out, &d);
             let free: Vec<usize> = (0..k).filter(|&i| !held[i]).collect();
-            if !free.is_empty() && free.len() < k {
-                if let (Some(r), _) = damped(&free, &mut evals) {
-                    if best.as_ref().is_none_or(|b| r.1 > b.1) {
-                        best = Some(r);
-                    }
-                }
+            if !free.is_empty()
+                && free.len() < k
+                && let (Some(r), _) = damped(&free, &mut evals)
+                && best.as_ref().is_none_or(|b| r.1 > b.1)
+            {
+                best = Some(r);
             }
         }
         let Some((y, v)) = best.or_else(|| snap_to_faces(model, h, &x, &g, ll, lo, hi, &mut evals)) else { break };
