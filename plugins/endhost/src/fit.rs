@@ -9,6 +9,7 @@
 use crate::data::Hist;
 use crate::model::{estep, Estep, Model};
 use crate::optim::{projected_bfgs, vmmin, VmOptions};
+use crate::insert;
 use crate::starts;
 use crate::zeta::{zeta_mle, zeta_mle_from};
 use rand::Rng;
@@ -158,8 +159,11 @@ pub struct FitOptions {
     /// π → 0 and → 1, a zeta spike at k = 1) and, for EEP, a second geometric split off the EP
     /// optimum in both directions (ρ → 1 with λ₂ → 0, a fast one, one taken from the zeta's
     /// weight); screened by a few EM iterations, the best go to the solver (`starts` module,
-    /// `docs/endhost.md`); and, for EEP, every pair of distinct EP end points side by side,
-    /// solved by Newton steps. These reach the long-tail modes random starts miss.
+    /// `docs/endhost.md`); a geometric inserted into the smaller model's fit (EP from P, EEP
+    /// from each EP mode) at the local maxima of the likelihood's profile over its rate, solved
+    /// by Newton steps (`insert` module); and, after the polish, the exchange search (a
+    /// component removed and re-inserted at its profile's best parameter). These reach the
+    /// long-tail modes random starts miss.
     #[serde(default = "d_true")]
     pub systematic_starts: bool,
     /// `ipm` only: damped Newton steps on ℓ from the best start's end point, inside the open
@@ -262,7 +266,7 @@ pub struct Fit {
     /// π̂ > 0.999: the fit collapsed onto the π = 1 face (pure P).
     pub trapped_pi1: bool,
     /// Distinct end points of the starts (local modes), best first, at most [`MODES_KEPT`]:
-    /// the EEP fit combines the EP modes (`starts::eep_candidates`).
+    /// the EEP fit inserts a geometric into each of the EP modes (`insert::insertions`).
     #[serde(skip)]
     pub modes: Vec<Vec<f64>>,
 }
@@ -516,6 +520,44 @@ pub fn hessian(model: Model, th: &[f64], h: &Hist) -> Option<Vec<f64>> {
             hm[r * k + i] = (gp[r] - gm[r]) / (2.0 * st);
         }
     }
+    symmetrise(&mut hm, k);
+    Some(hm)
+}
+
+/// Scale of a difference step in θ_i: a weight's distance to the nearer of 0 and 1 (a weight
+/// of 10⁻⁹ on the π → 0 face needs a step far below 10⁻⁹), else max(|θ_i|, 10⁻³).
+fn fd_scale(model: Model, th: &[f64], i: usize) -> f64 {
+    match model.names()[i] {
+        "pi" | "rho" => th[i].min(1.0 - th[i]).max(1e-300),
+        _ => th[i].abs().max(1e-3),
+    }
+}
+
+/// Hessian of ℓ at θ by forward differences of the analytic gradient `g` (given at θ; step
+/// 10⁻⁶ of [`fd_scale`]), symmetrised: half the gradient evaluations of [`hessian`], for
+/// Newton directions (`polish`), where an O(step) error only slows the last digits.
+pub fn hessian_fwd(model: Model, th: &[f64], g: &[f64], h: &Hist) -> Option<Vec<f64>> {
+    let k = th.len();
+    let mut hm = vec![0.0; k * k];
+    let mut gp = vec![0.0; k];
+    for i in 0..k {
+        let st = 1e-6 * fd_scale(model, th, i);
+        let mut tp = th.to_vec();
+        tp[i] += st;
+        if !model.loglik(&tp, h, Some(&mut gp)).is_finite() {
+            return None;
+        }
+        for r in 0..k {
+            hm[r * k + i] = (gp[r] - g[r]) / st;
+        }
+    }
+    symmetrise(&mut hm, k);
+    Some(hm)
+}
+
+/// Replaces a k×k matrix by its symmetric part (the difference Hessians are not exactly
+/// symmetric).
+fn symmetrise(hm: &mut [f64], k: usize) {
     for r in 0..k {
         for c in 0..r {
             let v = 0.5 * (hm[r * k + c] + hm[c * k + r]);
@@ -523,7 +565,6 @@ pub fn hessian(model: Model, th: &[f64], h: &Hist) -> Option<Vec<f64>> {
             hm[c * k + r] = v;
         }
     }
-    Some(hm)
 }
 
 /// Cholesky factor L (row-major, lower) of a symmetric positive-definite matrix.
@@ -610,11 +651,14 @@ fn fit_inner<R: Rng>(model: Model, h: &Hist, o: &FitOptions, restart_rng: &mut d
             cands = starts::eep_candidates(&ep.theta, h, &o.bounds, data_init(Model::EP, h, &o.bounds)[1]);
             // solved by Newton steps, not the barrier: from a tiny tail rate its first BFGS
             // steps (gradient ∝ 1/λ₂) throw the tail geometric back into the body
-            newton_from.extend(starts::mode_pairs(&ep.modes, &o.bounds).into_iter().map(|t| starts::inside(&t, &lo, &hi)));
+            let modes = if ep.modes.is_empty() { vec![ep.theta.clone()] } else { ep.modes.clone() };
+            newton_from = starts::best_distinct(insert::insertions(Model::EEP, &modes, h, &o.bounds), starts::INSERT_KEEP_EEP, &lo, &hi);
         }
     } else if model == Model::EP && o.systematic_starts {
         let d = data_init(Model::EP, h, &o.bounds);
         cands = starts::ep_candidates(h, &o.bounds, d[1], d[2]);
+        let a = zeta_mle(h.mean_logk(), o.bounds.alpha_max).alpha.max(o.bounds.alpha_min + 1e-9);
+        newton_from = starts::best_distinct(insert::insertions(Model::EP, &[vec![a]], h, &o.bounds), starts::INSERT_KEEP_EP, &lo, &hi);
     }
     if !cands.is_empty() {
         let keep = if model == Model::EP { starts::KEEP_EP } else { starts::KEEP_EEP };
@@ -641,21 +685,21 @@ fn fit_inner<R: Rng>(model: Model, h: &Hist, o: &FitOptions, restart_rng: &mut d
             runs.push(run_one(model, h, x0, &lo, &hi, o));
         }
         for x0 in &newton_from {
-            let p = crate::polish::polish_steps(model, h, x0, &lo, &hi, starts::PAIR_NEWTON_STEPS);
+            let p = crate::polish::polish_steps(model, h, x0, &lo, &hi, starts::INSERT_NEWTON_STEPS);
             let mut t = p.theta;
             model.canonical(&mut t);
             runs.push(Single { theta: t, loglik: p.loglik, nf: p.evaluations, ng: p.evaluations, maxit_hits: 0 });
         }
         if o.polish && o.method == Method::Ipm {
-            polish_best(model, h, &mut runs, &lo, &hi);
+            polish_best(model, h, &mut runs, &lo, &hi, &o.bounds);
         }
     }
     fit_summary(model, h, o, runs, &lo, &hi, pre_nf, pre_ng)
 }
 
-/// Replaces the best run's end point by its [`polish`](crate::polish::polish)ed one, then, on
-/// the π → 0 face, by the best of [`off_the_zeta_face`](crate::polish::off_the_zeta_face).
-fn polish_best(model: Model, h: &Hist, runs: &mut [Single], lo: &[f64], hi: &[f64]) {
+/// Replaces the best run's end point by its [`polish`](crate::polish::polish)ed one, then by
+/// the result of the [`exchange`](crate::polish::exchange) search from it when that gains.
+fn polish_best(model: Model, h: &Hist, runs: &mut [Single], lo: &[f64], hi: &[f64], b: &Bounds) {
     let Some(best) = (0..runs.len()).filter(|&i| runs[i].loglik.is_finite()).max_by(|&a, &b| runs[a].loglik.total_cmp(&runs[b].loglik)) else { return };
     let p = crate::polish::polish(model, h, &runs[best].theta, lo, hi);
     let r = &mut runs[best];
@@ -666,7 +710,7 @@ fn polish_best(model: Model, h: &Hist, runs: &mut [Single], lo: &[f64], hi: &[f6
         model.canonical(&mut r.theta);
         r.loglik = p.loglik;
     }
-    if let Some(p) = crate::polish::off_the_zeta_face(model, h, &r.theta, r.loglik, lo, hi) {
+    if let Some(p) = crate::polish::exchange(model, h, &r.theta, r.loglik, lo, hi, b) {
         r.nf += p.evaluations;
         r.ng += p.evaluations;
         r.theta = p.theta;

@@ -23,6 +23,7 @@ pub mod composition;
 pub mod data;
 pub mod fastrow;
 pub mod fit;
+pub mod insert;
 pub mod kernel;
 pub mod model;
 pub mod optim;

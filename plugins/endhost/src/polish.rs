@@ -6,19 +6,26 @@
 //! O(μ); along a flat direction (ρ → 1 with λ₂ → 0, α of a vanishing zeta) that leaves up to
 //! ~10⁻⁵ nats on the table. A Newton step on ℓ itself removes both.
 //!
-//! Step: with g = ∇ℓ and H the observed-information Hessian (central differences of g,
-//! [`crate::fit::hessian`]), solve `(−H + ν D) d = g`, D = diag(|H_ii|), for ν = 0, 10⁻⁶, 10⁻⁴,
-//! 10⁻², 1 (the first ν whose matrix is positive definite and whose step gains), halving d
+//! Step: with g = ∇ℓ and H the observed-information Hessian (forward differences of g,
+//! [`crate::fit::hessian_fwd`]), solve `(−H + ν D) d = g`, D = diag(|H_ii| + 10⁻¹² max_j |H_jj|),
+//! for ν = 0, 10⁻⁶, 10⁻⁴, 10⁻², 1, 10², 10⁴ (the first ν whose matrix is positive definite and
+//! whose step gains), halving d
 //! until θ + d stays inside the box (1e-9 of the width) and ℓ does not decrease. At most
 //! `MAX_STEPS` steps; stops when a step gains ≤ 1e-12·|ℓ|. When no step gains, a rate or α
 //! whose gradient points out of the box is moved next to that face if ℓ gains.
 //!
-//! The same steps solve the EEP starts that put two EP modes side by side (`fit`,
-//! `starts::mode_pairs`), and [`off_the_zeta_face`] restarts them over a small (π, α) grid when
-//! the zeta weight has all but vanished.
+//! A step that pushes coordinates out of the box is also tried with those coordinates held
+//! (the Newton step of the others: an active face such as α of a zeta spike at k = 1). The same
+//! steps solve the insertion starts (`fit`, [`crate::insert`]) and the [`exchange`] search.
 use crate::data::Hist;
-use crate::fit::{cholesky, hessian};
+use crate::fit::{cholesky, hessian_fwd};
+use crate::fit::Bounds;
+use crate::insert;
 use crate::model::Model;
+use crate::starts::best_distinct;
+
+/// A point and its ℓ.
+type Point = (Vec<f64>, f64);
 
 /// Newton steps at most.
 pub const MAX_STEPS: usize = 6;
@@ -75,6 +82,44 @@ fn snap_to_faces(model: Model, h: &Hist, x: &[f64], g: &[f64], ll: f64, lo: &[f6
     (v > ll).then_some((y, v))
 }
 
+/// `out` (coordinates a Newton step `d` pushes out of the box) with the parameters of a
+/// component whose weight is pushed to 0 added: with no weight a component's rate or α is not
+/// identified (ℓ is flat along it) and, left free, makes the Newton system singular, so on the
+/// π → 0 face the step of the geometrics crawled (EP: π → 0 holds α, π → 1 holds λ; EEP: π → 0
+/// holds α, π → 1 holds ρ, λ₁, λ₂, ρ → 0 holds λ₁, ρ → 1 holds λ₂).
+fn with_vanished(model: Model, out: &[bool], d: &[f64]) -> Vec<bool> {
+    let mut held = out.to_vec();
+    let k = out.len();
+    if model == Model::P || !out[0] {
+        // π not at a face; EEP's ρ below
+    } else if d[0] < 0.0 {
+        held[k - 1] = true;
+    } else {
+        held[1..k - 1].iter_mut().for_each(|v| *v = true);
+    }
+    if model == Model::EEP && out[1] {
+        held[if d[1] < 0.0 { 2 } else { 3 }] = true;
+    }
+    held
+}
+
+/// θ + d, d halved (at most 40 times) until the point is inside and ℓ does not drop; the point
+/// and its ℓ.
+fn line_search(model: Model, h: &Hist, x: &[f64], mut d: Vec<f64>, ll: f64, inside: &dyn Fn(&[f64]) -> bool, evals: &mut u64) -> Option<(Vec<f64>, f64)> {
+    for _ in 0..40 {
+        let y: Vec<f64> = x.iter().zip(&d).map(|(a, b)| a + b).collect();
+        if inside(&y) {
+            let v = model.loglik(&y, h, None);
+            *evals += 1;
+            if v >= ll {
+                return Some((y, v));
+            }
+        }
+        d.iter_mut().for_each(|v| *v *= 0.5);
+    }
+    None
+}
+
 /// Polishes θ (inside the box `lo`, `hi`) by damped Newton steps on ℓ (module docs).
 pub fn polish(model: Model, h: &Hist, th: &[f64], lo: &[f64], hi: &[f64]) -> Polished {
     polish_steps(model, h, th, lo, hi, MAX_STEPS)
@@ -92,31 +137,50 @@ pub fn polish_steps(model: Model, h: &Hist, th: &[f64], lo: &[f64], hi: &[f64], 
     }
     let inside = |v: &[f64]| (0..k).all(|i| v[i] - lo[i] > 1e-9 * (hi[i] - lo[i]) && hi[i] - v[i] > 1e-9 * (hi[i] - lo[i]));
     for _ in 0..max_steps {
-        let Some(hm) = hessian(model, &x, h) else { break };
-        evals += 2 * k as u64;
-        let neg: Vec<f64> = hm.iter().map(|v| -v).collect();
-        let mut best: Option<(Vec<f64>, f64)> = None;
-        for nu in [0.0, 1e-6, 1e-4, 1e-2, 1.0] {
-            let mut a = neg.clone();
-            for i in 0..k {
-                a[i * k + i] += nu * hm[i * k + i].abs();
-            }
-            let Some(l) = cholesky(&a, k) else { continue };
-            let mut d = chol_solve(&l, k, &g);
-            for _ in 0..40 {
-                let y: Vec<f64> = (0..k).map(|i| x[i] + d[i]).collect();
-                if inside(&y) {
-                    let v = model.loglik(&y, h, None);
-                    evals += 1;
-                    if v >= ll {
-                        best = Some((y, v));
-                        break;
-                    }
+        let Some(hm) = hessian_fwd(model, &x, &g, h) else { break };
+        evals += k as u64;
+        // D_ii = |H_ii| plus 10⁻¹² of the largest (a coordinate with no curvature is damped
+        // too); ν up to 10⁴: a coordinate along which ℓ is locally convex (H_ii > 0, e.g. the α
+        // of a zeta of weight 10⁻⁶) needs ν > 1 before the matrix is positive definite
+        let dmax = (0..k).map(|i| hm[i * k + i].abs()).fold(0.0, f64::max);
+        // the damped Newton step of the coordinates `idx` (the others held), or None when the
+        // damped block is not positive definite
+        let step = |nu: f64, idx: &[usize]| -> Option<Vec<f64>> {
+            let m = idx.len();
+            let a: Vec<f64> = idx.iter().flat_map(|&r| idx.iter().map(move |&c| (r, c))).map(|(r, c)| if r == c { -hm[r * k + r] + nu * (hm[r * k + r].abs() + 1e-12 * dmax) } else { -hm[r * k + c] }).collect();
+            let l = cholesky(&a, m)?;
+            let ds = chol_solve(&l, m, &idx.iter().map(|&i| g[i]).collect::<Vec<_>>());
+            let mut d = vec![0.0; k];
+            idx.iter().zip(&ds).for_each(|(&i, v)| d[i] = *v);
+            Some(d)
+        };
+        // the first ν that is positive definite and gains
+        let damped = |idx: &[usize], evals: &mut u64| -> (Option<Point>, Option<Vec<f64>>) {
+            let mut first = None;
+            for nu in [0.0, 1e-6, 1e-4, 1e-2, 1.0, 1e2, 1e4] {
+                let Some(d) = step(nu, idx) else { continue };
+                first.get_or_insert_with(|| d.clone());
+                if let Some(r) = line_search(model, h, &x, d, ll, &inside, evals) {
+                    return (Some(r), first);
                 }
-                d.iter_mut().for_each(|v| *v *= 0.5);
             }
-            if best.is_some() {
-                break;
+            (None, first)
+        };
+        let all: Vec<usize> = (0..k).collect();
+        let (mut best, first) = damped(&all, &mut evals);
+        // coordinates the least damped full step pushes out of the box held where they are (an
+        // active face, e.g. α of a zeta spike at k = 1), with the parameters of a component whose
+        // weight goes to 0: the Newton step of the others, with its own damping
+        if let Some(d) = first {
+            let out: Vec<bool> = (0..k).map(|i| !(x[i] + d[i] - lo[i] > 1e-9 * (hi[i] - lo[i]) && hi[i] - x[i] - d[i] > 1e-9 * (hi[i] - lo[i]))).collect();
+            let held = with_vanished(model, &out, &d);
+            let free: Vec<usize> = (0..k).filter(|&i| !held[i]).collect();
+            if !free.is_empty()
+                && free.len() < k
+                && let (Some(r), _) = damped(&free, &mut evals)
+                && best.as_ref().is_none_or(|b| r.1 > b.1)
+            {
+                best = Some(r);
             }
         }
         let Some((y, v)) = best.or_else(|| snap_to_faces(model, h, &x, &g, ll, lo, hi, &mut evals)) else { break };
@@ -125,49 +189,63 @@ pub fn polish_steps(model: Model, h: &Hist, th: &[f64], lo: &[f64], hi: &[f64], 
         ll = model.loglik(&x, h, Some(&mut g));
         evals += 1;
         steps += 1;
-        if gain <= 1e-12 * ll.abs() {
+        if gain <= 1e-15 * ll.abs() {
             break;
         }
     }
     Polished { theta: x, loglik: ll, steps, evaluations: evals }
 }
 
-/// Zeta weights below this put the fit on the π → 0 face (see [`off_the_zeta_face`]).
-pub const ZETA_FACE: f64 = 1e-3;
+/// Exchange rounds at most ([`exchange`]).
+pub const EXCHANGE_ROUNDS: usize = 2;
+/// Exchange starts solved per round.
+pub const EXCHANGE_KEEP: usize = 3;
+/// Exchange starts whose predicted ℓ is more than this below the current ℓ are not solved.
+pub const EXCHANGE_SLACK: f64 = 2.0;
+/// Newton steps per exchange start.
+pub const EXCHANGE_STEPS: usize = 15;
 
-/// On the π → 0 face the zeta's α is barely identified (a weight of 10⁻⁷…10⁻⁶ moves ℓ by
-/// 10⁻⁶…10⁻⁵ nats) and Newton steps from a point where α sits near a face of the box do not
-/// find the interior optimum. From θ with π < [`ZETA_FACE`]: Newton ([`polish_steps`], 8 steps)
-/// from θ with π ∈ {10⁻⁶, 10⁻⁴, 0.03} and α ∈ {1.5, 2.5, 4, 6} (the geometric weights scaled to
-/// keep the sum 1); returns the best end point if it beats ℓ(θ).
-pub fn off_the_zeta_face(model: Model, h: &Hist, th: &[f64], ll: f64, lo: &[f64], hi: &[f64]) -> Option<Polished> {
-    if model == Model::P || th[0] >= ZETA_FACE {
+/// Local search across modes from θ (ℓ = `ll`): the [`insert::exchanges`] of θ (a component
+/// removed and the same kind re-inserted at its profile's best parameter) whose predicted ℓ is
+/// within [`EXCHANGE_SLACK`] of `ll`, the best [`EXCHANGE_KEEP`] solved by Newton
+/// ([`polish_steps`], [`EXCHANGE_STEPS`]); the best end point replaces θ when it gains, for at
+/// most [`EXCHANGE_ROUNDS`] rounds. Returns the final point if any round gained. This moves a
+/// vanishing zeta's α off a face of the box (π → 0: the α of a weight 10⁻⁷…10⁻⁶ changes ℓ by
+/// 10⁻⁶…10⁻⁵ nats) and trades a geometric for one at another rate (a body for a tail).
+pub fn exchange(model: Model, h: &Hist, th: &[f64], ll: f64, lo: &[f64], hi: &[f64], b: &Bounds) -> Option<Polished> {
+    if model == Model::P {
         return None;
     }
-    let a = th.len() - 1;
-    let mut best: Option<Polished> = None;
-    let mut evals = 0;
-    for pi in [1e-6, 1e-4, 0.03] {
-        for alpha in [1.5f64, 2.5, 4.0, 6.0] {
-            let mut x = th.to_vec();
-            x[0] = pi;
-            x[a] = alpha.clamp(lo[a] + 1e-3, hi[a] - 1e-3);
-            let p = polish_steps(model, h, &x, lo, hi, 8);
+    let (mut x, mut v) = (th.to_vec(), ll);
+    let (mut evals, mut steps, mut gained) = (0, 0, false);
+    for _ in 0..EXCHANGE_ROUNDS {
+        let cands: Vec<(f64, Vec<f64>)> = insert::exchanges(model, &x, h, b).into_iter().filter(|(p, _)| *p >= v - EXCHANGE_SLACK).collect();
+        let mut best: Option<Polished> = None;
+        for s in best_distinct(cands, EXCHANGE_KEEP, lo, hi) {
+            let p = polish_steps(model, h, &s, lo, hi, EXCHANGE_STEPS);
             evals += p.evaluations;
             if best.as_ref().is_none_or(|b| p.loglik > b.loglik) {
                 best = Some(p);
             }
         }
+        match best {
+            Some(p) if p.loglik > v => {
+                x = p.theta;
+                model.canonical(&mut x);
+                v = p.loglik;
+                steps += p.steps;
+                gained = true;
+            }
+            _ => break,
+        }
     }
-    let mut b = best?;
-    b.evaluations = evals;
-    (b.loglik > ll).then_some(b)
+    gained.then_some(Polished { theta: x, loglik: v, steps, evaluations: evals })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fit::{fit_model, Bounds, FitOptions};
+    use crate::fit::{fit_model, FitOptions};
     use crate::sample::sample_model;
     use flowlab_abi::seed::{rng_from_u64, stream_rng};
 
@@ -188,18 +266,25 @@ mod tests {
     }
 
     #[test]
-    fn off_the_zeta_face_only_on_the_face_and_only_gains() {
-        // two geometrics and a zeta of weight 0.002: a start stranded with π = 1e-7, α at its
-        // upper face gains from the grid; a start with a real zeta weight is left alone
-        let th = [0.002, 0.4, 1.2, 0.2, 2.5];
+    fn exchange_trades_a_body_geometric_for_the_tail_and_only_gains() {
+        // a zeta body, a geometric at rate 1 and a 3 % tail geometric of mean 1000; a point that
+        // put the second geometric next to the first (rate 0.5) is traded for the tail by
+        // re-inserting that geometric at its profile's best rate
+        let th = [0.6, 0.9, 1.0, 1e-3, 2.2];
         let h = Hist::from_samples(&sample_model(&mut rng_from_u64(21, "data", 0), Model::EEP, &th, 8_000)).unwrap();
-        let (lo, hi) = Bounds::default().for_model(Model::EEP);
-        let stranded = [1e-7, 0.4, 1.2, 0.2, 9.99];
-        let ll = Model::EEP.loglik(&stranded, &h, None);
-        let p = off_the_zeta_face(Model::EEP, &h, &stranded, ll, &lo, &hi).expect("a gain off the face");
-        assert!(p.loglik > ll && p.loglik == Model::EEP.loglik(&p.theta, &h, None));
+        let b = Bounds::default();
+        let (lo, hi) = b.for_model(Model::EEP);
+        let x = [0.6, 0.9, 1.0, 0.5, 2.2];
+        let wrong = Polished { theta: x.to_vec(), loglik: Model::EEP.loglik(&x, &h, None), steps: 0, evaluations: 0 };
+        let truth = Model::EEP.loglik(&th, &h, None);
+        assert!(wrong.loglik < truth - 10.0, "{} vs {truth}", wrong.loglik);
+        let p = exchange(Model::EEP, &h, &wrong.theta, wrong.loglik, &lo, &hi, &b).expect("a gain");
+        assert!(p.loglik >= truth && p.loglik == Model::EEP.loglik(&p.theta, &h, None), "{} vs {truth}: from {:?} ({}) to {:?}", p.loglik, wrong.theta, wrong.loglik, p.theta);
+        assert!(p.theta[3] > 3e-4 && p.theta[3] < 3e-3, "{:?}", p.theta);
         assert!(p.theta.iter().zip(lo.iter().zip(&hi)).all(|(v, (l, u))| v > l && v < u), "{:?}", p.theta);
-        let ok = [0.3, 0.4, 1.2, 0.2, 2.5];
-        assert!(off_the_zeta_face(Model::EEP, &h, &ok, Model::EEP.loglik(&ok, &h, None), &lo, &hi).is_none());
+        // from the optimum itself nothing is returned, or a point at least as good
+        if let Some(q) = exchange(Model::EEP, &h, &p.theta, p.loglik, &lo, &hi, &b) {
+            assert!(q.loglik > p.loglik);
+        }
     }
 }

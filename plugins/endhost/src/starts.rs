@@ -21,13 +21,17 @@ use crate::model::Model;
 /// Candidates screened per fit keep this many for the barrier solve (EP).
 pub const KEEP_EP: usize = 2;
 /// The same for EEP.
-pub const KEEP_EEP: usize = 6;
+pub const KEEP_EEP: usize = 3;
 /// EEP two-tail candidates pair a tail with the next this many slower tails.
 pub const PAIR_SPAN: usize = 2;
 /// EM iterations per screened candidate.
 pub const SCREEN_EM: u64 = 12;
-/// Newton steps ([`crate::polish::polish_steps`]) from each of the [`mode_pairs`].
-pub const PAIR_NEWTON_STEPS: usize = 20;
+/// Newton steps ([`crate::polish::polish_steps`]) from each insertion start.
+pub const INSERT_NEWTON_STEPS: usize = 20;
+/// EP starts inserted into the P fit ([`crate::insert::insertions`]), best predicted ℓ first.
+pub const INSERT_KEEP_EP: usize = 3;
+/// EEP starts inserted into the EP modes.
+pub const INSERT_KEEP_EEP: usize = 4;
 
 /// A geometric fitted to the top of the sample: its rate and the share of observations it
 /// covers.
@@ -149,22 +153,19 @@ pub fn eep_candidates(ep: &[f64], h: &Hist, b: &Bounds, lam0: f64) -> Vec<Candid
     family(0, pairs).chain(family(1, from_geometric(&slow))).chain(family(2, from_zeta(&slow))).chain(family(3, from_geometric(&fast))).chain(family(4, from_zeta(&fast))).collect()
 }
 
-/// EEP starts that put two EP modes (π_a, λ_a, α_a), (π_b, λ_b, ·) side by side (every pair of
-/// [`crate::fit::Fit::modes`] of the EP fit whose rates differ by more than 20 %): geometric
-/// weights 1 − π_a and 1 − π_b (together at most 0.99), the zeta of the better mode keeping the
-/// rest. A fast body geometric of one EP mode and the slow tail geometric of another make EEP
-/// optima that a split of the best EP mode alone does not reach (`docs/endhost.md`, "Starts").
-pub fn mode_pairs(modes: &[Vec<f64>], b: &Bounds) -> Vec<Vec<f64>> {
-    let mut out = vec![];
-    for (i, a) in modes.iter().enumerate() {
-        for c in &modes[i + 1..] {
-            let (la, lc) = (clamp_rate(a[1], b), clamp_rate(c[1], b));
-            if (la / lc - 1.0).abs() <= 0.2 {
-                continue;
-            }
-            let (ga, gc) = (1.0 - a[0], 1.0 - c[0]);
-            let g = (ga + gc).min(0.99);
-            out.push(vec![w(1.0 - g), w(ga / (ga + gc)), la, lc, clamp_alpha(a[2], b)]);
+/// The `keep` best distinct points of `cands` ((predicted ℓ, θ) pairs), best first, pulled
+/// strictly inside the box.
+pub fn best_distinct(mut cands: Vec<(f64, Vec<f64>)>, keep: usize, lo: &[f64], hi: &[f64]) -> Vec<Vec<f64>> {
+    cands.retain(|c| c.0.is_finite());
+    cands.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut out: Vec<Vec<f64>> = vec![];
+    for (_, t) in cands {
+        if out.len() == keep {
+            break;
+        }
+        let t = inside(&t, lo, hi);
+        if !out.iter().any(|o| same_point(o, &t)) {
+            out.push(t);
         }
     }
     out
@@ -255,23 +256,6 @@ mod tests {
         for (i, (m, s)) in expect.iter().enumerate() {
             assert!((t[i].rate - want(*m)).abs() < 1e-12 * want(*m) && (t[i].share - s).abs() < 1e-12, "{i}: {got:?}");
         }
-    }
-
-    #[test]
-    fn mode_pairs_put_two_geometrics_side_by_side() {
-        let b = Bounds::default();
-        // a fast body mode, a slow tail mode and one whose rate is within 20 % of the first
-        let modes = vec![vec![0.93, 1.4, 2.0], vec![0.9999, 1e-5, 2.07], vec![0.95, 1.5, 2.1]];
-        let p = mode_pairs(&modes, &b);
-        // pairs (0, 1) and (1, 2); (0, 2) has rates 1.4 and 1.5
-        assert_eq!(p.len(), 2, "{p:?}");
-        let (ga, gc) = (0.07, 1e-4);
-        let want = [1.0 - ga - gc, ga / (ga + gc), 1.4, 1e-5, 2.0];
-        assert!(p[0].iter().zip(&want).all(|(x, y)| (x - y).abs() < 1e-12), "{:?}", p[0]);
-        assert_eq!((p[1][2], p[1][3], p[1][4]), (1e-5, 1.5, 2.07));
-        // weights of two heavy geometrics are capped: π ≥ 0.01
-        let q = mode_pairs(&[vec![0.2, 1.0, 2.0], vec![0.3, 0.01, 2.0]], &b);
-        assert!((q[0][0] - 0.01).abs() < 1e-12 && (q[0][1] - 0.8 / 1.5).abs() < 1e-12, "{q:?}");
     }
 
     #[test]

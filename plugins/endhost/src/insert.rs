@@ -1,0 +1,337 @@
+//! Component insertion and exchange (`docs/endhost.md`, "Starts"): the vertex-direction step of
+//! mixture maximum likelihood, used to reach the modes where one component sits at an edge of
+//! the box (a long geometric tail, a spike at k = 1, a vanishing zeta) without guessing them.
+//!
+//! Given a mixture density p(k) and a candidate component f(k) (a geometric of rate λ or a
+//! zeta of index α), mixing it in with weight w gives
+//! `G(w) = ℓ((1 − w) p + w f) − ℓ(p) = Σ_j c_j ln(1 + w (r_j − 1))`, `r_j = f(k_j)/p(k_j)`,
+//! which is concave in w with `G′(0) = Σ_j c_j (r_j − 1)` (the directional derivative of the
+//! mixture likelihood towards f). Its maximum over w ∈ [0, 1) (safeguarded Newton on G′) is the
+//! exact gain of adding f with the other components held: the profile of the likelihood over
+//! the new component's parameter, evaluated on a log grid of rates (or a grid of α). The best
+//! local maxima of that profile are the starts.
+//!
+//! * Insertion: a component added to a smaller model's fit (EP from the P fit: a geometric; EEP
+//!   from each EP mode: a second geometric, in both directions — a slow tail or a fast body).
+//! * Exchange: a component of the model's own best point removed (the rest renormalised) and
+//!   the same kind re-inserted at the profile's best parameter; a local search across modes
+//!   (e.g. a body geometric traded for a tail geometric, a vanishing zeta's α moved off a face).
+use crate::data::Hist;
+use crate::fit::Bounds;
+use crate::model::Model;
+use crate::zeta::{log1mexp_neg, zeta};
+use kernels::exp::exp_le as exp;
+use kernels::ln::ln;
+
+/// A mixture component.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Comp {
+    /// Geometric of rate λ.
+    Geo(f64),
+    /// Zeta of index α.
+    Zeta(f64),
+}
+
+impl Comp {
+    /// ln f(k_j) for every distinct value of `h`.
+    fn ln_pmf(self, h: &Hist) -> Vec<f64> {
+        match self {
+            Comp::Geo(l) => {
+                let a = log1mexp_neg(l);
+                h.km1.iter().map(|k| a - l * k).collect()
+            }
+            Comp::Zeta(a) => {
+                let lz = zeta(a).ln();
+                h.lk.iter().map(|lk| -a * lk - lz).collect()
+            }
+        }
+    }
+}
+
+/// The weighted components of θ: the geometrics in θ order, then the zeta.
+pub fn components(model: Model, th: &[f64]) -> Vec<(f64, Comp)> {
+    let w = model.weights(th);
+    let mut out: Vec<(f64, Comp)> = model.rates(th).into_iter().zip(&w).map(|(l, &w)| (w, Comp::Geo(l))).collect();
+    out.push((w[w.len() - 1], Comp::Zeta(th[th.len() - 1])));
+    out
+}
+
+/// θ of the EP or EEP model made of `comps` (one zeta and one or two geometrics, weights
+/// summing to 1), in canonical order; None when the components do not make that model.
+pub fn theta_of(model: Model, comps: &[(f64, Comp)]) -> Option<Vec<f64>> {
+    let (mut zeta, mut geos) = (None, vec![]);
+    for &(w, c) in comps {
+        match c {
+            Comp::Zeta(a) if zeta.is_none() => zeta = Some((w, a)),
+            Comp::Zeta(_) => return None,
+            Comp::Geo(l) => geos.push((w, l)),
+        }
+    }
+    let (pz, a) = zeta?;
+    let mut th = match (model, geos.as_slice()) {
+        (Model::EP, [(_, l)]) => vec![pz, *l, a],
+        (Model::EEP, [(w1, l1), (w2, l2)]) => vec![pz, w1 / (w1 + w2), *l1, *l2, a],
+        _ => return None,
+    };
+    model.canonical(&mut th);
+    Some(th)
+}
+
+/// ln p(k_j) of the mixture `comps` for every distinct value (max-shifted log-sum-exp).
+pub fn ln_mixture(comps: &[(f64, Comp)], h: &Hist) -> Vec<f64> {
+    let parts: Vec<Vec<f64>> = comps.iter().map(|(w, c)| c.ln_pmf(h).into_iter().map(|v| v + w.ln()).collect()).collect();
+    (0..h.k.len())
+        .map(|j| {
+            let m = parts.iter().map(|p| p[j]).fold(f64::NEG_INFINITY, f64::max);
+            m + ln(parts.iter().map(|p| exp(p[j] - m)).sum::<f64>())
+        })
+        .collect()
+}
+
+/// Largest inserted weight (the base mixture keeps at least 10⁻⁹).
+const W_MAX: f64 = 1.0 - 1e-9;
+
+/// The quadratic model of the gain G (module docs) from G′(0) = Σ c (r − 1) and
+/// −G″(0) = Σ c (r − 1)²: G′(0)²/(−2G″(0)) when its maximiser is below 1, else its value at
+/// w = 1; 0 when G′(0) ≤ 0. One pass: it ranks the grid, [`best_weight`] then solves the
+/// local maxima exactly.
+pub fn quick_gain(h: &Hist, ln_f: &[f64], ln_p: &[f64]) -> f64 {
+    let (mut g, mut q) = ([0.0; 4], [0.0; 4]);
+    for (j, (f, p)) in ln_f.iter().zip(ln_p).enumerate() {
+        let r = exp((f - p).min(700.0)) - 1.0;
+        g[j % 4] += h.c[j] * r;
+        q[j % 4] += h.c[j] * r * r;
+    }
+    let (g, q) = ((g[0] + g[1]) + (g[2] + g[3]), (q[0] + q[1]) + (q[2] + q[3]));
+    if !(g > 0.0) {
+        0.0
+    } else if g < q {
+        0.5 * g * g / q
+    } else {
+        g - 0.5 * q
+    }
+}
+
+/// The best weight w ∈ [0, W_MAX] for mixing f into p and the gain G(w) (module docs), from
+/// `ln_f` and `ln_p` per distinct value. (0, 0) when G′(0) ≤ 0.
+pub fn best_weight(h: &Hist, ln_f: &[f64], ln_p: &[f64]) -> (f64, f64) {
+    // r − 1 per value; ratios above e^700 are capped (they only say "f explains this value")
+    let rm1: Vec<f64> = ln_f.iter().zip(ln_p).map(|(f, p)| exp((f - p).min(700.0)) - 1.0).collect();
+    // G′(w) and G″(w) in 4 lanes (a fixed order of the sums, vectorisable)
+    let d = |w: f64| -> (f64, f64) {
+        let (mut g1, mut g2) = ([0.0; 4], [0.0; 4]);
+        let (cs, rs) = (h.c.chunks_exact(4), rm1.chunks_exact(4));
+        let (ct, rt) = (cs.remainder(), rs.remainder());
+        for (c, r) in cs.zip(rs) {
+            for l in 0..4 {
+                let q = r[l] / (1.0 + w * r[l]);
+                g1[l] += c[l] * q;
+                g2[l] -= c[l] * q * q;
+            }
+        }
+        for (c, r) in ct.iter().zip(rt) {
+            let q = r / (1.0 + w * r);
+            g1[0] += c * q;
+            g2[0] -= c * q * q;
+        }
+        ((g1[0] + g1[1]) + (g1[2] + g1[3]), (g2[0] + g2[1]) + (g2[2] + g2[3]))
+    };
+    let (g0, h0) = d(0.0);
+    if !(g0 > 0.0) {
+        return (0.0, 0.0);
+    }
+    // G′ decreases from G′(0) > 0: Newton from the quadratic model's maximiser, kept inside the
+    // bracket [lo, hi] of the root (bisection when it leaves it); W_MAX when G′ > 0 there.
+    // The weight only ranks the starts (the solver refines it): 1e-7 relative suffices
+    let (mut lo, mut hi) = (0.0, W_MAX);
+    let mut w = (-g0 / h0).min(W_MAX);
+    for _ in 0..30 {
+        let (g1, g2) = d(w);
+        if g1 > 0.0 {
+            lo = w;
+            if w == W_MAX {
+                break;
+            }
+        } else {
+            hi = w;
+        }
+        let mut next = w - g1 / g2;
+        if !(next > lo && next < hi) {
+            next = if hi == W_MAX && next >= W_MAX { W_MAX } else { 0.5 * (lo + hi) };
+        }
+        let done = (next - w).abs() <= 1e-7 * w;
+        w = next;
+        if done {
+            break;
+        }
+    }
+    let gain = h.c.iter().zip(&rm1).map(|(c, r)| c * ln(1.0 + w * r)).sum();
+    (w, gain)
+}
+
+/// Log grid of geometric rates for insertion: from 0.3/k_max (a geometric on the largest value)
+/// to 0.9 λ_max (a spike at 1), ratio 2 between neighbours.
+pub fn rate_grid(h: &Hist, b: &Bounds) -> Vec<f64> {
+    let kmax = h.k[h.k.len() - 1].max(2.0);
+    let lo = (0.3 / kmax).max(b.lam_min + 1e-9 * (b.lam_max - b.lam_min));
+    let hi = 0.9 * b.lam_max;
+    let mut out = vec![];
+    let mut l = lo;
+    while l < hi {
+        out.push(l);
+        l *= 2.0;
+    }
+    out.push(hi);
+    out
+}
+
+/// Grid of zeta indices for insertion: 1.05 … 9.5 (clipped into the box), denser near 1.
+pub fn alpha_grid(b: &Bounds) -> Vec<f64> {
+    let mut out: Vec<f64> = [1.05, 1.2, 1.45, 1.8, 2.2, 2.7, 3.3, 4.0, 4.9, 6.0, 7.5, 9.5f64].iter().map(|a| a.clamp(b.alpha_min + 1e-3, b.alpha_max - 1e-3)).collect();
+    out.dedup();
+    out
+}
+
+/// One insertion: the mixture after adding a component, its ℓ with the others held, and the
+/// index of the grid point.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inserted {
+    /// Components after the insertion (weights sum to 1).
+    pub comps: Vec<(f64, Comp)>,
+    /// ℓ of that mixture.
+    pub loglik: f64,
+}
+
+/// The profile of ℓ over the inserted component's parameter: `base` (weights summing to 1)
+/// with each of `cands` mixed in; returns the local maxima of the profile along the grid (ranked
+/// by [`quick_gain`]), each at its [`best_weight`], in grid order (a point whose insertion
+/// gains nothing is never one).
+pub fn profile(h: &Hist, base: &[(f64, Comp)], cands: &[Comp]) -> Vec<Inserted> {
+    let ln_p = ln_mixture(base, h);
+    let ll0: f64 = h.c.iter().zip(&ln_p).map(|(c, l)| c * l).sum();
+    let prof: Vec<f64> = cands.iter().map(|c| quick_gain(h, &c.ln_pmf(h), &ln_p)).collect();
+    let mut out = vec![];
+    for (i, &q) in prof.iter().enumerate() {
+        let left = i == 0 || prof[i - 1] < q;
+        let right = i + 1 == prof.len() || prof[i + 1] <= q;
+        if !(q > 0.0 && left && right) {
+            continue;
+        }
+        let (w, g) = best_weight(h, &cands[i].ln_pmf(h), &ln_p);
+        if g > 0.0 {
+            let mut comps: Vec<(f64, Comp)> = base.iter().map(|&(v, c)| (v * (1.0 - w), c)).collect();
+            comps.push((w, cands[i]));
+            out.push(Inserted { comps, loglik: ll0 + g });
+        }
+    }
+    out
+}
+
+/// Exchange candidates of θ (module docs): for each component, the rest renormalised and the
+/// same kind re-inserted at each local maximum of its profile (rates on [`rate_grid`], α on
+/// [`alpha_grid`]); returns θ's of `model`, each with the ℓ the insertion predicts (the others
+/// held: a lower bound on what the solver reaches from it).
+pub fn exchanges(model: Model, th: &[f64], h: &Hist, b: &Bounds) -> Vec<(f64, Vec<f64>)> {
+    let comps = components(model, th);
+    let rates = rate_grid(h, b);
+    let alphas: Vec<Comp> = alpha_grid(b).into_iter().map(Comp::Zeta).collect();
+    let geos: Vec<Comp> = rates.into_iter().map(Comp::Geo).collect();
+    let mut out = vec![];
+    for drop in 0..comps.len() {
+        let rest: f64 = comps.iter().enumerate().filter(|&(i, _)| i != drop).map(|(_, c)| c.0).sum();
+        if !(rest > 0.0) {
+            continue;
+        }
+        let base: Vec<(f64, Comp)> = comps.iter().enumerate().filter(|&(i, _)| i != drop).map(|(_, &(w, c))| (w / rest, c)).collect();
+        let grid = if matches!(comps[drop].1, Comp::Zeta(_)) { &alphas } else { &geos };
+        for ins in profile(h, &base, grid) {
+            // the dropped component back near where it was leads back to θ
+            let near = match (ins.comps[ins.comps.len() - 1].1, comps[drop].1) {
+                (Comp::Geo(l), Comp::Geo(l0)) => (l / l0 - 1.0).abs() < 0.1,
+                (Comp::Zeta(a), Comp::Zeta(a0)) => (a - a0).abs() < 0.1 * (a0 - 1.0),
+                _ => false,
+            };
+            if let (false, Some(t)) = (near, theta_of(model, &ins.comps)) {
+                out.push((ins.loglik, t));
+            }
+        }
+    }
+    out
+}
+
+/// Insertion candidates for `model` grown from the fits `from` of the model with one
+/// geometric fewer (EP from P: θ = (α); EEP from EP modes): a geometric on every local maximum of
+/// the rate profile; θ's with their predicted ℓ.
+pub fn insertions(model: Model, from: &[Vec<f64>], h: &Hist, b: &Bounds) -> Vec<(f64, Vec<f64>)> {
+    let geos: Vec<Comp> = rate_grid(h, b).into_iter().map(Comp::Geo).collect();
+    let mut out = vec![];
+    for th in from {
+        let base = match model {
+            Model::EP => vec![(1.0, Comp::Zeta(th[0]))],
+            Model::EEP => components(Model::EP, th),
+            Model::P => return vec![],
+        };
+        for ins in profile(h, &base, &geos) {
+            if let Some(t) = theta_of(model, &ins.comps) {
+                out.push((ins.loglik, t));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sample::sample_model;
+    use flowlab_abi::seed::rng_from_u64;
+
+    #[test]
+    fn best_weight_maximises_the_concave_gain() {
+        let th = [0.6, 0.3, 2.0];
+        let h = Hist::from_samples(&sample_model(&mut rng_from_u64(3, "data", 0), Model::EP, &th, 3_000)).unwrap();
+        let base = [(1.0, Comp::Zeta(2.0))];
+        let ln_p = ln_mixture(&base, &h);
+        let ln_f = Comp::Geo(0.3).ln_pmf(&h);
+        let (w, g) = best_weight(&h, &ln_f, &ln_p);
+        assert!(w > 0.05 && w < 0.95 && g > 0.0, "{w} {g}");
+        // the gain is ℓ of the mixed model minus ℓ of the base, and no other weight does better
+        let ll = |w: f64| Model::EP.loglik(&[1.0 - w, 0.3, 2.0], &h, None);
+        let l0 = Model::P.loglik(&[2.0], &h, None);
+        assert!((ll(w) - l0 - g).abs() < 1e-8 * l0.abs(), "{} vs {g}", ll(w) - l0);
+        for d in [-1e-3, 1e-3] {
+            assert!(ll(w + d) <= ll(w) + 1e-9);
+        }
+        // a component the data do not want gains nothing
+        let (w0, g0) = best_weight(&h, &ln_p, &ln_p);
+        assert_eq!((w0, g0), (0.0, 0.0));
+    }
+
+    #[test]
+    fn components_round_trip() {
+        let th = [0.2, 0.7, 0.05, 1.5, 2.5];
+        let c = components(Model::EEP, &th);
+        let back = theta_of(Model::EEP, &c).unwrap();
+        // canonical order: λ₁ > λ₂
+        assert!((back[2] - 1.5).abs() < 1e-15 && (back[3] - 0.05).abs() < 1e-15 && (back[1] - 0.3).abs() < 1e-12, "{back:?}");
+        let h = Hist::from_pairs([(1, 10), (3, 4), (40, 2)]).unwrap();
+        let lm = ln_mixture(&c, &h);
+        for (j, k) in [1u64, 3, 40].iter().enumerate() {
+            assert!((lm[j] - Model::EEP.ln_pmf(&th, *k)).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn insertion_finds_a_hidden_tail() {
+        // a zeta body and a 1 % geometric tail of mean 2000: the P fit's rate profile peaks
+        // near the tail's rate
+        let th = [0.99, 5e-4, 2.2];
+        let h = Hist::from_samples(&sample_model(&mut rng_from_u64(5, "data", 0), Model::EP, &th, 20_000)).unwrap();
+        let b = Bounds::default();
+        let a = crate::zeta::zeta_mle(h.mean_logk(), b.alpha_max).alpha;
+        let c = insertions(Model::EP, &[vec![a]], &h, &b);
+        let best = c.iter().max_by(|x, y| x.0.total_cmp(&y.0)).unwrap();
+        assert!(best.1[1] > 2e-4 && best.1[1] < 1.3e-3 && (1.0 - best.1[0] - 0.01).abs() < 0.005, "{:?}", best.1);
+        assert!((Model::EP.loglik(&best.1, &h, None) - best.0).abs() < 1e-6 * best.0.abs());
+    }
+}
