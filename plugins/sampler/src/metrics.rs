@@ -485,6 +485,16 @@ impl Model {
         }
     }
 
+    /// First and last window biflow `i` overlaps (`None` without windows): the windows
+    /// [`Model::for_windows`] visits, without computing their contributions.
+    #[inline]
+    pub fn window_span(&self, i: usize) -> Option<(usize, usize)> {
+        let w = self.windows.as_ref()?;
+        let s = ((self.start_ns[i] - w.t0_ns) / w.len_ns) as usize;
+        let e = (((self.end_ns[i] - w.t0_ns) / w.len_ns) as usize).min(w.h - 1);
+        Some((s, if self.end_ns[i] == self.start_ns[i] { s } else { e }))
+    }
+
     /// Calls `f(window, packets)` for the window contributions of biflow `i` (docs/sampler.md, "Metrics"): the
     /// same f64 value `(hi − lo)/d · P_i` the oracle computes.
     #[inline]
@@ -492,8 +502,7 @@ impl Model {
         let Some(w) = &self.windows else { return };
         let (st, en) = (self.start_ns[i], self.end_ns[i]);
         let pk = self.items[i].pk as f64;
-        let s = ((st - w.t0_ns) / w.len_ns) as usize;
-        let e = (((en - w.t0_ns) / w.len_ns) as usize).min(w.h - 1);
+        let (s, e) = self.window_span(i).unwrap_or((0, 0));
         let d = en - st;
         if d == 0 {
             f(s, pk);
