@@ -300,10 +300,17 @@ fn run_in(model: &Model, cfg: &GaConfig, seed_hex: &str, host: &Host, pool: &ray
 /// A run of no generations: one start individual of `k` genes, drawn as the configured
 /// `init` draws it (the start of the hybrid repair, and the result of an infeasible model).
 pub fn start_only(model: &Model, cfg: &GaConfig, k: usize, seed_hex: &str) -> GaOutcome {
+    let order = (cfg.init == Init::Stratified).then(|| strata_order(model));
+    start_over(model, order.as_deref(), k, seed_hex)
+}
+
+/// [`start_only`] over a [`strata_order`] computed by the caller (`None`: a random start), so
+/// that the hybrid search's restart rounds reuse it.
+pub fn start_over(model: &Model, order: Option<&[u32]>, k: usize, seed_hex: &str) -> GaOutcome {
     let mut rng = stream_rng(seed_hex, "init", 0);
-    let words = match cfg.init {
-        Init::Stratified => stratified_words(&strata_order(model), k, &mut rng),
-        Init::Random => random_words(model.len(), k, &mut rng),
+    let words = match order {
+        Some(o) => stratified_words(o, k, &mut rng),
+        None => random_words(model.len(), k, &mut rng),
     };
     let solution = Individual::from_words(model, words);
     let f = solution.score.fitness;

@@ -454,13 +454,18 @@ pub fn sample(model: Model, s: &SampleSettings, seed_hex: &str, host: &Host, poo
             left -= b;
             repair::Budget { steps: b, ..budget }
         };
-        let mut first = ga::start_only(&model, &cfg, feasibility.count_n, seed_hex);
+        // the strata order is sorted once, for the start and the restart rounds' fresh starts
+        let mut order = (cfg.init == Init::Stratified).then(|| ga::strata_order(&model));
+        let mut first = ga::start_over(&model, order.as_deref(), feasibility.count_n, seed_hex);
         let r0 = rep.run(&mut first.solution, round(0), seed_hex, "repair", host)?;
         rs = rs.plus(r0);
         host.info(&format!("repair from the start: {} steps, {} moves kept of {} evaluated, fitness {:.6}, accepted {}", r0.steps, r0.kept, r0.proposals, first.solution.score.fitness, first.solution.score.acceptable));
         let soft = s.local_tau * model.limit_pct;
         let mut best_obj = model.repair_objective(&first.solution.acc, soft, None);
-        let order = if restarts > 0 && !first.solution.score.acceptable { ga::strata_order(&model) } else { Vec::new() };
+        if order.is_none() && restarts > 0 && !first.solution.score.acceptable {
+            order = Some(ga::strata_order(&model));
+        }
+        let order = order.unwrap_or_default();
         for r in 1..=restarts {
             let budget_r = round(r);
             if first.solution.score.acceptable || budget_r.steps == 0 {

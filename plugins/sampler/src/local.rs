@@ -49,7 +49,11 @@ pub(crate) fn carriers(model: &Model) -> Carriers {
                     }
                 }
                 Metric::PktSize(_) => f(b + it.bin as usize),
-                Metric::Windows(_) => model.for_windows(i, |k, _| f(b + k)),
+                Metric::Windows(_) => {
+                    if let Some((s, e)) = model.window_span(i) {
+                        (s..=e).for_each(|k| f(b + k))
+                    }
+                }
                 _ => {}
             }
         }

@@ -31,6 +31,25 @@ use serde::Deserialize;
 
 /// Q64 scale of the window accumulators.
 const Q64: f64 = 18446744073709551616.0;
+
+/// `x as f64` (round to nearest, ties to even), without the software i128 conversion: for
+/// `x ≥ 2⁶⁴` the top 64 bits, with a sticky bit for any one shifted out, round exactly as
+/// the whole number does (the sticky bit sits below the rounding position), and the scale
+/// `2^sh` is exact. Tested against the cast (`q_to_f64_matches_the_cast`).
+#[inline]
+fn q_to_f64(x: i128) -> f64 {
+    if x < 0 {
+        return x as f64;
+    }
+    let u = x as u128;
+    let hi = (u >> 64) as u64;
+    if hi == 0 {
+        return u as u64 as f64;
+    }
+    let sh = 64 - hi.leading_zeros();
+    let t = (u >> sh) as u64 | ((u & ((1u128 << sh) - 1)) != 0) as u64;
+    t as f64 * f64::from_bits((1023 + sh as u64) << 52)
+}
 /// Marker for "not a reference key".
 pub const NONE: u8 = u8::MAX;
 
@@ -214,6 +233,10 @@ pub struct Acc {
     pub ports: Vec<i64>,
     /// Window packets, Q64 fixed point.
     pub win: Vec<i128>,
+    /// `win[k]` as packets (`win[k] as f64 / 2⁶⁴`, as f64 bits), kept in step by [`Model::toggle`]
+    /// for the windows it changes: a score reads every window, and converting all of them
+    /// from i128 for each candidate move was a fifth of a repair step.
+    pub winf: Vec<u64>,
 }
 
 /// One labelled deviation.
@@ -458,7 +481,18 @@ impl Model {
             protos: vec![0; self.n_protos + 1],
             ports: vec![0; self.n_ports + 1],
             win: vec![0; self.windows.as_ref().map_or(0, |w| w.h)],
+            winf: vec![0f64.to_bits(); self.windows.as_ref().map_or(0, |w| w.h)],
         }
+    }
+
+    /// First and last window biflow `i` overlaps (`None` without windows): the windows
+    /// [`Model::for_windows`] visits, without computing their contributions.
+    #[inline]
+    pub fn window_span(&self, i: usize) -> Option<(usize, usize)> {
+        let w = self.windows.as_ref()?;
+        let s = ((self.start_ns[i] - w.t0_ns) / w.len_ns) as usize;
+        let e = (((self.end_ns[i] - w.t0_ns) / w.len_ns) as usize).min(w.h - 1);
+        Some((s, if self.end_ns[i] == self.start_ns[i] { s } else { e }))
     }
 
     /// Calls `f(window, packets)` for the window contributions of biflow `i` (docs/sampler.md, "Metrics"): the
@@ -468,8 +502,7 @@ impl Model {
         let Some(w) = &self.windows else { return };
         let (st, en) = (self.start_ns[i], self.end_ns[i]);
         let pk = self.items[i].pk as f64;
-        let s = ((st - w.t0_ns) / w.len_ns) as usize;
-        let e = (((en - w.t0_ns) / w.len_ns) as usize).min(w.h - 1);
+        let (s, e) = self.window_span(i).unwrap_or((0, 0));
         let d = en - st;
         if d == 0 {
             f(s, pk);
@@ -505,10 +538,11 @@ impl Model {
         a.ports[it.sport as usize] += s;
         a.ports[it.dport as usize] += s;
         if self.windows.is_some() {
-            let win = &mut a.win;
+            let (win, winf) = (&mut a.win, &mut a.winf);
             self.for_windows(i, |k, v| {
                 let q = (v * Q64) as i128;
                 if on { win[k] += q } else { win[k] -= q }
+                winf[k] = (q_to_f64(win[k]) / Q64).to_bits();
             });
         }
     }
@@ -539,7 +573,7 @@ impl Model {
                 Metric::Protos(_) => a.protos[..self.n_protos].iter().for_each(|&c| f(c as f64 / n)),
                 Metric::Ports(_) => a.ports[..self.n_ports].iter().for_each(|&c| f(c as f64 / (2.0 * n))),
                 Metric::PktSize(_) => a.bins.iter().for_each(|&c| f(c as f64 / n)),
-                Metric::Windows(_) => a.win.iter().for_each(|&q| f(q as f64 / Q64 / p)),
+                Metric::Windows(_) => a.winf.iter().for_each(|&q| f(f64::from_bits(q) / p)),
             }
         }
     }
@@ -736,6 +770,29 @@ pub fn default_decls(variant: Variant) -> Vec<MetricDecl> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn q_to_f64_matches_the_cast() {
+        let mut x: u64 = 7;
+        let mut next = || {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x
+        };
+        for k in 0..200_000u32 {
+            let raw = ((next() as u128) << 64 | next() as u128) >> (1 + k % 127);
+            // also values with long runs of zeros or ones below the top bits (rounding ties)
+            let v = match k % 3 {
+                0 => raw,
+                1 => raw & !((1u128 << (k % 90)) - 1),
+                _ => raw | ((1u128 << (k % 90)) - 1),
+            } as i128;
+            assert_eq!(super::q_to_f64(v).to_bits(), (v as f64).to_bits(), "{v}");
+            assert_eq!(super::q_to_f64(-v).to_bits(), (-v as f64).to_bits());
+        }
+        for v in [0i128, 1, (1 << 64) - 1, 1 << 64, (1 << 64) + 1, i128::MAX, (1 << 117) + (1 << 64), (1 << 117) + (1 << 64) + 1] {
+            assert_eq!(super::q_to_f64(v).to_bits(), (v as f64).to_bits(), "{v}");
+        }
+    }
+
     use super::*;
     use crate::profile::{read_from, HEADER};
 
