@@ -2,18 +2,15 @@
 //! (JSON request out, JSON response back, buffers freed by their owner).
 //!
 //! `cargo build --release -p flowlab-testplug && cargo bench --bench runner`
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{Criterion, criterion_group, criterion_main};
 use flowlab::manifest::{Layers, Manifest};
 use flowlab::plan::{Plan, PlanOptions};
-use flowlab_abi::host::{find_plugin_file, LoadedPlugin, NullHost};
+use flowlab_abi::host::{LoadedPlugin, NullHost, find_plugin_file};
 use std::path::Path;
 
 fn manifest_10k() -> String {
     let values: Vec<String> = (0..100).map(|i| i.to_string()).collect();
-    format!(
-        "[experiment]\nname = \"bench\"\nseed = 1\n[probe]\nplugin = \"testplug\"\n[sweep]\n\"probe.value\" = [{v}]\n\"probe.draws\" = [{v}]\n",
-        v = values.join(", ")
-    )
+    format!("[experiment]\nname = \"bench\"\nseed = 1\n[probe]\nplugin = \"testplug\"\n[sweep]\n\"probe.value\" = [{v}]\n\"probe.draws\" = [{v}]\n", v = values.join(", "))
 }
 
 fn bench(c: &mut Criterion) {

@@ -42,7 +42,8 @@ fn id_of(p: &Path) -> String {
 
 /// A prefix shared by at least two cell ids of `dir` (ids are deterministic from the seed).
 fn shared_prefix(dirs: &[PathBuf]) -> String {
-    let mut ids: Vec<String> = dirs.iter().flat_map(|d| std::fs::read_dir(d).unwrap()).map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).filter(|n| n.ends_with(".json") && !n.starts_with('.')).collect();
+    let mut ids: Vec<String> =
+        dirs.iter().flat_map(|d| std::fs::read_dir(d).unwrap()).map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).filter(|n| n.ends_with(".json") && !n.starts_with('.')).collect();
     ids.sort();
     ids.windows(2).find(|w| w[0][..1] == w[1][..1]).map(|w| w[0][..1].to_string()).expect("two ids share a first character")
 }
@@ -90,7 +91,15 @@ fn show_by_prefix_file_and_experiment() {
     let by_prefix = run(&["show", &id[..8], "--results", r]);
     assert_eq!(by_prefix.status.code(), Some(0), "{}", stderr(&by_prefix));
     let t = text(&by_prefix);
-    for want in [format!("cell        {id}"), "plugin      testplug / probe".into(), "status      ok".into(), "  probe.value = 3".into(), "  draws = 10".into(), "  mean = ".into(), "  plugin testplug 0.1.0 sha256 ".into()] {
+    for want in [
+        format!("cell        {id}"),
+        "plugin      testplug / probe".into(),
+        "status      ok".into(),
+        "  probe.value = 3".into(),
+        "  draws = 10".into(),
+        "  mean = ".into(),
+        "  plugin testplug 0.1.0 sha256 ".into(),
+    ] {
         assert!(t.contains(&want), "missing {want:?} in\n{t}");
     }
     // the mean exactly as stored (shortest round-trip)

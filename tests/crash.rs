@@ -5,7 +5,6 @@ use crate::common::*;
 use std::path::Path;
 use std::time::Duration;
 
-
 /// Every visible file of the results directory is whole: cell files parse as complete cell
 /// records, results.jsonl is complete lines of JSON, results.csv ends with a newline.
 fn check_whole(dir: &Path) -> usize {
@@ -58,7 +57,11 @@ fn kill_9_at_20_seeded_points_then_resume_equals_an_uninterrupted_run() {
         let force = i % 2 == 1;
         if !force && dir.is_dir() {
             // drop a seeded third of the stored cells: work left for the next run to redo
-            let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "json") && !p.file_name().unwrap().to_string_lossy().starts_with('.')).collect();
+            let mut files: Vec<_> = std::fs::read_dir(&dir)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|e| e == "json") && !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+                .collect();
             files.sort();
             for f in files {
                 if rng.next().is_multiple_of(3) {

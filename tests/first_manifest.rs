@@ -97,7 +97,8 @@ fn a_misspelt_sweep_key_is_still_reported_when_the_task_is_fine() {
 
 #[test]
 fn a_data_file_without_a_data_directory_is_one_error() {
-    let text = FIRST.replace("plugin = \"histfit\"\ncapability = \"generate_hist\"\n[dataset.settings]\nflows = 20000\n", "path = \"{data}/agh_2015/histograms/all/length.csv\"\nformat = \"csv_hist\"\n");
+    let text =
+        FIRST.replace("plugin = \"histfit\"\ncapability = \"generate_hist\"\n[dataset.settings]\nflows = 20000\n", "path = \"{data}/agh_2015/histograms/all/length.csv\"\nformat = \"csv_hist\"\n");
     let (code, err, errors) = plan_of(&text, &[]);
     assert_eq!(code, Some(2), "{err}");
     assert_eq!(errors.len(), 1, "no consequential 'has no dataset' errors:\n{err}");

@@ -109,7 +109,10 @@ fn two_runners_on_one_results_directory_run_each_cell_once() {
     let count = |o: &std::process::Output, what: &str| -> usize {
         let e = stderr(o);
         let line = e.lines().find(|l| l.starts_with("slow: 16 cells:")).unwrap_or_else(|| panic!("{e}"));
-        line.split(", ").chain(line.split(": ").skip(1)).find_map(|p| p.trim().strip_suffix(what).and_then(|n| n.trim().rsplit(' ').next()).and_then(|n| n.parse().ok())).unwrap_or_else(|| panic!("{line}"))
+        line.split(", ")
+            .chain(line.split(": ").skip(1))
+            .find_map(|p| p.trim().strip_suffix(what).and_then(|n| n.trim().rsplit(' ').next()).and_then(|n| n.parse().ok()))
+            .unwrap_or_else(|| panic!("{line}"))
     };
     assert!(a.status.success() && b.status.success(), "{}\n{}", stderr(&a), stderr(&b));
     assert_eq!(count(&a, "ran ok") + count(&b, "ran ok"), 16, "{}\n{}", stderr(&a), stderr(&b));
@@ -195,18 +198,15 @@ fn the_manifest_path_spelling_does_not_move_results_or_templates() {
     // quickstart.toml from experiments/, ./quickstart.toml, and an absolute path from /tmp
     // all plan against <repo>/results and find <repo>/templates
     let abs = repo().join("experiments/quickstart.toml");
-    let outs: Vec<String> = [
-        (repo().join("experiments"), "quickstart.toml".to_string()),
-        (repo().join("experiments"), "./quickstart.toml".to_string()),
-        (std::env::temp_dir(), abs.to_string_lossy().into_owned()),
-    ]
-    .into_iter()
-    .map(|(cwd, m)| {
-        let o = flowlab().current_dir(&cwd).args(["plan", &m, "--no-env"]).output().unwrap();
-        assert!(o.status.success(), "{}", stderr(&o));
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    })
-    .collect();
+    let outs: Vec<String> =
+        [(repo().join("experiments"), "quickstart.toml".to_string()), (repo().join("experiments"), "./quickstart.toml".to_string()), (std::env::temp_dir(), abs.to_string_lossy().into_owned())]
+            .into_iter()
+            .map(|(cwd, m)| {
+                let o = flowlab().current_dir(&cwd).args(["plan", &m, "--no-env"]).output().unwrap();
+                assert!(o.status.success(), "{}", stderr(&o));
+                String::from_utf8_lossy(&o.stdout).into_owned()
+            })
+            .collect();
     assert!(outs.windows(2).all(|w| w[0] == w[1]), "{outs:?}");
     // a report renders from inside experiments/ too (templates found next to the project)
     let res = tempfile::tempdir().unwrap();
@@ -268,7 +268,11 @@ impl SmallFs {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("fs");
         std::fs::create_dir(&p).unwrap();
-        let ok = std::process::Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={kib}k"), "tmpfs", p.to_str().unwrap()]).stderr(std::process::Stdio::null()).status().is_ok_and(|s| s.success());
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={kib}k"), "tmpfs", p.to_str().unwrap()])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
         if !ok {
             flowlab_conformance::skip::skip("FLOWLAB_REQUIRE_ROOT_TESTS", "cannot mount a tmpfs (needs root) for the full-disk test");
             return None;
@@ -293,7 +297,11 @@ fn a_full_disk_is_a_clear_error_and_loses_nothing() {
         fn walk(d: &Path, m: &mut std::collections::BTreeMap<std::path::PathBuf, Vec<u8>>) {
             for e in std::fs::read_dir(d).unwrap() {
                 let p = e.unwrap().path();
-                if p.is_dir() { walk(&p, m) } else { m.insert(p.clone(), std::fs::read(&p).unwrap()); }
+                if p.is_dir() {
+                    walk(&p, m)
+                } else {
+                    m.insert(p.clone(), std::fs::read(&p).unwrap());
+                }
             }
         }
         let mut m = Default::default();

@@ -3,7 +3,7 @@
 //! streams every iteration through the ABI 1.1 `emit` callback; it stops on request; and
 //! the page, driven in Chromium, animates the fit and saves that same file.
 use crate::common::{data_dir, flowlab, repo, stderr};
-use flowlab::ifit::{save, Event, FitSession, FitSpec, Finished, SaveWhat};
+use flowlab::ifit::{Event, Finished, FitSession, FitSpec, SaveWhat, save};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Receiver;
@@ -49,13 +49,7 @@ fn finished(e: Event) -> Finished {
 
 /// The batch fit as a user runs it: `flowlab fit -i N -U u -L l FILE` → `flows.json`, `.mode`.
 fn batch_fit(dir: &Path, h: &Path, iterations: u64, u: u32, l: u32) -> (String, String) {
-    let o = flowlab()
-        .current_dir(dir)
-        .args(["fit", "-q", "-i", &iterations.to_string(), "-U", &u.to_string(), "-L", &l.to_string(), "--results"])
-        .arg(dir.join("results"))
-        .arg(h)
-        .output()
-        .unwrap();
+    let o = flowlab().current_dir(dir).args(["fit", "-q", "-i", &iterations.to_string(), "-U", &u.to_string(), "-L", &l.to_string(), "--results"]).arg(dir.join("results")).arg(h).output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     let read = |n: &str| std::fs::read_to_string(dir.join(n)).unwrap();
     (read("flows.json"), read("flows.mode"))

@@ -6,11 +6,7 @@ use crate::common::*;
 fn overrides_are_applied_and_recorded() {
     let m = repo().join("tests/manifests/two.toml");
     let res = tempfile::tempdir().unwrap();
-    let o = flowlab()
-        .args(["run", m.to_str().unwrap(), "--results", res.path().to_str().unwrap(), "--no-report", "--set", "a.draws=9"])
-        .env("FLOWLAB_EXPERIMENT__SEED", "12")
-        .output()
-        .unwrap();
+    let o = flowlab().args(["run", m.to_str().unwrap(), "--results", res.path().to_str().unwrap(), "--no-report", "--set", "a.draws=9"]).env("FLOWLAB_EXPERIMENT__SEED", "12").output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     let all = cells(&res.path().join("two"));
     let a: Vec<_> = all.values().filter(|c| c["task"] == "a").collect();

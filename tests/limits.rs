@@ -9,8 +9,8 @@
 //! manifest per plugin under subprocess isolation with `timeout_s` and `memory_mb`, on tiny
 //! data generated here.
 use crate::common::*;
-use flowlab_abi::host::{find_plugin_file, LoadedPlugin};
-use serde_json::{json, Map, Value};
+use flowlab_abi::host::{LoadedPlugin, find_plugin_file};
+use serde_json::{Map, Value, json};
 use std::path::Path;
 
 const PLUGINS: [&str; 4] = ["endhost", "histfit", "lstm", "sampler"];
@@ -163,12 +163,15 @@ fn base(plugin: &str, cap: &str, dir: &Path) -> Value {
         }
         ("histfit", "fit_model") => {
             let f = dir.join("model-hist.csv");
-            let rows: String = std::iter::once("bin_lo,bin_hi,flows_sum,packets_sum,octets_sum\n".to_string()).chain((1..40u64).map(|k| format!("{k},{},{},{},{}\n", k + 1, 1000 / k, 1000, 64_000 * k))).collect();
+            let rows: String =
+                std::iter::once("bin_lo,bin_hi,flows_sum,packets_sum,octets_sum\n".to_string()).chain((1..40u64).map(|k| format!("{k},{},{},{},{}\n", k + 1, 1000 / k, 1000, 64_000 * k))).collect();
             std::fs::write(&f, rows).unwrap();
             let col = json!({"families": {"uniform": 1, "lognorm": 1}, "iterations": 3});
             json!({"histogram": f.to_str().unwrap(), "flows": col, "packets": col, "octets": col})
         }
-        ("lstm", "network") => json!({"hidden": 4, "head": "linear", "batch": 4, "seq_len": 5, "epochs": 1, "eval_every": 1, "chunk_rows": 2, "plot_feature": 1, "plot_traffics": 1, "plots": false, "save_model": false, "cache_mb": 1}),
+        ("lstm", "network") => {
+            json!({"hidden": 4, "head": "linear", "batch": 4, "seq_len": 5, "epochs": 1, "eval_every": 1, "chunk_rows": 2, "plot_feature": 1, "plot_traffics": 1, "plots": false, "save_model": false, "cache_mb": 1})
+        }
         ("lstm", "evaluate") => json!({"model": dir.join("no-model.lstm").to_str().unwrap(), "batch": 4, "chunk_rows": 2, "plots": false, "cache_mb": 1}),
         ("lstm", "synth_features") => json!({"traffics": 4, "dim": 3, "min_packets": 2, "max_packets": 5}),
         ("sampler", "sample") => json!({"rate": 0.5, "generations": 3, "population": 4, "parents": 2, "window_s": 5, "init_attempts": 8, "local_search": 5, "fitness": "windows",
@@ -187,13 +190,21 @@ fn data(dir: &Path) -> Vec<(&'static str, String, &'static str)> {
     };
     let counts: String = (0..200).map(|i| format!("{}\n", 1 + (i * 7919) % 13 / (1 + i % 3))).collect();
     let users: String = std::iter::once("user,bin_seconds,count\n".to_string()).chain((0..60).map(|i| format!("u{},10,{}\n", i % 2, 1 + i % 9))).collect();
-    let hist: String = std::iter::once("bin_lo,bin_hi,flows_sum,packets_sum,octets_sum\n".to_string()).chain((1..40u64).map(|k| format!("{k},{},{},{},{}\n", k + 1, 1000 / k, 1000, 64_000 * k))).collect();
+    let hist: String =
+        std::iter::once("bin_lo,bin_hi,flows_sum,packets_sum,octets_sum\n".to_string()).chain((1..40u64).map(|k| format!("{k},{},{},{},{}\n", k + 1, 1000 / k, 1000, 64_000 * k))).collect();
     let feats: String = (0..8).map(|t| (0..3 + t % 4).map(|p| format!("[{}, {}, {}], ", p, t % 2, (p * t) % 5)).collect::<String>() + "\n").collect();
     let prof: String = std::iter::once(format!("{}\n", "START_TIME,END_TIME,L3_PROTO,L4_PROTO,SRC_PORT,DST_PORT,PACKETS,BYTES,PACKETS_REV,BYTES_REV"))
         .chain((0..40).map(|i| format!("{},{},4,{},{},443,{},{},1,60\n", i * 100, i * 100 + 50, if i % 3 == 0 { 17 } else { 6 }, 1000 + i, 1 + i % 5, 100 + 37 * i)))
         .collect();
     let flows: String = std::iter::once("user,start_time,proto,dst_port\n".to_string()).chain((0..200).map(|i| format!("u{},{}.5,tcp,{}\n", i / 100, i * 7 + (i % 5) * 3, 80 + i % 3))).collect();
-    vec![("records", w("flows.csv", flows), "flow_records"), ("counts", w("counts.txt", counts), "counts"), ("users", w("users.csv", users), "user_csv"), ("hist", w("hist.csv", hist), "csv_hist"), ("features", w("features.csv", feats), "lstm_features"), ("profile", w("profile.csv", prof), "flowtest_profile")]
+    vec![
+        ("records", w("flows.csv", flows), "flow_records"),
+        ("counts", w("counts.txt", counts), "counts"),
+        ("users", w("users.csv", users), "user_csv"),
+        ("hist", w("hist.csv", hist), "csv_hist"),
+        ("features", w("features.csv", feats), "lstm_features"),
+        ("profile", w("profile.csv", prof), "flowtest_profile"),
+    ]
 }
 
 fn toml_value(v: &Value) -> String {
@@ -290,7 +301,13 @@ fn run_cells(name: &str, d: &flowlab_abi::Description, runs: &[(String, Value, S
                 ("lstm", _) => "lstm_features",
                 _ => "flowtest_profile",
             };
-            let fields = [("id".into(), format!("{id:?}")), ("plugin".into(), format!("{name:?}")), ("capability".into(), format!("{cap:?}")), ("format".into(), format!("{format:?}")), ("settings".into(), toml_value(s))];
+            let fields = [
+                ("id".into(), format!("{id:?}")),
+                ("plugin".into(), format!("{name:?}")),
+                ("capability".into(), format!("{cap:?}")),
+                ("format".into(), format!("{format:?}")),
+                ("settings".into(), toml_value(s)),
+            ];
             m.push_str(&table("[[dataset]]", &fields, &json!({})));
         } else {
             let mut fields = vec![("id".into(), format!("{id:?}")), ("plugin".into(), format!("{name:?}"))];
@@ -447,7 +464,9 @@ fn every_reader_accepts_a_byte_order_mark() {
     assert!(o1.status.success(), "{}", stderr(&o1));
     assert!(o2.status.success(), "{}", stderr(&o2));
     assert_eq!(c2.len(), 6);
-    let by_cap = |c: &std::collections::BTreeMap<String, Value>| -> std::collections::BTreeMap<String, Value> { c.values().map(|v| (v["capability"].as_str().unwrap().to_string(), v["response"]["metrics"].clone())).collect() };
+    let by_cap = |c: &std::collections::BTreeMap<String, Value>| -> std::collections::BTreeMap<String, Value> {
+        c.values().map(|v| (v["capability"].as_str().unwrap().to_string(), v["response"]["metrics"].clone())).collect()
+    };
     assert_eq!(by_cap(&c1), by_cap(&c2));
 }
 
@@ -476,11 +495,20 @@ fn over_long_lines_fail_their_cell_naming_file_line_and_limit() {
     let text = every_reader(dir.path(), "long", &long);
     // `generate` reads its mixture directory when validated: `flowlab plan` refuses it
     let (data_tasks, generate) = text.split_once("[generate]").unwrap();
-    let (o, _) = (run(&["plan", &{
-        let m = dir.path().join("g.toml");
-        std::fs::write(&m, format!("[experiment]\nname = \"g\"\nseed = 1\n[generate]{generate}")).unwrap();
-        m.to_str().unwrap().to_string()
-    }, "--results", dir.path().join("gres").to_str().unwrap(), "--no-env"]), ());
+    let (o, _) = (
+        run(&[
+            "plan",
+            &{
+                let m = dir.path().join("g.toml");
+                std::fs::write(&m, format!("[experiment]\nname = \"g\"\nseed = 1\n[generate]{generate}")).unwrap();
+                m.to_str().unwrap().to_string()
+            },
+            "--results",
+            dir.path().join("gres").to_str().unwrap(),
+            "--no-env",
+        ]),
+        (),
+    );
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("flows.json: larger than 16777216 bytes") && stderr(&o).contains("g.toml:7:"), "{}", stderr(&o));
     let (o, cells) = run_manifest(dir.path(), data_tasks, "res");

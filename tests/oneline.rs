@@ -84,10 +84,7 @@ fn fit_writes_flow_models_json_and_mode_in_the_current_directory() {
     let small = fixture("small_length.csv");
     // (file, y, iterations, counts, mpw)
     type Case<'a> = (String, &'a str, u32, Vec<(&'a str, u32)>, Option<f64>);
-    let mut cases: Vec<Case> = vec![
-        (small.clone(), "flows", 60, vec![("U", 2), ("L", 2)], None),
-        (small.clone(), "octets", 40, vec![("U", 1), ("P", 1), ("L", 2)], Some(0.05)),
-    ];
+    let mut cases: Vec<Case> = vec![(small.clone(), "flows", 60, vec![("U", 2), ("L", 2)], None), (small.clone(), "octets", 40, vec![("U", 1), ("P", 1), ("L", 2)], Some(0.05))];
     if let Some(d) = data_dir() {
         let all = d.join("agh_2015/histograms/all/length.csv").to_string_lossy().into_owned();
         cases.push((all.clone(), "flows", 400, vec![("U", 6), ("L", 4)], None));

@@ -8,7 +8,11 @@ use std::process::Stdio;
 /// arguments, over the stored results of a probe run in `res`.
 fn printing_commands(res: &std::path::Path) -> Vec<Vec<String>> {
     let r = res.to_str().unwrap().to_string();
-    let cell = std::fs::read_dir(res.join("probe")).unwrap().map(|e| e.unwrap().path()).find(|p| p.extension().is_some_and(|e| e == "json") && !p.file_name().unwrap().to_string_lossy().starts_with('.')).expect("a cell file");
+    let cell = std::fs::read_dir(res.join("probe"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "json") && !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .expect("a cell file");
     let m = "tests/manifests/probe.toml".to_string();
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     vec![

@@ -48,7 +48,13 @@ fn a_library_in_the_current_directory_is_never_loaded() {
     assert!(stderr(&o).contains("did you mean `testplug`?"), "{}", stderr(&o));
     // and the planted library is what would have run: loading it explicitly creates the marker
     let mut c = flowlab();
-    c.current_dir(tmp.path()).env("FLOWLAB_PLUGIN_PATH", &planted).env("FLOWLAB_EVIL_MARKER", &marker).args(["plan", manifest("evil").to_str().unwrap(), "--results", results.to_str().unwrap(), "--no-env"]);
+    c.current_dir(tmp.path()).env("FLOWLAB_PLUGIN_PATH", &planted).env("FLOWLAB_EVIL_MARKER", &marker).args([
+        "plan",
+        manifest("evil").to_str().unwrap(),
+        "--results",
+        results.to_str().unwrap(),
+        "--no-env",
+    ]);
     let o = c.output().unwrap();
     assert_ne!(o.status.code(), Some(0));
     assert!(Path::new(&marker).is_file(), "the evil library's constructor never runs, so this test could not fail: {}", stderr(&o));

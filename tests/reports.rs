@@ -54,7 +54,11 @@ impl Rendered {
         let head = text.split("[[report]]").next().unwrap();
         let m = self.res.path().join("two.toml");
         std::fs::write(&m, format!("{head}[[report]]\ntemplate = {template:?}\noutput = {output:?}\n")).unwrap();
-        flowlab().args(["report", m.to_str().unwrap(), "--results", self.res.path().to_str().unwrap(), "--templates", templates.to_str().unwrap(), "--no-env"]).env("RUST_BACKTRACE", "1").output().unwrap()
+        flowlab()
+            .args(["report", m.to_str().unwrap(), "--results", self.res.path().to_str().unwrap(), "--templates", templates.to_str().unwrap(), "--no-env"])
+            .env("RUST_BACKTRACE", "1")
+            .output()
+            .unwrap()
     }
 }
 
@@ -152,7 +156,8 @@ fn symbolic_links_in_the_results_tree_are_not_written_through() {
     assert!(stderr(&o).contains("artifacts is a symbolic link"), "{}", stderr(&o));
     assert_eq!(listing(elsewhere.path()), before);
     std::fs::remove_file(r.exp().join("artifacts")).unwrap();
-    let cell = std::fs::read_dir(r.exp()).unwrap().map(|e| e.unwrap().path()).find(|p| p.extension().is_some_and(|e| e == "json") && !p.file_name().unwrap().to_string_lossy().starts_with('.')).unwrap();
+    let cell =
+        std::fs::read_dir(r.exp()).unwrap().map(|e| e.unwrap().path()).find(|p| p.extension().is_some_and(|e| e == "json") && !p.file_name().unwrap().to_string_lossy().starts_with('.')).unwrap();
     std::fs::remove_file(&cell).unwrap();
     std::os::unix::fs::symlink(&target, &cell).unwrap();
     let o = run(&["run", m.to_str().unwrap(), "--results", res, "-q", "--no-report", "--no-env", "--force"]);
@@ -255,7 +260,13 @@ fn the_documented_user_template_renders_its_numbers_as_latex_without_safe_and_co
     assert_eq!(rows, 5);
     // every replicate, labelled by its sweep point and replicate, to three decimals
     for c in &cells {
-        let label = format!("{}, value = {}; replicate {}: {:.3}", c["task"].as_str().unwrap(), c["point"].as_object().unwrap().values().next().unwrap(), c["replicate"], c["response"]["metrics"]["mean"].as_f64().unwrap());
+        let label = format!(
+            "{}, value = {}; replicate {}: {:.3}",
+            c["task"].as_str().unwrap(),
+            c["point"].as_object().unwrap().values().next().unwrap(),
+            c["replicate"],
+            c["response"]["metrics"]["mean"].as_f64().unwrap()
+        );
         assert!(out.contains(&label), "{label} not in\n{out}");
     }
     if std::process::Command::new("pdflatex").arg("--version").output().is_ok() {
@@ -294,7 +305,10 @@ fn every_shipped_report_template_declares_its_capabilities_and_plugins_lists_it(
         for f in std::fs::read_dir(sub.path()).unwrap().flatten() {
             let rel = format!("{}/{}", sub.file_name().to_string_lossy(), f.file_name().to_string_lossy());
             let first = std::fs::read_to_string(f.path()).unwrap().lines().next().unwrap_or("").to_string();
-            let caps = first.strip_prefix("{# for: ").and_then(|l| l.split("; shows:").next()).unwrap_or_else(|| panic!("{rel}: the first line must be `{{# for: PLUGIN CAPABILITY, …; shows: … #}}\\documentclass…`, not {first:?}"));
+            let caps = first
+                .strip_prefix("{# for: ")
+                .and_then(|l| l.split("; shows:").next())
+                .unwrap_or_else(|| panic!("{rel}: the first line must be `{{# for: PLUGIN CAPABILITY, …; shows: … #}}\\documentclass…`, not {first:?}"));
             for c in caps.split(", ") {
                 let (p, k) = c.split_once(' ').unwrap_or_else(|| panic!("{rel}: `{c}` is not `PLUGIN CAPABILITY`"));
                 declared.push((rel.clone(), p.to_string(), k.to_string()));
@@ -384,12 +398,15 @@ fn the_makefile_report_gives_delta_bic_and_flags_picks_on_the_grid_edge() {
             "response": {"candidates": cands, "data": {"selected": {"uniform": 0, "lognorm": pick_l, "counts": format!("uniform0 lognorm{pick_l}")}}}})
     };
     let (edge, inside) = (sel("select-a", 0.0, 8), sel("select-b", 5.0, 4));
-    let expect: Vec<(String, f64, f64)> = [&edge, &inside].iter().flat_map(|s| {
-        let cs = s["response"]["candidates"].as_array().unwrap().clone();
-        let min_b = cs.iter().map(|c| c["bic"].as_f64().unwrap()).fold(f64::INFINITY, f64::min);
-        let min_a = cs.iter().map(|c| c["aic"].as_f64().unwrap()).fold(f64::INFINITY, f64::min);
-        cs.into_iter().map(move |c| (c["counts"].as_str().unwrap().to_string(), c["bic"].as_f64().unwrap() - min_b, c["aic"].as_f64().unwrap() - min_a))
-    }).collect();
+    let expect: Vec<(String, f64, f64)> = [&edge, &inside]
+        .iter()
+        .flat_map(|s| {
+            let cs = s["response"]["candidates"].as_array().unwrap().clone();
+            let min_b = cs.iter().map(|c| c["bic"].as_f64().unwrap()).fold(f64::INFINITY, f64::min);
+            let min_a = cs.iter().map(|c| c["aic"].as_f64().unwrap()).fold(f64::INFINITY, f64::min);
+            cs.into_iter().map(move |c| (c["counts"].as_str().unwrap().to_string(), c["bic"].as_f64().unwrap() - min_b, c["aic"].as_f64().unwrap() - min_a))
+        })
+        .collect();
     let text = std::fs::read_to_string(repo().join("templates/histfit/makefile.tex")).unwrap();
     let out = flowlab::report::render_json("histfit/makefile.tex", &text, &context_of(vec![edge, inside], 1)).unwrap();
     assert!(out.contains("\\emph{select-a} (all-length, flows): pick uniform0 lognorm8$^\\dagger$ (grid edge)"), "{out}");

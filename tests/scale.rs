@@ -119,8 +119,11 @@ fn jobs_are_clamped_with_a_warning() {
     assert_eq!(o.status.code(), Some(0), "{err}");
     assert!(err.contains("warning: jobs = 100000 clamped to "), "{err}");
     assert!(err.contains("11 ran ok"), "{err}");
-    use flowlab::exec::{effective_jobs, JOBS_PER_CORE};
-    assert_eq!(effective_jobs(100_000, 1000, 2), (2 * JOBS_PER_CORE, Some(format!("warning: jobs = 100000 clamped to {} (at most {JOBS_PER_CORE} per core on 2 cores, and at most the 1000 cells to run)", 2 * JOBS_PER_CORE))));
+    use flowlab::exec::{JOBS_PER_CORE, effective_jobs};
+    assert_eq!(
+        effective_jobs(100_000, 1000, 2),
+        (2 * JOBS_PER_CORE, Some(format!("warning: jobs = 100000 clamped to {} (at most {JOBS_PER_CORE} per core on 2 cores, and at most the 1000 cells to run)", 2 * JOBS_PER_CORE)))
+    );
     assert_eq!(effective_jobs(100_000, 3, 2).0, 3);
     assert_eq!(effective_jobs(2, 11, 2), (2, None));
     assert_eq!(effective_jobs(8, 3, 2), (3, None));

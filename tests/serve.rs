@@ -89,7 +89,8 @@ pub fn get(s: &Server, target: &str) -> Answer {
 pub fn probe_fixture(root: &Path) -> (PathBuf, PathBuf) {
     let exps = root.join("experiments");
     std::fs::create_dir_all(&exps).unwrap();
-    let text = std::fs::read_to_string(repo().join("tests/manifests/probe.toml")).unwrap().replace("draws = 10", "draws = 10\nfail_on = 4").replace("#:schema ../../schemas/manifest.schema.json\n", "");
+    let text =
+        std::fs::read_to_string(repo().join("tests/manifests/probe.toml")).unwrap().replace("draws = 10", "draws = 10\nfail_on = 4").replace("#:schema ../../schemas/manifest.schema.json\n", "");
     let m = exps.join("probe.toml");
     std::fs::write(&m, text).unwrap();
     let results = root.join("results");
@@ -355,7 +356,13 @@ fn a_hundred_thousand_cell_experiment_opens() {
     let tmp = tempfile::tempdir().unwrap();
     let (_, results) = probe_fixture(tmp.path());
     let src = results.join("probe");
-    let proto: Vec<serde_json::Value> = std::fs::read_dir(&src).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "json") && !p.file_name().unwrap().to_string_lossy().starts_with('.')).map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()).filter(|v: &serde_json::Value| v["kind"] == "task").collect();
+    let proto: Vec<serde_json::Value> = std::fs::read_dir(&src)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json") && !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
+        .filter(|v: &serde_json::Value| v["kind"] == "task")
+        .collect();
     let big = results.join("big");
     std::fs::create_dir_all(&big).unwrap();
     let n = 100_000usize;
@@ -387,7 +394,12 @@ fn a_hundred_thousand_cell_experiment_opens() {
     let filtered = t2.elapsed();
     assert!(row_ids(&a.body).iter().all(|id| a.body.contains(id.as_str())));
     let rss = peak_rss_mb(s.child.id());
-    eprintln!("serve, {n} cells: first page {:.3} s (index built during start-up or on this request), sorted page {:.3} s, filtered page {:.3} s, server peak RSS {rss:.0} MB", first.as_secs_f64(), sorted.as_secs_f64(), filtered.as_secs_f64());
+    eprintln!(
+        "serve, {n} cells: first page {:.3} s (index built during start-up or on this request), sorted page {:.3} s, filtered page {:.3} s, server peak RSS {rss:.0} MB",
+        first.as_secs_f64(),
+        sorted.as_secs_f64(),
+        filtered.as_secs_f64()
+    );
     assert!(rss < 200.0, "server peak RSS {rss:.0} MB");
 }
 
@@ -432,7 +444,12 @@ trace = true
     let o = run(&["run", m.to_str().unwrap(), "--results", results.to_str().unwrap(), "-q", "--no-env", "--no-report"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let dir = results.join("fits");
-    let recs: Vec<serde_json::Value> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "json") && !p.file_name().unwrap().to_string_lossy().starts_with('.')).map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()).collect();
+    let recs: Vec<serde_json::Value> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json") && !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
+        .collect();
     let fits: Vec<&serde_json::Value> = recs.iter().filter(|r| r["kind"] == "task").collect();
     assert_eq!(fits.len(), 2);
     let ids: Vec<&str> = fits.iter().map(|r| r["cell_id"].as_str().unwrap()).collect();

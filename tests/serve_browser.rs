@@ -7,7 +7,7 @@
 //! Skips visibly when `chromium` or `chromedriver` is missing; `FLOWLAB_REQUIRE_BROWSER=1`
 //! (CI) turns that into a failure.
 use crate::common::*;
-use crate::serve::{probe_fixture, serve, Server};
+use crate::serve::{Server, probe_fixture, serve};
 use fantoccini::{Client, ClientBuilder, Locator};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -107,7 +107,10 @@ fn record(results: &Path, exp: &str, id: &str) -> serde_json::Value {
 
 async fn session(chromium: &Path, driver_port: u16) -> Client {
     let mut caps = serde_json::Map::new();
-    caps.insert("goog:chromeOptions".into(), serde_json::json!({"binary": chromium, "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1360,900", "--hide-scrollbars"]}));
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({"binary": chromium, "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1360,900", "--hide-scrollbars"]}),
+    );
     let url = format!("http://127.0.0.1:{driver_port}");
     let t0 = Instant::now();
     loop {

@@ -14,13 +14,35 @@ fn plan_emit_slurm_writes_an_array_script_with_the_options() {
     let m = repo().join("tests/manifests/probe.toml");
     let res = tempfile::tempdir().unwrap();
     let o = run(&[
-        "plan", m.to_str().unwrap(), "--results", res.path().to_str().unwrap(), "--emit", "slurm", "--shards", "3", "--partition", "debug", "--time", "10:00",
-        "--cpus-per-task", "2", "--mem", "1G", "--array-parallelism", "2", "--sbatch-line", "--account=proj", "--set", "probe.draws=4",
+        "plan",
+        m.to_str().unwrap(),
+        "--results",
+        res.path().to_str().unwrap(),
+        "--emit",
+        "slurm",
+        "--shards",
+        "3",
+        "--partition",
+        "debug",
+        "--time",
+        "10:00",
+        "--cpus-per-task",
+        "2",
+        "--mem",
+        "1G",
+        "--array-parallelism",
+        "2",
+        "--sbatch-line",
+        "--account=proj",
+        "--set",
+        "probe.draws=4",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let path = String::from_utf8_lossy(&o.stdout).trim().to_string();
     let text = std::fs::read_to_string(&path).unwrap();
-    for line in ["#SBATCH --array=0-2%2", "#SBATCH --partition=debug", "#SBATCH --time=10:00", "#SBATCH --cpus-per-task=2", "#SBATCH --mem=1G", "#SBATCH --account=proj", "#SBATCH --job-name=flowlab-probe"] {
+    for line in
+        ["#SBATCH --array=0-2%2", "#SBATCH --partition=debug", "#SBATCH --time=10:00", "#SBATCH --cpus-per-task=2", "#SBATCH --mem=1G", "#SBATCH --account=proj", "#SBATCH --job-name=flowlab-probe"]
+    {
         assert!(text.contains(line), "{line} missing:\n{text}");
     }
     assert!(text.contains("run-shard") && text.contains("--shard \"$SLURM_ARRAY_TASK_ID/3\"") && text.contains("--set probe.draws=4"), "{text}");

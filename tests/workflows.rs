@@ -30,7 +30,13 @@ fn agh2015_summary_is_byte_identical_to_flow_models() {
     let mut checked = 0;
     for c in all.values().filter(|c| c["capability"] == "summary") {
         let declared = c["dataset"]["declared_path"].as_str().unwrap();
-        let fixture = if declared.ends_with("all/length.csv") { "tutorial_summary_length.tex" } else if declared.ends_with("all/size.csv") { "tutorial_summary_size.tex" } else { continue };
+        let fixture = if declared.ends_with("all/length.csv") {
+            "tutorial_summary_length.tex"
+        } else if declared.ends_with("all/size.csv") {
+            "tutorial_summary_size.tex"
+        } else {
+            continue;
+        };
         let want = std::fs::read(repo().join("plugins/histfit/tests/fixtures").join(fixture)).unwrap();
         let got = std::fs::read(dir.join("artifacts").join(c["cell_id"].as_str().unwrap()).join("summary.tex")).unwrap();
         assert!(got == want, "{declared}: summary differs from flow-models' output\n{}", String::from_utf8_lossy(&got));

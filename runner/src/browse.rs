@@ -2,7 +2,7 @@
 //! reads `results/<experiment>/<cell-id>.json` (schema `flowlab.cell/1`, `store.rs`) and
 //! `.flowlab-run.json`, never writes. Functions return lines or JSON; the binary prints them
 //! through its `out!` macro, so a closed pipe ends quietly (README.md: commands).
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -114,7 +114,8 @@ pub fn experiment_dirs(root: &Path) -> Result<Vec<PathBuf>, BrowseError> {
         return Err(BrowseError::BadArg(format!("no results directory {} (give one with --results DIR)", root.display())));
     }
     let rd = std::fs::read_dir(root).map_err(|e| BrowseError::Store(format!("cannot read {}: {e}", root.display())))?;
-    let mut v: Vec<PathBuf> = rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir() && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) && is_experiment_dir(p)).collect();
+    let mut v: Vec<PathBuf> =
+        rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir() && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) && is_experiment_dir(p)).collect();
     v.sort();
     Ok(v)
 }
@@ -463,10 +464,14 @@ pub fn show_experiment(ex: &Experiment) -> Vec<String> {
 /// `show --json` of an experiment: the counts and one entry per cell.
 pub fn experiment_json(ex: &Experiment) -> Value {
     let mut v = experiment_summary(ex);
-    let cells: Vec<Value> = ex.cells.iter().map(|c| {
-        let r = &c.record;
-        json!({"cell_id": r["cell_id"], "task": r["task"], "dataset": dataset_id(r), "replicate": r["replicate"], "status": r["status"], "point": r["point"], "metrics": r["response"]["metrics"]})
-    }).collect();
+    let cells: Vec<Value> = ex
+        .cells
+        .iter()
+        .map(|c| {
+            let r = &c.record;
+            json!({"cell_id": r["cell_id"], "task": r["task"], "dataset": dataset_id(r), "replicate": r["replicate"], "status": r["status"], "point": r["point"], "metrics": r["response"]["metrics"]})
+        })
+        .collect();
     if let Value::Object(m) = &mut v {
         m.insert("cell_list".into(), Value::Array(cells));
         m.insert("corrupt_files".into(), json!(ex.corrupt));
@@ -529,13 +534,21 @@ fn sections(r: &Value) -> [(&'static str, BTreeMap<String, Value>); 2] {
 
 /// The identity fields compared in a cell diff besides settings and metrics.
 fn identity(r: &Value) -> BTreeMap<String, Value> {
-    ["task", "plugin", "capability", "replicate", "seed", "status"].iter().map(|k| (k.to_string(), r[*k].clone())).chain([("dataset".to_string(), Value::String(dataset_id(r))), ("point".to_string(), Value::String(point_text(r)))]).collect()
+    ["task", "plugin", "capability", "replicate", "seed", "status"]
+        .iter()
+        .map(|k| (k.to_string(), r[*k].clone()))
+        .chain([("dataset".to_string(), Value::String(dataset_id(r))), ("point".to_string(), Value::String(point_text(r)))])
+        .collect()
 }
 
 /// Keys outside the shown sections that differ (e.g. `response.data.draws`).
 fn other_differences(a: &Value, b: &Value) -> Vec<String> {
     let (fa, fb) = (comparable(a), comparable(b));
-    let shown = |k: &str| k.starts_with("settings") || k.starts_with("response.metrics") || ["task", "plugin", "capability", "replicate", "seed", "status", "dataset", "point"].iter().any(|s| k == *s || k.starts_with(&format!("{s}.")));
+    let shown = |k: &str| {
+        k.starts_with("settings")
+            || k.starts_with("response.metrics")
+            || ["task", "plugin", "capability", "replicate", "seed", "status", "dataset", "point"].iter().any(|s| k == *s || k.starts_with(&format!("{s}.")))
+    };
     fa.keys().chain(fb.keys()).collect::<BTreeSet<_>>().into_iter().filter(|k| !shown(k) && fa.get(*k) != fb.get(*k)).cloned().collect()
 }
 

@@ -94,7 +94,13 @@ pub fn example_section(plugin: &str, cap: &flowlab_abi::Capability) -> String {
                 _ => s.example.clone(),
             };
             let line = format!("{}{} = {}", if has_value { "" } else { "# " }, s.name, toml_value(&value));
-            let note = if s.required { "required".to_string() } else if has_value { "default".to_string() } else { "optional".to_string() };
+            let note = if s.required {
+                "required".to_string()
+            } else if has_value {
+                "default".to_string()
+            } else {
+                "optional".to_string()
+            };
             (line, format!("{note}; {}", s.shape))
         })
         .collect();
@@ -312,7 +318,12 @@ fn setting(root: &Value, name: &str, node: &Value, required: bool) -> Setting {
 
 /// The first paragraph of a node's description (its own, else its definition's), on one line.
 fn description(root: &Value, node: &Value) -> String {
-    let text = node.get("description").and_then(Value::as_str).or_else(|| unwrap_single(root, node).get("description").and_then(Value::as_str)).or_else(|| resolve(root, unwrap_single(root, node)).get("description").and_then(Value::as_str)).unwrap_or("");
+    let text = node
+        .get("description")
+        .and_then(Value::as_str)
+        .or_else(|| unwrap_single(root, node).get("description").and_then(Value::as_str))
+        .or_else(|| resolve(root, unwrap_single(root, node)).get("description").and_then(Value::as_str))
+        .unwrap_or("");
     let para = text.split("\n\n").next().unwrap_or("");
     para.split_whitespace().collect::<Vec<_>>().join(" ")
 }

@@ -4,15 +4,15 @@
 use crate::error::StoreError;
 use crate::manifest::Isolation;
 use crate::plan::{Cell, CellKind, DatasetSource, Plan};
-use crate::record::{outcome, CellRecord, DatasetUse, PluginProvenance, Provenance, RecordKind, RunContext, Status, CELL_SCHEMA};
+use crate::record::{CELL_SCHEMA, CellRecord, DatasetUse, PluginProvenance, Provenance, RecordKind, RunContext, Status, outcome};
 use crate::store::{Store, Stored};
 use flowlab_abi::host::HostServices;
 use flowlab_abi::{DatasetRef, ErrorKind, ExperimentInfo, PluginError, Request, Response};
 use serde_json::{Map, Value};
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 /// Set by the Ctrl-C handler; polled by cells through the host's `cancelled` callback.
@@ -195,7 +195,10 @@ pub fn dataset_ref(plan: &Plan, store: &Store, id: &str) -> Result<DatasetRef, S
             if rec.status != Status::Ok {
                 return Err(format!("dataset `{id}` could not be generated: {}", rec.error.as_ref().map(|e| e.message.as_str()).unwrap_or("failed")));
             }
-            let art = rec.response["artifacts"].as_array().and_then(|a| a.iter().find(|x| x["name"] == "dataset")).ok_or_else(|| format!("dataset `{id}`: the generator returned no artifact named \"dataset\""))?;
+            let art = rec.response["artifacts"]
+                .as_array()
+                .and_then(|a| a.iter().find(|x| x["name"] == "dataset"))
+                .ok_or_else(|| format!("dataset `{id}`: the generator returned no artifact named \"dataset\""))?;
             let p = store.artifact_dir(&c.id).join(art["path"].as_str().unwrap_or(""));
             let sha = crate::guard::hash_dataset(&p).map_err(|e| format!("dataset `{id}`: {}: {e}", p.display()))?;
             (p, sha)
@@ -237,7 +240,13 @@ pub fn record(plan: &Plan, cell: &Cell, ds: Option<&DatasetRef>, result: &Result
         (Some(id), None) => Some(DatasetUse { id: id.to_string(), format: None, sha256: None, declared_path: None }),
         _ => None,
     };
-    let plugin = PluginProvenance { name: p.name().to_string(), version: p.version().to_string(), sha256: p.sha256.clone(), abi: format!("{}.{}", flowlab_abi::ABI_MAJOR, p.abi_minor), file: p.path.file_name().map(|f| f.to_string_lossy().into_owned()) };
+    let plugin = PluginProvenance {
+        name: p.name().to_string(),
+        version: p.version().to_string(),
+        sha256: p.sha256.clone(),
+        abi: format!("{}.{}", flowlab_abi::ABI_MAJOR, p.abi_minor),
+        file: p.path.file_name().map(|f| f.to_string_lossy().into_owned()),
+    };
     let provenance = Provenance::of_runner(plugin, ds.map(|d| d.sha256.clone()), m.experiment.seed, (*cell.overrides).clone());
     let (status, error, response, mut timing) = outcome(result);
     timing.insert("wall_s".into(), flowlab_abi::json::num(wall));
@@ -448,13 +457,18 @@ pub fn execute(plan: &Plan, store: &Store, opts: &RunOptions) -> Result<Summary,
                 }
                 let k = done.fetch_add(1, Ordering::Relaxed) + 1;
                 let secs = started.elapsed().as_secs_f64();
-                let line = format!("[{k}/{total}] {} {} {}", &cell.id, cell_words(cell), match outcome {
-                    Outcome::Cached => "cached".to_string(),
-                    Outcome::Ok => format!("ok {secs:.2} s"),
-                    Outcome::Failed => format!("FAILED ({secs:.2} s): {}", msg.as_deref().unwrap_or("")),
-                    Outcome::Cancelled => "cancelled".to_string(),
-                    Outcome::Skipped => "skipped".to_string(),
-                });
+                let line = format!(
+                    "[{k}/{total}] {} {} {}",
+                    &cell.id,
+                    cell_words(cell),
+                    match outcome {
+                        Outcome::Cached => "cached".to_string(),
+                        Outcome::Ok => format!("ok {secs:.2} s"),
+                        Outcome::Failed => format!("FAILED ({secs:.2} s): {}", msg.as_deref().unwrap_or("")),
+                        Outcome::Cancelled => "cancelled".to_string(),
+                        Outcome::Skipped => "skipped".to_string(),
+                    }
+                );
                 if matches!(outcome, Outcome::Ok | Outcome::Failed) && !eta_shown.swap(true, Ordering::Relaxed) {
                     bar.set_style(style("{spinner} [{pos}/{len}] {elapsed_precise} eta {eta} {wide_msg}"));
                 }
@@ -466,12 +480,15 @@ pub fn execute(plan: &Plan, store: &Store, opts: &RunOptions) -> Result<Summary,
                     }
                 }
                 bar.inc(1);
-                live.finish(&cell.id, match outcome {
-                    Outcome::Cached => crate::live::Finished::Cached,
-                    Outcome::Ok => crate::live::Finished::Ok,
-                    Outcome::Failed => crate::live::Finished::Failed,
-                    Outcome::Cancelled | Outcome::Skipped => crate::live::Finished::NotRun,
-                });
+                live.finish(
+                    &cell.id,
+                    match outcome {
+                        Outcome::Cached => crate::live::Finished::Cached,
+                        Outcome::Ok => crate::live::Finished::Ok,
+                        Outcome::Failed => crate::live::Finished::Failed,
+                        Outcome::Cancelled | Outcome::Skipped => crate::live::Finished::NotRun,
+                    },
+                );
                 counts[outcome as usize].fetch_add(1, Ordering::Relaxed);
                 if outcome == Outcome::Failed {
                     failures.lock().unwrap_or_else(|p| p.into_inner()).push((i, msg.unwrap_or_default()));

@@ -6,7 +6,7 @@
 //! and once more when the run ends: a reader never sees half a file, and a run of a million
 //! fast cells does not spend its time writing it.
 use crate::store::atomic_write;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -71,7 +71,14 @@ fn unix_s(t: SystemTime) -> f64 {
 impl Progress {
     /// A publisher writing `<dir>/.flowlab-progress.json` for a run of `total` cells.
     pub fn new(dir: &std::path::Path, total: usize) -> Progress {
-        let inner = std::sync::Arc::new(Inner { path: dir.join(PROGRESS_FILE), total, started: SystemTime::now(), pid: std::process::id(), state: Mutex::new(State::default()), wake: std::sync::Condvar::new() });
+        let inner = std::sync::Arc::new(Inner {
+            path: dir.join(PROGRESS_FILE),
+            total,
+            started: SystemTime::now(),
+            pid: std::process::id(),
+            state: Mutex::new(State::default()),
+            wake: std::sync::Condvar::new(),
+        });
         inner.write(&inner.lock(), false);
         let bg = inner.clone();
         let flusher = std::thread::Builder::new().name("flowlab-progress".into()).spawn(move || bg.flush_loop()).ok();

@@ -3,7 +3,7 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use flowlab::error::{Error, ManifestErrors};
-use flowlab::exec::{self, CellFilter, RunOptions, CANCEL};
+use flowlab::exec::{self, CANCEL, CellFilter, RunOptions};
 use flowlab::manifest::{Layers, Manifest};
 use flowlab::plan::{Plan, PlanOptions};
 use flowlab::report;
@@ -357,8 +357,8 @@ fn render_reports(plan: &Plan, store: &Store, c: &Common, pdf: bool) -> Result<V
     if stored == 0 {
         return Err(flowlab::error::ReportError::NoResults(format!("no stored results under {}; run `flowlab run {}` first", store.root.display(), c.manifest.display())).into());
     }
-    let tdir = report::templates_dir(c.templates.as_deref(), &plan.manifest.dir())
-        .ok_or_else(|| Error::Other("no templates/ directory found next to or above the manifest; pass --templates DIR".into()))?;
+    let tdir =
+        report::templates_dir(c.templates.as_deref(), &plan.manifest.dir()).ok_or_else(|| Error::Other("no templates/ directory found next to or above the manifest; pass --templates DIR".into()))?;
     // only reports hold every record in memory
     let recs = exec::records(plan, store)?;
     for r in &plan.manifest.reports {
@@ -380,7 +380,18 @@ fn render_reports(plan: &Plan, store: &Store, c: &Common, pdf: bool) -> Result<V
 }
 
 #[allow(clippy::too_many_arguments)]
-fn cmd_run(c: &Common, jobs: Option<usize>, fail_fast: bool, force: bool, quiet: bool, no_report: bool, pdf: bool, backend: Backend, slurm: &SlurmArgs, wait_timeout: Option<u64>) -> Result<u8, Error> {
+fn cmd_run(
+    c: &Common,
+    jobs: Option<usize>,
+    fail_fast: bool,
+    force: bool,
+    quiet: bool,
+    no_report: bool,
+    pdf: bool,
+    backend: Backend,
+    slurm: &SlurmArgs,
+    wait_timeout: Option<u64>,
+) -> Result<u8, Error> {
     if backend == Backend::Slurm {
         if force {
             return Err(Error::Other("--force is not supported with --backend slurm (delete the results directory instead)".into()));
@@ -475,7 +486,14 @@ fn cmd_run_cell(c: &Common, ids: &[String]) -> Result<u8, Error> {
             k => return Err(Error::Other(format!("cell prefix `{id}` matches {k} cells; give more characters"))),
         }
     }
-    let opts = RunOptions { jobs: plan.manifest.run.jobs.unwrap_or(1).max(1), cell_threads: plan.manifest.run.cell_threads.unwrap_or(1), fail_fast: false, force: false, progress: true, filter: CellFilter::Ids(set) };
+    let opts = RunOptions {
+        jobs: plan.manifest.run.jobs.unwrap_or(1).max(1),
+        cell_threads: plan.manifest.run.cell_threads.unwrap_or(1),
+        fail_fast: false,
+        force: false,
+        progress: true,
+        filter: CellFilter::Ids(set),
+    };
     let s = exec::execute(&plan, &store, &opts)?;
     flowlab::note!("{}: {} cells: {} ran ok, {} cached, {} failed", plan.manifest.experiment.name, s.total, s.ok, s.cached, s.failed);
     for f in &s.failures {
@@ -488,7 +506,8 @@ fn slurm_script(c: &Common, plan: &Plan, store: &Store, args: &SlurmArgs) -> Res
     use flowlab::slurm;
     let n = slurm::shard_count(plan, args.shards);
     let pending = slurm::pending_shards(plan, store, n);
-    let mut inv = slurm::Invocation::new(&c.manifest, &c.results_root(plan), c.data_dir.as_deref(), &c.sets, c.no_env).map_err(|e| Error::Other(format!("cannot resolve paths for the job script: {e}")))?;
+    let mut inv =
+        slurm::Invocation::new(&c.manifest, &c.results_root(plan), c.data_dir.as_deref(), &c.sets, c.no_env).map_err(|e| Error::Other(format!("cannot resolve paths for the job script: {e}")))?;
     inv.sweeps = c.sweeps.clone();
     let path = args.script.clone().unwrap_or_else(|| slurm::slurm_dir(store).join(format!("flowlab-{}.sbatch", plan.manifest.experiment.name)));
     // an array with no index cannot be submitted: with nothing pending the script lists every shard
@@ -861,7 +880,14 @@ fn cmd_schema(output: &Path, check: bool) -> Result<u8, Error> {
         }
         return Ok(0);
     }
-    flowlab::note!("wrote {} ({} plugins: {}) and the result schemas {}, {}", output.display(), plugins.len(), plugins.iter().map(|p| p.name()).collect::<Vec<_>>().join(", "), files[1].0.display(), files[2].0.display());
+    flowlab::note!(
+        "wrote {} ({} plugins: {}) and the result schemas {}, {}",
+        output.display(),
+        plugins.len(),
+        plugins.iter().map(|p| p.name()).collect::<Vec<_>>().join(", "),
+        files[1].0.display(),
+        files[2].0.display()
+    );
     Ok(0)
 }
 
@@ -951,7 +977,9 @@ fn main() -> ExitCode {
         flowlab::note!("\ninterrupt (Ctrl-C or SIGTERM): stopping running cells (again to exit at once)");
     });
     let r = match &cli.cmd {
-        Cmd::Run { common, jobs, fail_fast, force, quiet, no_report, pdf, backend, slurm, wait_timeout } => cmd_run(common, *jobs, *fail_fast, *force, *quiet, *no_report, *pdf, *backend, slurm, *wait_timeout),
+        Cmd::Run { common, jobs, fail_fast, force, quiet, no_report, pdf, backend, slurm, wait_timeout } => {
+            cmd_run(common, *jobs, *fail_fast, *force, *quiet, *no_report, *pdf, *backend, slurm, *wait_timeout)
+        }
         Cmd::Plan { common, emit: None, .. } => cmd_plan(common),
         Cmd::Plan { common, emit: Some(Emit::Slurm), slurm } => cmd_emit_slurm(common, slurm),
         Cmd::RunShard { common, shard, jobs } => cmd_run_shard(common, shard, *jobs),

@@ -4,8 +4,8 @@
 //! Every error names the file, line and column, or the variable / flag that caused it, and
 //! says how to fix it (docs/design.md §1 Data flow).
 use crate::error::{ManifestError, ManifestErrors, Origin};
-use figment::providers::Serialized;
 use figment::Figment;
+use figment::providers::Serialized;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -286,20 +286,22 @@ impl Source {
         let mut segs = Vec::new();
         let mut rest = norm;
         if norm.len() >= 2
-            && let Some(p) = self.prefixes.get(&format!("{}.{}", norm[0], norm[1])) {
-                segs.extend(p.iter().cloned());
-                rest = &norm[2..];
-            }
+            && let Some(p) = self.prefixes.get(&format!("{}.{}", norm[0], norm[1]))
+        {
+            segs.extend(p.iter().cloned());
+            rest = &norm[2..];
+        }
         if segs.is_empty()
             && let Some(first) = norm.first()
-                && first == "report" {
-                    segs.push(Seg::Key("report".into()));
-                    rest = &norm[1..];
-                    if let Some(i) = rest.first().and_then(|s| s.parse::<usize>().ok()) {
-                        segs.push(Seg::Index(i));
-                        rest = &rest[1..];
-                    }
-                }
+            && first == "report"
+        {
+            segs.push(Seg::Key("report".into()));
+            rest = &norm[1..];
+            if let Some(i) = rest.first().and_then(|s| s.parse::<usize>().ok()) {
+                segs.push(Seg::Index(i));
+                rest = &rest[1..];
+            }
+        }
         // a plugin's key path may index arrays: `sizes[1]`, `metrics[0].top`
         for s in rest {
             let (key, mut idx) = s.split_once('[').map(|(k, i)| (k, Some(i))).unwrap_or((s.as_str(), None));
@@ -337,12 +339,7 @@ pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         }
         prev[b.len()]
     }
-    candidates
-        .into_iter()
-        .map(|c| (lev(word, c), c))
-        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
-        .min()
-        .map(|(_, c)| c.to_string())
+    candidates.into_iter().map(|c| (lev(word, c), c)).filter(|(d, c)| *d <= 2.max(c.len() / 3)).min().map(|(_, c)| c.to_string())
 }
 
 fn toml_to_json(v: &toml::Value) -> Value {
@@ -529,9 +526,8 @@ fn type_name(v: &Value) -> &'static str {
 impl Manifest {
     /// Reads, layers and checks a manifest file.
     pub fn load(path: &Path, layers: &Layers) -> Result<Manifest, ManifestErrors> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            ManifestErrors(vec![err(Origin::FileOnly(path.into()), format!("cannot read the manifest: {e}")).help("check the path; manifests live in experiments/")])
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ManifestErrors(vec![err(Origin::FileOnly(path.into()), format!("cannot read the manifest: {e}")).help("check the path; manifests live in experiments/")]))?;
         Self::from_text(path, text, layers)
     }
 
@@ -551,7 +547,14 @@ impl Manifest {
         let mut bad = Vec::new();
         nonfinite_paths(&toml::Value::Table(table.clone()), &mut Vec::new(), &mut bad);
         for at in bad {
-            let key = at.iter().map(|s| match s { Seg::Key(k) => k.clone(), Seg::Index(i) => i.to_string() }).collect::<Vec<_>>().join(".");
+            let key = at
+                .iter()
+                .map(|s| match s {
+                    Seg::Key(k) => k.clone(),
+                    Seg::Index(i) => i.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(".");
             errors.push(err(source.locate(&at), format!("`{key}` must be a finite number (nan and inf are not accepted)")).help("write a finite value, e.g. 1e300"));
         }
         if !errors.is_empty() {
@@ -607,7 +610,8 @@ impl Manifest {
                             continue;
                         }
                         if datasets.contains_key(&id) {
-                            errors.push(err(source.locate(&[fpath.clone(), vec![Seg::Key("id".into())]].concat()), format!("duplicate dataset id `{id}`")).help("give every [[dataset]] a distinct id"));
+                            errors
+                                .push(err(source.locate(&[fpath.clone(), vec![Seg::Key("id".into())]].concat()), format!("duplicate dataset id `{id}`")).help("give every [[dataset]] a distinct id"));
                             continue;
                         }
                         source.prefixes.insert(format!("datasets.{id}"), fpath);
@@ -620,7 +624,9 @@ impl Manifest {
                         Value::Array(a) if a.iter().all(|x| x.is_object()) && !a.is_empty() => (a, true),
                         Value::Object(_) => (vec![v], false),
                         other => {
-                            let hint = suggest(section, RESERVED).map(|s| format!("did you mean `{s}`?")).unwrap_or_else(|| "top-level keys are experiment, run, dataset, sweep, report, or plugin task sections".into());
+                            let hint = suggest(section, RESERVED)
+                                .map(|s| format!("did you mean `{s}`?"))
+                                .unwrap_or_else(|| "top-level keys are experiment, run, dataset, sweep, report, or plugin task sections".into());
                             errors.push(err(here(), format!("unknown top-level key `{section}` ({})", type_name(&other))).help(hint));
                             continue;
                         }
@@ -703,7 +709,11 @@ impl Manifest {
             let names: Vec<&str> = ["experiment", "run", "sweep"].into_iter().chain(task_ids.iter().map(|s| s.as_str())).chain(dataset_ids.iter().map(|s| s.as_str())).collect();
             let hint = match suggest(first, names.iter().copied()) {
                 Some(s) => format!("did you mean `{s}`?"),
-                None => format!("keys start with experiment, run, sweep, a task id ({}) or a dataset id ({})", task_order.iter().map(|(i, _)| i.as_str()).collect::<Vec<_>>().join(", "), if dataset_order.is_empty() { "none".to_string() } else { dataset_order.join(", ") }),
+                None => format!(
+                    "keys start with experiment, run, sweep, a task id ({}) or a dataset id ({})",
+                    task_order.iter().map(|(i, _)| i.as_str()).collect::<Vec<_>>().join(", "),
+                    if dataset_order.is_empty() { "none".to_string() } else { dataset_order.join(", ") }
+                ),
             };
             Err(format!("`{first}` is not a section, task or dataset of this manifest; {hint}"))
         };
@@ -758,7 +768,9 @@ impl Manifest {
             let task = parts.next().unwrap_or("");
             let setting: Vec<&str> = parts.collect();
             if !task_ids.contains(task) || setting.is_empty() || setting.iter().any(|p| p.is_empty()) {
-                let hint = suggest(task, task_ids.iter().map(|s| s.as_str())).map(|s| format!("did you mean `{s}.…`?")).unwrap_or_else(|| format!("sweep keys are <task id>.<setting>; task ids: {}", task_order.iter().map(|(i, _)| i.as_str()).collect::<Vec<_>>().join(", ")));
+                let hint = suggest(task, task_ids.iter().map(|s| s.as_str()))
+                    .map(|s| format!("did you mean `{s}.…`?"))
+                    .unwrap_or_else(|| format!("sweep keys are <task id>.<setting>; task ids: {}", task_order.iter().map(|(i, _)| i.as_str()).collect::<Vec<_>>().join(", ")));
                 layer_errors.push(err(origin, format!("`{key}` does not name a task setting")).help(hint));
                 continue;
             }
@@ -799,7 +811,10 @@ impl Manifest {
         };
         if let Some(e) = &experiment {
             if !is_safe_name(&e.name) {
-                errors.push(err(source.locate_normalised(&["experiment".into(), "name".into()]), format!("experiment name `{}` may only use letters, digits, `.`, `_`, `-` (it names the results directory)", e.name)));
+                errors.push(err(
+                    source.locate_normalised(&["experiment".into(), "name".into()]),
+                    format!("experiment name `{}` may only use letters, digits, `.`, `_`, `-` (it names the results directory)", e.name),
+                ));
             }
             if e.seed > MAX_SEED {
                 errors.push(err(source.locate_normalised(&["experiment".into(), "seed".into()]), format!("`seed` must be in 0..={MAX_SEED} (a TOML integer), found {}", e.seed)));
@@ -831,9 +846,16 @@ impl Manifest {
             let Some(d) = typed::<DatasetDecl>(&source, &format!("datasets.{id}"), v, &mut errors) else { continue };
             let here = |k: &str| source.locate_normalised(&["datasets".into(), id.clone(), k.into()]);
             match (&d.path, &d.plugin) {
-                (Some(_), Some(_)) => errors.push(err(here("plugin"), format!("dataset `{id}` has both `path` and `plugin`")).help("a dataset is either a file (`path`) or generated (`plugin` + `capability`)")),
-                (None, None) => errors.push(err(source.locate_normalised(&["datasets".into(), id.clone()]), format!("dataset `{id}` has neither `path` nor `plugin`")).help("add `path = \"…\"` (use {data}/… for the data directory) or `plugin = \"…\"` with `capability = \"…\"`")),
-                (None, Some(_)) if d.capability.is_none() => errors.push(err(here("plugin"), format!("generated dataset `{id}` needs `capability`")).help("name the plugin's dataset capability, see `flowlab plugins`")),
+                (Some(_), Some(_)) => {
+                    errors.push(err(here("plugin"), format!("dataset `{id}` has both `path` and `plugin`")).help("a dataset is either a file (`path`) or generated (`plugin` + `capability`)"))
+                }
+                (None, None) => errors.push(
+                    err(source.locate_normalised(&["datasets".into(), id.clone()]), format!("dataset `{id}` has neither `path` nor `plugin`"))
+                        .help("add `path = \"…\"` (use {data}/… for the data directory) or `plugin = \"…\"` with `capability = \"…\"`"),
+                ),
+                (None, Some(_)) if d.capability.is_none() => {
+                    errors.push(err(here("plugin"), format!("generated dataset `{id}` needs `capability`")).help("name the plugin's dataset capability, see `flowlab plugins`"))
+                }
                 _ => {}
             }
             if d.path.is_some() && (d.capability.is_some() || !d.settings.is_empty()) {
@@ -874,7 +896,9 @@ impl Manifest {
                     }
                     for d in &list {
                         if !dataset_ids.contains(d) {
-                            let hint = suggest(d, dataset_ids.iter().map(|s| s.as_str())).map(|s| format!("did you mean `{s}`?")).unwrap_or_else(|| format!("declared datasets: {}", dataset_order.join(", ")));
+                            let hint = suggest(d, dataset_ids.iter().map(|s| s.as_str()))
+                                .map(|s| format!("did you mean `{s}`?"))
+                                .unwrap_or_else(|| format!("declared datasets: {}", dataset_order.join(", ")));
                             errors.push(err(here("datasets"), format!("task `{id}` names unknown dataset `{d}`")).help(hint));
                         }
                     }
@@ -916,7 +940,10 @@ impl Manifest {
                 let setting: Vec<String> = parts.map(str::to_string).collect();
                 if !task_ids.contains(&task) || setting.is_empty() || setting.iter().any(|s| s.is_empty()) {
                     let near = if task_ids.contains(&task) { None } else { suggest(&task, task_ids.iter().map(|s| s.as_str())) };
-                    let hint = near.as_ref().map(|s| format!("did you mean `{s}.…`?")).unwrap_or_else(|| format!("sweep keys are \"<task id>.<setting>\"; task ids: {}", task_order.iter().map(|(i, _)| i.as_str()).collect::<Vec<_>>().join(", ")));
+                    let hint = near
+                        .as_ref()
+                        .map(|s| format!("did you mean `{s}.…`?"))
+                        .unwrap_or_else(|| format!("sweep keys are \"<task id>.<setting>\"; task ids: {}", task_order.iter().map(|(i, _)| i.as_str()).collect::<Vec<_>>().join(", ")));
                     let e = err(here, format!("sweep key `{key}` does not name a task setting")).help(hint);
                     match near {
                         Some(t) if !setting.is_empty() => deferred.push(DeferredError { unless_task_fails: t, error: e }),
@@ -945,7 +972,10 @@ impl Manifest {
             for k in overrides.keys() {
                 if k == &norm || k.starts_with(&format!("{norm}.")) || norm.starts_with(&format!("{k}.")) {
                     let o = source.override_origins.get(k).cloned().unwrap_or_else(|| Origin::FileOnly(path.into()));
-                    errors.push(err(o, format!("this override sets `{}`, which [sweep] varies (the sweep would win)", a.key)).help(format!("change the sweep axis instead: --sweep {}=… or --set 'sweep={{\"{}\" = [ … ]}}'", a.key, a.key)));
+                    errors.push(
+                        err(o, format!("this override sets `{}`, which [sweep] varies (the sweep would win)", a.key))
+                            .help(format!("change the sweep axis instead: --sweep {}=… or --set 'sweep={{\"{}\" = [ … ]}}'", a.key, a.key)),
+                    );
                 }
             }
         }
@@ -1019,9 +1049,10 @@ fn typed<T: serde::de::DeserializeOwned>(source: &Source, prefix: &str, v: Value
             let msg = e.inner().to_string();
             // unknown field: point at the key itself
             if let Some(name) = msg.strip_prefix("unknown field `").and_then(|r| r.split('`').next())
-                && path.last().map(|l| l != name).unwrap_or(true) {
-                    path.push(name.to_string());
-                }
+                && path.last().map(|l| l != name).unwrap_or(true)
+            {
+                path.push(name.to_string());
+            }
             let origin = source.locate_normalised(&path);
             let help = if msg.starts_with("unknown field") {
                 "remove or rename the key; unknown keys are errors".to_string()

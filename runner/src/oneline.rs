@@ -249,9 +249,9 @@ impl OneLine {
     /// Refusals that flow-models' own CLI would fail on, or that have a flowlab equivalent.
     fn check(&self) -> Result<(), Error> {
         match self {
-            OneLine::Hist(a) if a.out_format == "append" => Err(Error::Usage(
-                "hist -o append: flow-models' `append` collects rows into a Python list and works only from its Python API; use `-o csv_hist` (the default) or `-o none`".into(),
-            )),
+            OneLine::Hist(a) if a.out_format == "append" => {
+                Err(Error::Usage("hist -o append: flow-models' `append` collects rows into a Python list and works only from its Python API; use `-o csv_hist` (the default) or `-o none`".into()))
+            }
             OneLine::Fit(a) if a.interactive => Err(Error::Usage("fit --interactive: flowlab's interactive fit is a page of `flowlab serve` (the fit runs through the same plugin)".into())),
             OneLine::Fit(a) if a.uniform.unwrap_or(0) + a.pareto.unwrap_or(0) + a.lognorm.unwrap_or(0) == 0 && a.initial.is_none() => {
                 Err(Error::Usage("fit: give the component counts (-U N, -P N, -L N) or an initial mixture (--initial FILE)".into()))
@@ -338,7 +338,6 @@ impl OneLine {
         }
         Ok(t)
     }
-
 }
 
 /// One histfit `fit` task on the dataset `input`, as a manifest section: what `flowlab fit`
@@ -440,17 +439,11 @@ fn artifacts(plan: &Plan, store: &Store, kind: CellKind) -> Result<Vec<(String, 
     let rec = store.read(&cell.id)?.ok_or_else(|| Error::Other(format!("cell {} has no stored record", cell.id)))?;
     let dir = store.artifact_dir(&cell.id);
     let list = rec.response.get("artifacts").and_then(Value::as_array).cloned().unwrap_or_default();
-    Ok(list
-        .iter()
-        .filter_map(|a| Some((a.get("name")?.as_str()?.to_string(), dir.join(a.get("path")?.as_str()?))))
-        .collect())
+    Ok(list.iter().filter_map(|a| Some((a.get("name")?.as_str()?.to_string(), dir.join(a.get("path")?.as_str()?)))).collect())
 }
 
 fn find<'a>(arts: &'a [(String, PathBuf)], name: &str) -> Result<&'a Path, Error> {
-    arts.iter()
-        .find(|(n, p)| n == name || p.file_name().is_some_and(|f| f == name))
-        .map(|(_, p)| p.as_path())
-        .ok_or_else(|| Error::Other(format!("the cell wrote no `{name}` artifact")))
+    arts.iter().find(|(n, p)| n == name || p.file_name().is_some_and(|f| f == name)).map(|(_, p)| p.as_path()).ok_or_else(|| Error::Other(format!("the cell wrote no `{name}` artifact")))
 }
 
 /// Puts the outputs where flow-models puts them.

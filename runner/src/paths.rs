@@ -118,7 +118,11 @@ impl Resolver {
                 continue;
             }
             if !p.exists() {
-                let help = if s.starts_with("{data}") { format!("{{data}} is {}", self.data_dir.as_deref().map(|d| d.display().to_string()).unwrap_or_default()) } else { "relative paths are relative to the manifest's directory; use {data}/… for the data directory".into() };
+                let help = if s.starts_with("{data}") {
+                    format!("{{data}} is {}", self.data_dir.as_deref().map(|d| d.display().to_string()).unwrap_or_default())
+                } else {
+                    "relative paths are relative to the manifest's directory; use {data}/… for the data directory".into()
+                };
                 return Err(format!("no such file or directory: {} ({help})", p.display()));
             }
             let p = p.canonicalize().unwrap_or(p);

@@ -1,12 +1,12 @@
 //! The plan: datasets × tasks × sweep grid × replicates → cells, each with a content-hash id
 //! and a derived seed (docs/design.md §1 Data flow, §3 Seeds).
 use crate::error::{ManifestError, ManifestErrors, Origin};
-use crate::manifest::{suggest, DatasetDecl, Manifest, SweepAxis, TaskDecl};
-use flowlab_abi::host::{find_plugin_file, search_dirs, LoadedPlugin};
+use crate::manifest::{DatasetDecl, Manifest, SweepAxis, TaskDecl, suggest};
+use flowlab_abi::CapabilityKind;
+use flowlab_abi::hashcache::Digest as FileDigest;
+use flowlab_abi::host::{LoadedPlugin, find_plugin_file, search_dirs};
 use flowlab_abi::json::canonical;
 use flowlab_abi::seed::derive_cell_seed;
-use flowlab_abi::hashcache::Digest as FileDigest;
-use flowlab_abi::CapabilityKind;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
@@ -219,7 +219,12 @@ pub fn tree_files(root: &Path) -> std::io::Result<Vec<(PathBuf, PathBuf)>> {
                     return Err(refused(format!("{}: symbolic link to {} ({}); a dataset directory may link only to regular files inside it", p.display(), target.display(), type_name(tt))));
                 }
                 if !target.starts_with(&canon_root) {
-                    return Err(refused(format!("{}: symbolic link to {}, outside the dataset directory {}; copy the file in or point the dataset at a directory that holds it", p.display(), target.display(), canon_root.display())));
+                    return Err(refused(format!(
+                        "{}: symbolic link to {}, outside the dataset directory {}; copy the file in or point the dataset at a directory that holds it",
+                        p.display(),
+                        target.display(),
+                        canon_root.display()
+                    )));
                 }
             } else if !t.is_file() {
                 return Err(refused(format!("{}: {}, not a regular file; a dataset directory may hold only regular files and directories", p.display(), type_name(t))));
@@ -415,7 +420,15 @@ type PathMap = BTreeMap<String, BTreeMap<String, crate::paths::Resolved>>;
 /// Resolves the marked path settings (`crate::paths`) of a capability: every distinct value
 /// the settings or the sweep axes give each marked key. Errors are placed at the key (or the
 /// sweep axis) that holds the path.
-fn resolve_paths(manifest: &Manifest, resolver: &crate::paths::Resolver, schema: &Value, settings: &Map<String, Value>, axes: &[&SweepAxis], at_key: &dyn Fn(&str) -> Origin, what: &str) -> Result<PathMap, Vec<ManifestError>> {
+fn resolve_paths(
+    manifest: &Manifest,
+    resolver: &crate::paths::Resolver,
+    schema: &Value,
+    settings: &Map<String, Value>,
+    axes: &[&SweepAxis],
+    at_key: &dyn Fn(&str) -> Origin,
+    what: &str,
+) -> Result<PathMap, Vec<ManifestError>> {
     let mut out = PathMap::new();
     let mut errors = Vec::new();
     for (key, base) in crate::paths::path_keys(schema) {
@@ -434,7 +447,10 @@ fn resolve_paths(manifest: &Manifest, resolver: &crate::paths::Resolver, schema:
                     by_raw.insert(raw, r);
                 }
                 Ok(None) => {}
-                Err(m) => errors.push(ManifestError::new(origin, format!("{what}: `{key}`: {m}")).help("a path setting takes {data}/…, an absolute path, or a path relative to the manifest's directory (README: paths in settings)")),
+                Err(m) => errors.push(
+                    ManifestError::new(origin, format!("{what}: `{key}`: {m}"))
+                        .help("a path setting takes {data}/…, an absolute path, or a path relative to the manifest's directory (README: paths in settings)"),
+                ),
             }
         }
         if !by_raw.is_empty() {
@@ -470,7 +486,10 @@ impl Plan {
                 };
                 if !p.exists() {
                     let help = if path.starts_with("{data}") {
-                        format!("the data directory is {}; check --data-dir / FLOWLAB_DATA_DIR and the README's data section", opts.data_dir.as_deref().map(|p| p.display().to_string()).unwrap_or_default())
+                        format!(
+                            "the data directory is {}; check --data-dir / FLOWLAB_DATA_DIR and the README's data section",
+                            opts.data_dir.as_deref().map(|p| p.display().to_string()).unwrap_or_default()
+                        )
                     } else {
                         "relative paths are relative to the manifest's directory; use {data}/… for the data directory".into()
                     };
@@ -490,7 +509,10 @@ impl Plan {
                         continue;
                     }
                 };
-                datasets.insert(d.id.clone(), PlannedDataset { decl: d.clone(), format: d.format.clone().unwrap_or_default(), source: DatasetSource::File { path: p, sha256: sha.clone() }, identity: sha });
+                datasets.insert(
+                    d.id.clone(),
+                    PlannedDataset { decl: d.clone(), format: d.format.clone().unwrap_or_default(), source: DatasetSource::File { path: p, sha256: sha.clone() }, identity: sha },
+                );
                 dataset_order.push(d.id.clone());
             } else if let (Some(plugin), Some(cap)) = (&d.plugin, &d.capability) {
                 let p = match plugins.get(plugin, at("plugin")) {
@@ -504,7 +526,11 @@ impl Plan {
                     Some(c) if c.kind == CapabilityKind::Dataset => &c.settings_schema,
                     _ => {
                         let gens: Vec<&str> = p.description.capabilities.iter().filter(|c| c.kind == CapabilityKind::Dataset).map(|c| c.name.as_str()).collect();
-                        errors.push(ManifestError::new(at("capability"), format!("plugin `{plugin}` has no dataset capability `{cap}`")).help(if gens.is_empty() { format!("`{plugin}` generates no datasets") } else { format!("its dataset capabilities: {}", gens.join(", ")) }));
+                        errors.push(ManifestError::new(at("capability"), format!("plugin `{plugin}` has no dataset capability `{cap}`")).help(if gens.is_empty() {
+                            format!("`{plugin}` generates no datasets")
+                        } else {
+                            format!("its dataset capabilities: {}", gens.join(", "))
+                        }));
                         continue;
                     }
                 };
@@ -696,9 +722,14 @@ fn shape_task<'m>(
                 let mut errs = Vec::new();
                 for id in l {
                     if let Some(d) = datasets.get(id)
-                        && !accepts(d) {
-                            errs.push(ManifestError::new(at("datasets"), format!("task `{}` cannot read dataset `{id}` of format `{}`", t.id, d.format)).help(format!("`{}` accepts: {}", t.capability, cap.accepts.join(", "))));
-                        }
+                        && !accepts(d)
+                    {
+                        errs.push(ManifestError::new(at("datasets"), format!("task `{}` cannot read dataset `{id}` of format `{}`", t.id, d.format)).help(format!(
+                            "`{}` accepts: {}",
+                            t.capability,
+                            cap.accepts.join(", ")
+                        )));
+                    }
                 }
                 if !errs.is_empty() {
                     return Err(errs);
@@ -711,7 +742,10 @@ fn shape_task<'m>(
             return Err(Vec::new());
         }
         if list.is_empty() {
-            return Err(vec![ManifestError::new(manifest.origin(&["tasks", &t.id]), format!("task `{}` has no dataset to run on", t.id)).help(format!("declare a [[dataset]] with format {}", if cap.accepts.is_empty() { "any".into() } else { cap.accepts.join(" or ") }))]);
+            return Err(vec![
+                ManifestError::new(manifest.origin(&["tasks", &t.id]), format!("task `{}` has no dataset to run on", t.id))
+                    .help(format!("declare a [[dataset]] with format {}", if cap.accepts.is_empty() { "any".into() } else { cap.accepts.join(" or ") })),
+            ]);
         }
         list.into_iter().map(|id| Some(Arc::from(id.as_str()))).collect()
     };
@@ -724,7 +758,15 @@ fn shape_task<'m>(
 ///
 /// A refusal shared by every point of the grid that no swept key causes is the task's own
 /// mistake: it names no sweep point.
-fn point_error(manifest: &Manifest, t: &TaskDecl, schema: &Value, axes: &[&crate::manifest::SweepAxis], pt: &Map<String, Value>, (more, points): (usize, u64), e: flowlab_abi::PluginError) -> ManifestError {
+fn point_error(
+    manifest: &Manifest,
+    t: &TaskDecl,
+    schema: &Value,
+    axes: &[&crate::manifest::SweepAxis],
+    pt: &Map<String, Value>,
+    (more, points): (usize, u64),
+    e: flowlab_abi::PluginError,
+) -> ManifestError {
     let key = e.path.clone().unwrap_or_default();
     let swept = axes.iter().find(|a| !key.is_empty() && (a.setting.join(".") == key || key.starts_with(&format!("{}.", a.setting.join(".")))));
     let origin = match swept {
@@ -771,7 +813,15 @@ type PointRefusal = (u64, flowlab_abi::PluginError);
 
 /// Builds a task's cells: grid points in order (the last axis varies fastest), then datasets,
 /// then replicates. Settings are validated once per distinct settings object of a chunk.
-fn expand_task(manifest: &Manifest, s: &TaskShape, datasets: &BTreeMap<String, PlannedDataset>, resolver: &crate::paths::Resolver, root_seed: u64, reps: u32, cells: &mut Vec<Cell>) -> Result<(), Vec<ManifestError>> {
+fn expand_task(
+    manifest: &Manifest,
+    s: &TaskShape,
+    datasets: &BTreeMap<String, PlannedDataset>,
+    resolver: &crate::paths::Resolver,
+    root_seed: u64,
+    reps: u32,
+    cells: &mut Vec<Cell>,
+) -> Result<(), Vec<ManifestError>> {
     let (t, p, axes) = (s.task, s.plugin, &s.axes);
     if axes.iter().any(|a| a.values.is_empty()) {
         return Ok(());
@@ -894,7 +944,8 @@ mod grid_tests {
     fn points_enumerate_the_cartesian_product_last_axis_fastest() {
         // a few shapes, including a nested setting path and a one-value axis
         for shape in [vec![3usize], vec![2, 3], vec![1, 4, 2], vec![3, 1, 1, 2]] {
-            let axes: Vec<(String, Vec<String>, Vec<Value>)> = shape.iter().enumerate().map(|(i, &n)| (format!("t.a{i}"), vec![format!("a{i}"), "x".into()], (0..n).map(|v| json!(v * 10 + i)).collect())).collect();
+            let axes: Vec<(String, Vec<String>, Vec<Value>)> =
+                shape.iter().enumerate().map(|(i, &n)| (format!("t.a{i}"), vec![format!("a{i}"), "x".into()], (0..n).map(|v| json!(v * 10 + i)).collect())).collect();
             let g = Grid::new(Map::from_iter([("base".to_string(), json!(1))]), axes.clone());
             let mut expect: Vec<Vec<usize>> = vec![vec![]];
             for &n in &shape {

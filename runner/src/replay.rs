@@ -10,10 +10,10 @@
 //! different bytes).
 use crate::exec::RUN_CONTEXT;
 use crate::plan::content_hash;
-use flowlab_abi::host::{find_plugin_file, HostServices, LoadedPlugin};
-use crate::record::{outcome, CellRecord, DatasetUse, RunContext, Status, CELL_SCHEMA};
+use crate::record::{CELL_SCHEMA, CellRecord, DatasetUse, RunContext, Status, outcome};
+use flowlab_abi::host::{HostServices, LoadedPlugin, find_plugin_file};
 use flowlab_abi::{DatasetRef, ExperimentInfo, PluginError, Request};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 
 /// Options of a replay.

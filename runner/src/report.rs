@@ -6,7 +6,7 @@ use crate::error::ReportError;
 use crate::manifest::ReportDecl;
 use crate::plan::Plan;
 use crate::store::Store;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -242,7 +242,10 @@ pub fn context(plan: &Plan, store: &Store, records: &[Value], report_file: &Path
         })
         .collect();
     let mut ctx = tera::Context::new();
-    ctx.insert("experiment", &json!({"name": m.experiment.name, "description": m.experiment.description, "seed": m.experiment.seed, "replicates": m.experiment.replicates, "metadata": m.experiment.metadata}));
+    ctx.insert(
+        "experiment",
+        &json!({"name": m.experiment.name, "description": m.experiment.description, "seed": m.experiment.seed, "replicates": m.experiment.replicates, "metadata": m.experiment.metadata}),
+    );
     ctx.insert("cells", &cells);
     ctx.insert("tasks", &tasks);
     ctx.insert("groups", &groups);

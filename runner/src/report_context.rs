@@ -3,7 +3,7 @@
 //! cells of its task, the settings that tell it apart from the cells of other tasks with the
 //! same capability, and the task's cells grouped by sweep point (replicates together), so
 //! that no template numbers cells by id or repeats a heading.
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 /// Longest value text in a label; longer values are cut with `…` (a label names a point, it
 /// does not print a data file).
@@ -18,11 +18,7 @@ pub fn value_words(v: &Value) -> String {
         Value::Array(a) => format!("[{}]", a.iter().map(value_words).collect::<Vec<_>>().join(", ")),
         other => other.to_string(),
     };
-    if s.chars().count() > MAX_VALUE_CHARS {
-        format!("{}…", s.chars().take(MAX_VALUE_CHARS - 1).collect::<String>())
-    } else {
-        s
-    }
+    if s.chars().count() > MAX_VALUE_CHARS { format!("{}…", s.chars().take(MAX_VALUE_CHARS - 1).collect::<String>()) } else { s }
 }
 
 /// `key = value` pairs joined by `; ` (`families = uniform 6, lognorm 4; iterations = 400`).

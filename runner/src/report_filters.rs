@@ -47,18 +47,21 @@ impl tera::Filter for LatexOut {
         }
         for k in ["digits", "decimals"] {
             if let Some(d) = args.get(k)
-                && d.as_u64().is_none_or(|d| d > 17) {
-                    return Err(fail(format!("`{k}` must be a whole number from 0 to 17, got {d}")));
-                }
+                && d.as_u64().is_none_or(|d| d > 17)
+            {
+                return Err(fail(format!("`{k}` must be a whole number from 0 to 17, got {d}")));
+            }
         }
         if let Some(n) = args.get("n")
-            && !n.is_boolean() {
-                return Err(fail(format!("`n` must be true or false, got {n}")));
-            }
+            && !n.is_boolean()
+        {
+            return Err(fail(format!("`n` must be true or false, got {n}")));
+        }
         if let Some(s) = args.get("sep")
-            && !s.is_string() {
-                return Err(fail(format!("`sep` must be a string, got {s}")));
-            }
+            && !s.is_string()
+        {
+            return Err(fail(format!("`sep` must be a string, got {s}")));
+        }
         (self.f)(v, args).map_err(|e| fail(e.to_string()))
     }
     fn is_safe(&self) -> bool {
@@ -128,24 +131,25 @@ pub fn annotate_lines(text: &str) -> String {
                 if c == b'"' || c == b'\'' || c == b'`' {
                     quote = Some(c);
                 } else if c == b'|'
-                    && let Some((name_end, paren)) = filter_call(b, i + 1) {
-                        out.push_str(&text[copied..name_end]);
-                        match paren {
-                            Some(p) => {
-                                let empty = b[p + 1..].iter().find(|c| !c.is_ascii_whitespace()) == Some(&b')');
-                                out.push_str(&text[name_end..=p]);
-                                out.push_str(&format!("line={line}{}", if empty { "" } else { ", " }));
-                                copied = p + 1;
-                                i = p + 1;
-                            }
-                            None => {
-                                out.push_str(&format!("(line={line})"));
-                                copied = name_end;
-                                i = name_end;
-                            }
+                    && let Some((name_end, paren)) = filter_call(b, i + 1)
+                {
+                    out.push_str(&text[copied..name_end]);
+                    match paren {
+                        Some(p) => {
+                            let empty = b[p + 1..].iter().find(|c| !c.is_ascii_whitespace()) == Some(&b')');
+                            out.push_str(&text[name_end..=p]);
+                            out.push_str(&format!("line={line}{}", if empty { "" } else { ", " }));
+                            copied = p + 1;
+                            i = p + 1;
                         }
-                        continue;
+                        None => {
+                            out.push_str(&format!("(line={line})"));
+                            copied = name_end;
+                            i = name_end;
+                        }
                     }
+                    continue;
+                }
             }
         }
         i += 1;

@@ -1,10 +1,10 @@
 //! `flowlab schema`: the manifest's Draft-07 JSON Schema with every plugin's settings schema
 //! merged in, so Taplo / Even Better TOML complete and check manifests (docs/design.md §1).
 use crate::manifest::{DatasetDecl, Experiment, ReportDecl, RunCfg};
-use flowlab_abi::host::LoadedPlugin;
 use flowlab_abi::CapabilityKind;
+use flowlab_abi::host::LoadedPlugin;
 use schemars::JsonSchema;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
 #[derive(JsonSchema)]
@@ -152,9 +152,10 @@ pub fn manifest_schema(plugins: &[&LoadedPlugin]) -> Value {
         sweep["patternProperties"] = Value::Object(patterns);
     }
     if !generators.is_empty()
-        && let Some(d) = defs.get_mut("DatasetDecl") {
-            d["allOf"] = Value::Array(generators);
-        }
+        && let Some(d) = defs.get_mut("DatasetDecl")
+    {
+        d["allOf"] = Value::Array(generators);
+    }
     let o = root.as_object_mut().expect("object");
     o.insert("title".into(), json!("flowlab manifest"));
     o.insert("properties".into(), Value::Object(props));
@@ -221,7 +222,10 @@ fn simplify(v: &mut Value) {
                 && alts.iter().all(|a| a.get("const").is_some())
             {
                 let values: Vec<Value> = alts.iter().filter_map(|a| a.get("const").cloned()).collect();
-                let lines: Vec<String> = alts.iter().filter_map(|a| Some(format!("- `{}`: {}", a.get("const")?.as_str().map(str::to_string).unwrap_or_else(|| a["const"].to_string()), a.get("description")?.as_str()?))).collect();
+                let lines: Vec<String> = alts
+                    .iter()
+                    .filter_map(|a| Some(format!("- `{}`: {}", a.get("const")?.as_str().map(str::to_string).unwrap_or_else(|| a["const"].to_string()), a.get("description")?.as_str()?)))
+                    .collect();
                 m.remove("oneOf");
                 m.insert("enum".into(), Value::Array(values));
                 if !lines.is_empty() {

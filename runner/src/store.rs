@@ -305,7 +305,13 @@ fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
 }
 
 /// One `results.csv` line of record `r`.
-fn csv_row(r: &CellRecord, point_keys: &std::collections::BTreeSet<String>, setting_keys: &std::collections::BTreeSet<String>, metric_keys: &std::collections::BTreeSet<String>, defaults: &dyn Fn(&str, &str) -> Map<String, Value>) -> String {
+fn csv_row(
+    r: &CellRecord,
+    point_keys: &std::collections::BTreeSet<String>,
+    setting_keys: &std::collections::BTreeSet<String>,
+    metric_keys: &std::collections::BTreeSet<String>,
+    defaults: &dyn Fn(&str, &str) -> Map<String, Value>,
+) -> String {
     let s = |v: &Value| match v {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
@@ -318,7 +324,19 @@ fn csv_row(r: &CellRecord, point_keys: &std::collections::BTreeSet<String>, sett
     };
     let field = |m: &Map<String, Value>, k: &str| m.get(k).map(s).unwrap_or_default();
     let dataset = r.dataset.as_ref().map(|d| d.id.clone()).unwrap_or_default();
-    let row = [r.cell_id.clone(), r.task.clone(), r.plugin.clone(), r.capability.clone(), dataset, r.replicate.to_string(), r.status.as_str().to_string(), s(&resp["iterations"]), s(&resp["evaluations"]), term, field(&r.timing, "wall_s")];
+    let row = [
+        r.cell_id.clone(),
+        r.task.clone(),
+        r.plugin.clone(),
+        r.capability.clone(),
+        dataset,
+        r.replicate.to_string(),
+        r.status.as_str().to_string(),
+        s(&resp["iterations"]),
+        s(&resp["evaluations"]),
+        term,
+        field(&r.timing, "wall_s"),
+    ];
     let mut csv = row.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",");
     for k in point_keys {
         csv.push(',');

@@ -100,7 +100,12 @@ pub fn normalise_line(l: &str) -> String {
 fn cause_line(tail: &[String]) -> Option<&str> {
     let is_noise = |l: &str| {
         let t = l.trim_start();
-        t.is_empty() || t.starts_with("note:") || t.starts_with("stack backtrace:") || t.starts_with("at ") || t.starts_with('…') || t.split_once(':').is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        t.is_empty()
+            || t.starts_with("note:")
+            || t.starts_with("stack backtrace:")
+            || t.starts_with("at ")
+            || t.starts_with('…')
+            || t.split_once(':').is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
     };
     tail.iter().rev().map(|s| s.as_str()).find(|l| !is_noise(l))
 }
@@ -343,8 +348,14 @@ mod tests {
     #[test]
     fn the_cause_is_not_a_note() {
         let t = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(cause_line(&t(&["[info] probe value 5", "memory allocation of 4294967296 bytes failed", "note: Some details are omitted, run with `RUST_BACKTRACE=full` for a verbose backtrace."])), Some("memory allocation of 4294967296 bytes failed"));
-        assert_eq!(cause_line(&t(&["thread 'main' panicked at a.rs:1:1:", "boom", "stack backtrace:", "   0: std::panicking::begin", "             at /rustc/x.rs:5", "note: run with"])), Some("boom"));
+        assert_eq!(
+            cause_line(&t(&["[info] probe value 5", "memory allocation of 4294967296 bytes failed", "note: Some details are omitted, run with `RUST_BACKTRACE=full` for a verbose backtrace."])),
+            Some("memory allocation of 4294967296 bytes failed")
+        );
+        assert_eq!(
+            cause_line(&t(&["thread 'main' panicked at a.rs:1:1:", "boom", "stack backtrace:", "   0: std::panicking::begin", "             at /rustc/x.rs:5", "note: run with"])),
+            Some("boom")
+        );
         assert_eq!(cause_line(&t(&["note: only notes"])), None);
     }
 }

@@ -2,10 +2,10 @@
 //! `catch_unwind`, and a panic becomes an `ERR_PANIC` answer with its message.
 use crate::code;
 use crate::ffi::{Buf, HostV1};
-use crate::plugin::{host_from_ptr, Plugin};
+use crate::plugin::{Plugin, host_from_ptr};
 use crate::types::{ErrorKind, PluginError, Request};
 use serde::Deserialize;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 
 fn panic_message(e: Box<dyn std::any::Any + Send>) -> String {
     if let Some(s) = e.downcast_ref::<&str>() {
@@ -78,8 +78,7 @@ struct ValidateReq {
 /// bytes; `host` null or a live [`HostV1`]).
 pub unsafe fn validate<P: Plugin>(p: &P, req: *const u8, len: usize, out: *mut Buf) -> i32 {
     guarded(out, || {
-        let r: ValidateReq = serde_json::from_slice(input(req, len))
-            .map_err(|e| PluginError::config("", format!("malformed validate request: {e}")))?;
+        let r: ValidateReq = serde_json::from_slice(input(req, len)).map_err(|e| PluginError::config("", format!("malformed validate request: {e}")))?;
         p.validate(&r.capability, &r.settings)?;
         Ok(b"{}".to_vec())
     })
@@ -92,8 +91,7 @@ pub unsafe fn validate<P: Plugin>(p: &P, req: *const u8, len: usize, out: *mut B
 /// bytes; `host` null or a live [`HostV1`]).
 pub unsafe fn run<P: Plugin>(p: &P, host: *const HostV1, req: *const u8, len: usize, out: *mut Buf) -> i32 {
     guarded(out, || {
-        let r: Request = serde_json::from_slice(input(req, len))
-            .map_err(|e| PluginError::config("", format!("malformed run request: {e}")))?;
+        let r: Request = serde_json::from_slice(input(req, len)).map_err(|e| PluginError::config("", format!("malformed run request: {e}")))?;
         let h = host_from_ptr(host);
         let resp = p.handle(&r, &h)?;
         serde_json::to_vec(&resp).map_err(|e| PluginError::run(format!("cannot encode the response: {e}")))

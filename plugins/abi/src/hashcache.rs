@@ -140,7 +140,13 @@ pub fn cached(digest: Digest, path: &Path, hash: impl FnOnce(&Path) -> std::io::
         && !p.contains('\n')
     {
         let line = format!("{k} {h} {p}\n");
-        let appended = f.parent().map(std::fs::create_dir_all).transpose().ok().and_then(|_| std::fs::OpenOptions::new().create(true).append(true).open(&f).ok()).is_some_and(|mut o| o.write_all(line.as_bytes()).is_ok());
+        let appended = f
+            .parent()
+            .map(std::fs::create_dir_all)
+            .transpose()
+            .ok()
+            .and_then(|_| std::fs::OpenOptions::new().create(true).append(true).open(&f).ok())
+            .is_some_and(|mut o| o.write_all(line.as_bytes()).is_ok());
         if appended {
             let mut l = loaded().lock().unwrap_or_else(|e| e.into_inner());
             l.entry(f).or_default().insert(p, (k, h.clone()));

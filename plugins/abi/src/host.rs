@@ -4,7 +4,7 @@
 use crate::ffi::{Buf, DescribeFn, FreeBufFn, HostV1, PluginV1, RunFn, ValidateFn};
 use crate::types::{Description, ErrorKind, PluginError, Request, Response};
 use sha2::{Digest, Sha256};
-use std::ffi::{c_void, CStr};
+use std::ffi::{CStr, c_void};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
@@ -317,8 +317,7 @@ impl LoadedPlugin {
         check_library_file(&canon).map_err(|message| LoadError::NotLibrary { path: canon.clone(), message })?;
         // SAFETY: loading runs the library's initialisers; flowlab plugins are trusted code
         // chosen by the user (like SQLite extensions).
-        let lib = unsafe { libloading::Library::new(&canon) }
-            .map_err(|e| LoadError::NotLibrary { path: canon.clone(), message: e.to_string() })?;
+        let lib = unsafe { libloading::Library::new(&canon) }.map_err(|e| LoadError::NotLibrary { path: canon.clone(), message: e.to_string() })?;
         let lib: &'static libloading::Library = Box::leak(Box::new(lib));
         // read through the host's nullable view of the table (same layout, see RawPluginV1)
         type RawEntryFn = unsafe extern "C" fn(host: *const HostV1) -> *const RawPluginV1;
@@ -406,16 +405,17 @@ pub fn search_dirs() -> Vec<PathBuf> {
         dirs.extend(std::env::split_paths(&p).filter(|d| !d.as_os_str().is_empty()));
     }
     if let Ok(exe) = std::env::current_exe()
-        && let Some(dir) = exe.parent() {
-            dirs.push(dir.to_path_buf());
-            if dir.file_name().is_some_and(|n| n == "deps") {
-                if let Some(up) = dir.parent() {
-                    dirs.push(up.to_path_buf());
-                }
-            } else {
-                dirs.push(dir.join("deps"));
+        && let Some(dir) = exe.parent()
+    {
+        dirs.push(dir.to_path_buf());
+        if dir.file_name().is_some_and(|n| n == "deps") {
+            if let Some(up) = dir.parent() {
+                dirs.push(up.to_path_buf());
             }
+        } else {
+            dirs.push(dir.join("deps"));
         }
+    }
     let mut seen = std::collections::BTreeSet::new();
     dirs.retain(|d| seen.insert(d.clone()));
     dirs

@@ -44,9 +44,7 @@ impl Serialize for Real {
 impl<'de> Deserialize<'de> for Real {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = Value::deserialize(d)?;
-        to_f64(&v)
-            .map(Real)
-            .ok_or_else(|| serde::de::Error::custom(format!("expected a number or \"NaN\"/\"inf\"/\"-inf\", found {v}")))
+        to_f64(&v).map(Real).ok_or_else(|| serde::de::Error::custom(format!("expected a number or \"NaN\"/\"inf\"/\"-inf\", found {v}")))
     }
 }
 

@@ -80,10 +80,10 @@ pub mod code {
 
 /// Everything a plugin author needs.
 pub mod prelude {
-    pub use crate::json::{num, Real};
-    pub use crate::seed::{stream_rng, SeedRng};
-    pub use crate::types::*;
+    pub use crate::json::{Real, num};
     pub use crate::sdk::{Cap, Ctx, JsonSchema};
+    pub use crate::seed::{SeedRng, stream_rng};
+    pub use crate::types::*;
     pub use crate::{Host, Plugin};
-    pub use serde_json::{json, Value};
+    pub use serde_json::{Value, json};
 }

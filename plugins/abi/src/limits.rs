@@ -230,15 +230,17 @@ fn fits(root: &Value, node: &Value, v: &Value) -> bool {
             }
         }
         if let Some(req) = node.get("required").and_then(Value::as_array)
-            && req.iter().filter_map(Value::as_str).any(|k| !m.contains_key(k)) {
-                return false;
-            }
+            && req.iter().filter_map(Value::as_str).any(|k| !m.contains_key(k))
+        {
+            return false;
+        }
     }
     for key in ["anyOf", "oneOf"] {
         if let Some(alts) = node.get(key).and_then(Value::as_array)
-            && !alts.iter().any(|a| fits(root, a, v)) {
-                return false;
-            }
+            && !alts.iter().any(|a| fits(root, a, v))
+        {
+            return false;
+        }
     }
     true
 }
@@ -309,7 +311,13 @@ fn check_number(node: &Value, v: &Value, path: &str) -> Result<(), PluginError> 
     let open = |b: Option<&Value>, x: Option<&Value>, left: bool| match (b, x) {
         (Some(b), _) => format!("{}{}", if left { "[" } else { "" }, show(Some(b))) + if left { "" } else { "]" },
         (None, Some(x)) => format!("{}{}", if left { "(" } else { "" }, show(Some(x))) + if left { "" } else { ")" },
-        (None, None) => if left { "(-inf".into() } else { "inf)".into() },
+        (None, None) => {
+            if left {
+                "(-inf".into()
+            } else {
+                "inf)".into()
+            }
+        }
     };
     let range = format!("{}, {}", open(lo, xlo, true), open(hi, xhi, false));
     let what = if above { "above the maximum" } else { "below the minimum" };

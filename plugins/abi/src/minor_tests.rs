@@ -1,8 +1,8 @@
 //! ABI 1.0 ↔ 1.1 compatibility (docs/design.md §2, "Versioning"): a 1.1 plugin under a host
 //! that passes a 1.0 table (no `emit`), a 1.0 plugin reading a 1.1 host's table, and a 1.1
 //! plugin whose host listens.
-use crate::ffi::{Buf, CancelledFn, HostV1, LogFn, ProgressFn, HOST_V1_0_SIZE, HOST_V1_1_SIZE};
-use crate::plugin::{request, Host, Plugin};
+use crate::ffi::{Buf, CancelledFn, HOST_V1_0_SIZE, HOST_V1_1_SIZE, HostV1, LogFn, ProgressFn};
+use crate::plugin::{Host, Plugin, request};
 use crate::types::{Description, PluginError, Request, Response};
 use std::ffi::c_void;
 use std::sync::Mutex;
@@ -113,14 +113,28 @@ fn a_new_plugin_under_an_old_host_runs_without_emit() {
 fn a_new_host_gets_emits_only_when_it_asks() {
     for (every, f, want) in [(3u64, Some(emit as crate::ffi::EmitFn), vec![3, 6, 9]), (1, Some(emit), (1..=10).collect()), (0, Some(emit), vec![]), (4, None, vec![])] {
         let seen = Mutex::new(Seen::default());
-        let t = HostV1 { abi_major: crate::ABI_MAJOR, abi_minor: crate::ABI_MINOR, struct_size: std::mem::size_of::<HostV1>(), ctx: &seen as *const _ as *mut c_void, log, progress, cancelled, emit: f, emit_every: every };
+        let t = HostV1 {
+            abi_major: crate::ABI_MAJOR,
+            abi_minor: crate::ABI_MINOR,
+            struct_size: std::mem::size_of::<HostV1>(),
+            ctx: &seen as *const _ as *mut c_void,
+            log,
+            progress,
+            cancelled,
+            emit: f,
+            emit_every: every,
+        };
         let r = run_with(&t);
         assert_eq!(r.data["every"], if f.is_some() { every } else { 0 });
         let s = seen.into_inner().unwrap();
-        let got: Vec<u64> = s.emits.iter().map(|(k, j)| {
-            assert_eq!(k, "step");
-            serde_json::from_str::<serde_json::Value>(j).unwrap()["i"].as_u64().unwrap()
-        }).collect();
+        let got: Vec<u64> = s
+            .emits
+            .iter()
+            .map(|(k, j)| {
+                assert_eq!(k, "step");
+                serde_json::from_str::<serde_json::Value>(j).unwrap()["i"].as_u64().unwrap()
+            })
+            .collect();
         assert_eq!(got, want, "emit_every {every}");
         assert_eq!(s.logs, vec!["start".to_string()]);
     }

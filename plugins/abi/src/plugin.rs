@@ -15,11 +15,7 @@ pub trait Plugin: Send + Sync + 'static {
     /// Checks `settings` for `capability` without running anything. The default parses
     /// nothing and accepts any settings of a known capability.
     fn validate(&self, capability: &str, _settings: &Value) -> Result<(), PluginError> {
-        if self.describe().capability(capability).is_some() {
-            Ok(())
-        } else {
-            Err(PluginError::config("", format!("unknown capability `{capability}`")))
-        }
+        if self.describe().capability(capability).is_some() { Ok(()) } else { Err(PluginError::config("", format!("unknown capability `{capability}`"))) }
     }
 
     /// Runs one cell.
@@ -155,10 +151,7 @@ pub fn with_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> Re
 /// A local rayon pool of `threads` threads (at least one): the one pool builder of every
 /// plugin ([`crate::sdk::Ctx::pool`], [`with_threads`], standalone tools).
 pub fn thread_pool(threads: usize) -> Result<rayon::ThreadPool, PluginError> {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads.max(1))
-        .build()
-        .map_err(|e| PluginError::run(format!("cannot build a thread pool of {threads}: {e}")))
+    rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build().map_err(|e| PluginError::run(format!("cannot build a thread pool of {threads}: {e}")))
 }
 
 /// Convenience for tests and benches: a request for `capability` with `settings`.

@@ -17,8 +17,8 @@
 //! table is the one of ABI v1.
 use crate::limits::check_bounds;
 use crate::plugin::Host;
-use crate::seed::{stream_rng, SeedRng};
-use crate::types::{parse_settings, Capability, CapabilityKind, DatasetRef, Description, PluginError, Request, Response};
+use crate::seed::{SeedRng, stream_rng};
+use crate::types::{Capability, CapabilityKind, DatasetRef, Description, PluginError, Request, Response, parse_settings};
 use serde::de::DeserializeOwned;
 pub use serde_json::Value;
 use std::marker::PhantomData;

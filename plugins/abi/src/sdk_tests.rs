@@ -1,7 +1,7 @@
 //! The typed SDK's contract: one parse per call, the derived schema's bounds enforced,
 //! `check` at validation and before `run`, typed settings and the context handed over, and
 //! the registry as the only place a capability name is matched.
-use crate::plugin::{call, request, Host, Plugin};
+use crate::plugin::{Host, Plugin, call, request};
 use crate::sdk::{Cap, Ctx, JsonSchema};
 use crate::{CapabilityKind, ErrorKind, PluginError, Response};
 use serde::{Deserialize, Deserializer};

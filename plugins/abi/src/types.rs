@@ -37,15 +37,7 @@ fn default_abi() -> String {
 impl Description {
     /// A description with no capabilities yet.
     pub fn new(name: &str, version: &str) -> Self {
-        Description {
-            name: name.into(),
-            version: version.into(),
-            abi: default_abi(),
-            summary: String::new(),
-            capabilities: vec![],
-            formats: vec![],
-            internal: false,
-        }
+        Description { name: name.into(), version: version.into(), abi: default_abi(), summary: String::new(), capabilities: vec![], formats: vec![], internal: false }
     }
     /// Builder: add a capability.
     pub fn with(mut self, cap: Capability) -> Self {
@@ -102,16 +94,7 @@ pub struct Capability {
 impl Capability {
     /// A task capability with the given settings schema.
     pub fn task(name: &str, summary: &str, settings_schema: Value) -> Self {
-        Capability {
-            name: name.into(),
-            kind: CapabilityKind::Task,
-            summary: summary.into(),
-            settings_schema,
-            thread_count_invariant: true,
-            accepts: vec![],
-            datasetless: false,
-            produces: None,
-        }
+        Capability { name: name.into(), kind: CapabilityKind::Task, summary: summary.into(), settings_schema, thread_count_invariant: true, accepts: vec![], datasetless: false, produces: None }
     }
     /// A dataset-generator capability.
     pub fn dataset(name: &str, summary: &str, settings_schema: Value) -> Self {
@@ -339,9 +322,10 @@ pub fn parse_settings<T: serde::de::DeserializeOwned>(settings: &Value) -> Resul
             path.clear();
         }
         if let Some(name) = msg.strip_prefix("unknown field `").and_then(|r| r.split('`').next())
-            && !path.ends_with(name) {
-                path = if path.is_empty() { name.to_string() } else { format!("{path}.{name}") };
-            }
+            && !path.ends_with(name)
+        {
+            path = if path.is_empty() { name.to_string() } else { format!("{path}.{name}") };
+        }
         let shown = if path.is_empty() { msg.clone() } else { format!("{path}: {msg}") };
         PluginError::config(path, shown)
     })

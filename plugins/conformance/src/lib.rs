@@ -10,7 +10,7 @@
 //! 6. a host that cancels at once gets a clean answer (ok or `cancelled`), never a crash.
 pub mod skip;
 
-use flowlab_abi::host::{find_plugin_file, HostServices, LoadedPlugin, NullHost};
+use flowlab_abi::host::{HostServices, LoadedPlugin, NullHost, find_plugin_file};
 use flowlab_abi::{DatasetRef, ErrorKind, Request};
 use serde_json::Value;
 use std::path::PathBuf;
@@ -43,9 +43,8 @@ impl Case {
 /// Finds and loads the built plugin `name` (from `target/<profile>[/deps]`), with a message
 /// that says how to build it when it is missing.
 pub fn load(name: &str) -> &'static LoadedPlugin {
-    let path = find_plugin_file(name).unwrap_or_else(|| {
-        panic!("plugin `{name}` not found in {:?}; run `cargo build -p <its crate>` (or `cargo build --workspace`) first", flowlab_abi::host::search_dirs())
-    });
+    let path =
+        find_plugin_file(name).unwrap_or_else(|| panic!("plugin `{name}` not found in {:?}; run `cargo build -p <its crate>` (or `cargo build --workspace`) first", flowlab_abi::host::search_dirs()));
     LoadedPlugin::load(&path).unwrap_or_else(|e| panic!("{e}"))
 }
 

@@ -2,9 +2,9 @@
 //! EEP: 10; method `ipm`), one log-likelihood + gradient evaluation per model, and the
 //! reference's `ipm_nash` for comparison. Data: the Python reference's timing truths
 //! (P: α = 2; EP: (0.4, 0.3, 2.0); EEP: (0.3, 0.5, 0.8, 0.15, 2.0)), docs/endhost.md, "Reference timings".
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{Criterion, criterion_group, criterion_main};
 use endhost::data::Hist;
-use endhost::fit::{fit_model, FitOptions, Method};
+use endhost::fit::{FitOptions, Method, fit_model};
 use endhost::model::Model;
 use endhost::sample::sample_model;
 use flowlab_abi::seed::{rng_from_u64, stream_rng};

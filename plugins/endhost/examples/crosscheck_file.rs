@@ -2,9 +2,9 @@
 //! and summarises ℓ̂ − ℓ̂_ref per model, selection agreement, evaluations and time:
 //! `cargo run --release -p flowlab-endhost --example crosscheck_file -- F.json [method] [nested 0|1]`
 use endhost::data::Hist;
-use endhost::fit::{fit_model, fit_model_nested, FitOptions, Method};
+use endhost::fit::{FitOptions, Method, fit_model, fit_model_nested};
 use endhost::model::Model;
-use endhost::select::{select, SelectionRule};
+use endhost::select::{SelectionRule, select};
 use flowlab_abi::seed::stream_rng;
 use std::time::Instant;
 
@@ -53,6 +53,12 @@ fn main() {
     }
     println!(
         "method {} nested {nested}: worst Δℓ EP {:.2e} (bad {}), EEP-on-EEP {:.2e} (bad {}), EEP-on-EP {:.3} (bad {}); selection {agree}/{clear}; evals {ev}; fit time {secs:.3} s",
-        method.as_str(), worst[0], bad[0], worst[1], bad[1], worst[2], bad[2]
+        method.as_str(),
+        worst[0],
+        bad[0],
+        worst[1],
+        bad[1],
+        worst[2],
+        bad[2]
     );
 }

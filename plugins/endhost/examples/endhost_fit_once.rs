@@ -3,7 +3,7 @@
 //! code versions. Prints `truth rep model distinct ℓ̂ evaluations θ̂` per line.
 //! `cargo run --release -p flowlab-endhost --example endhost_fit_once -- [reps] [n] [models] [truths]`
 use endhost::data::Hist;
-use endhost::fit::{fit_model, FitOptions};
+use endhost::fit::{FitOptions, fit_model};
 use endhost::model::Model;
 use endhost::sample::sample_model;
 use flowlab_abi::seed::{rng_from_u64, stream_rng};

@@ -4,7 +4,7 @@
 //! all fits (one thread): `cargo run --release -p flowlab-endhost --example never_worse -- F.json`
 //! (`FITTER='{"polish": false}'` sets fitter options as JSON).
 use endhost::data::Hist;
-use endhost::fit::{fit_model, fit_model_nested, FitOptions};
+use endhost::fit::{FitOptions, fit_model, fit_model_nested};
 use endhost::model::Model;
 use flowlab_abi::seed::stream_rng;
 use std::time::Instant;
@@ -40,7 +40,18 @@ fn main() {
             worst[k] = worst[k].min(gap);
             if gap < -1e-6 {
                 below[k] += 1;
-                println!("draw {} truth {} θ {} n {}: {} ℓ̂ {:.4} below the reference by {:.3e} (ours {:?}, ref {})", d["i"], d["model"], d["theta"], d["n"], f.model.as_str(), f.loglik, -gap, f.theta, d["ref"][f.model.as_str()]["theta"]);
+                println!(
+                    "draw {} truth {} θ {} n {}: {} ℓ̂ {:.4} below the reference by {:.3e} (ours {:?}, ref {})",
+                    d["i"],
+                    d["model"],
+                    d["theta"],
+                    d["n"],
+                    f.model.as_str(),
+                    f.loglik,
+                    -gap,
+                    f.theta,
+                    d["ref"][f.model.as_str()]["theta"]
+                );
             }
         }
     }

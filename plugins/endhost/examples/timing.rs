@@ -4,7 +4,7 @@
 //! the reference's keys (`<method>|data=<truth>|fit=<model>`), plus one log-likelihood+gradient
 //! evaluation in µs; CPU time of the thread, as the reference measures CPU time. `cargo run --release -p flowlab-endhost --example timing -- [reps] [n] [methods]`
 use endhost::data::Hist;
-use endhost::fit::{fit_model, FitOptions, Method};
+use endhost::fit::{FitOptions, Method, fit_model};
 use endhost::model::Model;
 use endhost::sample::sample_model;
 use flowlab_abi::seed::{rng_from_u64, stream_rng};

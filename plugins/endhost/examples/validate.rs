@@ -2,7 +2,7 @@
 //! and prints the summary rows next to the reference, with wall time:
 //! `cargo run --release -p flowlab-endhost --example validate -- [cases] [threads] [methods]`
 use endhost::fit::Method;
-use endhost::validate::{run_fig1, run_table2, Fig1Settings, Table2Settings};
+use endhost::validate::{Fig1Settings, Table2Settings, run_fig1, run_table2};
 use flowlab_abi::Host;
 use std::time::Instant;
 

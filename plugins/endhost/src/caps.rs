@@ -1,13 +1,13 @@
 //! The plugin's capabilities as typed-SDK types (docs/design.md §2, "The plugin SDK"):
 //! settings types (their JSON Schemas derived), cross-field checks and `run`.
-use crate::data::{read_counts, read_user_csv, write_counts, Hist};
-use crate::fit::{fit_model_nested, Fit, FitOptions};
-use crate::model::{Model, ALL};
+use crate::data::{Hist, read_counts, read_user_csv, write_counts};
+use crate::fit::{Fit, FitOptions, fit_model_nested};
+use crate::model::{ALL, Model};
 use crate::sample::sample_model;
-use crate::study::{run_fit_traces, StudySettings};
-use crate::traces::{run_generate_traces, TracesSettings, FORMAT_RECORDS};
-use crate::select::{select, Decision, SelectionRule};
-use crate::validate::{check_rule, quantile, run_fig1, run_table2, Fig1Settings, Table2Settings};
+use crate::select::{Decision, SelectionRule, select};
+use crate::study::{StudySettings, run_fit_traces};
+use crate::traces::{FORMAT_RECORDS, TracesSettings, run_generate_traces};
+use crate::validate::{Fig1Settings, Table2Settings, check_rule, quantile, run_fig1, run_table2};
 use flowlab_abi::prelude::*;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -178,7 +178,10 @@ fn check_models(models: &[Model], rule: &SelectionRule) -> Result<(), PluginErro
         return Err(PluginError::config("models", "need at least one model"));
     }
     if let Some((i, m)) = models.iter().enumerate().find(|(i, m)| models[..*i].contains(m)) {
-        return Err(PluginError::config("models", format!("`models` names {} twice (entries {} and {}); list each model once", m.as_str(), models.iter().position(|x| x == m).unwrap_or(0) + 1, i + 1)));
+        return Err(PluginError::config(
+            "models",
+            format!("`models` names {} twice (entries {} and {}); list each model once", m.as_str(), models.iter().position(|x| x == m).unwrap_or(0) + 1, i + 1),
+        ));
     }
     if models.len() > 1 {
         check_rule(rule, "selection")?;
@@ -610,10 +613,8 @@ fn run_fit_users(s: FitUsersSettings, ctx: &Ctx) -> Result<Response, PluginError
     let table: Vec<Value> = users
         .iter()
         .map(|u| {
-            let chosen: Vec<Value> = bins
-                .iter()
-                .map(|b| rows.iter().find(|r| r["user"] == json!(u) && r["bin_seconds"].as_f64() == Some(*b)).map(|r| r["selected"].clone()).unwrap_or(Value::Null))
-                .collect();
+            let chosen: Vec<Value> =
+                bins.iter().map(|b| rows.iter().find(|r| r["user"] == json!(u) && r["bin_seconds"].as_f64() == Some(*b)).map(|r| r["selected"].clone()).unwrap_or(Value::Null)).collect();
             json!({"user": u, "chosen": chosen})
         })
         .collect();

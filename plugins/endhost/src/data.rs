@@ -2,8 +2,8 @@
 //! O(#distinct values)), and the readers for real data: a counts file (one
 //! non-negative integer per line; zeros filtered as in the paper's §III and counted) and a
 //! per-user CSV (`user,bin_seconds,count`).
-use flowlab_abi::limits::bounded_lines;
 use flowlab_abi::PluginError;
+use flowlab_abi::limits::bounded_lines;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -100,9 +100,7 @@ pub fn read_counts(path: &Path) -> Result<CountsFile, PluginError> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let v: u64 = line.parse().map_err(|_| {
-            PluginError::data(format!("{}:{no}: expected one non-negative integer per line, found `{}`", path.display(), truncate(line)))
-        })?;
+        let v: u64 = line.parse().map_err(|_| PluginError::data(format!("{}:{no}: expected one non-negative integer per line, found `{}`", path.display(), truncate(line))))?;
         lines += 1;
         if v == 0 {
             zeros += 1;
@@ -150,9 +148,9 @@ pub fn read_user_csv(path: &Path) -> Result<Vec<UserSeries>, PluginError> {
     let (hl, header) = lines.next().transpose()?.ok_or_else(|| PluginError::data(format!("{}: empty file; expected a header `user,bin_seconds,count`", path.display())))?;
     let cols: Vec<String> = header.split(',').map(|s| s.trim().to_ascii_lowercase()).collect();
     let idx = |name: &str| {
-        cols.iter().position(|c| c == name).ok_or_else(|| {
-            PluginError::data(format!("{}:{hl}: header lacks column `{name}` (expected `user,bin_seconds,count`, found `{}`)", path.display(), truncate(header.trim())))
-        })
+        cols.iter()
+            .position(|c| c == name)
+            .ok_or_else(|| PluginError::data(format!("{}:{hl}: header lacks column `{name}` (expected `user,bin_seconds,count`, found `{}`)", path.display(), truncate(header.trim()))))
     };
     let (iu, ib, ic) = (idx("user")?, idx("bin_seconds")?, idx("count")?);
     // key: (user, bin bits) -> (value->count, zeros, windows)
@@ -185,10 +183,8 @@ pub fn read_user_csv(path: &Path) -> Result<Vec<UserSeries>, PluginError> {
     if acc.is_empty() {
         return Err(PluginError::data(format!("{}: no data rows after the header", path.display())));
     }
-    let mut out: Vec<UserSeries> = acc
-        .into_iter()
-        .map(|((user, bits), (m, zeros, windows))| UserSeries { user, bin_seconds: f64::from_bits(bits), hist: Hist::from_pairs(m).ok(), zeros_dropped: zeros, windows })
-        .collect();
+    let mut out: Vec<UserSeries> =
+        acc.into_iter().map(|((user, bits), (m, zeros, windows))| UserSeries { user, bin_seconds: f64::from_bits(bits), hist: Hist::from_pairs(m).ok(), zeros_dropped: zeros, windows }).collect();
     out.sort_by(|a, b| a.user.cmp(&b.user).then(a.bin_seconds.total_cmp(&b.bin_seconds)));
     Ok(out)
 }

@@ -12,7 +12,7 @@
 //! Seconds `d…d[.d…d]` with at most 15 significant digits are `m / 10^k` (m the digits as an
 //! integer, k the fraction digits ≤ 22): m < 2^53 and 10^k are exact doubles and IEEE division
 //! rounds their exact quotient correctly, so the value equals `str::parse::<f64>`'s.
-use crate::records::{port_key, PortKey};
+use crate::records::{PortKey, port_key};
 
 /// Column positions of `user`, `start_time`, `proto`, `dst_port`, `bytes` (None when absent).
 pub type Cols = [Option<usize>; 5];

@@ -7,9 +7,9 @@
 //! 1e-3, 1e-4, 1e-5, 1e-6 on the raw ℓ):
 //! `F_μ(θ) = −ℓ(θ) − μ Σ_i [ln(θ_i − lo_i) + ln(hi_i − θ_i)]`, +∞ outside the box.
 use crate::data::Hist;
-use crate::model::{estep, Estep, Model};
-use crate::optim::{projected_bfgs, vmmin, VmOptions};
 use crate::insert;
+use crate::model::{Estep, Model, estep};
+use crate::optim::{VmOptions, projected_bfgs, vmmin};
 use crate::starts;
 use crate::zeta::{zeta_mle, zeta_mle_from};
 use rand::Rng;
@@ -197,7 +197,19 @@ fn d_maxit() -> u64 {
 }
 impl Default for FitOptions {
     fn default() -> Self {
-        FitOptions { method: Method::Ipm, restarts_ep: 5, restarts_eep: 10, bounds: Bounds::default(), mu: d_mu(), reltol: 1e-10, maxit: 200, nested_starts: true, em_warmup: 20, systematic_starts: true, polish: true }
+        FitOptions {
+            method: Method::Ipm,
+            restarts_ep: 5,
+            restarts_eep: 10,
+            bounds: Bounds::default(),
+            mu: d_mu(),
+            reltol: 1e-10,
+            maxit: 200,
+            nested_starts: true,
+            em_warmup: 20,
+            systematic_starts: true,
+            polish: true,
+        }
     }
 }
 
@@ -328,10 +340,15 @@ fn warm_data_init(model: Model, h: &Hist, o: &FitOptions, lo: &[f64], hi: &[f64]
     }
     let s = em_run(model, h, &x0, lo, hi, o.em_warmup);
     // keep the start strictly inside the box
-    let x: Vec<f64> = s.theta.iter().enumerate().map(|(i, v)| {
-        let w = hi[i] - lo[i];
-        v.clamp(lo[i] + 1e-6 * w.min(1.0), hi[i] - 1e-6 * w.min(1.0))
-    }).collect();
+    let x: Vec<f64> = s
+        .theta
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let w = hi[i] - lo[i];
+            v.clamp(lo[i] + 1e-6 * w.min(1.0), hi[i] - 1e-6 * w.min(1.0))
+        })
+        .collect();
     (x, s.nf)
 }
 

@@ -220,7 +220,7 @@ kernels::dispatch! {
 mod tests {
     use super::*;
 
-    use kernels::isa::{force, on_every_path, Isa};
+    use kernels::isa::{Isa, force, on_every_path};
     use rand::{Rng, SeedableRng};
 
     /// Random histograms and parameters (d from far below −708 to beyond [`D_MAX`]), every

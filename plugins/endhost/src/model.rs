@@ -15,9 +15,9 @@
 //! ∂ℓ/∂α = −Σ_j c_j r_P(k_j) ln k_j − C_P ζ′(α)/ζ(α).
 use crate::data::Hist;
 use crate::kernel;
-use crate::zeta::{log1mexp_neg, zeta_d1};
 #[cfg(test)]
 use crate::zeta::zeta_d;
+use crate::zeta::{log1mexp_neg, zeta_d1};
 use serde::{Deserialize, Serialize};
 
 /// One of the paper's three models.
@@ -130,14 +130,7 @@ fn ep_par(th: &[f64], z0: f64) -> kernel::EpPar {
 fn eep_par(th: &[f64], z0: f64) -> kernel::EepPar {
     let (pi, rho, l1, l2, a) = (th[0], th[1], th[2], th[3], th[4]);
     let l1mpi = (-pi).ln_1p();
-    kernel::EepPar {
-        a1: l1mpi + rho.ln() + log1mexp_neg(l1),
-        a2: l1mpi + (-rho).ln_1p() + log1mexp_neg(l2),
-        l1,
-        l2,
-        bp: pi.ln() - ln_zeta(z0),
-        a,
-    }
+    kernel::EepPar { a1: l1mpi + rho.ln() + log1mexp_neg(l1), a2: l1mpi + (-rho).ln_1p() + log1mexp_neg(l2), l1, l2, bp: pi.ln() - ln_zeta(z0), a }
 }
 
 fn loglik_ep(th: &[f64], h: &Hist, grad: Option<&mut [f64]>) -> f64 {

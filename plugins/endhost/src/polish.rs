@@ -18,8 +18,8 @@
 //! (the Newton step of the others: an active face such as α of a zeta spike at k = 1). The same
 //! steps solve the insertion starts (`fit`, [`crate::insert`]) and the [`exchange`] search.
 use crate::data::Hist;
-use crate::fit::{cholesky, hessian_fwd};
 use crate::fit::Bounds;
+use crate::fit::{cholesky, hessian_fwd};
 use crate::insert;
 use crate::model::Model;
 use crate::starts::best_distinct;
@@ -147,7 +147,8 @@ pub fn polish_steps(model: Model, h: &Hist, th: &[f64], lo: &[f64], hi: &[f64], 
         // damped block is not positive definite
         let step = |nu: f64, idx: &[usize]| -> Option<Vec<f64>> {
             let m = idx.len();
-            let a: Vec<f64> = idx.iter().flat_map(|&r| idx.iter().map(move |&c| (r, c))).map(|(r, c)| if r == c { -hm[r * k + r] + nu * (hm[r * k + r].abs() + 1e-12 * dmax) } else { -hm[r * k + c] }).collect();
+            let a: Vec<f64> =
+                idx.iter().flat_map(|&r| idx.iter().map(move |&c| (r, c))).map(|(r, c)| if r == c { -hm[r * k + r] + nu * (hm[r * k + r].abs() + 1e-12 * dmax) } else { -hm[r * k + c] }).collect();
             let l = cholesky(&a, m)?;
             let ds = chol_solve(&l, m, &idx.iter().map(|&i| g[i]).collect::<Vec<_>>());
             let mut d = vec![0.0; k];
@@ -245,7 +246,7 @@ pub fn exchange(model: Model, h: &Hist, th: &[f64], ll: f64, lo: &[f64], hi: &[f
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fit::{fit_model, FitOptions};
+    use crate::fit::{FitOptions, fit_model};
     use crate::sample::sample_model;
     use flowlab_abi::seed::{rng_from_u64, stream_rng};
 

@@ -530,9 +530,11 @@ mod tests {
             ("user,start_time,proto\n", "only one of `proto` and `dst_port`"),
         ] {
             let p = write(d.path(), "f.csv", body);
-            let e = FlowReader::open(&p).and_then(|mut r| loop {
-                if r.next_user()?.is_none() {
-                    break Ok(());
+            let e = FlowReader::open(&p).and_then(|mut r| {
+                loop {
+                    if r.next_user()?.is_none() {
+                        break Ok(());
+                    }
                 }
             });
             let m = e.unwrap_err().message;

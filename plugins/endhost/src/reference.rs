@@ -2,7 +2,7 @@
 //! Python peer, docs/endhost.md, "Validation designs" and docs/design.md §9: same designs, default root seed 20130414, method `ipm`, 100 cases per cell) shown
 //! next to flowlab's own results in the validation tables. They are comparison values for the
 //! reports and the statistical targets, never used to produce a result.
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 /// Fig. 1 (α, median rel. err., Q1, Q3, share within ±5 %).
 pub const FIG1: &[(f64, f64, f64, f64, f64)] = &[

@@ -169,7 +169,24 @@ mod tests {
     use super::*;
     use crate::fit::Method;
     fn fit(m: Model, ll: f64, n: f64) -> Fit {
-        Fit { model: m, method: Method::Ipm, theta: vec![], loglik: ll, k: m.dof(), n, se: vec![], laplace_lnm: f64::NAN, restart_logliks: vec![], n_at_best: 1, evaluations: 0, iterations: 0, maxit_hits: 0, at_bound: vec![], trapped_pi1: false, modes: vec![] }
+        Fit {
+            model: m,
+            method: Method::Ipm,
+            theta: vec![],
+            loglik: ll,
+            k: m.dof(),
+            n,
+            se: vec![],
+            laplace_lnm: f64::NAN,
+            restart_logliks: vec![],
+            n_at_best: 1,
+            evaluations: 0,
+            iterations: 0,
+            maxit_hits: 0,
+            at_bound: vec![],
+            trapped_pi1: false,
+            modes: vec![],
+        }
     }
     #[test]
     fn threshold_is_on_natural_log_bf() {

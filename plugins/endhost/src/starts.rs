@@ -15,7 +15,7 @@
 //! largest values (m_t their mean), from half the sample down to the single largest value
 //! ([`tails`]).
 use crate::data::Hist;
-use crate::fit::{em_run, Bounds};
+use crate::fit::{Bounds, em_run};
 use crate::model::Model;
 
 /// Candidates screened per fit keep this many for the barrier solve (EP).

@@ -8,13 +8,13 @@
 //! ([`crate::composition`]). At most `threads + 2` users' records are in memory (16 bytes per
 //! flow while reading, 20 while binning). Results
 //! are collected in file order, so every number is the same for any thread count.
-use crate::binning::{count_pairs, sort_flows, Windows};
-use crate::caps::{dataset_path, fit_all, histogram, term, ParetoExponent};
-use crate::composition::{split_user, Split};
+use crate::binning::{Windows, count_pairs, sort_flows};
+use crate::caps::{ParetoExponent, dataset_path, fit_all, histogram, term};
+use crate::composition::{Split, split_user};
 use crate::data::Hist;
 use crate::fit::{Fit, FitOptions};
-use crate::model::{Model, ALL};
-use crate::records::{key_name, parse_port_spec, read_activity, read_hosts, FlowReader, PortKey, RecordFiles, UserFlows};
+use crate::model::{ALL, Model};
+use crate::records::{FlowReader, PortKey, RecordFiles, UserFlows, key_name, parse_port_spec, read_activity, read_hosts};
 use crate::select::SelectionRule;
 use crate::traces::FORMAT_RECORDS;
 use crate::validate::quantile;
@@ -365,7 +365,9 @@ pub fn run_fit_traces(s: StudySettings, ctx: &Ctx) -> Result<Response, PluginErr
         return Err(PluginError::data(format!("{}: no flow records after the header", files.flows.display())));
     }
     let truth: Option<Value> = match &files.truth {
-        Some(p) => Some(serde_json::from_slice(&std::fs::read(p).map_err(|e| PluginError::data(format!("{}: {e}", p.display())))?).map_err(|e| PluginError::data(format!("{}: not JSON: {e}", p.display())))?),
+        Some(p) => {
+            Some(serde_json::from_slice(&std::fs::read(p).map_err(|e| PluginError::data(format!("{}: {e}", p.display())))?).map_err(|e| PluginError::data(format!("{}: not JSON: {e}", p.display())))?)
+        }
         None => None,
     };
     Ok(summarise(&s, &users, rows, has_ports, !hosts.is_empty(), !activity.is_empty(), truth.as_ref()))
@@ -476,10 +478,16 @@ fn summarise(s: &StudySettings, users: &[UserResult], rows: u64, has_ports: bool
     r.data.insert("hist_bin_seconds".into(), json!(s.hist_bin_seconds));
     r.data.insert("alpha_hist".into(), hist_json(&alphas, &s.alpha_edges));
     r.data.insert("pi_hist".into(), hist_json(&pis, &s.pi_edges));
-    r.data.insert("alpha_pi".into(), json!({"points": pts, "n": xa.len(), "spearman": num(rho), "ci95": [num(lo), num(hi)],
-        "ci_method": "Fisher z, variance 1.06/(n-3) (Fieller, Hartley and Pearson 1957)", "excluded_P": alphas.len() - xa.len()}));
+    r.data.insert(
+        "alpha_pi".into(),
+        json!({"points": pts, "n": xa.len(), "spearman": num(rho), "ci95": [num(lo), num(hi)],
+        "ci_method": "Fisher z, variance 1.06/(n-3) (Fieller, Hartley and Pearson 1957)", "excluded_P": alphas.len() - xa.len()}),
+    );
     r.data.insert("composition".into(), comp);
-    r.data.insert("inputs".into(), json!({"records": rows, "users": users.len(), "flows_binned": users.iter().map(|u| u.flows).sum::<u64>(), "has_ports": has_ports, "has_hosts": has_hosts, "has_activity": has_activity}));
+    r.data.insert(
+        "inputs".into(),
+        json!({"records": rows, "users": users.len(), "flows_binned": users.iter().map(|u| u.flows).sum::<u64>(), "has_ports": has_ports, "has_hosts": has_hosts, "has_activity": has_activity}),
+    );
     r.data.insert("settings".into(), serde_json::to_value(s).unwrap_or(Value::Null));
     r.data.insert("pareto_exponent".into(), json!(pe.label()));
     if let Some(t) = truth {

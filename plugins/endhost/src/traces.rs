@@ -14,7 +14,7 @@
 //! go to a random unregistered port instead. The non-zero counts at `truth_bin_seconds` are
 //! thus i.i.d. from the user's model: the truth the study must recover.
 use crate::model::Model;
-use crate::records::{key_name, parse_port_spec, PortKey};
+use crate::records::{PortKey, key_name, parse_port_spec};
 use crate::sample::{geom_one, zeta_one};
 use flowlab_abi::prelude::*;
 use rand::Rng;
@@ -226,7 +226,10 @@ impl TracesSettings {
             return Err(PluginError::config("days", format!("need 0 < days ≤ {MAX_DAYS}")));
         }
         if self.users as f64 * self.days > MAX_USER_DAYS {
-            return Err(PluginError::config("days", format!("users × days = {} user-days; at most {MAX_USER_DAYS} (10× the paper's 270 users × 35 days; ≈ 15 000 flows per user-day)", self.users as f64 * self.days)));
+            return Err(PluginError::config(
+                "days",
+                format!("users × days = {} user-days; at most {MAX_USER_DAYS} (10× the paper's 270 users × 35 days; ≈ 15 000 flows per user-day)", self.users as f64 * self.days),
+            ));
         }
         if !(self.start.is_finite() && self.start.abs() < 1e11) {
             return Err(PluginError::config("start", "need a finite start within ±1e11 s"));
@@ -249,7 +252,8 @@ impl TracesSettings {
         range_ok("eep_lam1_range", self.eep_lam1_range, 0.0, 10.0)?;
         range_ok("eep_ratio_range", self.eep_ratio_range, 1e-6, 1.0)?;
         range_ok("zero_share_range", self.zero_share_range, 0.0, 0.99)?;
-        for (k, v) in [("on_hours", self.on_hours), ("off_hours", self.off_hours), ("active_minutes", self.active_minutes), ("idle_minutes", self.idle_minutes), ("event_seconds", self.event_seconds)] {
+        for (k, v) in [("on_hours", self.on_hours), ("off_hours", self.off_hours), ("active_minutes", self.active_minutes), ("idle_minutes", self.idle_minutes), ("event_seconds", self.event_seconds)]
+        {
             if !(v > 0.0 && v.is_finite()) {
                 return Err(PluginError::config(k, format!("`{k}` must be positive")));
             }

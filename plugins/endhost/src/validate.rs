@@ -4,18 +4,18 @@
 //! `stream_rng("<cell seed>/<design>/<cell key>/<case>", "data" | "restart/<model>", i)`, so a
 //! case's numbers do not depend on the thread count or on which other cases run; cases are
 //! evaluated in parallel and collected in case order.
-use crate::aest::{aest, AestOptions};
+use crate::aest::{AestOptions, aest};
 use crate::data::Hist;
-use crate::fit::{fit_model, fit_model_nested, Fit, FitOptions, Method};
+use crate::fit::{Fit, FitOptions, Method, fit_model, fit_model_nested};
 use crate::model::Model;
 use crate::sample::sample_model;
-use crate::select::{ln_bf, paper_label, select, SelectionRule};
+use crate::select::{SelectionRule, ln_bf, paper_label, select};
 use flowlab_abi::seed::stream_rng;
 use flowlab_abi::{Host, PluginError};
 use rand::Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 /// What a validation study returns.
 #[derive(Debug, Clone)]
@@ -98,12 +98,34 @@ struct Est {
 
 impl Est {
     fn of_fit(f: &Fit) -> Est {
-        Est { alpha: f.theta[2], se: f.se[2], loglik: f.loglik, theta: f.theta.clone(), n_at_best: f.n_at_best, evaluations: f.evaluations, iterations: f.iterations, trapped_pi1: f.trapped_pi1, maxit_hits: f.maxit_hits, scaling_points: None }
+        Est {
+            alpha: f.theta[2],
+            se: f.se[2],
+            loglik: f.loglik,
+            theta: f.theta.clone(),
+            n_at_best: f.n_at_best,
+            evaluations: f.evaluations,
+            iterations: f.iterations,
+            trapped_pi1: f.trapped_pi1,
+            maxit_hits: f.maxit_hits,
+            scaling_points: None,
+        }
     }
     fn of_aest(x: &[u64], o: &AestOptions) -> Est {
         let xf: Vec<f64> = x.iter().map(|&v| v as f64).collect();
         let a = aest(&xf, o);
-        Est { alpha: a.tail_index + 1.0, se: f64::NAN, loglik: f64::NAN, theta: vec![a.tail_index], n_at_best: 0, evaluations: a.levels_examined as u64, iterations: a.pairs as u64, trapped_pi1: false, maxit_hits: 0, scaling_points: Some(a.scaling_points) }
+        Est {
+            alpha: a.tail_index + 1.0,
+            se: f64::NAN,
+            loglik: f64::NAN,
+            theta: vec![a.tail_index],
+            n_at_best: 0,
+            evaluations: a.levels_examined as u64,
+            iterations: a.pairs as u64,
+            trapped_pi1: false,
+            maxit_hits: 0,
+            scaling_points: Some(a.scaling_points),
+        }
     }
 }
 
@@ -150,11 +172,7 @@ fn par_cases<T: Sync, U: Send>(host: &Host, threads: usize, items: &[T], f: impl
 }
 
 fn check_range(key: &str, r: [f64; 2], lo: f64, hi: f64) -> Result<(), PluginError> {
-    if r[0] <= r[1] && r[0] > lo && r[1] < hi {
-        Ok(())
-    } else {
-        Err(PluginError::config(key, format!("`{key}` = [{}, {}] must satisfy {lo} < lo ≤ hi < {hi}", r[0], r[1])))
-    }
+    if r[0] <= r[1] && r[0] > lo && r[1] < hi { Ok(()) } else { Err(PluginError::config(key, format!("`{key}` = [{}, {}] must satisfy {lo} < lo ≤ hi < {hi}", r[0], r[1]))) }
 }
 
 fn fit_with(model: Model, h: &Hist, o: &FitOptions, key: &str) -> Fit {

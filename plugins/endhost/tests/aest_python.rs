@@ -2,7 +2,7 @@
 //! formulas of `docs/endhost.md`, "aest"): on zeta and EP samples of the crate's sampler (12
 //! datasets, raw and centred block sums), the same scaling points and â within 1e-9 relative.
 //! Needs Python with numpy (`FLOWLAB_PYTHON`); skipped otherwise unless `FLOWLAB_REQUIRE_PYTHON=1`.
-use endhost::aest::{aest, AestOptions};
+use endhost::aest::{AestOptions, aest};
 use endhost::model::Model;
 use endhost::sample::sample_model;
 use flowlab_abi::seed::rng_from_u64;

@@ -1,7 +1,7 @@
 //! The conformance kit through the real C ABI, with small real cases of every capability.
-use flowlab_abi::host::NullHost;
 use flowlab_abi::ErrorKind;
-use flowlab_conformance::{check, load, Case};
+use flowlab_abi::host::NullHost;
+use flowlab_conformance::{Case, check, load};
 use serde_json::json;
 use std::io::Write;
 

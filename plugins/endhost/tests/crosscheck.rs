@@ -10,9 +10,9 @@
 //! Needs Python with numpy + scipy (`FLOWLAB_PYTHON`, default `python3`); skipped when they
 //! are missing unless `FLOWLAB_REQUIRE_PYTHON=1`.
 use endhost::data::Hist;
-use endhost::fit::{fit_model, FitOptions};
+use endhost::fit::{FitOptions, fit_model};
 use endhost::model::Model;
-use endhost::select::{select, SelectionRule};
+use endhost::select::{SelectionRule, select};
 use flowlab_abi::seed::stream_rng;
 use serde_json::Value;
 use std::path::PathBuf;

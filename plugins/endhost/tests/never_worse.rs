@@ -11,7 +11,7 @@
 //! Needs Python with numpy + scipy (`FLOWLAB_PYTHON`); skipped otherwise unless
 //! `FLOWLAB_REQUIRE_PYTHON=1`.
 use endhost::data::Hist;
-use endhost::fit::{fit_model, fit_model_nested, FitOptions};
+use endhost::fit::{FitOptions, fit_model, fit_model_nested};
 use endhost::model::Model;
 use flowlab_abi::seed::stream_rng;
 use serde_json::Value;
@@ -26,10 +26,8 @@ fn draws(count: usize) -> Option<Value> {
     let helper = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/ref_draws.py");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("draws.json");
-    let o = Command::new(&py)
-        .args([helper, script.to_str().unwrap(), out.to_str().unwrap(), "--seed", SEED, "--count", &count.to_string(), "--workers", "2"])
-        .output()
-        .expect("run tests/ref_draws.py");
+    let o =
+        Command::new(&py).args([helper, script.to_str().unwrap(), out.to_str().unwrap(), "--seed", SEED, "--count", &count.to_string(), "--workers", "2"]).output().expect("run tests/ref_draws.py");
     assert!(o.status.success(), "ref_draws.py failed: {}", String::from_utf8_lossy(&o.stderr));
     Some(serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap())
 }
@@ -54,7 +52,17 @@ fn check(count: usize) {
             let gap = f.loglik - d["ref"][f.model.as_str()]["loglik"].as_f64().unwrap();
             worst[k] = worst[k].min(gap);
             if gap < -1e-6 {
-                below.push(format!("draw {} (truth {} θ {} n {}): {} below by {:.3e} at {:?}, reference at {}", d["i"], d["model"], d["theta"], d["n"], f.model.as_str(), -gap, f.theta, d["ref"][f.model.as_str()]["theta"]));
+                below.push(format!(
+                    "draw {} (truth {} θ {} n {}): {} below by {:.3e} at {:?}, reference at {}",
+                    d["i"],
+                    d["model"],
+                    d["theta"],
+                    d["n"],
+                    f.model.as_str(),
+                    -gap,
+                    f.theta,
+                    d["ref"][f.model.as_str()]["theta"]
+                ));
             }
         }
     }

@@ -10,7 +10,7 @@
 use endhost::Endhost;
 use flowlab_abi::plugin::{call, request};
 use flowlab_abi::{DatasetRef, Request};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::path::Path;
 
 fn generate(dir: &Path, seed: &str, settings: Value) -> (std::path::PathBuf, Value) {
@@ -48,7 +48,8 @@ fn ground_truth_is_recovered_on_held_out_seeds() {
         assert_eq!(t["available"], true);
         assert_eq!(r["metrics"]["records"], g["metrics"]["records"], "seed {seed}: every record read");
         // binning: the non-zero windows at the truth bin are exactly the generator's draws
-        let truth_n: std::collections::BTreeMap<String, u64> = g["data"]["truth"]["users"].as_array().unwrap().iter().map(|u| (u["user"].as_str().unwrap().to_string(), u["n"].as_u64().unwrap())).collect();
+        let truth_n: std::collections::BTreeMap<String, u64> =
+            g["data"]["truth"]["users"].as_array().unwrap().iter().map(|u| (u["user"].as_str().unwrap().to_string(), u["n"].as_u64().unwrap())).collect();
         let rows64: Vec<&Value> = r["data"]["rows"].as_array().unwrap().iter().filter(|x| x["bin_seconds"] == 64.0).collect();
         assert_eq!(rows64.len(), 24);
         for row in &rows64 {
@@ -64,7 +65,11 @@ fn ground_truth_is_recovered_on_held_out_seeds() {
         // (n ≈ 1 000–3 000 windows per user: P pins α from every window, EP and EEP from the
         // power-law share π only, down to 10 % of the windows for EEP)
         for (m, v) in t["alpha_relerr_median"].as_object().unwrap() {
-            let bound = match m.as_str() { "P" => 0.03, "EP" => 0.08, _ => 0.15 };
+            let bound = match m.as_str() {
+                "P" => 0.03,
+                "EP" => 0.08,
+                _ => 0.15,
+            };
             assert!(f(v) < bound, "seed {seed}: median |relative error| of α̂ for {m} users = {v} ≥ {bound}");
         }
         // categories: tail ones in the tail, body ones in the body
@@ -150,7 +155,12 @@ fn bad_settings_name_their_key() {
         let e = Endhost.validate("fit_traces", &s).unwrap_err();
         assert_eq!(e.path.as_deref(), Some(key), "{s}: {e:?}");
     }
-    for (s, key) in [(json!({"users": 1000, "days": 200.0}), "days"), (json!({"align": 100.0}), "align"), (json!({"days": 0.0}), "days"), (json!({"categories": [{"name": "x", "ports": [], "body": 1.0, "tail": 1.0}]}), "categories[0].ports")] {
+    for (s, key) in [
+        (json!({"users": 1000, "days": 200.0}), "days"),
+        (json!({"align": 100.0}), "align"),
+        (json!({"days": 0.0}), "days"),
+        (json!({"categories": [{"name": "x", "ports": [], "body": 1.0, "tail": 1.0}]}), "categories[0].ports"),
+    ] {
         let e = Endhost.validate("generate_traces", &s).unwrap_err();
         assert_eq!(e.path.as_deref(), Some(key), "{s}: {e:?}");
     }

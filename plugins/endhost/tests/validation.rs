@@ -2,9 +2,9 @@
 //!
 //! The reduced designs take seconds in debug; the full designs (100 cases per cell, as in the
 //! paper) about 2 s together in release (the README's test command) and under a minute in debug.
-use endhost::validate::{run_fig1, run_table2, Fig1Settings, Table2Settings};
+use endhost::validate::{Fig1Settings, Table2Settings, run_fig1, run_table2};
 use flowlab_abi::Host;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 fn fig1(settings: Value) -> Vec<Value> {
     let s: Fig1Settings = serde_json::from_value(settings).unwrap();
@@ -55,7 +55,13 @@ fn fig1_full_targets() {
     for r in &rows {
         let q = &r["methods"]["ipm"];
         let a = f(&r["alpha"]);
-        eprintln!("α {a}: z sd {:.3} (robust {:.3}), worse by >1: {}, max |rel err| {:.3}", f(&q["z_sd"]), f(&q["z_sd_robust"]), q["worse_than_best_by_1"], f(&q["min_relerr"]).abs().max(f(&q["max_relerr"])));
+        eprintln!(
+            "α {a}: z sd {:.3} (robust {:.3}), worse by >1: {}, max |rel err| {:.3}",
+            f(&q["z_sd"]),
+            f(&q["z_sd_robust"]),
+            q["worse_than_best_by_1"],
+            f(&q["min_relerr"]).abs().max(f(&q["max_relerr"]))
+        );
         // tighter than B2's 1 %: the peer's own figure (docs/endhost.md, "Validation designs"), and no trapped fit
         assert!(f(&q["median_relerr"]).abs() <= 0.005, "α {a}: median rel. err {}", q["median_relerr"]);
         assert_eq!(q["trapped_pi1"], 0, "α {a}");
@@ -130,7 +136,10 @@ fn fig1_aest_biased_where_the_mle_is_not() {
         s.check().unwrap();
         let rows = run_fig1(&s, seed, 2, &Host::detached()).unwrap().rows;
         let (lo, hi) = (&rows[0]["methods"], &rows[1]["methods"]);
-        eprintln!("seed {seed}: aest median rel. err {} / {}, undefined {} / {}; centred {} / {}", lo["aest"]["median_relerr"], hi["aest"]["median_relerr"], lo["aest"]["undefined"], hi["aest"]["undefined"], lo["aest_centered"]["median_relerr"], hi["aest_centered"]["median_relerr"]);
+        eprintln!(
+            "seed {seed}: aest median rel. err {} / {}, undefined {} / {}; centred {} / {}",
+            lo["aest"]["median_relerr"], hi["aest"]["median_relerr"], lo["aest"]["undefined"], hi["aest"]["undefined"], lo["aest_centered"]["median_relerr"], hi["aest_centered"]["median_relerr"]
+        );
         for q in [lo, hi] {
             assert!(f(&q["ipm"]["median_relerr"]).abs() <= 0.01, "seed {seed}: {}", q["ipm"]["median_relerr"]);
         }

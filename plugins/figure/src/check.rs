@@ -87,7 +87,13 @@ pub fn is_pow10(s: &str) -> bool {
 
 fn value(s: &str) -> Option<f64> {
     if is_pow10(s) {
-        let e: String = s[2..].chars().map(|c| match c { '⁻' => '-', c => char::from_digit("⁰¹²³⁴⁵⁶⁷⁸⁹".chars().position(|d| d == c).unwrap_or(0) as u32, 10).unwrap_or('0') }).collect();
+        let e: String = s[2..]
+            .chars()
+            .map(|c| match c {
+                '⁻' => '-',
+                c => char::from_digit("⁰¹²³⁴⁵⁶⁷⁸⁹".chars().position(|d| d == c).unwrap_or(0) as u32, 10).unwrap_or('0'),
+            })
+            .collect();
         return e.parse::<i32>().ok().map(|k| 10f64.powi(k));
     }
     s.replace('−', "-").parse().ok()
@@ -104,7 +110,13 @@ pub fn texts(doc: &roxmltree::Document) -> Vec<Text> {
         .filter(|n| n.has_tag_name("text"))
         .map(|n| {
             let dy = n.attribute("dy").unwrap_or("0");
-            let dy_em = if let Some(v) = dy.strip_suffix("em") { v.parse().unwrap_or(0.0) } else if let Some(v) = dy.strip_suffix("ex") { 0.5 * v.parse::<f64>().unwrap_or(0.0) } else { 0.0 };
+            let dy_em = if let Some(v) = dy.strip_suffix("em") {
+                v.parse().unwrap_or(0.0)
+            } else if let Some(v) = dy.strip_suffix("ex") {
+                0.5 * v.parse::<f64>().unwrap_or(0.0)
+            } else {
+                0.0
+            };
             Text {
                 x: num(n, "x"),
                 y: num(n, "y"),
@@ -226,7 +238,10 @@ fn legend_problems(doc: &roxmltree::Document, ts: &[Text]) -> Vec<String> {
     let is_symbol = |s: &Shape| {
         let (xs, ys): (Vec<f64>, Vec<f64>) = s.pts.iter().copied().unzip();
         let (x1, ymid) = (xs.iter().copied().fold(f64::NEG_INFINITY, f64::max), ys.iter().sum::<f64>() / ys.len().max(1) as f64);
-        s.pts.len() <= 2 && ts.iter().any(|t| !t.rotated && t.anchor == "start" && t.x >= x1 && t.x - x1 < 2.0 * t.size && (t.bbox().1 + t.bbox().3) / 2.0 - ymid < t.size && ymid - (t.bbox().1 + t.bbox().3) / 2.0 < t.size)
+        s.pts.len() <= 2
+            && ts.iter().any(|t| {
+                !t.rotated && t.anchor == "start" && t.x >= x1 && t.x - x1 < 2.0 * t.size && (t.bbox().1 + t.bbox().3) / 2.0 - ymid < t.size && ymid - (t.bbox().1 + t.bbox().3) / 2.0 < t.size
+            })
     };
     let axis_aligned = |s: &Shape| s.pts.windows(2).all(|w| w[0].0 == w[1].0 || w[0].1 == w[1].1);
     let mut drawn: BTreeMap<&str, (usize, bool)> = BTreeMap::new();
@@ -255,7 +270,7 @@ fn legend_problems(doc: &roxmltree::Document, ts: &[Text]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::draw::{self, palette, Curve, Figure, Mark, Panel};
+    use crate::draw::{self, Curve, Figure, Mark, Panel, palette};
 
     fn curve(label: &str, mark: Mark, xy: Vec<(f64, f64)>) -> Curve {
         Curve { label: label.into(), color: palette::BLUE, mark, sets_range: true, xy }

@@ -288,11 +288,7 @@ where
             for c in &p.cells {
                 let col = c.color;
                 let alpha = c.alpha;
-                chart
-                    .draw_series(c.cells.iter().map(|&(a, b, lo, hi, l)| {
-                        Rectangle::new([(a, lo.clamp(y0, y1)), (b, hi.clamp(y0, y1))], ramp(col, l).mix(alpha).filled())
-                    }))
-                    .map_err(e)?;
+                chart.draw_series(c.cells.iter().map(|&(a, b, lo, hi, l)| Rectangle::new([(a, lo.clamp(y0, y1)), (b, hi.clamp(y0, y1))], ramp(col, l).mix(alpha).filled()))).map_err(e)?;
             }
             for b in &p.bands {
                 let clamp = |v: f64| if v.is_finite() { v.clamp(y0, y1) } else { y0 };
@@ -337,13 +333,9 @@ where
     let xl = if p.integer_x { ((x1 - x0).floor() as usize + 1).clamp(2, 8) } else { 8 };
     let xlin: &dyn Fn(&f64) -> String = if p.integer_x { &int } else { &lin };
     match (p.linear_x, p.log_y) {
-        (false, true) => body!(
-            cb.build_cartesian_2d((x0..x1).log_scale().with_key_points(decade_ticks(x0, x1)), (y0..y1).log_scale().with_key_points(decade_ticks(y0, y1))).map_err(e)?,
-            &pow,
-            &pow,
-            10,
-            10
-        ),
+        (false, true) => {
+            body!(cb.build_cartesian_2d((x0..x1).log_scale().with_key_points(decade_ticks(x0, x1)), (y0..y1).log_scale().with_key_points(decade_ticks(y0, y1))).map_err(e)?, &pow, &pow, 10, 10)
+        }
         (false, false) => body!(cb.build_cartesian_2d((x0..x1).log_scale().with_key_points(decade_ticks(x0, x1)), y0..y1).map_err(e)?, &pow, &lin, 10, 6),
         (true, true) => body!(cb.build_cartesian_2d(x0..x1, (y0..y1).log_scale().with_key_points(decade_ticks(y0, y1))).map_err(e)?, xlin, &pow, xl, 10),
         (true, false) => body!(cb.build_cartesian_2d(x0..x1, y0..y1).map_err(e)?, xlin, &lin, xl, 6),

@@ -10,7 +10,7 @@ pub mod check;
 pub mod draw;
 pub mod pgf;
 
-pub use draw::{palette, Band, Cell, Cells, Curve, Figure, Mark, Panel};
+pub use draw::{Band, Cell, Cells, Curve, Figure, Mark, Panel, palette};
 pub use plotters::style::RGBColor;
 
 /// Writes `<dir>/<name>.svg` and `<dir>/<name>.png`; returns the file names written.

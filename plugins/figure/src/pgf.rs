@@ -7,7 +7,7 @@
 //! Limits are the renderer's ([`crate::draw::limits`]), so what the PNG cuts the TeX figure
 //! cuts too, and says so in the same note. Shaded cells (the `hist` and `kde` modes) are not
 //! drawn here: a panel with cells gets a legend line saying so.
-use crate::draw::{limits, Figure, Mark, Panel};
+use crate::draw::{Figure, Mark, Panel, limits};
 use plotters::style::RGBColor;
 use std::fmt::Write;
 
@@ -195,7 +195,10 @@ fn shared_grid(f: &Figure) -> String {
     // two reports' cells with the same figure name define no label twice
     let stem: String = f.name.chars().filter(char::is_ascii_alphanumeric).collect();
     let name = format!("flowlab legend {stem} \\arabic{{figure}}");
-    let mut out = format!("% {}: flowlab figure (plugins/figure/src/pgf.rs), {rows} x {cols} panels with one legend; needs the flowlab pgfplots style and the groupplots library (templates/flowlab-preamble.tex)\n", f.name);
+    let mut out = format!(
+        "% {}: flowlab figure (plugins/figure/src/pgf.rs), {rows} x {cols} panels with one legend; needs the flowlab pgfplots style and the groupplots library (templates/flowlab-preamble.tex)\n",
+        f.name
+    );
     out.push_str("\\begin{tikzpicture}\n");
     let mut group = format!("group size={cols} by {rows}, horizontal sep=1.5cm, vertical sep={}", if shared { "1.25cm" } else { "1.7cm" });
     let mut labels = String::new();
@@ -252,7 +255,7 @@ pub fn tex(f: &Figure) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::draw::{palette, Curve};
+    use crate::draw::{Curve, palette};
 
     #[test]
     fn a_panel_becomes_one_axis_with_a_legend_entry_per_series() {

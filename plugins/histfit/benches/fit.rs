@@ -3,13 +3,13 @@
 //! flows when the data directory exists (FLOWLAB_DATA_DIR or the default of docs/design.md §9), else on a
 //! synthetic 10^6-flow histogram from the tutorial model.
 //! Run: `cargo bench -p flowlab-histfit --bench fit`.
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{Criterion, criterion_group, criterion_main};
 use flowlab_abi::Host;
 use histfit::binned::Binned;
-use histfit::em::{em_binned, em_compat, BinnedOptions, CompatOptions};
+use histfit::em::{BinnedOptions, CompatOptions, em_binned, em_compat};
 use histfit::families::Family;
 use histfit::hist::{Binner, Hist, YCol};
-use histfit::initial::{initial_mix, Counts};
+use histfit::initial::{Counts, initial_mix};
 use histfit::sampling::{FlowGen, Model};
 use std::path::PathBuf;
 
@@ -40,7 +40,11 @@ fn benches(c: &mut Criterion) {
     g.sample_size(10);
     g.bench_function("em-compat 1 iteration", |b| b.iter(|| em_compat(&data, &start, CompatOptions { iterations: 1, mpw: None, trace: false }, &host, Some(&pool)).unwrap()));
     g.bench_function("em-compat 400 iterations (tutorial fit)", |b| b.iter(|| em_compat(&data, &start, CompatOptions { iterations: 400, mpw: None, trace: false }, &host, Some(&pool)).unwrap()));
-    g.bench_function("em-binned 50 iterations", |b| b.iter(|| em_binned(&data, &start, BinnedOptions { max_iterations: 50, tolerance: 0.0, trace: true, mpw: None, accel: histfit::em_binned::Accel::None, polish: true }, &host, Some(&pool)).unwrap()));
+    g.bench_function("em-binned 50 iterations", |b| {
+        b.iter(|| {
+            em_binned(&data, &start, BinnedOptions { max_iterations: 50, tolerance: 0.0, trace: true, mpw: None, accel: histfit::em_binned::Accel::None, polish: true }, &host, Some(&pool)).unwrap()
+        })
+    });
     g.finish();
 }
 

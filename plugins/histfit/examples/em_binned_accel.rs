@@ -7,11 +7,11 @@
 //! seconds of the fit (Linux `/proc/self/stat`), and ℓ of the default minus each other's.
 use flowlab_abi::Host;
 use histfit::binned::Binned;
-use histfit::em::{em_binned, BinnedOptions};
+use histfit::em::{BinnedOptions, em_binned};
 use histfit::em_binned::Accel;
 use histfit::families::Family;
 use histfit::hist::{Hist, YCol};
-use histfit::initial::{initial_mix, Counts, InitialGrid};
+use histfit::initial::{Counts, InitialGrid, initial_mix};
 
 fn main() {
     let a: Vec<String> = std::env::args().collect();
@@ -21,7 +21,8 @@ fn main() {
     };
     let tol: f64 = a.get(2).map_or(1e-9, |s| s.parse().expect("TOLERANCE"));
     let cap: u64 = a.get(3).map_or(1000, |s| s.parse().expect("CAP"));
-    let sets: Vec<String> = a.get(4).map_or_else(|| ["all/length", "all/size", "tcp/length", "tcp/size", "udp/length", "udp/size"].map(String::from).to_vec(), |s| s.split(',').map(String::from).collect());
+    let sets: Vec<String> =
+        a.get(4).map_or_else(|| ["all/length", "all/size", "tcp/length", "tcp/size", "udp/length", "udp/size"].map(String::from).to_vec(), |s| s.split(',').map(String::from).collect());
     let col = match a.get(5).map_or("flows", String::as_str) {
         "flows" => YCol::Flows,
         "packets" => YCol::Packets,
@@ -29,7 +30,9 @@ fn main() {
         c => panic!("COLUMN {c}: flows, packets or octets"),
     };
     let pool = rayon::ThreadPoolBuilder::new().build().unwrap_or_else(|e| panic!("{e}"));
-    println!("| set | families | plain EM: iterations, termination | ℓ/unit | CPU s | SQUAREM alone: iterations (E-steps), termination | ℓ/unit | CPU s | SQUAREM + polish: iterations (E-steps), termination | ℓ/unit | CPU s | Δℓ vs plain | Δℓ vs SQUAREM alone |");
+    println!(
+        "| set | families | plain EM: iterations, termination | ℓ/unit | CPU s | SQUAREM alone: iterations (E-steps), termination | ℓ/unit | CPU s | SQUAREM + polish: iterations (E-steps), termination | ℓ/unit | CPU s | Δℓ vs plain | Δℓ vs SQUAREM alone |"
+    );
     println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for set in &sets {
         let h = Hist::read(&std::path::Path::new(dir).join(format!("agh_2015/histograms/{set}.csv"))).unwrap_or_else(|e| panic!("{e}"));
@@ -40,7 +43,8 @@ fn main() {
             let mut lls = vec![];
             for (accel, polish) in [(Accel::None, false), (Accel::Squarem, false), (Accel::Squarem, true)] {
                 let t = cpu_seconds();
-                let f = em_binned(&data, &start, BinnedOptions { max_iterations: cap, tolerance: tol, trace: false, mpw: None, accel, polish }, &Host::detached(), Some(&pool)).unwrap_or_else(|e| panic!("{e}"));
+                let f = em_binned(&data, &start, BinnedOptions { max_iterations: cap, tolerance: tol, trace: false, mpw: None, accel, polish }, &Host::detached(), Some(&pool))
+                    .unwrap_or_else(|e| panic!("{e}"));
                 let wall = cpu_seconds() - t;
                 let term = if f.termination == flowlab_abi::Termination::Converged { "converged" } else { "max_iterations" };
                 let its = if accel == Accel::None { format!("{}", f.iterations) } else { format!("{} ({})", f.iterations, f.evaluations) };

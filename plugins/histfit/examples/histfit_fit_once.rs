@@ -6,10 +6,10 @@
 //! the objective after every iteration, `gof` also scores the fit (docs/histfit.md, "Goodness of fit") and prints it.
 use flowlab_abi::Host;
 use histfit::binned::Binned;
-use histfit::fitcap::{FitRun, Fitter};
 use histfit::families::Family;
+use histfit::fitcap::{FitRun, Fitter};
 use histfit::hist::{Hist, YCol};
-use histfit::initial::{initial_mix, Counts};
+use histfit::initial::{Counts, initial_mix};
 
 fn main() {
     let a: Vec<String> = std::env::args().collect();

@@ -3,7 +3,7 @@
 //! `plot_once HIST.csv OUTDIR [MIXTURE_DIR|-] [SETTINGS_JSON]` (used by
 //! `scripts/plot_vs_flow_models.sh`).
 use flowlab_abi::plugin::{call, request};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 fn main() {
     let a: Vec<String> = std::env::args().collect();

@@ -8,7 +8,7 @@ use crate::mixture::Mixture;
 use flowlab_abi::{Host, PluginError, Termination};
 use rayon::prelude::*;
 
-pub use crate::em_binned::{em_binned, BinnedOptions, Edges};
+pub use crate::em_binned::{BinnedOptions, Edges, em_binned};
 
 /// Runs `f` inside `pool` when given (the cell's own rayon pool), else in the current context.
 pub fn par<R: Send>(pool: Option<&rayon::ThreadPool>, f: impl FnOnce() -> R + Send) -> R {
@@ -48,10 +48,20 @@ impl FitOutcome {
 
 /// A component's density at bin_lo, specialised for the hot loop (`ln x` precomputed).
 enum Fast {
-    Uniform { lo: f64, hi: f64, dens: f64 },
+    Uniform {
+        lo: f64,
+        hi: f64,
+        dens: f64,
+    },
     /// pdf = exp(−(ln x − ln scale)²/(2s²) − ln x)/(s√(2π)); `m2` = log2 scale and
     /// `a2` = ln2/(2s²) give the exponent in base 2 (see [`Fast::fill`]).
-    Lognorm { lnscale: f64, inv2s2: f64, coef: f64, m2: f64, a2: f64 },
+    Lognorm {
+        lnscale: f64,
+        inv2s2: f64,
+        coef: f64,
+        m2: f64,
+        a2: f64,
+    },
     Other(Dist),
 }
 
@@ -656,11 +666,7 @@ fn em_compat_in(data: &Binned, start: &Mixture, opts: CompatOptions, host: &Host
                 }
             };
             if !(new.scale > 0.0 && new.scale.is_finite() && new.shape.is_finite() && new.loc.is_finite()) {
-                return Err(PluginError::run(format!(
-                    "em-compat: component {j} ({}) degenerated at iteration {it} (parameters {:?}); try other starting counts",
-                    new.family.name(),
-                    new.args()
-                )));
+                return Err(PluginError::run(format!("em-compat: component {j} ({}) degenerated at iteration {it} (parameters {:?}); try other starting counts", new.family.name(), new.args())));
             }
             comps[j].1 = new;
         }
@@ -677,13 +683,7 @@ fn em_compat_in(data: &Binned, start: &Mixture, opts: CompatOptions, host: &Host
     let (_, _, _, _, obj) = par(pool, || estep_compat(data, &comps, keep_w.then_some(&mut w[..]), true));
     trace.push(obj);
     host.progress(opts.iterations, opts.iterations);
-    Ok(FitOutcome {
-        mixture: rebuild(start, comps, data.sum),
-        iterations: opts.iterations,
-        evaluations: opts.iterations + 1,
-        termination: Termination::MaxIters,
-        trace,
-    })
+    Ok(FitOutcome { mixture: rebuild(start, comps, data.sum), iterations: opts.iterations, evaluations: opts.iterations + 1, termination: Termination::MaxIters, trace })
 }
 
 /// Intermediate mixtures for a listening host (ABI 1.1 `emit`, docs/histfit.md "Interactive
@@ -748,7 +748,14 @@ mod tests {
         let data = Binned::new(&Hist::parse(&csv, "synthetic").unwrap(), YCol::Flows).unwrap();
         let d = |n: &str, a: &[f64]| Dist::new(n, a).unwrap();
         let mixes: Vec<Vec<(f64, Dist)>> = vec![
-            vec![(0.2, d("uniform", &[0.0, 3.0])), (0.3, d("lognorm", &[1.0, 0.0, 20.0])), (0.1, d("lognorm", &[0.3, 0.0, 900.0])), (0.1, d("norm", &[50.0, 30.0])), (0.1, d("gamma", &[2.0, 0.0, 40.0])), (0.1, d("genpareto", &[0.5, 5.0, 2.5]))],
+            vec![
+                (0.2, d("uniform", &[0.0, 3.0])),
+                (0.3, d("lognorm", &[1.0, 0.0, 20.0])),
+                (0.1, d("lognorm", &[0.3, 0.0, 900.0])),
+                (0.1, d("norm", &[50.0, 30.0])),
+                (0.1, d("gamma", &[2.0, 0.0, 40.0])),
+                (0.1, d("genpareto", &[0.5, 5.0, 2.5])),
+            ],
             vec![(0.5, d("weibull_min", &[1.5, 0.0, 100.0])), (0.5, d("lognorm", &[1.2, 0.0, 8.0]))],
         ];
         for comps in mixes {
@@ -801,5 +808,4 @@ mod tests {
             }
         }
     }
-
 }

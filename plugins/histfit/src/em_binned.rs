@@ -1,10 +1,10 @@
 //! `em-binned`: EM on the exact grouped-data likelihood (docs/histfit.md, "em-binned"), and the per-edge
 //! distribution values it shares with the goodness of fit (docs/histfit.md, "Goodness of fit").
-use crate::binned::{add_in_order, map_chunks, Binned, CHUNK};
-use crate::em::{par, rebuild, FitOutcome};
+use crate::binned::{Binned, CHUNK, add_in_order, map_chunks};
+use crate::em::{FitOutcome, par, rebuild};
 use crate::families::{Dist, Family};
-use crate::ndtr::lognorm_edges;
 use crate::mixture::Mixture;
+use crate::ndtr::lognorm_edges;
 use flowlab_abi::{Host, PluginError, Termination};
 use rayon::prelude::*;
 
@@ -255,11 +255,7 @@ fn bin_chunk_body(ctx: &BinCtx, a: usize, b: usize) -> Vec<f64> {
                     let m1 = (pu - pv) * inv_z;
                     let be = at(&edges.ln_e, hi[r]);
                     let mid = if al.is_finite() { 0.5 * (al + be) } else { be - 0.5 };
-                    if z > 1e-300 {
-                        (mu + sg * m1, mu * mu + sg * sg + 2.0 * mu * sg * m1 + sg * sg * (upu - vpv) * inv_z)
-                    } else {
-                        (mid, mid * mid)
-                    }
+                    if z > 1e-300 { (mu + sg * m1, mu * mu + sg * sg + 2.0 * mu * sg * m1 + sg * sg * (upu - vpv) * inv_z) } else { (mid, mid * mid) }
                 };
                 // E1, E2 per bin (the first bin has no lower edge: u = −∞, φ(u) = 0)
                 for r in 0..n {
@@ -634,7 +630,6 @@ pub fn check_families<'a>(names: impl IntoIterator<Item = &'a String>, key: &str
     }
     Ok(())
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -296,11 +296,7 @@ impl Dist {
     /// relative precision.
     pub fn prob(&self, a: f64, b: f64) -> f64 {
         let sa = self.sf(a);
-        if sa < 0.5 {
-            (sa - self.sf(b)).max(0.0)
-        } else {
-            (self.cdf(b) - self.cdf(a)).max(0.0)
-        }
+        if sa < 0.5 { (sa - self.sf(b)).max(0.0) } else { (self.cdf(b) - self.cdf(a)).max(0.0) }
     }
 
     /// One draw.
@@ -376,7 +372,14 @@ mod tests {
     #[test]
     fn sampling_follows_cdf() {
         use rand_core::SeedableRng;
-        for (name, args) in [("lognorm", vec![1.0, 0.0, 3.0]), ("genpareto", vec![0.5, 1.0, 2.0]), ("gamma", vec![2.0, 0.0, 1.0]), ("weibull_min", vec![1.5, 0.0, 1.0]), ("uniform", vec![0.0, 4.0]), ("norm", vec![0.0, 1.0])] {
+        for (name, args) in [
+            ("lognorm", vec![1.0, 0.0, 3.0]),
+            ("genpareto", vec![0.5, 1.0, 2.0]),
+            ("gamma", vec![2.0, 0.0, 1.0]),
+            ("weibull_min", vec![1.5, 0.0, 1.0]),
+            ("uniform", vec![0.0, 4.0]),
+            ("norm", vec![0.0, 1.0]),
+        ] {
             let d = Dist::new(name, &args).unwrap();
             let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(7);
             let n = 20_000;

@@ -17,9 +17,7 @@
 use std::fmt;
 
 /// The 21 flow fields in flow-models' record order (`lib/io.py`), the names a filter may use.
-pub const FIELDS: [&str; 21] = [
-    "af", "prot", "inif", "outif", "sa0", "sa1", "sa2", "sa3", "da0", "da1", "da2", "da3", "sp", "dp", "first", "first_ms", "last", "last_ms", "packets", "octets", "aggs",
-];
+pub const FIELDS: [&str; 21] = ["af", "prot", "inif", "outif", "sa0", "sa1", "sa2", "sa3", "da0", "da1", "da2", "da3", "sp", "dp", "first", "first_ms", "last", "last_ms", "packets", "octets", "aggs"];
 
 /// Index of a field name in [`FIELDS`].
 pub fn field_index(name: &str) -> Option<usize> {
@@ -46,11 +44,7 @@ pub struct FilterError {
 
 impl fmt::Display for FilterError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.column > 0 {
-            write!(f, "column {}: {}", self.column, self.message)
-        } else {
-            f.write_str(&self.message)
-        }
+        if self.column > 0 { write!(f, "column {}: {}", self.column, self.message) } else { f.write_str(&self.message) }
     }
 }
 
@@ -397,11 +391,7 @@ impl Dtype {
     }
     fn wrap(self, v: i128) -> i128 {
         let m = v & ((1i128 << self.bits) - 1);
-        if self.signed && m >= 1i128 << (self.bits - 1) {
-            m - (1i128 << self.bits)
-        } else {
-            m
-        }
+        if self.signed && m >= 1i128 << (self.bits - 1) { m - (1i128 << self.bits) } else { m }
     }
     fn contains(self, v: i128) -> bool {
         self.wrap(v) == v
@@ -584,9 +574,10 @@ fn np_eval(e: &Expr, v: &[i128; 21], dt: &[Option<Dtype>; 21]) -> Result<Np, Fil
         Expr::Cmp(a, rest) => {
             let (l, r) = (np_eval(a, v, dt)?, np_eval(&rest[0].1, v, dt)?);
             if let (Np::Arr(_, x), Np::Arr(_, y)) = (l, r)
-                && promote(x, y).is_none() {
-                    return err(0, format!("comparing {} with {} goes through float64 in NumPy (inexact); not supported", x.name(), y.name()));
-                }
+                && promote(x, y).is_none()
+            {
+                return err(0, format!("comparing {} with {} goes through float64 in NumPy (inexact); not supported", x.name(), y.name()));
+            }
             let b = rest[0].0.holds(np_int(l), np_int(r));
             match (l, r) {
                 (Np::Int(_) | Np::Bool(_), Np::Int(_) | Np::Bool(_)) => Np::Bool(b),
@@ -689,7 +680,9 @@ mod tests {
 
     #[test]
     fn errors_name_the_column() {
-        for (s, col) in [("packets * 2 > 3", 9), ("packets > 1.5", 11), ("foo == 1", 1), ("len(packets) > 1", 1), ("packets > 'a'", 11), ("(packets > 1", 13), ("packets + 1 > 2", 9), ("07 == packets", 1)] {
+        for (s, col) in
+            [("packets * 2 > 3", 9), ("packets > 1.5", 11), ("foo == 1", 1), ("len(packets) > 1", 1), ("packets > 'a'", 11), ("(packets > 1", 13), ("packets + 1 > 2", 9), ("07 == packets", 1)]
+        {
             let e = Filter::compile(s, Mode::Python).unwrap_err();
             assert_eq!(e.column, col, "{s}: {e}");
         }

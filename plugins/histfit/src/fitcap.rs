@@ -1,12 +1,12 @@
 //! The `fit` and `selection` capabilities: settings, multi-start, scoring, artifacts.
 use crate::binned::Binned;
-use crate::em::{em_binned, em_compat, BinnedOptions, CompatOptions, FitOutcome};
+use crate::em::{BinnedOptions, CompatOptions, FitOutcome, em_binned, em_compat};
 use crate::em_binned::Accel;
 use crate::families::{Family, KNOWN};
-use crate::gof::{gof, Gof};
+use crate::gof::{Gof, gof};
 use crate::hist::{Hist, YCol};
-use crate::initial::{initial_mix, perturb, Counts, InitialGrid};
-use crate::mixture::{mode_text, Mixture};
+use crate::initial::{Counts, InitialGrid, initial_mix, perturb};
+use crate::mixture::{Mixture, mode_text};
 use crate::tasks::{dataset_path, write_artifact};
 use flowlab_abi::prelude::*;
 use schemars::JsonSchema;
@@ -177,9 +177,10 @@ impl FitSettings {
             }
         }
         if let Some(p) = self.mpw
-            && !(p > 0.0) {
-                return Err(PluginError::config("mpw", "mpw must be > 0"));
-            }
+            && !(p > 0.0)
+        {
+            return Err(PluginError::config("mpw", "mpw must be > 0"));
+        }
         if self.accel.is_some() && self.fitter == Fitter::EmCompat {
             return Err(PluginError::config("accel", "em-compat is flow-models' EM exactly; `accel` applies to em-binned"));
         }
@@ -248,11 +249,12 @@ impl FitRun {
     pub fn fit(&self, data: &Binned, start: &Mixture, host: &Host, pool: Option<&rayon::ThreadPool>) -> Result<FitOutcome, PluginError> {
         match self.fitter {
             Fitter::EmCompat => em_compat(data, start, CompatOptions { iterations: self.iterations, mpw: self.mpw, trace: self.trace }, host, pool),
-            Fitter::EmBinned => em_binned(data, start, BinnedOptions { max_iterations: self.iterations, tolerance: self.tolerance, trace: self.trace, mpw: self.mpw, accel: self.accel, polish: true }, host, pool),
+            Fitter::EmBinned => {
+                em_binned(data, start, BinnedOptions { max_iterations: self.iterations, tolerance: self.tolerance, trace: self.trace, mpw: self.mpw, accel: self.accel, polish: true }, host, pool)
+            }
         }
     }
 }
-
 
 /// Multi-start: start 0 as given, start s ≥ 1 perturbed on stream (`fit/start`, s); the
 /// highest final objective wins (ties: the lower start). Returns the best and a row per start.
@@ -428,11 +430,16 @@ impl SelectionSettings {
         let names: Vec<&String> = self.grid.keys().collect();
         let mut out: Vec<BTreeMap<String, usize>> = vec![BTreeMap::new()];
         for n in &names {
-            out = out.into_iter().flat_map(|m| self.grid[*n].iter().map(move |&c| {
-                let mut m2 = m.clone();
-                m2.insert((*n).clone(), c);
-                m2
-            })).collect();
+            out = out
+                .into_iter()
+                .flat_map(|m| {
+                    self.grid[*n].iter().map(move |&c| {
+                        let mut m2 = m.clone();
+                        m2.insert((*n).clone(), c);
+                        m2
+                    })
+                })
+                .collect();
         }
         let cands: Vec<Counts> = out.iter().filter(|m| m.values().sum::<usize>() > 0).map(|m| counts_of(m, "grid")).collect::<Result<_, _>>()?;
         if cands.is_empty() {
@@ -500,16 +507,20 @@ pub fn selection(s: SelectionSettings, req: &Request, host: &Host, pl: &rayon::T
         Ok(rows)
     })()?;
     let (bi, _) = result.iter().enumerate().fold((0usize, f64::NEG_INFINITY), |(bi, bs), (i, r)| if r.1 > bs { (i, r.1) } else { (bi, bs) });
-    let mut r = Response { evaluations: result.iter().map(|x| x.3.evaluations).sum(), iterations: result.iter().map(|x| x.3.iterations).sum(), termination: Termination::NotIterative, ..Default::default() };
+    let mut r =
+        Response { evaluations: result.iter().map(|x| x.3.evaluations).sum(), iterations: result.iter().map(|x| x.3.iterations).sum(), termination: Termination::NotIterative, ..Default::default() };
     let best = &result[bi];
     let g = pl.install(|| gof(&data, &best.2));
     gof_into(&mut r, &g);
     r.model = best.2.to_value();
-    r.data.insert("criterion".into(), json!(match s.criterion {
-        Criterion::Bic => "bic",
-        Criterion::Aic => "aic",
-        Criterion::Heldout => "heldout",
-    }));
+    r.data.insert(
+        "criterion".into(),
+        json!(match s.criterion {
+            Criterion::Bic => "bic",
+            Criterion::Aic => "aic",
+            Criterion::Heldout => "heldout",
+        }),
+    );
     r.data.insert("selected".into(), best.0.clone());
     r.data.insert("column".into(), json!(s.column.name()));
     r.data.insert("fitter".into(), json!(s.fitter.name()));

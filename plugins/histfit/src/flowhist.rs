@@ -126,7 +126,19 @@ impl FlowHist {
         let has = |c: &str| columns.iter().any(|s| s == c);
         let need_rate = x == XKind::Rate || has("rate");
         let need_duration = need_rate || x == XKind::Duration || has("duration");
-        FlowHist { x, bin_exp, need_duration, need_rate, sum_duration: has("duration"), sum_rate: has("rate"), sum_aggs: has("aggs"), dense: Vec::new(), ints: BTreeMap::new(), floats: BTreeMap::new(), flows: 0 }
+        FlowHist {
+            x,
+            bin_exp,
+            need_duration,
+            need_rate,
+            sum_duration: has("duration"),
+            sum_rate: has("rate"),
+            sum_aggs: has("aggs"),
+            dense: Vec::new(),
+            ints: BTreeMap::new(),
+            floats: BTreeMap::new(),
+            flows: 0,
+        }
     }
 
     /// Adds one record. The hot path (an integer x whose bin is in the dense table, as almost
@@ -224,11 +236,7 @@ impl FlowHist {
     /// bit, so bitlen and width are those of every x in the bin; not so below 0, where the maps
     /// keep `bin_hi`).
     fn dense_hi(&self, lo: i128) -> i128 {
-        if self.bin_exp == 0 {
-            lo + 1
-        } else {
-            log_bin_int(lo, self.bin_exp).1
-        }
+        if self.bin_exp == 0 { lo + 1 } else { log_bin_int(lo, self.bin_exp).1 }
     }
 
     /// The bins in ascending `bin_lo`.

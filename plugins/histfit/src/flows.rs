@@ -11,7 +11,7 @@
 //! as Python's `int()` would (surrounding whitespace, sign, `_` between digits); a value that
 //! Python rejects is an error naming `file:line`. Memory is one read buffer per input, never
 //! the input.
-use crate::filter::{Dtype, Filter, FIELDS};
+use crate::filter::{Dtype, FIELDS, Filter};
 use flowlab_abi::PluginError;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -251,11 +251,7 @@ fn bad_line(name: &str, lineno: u64, what: String) -> PluginError {
 
 fn show(line: &[u8]) -> String {
     let s = String::from_utf8_lossy(&line[..line.len().min(120)]).into_owned();
-    if line.len() > 120 {
-        format!("{s}…")
-    } else {
-        s
-    }
+    if line.len() > 120 { format!("{s}…") } else { s }
 }
 
 /// Parses one csv_flow line (21 integers) into `rec` by Python's rules: the lines
@@ -277,7 +273,8 @@ fn parse_csv(line: &[u8], rec: &mut Record) -> Result<(), String> {
 
 /// Order of nfdump's pipe fields in a [`Record`] (`None`: not read; `srcas`, `dstas`,
 /// `tcp_flags`, `tos`), after `af|first|last` which are handled apart.
-const PIPE_FIELDS: [Option<usize>; 19] = [Some(1), Some(4), Some(5), Some(6), Some(7), Some(12), Some(8), Some(9), Some(10), Some(11), Some(13), None, None, Some(2), Some(3), None, None, Some(18), Some(19)];
+const PIPE_FIELDS: [Option<usize>; 19] =
+    [Some(1), Some(4), Some(5), Some(6), Some(7), Some(12), Some(8), Some(9), Some(10), Some(11), Some(13), None, None, Some(2), Some(3), None, None, Some(18), Some(19)];
 
 /// Parses one nfdump pipe line (22 fields) into `rec`, as flow-models' `read_pipe`: `first`
 /// and `last` are milliseconds split as `s[:-3]`, `s[-3:]`; `aggs` is 0.
@@ -380,7 +377,15 @@ impl<F: FnMut(&Record) -> Result<(), PluginError>> Sink for F {
 /// the counters and the filter to `sink`. `fields` are the fields flow-models' binary reader
 /// loads for the caller (others read as 0, as flow-models' `ZeroArray`); text formats fill all.
 /// `warn` receives flow-models' warnings (a missing binary field file).
-pub fn read_input<S: Sink>(path: &Path, format: InFormat, counters: &mut Counters, filter: Option<&Filter>, fields: &[bool; 21], warn: &mut dyn FnMut(String), sink: &mut S) -> Result<ReadStats, PluginError> {
+pub fn read_input<S: Sink>(
+    path: &Path,
+    format: InFormat,
+    counters: &mut Counters,
+    filter: Option<&Filter>,
+    fields: &[bool; 21],
+    warn: &mut dyn FnMut(String),
+    sink: &mut S,
+) -> Result<ReadStats, PluginError> {
     let mut stats = ReadStats::default();
     let name = path.display().to_string();
     match format {
@@ -404,10 +409,8 @@ pub fn nfdump_command(path: &Path) -> std::process::Command {
 
 fn read_nfcapd<S: Sink>(path: &Path, counters: &mut Counters, filter: Option<&Filter>, stats: &mut ReadStats, sink: &mut S) -> Result<(), PluginError> {
     let name = path.display().to_string();
-    let mut child = nfdump_command(path)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| PluginError::run(format!("{name}: cannot run `nfdump -r {name} -q -o pipe` (Debian package nfdump): {e}")))?;
+    let mut child =
+        nfdump_command(path).stdout(std::process::Stdio::piped()).spawn().map_err(|e| PluginError::run(format!("{name}: cannot run `nfdump -r {name} -q -o pipe` (Debian package nfdump): {e}")))?;
     let out = child.stdout.take().expect("stdout is piped");
     let res = read_lines(out, &format!("{name} (nfdump -o pipe)"), LineFormat::Pipe, counters, filter, stats, sink);
     match res {

@@ -9,8 +9,8 @@
 //! - `skip_in` is applied as `size = max(size - skip_in, 0); skip_in -= min(skip_in, size)`
 //!   (the remaining size, not the skipped count, is subtracted), then `count_in`;
 //! - the filter is evaluated with NumPy semantics ([`crate::filter::Mode::Numpy`]).
-use crate::filter::{Dtype, Filter, FIELDS};
-use crate::flows::{array_dtype, Counters, ReadStats, Record, Step};
+use crate::filter::{Dtype, FIELDS, Filter};
+use crate::flows::{Counters, ReadStats, Record, Step, array_dtype};
 use flowlab_abi::PluginError;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -75,7 +75,15 @@ fn find_array(dir: &Path, name: &str) -> Result<Option<PathBuf>, PluginError> {
 }
 
 /// Reads one binary directory (see the module doc).
-pub fn read_binary(dir: &Path, counters: &mut Counters, filter: Option<&Filter>, fields: &[bool; 21], warn: &mut dyn FnMut(String), stats: &mut ReadStats, sink: &mut dyn FnMut(&Record) -> Result<(), PluginError>) -> Result<(), PluginError> {
+pub fn read_binary(
+    dir: &Path,
+    counters: &mut Counters,
+    filter: Option<&Filter>,
+    fields: &[bool; 21],
+    warn: &mut dyn FnMut(String),
+    stats: &mut ReadStats,
+    sink: &mut dyn FnMut(&Record) -> Result<(), PluginError>,
+) -> Result<(), PluginError> {
     if !dir.is_dir() {
         return Err(PluginError::data(format!("{}: binary input must be a directory of array files (one per field)", dir.display())));
     }

@@ -45,12 +45,7 @@ fn comps(m: &Mixture, what: &str) -> Result<Vec<Comp>, PluginError> {
             let f = match c.dist.family {
                 crate::families::Family::Uniform => Family::Uniform,
                 crate::families::Family::Lognorm => Family::Lognorm(c.dist.shape),
-                other => {
-                    return Err(PluginError::config(
-                        "rng",
-                        format!("rng = \"numpy\" reproduces flow-models for uniform and lognorm components; {what} mix[{i}] is {}", other.name()),
-                    ))
-                }
+                other => return Err(PluginError::config("rng", format!("rng = \"numpy\" reproduces flow-models for uniform and lognorm components; {what} mix[{i}] is {}", other.name()))),
             };
             Ok(Comp { w, f, loc: c.dist.loc, scale: c.dist.scale })
         })
@@ -170,11 +165,7 @@ impl<'a> ModelGen<'a> {
         };
         // astype('u8') truncates; + 1 (numpy's u8 arithmetic wraps)
         let v = (x as u64).wrapping_add(1);
-        if self.model.x == XKind::Size {
-            v.max(64)
-        } else {
-            v
-        }
+        if self.model.x == XKind::Size { v.max(64) } else { v }
     }
 
     /// flow-models' `avg(data, v, x, 'packet_size')`.

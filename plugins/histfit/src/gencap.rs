@@ -181,7 +181,10 @@ impl GenerateSettings {
             // a replay writes Σ flows_sum lines, a number that comes from the data
             let total = h.total("flows_sum").unwrap_or(0);
             if self.flows == 0 && total > u128::from(MAX_FLOWS) {
-                return Err(PluginError::config("flows", format!("flows = 0 replays every flow of {}: {total} flows, more than the {MAX_FLOWS} a cell may write; give `flows` to draw that many", h.source)));
+                return Err(PluginError::config(
+                    "flows",
+                    format!("flows = 0 replays every flow of {}: {total} flows, more than the {MAX_FLOWS} a cell may write; give `flows` to draw that many", h.source),
+                ));
             }
             return Ok(Source::Hist(h));
         }

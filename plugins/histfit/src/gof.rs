@@ -10,7 +10,7 @@
 //! - `ks` = max_i |cumsum(c)_i/N − F(b_i − 1)| and where, `tv` = ½(Σ|q_i − p_i| + mass off bins),
 //! - k = Σ free parameters (uniform 0, genpareto 1, others 2) + K − 1; AIC = 2k − 2ℓ, BIC = k ln N − 2ℓ.
 use crate::binned::{Binned, CHUNK};
-use crate::em_binned::{bin_prob, EdgeVals, Edges};
+use crate::em_binned::{EdgeVals, Edges, bin_prob};
 use crate::families::Family;
 use crate::mixture::Mixture;
 use rayon::prelude::*;

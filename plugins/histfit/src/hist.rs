@@ -5,8 +5,8 @@
 //! are ignored as flow-models' readers do). Rows are only the non-empty bins, ascending by
 //! `bin_lo` (inclusive) with `bin_hi` exclusive, so gaps between rows are normal. All values
 //! are non-negative integers up to 2^63; sums are accumulated in `u128` so they never overflow.
-use flowlab_abi::limits::{line_too_long, MAX_LINE_BYTES};
 use flowlab_abi::PluginError;
+use flowlab_abi::limits::{MAX_LINE_BYTES, line_too_long};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -184,12 +184,7 @@ impl Hist {
         }
         // kept: every non-`_ssq` column other than the edges
         let kept: Vec<usize> = (0..names.len()).filter(|&i| i != lo_i && i != hi_i && !names[i].ends_with("_ssq")).collect();
-        let mut h = Hist {
-            source: source.to_string(),
-            bin_lo: vec![],
-            bin_hi: vec![],
-            columns: kept.iter().map(|&i| Column { name: names[i].clone(), values: vec![] }).collect(),
-        };
+        let mut h = Hist { source: source.to_string(), bin_lo: vec![], bin_hi: vec![], columns: kept.iter().map(|&i| Column { name: names[i].clone(), values: vec![] }).collect() };
         let mut fields: Vec<&str> = Vec::with_capacity(names.len());
         let mut vals: Vec<u64> = Vec::with_capacity(names.len());
         // at most one row per 2·fields bytes: reserved once (untouched capacity costs no
@@ -212,7 +207,9 @@ impl Hist {
                 }
                 _ => false,
             };
-            let line = if plain { "" } else {
+            let line = if plain {
+                ""
+            } else {
                 match lines.next_line() {
                     Some((_, l)) if l.len() > MAX_LINE_BYTES => return Err(line_too_long(source, row, MAX_LINE_BYTES)),
                     Some((_, l)) if l.trim().is_empty() => continue,
@@ -274,9 +271,9 @@ fn check_bin(source: &str, row: usize, lo: u64, hi: u64, prev_hi: Option<u64>) -
         return Err(PluginError::data(format!("{source}:{row}: bin_hi {hi} must be greater than bin_lo {lo}")));
     }
     match prev_hi {
-        Some(prev_hi) if lo < prev_hi => Err(PluginError::data(format!(
-            "{source}:{row}: bin_lo {lo} overlaps or precedes the previous bin (which ends at {prev_hi}); rows must be ascending by bin_lo"
-        ))),
+        Some(prev_hi) if lo < prev_hi => {
+            Err(PluginError::data(format!("{source}:{row}: bin_lo {lo} overlaps or precedes the previous bin (which ends at {prev_hi}); rows must be ascending by bin_lo")))
+        }
         _ => Ok(()),
     }
 }

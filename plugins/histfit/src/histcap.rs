@@ -2,8 +2,8 @@
 //! from one or more inputs ([`crate::flows`]) binned into a csv_hist ([`crate::flowhist`]),
 //! byte-identical to `flow_models.hist -o csv_hist`.
 use crate::filter::{Filter, Mode};
-use crate::flowhist::{FlowHist, COLUMNS};
-use crate::flows::{expand_inputs, read_input, Counters, InFormat};
+use crate::flowhist::{COLUMNS, FlowHist};
+use crate::flows::{Counters, InFormat, expand_inputs, read_input};
 use crate::hist::XKind;
 use crate::tasks::write_artifact;
 use flowlab_abi::prelude::*;

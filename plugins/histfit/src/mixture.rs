@@ -61,11 +61,7 @@ pub fn py_repr(x: f64) -> String {
     if (-4..16).contains(&exp) {
         let n = digits.len() as i32;
         let s = if exp >= 0 {
-            if n > exp + 1 {
-                format!("{}.{}", &digits[..(exp + 1) as usize], &digits[(exp + 1) as usize..])
-            } else {
-                format!("{}{}.0", digits, "0".repeat((exp + 1 - n) as usize))
-            }
+            if n > exp + 1 { format!("{}.{}", &digits[..(exp + 1) as usize], &digits[(exp + 1) as usize..]) } else { format!("{}{}.0", digits, "0".repeat((exp + 1 - n) as usize)) }
         } else {
             format!("0.{}{}", "0".repeat((-exp - 1) as usize), digits)
         };

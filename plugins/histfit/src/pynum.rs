@@ -46,11 +46,7 @@ pub fn int_true_div(a: i128, b: i128) -> f64 {
     }
     // mant ≤ 2^53 is exact in a double and scaling by a power of two is exact (normal range)
     let v = mant as f64 * 2f64.powi(exp);
-    if neg {
-        -v
-    } else {
-        v
-    }
+    if neg { -v } else { v }
 }
 
 /// Bits of `x` without leading zeros (`int.bit_length()` of a non-negative integer).

@@ -15,7 +15,7 @@
 //!    packets = octets/ps (truncated when octets/⌈packets⌉ < 64, at least 1), rounded the same way.
 use crate::hist::XKind;
 use crate::mixture::Mixture;
-use flowlab_abi::seed::{stream_rng, SeedRng};
+use flowlab_abi::seed::{SeedRng, stream_rng};
 use rand::Rng;
 use std::collections::HashMap;
 
@@ -152,10 +152,7 @@ mod tests {
     #[test]
     fn packet_size_matches_tutorial_generate_lines() {
         let m = Model::tutorial();
-        let pairs = [
-            (2u64, 1969u64), (4, 2596), (3, 1728), (87, 41460), (937, 425460), (1, 1522), (20, 12939), (3, 1729),
-            (31, 18743), (10, 6561), (13, 8619), (26, 16223), (5, 3489), (19, 12359),
-        ];
+        let pairs = [(2u64, 1969u64), (4, 2596), (3, 1728), (87, 41460), (937, 425460), (1, 1522), (20, 12939), (3, 1729), (31, 18743), (10, 6561), (13, 8619), (26, 16223), (5, 3489), (19, 12359)];
         for (p, o) in pairs {
             let f = (p as f64 * m.packet_size(p).clamp(64.0, 1522.0)).floor() as u64;
             assert!(o == f || o == f + 1, "{p} packets: flow-models wrote {o} octets, floor(p·ps) = {f}");

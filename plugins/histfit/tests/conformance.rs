@@ -1,6 +1,6 @@
 //! The flowlab conformance kit against the built histfit cdylib (through the real C ABI).
 mod common;
-use flowlab_conformance::{check, Case};
+use flowlab_conformance::{Case, check};
 use serde_json::json;
 
 #[test]

@@ -3,11 +3,11 @@
 mod common;
 use flowlab_abi::plugin::call;
 use flowlab_abi::{Host, Termination};
+use histfit::HistFit;
 use histfit::binned::Binned;
 use histfit::hist::{Hist, YCol};
 use histfit::mixture::Mixture;
-use histfit::HistFit;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 
 /// A small synthetic csv_hist (from generate_hist) for quick debug-mode fits.
@@ -156,7 +156,20 @@ fn gof_matches_python_yardstick_on_stored_mixtures() {
                 let m = Mixture::from_json_str(&std::fs::read_to_string(mp).unwrap()).unwrap();
                 let g = histfit::gof::gof(&Binned::new(&h, *y).unwrap(), &m);
                 let got = serde_json::to_value(&g).unwrap();
-                for (ours, theirs) in [("ll_binned", "ll_binned"), ("ll_per_unit", "ll_per_unit"), ("ll_saturated_per_unit", "ll_saturated_per_unit"), ("kl_nats", "kl_nats"), ("em_objective_per_unit", "em_objective_per_unit"), ("ks", "ks"), ("ks_at_x", "ks_at_x"), ("tv", "tv"), ("model_mass_outside_bins", "model_mass_outside_bins"), ("aic", "aic"), ("bic", "bic"), ("n", "N")] {
+                for (ours, theirs) in [
+                    ("ll_binned", "ll_binned"),
+                    ("ll_per_unit", "ll_per_unit"),
+                    ("ll_saturated_per_unit", "ll_saturated_per_unit"),
+                    ("kl_nats", "kl_nats"),
+                    ("em_objective_per_unit", "em_objective_per_unit"),
+                    ("ks", "ks"),
+                    ("ks_at_x", "ks_at_x"),
+                    ("tv", "tv"),
+                    ("model_mass_outside_bins", "model_mass_outside_bins"),
+                    ("aic", "aic"),
+                    ("bic", "bic"),
+                    ("n", "N"),
+                ] {
                     let (a, b) = (got[ours].as_f64().unwrap(), want[theirs].as_f64().unwrap());
                     let rel = if a == b { 0.0 } else { (a - b).abs() / b.abs().max(1e-300) };
                     // the off-bin mass is a difference 1 − Σp: compare it absolutely
@@ -186,7 +199,14 @@ fn em_binned_meets_targets_on_all_length_flows() {
     let data = Binned::new(&h, YCol::Flows).unwrap();
     let c = histfit::initial::Counts(vec![(histfit::families::Family::Uniform, 6), (histfit::families::Family::Lognorm, 4)]);
     let start = histfit::initial::initial_mix(&c, 1.0, *data.x.last().unwrap(), histfit::initial::InitialGrid::FlowModels).unwrap();
-    let fit = histfit::em::em_binned(&data, &start, histfit::em::BinnedOptions { max_iterations: 1000, tolerance: 1e-10, trace: true, mpw: None, accel: histfit::em_binned::Accel::Squarem, polish: true }, &Host::detached(), None).unwrap();
+    let fit = histfit::em::em_binned(
+        &data,
+        &start,
+        histfit::em::BinnedOptions { max_iterations: 1000, tolerance: 1e-10, trace: true, mpw: None, accel: histfit::em_binned::Accel::Squarem, polish: true },
+        &Host::detached(),
+        None,
+    )
+    .unwrap();
     let g = histfit::gof::gof(&data, &fit.mixture);
     eprintln!("em-binned: {} iterations ({:?}), ll/unit {:.6}, KL {:.3e}, KS {:.3e}", fit.iterations, fit.termination, g.ll_per_unit, g.kl_nats, g.ks);
     assert!(g.kl_nats <= 8.0e-4 && g.ks <= 2.0e-3);
@@ -195,7 +215,14 @@ fn em_binned_meets_targets_on_all_length_flows() {
 }
 
 /// One em-binned fit of `data` from flow-models' start for `counts`, tolerance 1e-9.
-fn fit_binned(data: &Binned, counts: &[(histfit::families::Family, usize)], accel: histfit::em_binned::Accel, polish: bool, max_iterations: u64, pool: Option<&rayon::ThreadPool>) -> histfit::em::FitOutcome {
+fn fit_binned(
+    data: &Binned,
+    counts: &[(histfit::families::Family, usize)],
+    accel: histfit::em_binned::Accel,
+    polish: bool,
+    max_iterations: u64,
+    pool: Option<&rayon::ThreadPool>,
+) -> histfit::em::FitOutcome {
     let start = histfit::initial::initial_mix(&histfit::initial::Counts(counts.to_vec()), data.x[0], *data.x.last().unwrap(), histfit::initial::InitialGrid::FlowModels).unwrap();
     histfit::em::em_binned(data, &start, histfit::em::BinnedOptions { max_iterations, tolerance: 1e-9, trace: true, mpw: None, accel, polish }, &Host::detached(), pool).unwrap()
 }
@@ -211,7 +238,18 @@ fn assert_polish_no_worse(what: &str, data: &Binned, counts: &[(histfit::familie
     let plain = fit_binned(data, counts, Accel::None, false, 1000, None);
     let sq = fit_binned(data, counts, Accel::Squarem, false, 3000, None);
     let qn = fit_binned(data, counts, Accel::Squarem, true, cap, None);
-    eprintln!("{what}: default {} iterations ({:?}), ℓ {:.10}; SQUAREM alone {} ({:?}), ℓ {:.10}; plain EM {} ({:?}), ℓ {:.10}", qn.iterations, qn.termination, qn.objective(), sq.iterations, sq.termination, sq.objective(), plain.iterations, plain.termination, plain.objective());
+    eprintln!(
+        "{what}: default {} iterations ({:?}), ℓ {:.10}; SQUAREM alone {} ({:?}), ℓ {:.10}; plain EM {} ({:?}), ℓ {:.10}",
+        qn.iterations,
+        qn.termination,
+        qn.objective(),
+        sq.iterations,
+        sq.termination,
+        sq.objective(),
+        plain.iterations,
+        plain.termination,
+        plain.objective()
+    );
     assert_eq!(qn.termination, Termination::Converged, "{what}: {} iterations", qn.iterations);
     assert!(qn.iterations < cap, "{what}");
     assert!(qn.objective() >= plain.objective(), "{what}: ℓ {} below plain EM's {}", qn.objective(), plain.objective());

@@ -1,8 +1,8 @@
 //! `generate`: csv_flow format, seeding, and a 10^6-flow sample against the model CDF.
 mod common;
 use flowlab_abi::plugin::call;
-use histfit::sampling::{FlowGen, Model};
 use histfit::HistFit;
+use histfit::sampling::{FlowGen, Model};
 use serde_json::json;
 
 /// 10^6 flow lengths from the tutorial model: the KS distance between the sample and the

@@ -2,8 +2,8 @@
 //! `summary` on it and the report template rendered (and compiled when pdflatex exists).
 mod common;
 use flowlab_abi::plugin::call;
-use histfit::hist::Hist;
 use histfit::HistFit;
+use histfit::hist::Hist;
 use serde_json::json;
 
 #[test]
@@ -88,7 +88,8 @@ fn render_report(resp: &flowlab_abi::Response) {
     }
     let dir = tempfile::tempdir().unwrap();
     let preamble = std::path::Path::new(root).join("flowlab-preamble.tex");
-    let pre = std::fs::read_to_string(&preamble).unwrap_or_else(|_| "\\usepackage{booktabs}\n\\usepackage{siunitx}\n\\usepackage{pgfplots}\n\\pgfplotsset{compat=1.16}\n\\usepackage{amsmath}\n\\usepackage{graphicx}\n".into());
+    let pre = std::fs::read_to_string(&preamble)
+        .unwrap_or_else(|_| "\\usepackage{booktabs}\n\\usepackage{siunitx}\n\\usepackage{pgfplots}\n\\pgfplotsset{compat=1.16}\n\\usepackage{amsmath}\n\\usepackage{graphicx}\n".into());
     std::fs::write(dir.path().join("flowlab-preamble.tex"), pre).unwrap();
     std::fs::write(dir.path().join("report.tex"), &tex).unwrap();
     let o = std::process::Command::new("pdflatex").args(["-halt-on-error", "-interaction=nonstopmode", "report.tex"]).current_dir(dir.path()).output().unwrap();

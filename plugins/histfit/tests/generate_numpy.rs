@@ -7,11 +7,11 @@
 //! without one unless FLOWLAB_REQUIRE_PYTHON=1.
 mod common;
 use flowlab_abi::plugin::call;
+use histfit::HistFit;
 use histfit::mt19937::{PyRandom, RandomState};
 use histfit::npcompat;
-use histfit::HistFit;
 use rand::{Rng, SeedableRng};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -59,10 +59,7 @@ struct Job {
 }
 
 fn fm_jobs(py: &str, jobs: &[Job]) {
-    let list: Vec<Value> = jobs
-        .iter()
-        .map(|j| json!({"in_file": j.source.1, "out": j.fm_out, "fmt": j.fmt, "size": j.size, "x": j.x, "seed": j.seed}))
-        .collect();
+    let list: Vec<Value> = jobs.iter().map(|j| json!({"in_file": j.source.1, "out": j.fm_out, "fmt": j.fmt, "size": j.size, "x": j.x, "seed": j.seed})).collect();
     run_py(py, FM_GENERATE, &Value::Array(list));
 }
 

@@ -8,7 +8,7 @@
 mod common;
 use flowlab_abi::plugin::call;
 use histfit::HistFit;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::path::Path;
 
 fn run_hist(settings: Value, out: &Path) -> Result<(flowlab_abi::Response, Vec<u8>), flowlab_abi::PluginError> {

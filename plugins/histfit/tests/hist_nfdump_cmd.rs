@@ -32,11 +32,13 @@ fn nfcapd_runs_nfdump_as_flow_models() {
     let out = tempfile::tempdir().unwrap();
     let bytes = run_hist(json!({"inputs": [cap.to_str().unwrap()], "in_format": "nfcapd", "x": "duration", "columns": ["duration", "rate"]}), out.path()).unwrap();
     // duration (1425168001005 - 1425168000123) = 882 ms; rate 8000·5000/882
-    assert_eq!(String::from_utf8(bytes).unwrap(), format!("bin_lo,bin_hi,flows_sum,packets_sum,octets_sum,duration_sum,rate_sum\n0,1,1,1,80,0,0\n882,883,1,10,5000,882,{}\n", (8000.0f64 * 5000.0 / 882.0) as i64));
+    assert_eq!(
+        String::from_utf8(bytes).unwrap(),
+        format!("bin_lo,bin_hi,flows_sum,packets_sum,octets_sum,duration_sum,rate_sum\n0,1,1,1,80,0,0\n882,883,1,10,5000,882,{}\n", (8000.0f64 * 5000.0 / 882.0) as i64)
+    );
     let e = run_hist(json!({"inputs": [fail.to_str().unwrap()], "in_format": "nfcapd"}), out.path()).map(|_| ()).unwrap_err();
     assert!(e.message.contains("fail.nfcapd") && e.message.contains("nfdump"), "{}", e.message);
 }
-
 
 fn run_hist(settings: serde_json::Value, out: &std::path::Path) -> Result<Vec<u8>, flowlab_abi::PluginError> {
     call(&HistFit, &common::request("hist", settings, None, out))?;

@@ -4,14 +4,14 @@
 //! at random sorted edges, each on every path the CPU has against the baseline path (a path
 //! the CPU lacks is reported as "skipped: no …" on stderr).
 mod common;
-use flowlab_abi::plugin::call;
 use flowlab_abi::Host;
+use flowlab_abi::plugin::call;
+use histfit::HistFit;
 use histfit::binned::Binned;
-use histfit::em::{em_binned, em_compat, BinnedOptions, CompatOptions, FitOutcome};
+use histfit::em::{BinnedOptions, CompatOptions, FitOutcome, em_binned, em_compat};
 use histfit::families::{Dist, Family};
 use histfit::hist::{Hist, YCol};
-use histfit::HistFit;
-use kernels::isa::{force, on_every_path, set_thread, Isa};
+use kernels::isa::{Isa, force, on_every_path, set_thread};
 use rand_core::{RngCore, SeedableRng};
 use serde_json::json;
 
@@ -34,7 +34,8 @@ fn fits_are_bit_identical_on_every_path() {
     let run = |isa: Isa| {
         let pool = pool_on(isa);
         let compat = em_compat(&data, &start, CompatOptions { iterations: 40, mpw: None, trace: true }, &Host::detached(), Some(&pool)).unwrap();
-        let binned = em_binned(&data, &start, BinnedOptions { max_iterations: 60, tolerance: 1e-10, trace: true, mpw: None, accel: Default::default(), polish: true }, &Host::detached(), Some(&pool)).unwrap();
+        let binned =
+            em_binned(&data, &start, BinnedOptions { max_iterations: 60, tolerance: 1e-10, trace: true, mpw: None, accel: Default::default(), polish: true }, &Host::detached(), Some(&pool)).unwrap();
         let g = pool.install(|| histfit::gof::gof(&data, &binned.mixture));
         (bits(&compat), bits(&binned), [g.ll_per_unit, g.kl_nats, g.ks].map(f64::to_bits))
     };

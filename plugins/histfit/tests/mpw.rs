@@ -3,16 +3,16 @@
 //! likelihood under the cap (its weights checked as a KKT point of that problem with the
 //! gradient computed independently, bin by bin, from `Dist::prob`).
 mod common;
-use flowlab_abi::plugin::call;
 use flowlab_abi::Host;
+use flowlab_abi::plugin::call;
+use histfit::HistFit;
 use histfit::binned::Binned;
-use histfit::em::{em_binned, em_compat, BinnedOptions, CompatOptions};
+use histfit::em::{BinnedOptions, CompatOptions, em_binned, em_compat};
 use histfit::em_binned::Accel;
 use histfit::families::Family;
 use histfit::hist::{Hist, YCol};
-use histfit::initial::{initial_mix, Counts, InitialGrid};
+use histfit::initial::{Counts, InitialGrid, initial_mix};
 use histfit::mixture::Mixture;
-use histfit::HistFit;
 use serde_json::json;
 
 /// ∂ℓ/∂w_k = Σ_i c_i p_ik / s_i, per unit, from the bin probabilities of docs/histfit.md, "Goodness of fit" (bin i holds

@@ -10,10 +10,10 @@
 mod common;
 use flowlab_abi::Host;
 use histfit::binned::Binned;
-use histfit::em::{em_compat, CompatOptions};
+use histfit::em::{CompatOptions, em_compat};
 use histfit::families::Family;
 use histfit::hist::{Hist, YCol};
-use histfit::initial::{initial_mix, Counts, InitialGrid};
+use histfit::initial::{Counts, InitialGrid, initial_mix};
 use histfit::mixture::Mixture;
 use std::path::Path;
 

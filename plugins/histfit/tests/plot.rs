@@ -4,10 +4,10 @@
 //! the formats, `single` and determinism through the capability.
 mod common;
 use flowlab_abi::plugin::call;
+use histfit::HistFit;
 use histfit::hist::{Hist, XKind, YCol};
 use histfit::mixture::Mixture;
-use histfit::plots::{self, draw, kde, CdfMode, Figure, Models, Opts, PdfMode};
-use histfit::HistFit;
+use histfit::plots::{self, CdfMode, Figure, Models, Opts, PdfMode, draw, kde};
 use serde_json::json;
 use std::path::Path;
 
@@ -402,7 +402,10 @@ fn kde_matches_scipy_and_flow_models_fft() {
         let h = Hist::read(&data.join("agh_2015/histograms/all/length.csv")).unwrap();
         let pts = plots::figures::datapoints(&h, "packets_sum", true);
         let flows = h.column("flows_sum").unwrap();
-        cases.push(("all/length packets".into(), kde::Sample { x: pts.iter().map(|q| q.0.log10()).collect(), y: pts.iter().map(|q| q.1.log10()).collect(), w: flows.iter().map(|&v| v as f64).collect() }));
+        cases.push((
+            "all/length packets".into(),
+            kde::Sample { x: pts.iter().map(|q| q.0.log10()).collect(), y: pts.iter().map(|q| q.1.log10()).collect(), w: flows.iter().map(|&v| v as f64).collect() },
+        ));
     }
     for (name, s) in &cases {
         let (x0, x1) = (s.x.iter().copied().fold(f64::INFINITY, f64::min), s.x.iter().copied().fold(f64::NEG_INFINITY, f64::max));

@@ -95,7 +95,13 @@ pub const EXP_LE_MAX: f64 = 700.0;
 pub fn exp_le(x: f64) -> f64 {
     const LOG2E: f64 = std::f64::consts::LOG2_E;
     let under = x < -708.0;
-    let xc = if under { -708.0 } else if x > EXP_LE_MAX { EXP_LE_MAX } else { x };
+    let xc = if under {
+        -708.0
+    } else if x > EXP_LE_MAX {
+        EXP_LE_MAX
+    } else {
+        x
+    };
     let t = xc * LOG2E + SHIFT;
     let kd = t - SHIFT;
     let r = (xc - kd * LN2_HI) - kd * LN2_LO;

@@ -4,7 +4,7 @@
 //! subnormals, the domain ends, huge, ±∞ and NaN where the kernel takes them), each kernel
 //! (a) is within its stated error of the plain libm value and (b) gives the same bits as on the
 //! baseline path.
-use kernels::isa::{force, on_every_path, Isa};
+use kernels::isa::{Isa, force, on_every_path};
 use kernels::{erfc, exp, f32x, gemm, ln};
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64;

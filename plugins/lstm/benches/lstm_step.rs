@@ -2,7 +2,7 @@
 //! batch 64 × 100 steps × 146 features, hidden 128, Linear(128→146) head, MSE, Adam 1e-3.
 //! Throughput = 64 / step time. Run: `cargo bench -p flowlab-lstm --bench lstm_step`.
 //! Also the original shape (LSTM(146) + ReLU, no head, hard-sigmoid gates, RMSprop).
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use lstm::model::{Arch, Head, Init, OutAct, RecAct};
 use lstm::optim::{OptConfig, OptKind, Optimizer};
 use lstm::seq::Batch;

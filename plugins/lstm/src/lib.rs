@@ -92,10 +92,7 @@ fn run_synth(s: settings::Synth, ctx: &Ctx) -> Result<Response, PluginError> {
     r.metrics.insert("traffics".into(), json!(s.traffics));
     r.metrics.insert("dim".into(), json!(s.dim));
     r.metrics.insert("bytes".into(), json!(text.len()));
-    r.artifacts = vec![
-        Artifact { name: "dataset".into(), path: "features.csv".into(), kind: FORMAT.into() },
-        Artifact { name: "feature_info".into(), path: "feature_info.csv".into(), kind: "csv".into() },
-    ];
+    r.artifacts =
+        vec![Artifact { name: "dataset".into(), path: "features.csv".into(), kind: FORMAT.into() }, Artifact { name: "feature_info".into(), path: "feature_info.csv".into(), kind: "csv".into() }];
     Ok(r)
 }
-

@@ -242,7 +242,13 @@ fn rec<T: Scalar>(a: RecAct, x: T) -> T {
         RecAct::Sigmoid => x.sigmoid(),
         RecAct::HardSigmoidKeras2 => {
             let v = T::from_f64(0.2) * x + T::from_f64(0.5);
-            if v < T::ZERO { T::ZERO } else if v > T::ONE { T::ONE } else { v }
+            if v < T::ZERO {
+                T::ZERO
+            } else if v > T::ONE {
+                T::ONE
+            } else {
+                v
+            }
         }
     }
 }
@@ -253,7 +259,11 @@ fn rec_d<T: Scalar>(a: RecAct, s: T) -> T {
     match a {
         RecAct::Sigmoid => s * (T::ONE - s),
         RecAct::HardSigmoidKeras2 => {
-            if s > T::ZERO && s < T::ONE { T::from_f64(0.2) } else { T::ZERO }
+            if s > T::ZERO && s < T::ONE {
+                T::from_f64(0.2)
+            } else {
+                T::ZERO
+            }
         }
     }
 }
@@ -262,7 +272,11 @@ fn rec_d<T: Scalar>(a: RecAct, s: T) -> T {
 fn out<T: Scalar>(a: OutAct, x: T) -> T {
     match a {
         OutAct::Relu => {
-            if x > T::ZERO { x } else { T::ZERO }
+            if x > T::ZERO {
+                x
+            } else {
+                T::ZERO
+            }
         }
         OutAct::Identity => x,
         OutAct::Sigmoid => x.sigmoid(),
@@ -275,7 +289,11 @@ fn out<T: Scalar>(a: OutAct, x: T) -> T {
 fn out_d<T: Scalar>(a: OutAct, y: T) -> T {
     match a {
         OutAct::Relu => {
-            if y > T::ZERO { T::ONE } else { T::ZERO }
+            if y > T::ZERO {
+                T::ONE
+            } else {
+                T::ZERO
+            }
         }
         OutAct::Identity => T::ONE,
         OutAct::Sigmoid => y * (T::ONE - y),
@@ -584,7 +602,7 @@ mod tests {
     /// AVX-512 path only, docs/kernels.md.)
     #[test]
     fn cell_loops_are_bit_identical_on_every_path() {
-        use kernels::isa::{force, on_every_path, Isa};
+        use kernels::isa::{Isa, force, on_every_path};
         use rand::SeedableRng;
         fn check<T: Scalar>(seed: u64) {
             let mut rng = rand::rngs::StdRng::seed_from_u64(seed);

@@ -1,17 +1,17 @@
 //! The `network` and `evaluate` capabilities: the training loop of the original's
 //! `train_rnn.py` (docs/lstm.md, "Model and training") with its evaluation (docs/lstm.md, "Cosine-similarity evaluation") and plots (docs/lstm.md, "Figures"), and `test_rnn.py`.
-use crate::metrics::{keys, CosTable, Summary};
+use crate::metrics::{CosTable, Summary, keys};
 use crate::model::{Arch, Head};
-use crate::norm::{read_minmax, Norm};
+use crate::norm::{Norm, read_minmax};
 use crate::optim::{OptConfig, Optimizer};
 use crate::plots::{self, Sample};
 use crate::save::{self, Header, Saved};
-use crate::seq::{make_batch, split, Batch, Corpus, SeqSpec};
+use crate::seq::{Batch, Corpus, SeqSpec, make_batch, split};
 use crate::settings::{self, NormKind, Scope};
-use crate::trainer::{persistence_error, Trainer};
-use rayon::ThreadPool;
+use crate::trainer::{Trainer, persistence_error};
 use flowlab_abi::prelude::*;
 use rand::seq::SliceRandom;
+use rayon::ThreadPool;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
@@ -56,7 +56,19 @@ pub struct EvalOut {
 
 /// Forward pass over `idx`, cosine tables of model and persistence, and sample series.
 #[allow(clippy::too_many_arguments)]
-pub fn evaluate(pool: &ThreadPool, tr: &mut Trainer, c: &Corpus, idx: &[usize], seq: &SeqSpec, norm: &Norm, batch: usize, chunk_rows: usize, sample: &[usize], feature: usize, host: &Host) -> Result<EvalOut, PluginError> {
+pub fn evaluate(
+    pool: &ThreadPool,
+    tr: &mut Trainer,
+    c: &Corpus,
+    idx: &[usize],
+    seq: &SeqSpec,
+    norm: &Norm,
+    batch: usize,
+    chunk_rows: usize,
+    sample: &[usize],
+    feature: usize,
+    host: &Host,
+) -> Result<EvalOut, PluginError> {
     let (mut model, mut pers) = (CosTable::default(), CosTable::default());
     let (mut s, mut n, mut ps, mut pn) = (0.0, 0.0, 0.0, 0.0);
     let mut samples = Vec::new();
@@ -124,7 +136,20 @@ fn per_traffic_json(t: &CosTable, key: &str) -> Value {
 /// Applies a model to a whole file (the original's `test_rnn.py`): cosine distribution,
 /// persistence baseline and MSE, as JSON, plus the distribution plot when `plot_dir` is set.
 #[allow(clippy::too_many_arguments)]
-fn apply_file(pool: &ThreadPool, tr: &mut Trainer, path: &Path, name: &str, seq: &SeqSpec, norm: &Norm, batch: usize, chunk_rows: usize, cache: usize, plot_dir: Option<&Path>, host: &Host, arts: &mut Vec<Artifact>) -> Result<(Value, f64), PluginError> {
+fn apply_file(
+    pool: &ThreadPool,
+    tr: &mut Trainer,
+    path: &Path,
+    name: &str,
+    seq: &SeqSpec,
+    norm: &Norm,
+    batch: usize,
+    chunk_rows: usize,
+    cache: usize,
+    plot_dir: Option<&Path>,
+    host: &Host,
+    arts: &mut Vec<Artifact>,
+) -> Result<(Value, f64), PluginError> {
     let c = Corpus::open(path, cache)?;
     if c.dim() != tr.arch.input {
         return Err(PluginError::data(format!("{}: {} features per packet, the model expects {}", path.display(), c.dim(), tr.arch.input)));
@@ -183,7 +208,10 @@ pub fn run_network(s: settings::Network, req: &Request, host: &Host, pool: &Thre
         None => {
             let hidden = s.hidden.unwrap_or(dim);
             if s.head == Head::None && hidden != dim {
-                return Err(PluginError::config("hidden", format!("`hidden` = {hidden} needs `head = \"linear\"`: without a head the output is h itself and must have the {dim} features of the data")));
+                return Err(PluginError::config(
+                    "hidden",
+                    format!("`hidden` = {hidden} needs `head = \"linear\"`: without a head the output is h itself and must have the {dim} features of the data"),
+                ));
             }
             let arch = Arch { input: dim, hidden, output: dim, head: s.head, out_act: s.output_activation, rec_act: s.recurrent_activation };
             let seq = SeqSpec { len: s.seq_len, truncate: s.truncate, normalize_padding: s.normalize_padding };
@@ -260,10 +288,9 @@ pub fn run_network(s: settings::Network, req: &Request, host: &Host, pool: &Thre
     // baseline and final tables (also when epochs = 0: evaluate the initial/saved model)
     let (tre, te) = match last {
         Some(x) => x,
-        None => (
-            evaluate(pool, &mut tr, &corpus, &train, &seq, &norm, s.batch, s.chunk_rows, &[], 0, host)?,
-            evaluate(pool, &mut tr, &corpus, &test, &seq, &norm, s.batch, s.chunk_rows, &[], 0, host)?,
-        ),
+        None => {
+            (evaluate(pool, &mut tr, &corpus, &train, &seq, &norm, s.batch, s.chunk_rows, &[], 0, host)?, evaluate(pool, &mut tr, &corpus, &test, &seq, &norm, s.batch, s.chunk_rows, &[], 0, host)?)
+        }
     };
     let (ptr, pte) = (tre.persistence.summary(&ks), te.persistence.summary(&ks));
     let (ftr, fte) = (tre.model.summary(&ks), te.model.summary(&ks));
@@ -343,15 +370,29 @@ pub fn run_network(s: settings::Network, req: &Request, host: &Host, pool: &Thre
     d.insert("keys".into(), json!(ks));
     d.insert("loss".into(), Value::Array(loss_rows.iter().map(|(e, a, b)| json!({"epoch": e, "train": num(*a), "val": num(*b)})).collect()));
     let loss_at = |e: u64| loss_rows.iter().find(|r| r.0 == e).map(|r| (r.1, r.2)).unwrap_or((f64::NAN, f64::NAN));
-    d.insert("evals".into(), Value::Array(evals.iter().map(|v| json!({"epoch": v.epoch, "train_loss": num(loss_at(v.epoch).0), "val_loss": num(loss_at(v.epoch).1), "train": v.train.to_json(), "test": v.test.to_json()})).collect()));
+    d.insert(
+        "evals".into(),
+        Value::Array(
+            evals.iter().map(|v| json!({"epoch": v.epoch, "train_loss": num(loss_at(v.epoch).0), "val_loss": num(loss_at(v.epoch).1), "train": v.train.to_json(), "test": v.test.to_json()})).collect(),
+        ),
+    );
     let label = |k: &str| match k {
         "true" => "true packets".to_string(),
         "1" => "packet 1".to_string(),
         n => format!("first {n}"),
     };
-    d.insert("cos_table".into(), Value::Array(ks.iter().map(|k| json!({"key": k, "label": label(k),
+    d.insert(
+        "cos_table".into(),
+        Value::Array(
+            ks.iter()
+                .map(|k| {
+                    json!({"key": k, "label": label(k),
         "train_mean": num(ftr.mean_of(k)), "train_median": num(ftr.median_of(k)), "test_mean": num(fte.mean_of(k)), "test_median": num(fte.median_of(k)),
-        "persistence_test_mean": num(pte.mean_of(k)), "persistence_test_median": num(pte.median_of(k))})).collect()));
+        "persistence_test_mean": num(pte.mean_of(k)), "persistence_test_median": num(pte.median_of(k))})
+                })
+                .collect(),
+        ),
+    );
     d.insert("final".into(), json!({"train": ftr.to_json(), "test": fte.to_json()}));
     d.insert("persistence".into(), json!({"train": ptr.to_json(), "test": pte.to_json(), "test_mse": num(te.persistence_mse)}));
     d.insert("final_per_traffic_true".into(), json!({"train": per_traffic_json(&tre.model, "true"), "test": per_traffic_json(&te.model, "true")}));

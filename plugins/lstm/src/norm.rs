@@ -150,14 +150,10 @@ impl Norm {
 /// Reads an original `[[min…],[max…]]` file; both rows must have `dim` entries.
 pub fn read_minmax(path: &Path, dim: usize) -> Result<Norm, PluginError> {
     let text = crate::reader::read_small_text(path, "min-max file")?;
-    let v: Vec<Vec<f64>> = serde_json::from_str(flowlab_abi::limits::strip_bom(&text).trim()).map_err(|e| PluginError::data(format!("{}:{}: not a `[[min…],[max…]]` list: {e}", path.display(), e.line())))?;
+    let v: Vec<Vec<f64>> =
+        serde_json::from_str(flowlab_abi::limits::strip_bom(&text).trim()).map_err(|e| PluginError::data(format!("{}:{}: not a `[[min…],[max…]]` list: {e}", path.display(), e.line())))?;
     if v.len() != 2 || v[0].len() != dim || v[1].len() != dim {
-        return Err(PluginError::data(format!(
-            "{}: expected 2 rows of {dim} values ([[min…],[max…]]), found {} rows of {:?}",
-            path.display(),
-            v.len(),
-            v.iter().map(Vec::len).collect::<Vec<_>>()
-        )));
+        return Err(PluginError::data(format!("{}: expected 2 rows of {dim} values ([[min…],[max…]]), found {} rows of {:?}", path.display(), v.len(), v.iter().map(Vec::len).collect::<Vec<_>>())));
     }
     let mut it = v.into_iter();
     Ok(Norm::Minmax { min: it.next().unwrap_or_default(), max: it.next().unwrap_or_default() })

@@ -10,7 +10,7 @@
 //! 3. `loss`: training and validation loss per epoch;
 //! 4. `dist_true_{name}`: per-traffic true-packet cosine of a file with its mean (test_rnn.py).
 use crate::network::EvalRow;
-use figure::{palette, Curve, Figure, Mark, Panel};
+use figure::{Curve, Figure, Mark, Panel, palette};
 use flowlab_abi::Artifact;
 use std::path::Path;
 

@@ -9,8 +9,8 @@
 //! `get_mmapdata_and_byteoffset`); a traffic is parsed only when asked for, so files larger
 //! than memory train batch by batch. The feature dimension is read from the first packet of
 //! the first traffic and every other packet must match it.
-use flowlab_abi::limits::{line_too_long, UTF8_BOM};
 use flowlab_abi::PluginError;
+use flowlab_abi::limits::{UTF8_BOM, line_too_long};
 use memmap2::Mmap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -122,10 +122,14 @@ impl FeatureFile {
 
     fn first_packet_dim(&self) -> Result<usize, PluginError> {
         let mut dim = None;
-        parse_line(self.line_bytes(0), &mut |k| {
-            dim = Some(k);
-            false
-        }, &mut Vec::new())
+        parse_line(
+            self.line_bytes(0),
+            &mut |k| {
+                dim = Some(k);
+                false
+            },
+            &mut Vec::new(),
+        )
         .map_err(|e| self.err(0, &e))?;
         match dim {
             Some(d) if d > 0 => Ok(d),
@@ -149,14 +153,18 @@ impl FeatureFile {
         let dim = self.dim;
         let mut bad: Option<(usize, usize)> = None;
         let mut packets = 0usize;
-        parse_line(self.line_bytes(i), &mut |k| {
-            packets += 1;
-            if k != dim {
-                bad = Some((packets, k));
-                return false;
-            }
-            true
-        }, &mut values)
+        parse_line(
+            self.line_bytes(i),
+            &mut |k| {
+                packets += 1;
+                if k != dim {
+                    bad = Some((packets, k));
+                    return false;
+                }
+                true
+            },
+            &mut values,
+        )
         .map_err(|e| self.err(i, &e))?;
         if let Some((p, k)) = bad {
             return Err(self.err(i, &format!("packet {p} has {k} values, expected {dim} (the dimension of the file's first packet)")));

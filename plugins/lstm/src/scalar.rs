@@ -6,7 +6,9 @@ use std::fmt::Debug;
 use std::ops::{Add, AddAssign, Div, Mul, Neg, Sub};
 
 /// Element type of the model (f32 or f64).
-pub trait Scalar: Copy + Send + Sync + Default + Debug + PartialOrd + 'static + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self> + Div<Output = Self> + Neg<Output = Self> + AddAssign {
+pub trait Scalar:
+    Copy + Send + Sync + Default + Debug + PartialOrd + 'static + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self> + Div<Output = Self> + Neg<Output = Self> + AddAssign
+{
     /// 0.
     const ZERO: Self;
     /// 1.
@@ -57,9 +59,7 @@ macro_rules! gemm_body {
         }
         // SAFETY: the extents of A, B and C were checked against their slices above, and C
         // is a unique borrow, so it aliases neither A nor B.
-        unsafe {
-            $f($m, $k, $n, $alpha, $a.as_ptr(), $sa.0 as isize, $sa.1 as isize, $b.as_ptr(), $sb.0 as isize, $sb.1 as isize, $beta, $c.as_mut_ptr(), $sc.0 as isize, $sc.1 as isize)
-        }
+        unsafe { $f($m, $k, $n, $alpha, $a.as_ptr(), $sa.0 as isize, $sa.1 as isize, $b.as_ptr(), $sb.0 as isize, $sb.1 as isize, $beta, $c.as_mut_ptr(), $sc.0 as isize, $sc.1 as isize) }
     }};
 }
 
@@ -96,11 +96,7 @@ impl Scalar for f32 {
         true
     }
     fn gemm_packed(m: usize, k: usize, n: usize, a: &[f32], lda: usize, b: &[f32], sb: (usize, usize), pk: &Packed, packed: bool, beta: f32, c: &mut [f32], ldc: usize) {
-        if packed && (beta == 0.0 || beta == 1.0) {
-            pk.gemm(m, a, lda, c, ldc, beta == 1.0)
-        } else {
-            Self::gemm(m, k, n, 1.0, a, (lda, 1), b, sb, beta, c, (ldc, 1))
-        }
+        if packed && (beta == 0.0 || beta == 1.0) { pk.gemm(m, a, lda, c, ldc, beta == 1.0) } else { Self::gemm(m, k, n, 1.0, a, (lda, 1), b, sb, beta, c, (ldc, 1)) }
     }
 }
 

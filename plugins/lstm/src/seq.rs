@@ -12,8 +12,8 @@
 //! Batches are time-major (`T × rows × F`), the layout the LSTM consumes.
 use crate::norm::{Norm, Stats};
 use crate::reader::{FeatureFile, Traffic};
-use flowlab_abi::limits::try_zeroed;
 use flowlab_abi::PluginError;
+use flowlab_abi::limits::try_zeroed;
 use rand::seq::SliceRandom;
 use std::borrow::Cow;
 use std::path::Path;

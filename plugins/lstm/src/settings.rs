@@ -309,7 +309,10 @@ impl Network {
             positive(h, "hidden")?;
         }
         if self.batch.saturating_mul(self.seq_len) > MAX_BATCH_STEPS {
-            return Err(PluginError::config("seq_len", format!("batch × seq_len = {} steps; at most {MAX_BATCH_STEPS} (a batch holds batch × seq_len × features inputs and targets)", self.batch.saturating_mul(self.seq_len))));
+            return Err(PluginError::config(
+                "seq_len",
+                format!("batch × seq_len = {} steps; at most {MAX_BATCH_STEPS} (a batch holds batch × seq_len × features inputs and targets)", self.batch.saturating_mul(self.seq_len)),
+            ));
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return Err(PluginError::config("lr", "`lr` must be a positive number"));

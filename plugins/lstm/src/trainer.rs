@@ -4,7 +4,7 @@
 //! count). Chunks run forward + BPTT in parallel on the cell's rayon pool; the squared-error
 //! sums and gradients are then added up **in chunk order**, so every number is the same for any
 //! thread count.
-use crate::model::{backward, forward, sq_error, Arch, Work};
+use crate::model::{Arch, Work, backward, forward, sq_error};
 use crate::optim::Optimizer;
 use crate::seq::Batch;
 use rayon::prelude::*;

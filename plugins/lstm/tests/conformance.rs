@@ -1,7 +1,7 @@
 //! The shared conformance checks through the real C ABI, on generated feature files.
 mod common;
 use common::*;
-use flowlab_conformance::{check, Case};
+use flowlab_conformance::{Case, check};
 use serde_json::json;
 
 #[test]

@@ -15,7 +15,16 @@ fn tls(settings: serde_json::Value) -> Option<flowlab_abi::Response> {
 fn report(r: &flowlab_abi::Response) -> Vec<f64> {
     let loss: Vec<f64> = r.data["loss"].as_array().unwrap().iter().map(|v| f(&v["train"])).collect();
     println!("train loss {:?}", &loss[..loss.len().min(12)]);
-    for k in ["train_loss", "val_loss", "test_cos_true_mean", "persistence_test_cos_true_mean", "test_cos_true_median", "persistence_test_cos_true_median", "test_cos_first_mean", "apply_tls_malware_2019-06-22_cos_true_mean"] {
+    for k in [
+        "train_loss",
+        "val_loss",
+        "test_cos_true_mean",
+        "persistence_test_cos_true_mean",
+        "test_cos_true_median",
+        "persistence_test_cos_true_median",
+        "test_cos_first_mean",
+        "apply_tls_malware_2019-06-22_cos_true_mean",
+    ] {
         if let Some(v) = r.metrics.get(k) {
             println!("{k} = {v}");
         }
@@ -28,7 +37,10 @@ fn report(r: &flowlab_abi::Response) -> Vec<f64> {
 #[test]
 fn original_preset_beats_persistence_and_loss_falls() {
     let Some(r) = tls(json!({"epochs": 60, "eval_every": 10, "plots": false, "feature_info": "feature_info_146.csv",
-                              "apply_to": ["tls_malware_2019-06-22.csv"]})) else { return };
+                              "apply_to": ["tls_malware_2019-06-22.csv"]}))
+    else {
+        return;
+    };
     let loss = report(&r);
     assert!(loss[..6].windows(2).all(|w| w[1] < w[0]), "training loss must fall monotonically over the first 6 epochs: {loss:?}");
     let (m, p) = (f(&r.metrics["test_cos_true_mean"]), f(&r.metrics["persistence_test_cos_true_mean"]));

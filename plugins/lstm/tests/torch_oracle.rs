@@ -4,9 +4,9 @@
 //! torch is not importable unless `FLOWLAB_REQUIRE_TORCH=1`. Locally:
 //! `FLOWLAB_TORCH_PYTHON=<venv with torch>/bin/python cargo test -p flowlab-lstm --test torch_oracle`.
 use flowlab_abi::seed::stream_rng;
-use lstm::model::{backward, forward, sq_error, Arch, Head, Init, OutAct, RecAct, Work};
+use lstm::model::{Arch, Head, Init, OutAct, RecAct, Work, backward, forward, sq_error};
 use rand::Rng;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 const SCRIPT: &str = r#"
 import json, sys, torch
@@ -53,8 +53,13 @@ fn loss_and_gradients_match_pytorch() {
     let l = a.layout();
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.json");
-    std::fs::write(&input, json!({"F": f, "H": h, "O": o, "T": steps, "B": rows, "wx": &p[l.wx..l.wh], "wh": &p[l.wh..l.b], "b": &p[l.b..l.wo],
-        "wo": &p[l.wo..l.bo], "bo": &p[l.bo..], "x": x, "y": y}).to_string()).unwrap();
+    std::fs::write(
+        &input,
+        json!({"F": f, "H": h, "O": o, "T": steps, "B": rows, "wx": &p[l.wx..l.wh], "wh": &p[l.wh..l.b], "b": &p[l.b..l.wo],
+        "wo": &p[l.wo..l.bo], "bo": &p[l.bo..], "x": x, "y": y})
+        .to_string(),
+    )
+    .unwrap();
     let script = dir.path().join("oracle.py");
     std::fs::write(&script, SCRIPT).unwrap();
     let out = std::process::Command::new(&py).arg(&script).arg(&input).output().unwrap();

@@ -1,10 +1,10 @@
 //! criterion benches: profile loading, metric evaluation (full recomputation vs. score from an
 //! accumulator) and one GA generation, on a generated 1M-biflow profile (100k with
 //! `SAMPLER_BENCH_ROWS=100000`).
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{Criterion, criterion_group, criterion_main};
 use flowlab_abi::seed::rng_from_u64;
-use sampler::genome::{crossover, mutate, random_words, repair, Individual};
-use sampler::metrics::{default_decls, Model, Variant};
+use sampler::genome::{Individual, crossover, mutate, random_words, repair};
+use sampler::metrics::{Model, Variant, default_decls};
 use sampler::{generate, profile};
 use std::hint::black_box;
 

@@ -70,8 +70,18 @@ impl Feasibility {
         if self.obstacles.len() > 5 {
             parts.push(format!("and {} more", self.obstacles.len() - 5));
         }
-        let joint = if self.count_pct > limit_pct { format!(" (count shares: no sample size puts them all within the limit; closest at {} biflows, {:.3} %)", self.count_n, self.count_pct) } else { String::new() };
-        format!("infeasible at deviation {} ({:.3} %): {}{joint}; no sample in the size bounds can be accepted below deviation {:.6}", limit_pct / 100.0, limit_pct, parts.join(", "), self.achievable_pct / 100.0)
+        let joint = if self.count_pct > limit_pct {
+            format!(" (count shares: no sample size puts them all within the limit; closest at {} biflows, {:.3} %)", self.count_n, self.count_pct)
+        } else {
+            String::new()
+        };
+        format!(
+            "infeasible at deviation {} ({:.3} %): {}{joint}; no sample in the size bounds can be accepted below deviation {:.6}",
+            limit_pct / 100.0,
+            limit_pct,
+            parts.join(", "),
+            self.achievable_pct / 100.0
+        )
     }
 }
 
@@ -107,7 +117,13 @@ fn joint_count_bound(shares: &[Share], lo: usize, hi: usize, limit: f64) -> (f64
     // mid, mid+1, mid-1, mid+2, … : the first n reaching a key keeps it
     for step in 0..=2 * (hi - lo) {
         let off = step.div_ceil(2);
-        let n = if step % 2 == 1 { mid + off } else if off <= mid - lo { mid - off } else { continue };
+        let n = if step % 2 == 1 {
+            mid + off
+        } else if off <= mid - lo {
+            mid - off
+        } else {
+            continue;
+        };
         if n < lo || n > hi {
             continue;
         }

@@ -3,7 +3,7 @@
 //! stream `stream_rng(seed, purpose, index)` — `"init"` per initial candidate, `"selection"`
 //! per generation, `"offspring"` per (generation, pair) — and parallel work is collected in
 //! index order.
-use crate::genome::{crossover, mutate, random_words, repair, Individual};
+use crate::genome::{Individual, crossover, mutate, random_words, repair};
 use crate::metrics::Model;
 use flowlab_abi::seed::stream_rng;
 use flowlab_abi::{Host, PluginError};
@@ -171,17 +171,17 @@ fn initial(model: &Model, cfg: &GaConfig, seed_hex: &str, order: Option<&[u32]>,
         let hi = (drawn + batch).min(cfg.init_attempts.max(cfg.population));
         let cands: Vec<Individual> = pool.install(|| {
             (drawn..hi)
-            .into_par_iter()
-            .map(|j| {
-                let mut rng = stream_rng(seed_hex, "init", j as u64);
-                let k = rng.random_range(cfg.min_genes..=cfg.max_genes);
-                let words = match order {
-                    Some(o) => stratified_words(o, k, &mut rng),
-                    None => random_words(n, k, &mut rng),
-                };
-                Individual::from_words(model, words)
-            })
-            .collect()
+                .into_par_iter()
+                .map(|j| {
+                    let mut rng = stream_rng(seed_hex, "init", j as u64);
+                    let k = rng.random_range(cfg.min_genes..=cfg.max_genes);
+                    let words = match order {
+                        Some(o) => stratified_words(o, k, &mut rng),
+                        None => random_words(n, k, &mut rng),
+                    };
+                    Individual::from_words(model, words)
+                })
+                .collect()
         });
         for (j, c) in (drawn..hi).zip(cands) {
             if c.score.fitness > 0.0 && kept.len() < cfg.population {
@@ -235,24 +235,24 @@ fn run_in(model: &Model, cfg: &GaConfig, seed_hex: &str, host: &Host, pool: &ray
         let parents_ref = &parents;
         let mut next: Vec<Individual> = pool.install(|| {
             (0..pairs)
-            .into_par_iter()
-            .map(|j| {
-                let mut rng = stream_rng(seed_hex, "offspring", (gen_no << 32) | j as u64);
-                let np = parents_ref.len();
-                let (ia, ib) = if np >= 2 * pairs { (2 * j, 2 * j + 1) } else { (j % np, (j + 1) % np) };
-                let a = &pop_ref[parents_ref[ia]];
-                let b = &pop_ref[parents_ref[ib]];
-                let (mut c1, mut c2) = crossover(model, a, b, &mut rng);
-                mutate(model, &mut c1, size, &mut rng);
-                mutate(model, &mut c2, size, &mut rng);
-                repair(model, &mut c1, cfg.min_genes, cfg.max_genes, &mut rng);
-                repair(model, &mut c2, cfg.min_genes, cfg.max_genes, &mut rng);
-                c1.rescore(model);
-                c2.rescore(model);
-                [c1, c2]
-            })
-            .flatten()
-            .collect()
+                .into_par_iter()
+                .map(|j| {
+                    let mut rng = stream_rng(seed_hex, "offspring", (gen_no << 32) | j as u64);
+                    let np = parents_ref.len();
+                    let (ia, ib) = if np >= 2 * pairs { (2 * j, 2 * j + 1) } else { (j % np, (j + 1) % np) };
+                    let a = &pop_ref[parents_ref[ia]];
+                    let b = &pop_ref[parents_ref[ib]];
+                    let (mut c1, mut c2) = crossover(model, a, b, &mut rng);
+                    mutate(model, &mut c1, size, &mut rng);
+                    mutate(model, &mut c2, size, &mut rng);
+                    repair(model, &mut c1, cfg.min_genes, cfg.max_genes, &mut rng);
+                    repair(model, &mut c2, cfg.min_genes, cfg.max_genes, &mut rng);
+                    c1.rescore(model);
+                    c2.rescore(model);
+                    [c1, c2]
+                })
+                .flatten()
+                .collect()
         });
         evaluations += next.len() as u64;
         next.truncate(cfg.population);

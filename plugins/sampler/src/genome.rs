@@ -194,8 +194,8 @@ pub fn random_words<R: Rng>(n: usize, k: usize, rng: &mut R) -> Vec<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::{default_decls, Variant};
-    use crate::profile::{read_from, HEADER};
+    use crate::metrics::{Variant, default_decls};
+    use crate::profile::{HEADER, read_from};
     use flowlab_abi::seed::rng_from_u64;
 
     fn model(variant: Variant) -> Model {

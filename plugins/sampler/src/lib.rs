@@ -459,7 +459,10 @@ pub fn sample(model: Model, s: &SampleSettings, seed_hex: &str, host: &Host, poo
         let mut first = ga::start_over(&model, order.as_deref(), feasibility.count_n, seed_hex);
         let r0 = rep.run(&mut first.solution, round(0), seed_hex, "repair", host)?;
         rs = rs.plus(r0);
-        host.info(&format!("repair from the start: {} steps, {} moves kept of {} evaluated, fitness {:.6}, accepted {}", r0.steps, r0.kept, r0.proposals, first.solution.score.fitness, first.solution.score.acceptable));
+        host.info(&format!(
+            "repair from the start: {} steps, {} moves kept of {} evaluated, fitness {:.6}, accepted {}",
+            r0.steps, r0.kept, r0.proposals, first.solution.score.fitness, first.solution.score.acceptable
+        ));
         let soft = s.local_tau * model.limit_pct;
         let mut best_obj = model.repair_objective(&first.solution.acc, soft, None);
         if order.is_none() && restarts > 0 && !first.solution.score.acceptable {
@@ -602,7 +605,10 @@ impl Cap for Profile {
         let mut r = Response::default();
         r.metrics.insert("rows".into(), json!(o.rows));
         r.metrics.insert("seed".into(), json!(o.seed));
-        r.data.insert("command".into(), json!(format!("make_profile.py --rows {} --seed {} --ipv6 {} --span-s {} --tail-alpha {} --max-packets {}", o.rows, o.seed, o.ipv6, o.span_s, o.tail_alpha, o.max_packets)));
+        r.data.insert(
+            "command".into(),
+            json!(format!("make_profile.py --rows {} --seed {} --ipv6 {} --span-s {} --tail-alpha {} --max-packets {}", o.rows, o.seed, o.ipv6, o.span_s, o.tail_alpha, o.max_packets)),
+        );
         r.artifacts.push(Artifact { name: "dataset".into(), path: "profile.csv".into(), kind: FORMAT.into() });
         Ok(r)
     }

@@ -142,7 +142,11 @@ pub fn search(model: &Model, ind: &mut Individual, moves: u64, tau: f64, bounds:
             let (e, w) = model.excess(&ind.acc, thr);
             if e < cur || (e == cur && model.score(&ind.acc).raw > ind.score.raw) {
                 ind.words[i >> 6] ^= 1 << (i & 63);
-                if remove { ind.ones -= 1 } else { ind.ones += 1 }
+                if remove {
+                    ind.ones -= 1
+                } else {
+                    ind.ones += 1
+                }
                 ind.rescore(model);
                 cur = e;
                 worst = w;
@@ -193,7 +197,7 @@ pub fn search(model: &Model, ind: &mut Individual, moves: u64, tau: f64, bounds:
 mod tests {
     use super::*;
     use crate::genome::random_words;
-    use crate::metrics::{default_decls, Variant};
+    use crate::metrics::{Variant, default_decls};
 
     #[test]
     fn local_search_keeps_accumulator_exact_and_improves() {

@@ -270,11 +270,7 @@ pub struct Score {
 /// REL with the NaN-free rule (module docs).
 #[inline]
 pub fn rel(v: f64, r: f64) -> f64 {
-    if r == 0.0 {
-        if v == 0.0 { 0.0 } else { 100.0 }
-    } else {
-        (v - r).abs() * 100.0 / r
-    }
+    if r == 0.0 { if v == 0.0 { 0.0 } else { 100.0 } } else { (v - r).abs() * 100.0 / r }
 }
 
 /// Errors while resolving metric declarations (path, message).
@@ -319,9 +315,10 @@ impl Model {
                 return Err((p("seconds"), "only `windows` takes `seconds`".into()));
             }
             if let Some(l) = d.limit
-                && !(0.0..=1.0).contains(&l) {
-                    return Err((p("limit"), format!("limit must be a share in [0, 1], got {l}")));
-                }
+                && !(0.0..=1.0).contains(&l)
+            {
+                return Err((p("limit"), format!("limit must be a share in [0, 1], got {l}")));
+            }
             if d.top == Some(0) {
                 return Err((p("top"), "top must be ≥ 1".into()));
             }
@@ -438,20 +435,7 @@ impl Model {
         } else {
             (vec![], vec![], None)
         };
-        let mut m = Model {
-            metrics,
-            variant,
-            limit_pct: deviation * 100.0,
-            items,
-            start_ns,
-            end_ns,
-            windows,
-            n_protos,
-            n_ports,
-            n_bins,
-            reference: Acc::default(),
-            ref_values: vec![],
-        };
+        let mut m = Model { metrics, variant, limit_pct: deviation * 100.0, items, start_ns, end_ns, windows, n_protos, n_ports, n_bins, reference: Acc::default(), ref_values: vec![] };
         let mut r = m.empty_acc();
         for i in 0..n {
             m.toggle(&mut r, i, true);
@@ -541,7 +525,11 @@ impl Model {
             let (win, winf) = (&mut a.win, &mut a.winf);
             self.for_windows(i, |k, v| {
                 let q = (v * Q64) as i128;
-                if on { win[k] += q } else { win[k] -= q }
+                if on {
+                    win[k] += q
+                } else {
+                    win[k] -= q
+                }
                 winf[k] = (q_to_f64(win[k]) / Q64).to_bits();
             });
         }
@@ -794,7 +782,7 @@ mod tests {
     }
 
     use super::*;
-    use crate::profile::{read_from, HEADER};
+    use crate::profile::{HEADER, read_from};
 
     fn prof(rows: &[&str]) -> Profile {
         read_from(format!("{HEADER}\n{}\n", rows.join("\n")).as_bytes(), "t").unwrap()

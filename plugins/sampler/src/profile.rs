@@ -11,7 +11,7 @@
 //!
 //! The file is streamed in 8 MiB blocks and parsed byte by byte into struct-of-arrays
 //! columns (no per-field allocation), so 10M rows load in a few seconds.
-use flowlab_abi::limits::{strip_bom_bytes, MAX_LINE_BYTES};
+use flowlab_abi::limits::{MAX_LINE_BYTES, strip_bom_bytes};
 use std::io::Read;
 use std::path::Path;
 
@@ -130,11 +130,7 @@ impl Profile {
                 use std::fmt::Write as _;
                 line.clear();
                 let r = self.row(i);
-                let _ = writeln!(
-                    line,
-                    "{},{},{},{},{},{},{},{},{},{}",
-                    r.start_ms, r.end_ms, r.l3, r.l4, r.sport, r.dport, r.pkts, r.bytes, r.pkts_rev, r.bytes_rev
-                );
+                let _ = writeln!(line, "{},{},{},{},{},{},{},{},{},{}", r.start_ms, r.end_ms, r.l3, r.l4, r.sport, r.dport, r.pkts, r.bytes, r.pkts_rev, r.bytes_rev);
                 w.write_all(line.as_bytes())?;
             }
         }
@@ -325,7 +321,8 @@ pub fn read_from<R: Read>(mut r: R, name: &str) -> Result<Profile, ProfileError>
     let mut buf: Vec<u8> = vec![0; BLOCK];
     let mut filled = 0usize;
     // lines are at most MAX_LINE_BYTES < BLOCK: the buffer never has to grow
-    let too_long = |p: &Parser, line: u64| ProfileError { file_error: Some(format!("line {line}: longer than {MAX_LINE_BYTES} bytes, the limit of a profile line (is it the right file?)")), ..p.err.clone() };
+    let too_long =
+        |p: &Parser, line: u64| ProfileError { file_error: Some(format!("line {line}: longer than {MAX_LINE_BYTES} bytes, the limit of a profile line (is it the right file?)")), ..p.err.clone() };
     loop {
         let got = r.read(&mut buf[filled..]).map_err(|e| ProfileError { file_error: Some(format!("cannot read: {e}")), ..p.err.clone() })?;
         let eof = got == 0;
@@ -412,13 +409,26 @@ mod tests {
 
     #[test]
     fn bad_rows_are_all_reported_with_line_numbers() {
-        let text = format!("{H}\n0,1,5,6,1,2,1,1,0,0\n0,1,4,6,1,2,0,1,0,0\n0,1,4,6,1,2,1,0,0,0\n0,1,4,6\n0,1,4,300,1,2,1,1,0,0\n0,1,4,6,1,2,1,1,0,0\n\n2,1,4,6,1,2,1,1,0,0\n0,1,4,6,1,2,1,1,0,0,9\n0,x,4,6,1,2,1,1,0,0\n0,1,4,6,70000,2,1,1,0,0\n");
+        let text = format!(
+            "{H}\n0,1,5,6,1,2,1,1,0,0\n0,1,4,6,1,2,0,1,0,0\n0,1,4,6,1,2,1,0,0,0\n0,1,4,6\n0,1,4,300,1,2,1,1,0,0\n0,1,4,6,1,2,1,1,0,0\n\n2,1,4,6,1,2,1,1,0,0\n0,1,4,6,1,2,1,1,0,0,9\n0,x,4,6,1,2,1,1,0,0\n0,1,4,6,70000,2,1,1,0,0\n"
+        );
         let e = rd(&text).unwrap_err();
         assert_eq!(e.rejected, 10);
         let lines: Vec<u64> = e.rows.iter().map(|r| r.0).collect();
         assert_eq!(lines, vec![2, 3, 4, 5, 6, 8, 9, 10, 11, 12]);
         let msg = e.to_string();
-        for want in ["t.csv:2: field 3 (L3_PROTO) = `5`: L3_PROTO must be 4 or 6", "t.csv:3: PACKETS + PACKETS_REV is 0", "t.csv:4: BYTES + BYTES_REV is 0", "t.csv:5: truncated line", "t.csv:6: field 4 (L4_PROTO) = `300`", "t.csv:8: empty line", "t.csv:9: START_TIME 2 > END_TIME 1", "t.csv:10: expected 10 fields, found 11", "t.csv:11: field 2 (END_TIME) = `x`", "t.csv:12: field 5 (SRC_PORT) = `70000`"] {
+        for want in [
+            "t.csv:2: field 3 (L3_PROTO) = `5`: L3_PROTO must be 4 or 6",
+            "t.csv:3: PACKETS + PACKETS_REV is 0",
+            "t.csv:4: BYTES + BYTES_REV is 0",
+            "t.csv:5: truncated line",
+            "t.csv:6: field 4 (L4_PROTO) = `300`",
+            "t.csv:8: empty line",
+            "t.csv:9: START_TIME 2 > END_TIME 1",
+            "t.csv:10: expected 10 fields, found 11",
+            "t.csv:11: field 2 (END_TIME) = `x`",
+            "t.csv:12: field 5 (SRC_PORT) = `70000`",
+        ] {
             assert!(msg.contains(want), "missing `{want}` in:\n{msg}");
         }
     }

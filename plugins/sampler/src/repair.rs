@@ -369,7 +369,7 @@ pub fn run(model: &Model, ind: &mut Individual, budget: Budget, seed_hex: &str, 
 mod tests {
     use super::*;
     use crate::genome::random_words;
-    use crate::metrics::{default_decls, Variant};
+    use crate::metrics::{Variant, default_decls};
 
     #[test]
     fn repair_keeps_accumulator_exact_and_lowers_the_excess() {

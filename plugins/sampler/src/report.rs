@@ -4,7 +4,7 @@
 use crate::metrics::{Deviation, Metric};
 use crate::{SampleRun, SampleSettings};
 use flowlab_abi::json::num;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 use std::fmt::Write as _;
 
 /// C++ `ostream << double` default formatting (`%g`, 6 significant digits).
@@ -156,10 +156,7 @@ pub fn response(run: &SampleRun, s: &SampleSettings) -> flowlab_abi::Response {
         let k = if d.key.is_empty() { format!("dev.{}", d.metric) } else { format!("dev.{}.{}", d.metric, d.key) };
         mt.insert(k, num(d.dev));
     }
-    let dl: Vec<Value> = devs
-        .iter()
-        .map(|d| json!({"metric": d.metric, "key": d.key, "reference": num(d.reference), "value": num(d.value), "deviation": num(d.dev), "ok": d.dev <= lim}))
-        .collect();
+    let dl: Vec<Value> = devs.iter().map(|d| json!({"metric": d.metric, "key": d.key, "reference": num(d.reference), "value": num(d.value), "deviation": num(d.dev), "ok": d.dev <= lim})).collect();
     r.data.insert("deviations".into(), Value::Array(dl));
     if !win.is_empty() {
         // signed residuals in percent: (sample share − reference share)·100/reference
@@ -171,7 +168,13 @@ pub fn response(run: &SampleRun, s: &SampleSettings) -> flowlab_abi::Response {
     conv.insert("best".into(), Value::Array(g.best.iter().map(|&x| num(x)).collect()));
     conv.insert("mean".into(), Value::Array(g.mean.iter().map(|&x| num(x)).collect()));
     r.data.insert("convergence".into(), Value::Object(conv));
-    r.data.insert("search".into(), json!(match s.search { crate::Search::Hybrid => "hybrid", crate::Search::Ga => "ga" }));
+    r.data.insert(
+        "search".into(),
+        json!(match s.search {
+            crate::Search::Hybrid => "hybrid",
+            crate::Search::Ga => "ga",
+        }),
+    );
     r.data.insert("gene_bounds".into(), json!([run.bounds.0, run.bounds.1]));
     if !run.feasibility.feasible() {
         let obs: Vec<Value> = run.feasibility.obstacles.iter().map(|o| json!({"metric": o.metric, "key": o.key, "biflows": o.biflows, "best_deviation": num(o.best_deviation)})).collect();
@@ -179,7 +182,13 @@ pub fn response(run: &SampleRun, s: &SampleSettings) -> flowlab_abi::Response {
     }
     let (l, u) = s.range().unwrap_or((0.0, 0.0));
     r.data.insert("sampling".into(), json!([l, u]));
-    r.data.insert("fitness_variant".into(), json!(match s.fitness { crate::metrics::Variant::Readme => "readme", crate::metrics::Variant::Windows => "windows" }));
+    r.data.insert(
+        "fitness_variant".into(),
+        json!(match s.fitness {
+            crate::metrics::Variant::Readme => "readme",
+            crate::metrics::Variant::Windows => "windows",
+        }),
+    );
     r.model = json!({"sample_size": sol.ones, "accepted": g.accepted, "fitness": num(sol.score.fitness)});
     r.iterations = g.generations as u64;
     r.evaluations = g.evaluations;

@@ -1,5 +1,5 @@
 //! The conformance kit through the real C ABI, with real sample cases.
-use flowlab_conformance::{check, Case};
+use flowlab_conformance::{Case, check};
 use serde_json::json;
 
 #[test]
@@ -12,8 +12,11 @@ fn sampler_conforms() {
         "sampler",
         &[
             Case::new("sample", json!({"min_sampling": 0.4, "max_sampling": 0.6, "generations": 15})).with_dataset("p", &path, "flowtest_profile"),
-            Case::new("sample", json!({"min_sampling": 0.4, "max_sampling": 0.6, "generations": 5, "fitness": "windows", "window_s": 60, "init": "stratified", "local_search": 2000}))
-                .with_dataset("p", &path, "flowtest_profile"),
+            Case::new("sample", json!({"min_sampling": 0.4, "max_sampling": 0.6, "generations": 5, "fitness": "windows", "window_s": 60, "init": "stratified", "local_search": 2000})).with_dataset(
+                "p",
+                &path,
+                "flowtest_profile",
+            ),
             Case::new("profile", json!({"rows": 500})),
         ],
     );

@@ -3,8 +3,8 @@
 //! to 1e-9, for both fitness variants, several window lengths and limits.
 mod common;
 use rand::Rng;
-use sampler::genome::{random_words, Individual};
-use sampler::metrics::{default_decls, Model, Variant};
+use sampler::genome::{Individual, random_words};
+use sampler::metrics::{Model, Variant, default_decls};
 use sampler::{generate, profile};
 use serde_json::Value;
 use std::path::Path;
@@ -51,7 +51,18 @@ fn check_at(py: &str, prof_path: &Path, m: &Model, ind: &Individual, ws: u64, po
     std::fs::write(&sel, ind.indices().iter().map(|i| i.to_string()).collect::<Vec<_>>().join(" ")).unwrap();
     let windows = m.windows.is_some();
     let out = std::process::Command::new(py)
-        .args(["-c", PY, common::reference_dir().to_str().unwrap(), prof_path.to_str().unwrap(), sel.to_str().unwrap(), &ws.to_string(), &port_limit.to_string(), &proto_limit.to_string(), if windows { "1" } else { "0" }, &deviation.to_string()])
+        .args([
+            "-c",
+            PY,
+            common::reference_dir().to_str().unwrap(),
+            prof_path.to_str().unwrap(),
+            sel.to_str().unwrap(),
+            &ws.to_string(),
+            &port_limit.to_string(),
+            &proto_limit.to_string(),
+            if windows { "1" } else { "0" },
+            &deviation.to_string(),
+        ])
         .output()
         .expect("run python");
     assert!(out.status.success(), "oracle failed: {}", String::from_utf8_lossy(&out.stderr));
@@ -169,7 +180,8 @@ fn default_search_accepts_or_proves_infeasible_on_random_profiles() {
         generate::write(&generate::generate(&generate::GenOptions { rows, seed: gen_seed, ..Default::default() }), std::fs::File::create(&path).unwrap()).unwrap();
         let prof = profile::read_path(&path).unwrap();
         let s: sampler::SampleSettings = serde_json::from_value(serde_json::json!({"rate": 0.1, "deviation": deviation, "window_s": ws, "seed": rng.random::<u32>(),
-            "fitness": if variant == Variant::Readme {"readme"} else {"windows"}})).unwrap();
+            "fitness": if variant == Variant::Readme {"readme"} else {"windows"}}))
+        .unwrap();
         let m = sampler::build_model(&prof, &s).unwrap();
         let run = sampler::sample(m.clone(), &s, &sampler::seed_hex(s.seed(0)), &flowlab_abi::Host::detached(), &sampler::pool(1).unwrap()).unwrap();
         let what = format!("case {case}: {rows} rows, profile seed {gen_seed}, {variant:?}, deviation {deviation}, {ws} s windows, seed {}", s.seed(0));

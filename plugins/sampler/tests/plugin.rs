@@ -4,8 +4,8 @@
 mod common;
 use flowlab_abi::plugin::{call, request};
 use flowlab_abi::{DatasetRef, ErrorKind, Request};
-use sampler::{generate, Sampler};
-use serde_json::{json, Value};
+use sampler::{Sampler, generate};
+use serde_json::{Value, json};
 use std::path::Path;
 
 fn req(settings: Value, data: &Path, out: &Path, seed: u64, threads: usize) -> Request {
@@ -138,7 +138,10 @@ fn profile_dataset_capability_is_deterministic() {
         assert!(out.status.success());
         assert!(out.stdout == a, "generator output differs from make_profile.py");
     } else {
-        flowlab_conformance::skip::skip("FLOWLAB_REQUIRE_REFERENCE", &format!("the make_profile.py comparison needs {} (FLOWLAB_REFERENCE_DIR, docs/design.md §9) and `{py}` ≤ 3.11", script.display()));
+        flowlab_conformance::skip::skip(
+            "FLOWLAB_REQUIRE_REFERENCE",
+            &format!("the make_profile.py comparison needs {} (FLOWLAB_REFERENCE_DIR, docs/design.md §9) and `{py}` ≤ 3.11", script.display()),
+        );
     }
 }
 

@@ -19,7 +19,9 @@ impl Cap for Noop {
     const SUMMARY: &'static str = "does nothing (ABI round-trip benchmark)";
     const DATASETLESS: bool = true;
     type Settings = Empty;
-    fn run(_: Empty, _: &Ctx) -> Result<Response, PluginError> { Ok(Response::default()) }
+    fn run(_: Empty, _: &Ctx) -> Result<Response, PluginError> {
+        Ok(Response::default())
+    }
 }
 
 /// `synth`: a text dataset of `rows` seeded numbers.

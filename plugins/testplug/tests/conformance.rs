@@ -1,6 +1,6 @@
-use flowlab_abi::host::NullHost;
 use flowlab_abi::ErrorKind;
-use flowlab_conformance::{check, load, Case};
+use flowlab_abi::host::NullHost;
+use flowlab_conformance::{Case, check, load};
 use serde_json::json;
 
 #[test]

@@ -66,7 +66,18 @@ pub fn grid(a: u64, b: u64) -> Vec<u64> {
     let (la, lb) = ((a.max(1) as f64).log10(), (b.max(1) as f64).log10());
     let n = GRID_POINTS;
     let step = (lb - la) / (n - 1) as f64;
-    let mut g: Vec<u64> = (0..n).map(|j| if j == 0 { a as f64 } else if j == n - 1 { b as f64 } else { 10f64.powf(j as f64 * step + la) }).map(|v| v.round_ties_even() as u64).collect();
+    let mut g: Vec<u64> = (0..n)
+        .map(|j| {
+            if j == 0 {
+                a as f64
+            } else if j == n - 1 {
+                b as f64
+            } else {
+                10f64.powf(j as f64 * step + la)
+            }
+        })
+        .map(|v| v.round_ties_even() as u64)
+        .collect();
     g.dedup();
     g
 }
@@ -89,10 +100,13 @@ pub fn curves(path: &Path, column: &str) -> Result<Curves, Error> {
     let (xs, cs) = read_column(path, column)?;
     let total: u128 = cs.iter().map(|&c| c as u128).sum();
     let mut acc = 0u128;
-    let share: Vec<f64> = cs.iter().map(|&c| {
-        acc += c as u128;
-        acc as f64 / total as f64
-    }).collect();
+    let share: Vec<f64> = cs
+        .iter()
+        .map(|&c| {
+            acc += c as u128;
+            acc as f64 / total as f64
+        })
+        .collect();
     let x = grid(xs[0], xs[xs.len() - 1]);
     let cdf: Vec<f64> = x.iter().map(|&p| interp(&xs, &share, p)).collect();
     let mut pdf = vec![cdf[0]];

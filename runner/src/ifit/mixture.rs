@@ -180,7 +180,8 @@ impl Mixture {
             let bad = |m: &str| format!("component {i}: {m}");
             let w = c[0].as_f64().filter(|w| w.is_finite() && *w >= 0.0).ok_or_else(|| bad("weight is not a non-negative number"))?;
             let name = c[1].as_str().ok_or_else(|| bad("family name is not a string"))?;
-            let args: Vec<f64> = c[2].as_array().ok_or_else(|| bad("arguments are not a list"))?.iter().map(|a| a.as_f64().ok_or_else(|| bad("an argument is not a number"))).collect::<Result<_, _>>()?;
+            let args: Vec<f64> =
+                c[2].as_array().ok_or_else(|| bad("arguments are not a list"))?.iter().map(|a| a.as_f64().ok_or_else(|| bad("an argument is not a number"))).collect::<Result<_, _>>()?;
             comps.push((w, name.to_string(), Family::new(name, &args).map_err(|e| bad(&e))?));
         }
         let total: f64 = comps.iter().map(|c| c.0).sum();
@@ -237,10 +238,12 @@ mod tests {
     /// Deterministic pseudo-random values in [0, 1) (a 64-bit LCG: no dependency for a test).
     fn draws(seed: u64, n: usize) -> Vec<f64> {
         let mut s = seed;
-        (0..n).map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            (s >> 11) as f64 / (1u64 << 53) as f64
-        }).collect()
+        (0..n)
+            .map(|_| {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                (s >> 11) as f64 / (1u64 << 53) as f64
+            })
+            .collect()
     }
 
     #[test]

@@ -18,16 +18,16 @@ use crate::manifest::{Layers, Manifest};
 use crate::oneline::{self, FitSection};
 use crate::plan::{CellKind, Plan, PlanOptions};
 use crate::store::Store;
-use flowlab_abi::host::HostServices;
 use flowlab_abi::ErrorKind;
+use flowlab_abi::host::HostServices;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Component, Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::Instant;
 
 /// The histfit families in flow-models' order, with the page's one-letter labels (U, P, L as

@@ -10,7 +10,7 @@
 //! first iteration; `POST /stop/{id}`; `POST /save/{id}` (`{"path"}`, under the save root);
 //! `POST /manifest` ("as manifest"). Every POST carries the `X-Flowlab-Token` header; serve's
 //! middleware checks it, and this router checks it too when [`IfitConfig::token`] is set.
-use super::{data, resolve_input, save, Event, FitSession, FitSpec, Finished, SaveWhat, FAMILIES};
+use super::{Event, FAMILIES, Finished, FitSession, FitSpec, SaveWhat, data, resolve_input, save};
 use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
@@ -18,7 +18,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -2,11 +2,11 @@
 //! start `flowlab run` on an experiment's manifest, and replay a cell (replay.rs) and show
 //! the verdict.
 use super::pages::cell_file;
-use super::{experiments, ServeState};
+use super::{ServeState, experiments};
 use axum::extract::{Path as UrlPath, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -62,7 +62,10 @@ pub async fn start_run(State(st): State<ServeState>, UrlPath(exp): UrlPath<Strin
             Ok(child) => {
                 let pid = child.id();
                 runs.insert(exp.clone(), child);
-                answer(StatusCode::ACCEPTED, json!({"started": pid, "manifest": manifest.display().to_string(), "log": log.display().to_string(), "message": format!("started flowlab run (pid {pid})")}))
+                answer(
+                    StatusCode::ACCEPTED,
+                    json!({"started": pid, "manifest": manifest.display().to_string(), "log": log.display().to_string(), "message": format!("started flowlab run (pid {pid})")}),
+                )
             }
             Err(e) => answer(StatusCode::INTERNAL_SERVER_ERROR, json!({"error": format!("cannot start {}: {e}", st.0.flowlab_exe.display())})),
         }

@@ -126,7 +126,12 @@ pub fn overlay_axes(title: &str, ax: &Axes, series: &[Series]) -> String {
     let py = |y: f64| mt + (1.0 - (fy(y) - ly0) / (ly1 - ly0)) * (h - mt - mb);
     // an id for the clip path, unique enough within a page (title and size of the data)
     let clip = format!("c{:x}", title.bytes().chain(series.len().to_le_bytes()).fold(0xcbf29ce484222325u64, |a, b| (a ^ u64::from(b)).wrapping_mul(0x100000001b3)));
-    let mut s = format!(r#"<svg class="chart" viewBox="0 0 {w} {h}" role="img" aria-label="{t}"><defs><clipPath id="{clip}"><rect x="{ml}" y="{mt}" width="{}" height="{}"/></clipPath></defs><text x="{ml}" y="16" class="ct">{t}</text>"#, w - ml - mr, h - mt - mb, t = esc(title));
+    let mut s = format!(
+        r#"<svg class="chart" viewBox="0 0 {w} {h}" role="img" aria-label="{t}"><defs><clipPath id="{clip}"><rect x="{ml}" y="{mt}" width="{}" height="{}"/></clipPath></defs><text x="{ml}" y="16" class="ct">{t}</text>"#,
+        w - ml - mr,
+        h - mt - mb,
+        t = esc(title)
+    );
     let xt: Vec<(f64, String)> = if ax.xlog { decades(lx0, lx1).into_iter().map(|k| (10f64.powf(k), power_label(k))).collect() } else { ticks(x0, x1).into_iter().map(|t| (t, label(t))).collect() };
     for (t, l) in xt {
         let x = px(t);
@@ -141,7 +146,15 @@ pub fn overlay_axes(title: &str, ax: &Axes, series: &[Series]) -> String {
         (false, true) if ax.ylabel.is_empty() => " · y logarithmic",
         _ => "",
     };
-    let _ = write!(s, r#"<rect x="{ml}" y="{mt}" width="{}" height="{}" class="frame"/><text x="{}" y="{}" class="tk" text-anchor="middle">{}{note}</text>"#, w - ml - mr, h - mt - mb, (ml + w - mr) / 2.0, h - 4.0, esc(&ax.xlabel));
+    let _ = write!(
+        s,
+        r#"<rect x="{ml}" y="{mt}" width="{}" height="{}" class="frame"/><text x="{}" y="{}" class="tk" text-anchor="middle">{}{note}</text>"#,
+        w - ml - mr,
+        h - mt - mb,
+        (ml + w - mr) / 2.0,
+        h - 4.0,
+        esc(&ax.xlabel)
+    );
     if !ax.ylabel.is_empty() {
         let (cx, cy) = (14.0, (mt + h - mb) / 2.0);
         let _ = write!(s, r#"<text x="{cx}" y="{cy}" class="tk" text-anchor="middle" transform="rotate(-90 {cx} {cy})">{}</text>"#, esc(&ax.ylabel));
@@ -162,7 +175,11 @@ pub fn overlay_axes(title: &str, ax: &Axes, series: &[Series]) -> String {
     s.push_str("</g></svg>");
     let mut legend = String::from(r#"<ul class="legend">"#);
     for se in series {
-        let mark = if se.dots { format!(r#"<circle cx="9" cy="5" r="3" fill="{}"/>"#, color(se.color)) } else { format!(r#"<line x1="0" x2="18" y1="5" y2="5" stroke="{}" stroke-width="3"/>"#, color(se.color)) };
+        let mark = if se.dots {
+            format!(r#"<circle cx="9" cy="5" r="3" fill="{}"/>"#, color(se.color))
+        } else {
+            format!(r#"<line x1="0" x2="18" y1="5" y2="5" stroke="{}" stroke-width="3"/>"#, color(se.color))
+        };
         let _ = write!(legend, r#"<li><svg width="18" height="10">{mark}</svg>{}</li>"#, esc(&se.label));
     }
     legend.push_str("</ul>");
@@ -175,10 +192,12 @@ pub fn series_of(v: &serde_json::Value) -> Option<Vec<(f64, f64)>> {
     if a.iter().all(|x| x.is_number()) {
         return Some(a.iter().enumerate().map(|(i, x)| (i as f64, x.as_f64().unwrap_or(f64::NAN))).collect());
     }
-    a.iter().map(|p| {
-        let p = p.as_array().filter(|p| p.len() == 2)?;
-        Some((p[0].as_f64()?, p[1].as_f64()?))
-    }).collect()
+    a.iter()
+        .map(|p| {
+            let p = p.as_array().filter(|p| p.len() == 2)?;
+            Some((p[0].as_f64()?, p[1].as_f64()?))
+        })
+        .collect()
 }
 
 #[cfg(test)]

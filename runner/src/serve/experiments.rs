@@ -128,7 +128,11 @@ pub fn reports(root: &Path, dir: &Path) -> Vec<String> {
     files.sort();
     let has = |ext: &str| files.iter().any(|p| p.extension().is_some_and(|e| e == ext));
     let keep: &[&str] = if has("pdf") { &["pdf"] } else { &["tex", "png", "svg"] };
-    files.into_iter().filter(|p| p.extension().and_then(|e| e.to_str()).is_some_and(|e| keep.contains(&e))).filter_map(|p| p.strip_prefix(root).ok().map(|r| r.to_string_lossy().into_owned())).collect()
+    files
+        .into_iter()
+        .filter(|p| p.extension().and_then(|e| e.to_str()).is_some_and(|e| keep.contains(&e)))
+        .filter_map(|p| p.strip_prefix(root).ok().map(|r| r.to_string_lossy().into_owned()))
+        .collect()
 }
 
 /// Every experiment: result directories and manifests, by name.

@@ -5,12 +5,12 @@
 //! line in the cell's colour. The data curves are those of the interactive fit
 //! (ifit/data.rs, histfit's plot grid); the dataset file is found as a replay finds it and
 //! must still have the content hash the cell recorded.
-use super::chart::{overlay_axes, Axes, Series, INK};
+use super::chart::{Axes, INK, Series, overlay_axes};
 use super::html::esc;
 use crate::browse::Cell;
 use crate::ifit::data::curves;
 use crate::ifit::mixture::Mixture;
-use crate::replay::{resolve_dataset, ReplayOptions};
+use crate::replay::{ReplayOptions, resolve_dataset};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;

@@ -3,12 +3,12 @@
 //! (runner/src/live.rs, written by `flowlab run`) and the cell counts of the index; when
 //! anything changed it sends a `state` event (JSON) with the counts, the run's progress, the
 //! running cells and an estimate of the time left.
-use super::{experiments, ServeState};
+use super::{ServeState, experiments};
 use axum::extract::{Path as UrlPath, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 

@@ -10,15 +10,15 @@ pub mod actions;
 pub mod chart;
 pub mod experiments;
 pub mod files;
-pub mod html;
 pub mod fits;
+pub mod html;
 pub mod index;
 pub mod live;
 pub mod pages;
 pub mod security;
 
-use axum::routing::{get, post};
 use axum::Router;
+use axum::routing::{get, post};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -174,7 +174,13 @@ pub fn app(st: ServeState) -> Router {
 
 /// The URL to print: the address, and the token as a query parameter.
 pub fn url(addr: SocketAddr, token: &str) -> String {
-    let host = if addr.ip().is_unspecified() { "127.0.0.1".to_string() } else if addr.is_ipv6() { format!("[{}]", addr.ip()) } else { addr.ip().to_string() };
+    let host = if addr.ip().is_unspecified() {
+        "127.0.0.1".to_string()
+    } else if addr.is_ipv6() {
+        format!("[{}]", addr.ip())
+    } else {
+        addr.ip().to_string()
+    };
     format!("http://{host}:{}/?token={token}", addr.port())
 }
 

@@ -1,17 +1,17 @@
 //! The pages of `flowlab serve` (docs/serve.md): experiments, an experiment's cell table,
 //! a cell, a comparison. Reading is done on blocking threads; every page is plain HTML that
 //! works without the script (the script adds live updates, compare selection and actions).
-use super::chart::{overlay, series_of, Series};
+use super::ServeState;
+use super::chart::{Series, overlay, series_of};
 use super::experiments::{self, Listed};
 use super::html::{badge, enc, enc_path, esc, kv_table, page};
 use super::index::{self, Col, Index, Query};
 use super::security::Authed;
-use super::ServeState;
 use crate::browse::{flatten, local_minute, read_cell, show_value, stored_value, table_num};
+use axum::Extension;
 use axum::extract::{Path as UrlPath, Query as UrlQuery, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use axum::Extension;
 use serde_json::Value;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -61,18 +61,39 @@ fn experiments_row(l: &Listed, root: &Path) -> String {
     match &l.planned {
         Some(Ok(p)) => {
             r.push_str(&num_td(p.cells));
-            let _ = write!(r, r#"<td class="num ok">{}</td><td class="num {}">{}</td><td class="num {}">{}</td><td class="num {}">{}</td>"#, p.done, if p.failed > 0 { "bad" } else { "" }, p.failed, if p.stale > 0 { "warn" } else { "" }, p.stale, if p.missing > 0 { "muted" } else { "" }, p.missing);
+            let _ = write!(
+                r,
+                r#"<td class="num ok">{}</td><td class="num {}">{}</td><td class="num {}">{}</td><td class="num {}">{}</td>"#,
+                p.done,
+                if p.failed > 0 { "bad" } else { "" },
+                p.failed,
+                if p.stale > 0 { "warn" } else { "" },
+                p.stale,
+                if p.missing > 0 { "muted" } else { "" },
+                p.missing
+            );
         }
         Some(Err(e)) => {
             let _ = write!(r, r#"<td colspan="5" class="bad small" title="{}">cannot plan: {}</td>"#, esc(e), esc(&e.lines().next().unwrap_or("").chars().take(90).collect::<String>()));
         }
         None => {
             let (ok, failed) = l.stored;
-            let _ = write!(r, r#"<td class="num">{}</td><td class="num ok">{ok}</td><td class="num {}">{failed}</td><td class="num muted">–</td><td class="num muted">–</td>"#, ok + failed, if failed > 0 { "bad" } else { "" });
+            let _ = write!(
+                r,
+                r#"<td class="num">{}</td><td class="num ok">{ok}</td><td class="num {}">{failed}</td><td class="num muted">–</td><td class="num muted">–</td>"#,
+                ok + failed,
+                if failed > 0 { "bad" } else { "" }
+            );
         }
     }
-    let _ = write!(r, "<td>{}</td><td class=\"num\">{}</td>", l.last_run.map(local_minute).unwrap_or_else(|| "–".into()), if l.dir.is_some() { format!("{} s", table_num((l.wall_s * 100.0).round() / 100.0)) } else { "–".into() });
-    let reports: Vec<String> = l.reports.iter().map(|rel| format!(r#"<a href="{}">{}</a>"#, file_href(rel), esc(Path::new(rel).file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default().as_str()))).collect();
+    let _ = write!(
+        r,
+        "<td>{}</td><td class=\"num\">{}</td>",
+        l.last_run.map(local_minute).unwrap_or_else(|| "–".into()),
+        if l.dir.is_some() { format!("{} s", table_num((l.wall_s * 100.0).round() / 100.0)) } else { "–".into() }
+    );
+    let reports: Vec<String> =
+        l.reports.iter().map(|rel| format!(r#"<a href="{}">{}</a>"#, file_href(rel), esc(Path::new(rel).file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default().as_str()))).collect();
     let _ = write!(r, "<td>{}</td>", if reports.is_empty() { "<span class=\"muted\">–</span>".into() } else { reports.join(" ") });
     let m = l.manifest.as_deref().map(|m| m.strip_prefix(root.parent().unwrap_or(root)).unwrap_or(m).display().to_string()).unwrap_or_else(|| "–".into());
     let _ = write!(r, r#"<td class="small mono">{}</td></tr>"#, esc(&m));
@@ -148,25 +169,34 @@ fn table(exp: &str, ix: &Index, q: &Query, partial: Option<usize>) -> String {
         None => index::select(ix, q),
     };
     let base = exp_href(exp);
-    let mut t = format!(r#"<div id="cells" data-total="{n}"><div class="scroll"><table class="grid cells"><thead><tr><th class="sel"><input type="checkbox" id="selall" title="select this page"></th>"#);
+    let mut t =
+        format!(r#"<div id="cells" data-total="{n}"><div class="scroll"><table class="grid cells"><thead><tr><th class="sel"><input type="checkbox" id="selall" title="select this page"></th>"#);
     for c in &cols {
         let key = c.key();
-        let (dir, arrow) = if q.sort == key || (q.sort.is_empty() && *c == Col::Id) {
-            if q.dir == "desc" { ("asc", " ▼") } else { ("desc", " ▲") }
-        } else {
-            ("asc", "")
-        };
+        let (dir, arrow) = if q.sort == key || (q.sort.is_empty() && *c == Col::Id) { if q.dir == "desc" { ("asc", " ▼") } else { ("desc", " ▲") } } else { ("asc", "") };
         let kind = match c {
             Col::Point(_) => " point",
             Col::Metric(_) => " metric",
             _ => "",
         };
-        let _ = write!(t, r#"<th class="{}{kind}"><a href="{base}{}" data-sort="{}">{}{arrow}</a></th>"#, if numeric(c) { "num" } else { "" }, esc(&qs(q, Some((&key, dir)), Some(1))), esc(&key), esc(&col_title(c)));
+        let _ = write!(
+            t,
+            r#"<th class="{}{kind}"><a href="{base}{}" data-sort="{}">{}{arrow}</a></th>"#,
+            if numeric(c) { "num" } else { "" },
+            esc(&qs(q, Some((&key, dir)), Some(1))),
+            esc(&key),
+            esc(&col_title(c))
+        );
     }
     t.push_str("</tr></thead><tbody>");
     for &i in &rows {
         let r = &ix.rows[i];
-        let _ = write!(t, r#"<tr data-id="{id}" class="{cls}"><td class="sel"><input type="checkbox" class="pick" value="{id}"></td>"#, id = esc(&r.id), cls = if &*r.status == "ok" { "" } else { "failed" });
+        let _ = write!(
+            t,
+            r#"<tr data-id="{id}" class="{cls}"><td class="sel"><input type="checkbox" class="pick" value="{id}"></td>"#,
+            id = esc(&r.id),
+            cls = if &*r.status == "ok" { "" } else { "failed" }
+        );
         for c in &cols {
             let v = c.value(ix, r);
             match c {
@@ -174,7 +204,8 @@ fn table(exp: &str, ix: &Index, q: &Query, partial: Option<usize>) -> String {
                     let _ = write!(t, r#"<td class="mono"><a href="{}">{}</a></td>"#, cell_href(exp, &r.id), esc(&r.id[..r.id.len().min(12)]));
                 }
                 Col::Status => {
-                    let err = if r.error.is_empty() { String::new() } else { format!(r#"<div class="err small" title="{}">{}</div>"#, esc(&r.error), esc(&r.error.chars().take(80).collect::<String>())) };
+                    let err =
+                        if r.error.is_empty() { String::new() } else { format!(r#"<div class="err small" title="{}">{}</div>"#, esc(&r.error), esc(&r.error.chars().take(80).collect::<String>())) };
                     let _ = write!(t, "<td>{}{err}</td>", badge(&r.status));
                 }
                 _ => {
@@ -215,10 +246,20 @@ pub async fn experiment(State(st): State<ServeState>, UrlPath(exp): UrlPath<Stri
         }
         let mut body = format!(r#"<div class="head"><h1>{}</h1>"#, esc(&exp));
         if let (Some(m), Some(_)) = (&manifest, &token) {
-            let _ = write!(body, r#"<button class="action" data-post="{}/run" data-result="runmsg" title="flowlab run {}">Run</button><span id="runmsg" class="small"></span>"#, exp_href(&exp), esc(&m.display().to_string()));
+            let _ = write!(
+                body,
+                r#"<button class="action" data-post="{}/run" data-result="runmsg" title="flowlab run {}">Run</button><span id="runmsg" class="small"></span>"#,
+                exp_href(&exp),
+                esc(&m.display().to_string())
+            );
         }
         body.push_str("</div>");
-        let _ = write!(body, r#"<p class="sub">{}{}</p>"#, manifest.as_ref().map(|m| format!(r#"manifest <span class="mono">{}</span>"#, esc(&m.display().to_string()))).unwrap_or_default(), dir.as_ref().map(|d| format!(r#" · results <span class="mono">{}</span>"#, esc(&d.display().to_string()))).unwrap_or_default());
+        let _ = write!(
+            body,
+            r#"<p class="sub">{}{}</p>"#,
+            manifest.as_ref().map(|m| format!(r#"manifest <span class="mono">{}</span>"#, esc(&m.display().to_string()))).unwrap_or_default(),
+            dir.as_ref().map(|d| format!(r#" · results <span class="mono">{}</span>"#, esc(&d.display().to_string()))).unwrap_or_default()
+        );
         let Some(dir) = dir else {
             body.push_str(r#"<p class="empty">Not run yet.</p>"#);
             return Html(page(&exp, &[("Experiments".into(), "/".into()), (exp.clone(), String::new())], &body, token.as_deref())).into_response();
@@ -249,21 +290,40 @@ fn experiment_body(st: &ServeState, exp: &str, dir: &Path, q: &Query, ix: &Index
         None => (ix.rows.len().to_string(), ok.to_string(), failed.to_string()),
     };
     let mut h = String::from(r#"<div class="chips">"#);
-    let _ = write!(h, r#"<span class="chip"><b id="n-cells">{cells}</b> cells</span><span class="chip ok"><b id="n-ok">{ok}</b> ok</span><span class="chip bad"><b id="n-failed">{failed}</b> failed</span>"#);
+    let _ = write!(
+        h,
+        r#"<span class="chip"><b id="n-cells">{cells}</b> cells</span><span class="chip ok"><b id="n-ok">{ok}</b> ok</span><span class="chip bad"><b id="n-failed">{failed}</b> failed</span>"#
+    );
     if !ix.corrupt.is_empty() {
         let _ = write!(h, r#"<span class="chip warn" title="{}"><b>{}</b> unreadable files</span>"#, esc(&ix.corrupt.join("\n")), ix.corrupt.len());
     }
     if partial.is_none() {
-        let _ = write!(h, r#"<span class="chip">last run {}</span><span class="chip">wall {} s</span>"#, ix.last_run.map(local_minute).unwrap_or_else(|| "–".into()), table_num((ix.wall_s() * 100.0).round() / 100.0));
+        let _ = write!(
+            h,
+            r#"<span class="chip">last run {}</span><span class="chip">wall {} s</span>"#,
+            ix.last_run.map(local_minute).unwrap_or_else(|| "–".into()),
+            table_num((ix.wall_s() * 100.0).round() / 100.0)
+        );
     }
     for rel in experiments::reports(st.results_root(), dir) {
         let _ = write!(h, r#"<a class="chip link" href="{}">{}</a>"#, file_href(&rel), esc(Path::new(&rel).file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default().as_str()));
     }
     h.push_str("</div>");
     // live panel: filled by the script from /events while a run works
-    let _ = write!(h, r#"<section id="live" class="live" data-events="{}/events" data-rows="{}/rows{}" hidden><div class="liveh"><span class="dot"></span><b>Running</b> <span id="live-text"></span></div><progress id="live-bar" max="1" value="0"></progress><ul id="live-cells" class="small mono"></ul></section>"#, exp_href(exp), exp_href(exp), esc(&qs(q, None, None)));
+    let _ = write!(
+        h,
+        r#"<section id="live" class="live" data-events="{}/events" data-rows="{}/rows{}" hidden><div class="liveh"><span class="dot"></span><b>Running</b> <span id="live-text"></span></div><progress id="live-bar" max="1" value="0"></progress><ul id="live-cells" class="small mono"></ul></section>"#,
+        exp_href(exp),
+        exp_href(exp),
+        esc(&qs(q, None, None))
+    );
     // filters
-    let _ = write!(h, r#"<form class="filters" method="get" action="{}"><input type="search" name="q" value="{}" placeholder="filter: words or key=value (e.g. value=3 failed)" aria-label="filter"><select name="status" aria-label="status"><option value="">all statuses</option>"#, exp_href(exp), esc(&q.q));
+    let _ = write!(
+        h,
+        r#"<form class="filters" method="get" action="{}"><input type="search" name="q" value="{}" placeholder="filter: words or key=value (e.g. value=3 failed)" aria-label="filter"><select name="status" aria-label="status"><option value="">all statuses</option>"#,
+        exp_href(exp),
+        esc(&q.q)
+    );
     for s in ["ok", "failed"] {
         let _ = write!(h, r#"<option value="{s}"{}>{s}</option>"#, if q.status == s { " selected" } else { "" });
     }
@@ -353,14 +413,18 @@ pub async fn cell(State(st): State<ServeState>, UrlPath((exp, id)): UrlPath<(Str
         let Some(path) = cell_file(&st, &exp, &id) else { return not_found(&format!("No cell `{id}` in experiment `{exp}`."), token.as_deref()) };
         let c = match read_cell(&path) {
             Ok(c) => c,
-            Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, Html(page("Unreadable cell", &[], &format!(r#"<h1>Unreadable cell</h1><p class="err">{}</p>"#, esc(&e)), token.as_deref()))).into_response(),
+            Err(e) => {
+                return (StatusCode::INTERNAL_SERVER_ERROR, Html(page("Unreadable cell", &[], &format!(r#"<h1>Unreadable cell</h1><p class="err">{}</p>"#, esc(&e)), token.as_deref())))
+                    .into_response();
+            }
         };
         let r = &c.record;
         let s = |k: &str| stored_value(&r[k]);
         let status = s("status");
         let mut b = format!(r#"<div class="head"><h1 class="mono">{}</h1>{}"#, esc(&id), badge(&status));
         if token.is_some() {
-            let _ = write!(b, r#"<button class="action" data-post="{}/replay" data-result="verdict" title="flowlab replay: rerun the cell and compare the bytes">Replay</button>"#, cell_href(&exp, &id));
+            let _ =
+                write!(b, r#"<button class="action" data-post="{}/replay" data-result="verdict" title="flowlab replay: rerun the cell and compare the bytes">Replay</button>"#, cell_href(&exp, &id));
         }
         let _ = write!(b, r#"<a class="chip link" href="{}">raw record</a></div><div id="verdict" class="verdict" hidden></div>"#, file_href(&format!("{exp}/{id}.json")));
         let resp = &r["response"];
@@ -377,16 +441,35 @@ pub async fn cell(State(st): State<ServeState>, UrlPath((exp, id)): UrlPath<(Str
         let _ = write!(b, r#"<div class="cols"><section><h2>Cell</h2>{}</section>"#, kv_table(&ident));
         let _ = write!(b, r#"<section><h2>Sweep point</h2>{}<h2>Metrics</h2>{}</section></div>"#, kv_table(&flat_rows(&r["point"])), kv_table(&flat_rows(&resp["metrics"])));
         if status != "ok" {
-            let err = if r["error"].is_object() { format!("[{}] {}{}", stored_value(&r["error"]["kind"]), stored_value(&r["error"]["message"]), r["error"]["path"].as_str().filter(|p| !p.is_empty()).map(|p| format!(" (at {p})")).unwrap_or_default()) } else { s("error") };
+            let err = if r["error"].is_object() {
+                format!(
+                    "[{}] {}{}",
+                    stored_value(&r["error"]["kind"]),
+                    stored_value(&r["error"]["message"]),
+                    r["error"]["path"].as_str().filter(|p| !p.is_empty()).map(|p| format!(" (at {p})")).unwrap_or_default()
+                )
+            } else {
+                s("error")
+            };
             let tail: Vec<String> = r["log_tail"].as_array().into_iter().flatten().map(stored_value).collect();
-            let _ = write!(b, r#"<section class="errbox"><h2>Error</h2><p class="err">{}</p><h3>Log tail</h3><pre class="log">{}</pre></section>"#, esc(&err), if tail.is_empty() { "(empty)".into() } else { esc(&tail.join("\n")) });
+            let _ = write!(
+                b,
+                r#"<section class="errbox"><h2>Error</h2><p class="err">{}</p><h3>Log tail</h3><pre class="log">{}</pre></section>"#,
+                esc(&err),
+                if tail.is_empty() { "(empty)".into() } else { esc(&tail.join("\n")) }
+            );
         }
         let _ = write!(b, "<section><h2>Artifacts</h2>{}</section>", artifacts(&exp, r));
         let charts = data_charts(r);
         if !charts.is_empty() {
             let _ = write!(b, r#"<section><h2>Data</h2><div class="figs">{charts}</div></section>"#);
         }
-        let _ = write!(b, r#"<div class="cols"><section><h2>Settings</h2>{}</section><section><h2>Provenance</h2>{}</section></div>"#, kv_table(&flat_rows(&r["settings"])), kv_table(&flat_rows(&r["provenance"])));
+        let _ = write!(
+            b,
+            r#"<div class="cols"><section><h2>Settings</h2>{}</section><section><h2>Provenance</h2>{}</section></div>"#,
+            kv_table(&flat_rows(&r["settings"])),
+            kv_table(&flat_rows(&r["provenance"]))
+        );
         Html(page(&id, &[("Experiments".into(), "/".into()), (exp.clone(), exp_href(&exp)), (id.chars().take(12).collect(), String::new())], &b, token.as_deref())).into_response()
     })
     .await

@@ -1,11 +1,11 @@
 //! The series of each figure and plot mode, as flow-models' `lib/plot.py` computes them
 //! (docs/histfit.md, "Plot modes").
-use super::draw::{palette, Band, Cell, Cells, Curve, Figure, Mark, Panel};
+use super::draw::{Band, Cell, Cells, Curve, Figure, Mark, Panel, palette};
 use super::kde;
 use super::{CdfMode, PdfMode};
-use crate::hist::{bin_of, Hist, XKind, YCol};
+use crate::hist::{Hist, XKind, YCol, bin_of};
 use crate::initial::geomspace;
-use crate::mixture::{py_repr, Mixture};
+use crate::mixture::{Mixture, py_repr};
 use crate::summary::{cumulative_share, interp_linear};
 use figure::RGBColor;
 

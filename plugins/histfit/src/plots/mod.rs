@@ -14,7 +14,7 @@ pub mod kde;
 pub mod output;
 
 pub use draw::{Band, Cells, Curve, Figure, Mark, Panel};
-pub use figures::{avg_figure, cdf_panel, data_cdf, data_pdf, grid, pdf_panel, Models, Opts};
+pub use figures::{Models, Opts, avg_figure, cdf_panel, data_cdf, data_pdf, grid, pdf_panel};
 pub use output::Format;
 
 use crate::hist::{Hist, XKind, YCol};

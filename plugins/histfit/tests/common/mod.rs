@@ -5,9 +5,7 @@ use std::path::PathBuf;
 /// The shared data dir (`FLOWLAB_DATA_DIR`, else the data directory beside the checkout, docs/design.md §9), or `None` (after
 /// reporting a skip, `flowlab_conformance::skip`) when it is missing and `FLOWLAB_REQUIRE_DATA` is not `1`.
 pub fn data_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("FLOWLAB_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")));
+    let dir = std::env::var_os("FLOWLAB_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")));
     if dir.join("agh_2015").is_dir() {
         Some(dir)
     } else {

@@ -3,7 +3,7 @@
 use flowlab_abi::plugin::{call, request};
 use flowlab_abi::{DatasetRef, PluginError, Request, Response};
 use lstm::Lstm;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 
 /// Writes a synthetic feature file (+ feature info) into `dir` and returns its path.

@@ -7,12 +7,14 @@
 //! `ft-profile-sampler-rs --generate ROWS [-s SEED] -o FILE` writes a synthetic profile,
 //! byte-identical to `make_profile.py --rows ROWS --seed SEED`.
 use flowlab_abi::Host;
-use sampler::{profile, report, SampleSettings};
+use sampler::{SampleSettings, profile, report};
 use serde_json::json;
 use std::path::PathBuf;
 
 fn usage() -> ! {
-    eprintln!("usage: ft-profile-sampler-rs -i PROFILE -o SAMPLE -m METRICS -l MIN -u MAX [-d DEV] [-s SEED] [-g GENS] [-p POP] [-t PORT_LIMIT] [-r PROTO_LIMIT] [-w WINDOW_S] [-c THREADS] [-q] [--fitness readme|windows] [--parents N] [--search hybrid|ga] [--init random|stratified] [--local-search N] [--repair STEPS] [--stall GENS] [--restarts N] [--json FILE]");
+    eprintln!(
+        "usage: ft-profile-sampler-rs -i PROFILE -o SAMPLE -m METRICS -l MIN -u MAX [-d DEV] [-s SEED] [-g GENS] [-p POP] [-t PORT_LIMIT] [-r PROTO_LIMIT] [-w WINDOW_S] [-c THREADS] [-q] [--fitness readme|windows] [--parents N] [--search hybrid|ga] [--init random|stratified] [--local-search N] [--repair STEPS] [--stall GENS] [--restarts N] [--json FILE]"
+    );
     std::process::exit(1)
 }
 
@@ -89,7 +91,15 @@ fn main() {
         if !run.feasibility.feasible() {
             eprintln!("{}", run.feasibility.message(run.model.limit_pct));
         }
-        eprintln!("accepted: {} after {} generations and {} repair steps ({}), fitness {:.6}, {:.2} s", run.ga.accepted, run.ga.generations, run.repair.steps, run.termination(), run.ga.solution.score.fitness, t.elapsed().as_secs_f64());
+        eprintln!(
+            "accepted: {} after {} generations and {} repair steps ({}), fitness {:.6}, {:.2} s",
+            run.ga.accepted,
+            run.ga.generations,
+            run.repair.steps,
+            run.termination(),
+            run.ga.solution.score.fitness,
+            t.elapsed().as_secs_f64()
+        );
     }
     if let Some(o) = output {
         let f = std::fs::File::create(&o).unwrap_or_else(|e| fail(format!("{}: {e}", o.display())));

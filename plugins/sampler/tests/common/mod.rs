@@ -28,7 +28,10 @@ pub fn python() -> Option<String> {
     if ok && script.is_file() {
         Some(py)
     } else {
-        flowlab_conformance::skip::skip("FLOWLAB_REQUIRE_PYTHON", &format!("the oracle needs `{py}` with numpy and scipy (set FLOWLAB_PYTHON) and {} (FLOWLAB_REFERENCE_DIR, docs/design.md §9)", script.display()));
+        flowlab_conformance::skip::skip(
+            "FLOWLAB_REQUIRE_PYTHON",
+            &format!("the oracle needs `{py}` with numpy and scipy (set FLOWLAB_PYTHON) and {} (FLOWLAB_REFERENCE_DIR, docs/design.md §9)", script.display()),
+        );
         None
     }
 }
