@@ -41,12 +41,19 @@ fn eight_digits(x: u64) -> u64 {
 /// (a number that ends inside the word), else `None` (too close to the end of `b`, or longer).
 #[inline(always)]
 fn short_number(b: &[u8], i: usize) -> Option<(usize, u64)> {
+    let (n, x) = leading_digits(b, i)?;
+    // n ≥ 1: the caller saw a digit at i; n = 8: no non-digit in the word
+    (n < 8).then(|| (n, eight_digits(x << (8 * (8 - n)))))
+}
+
+/// The word at `i` of `b` with `'0'` subtracted from each byte, and how many of its bytes
+/// lead as digits (0..=8); `None` within 8 bytes of the end of `b`.
+#[inline(always)]
+fn leading_digits(b: &[u8], i: usize) -> Option<(usize, u64)> {
     let w: [u8; 8] = b.get(i..i + 8)?.try_into().ok()?;
     let x = u64::from_le_bytes(w) ^ (0x30 * ONES);
     let flags = (((x & (0x7f * ONES)) + 0x76 * ONES) | x) & (0x80 * ONES);
-    let n = (flags.trailing_zeros() / 8) as usize;
-    // n ≥ 1: the caller saw a digit at i; n = 8: no non-digit in the word
-    (n < 8).then(|| (n, eight_digits(x << (8 * (8 - n)))))
+    Some(((flags.trailing_zeros() / 8) as usize, x))
 }
 
 /// The leading digits at `i` of `b` when there are fewer than 16 (a Unix time, an IPv4 address
@@ -59,12 +66,9 @@ fn number(b: &[u8], i: usize) -> Option<(usize, u64)> {
         return Some(r);
     }
     // eight digits at i (or the end of b is near: then the second word is missing too)
-    let w: [u8; 8] = b.get(i..i + 8)?.try_into().ok()?;
-    let high = eight_digits(u64::from_le_bytes(w) ^ (0x30 * ONES));
-    let w2: [u8; 8] = b.get(i + 8..i + 16)?.try_into().ok()?;
-    let x = u64::from_le_bytes(w2) ^ (0x30 * ONES);
-    let flags = (((x & (0x7f * ONES)) + 0x76 * ONES) | x) & (0x80 * ONES);
-    let n = (flags.trailing_zeros() / 8) as usize;
+    let (_, x1) = leading_digits(b, i)?;
+    let high = eight_digits(x1);
+    let (n, x) = leading_digits(b, i + 8)?;
     match n {
         0 => Some((8, high)),
         8 => None,

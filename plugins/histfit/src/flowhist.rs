@@ -88,7 +88,6 @@ pub struct FlowHist {
     x: XKind,
     bin_exp: u32,
     need_duration: bool,
-    need_rate: bool,
     /// Whether `duration_sum`, `rate_sum`, `aggs_sum` are printed (else not accumulated).
     sum_duration: bool,
     sum_rate: bool,
@@ -119,6 +118,12 @@ pub fn log_bin_float(x: f64, b: u32) -> (f64, f64) {
     (lo, lo + w)
 }
 
+/// The rate of a record: `8000·octets / duration` (bps, Python's true division), 0 without a
+/// duration.
+fn rate_of(octets: i128, duration: i128) -> f64 {
+    if duration != 0 { int_true_div(8000 * octets, duration) } else { 0.0 }
+}
+
 impl FlowHist {
     /// An empty histogram of `x` with bin exponent `b`; `columns` says which sums are printed
     /// (duration and rate are computed only when they are binned or printed).
@@ -126,19 +131,7 @@ impl FlowHist {
         let has = |c: &str| columns.iter().any(|s| s == c);
         let need_rate = x == XKind::Rate || has("rate");
         let need_duration = need_rate || x == XKind::Duration || has("duration");
-        FlowHist {
-            x,
-            bin_exp,
-            need_duration,
-            need_rate,
-            sum_duration: has("duration"),
-            sum_rate: has("rate"),
-            sum_aggs: has("aggs"),
-            dense: Vec::new(),
-            ints: BTreeMap::new(),
-            floats: BTreeMap::new(),
-            flows: 0,
-        }
+        FlowHist { x, bin_exp, need_duration, sum_duration: has("duration"), sum_rate: has("rate"), sum_aggs: has("aggs"), dense: Vec::new(), ints: BTreeMap::new(), floats: BTreeMap::new(), flows: 0 }
     }
 
     /// Adds one record. The hot path (an integer x whose bin is in the dense table, as almost
@@ -158,8 +151,9 @@ impl FlowHist {
             _ => duration,
         };
         let lo = if self.bin_exp == 0 { v } else { log_bin_int(v, self.bin_exp).0 };
-        match self.dense.get_mut(lo as usize) {
-            Some(bin) if (0..DENSE as i128).contains(&lo) => {
+        // the table never outgrows DENSE, so a hit is a dense bin (a negative or huge lo misses)
+        match usize::try_from(lo).ok().and_then(|i| self.dense.get_mut(i)) {
+            Some(bin) => {
                 bin.flows += 1;
                 bin.packets += packets;
                 bin.octets += octets;
@@ -172,12 +166,6 @@ impl FlowHist {
         }
     }
 
-    /// The rate of a record (`8000·octets / duration`, Python's true division; 0 without a
-    /// duration), when it is needed.
-    fn rate_of(&self, octets: i128, duration: i128) -> f64 {
-        if self.need_rate && duration != 0 { int_true_div(8000 * octets, duration) } else { 0.0 }
-    }
-
     /// The optional sums of a bin (duration, rate, aggs: only those printed).
     #[cold]
     #[inline(never)]
@@ -186,8 +174,7 @@ impl FlowHist {
             bin.duration += duration;
         }
         if sum_rate {
-            let rate = if duration != 0 { int_true_div(8000 * r[19], duration) } else { 0.0 };
-            bin.rate += rate;
+            bin.rate += rate_of(r[19], duration);
         }
         if sum_aggs {
             bin.aggs += r[20];
@@ -216,7 +203,7 @@ impl FlowHist {
     /// A record of `x = rate` (float bins).
     #[inline(never)]
     fn add_rate(&mut self, r: &Record, duration: i128) {
-        let rate = self.rate_of(r[19], duration);
+        let rate = rate_of(r[19], duration);
         let (lo, hi) = if self.bin_exp == 0 { (rate, rate + 1.0) } else { log_bin_float(rate, self.bin_exp) };
         let bin = &mut self.floats.entry(FKey::of(lo)).or_insert((lo, hi, Sums::default())).2;
         Self::add_sums(bin, r, duration, self.sum_duration, self.sum_rate, self.sum_aggs);
