@@ -17,6 +17,11 @@ fn main() {
     println!("cargo:rustc-env=FLOWLAB_RUSTC={rustc_v}");
     println!("cargo:rustc-env=FLOWLAB_TARGET={}", std::env::var("TARGET").unwrap_or_default());
     println!("cargo:rustc-env=FLOWLAB_PROFILE={}", std::env::var("PROFILE").unwrap_or_default());
+    // the runner at a fixed address: the loader no longer rewrites 1.6 MB of relocated
+    // read-only data at every start (docs/design.md §2, "A position-dependent runner")
+    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
+        println!("cargo:rustc-link-arg-bins=-no-pie");
+    }
     for p in [".git/HEAD", ".git/index", "build.rs"] {
         if std::path::Path::new(p).exists() {
             println!("cargo:rerun-if-changed={p}");
