@@ -13,6 +13,7 @@
 // `!(x > 0.0)` is written on purpose: it is true for NaN, which `x <= 0.0` is not.
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
+pub mod balance;
 pub mod bound;
 pub mod ga;
 pub mod generate;
@@ -86,6 +87,10 @@ pub const HYBRID_REPAIR: u64 = 300_000;
 pub const HYBRID_STALL: u32 = 20;
 /// Default restart rounds of `search = "hybrid"` after the first repair fails.
 pub const HYBRID_RESTARTS: u32 = 24;
+/// Default `balance` steps of `search = "hybrid"`.
+pub const HYBRID_BALANCE: u64 = 4_000;
+/// Swap steps of one balanced-rounding attempt (docs/sampler.md, "Search").
+pub const BALANCE_ATTEMPT: u64 = 1_000;
 /// Steps of the first repair round; round r gets `REPAIR_ROUND · 2^⌊r/2⌋` (a doubling
 /// restart schedule: short rounds while most runs succeed within a few thousand steps, long
 /// ones for profiles that need them), all within the `repair` total.
@@ -222,6 +227,12 @@ pub struct SampleSettings {
     #[serde(default)]
     #[schemars(range(max = MAX_RESTARTS))]
     pub restarts: Option<u32>,
+    /// Swap steps of the balanced rounding (docs/sampler.md, "Search", step 4), run when windows
+    /// are declared and the first repair round ends unaccepted (default 3 000 for `hybrid`, 0
+    /// for `ga`); it stops at acceptance.
+    #[serde(default)]
+    #[schemars(range(max = MAX_LOCAL_SEARCH))]
+    pub balance: Option<u64>,
     /// Write `sample.csv` (default true).
     #[serde(default = "d_true")]
     pub write_sample: bool,
@@ -299,6 +310,14 @@ impl SampleSettings {
         })
     }
 
+    /// Swap steps of the balanced rounding (default per search).
+    pub fn balance(&self) -> u64 {
+        self.balance.unwrap_or(match self.search {
+            Search::Hybrid => HYBRID_BALANCE,
+            Search::Ga => 0,
+        })
+    }
+
     /// Kick-and-repair rounds (default per search).
     pub fn restarts(&self) -> u32 {
         self.restarts.unwrap_or(match self.search {
@@ -371,6 +390,8 @@ pub struct SampleRun {
     pub local: local::LocalStats,
     /// Repair statistics.
     pub repair: repair::RepairStats,
+    /// Balanced-rounding statistics.
+    pub balance: balance::BalanceStats,
     /// Feasibility check made before the search.
     pub feasibility: bound::Feasibility,
     /// Lower/upper gene bounds.
@@ -435,12 +456,13 @@ pub fn sample(model: Model, s: &SampleSettings, seed_hex: &str, host: &Host, poo
     if !feasibility.feasible() {
         host.info(&feasibility.message(model.limit_pct));
         let out = ga::start_only(&model, &cfg, feasibility.count_n, seed_hex);
-        return Ok(SampleRun { model, ga: out, local: Default::default(), repair: Default::default(), feasibility, bounds: (lo, hi) });
+        return Ok(SampleRun { model, ga: out, local: Default::default(), repair: Default::default(), balance: Default::default(), feasibility, bounds: (lo, hi) });
     }
     let steps = s.repair_steps();
     let restarts = s.restarts() as u64;
     let budget = repair::Budget { steps, tau: s.local_tau, bounds: (lo, hi) };
     let mut rs = repair::RepairStats::default();
+    let mut bs = balance::BalanceStats::default();
     // the best unaccepted sample of the repair rounds, returned when the GA path ends worse
     let mut rounds_best: Option<genome::Individual> = None;
     if s.search == Search::Hybrid && steps > 0 {
@@ -464,6 +486,30 @@ pub fn sample(model: Model, s: &SampleSettings, seed_hex: &str, host: &Host, poo
             r0.steps, r0.kept, r0.proposals, first.solution.score.fitness, first.solution.score.acceptable
         ));
         let soft = s.local_tau * model.limit_pct;
+        if model.windows.is_some() && !first.solution.score.acceptable && s.balance() > 0 {
+            // the balanced rounding: herding from x = rate, then gradient-guided swaps, in
+            // attempts of BALANCE_ATTEMPT steps from other roundings of the same point
+            let mut left = s.balance();
+            for attempt in 0.. {
+                if left == 0 || first.solution.score.acceptable {
+                    break;
+                }
+                let budget = left.min(BALANCE_ATTEMPT);
+                left -= budget;
+                let mut b = balance::herd(&model, feasibility.count_n, seed_hex, attempt);
+                let herded = b.score.worst;
+                let at = balance::Attempt { k: feasibility.count_n, steps: budget, bounds: (lo, hi), seed_hex, attempt };
+                let st = balance::swaps(&model, &mut b, &at, host)?;
+                bs = bs.plus(st);
+                host.info(&format!(
+                    "balanced rounding {attempt}: herded worst {herded:.3} %, {} swap steps, {} moves, fitness {:.6}, accepted {}",
+                    st.steps, st.moves, b.score.fitness, b.score.acceptable
+                ));
+                if b.score.acceptable || model.repair_objective(&b.acc, soft, None) < model.repair_objective(&first.solution.acc, soft, None) {
+                    first.solution = b;
+                }
+            }
+        }
         let mut best_obj = model.repair_objective(&first.solution.acc, soft, None);
         if order.is_none() && restarts > 0 && !first.solution.score.acceptable {
             order = Some(ga::strata_order(&model));
@@ -497,8 +543,8 @@ pub fn sample(model: Model, s: &SampleSettings, seed_hex: &str, host: &Host, poo
         }
         if first.solution.score.acceptable {
             first.accepted = true;
-            first.evaluations += rs.proposals;
-            return Ok(SampleRun { model, ga: first, local: Default::default(), repair: rs, feasibility, bounds: (lo, hi) });
+            first.evaluations += rs.proposals + bs.proposals;
+            return Ok(SampleRun { model, ga: first, local: Default::default(), repair: rs, balance: bs, feasibility, bounds: (lo, hi) });
         }
         rounds_best = Some(first.solution);
     }
@@ -524,7 +570,7 @@ pub fn sample(model: Model, s: &SampleSettings, seed_hex: &str, host: &Host, poo
             out.solution = b;
         }
     }
-    Ok(SampleRun { model, ga: out, local: st, repair: rs, feasibility, bounds: (lo, hi) })
+    Ok(SampleRun { model, ga: out, local: st, repair: rs, balance: bs, feasibility, bounds: (lo, hi) })
 }
 
 fn io_err(path: &Path, e: std::io::Error) -> PluginError {

@@ -146,6 +146,8 @@ pub fn response(run: &SampleRun, s: &SampleSettings) -> flowlab_abi::Response {
     mt.insert("repair_proposals".into(), json!(run.repair.proposals));
     mt.insert("repair_moves".into(), json!(run.repair.kept));
     mt.insert("repair_rounds".into(), json!(run.repair.rounds));
+    mt.insert("balance_steps".into(), json!(run.balance.steps));
+    mt.insert("balance_moves".into(), json!(run.balance.moves));
     mt.insert("repair_kicks".into(), json!(run.repair.kicks));
     mt.insert("ga_stalled".into(), json!(g.stalled));
     mt.insert("feasible".into(), json!(run.feasibility.feasible()));

@@ -1,7 +1,7 @@
 //! `ft-profile-sampler-rs`: a thin CLI over the `sampler` library, flag-compatible with the
 //! original `ft-profile-sampler` (docs/sampler.md, "Outputs and CLI"): `-u -l -i -o -m -d -s -g -p -t -r -w -c -q`, plus
 //! `--fitness readme|windows`, `--search hybrid|ga`, `--parents N`, `--init random|stratified`,
-//! `--local-search N`, `--repair STEPS`, `--stall GENS`, `--restarts N`, `--json FILE` (machine-readable result).
+//! `--local-search N`, `--repair STEPS`, `--stall GENS`, `--restarts N`, `--balance STEPS`, `--json FILE` (machine-readable result).
 //! Exit status: 0 when the sample is acceptable, 3 when it is not, 1 on errors.
 //!
 //! `ft-profile-sampler-rs --generate ROWS [-s SEED] -o FILE` writes a synthetic profile,
@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 fn usage() -> ! {
     eprintln!(
-        "usage: ft-profile-sampler-rs -i PROFILE -o SAMPLE -m METRICS -l MIN -u MAX [-d DEV] [-s SEED] [-g GENS] [-p POP] [-t PORT_LIMIT] [-r PROTO_LIMIT] [-w WINDOW_S] [-c THREADS] [-q] [--fitness readme|windows] [--parents N] [--search hybrid|ga] [--init random|stratified] [--local-search N] [--repair STEPS] [--stall GENS] [--restarts N] [--json FILE]"
+        "usage: ft-profile-sampler-rs -i PROFILE -o SAMPLE -m METRICS -l MIN -u MAX [-d DEV] [-s SEED] [-g GENS] [-p POP] [-t PORT_LIMIT] [-r PROTO_LIMIT] [-w WINDOW_S] [-c THREADS] [-q] [--fitness readme|windows] [--parents N] [--search hybrid|ga] [--init random|stratified] [--local-search N] [--repair STEPS] [--stall GENS] [--restarts N] [--balance STEPS] [--json FILE]"
     );
     std::process::exit(1)
 }
@@ -53,6 +53,7 @@ fn main() {
             "--repair" => s["repair"] = num(val(&mut i)),
             "--stall" => s["stall"] = num(val(&mut i)),
             "--restarts" => s["restarts"] = num(val(&mut i)),
+            "--balance" => s["balance"] = num(val(&mut i)),
             "-s" | "--seed" => seed = val(&mut i).parse().unwrap_or_else(|_| usage()),
             "-c" | "--workers-count" => threads = val(&mut i).parse().unwrap_or_else(|_| usage()),
             "-q" | "--quiet" => quiet = true,
