@@ -88,7 +88,7 @@ pub const HYBRID_STALL: u32 = 20;
 /// Default restart rounds of `search = "hybrid"` after the first repair fails.
 pub const HYBRID_RESTARTS: u32 = 24;
 /// Default `balance` steps of `search = "hybrid"`.
-pub const HYBRID_BALANCE: u64 = 4_000;
+pub const HYBRID_BALANCE: u64 = 8_000;
 /// Swap steps of one balanced-rounding attempt (docs/sampler.md, "Search").
 pub const BALANCE_ATTEMPT: u64 = 1_000;
 /// Steps of the first repair round; round r gets `REPAIR_ROUND · 2^⌊r/2⌋` (a doubling
@@ -228,7 +228,7 @@ pub struct SampleSettings {
     #[schemars(range(max = MAX_RESTARTS))]
     pub restarts: Option<u32>,
     /// Swap steps of the balanced rounding (docs/sampler.md, "Search", step 4), run when windows
-    /// are declared and the first repair round ends unaccepted (default 3 000 for `hybrid`, 0
+    /// are declared and the first repair round ends unaccepted (default 8 000 for `hybrid`, 0
     /// for `ga`); it stops at acceptance.
     #[serde(default)]
     #[schemars(range(max = MAX_LOCAL_SEARCH))]
