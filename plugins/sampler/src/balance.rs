@@ -229,7 +229,6 @@ struct Coef {
     /// q of the other global rows: entries `f·φ` with φ = (1, P_i, B_i, v6_i), so q is the
     /// quadratic form φᵀMφ (upper triangle, row-major).
     m: [f64; 10],
-    win_dense: f64,
 }
 
 /// The feature vector of a non-share global row's entry: `a = f·(1, P, B, v6)`.
@@ -321,7 +320,6 @@ impl Rows<'_> {
                 }
             }
         }
-        c.win_dense = st.z - st.p * st.c2;
         c
     }
 
@@ -333,7 +331,19 @@ impl Rows<'_> {
         let (pk, by) = (it.pk as f64, it.by as f64);
         let (sp, dp) = (it.sport as usize, it.dport as usize);
         let v = if it.v6 == 1 { c.v6 } else { c.v4 };
-        let mut g = c.one + c.p * pk + c.b * by + v + c.proto[it.proto as usize] + c.port[sp] + c.port[dp] + c.bin[it.bin as usize];
+        let g = c.one + c.p * pk + c.b * by + v + c.proto[it.proto as usize] + c.port[sp] + c.port[dp] + c.bin[it.bin as usize];
+        self.gq_with(st, c, i, g)
+    }
+
+    /// `(g_i, q_i)` with the global rows' part of g given (`g_global`): q from the
+    /// coefficients' curvature parts (which depend on the weights only), the window rows from
+    /// `st`.
+    #[inline]
+    fn gq_with(&self, st: &State, c: &Coef, i: usize, g_global: f64) -> (f64, f64) {
+        let it = &self.model.items[i];
+        let (pk, by) = (it.pk as f64, it.by as f64);
+        let (sp, dp) = (it.sport as usize, it.dport as usize);
+        let mut g = g_global;
         let mut q = c.q_share + c.qproto[it.proto as usize] + c.qport[sp] + c.qport[dp] + c.qbin[it.bin as usize];
         if sp == dp {
             q += c.port_twice[sp];
@@ -352,7 +362,7 @@ impl Rows<'_> {
                 g += st.w_w[w] * (st.win[w] - self.wref[w] * st.p) * cw;
                 q += st.w_w[w] * cw * (cw - 2.0 * self.wref[w] * pk);
             });
-            g -= pk * c.win_dense;
+            g -= pk * (st.z - st.p * st.c2);
             q += pk * pk * st.c2;
         }
         (g, q)
@@ -443,50 +453,160 @@ pub fn herd(model: &Model, k: usize, seed_hex: &str, attempt: u64) -> Individual
     let target = Sums::of(&model.reference, rate);
     let ng = rows.global.len();
     let mult = vec![1.0; ng + rows.wref.len()];
-    // the fractional state, updated as biflows are decided
-    let st0 = rows.state(&target, &target, &mult);
+    // the fractional state, updated as biflows are decided; the weights stay fixed here, so
+    // the curvature parts of the coefficients hold throughout
+    let mut st = rows.state(&target, &target, &mult);
+    let cf = rows.coef(&st);
+    let mut h = Herder::new(&rows, &st, &target);
     // order: largest normalised entry first (ties in file order)
     let mut jitter = stream_rng(seed_hex, "balance_order", attempt);
     let key: Vec<f64> = (0..n)
         .map(|i| {
-            let mut m = 0.0f64;
-            for (kk, &(r, rv)) in rows.global.iter().enumerate() {
-                m = m.max(rows.entry(i, r, rv).abs() * st0.w_g[kk].sqrt());
-            }
-            rows.model.for_windows(i, |w, c| m = m.max(c * st0.w_w[w].sqrt()));
+            let mut m = h.key(&rows, &st, i);
+            rows.model.for_windows(i, |w, c| m = m.max(c * st.w_w[w].sqrt()));
             if attempt > 0 { m * (0.25 * (2.0 * jitter.random::<f64>() - 1.0)).exp() } else { m }
         })
         .collect();
     let mut order: Vec<u32> = (0..n as u32).collect();
     order.sort_by(|&a, &b| key[b as usize].total_cmp(&key[a as usize]).then(a.cmp(&b)));
+    drop(key);
     let mut words = vec![0u64; n.div_ceil(64)];
-    let mut st = st0;
     for &i in &order {
         let i = i as usize;
-        let cf = rows.coef(&st);
-        let (g, q) = rows.gq(&st, &cf, i);
+        let (g, q) = rows.gq_with(&st, &cf, i, h.g(&rows, &st, i));
         let dx = if 2.0 * g + (1.0 - 2.0 * rate) * q < 0.0 {
             words[i >> 6] |= 1u64 << (i & 63);
             1.0 - rate
         } else {
             -rate
         };
-        shift(&rows, &mut st, i, dx);
+        h.shift(&rows, &mut st, i, dx);
     }
     Individual::from_words(model, words)
 }
 
-/// Moves the fractional state `st` (at fixed weights) by `dx` of biflow i.
-fn shift(rows: &Rows, st: &mut State, i: usize, dx: f64) {
-    for (k, &(r, rv)) in rows.global.iter().enumerate() {
-        st.res_g[k] += dx * rows.entry(i, r, rv);
+/// The global rows during herding, in O(rows with a non-indicator entry + the biflow's own
+/// indicator rows) per biflow instead of O(all global rows): a share row k (protocol, port
+/// slot, size bin) has `res_k = cnt_k − m_k r_k n` (m_k = 2 for ports, else 1) and entries
+/// `mult_k(i) − m_k r_k`, so `Σ_k w_k res_k a_ik = Σ_{k: mult_k(i) > 0} w_k res_k mult_k(i) −
+/// (A − n·B)` with `A = Σ_k w_k m_k r_k cnt_k` (kept up to date) and `B = Σ_k w_k m_k² r_k²`.
+struct Herder {
+    /// (row, features f with entry f·(1, P, B, v6)) of the non-share rows.
+    direct: Vec<(usize, [f64; 4])>,
+    /// The share row of each protocol slot, port slot and size bin.
+    of_proto: Vec<Option<usize>>,
+    of_port: Vec<Option<usize>>,
+    of_bin: Vec<Option<usize>>,
+    /// m_k per row (share rows only).
+    m: Vec<f64>,
+    /// cnt_k per row (share rows only), n, A and B.
+    cnt: Vec<f64>,
+    n: f64,
+    a: f64,
+    b: f64,
+}
+
+impl Herder {
+    fn new(rows: &Rows, st: &State, at: &Sums) -> Herder {
+        let md = rows.model;
+        let ng = rows.global.len();
+        let mut h = Herder {
+            direct: Vec::new(),
+            of_proto: vec![None; md.n_protos + 1],
+            of_port: vec![None; md.n_ports + 1],
+            of_bin: vec![None; md.n_bins.max(1)],
+            m: vec![0.0; ng],
+            cnt: vec![0.0; ng],
+            n: at.n,
+            a: 0.0,
+            b: 0.0,
+        };
+        for (k, &(r, rv)) in rows.global.iter().enumerate() {
+            let (slot, m) = match r {
+                Row::Proto(j) => (&mut h.of_proto[j], 1.0),
+                Row::Port(j) => (&mut h.of_port[j], 2.0),
+                Row::Bin(j) => (&mut h.of_bin[j], 1.0),
+                _ => {
+                    h.direct.push((k, direct_features(r, rv)));
+                    continue;
+                }
+            };
+            *slot = Some(k);
+            h.m[k] = m;
+            h.cnt[k] = at.row(r).0;
+            h.a += st.w_g[k] * m * rv * h.cnt[k];
+            h.b += st.w_g[k] * m * m * rv * rv;
+        }
+        h
     }
-    let pk = rows.model.items[i].pk as f64;
-    rows.model.for_windows(i, |w, c| {
-        st.win[w] += dx * c;
-        st.z += st.w_w[w] * rows.wref[w] * dx * c;
-    });
-    st.p += dx * pk;
+
+    /// The share rows biflow i has an indicator in, with its multiplicity.
+    #[inline]
+    fn active(&self, rows: &Rows, i: usize) -> [(Option<usize>, f64); 4] {
+        let it = &rows.model.items[i];
+        let (sp, dp) = (self.of_port[it.sport as usize], self.of_port[it.dport as usize]);
+        let both = sp.is_some() && sp == dp;
+        [(self.of_proto[it.proto as usize], 1.0), (sp, if both { 2.0 } else { 1.0 }), (if both { None } else { dp }, 1.0), (self.of_bin[it.bin as usize], 1.0)]
+    }
+
+    #[inline]
+    fn phi(rows: &Rows, i: usize) -> [f64; 4] {
+        let it = &rows.model.items[i];
+        [1.0, it.pk as f64, it.by as f64, it.v6 as f64]
+    }
+
+    /// The global rows' part of g for biflow i.
+    #[inline]
+    fn g(&self, rows: &Rows, st: &State, i: usize) -> f64 {
+        let phi = Self::phi(rows, i);
+        let mut g = 0.0;
+        for &(k, f) in &self.direct {
+            g += st.w_g[k] * st.res_g[k] * (f[0] * phi[0] + f[1] * phi[1] + f[2] * phi[2] + f[3] * phi[3]);
+        }
+        for (k, mult) in self.active(rows, i) {
+            if let Some(k) = k {
+                let rv = rows.global[k].1;
+                g += st.w_g[k] * (self.cnt[k] - self.m[k] * rv * self.n) * mult;
+            }
+        }
+        g - (self.a - self.n * self.b)
+    }
+
+    /// Biflow i's largest normalised entry over the non-share rows and its own share rows.
+    fn key(&self, rows: &Rows, st: &State, i: usize) -> f64 {
+        let phi = Self::phi(rows, i);
+        let mut m = 0.0f64;
+        for &(k, f) in &self.direct {
+            m = m.max((f[0] * phi[0] + f[1] * phi[1] + f[2] * phi[2] + f[3] * phi[3]).abs() * st.w_g[k].sqrt());
+        }
+        for (k, mult) in self.active(rows, i) {
+            if let Some(k) = k {
+                m = m.max((mult - self.m[k] * rows.global[k].1).abs() * st.w_g[k].sqrt());
+            }
+        }
+        m
+    }
+
+    /// Moves the fractional state by `dx` of biflow i.
+    fn shift(&mut self, rows: &Rows, st: &mut State, i: usize, dx: f64) {
+        let phi = Self::phi(rows, i);
+        for &(k, f) in &self.direct {
+            st.res_g[k] += dx * (f[0] * phi[0] + f[1] * phi[1] + f[2] * phi[2] + f[3] * phi[3]);
+        }
+        self.n += dx;
+        for (k, mult) in self.active(rows, i) {
+            if let Some(k) = k {
+                self.cnt[k] += dx * mult;
+                self.a += st.w_g[k] * self.m[k] * rows.global[k].1 * dx * mult;
+            }
+        }
+        let pk = phi[1];
+        rows.model.for_windows(i, |w, c| {
+            st.win[w] += dx * c;
+            st.z += st.w_w[w] * rows.wref[w] * dx * c;
+        });
+        st.p += dx * pk;
+    }
 }
 
 /// Swap search (module docs, 2) on `ind` within the size bounds, for at most `steps` steps.
@@ -633,6 +753,13 @@ mod tests {
         let mult: Vec<f64> = (0..rows.global.len() + rows.wref.len()).map(|k| 1.0 + (k % 3) as f64).collect();
         let st = rows.state(&s, &s, &mult);
         let (res, w) = rows.dense(&st);
+        // herding's global part of g equals the direct sum over the global rows
+        let h = Herder::new(&rows, &st, &s);
+        for i in (0..model.len()).step_by(41) {
+            let direct: f64 = rows.global.iter().enumerate().map(|(k, &(r, rv))| st.w_g[k] * st.res_g[k] * rows.entry(i, r, rv)).sum();
+            let hg = h.g(&rows, &st, i);
+            assert!((hg - direct).abs() <= 1e-9 * (1.0 + direct.abs()), "herder g {hg} vs {direct} at {i}");
+        }
         let mut col = Vec::new();
         for i in (0..model.len()).step_by(37) {
             let cf = rows.coef(&st);

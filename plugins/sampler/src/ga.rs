@@ -304,6 +304,12 @@ pub fn start_only(model: &Model, cfg: &GaConfig, k: usize, seed_hex: &str) -> Ga
     start_over(model, order.as_deref(), k, seed_hex)
 }
 
+/// The outcome of a search that ran no generation and ended at `solution`.
+pub fn outcome_of(solution: Individual) -> GaOutcome {
+    let f = solution.score.fitness;
+    GaOutcome { accepted: false, solution, generations: 0, accepted_generation: None, evaluations: 1, init_candidates: 1, init_fallback: 0, best: vec![f], mean: vec![f], stalled: false }
+}
+
 /// [`start_only`] over a [`strata_order`] computed by the caller (`None`: a random start), so
 /// that the hybrid search's restart rounds reuse it.
 pub fn start_over(model: &Model, order: Option<&[u32]>, k: usize, seed_hex: &str) -> GaOutcome {
@@ -312,7 +318,5 @@ pub fn start_over(model: &Model, order: Option<&[u32]>, k: usize, seed_hex: &str
         Some(o) => stratified_words(o, k, &mut rng),
         None => random_words(model.len(), k, &mut rng),
     };
-    let solution = Individual::from_words(model, words);
-    let f = solution.score.fitness;
-    GaOutcome { accepted: false, solution, generations: 0, accepted_generation: None, evaluations: 1, init_candidates: 1, init_fallback: 0, best: vec![f], mean: vec![f], stalled: false }
+    outcome_of(Individual::from_words(model, words))
 }

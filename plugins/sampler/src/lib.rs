@@ -227,8 +227,8 @@ pub struct SampleSettings {
     #[serde(default)]
     #[schemars(range(max = MAX_RESTARTS))]
     pub restarts: Option<u32>,
-    /// Swap steps of the balanced rounding (docs/sampler.md, "Search", step 4), run when windows
-    /// are declared and the first repair round ends unaccepted (default 8 000 for `hybrid`, 0
+    /// Swap steps of the balanced rounding (docs/sampler.md, "Search", step 3), run first when
+    /// windows are declared (default 8 000 for `hybrid`, 0
     /// for `ga`); it stops at acceptance.
     #[serde(default)]
     #[schemars(range(max = MAX_LOCAL_SEARCH))]
@@ -466,9 +466,43 @@ pub fn sample(model: Model, s: &SampleSettings, seed_hex: &str, host: &Host, poo
     // the best unaccepted sample of the repair rounds, returned when the GA path ends worse
     let mut rounds_best: Option<genome::Individual> = None;
     if s.search == Search::Hybrid && steps > 0 {
-        // repair first, from one start individual at the sample size where the count shares
-        // fit best (`bound`); then kick-and-repair rounds from the best so far; the GA runs
-        // only when all of them fail
+        // with windows the balanced rounding first; then the repair, from one start individual
+        // at the sample size where the count shares fit best (`bound`); then kick-and-repair
+        // rounds from the best so far; the GA runs only when all of them fail
+        let soft = s.local_tau * model.limit_pct;
+        // with windows, the balanced rounding first: herding from x = rate, then
+        // gradient-guided swaps, in attempts of BALANCE_ATTEMPT steps from other roundings of
+        // the same point (docs/sampler.md, "Search", step 3)
+        let mut balanced: Option<genome::Individual> = None;
+        if model.windows.is_some() && s.balance() > 0 {
+            let mut left = s.balance();
+            for attempt in 0.. {
+                if left == 0 || balanced.as_ref().is_some_and(|b| b.score.acceptable) {
+                    break;
+                }
+                let budget = left.min(BALANCE_ATTEMPT);
+                left -= budget;
+                let mut b = balance::herd(&model, feasibility.count_n, seed_hex, attempt);
+                let herded = b.score.worst;
+                let at = balance::Attempt { k: feasibility.count_n, steps: budget, bounds: (lo, hi), seed_hex, attempt };
+                let st = balance::swaps(&model, &mut b, &at, host)?;
+                bs = bs.plus(st);
+                host.info(&format!(
+                    "balanced rounding {attempt}: herded worst {herded:.3} %, {} swap steps, {} moves, fitness {:.6}, accepted {}",
+                    st.steps, st.moves, b.score.fitness, b.score.acceptable
+                ));
+                if balanced.as_ref().is_none_or(|a| b.score.acceptable || model.repair_objective(&b.acc, soft, None) < model.repair_objective(&a.acc, soft, None)) {
+                    balanced = Some(b);
+                }
+            }
+        }
+        if let Some(b) = balanced.as_ref().filter(|b| b.score.acceptable) {
+            let mut out = ga::outcome_of(b.clone());
+            out.accepted = true;
+            out.evaluations += bs.proposals;
+            return Ok(SampleRun { model, ga: out, local: Default::default(), repair: rs, balance: bs, feasibility, bounds: (lo, hi) });
+        }
+        // the repair's tables and the stratified order are built only now, when needed
         let rep = repair::Repairer::new(&model);
         let mut left = steps;
         let mut round = |r: u64| {
@@ -485,30 +519,8 @@ pub fn sample(model: Model, s: &SampleSettings, seed_hex: &str, host: &Host, poo
             "repair from the start: {} steps, {} moves kept of {} evaluated, fitness {:.6}, accepted {}",
             r0.steps, r0.kept, r0.proposals, first.solution.score.fitness, first.solution.score.acceptable
         ));
-        let soft = s.local_tau * model.limit_pct;
-        if model.windows.is_some() && !first.solution.score.acceptable && s.balance() > 0 {
-            // the balanced rounding: herding from x = rate, then gradient-guided swaps, in
-            // attempts of BALANCE_ATTEMPT steps from other roundings of the same point
-            let mut left = s.balance();
-            for attempt in 0.. {
-                if left == 0 || first.solution.score.acceptable {
-                    break;
-                }
-                let budget = left.min(BALANCE_ATTEMPT);
-                left -= budget;
-                let mut b = balance::herd(&model, feasibility.count_n, seed_hex, attempt);
-                let herded = b.score.worst;
-                let at = balance::Attempt { k: feasibility.count_n, steps: budget, bounds: (lo, hi), seed_hex, attempt };
-                let st = balance::swaps(&model, &mut b, &at, host)?;
-                bs = bs.plus(st);
-                host.info(&format!(
-                    "balanced rounding {attempt}: herded worst {herded:.3} %, {} swap steps, {} moves, fitness {:.6}, accepted {}",
-                    st.steps, st.moves, b.score.fitness, b.score.acceptable
-                ));
-                if b.score.acceptable || model.repair_objective(&b.acc, soft, None) < model.repair_objective(&first.solution.acc, soft, None) {
-                    first.solution = b;
-                }
-            }
+        if let Some(b) = balanced.filter(|b| !first.solution.score.acceptable && model.repair_objective(&b.acc, soft, None) < model.repair_objective(&first.solution.acc, soft, None)) {
+            first.solution = b;
         }
         let mut best_obj = model.repair_objective(&first.solution.acc, soft, None);
         if order.is_none() && restarts > 0 && !first.solution.score.acceptable {
