@@ -1,4 +1,4 @@
-//! Balanced rounding (docs/sampler.md, "Search", step 4): every acceptance condition as one
+//! Balanced rounding (docs/sampler.md, "Search", step 2): every acceptance condition as one
 //! linear row, a rounding of the fractional sample x = rate that keeps the rows near zero, and
 //! a swap search guided by the rows' gradient.
 //!
@@ -161,7 +161,9 @@ impl<'a> Rows<'a> {
             }
         }
         // the size row: res = n − k, tolerance limit·k (Sums::row gives den = 1)
-        global.push((Row::Count, k as f64));
+        if k > 0 {
+            global.push((Row::Count, k as f64));
+        }
         let direct = (0..global.len()).filter(|&j| !matches!(global[j].0, Row::Proto(_) | Row::Port(_) | Row::Bin(_))).collect();
         Rows { model, global, wref, direct, limit: model.limit_pct / 100.0 }
     }

@@ -227,7 +227,7 @@ pub struct SampleSettings {
     #[serde(default)]
     #[schemars(range(max = MAX_RESTARTS))]
     pub restarts: Option<u32>,
-    /// Swap steps of the balanced rounding (docs/sampler.md, "Search", step 3), run first when
+    /// Swap steps of the balanced rounding (docs/sampler.md, "Search", step 2), run first when
     /// windows are declared (default 8 000 for `hybrid`, 0
     /// for `ga`); it stops at acceptance.
     #[serde(default)]
@@ -472,7 +472,7 @@ pub fn sample(model: Model, s: &SampleSettings, seed_hex: &str, host: &Host, poo
         let soft = s.local_tau * model.limit_pct;
         // with windows, the balanced rounding first: herding from x = rate, then
         // gradient-guided swaps, in attempts of BALANCE_ATTEMPT steps from other roundings of
-        // the same point (docs/sampler.md, "Search", step 3)
+        // the same point (docs/sampler.md, "Search", step 2)
         let mut balanced: Option<genome::Individual> = None;
         if model.windows.is_some() && s.balance() > 0 {
             let mut left = s.balance();
