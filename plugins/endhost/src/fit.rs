@@ -107,6 +107,15 @@ impl Bounds {
     }
 }
 
+/// A barrier start of an EP fit is given up when, after this many gradient evaluations of the
+/// first μ stage, its ℓ is still more than [`ABANDON_GAP`] below the best end point known (the
+/// Newton insertion starts', which run first, and earlier barrier starts').
+pub const ABANDON_AFTER: u64 = 5;
+/// See [`ABANDON_AFTER`]. Measured on the 3 000 reference draws of docs/endhost.md ("Starts"):
+/// no EP start that ended as the best was ever behind by this much then (EEP starts were: a
+/// random start 100 nats behind after 5 steps still won by 0.8 nats, so EEP solves them all).
+pub const ABANDON_GAP: f64 = 50.0;
+
 /// Largest `restarts_ep` / `restarts_eep` (the defaults are 5 and 10; `docs/endhost.md`).
 pub const MAX_RESTARTS: usize = 10_000;
 /// Largest `maxit` / `em_warmup` (defaults 200 and 20; `docs/endhost.md`).
@@ -387,9 +396,11 @@ pub(crate) struct Single {
     pub(crate) maxit_hits: u64,
 }
 
-fn barrier_fit(model: Model, h: &Hist, x0: &[f64], lo: &[f64], hi: &[f64], o: &FitOptions) -> Single {
-    let vo = match o.method {
-        Method::Ipm => VmOptions { reltol: o.reltol, maxit: o.maxit, scaled_reset: true, periodic_reset: false },
+/// `behind`: give up a start whose ℓ after [`ABANDON_AFTER`] gradient evaluations of the first
+/// μ stage is still more than [`ABANDON_GAP`] below this (`ipm` only; see [`fit_inner`]).
+fn barrier_fit(model: Model, h: &Hist, x0: &[f64], lo: &[f64], hi: &[f64], o: &FitOptions, behind: Option<f64>) -> Single {
+    let mut vo = match o.method {
+        Method::Ipm => VmOptions { reltol: o.reltol, maxit: o.maxit, scaled_reset: true, periodic_reset: false, abandon: None },
         Method::IpmNash => VmOptions::nash(o.reltol, o.maxit),
         _ => VmOptions::nash(1.490_116_119_384_765_6e-8, 100),
     };
@@ -421,6 +432,8 @@ fn barrier_fit(model: Model, h: &Hist, x0: &[f64], lo: &[f64], hi: &[f64], o: &F
             }
             -ll - mu * bar
         };
+        // F_μ = −ℓ − μ·(barrier) ≈ −ℓ: the barrier term is O(μ·dim), far below the gap
+        vo.abandon = behind.filter(|_| mu == o.mu[0] && o.method == Method::Ipm).map(|l| (ABANDON_AFTER, -(l - ABANDON_GAP)));
         match vmmin(fg, &x, if warm { b.as_deref() } else { None }, vo) {
             Ok(r) => {
                 nf += r.nf;
@@ -428,6 +441,9 @@ fn barrier_fit(model: Model, h: &Hist, x0: &[f64], lo: &[f64], hi: &[f64], o: &F
                 hits += r.maxit_hit as u64;
                 x = r.x;
                 b = Some(r.b);
+                if r.abandoned {
+                    break;
+                }
             }
             Err(_) => break,
         }
@@ -650,6 +666,7 @@ fn fit_inner<R: Rng>(model: Model, h: &Hist, o: &FitOptions, restart_rng: &mut d
     let mut cands: Vec<starts::Candidate> = vec![];
     let mut newton_from: Vec<Vec<f64>> = vec![];
     let (mut pre_nf, mut pre_ng) = (0, 0);
+    let mut ep_ll = None;
     if model == Model::EEP && (o.nested_starts || o.systematic_starts) {
         let own;
         let ep = match ep {
@@ -661,6 +678,7 @@ fn fit_inner<R: Rng>(model: Model, h: &Hist, o: &FitOptions, restart_rng: &mut d
                 &own
             }
         };
+        ep_ll = Some(ep.loglik);
         if o.nested_starts {
             extra = nested_starts(&ep.theta, &o.bounds);
         }
@@ -690,23 +708,39 @@ fn fit_inner<R: Rng>(model: Model, h: &Hist, o: &FitOptions, restart_rng: &mut d
         let a = r.alpha.max(o.bounds.alpha_min + 1e-12);
         runs.push(Single { theta: vec![a], loglik: model.loglik(&[a], h, None), nf: r.iterations, ng: r.iterations, maxit_hits: 0 });
     } else {
+        // the insertion starts first, best predicted first; a start that cannot reach the best
+        // ℓ of the Newton starts before it (for EEP also the EP fit's, which EEP nests) is given
+        // up (`polish::polish_towards`; not against the barrier starts' ℓ: a Newton start that
+        // reaches the same mode more precisely than the barrier left 4 fits up to 10⁻⁵ nats lower)
+        let mut bar = ep_ll.unwrap_or(f64::NEG_INFINITY);
+        let mut newton = vec![];
+        for x0 in &newton_from {
+            let p = crate::polish::polish_towards(model, h, x0, &lo, &hi, starts::INSERT_NEWTON_STEPS, bar);
+            let mut t = p.theta;
+            model.canonical(&mut t);
+            bar = bar.max(p.loglik);
+            newton.push(Single { theta: t, loglik: p.loglik, nf: p.evaluations, ng: p.evaluations, maxit_hits: 0 });
+        }
+        // EP: a barrier start far behind the best end point so far after a few BFGS steps is
+        // given up (successive halving; see ABANDON_GAP)
+        let cut = model == Model::EP && o.systematic_starts;
+        let mut solve = |x0: &[f64]| {
+            let r = run_one(model, h, x0, &lo, &hi, o, (cut && bar.is_finite()).then_some(bar));
+            bar = bar.max(r.loglik);
+            r
+        };
         for i in 0..o.restarts(model) {
             let random = o.restarts(model) - 1;
             let (x0, pre) = if i == 0 { warm_data_init(model, h, o, &lo, &hi) } else { (random_init(model, &mut restart_rng(i), &o.bounds, Some((i - 1, random))), 0) };
-            let mut r = run_one(model, h, &x0, &lo, &hi, o);
+            let mut r = solve(&x0);
             r.nf += pre;
             r.ng += pre;
             runs.push(r);
         }
         for x0 in &extra {
-            runs.push(run_one(model, h, x0, &lo, &hi, o));
+            runs.push(solve(x0));
         }
-        for x0 in &newton_from {
-            let p = crate::polish::polish_steps(model, h, x0, &lo, &hi, starts::INSERT_NEWTON_STEPS);
-            let mut t = p.theta;
-            model.canonical(&mut t);
-            runs.push(Single { theta: t, loglik: p.loglik, nf: p.evaluations, ng: p.evaluations, maxit_hits: 0 });
-        }
+        runs.extend(newton);
         if o.polish && o.method == Method::Ipm {
             polish_best(model, h, &mut runs, &lo, &hi, &o.bounds);
         }
@@ -736,11 +770,11 @@ fn polish_best(model: Model, h: &Hist, runs: &mut [Single], lo: &[f64], hi: &[f6
     }
 }
 
-fn run_one(model: Model, h: &Hist, x0: &[f64], lo: &[f64], hi: &[f64], o: &FitOptions) -> Single {
+fn run_one(model: Model, h: &Hist, x0: &[f64], lo: &[f64], hi: &[f64], o: &FitOptions, behind: Option<f64>) -> Single {
     {
         {
             let mut s = match o.method {
-                Method::Ipm | Method::IpmNash | Method::IpmR => barrier_fit(model, h, x0, lo, hi, o),
+                Method::Ipm | Method::IpmNash | Method::IpmR => barrier_fit(model, h, x0, lo, hi, o, behind),
                 Method::Em => em_fit(model, h, x0, lo, hi, o),
                 Method::Box => box_fit(model, h, x0, lo, hi, o),
             };

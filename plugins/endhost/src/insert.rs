@@ -102,7 +102,52 @@ pub fn quick_gain(h: &Hist, ln_f: &[f64], ln_p: &[f64]) -> f64 {
         g[j % 4] += h.c[j] * r;
         q[j % 4] += h.c[j] * r * r;
     }
-    let (g, q) = ((g[0] + g[1]) + (g[2] + g[3]), (q[0] + q[1]) + (q[2] + q[3]));
+    quadratic_gain((g[0] + g[1]) + (g[2] + g[3]), (q[0] + q[1]) + (q[2] + q[3]))
+}
+
+/// [`quick_gain`] of the component `comp`, ln f(k_j) = `a − b·x_j` (a geometric: a = ln(1 −
+/// e^{−λ}), b = λ, x = k − 1; a zeta: a = −ln ζ(α), b = α, x = ln k), without the vector of
+/// ln f: the same sums in the same order (bit-identical), on the widest instruction-set path
+/// ([`kernels::dispatch!`]); the rate and α profiles of every insertion and exchange run on it.
+pub fn quick_gain_of(h: &Hist, comp: Comp, ln_p: &[f64]) -> f64 {
+    let (g, q) = match comp {
+        Comp::Geo(l) => gain_moments(&h.c, &h.km1, ln_p, log1mexp_neg(l), l),
+        Comp::Zeta(a) => gain_moments(&h.c, &h.lk, ln_p, -zeta(a).ln(), a),
+    };
+    quadratic_gain(g, q)
+}
+
+/// Σ_j c_j (r_j − 1) and Σ_j c_j (r_j − 1)², r_j = exp(min(a − b·x_j − ln p_j, 700)), in 4
+/// lanes (j mod 4) combined in a fixed order, as [`quick_gain`] sums them.
+#[inline(always)]
+fn moments_body(c: &[f64], x: &[f64], ln_p: &[f64], a: f64, b: f64) -> (f64, f64) {
+    let (mut g, mut q) = ([0.0; 4], [0.0; 4]);
+    let n = c.len();
+    let (x, ln_p) = (&x[..n], &ln_p[..n]);
+    let full = n / 4 * 4;
+    for j0 in (0..full).step_by(4) {
+        for l in 0..4 {
+            let j = j0 + l;
+            let r = exp(((a - b * x[j]) - ln_p[j]).min(700.0)) - 1.0;
+            g[l] += c[j] * r;
+            q[l] += c[j] * r * r;
+        }
+    }
+    for j in full..n {
+        let r = exp(((a - b * x[j]) - ln_p[j]).min(700.0)) - 1.0;
+        g[j - full] += c[j] * r;
+        q[j - full] += c[j] * r * r;
+    }
+    ((g[0] + g[1]) + (g[2] + g[3]), (q[0] + q[1]) + (q[2] + q[3]))
+}
+
+kernels::dispatch! {
+    /// [`moments_body`] on the active instruction-set path (every path gives the same bits).
+    fn gain_moments(c: &[f64], x: &[f64], ln_p: &[f64], a: f64, b: f64) -> (f64, f64) => moments_body
+}
+
+/// The quadratic model's gain from G′(0) = `g` and −G″(0) = `q` ([`quick_gain`]).
+fn quadratic_gain(g: f64, q: f64) -> f64 {
     if !(g > 0.0) {
         0.0
     } else if g < q {
@@ -209,7 +254,7 @@ pub struct Inserted {
 pub fn profile(h: &Hist, base: &[(f64, Comp)], cands: &[Comp]) -> Vec<Inserted> {
     let ln_p = ln_mixture(base, h);
     let ll0: f64 = h.c.iter().zip(&ln_p).map(|(c, l)| c * l).sum();
-    let prof: Vec<f64> = cands.iter().map(|c| quick_gain(h, &c.ln_pmf(h), &ln_p)).collect();
+    let prof: Vec<f64> = cands.iter().map(|&c| quick_gain_of(h, c, &ln_p)).collect();
     let mut out = vec![];
     for (i, &q) in prof.iter().enumerate() {
         let left = i == 0 || prof[i - 1] < q;
@@ -305,6 +350,22 @@ mod tests {
         // a component the data do not want gains nothing
         let (w0, g0) = best_weight(&h, &ln_p, &ln_p);
         assert_eq!((w0, g0), (0.0, 0.0));
+    }
+
+    #[test]
+    fn fused_quick_gain_is_bit_identical_on_every_path() {
+        // every length class of the 4 lanes, geometrics and zetas, ratios past the 700 cap
+        for (n, seed) in [(1usize, 1u64), (3, 2), (4, 3), (7, 4), (64, 5), (333, 6)] {
+            let x = sample_model(&mut rng_from_u64(seed, "data", 0), Model::EP, &[0.5, 0.05, 1.6], 40 * n);
+            let h = Hist::from_samples(&x).unwrap();
+            let ln_p = ln_mixture(&[(0.7, Comp::Zeta(2.5)), (0.3, Comp::Geo(2.0))], &h);
+            for comp in [Comp::Geo(1e-4), Comp::Geo(0.05), Comp::Geo(9.0), Comp::Zeta(1.05), Comp::Zeta(3.0), Comp::Zeta(9.5)] {
+                let want = quick_gain(&h, &comp.ln_pmf(&h), &ln_p);
+                kernels::isa::on_every_path("endhost insert::fused_quick_gain", |v| {
+                    assert_eq!(quick_gain_of(&h, comp, &ln_p).to_bits(), want.to_bits(), "{v:?} {comp:?} n {}", h.k.len());
+                });
+            }
+        }
     }
 
     #[test]

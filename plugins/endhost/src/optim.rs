@@ -31,12 +31,16 @@ pub struct VmOptions {
     pub scaled_reset: bool,
     /// Reset every 2·dim gradient evaluations.
     pub periodic_reset: bool,
+    /// `Some((m, f_stop))`: give up once `m` gradient evaluations are spent and f is still
+    /// above `f_stop` (f only decreases along the path; `fit`'s cut of the EP barrier starts
+    /// that are far behind a solution already known).
+    pub abandon: Option<(u64, f64)>,
 }
 
 impl VmOptions {
     /// Nash / R behaviour with the given tolerances.
     pub fn nash(reltol: f64, maxit: u64) -> Self {
-        VmOptions { reltol, maxit, scaled_reset: false, periodic_reset: true }
+        VmOptions { reltol, maxit, scaled_reset: false, periodic_reset: true, abandon: None }
     }
 }
 
@@ -55,6 +59,8 @@ pub struct VmResult {
     pub maxit_hit: bool,
     /// Final inverse-Hessian approximation (row-major dim×dim), for warm starts.
     pub b: Vec<f64>,
+    /// True when stopped by [`VmOptions::abandon`].
+    pub abandoned: bool,
 }
 
 fn dot(a: &[f64], b: &[f64]) -> f64 {
@@ -178,13 +184,19 @@ pub fn vmmin(mut fg: impl FnMut(&[f64], &mut [f64]) -> f64, x0: &[f64], b0: Opti
             }
         }
         if ng >= o.maxit {
-            return Ok(VmResult { x, f: fmin, nf, ng, maxit_hit: true, b });
+            return Ok(VmResult { x, f: fmin, nf, ng, maxit_hit: true, b, abandoned: false });
+        }
+        if let Some((m, f_stop)) = o.abandon
+            && ng >= m
+            && fmin > f_stop
+        {
+            return Ok(VmResult { x, f: fmin, nf, ng, maxit_hit: false, b, abandoned: true });
         }
         if o.periodic_reset && ng - ilast > 2 * n as u64 {
             ilast = ng;
         }
         if count == n && ilast == ng {
-            return Ok(VmResult { x, f: fmin, nf, ng, maxit_hit: false, b });
+            return Ok(VmResult { x, f: fmin, nf, ng, maxit_hit: false, b, abandoned: false });
         }
     }
 }
@@ -299,7 +311,7 @@ pub fn projected_bfgs(mut fg: impl FnMut(&[f64], &mut [f64]) -> f64, x0: &[f64],
             set_scaled_identity(&mut b, n, gamma);
         }
     }
-    Ok(VmResult { x, f, nf, ng, maxit_hit: ng >= maxit, b })
+    Ok(VmResult { x, f, nf, ng, maxit_hit: ng >= maxit, b, abandoned: false })
 }
 
 #[cfg(test)]
@@ -313,7 +325,7 @@ mod tests {
     }
     #[test]
     fn rosenbrock_both_variants() {
-        for o in [VmOptions::nash(1e-14, 2000), VmOptions { reltol: 1e-14, maxit: 2000, scaled_reset: true, periodic_reset: false }] {
+        for o in [VmOptions::nash(1e-14, 2000), VmOptions { reltol: 1e-14, maxit: 2000, scaled_reset: true, periodic_reset: false, abandon: None }] {
             let r = vmmin(rosen, &[-1.2, 1.0], None, o).unwrap();
             assert!((r.x[0] - 1.0).abs() < 1e-4 && (r.x[1] - 1.0).abs() < 1e-4, "{o:?}: {r:?}");
             assert!(!r.maxit_hit);

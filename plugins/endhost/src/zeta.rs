@@ -135,6 +135,26 @@ pub struct ZetaMle {
     pub at_bound: bool,
 }
 
+/// ln R(α) = ln(−ζ′(α)/ζ(α)) at the upper end of the bracket of [`zeta_mle_from`], cached per
+/// thread for the last α: every M-step of an EM run asks for the same α_max (one ζ evaluation
+/// of the three or four a warm-started solve makes), and the value is the one computed, bit for
+/// bit.
+fn ln_r_at(a: f64) -> f64 {
+    thread_local! {
+        static LAST: std::cell::Cell<(f64, f64)> = const { std::cell::Cell::new((f64::NAN, f64::NAN)) };
+    }
+    LAST.with(|c| {
+        let (at, v) = c.get();
+        if at.to_bits() == a.to_bits() {
+            return v;
+        }
+        let (z0, z1, _) = zeta_d(a);
+        let v = (-(z1 / z0)).ln();
+        c.set((a, v));
+        v
+    })
+}
+
 /// Solves the zeta score equation `−ζ′(α)/ζ(α) = mean_logk` on (1, α_max] by safeguarded
 /// Newton (docs/endhost.md, "Models") on its logarithm: the left side decreases from +∞ at α → 1⁺ to 0, so
 /// the root is unique; a Newton step leaving the bracket is replaced by bisection.
@@ -155,7 +175,7 @@ pub fn zeta_mle_from(mean_logk: f64, alpha_hi: f64, a0: Option<f64>) -> ZetaMle 
         (big_r.ln() - lm, (r * r - z2 / z0) / big_r)
     };
     let (mut lo, mut hi) = (1.0f64, alpha_hi);
-    if f(hi).0 >= 0.0 {
+    if ln_r_at(hi) - lm >= 0.0 {
         return ZetaMle { alpha: hi, iterations: 1, at_bound: true };
     }
     let mut a = a0.filter(|&a| lo < a && a < hi).unwrap_or(1.0 + 1.0 / mean_logk.max(1e-300));
