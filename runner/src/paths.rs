@@ -8,7 +8,7 @@
 //! At plan time the runner expands `{data}` (and, for `"manifest"` paths, the relative
 //! path) in exactly those keys, sends the plugin the resolved settings, and folds the content
 //! hash of every file or directory they name into the cell id (the same bounded walk as a
-//! dataset directory, `plan::content_digest`, with BLAKE3 file digests: these hashes name
+//! dataset directory, `tree_hash::content_digest`, with BLAKE3 file digests: these hashes name
 //! inputs such as 645 MB flow files and enter only the cell id, so the faster cryptographic
 //! hash is used; plugins/abi/src/hashcache.rs), so a changed mixture file re-runs its cells.
 //! The settings as written stay the cell's canonical settings and seed: a manifest without

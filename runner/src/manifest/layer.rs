@@ -173,9 +173,7 @@ impl Merge<'_> {
                 axis.insert(key.to_string(), Value::Array(vals));
                 self.figment = std::mem::replace(&mut self.figment, Figment::new()).merge(Serialized::default("sweep", Value::Object(axis)));
             }
-            Err(m) => {
-                self.errors.push(err(origin, m).help("values are comma-separated TOML values (100,400 or \"a\",\"b\" or [1,2],[3]) or integer ranges START:STOP[:STEP] (STOP excluded)"))
-            }
+            Err(m) => self.errors.push(err(origin, m).help("values are comma-separated TOML values (100,400 or \"a\",\"b\" or [1,2],[3]) or integer ranges START:STOP[:STEP] (STOP excluded)")),
         }
     }
 }

@@ -229,7 +229,6 @@ pub enum Seg {
     Index(usize),
 }
 
-
 fn err(origin: Origin, msg: impl Into<String>) -> ManifestError {
     ManifestError::new(origin, msg)
 }
@@ -316,4 +315,3 @@ impl Manifest {
         self.source.locate_normalised(&norm.iter().map(|s| s.to_string()).collect::<Vec<_>>())
     }
 }
-

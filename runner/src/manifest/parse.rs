@@ -196,9 +196,9 @@ impl Normaliser {
                         self.dataset(fpath, d);
                     }
                 }
-                Err(other) => self
-                    .errors
-                    .push(err(here, format!("`dataset` must be an array of tables, found {}", type_name(&other))).help("write each dataset as a [[dataset]] section with an `id`")),
+                Err(other) => {
+                    self.errors.push(err(here, format!("`dataset` must be an array of tables, found {}", type_name(&other))).help("write each dataset as a [[dataset]] section with an `id`"))
+                }
             },
             section => {
                 let (arr, is_array) = match v {
