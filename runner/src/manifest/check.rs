@@ -127,7 +127,7 @@ impl Checker<'_> {
     }
 
     /// One `[[dataset]]`: a file (`path`) or generated (`plugin` + `capability`), not both.
-    fn dataset(&mut self, id: &String, v: Value) -> Option<DatasetDecl> {
+    fn dataset(&mut self, id: &str, v: Value) -> Option<DatasetDecl> {
         let d = typed::<DatasetDecl>(self.source, &format!("datasets.{id}"), v, &mut self.errors)?;
         let here = |k: &str| self.at(&["datasets", id, k]);
         let mut errors = Vec::new();
@@ -153,7 +153,7 @@ impl Checker<'_> {
 
     /// One task section: the runner's keys taken out and checked, every other key left as
     /// the plugin's settings. `None` after an error that leaves no usable declaration.
-    fn task(&mut self, id: &String, section: &String, v: Value, dataset_ids: &BTreeSet<String>, dataset_order: &[String]) -> Option<TaskDecl> {
+    fn task(&mut self, id: &str, section: &str, v: Value, dataset_ids: &BTreeSet<String>, dataset_order: &[String]) -> Option<TaskDecl> {
         let Value::Object(mut t) = v else { return None };
         let source = self.source;
         let here = |k: &str| locate(source, &["tasks", id, k]);
@@ -167,7 +167,7 @@ impl Checker<'_> {
         };
         t.remove("id");
         let capability = match t.remove("capability") {
-            None => section.clone(),
+            None => section.to_string(),
             Some(Value::String(c)) => c,
             Some(other) => {
                 let e = err(here("capability"), format!("`capability` must be a string, found {}", type_name(&other)));
@@ -185,7 +185,7 @@ impl Checker<'_> {
             }
         };
         let (isolation, timeout_s) = self.task_limits(id, &mut t)?;
-        Some(TaskDecl { id: id.clone(), section: section.clone(), plugin, capability, datasets, settings: t, isolation, timeout_s })
+        Some(TaskDecl { id: id.to_string(), section: section.to_string(), plugin, capability, datasets, settings: t, isolation, timeout_s })
     }
 
     /// A task's `datasets` list (strings): each named once, each declared.
