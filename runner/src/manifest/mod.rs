@@ -192,7 +192,7 @@ pub struct Manifest {
     /// Sweep keys naming no task but close to a task id (`fit.iterations` beside a `[[fitt]]`
     /// section): whether the key or the section is the mistake is known only once the
     /// plugins say whether that task's capability exists, so the planner reports the error
-    /// only when the task resolves (runner/src/plan.rs).
+    /// only when the task resolves (runner/src/plan/mod.rs).
     pub deferred: Vec<DeferredError>,
 }
 

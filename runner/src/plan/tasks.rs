@@ -200,18 +200,20 @@ pub(super) fn expand_task(
     if axes.iter().any(|a| a.values.is_empty()) {
         return Ok(());
     }
-    let task: Arc<str> = t.id.as_str().into();
-    let plugin: Arc<str> = t.plugin.as_str().into();
-    let capability: Arc<str> = t.capability.as_str().into();
-    // `sweep.<id>.…` keys are the task's `--sweep` axes (manifest.rs, Layers::sweeps)
-    let overrides = Arc::new(overrides_under(manifest, &[&format!("tasks.{}.", t.id), &format!("sweep.{}.", t.id), "experiment."]));
     let cap_schema = p.description().capability(&t.capability).map(|c| c.settings_schema.clone()).unwrap_or_default();
     let paths = resolve_paths(manifest, resolver, &cap_schema, &t.settings, axes, &|k| manifest.origin(&["tasks", &t.id, k]), &format!("task `{}`", t.id))?;
     let grid = Arc::new(Grid::new(t.settings.clone(), axes.iter().map(|a| (a.key.clone(), a.setting.clone(), a.values.clone())).collect()).with_paths(paths));
-    // the dataset file of each target, for settings relative to it
-    let ds_file = |id: &str| match &datasets[id].source {
-        DatasetSource::File { path, .. } => Some(path.clone()),
-        DatasetSource::Generated { .. } => None,
+    let x = TaskCells {
+        shape: s,
+        datasets,
+        root_seed,
+        reps,
+        task: t.id.as_str().into(),
+        plugin: t.plugin.as_str().into(),
+        capability: t.capability.as_str().into(),
+        // `sweep.<id>.…` keys are the task's `--sweep` axes (runner/src/manifest/layer.rs, Layers::sweeps)
+        overrides: Arc::new(overrides_under(manifest, &[&format!("tasks.{}.", t.id), &format!("sweep.{}.", t.id), "experiment."])),
+        grid: grid.clone(),
     };
     // Points are independent (settings, canonical form, validation, seeds, ids), so chunks of
     // them are expanded on all cores and joined in point order: the same cells and errors in
@@ -220,7 +222,59 @@ pub(super) fn expand_task(
     let per_point = (s.targets.len() as u64).saturating_mul(u64::from(reps)).max(1);
     let chunk = (2048 / per_point).max(1);
     let chunks: Vec<(u64, u64)> = (0..grid.len().div_ceil(chunk)).map(|c| (c * chunk, ((c + 1) * chunk).min(grid.len()))).collect();
-    let expand_into = |&(lo, hi): &(u64, u64), out: &mut Vec<Cell>| -> Vec<PointRefusal> {
+    // 64 chunks at a time, so the chunks' cells and the plan's are not both whole in memory;
+    // a lone chunk (one point with many replicates) writes straight into the plan
+    let mut errs = Vec::new();
+    for batch in chunks.chunks(64) {
+        if batch.len() == 1 {
+            errs.extend(x.expand(batch[0], cells));
+            continue;
+        }
+        use rayon::prelude::*;
+        let parts: Vec<(Vec<Cell>, Vec<PointRefusal>)> = batch
+            .par_iter()
+            .map(|&c| {
+                let mut out = Vec::with_capacity(((c.1 - c.0).saturating_mul(per_point)).min(1 << 16) as usize);
+                let e = x.expand(c, &mut out);
+                (out, e)
+            })
+            .collect();
+        for (c, e) in parts {
+            cells.extend(c);
+            errs.extend(e);
+        }
+    }
+    let errs: Vec<ManifestError> = one_per_mistake(errs).into_iter().map(|(k, e, more)| point_error(manifest, t, &cap_schema, axes, &grid.point(k), (more, grid.len()), e)).collect();
+    if errs.is_empty() { Ok(()) } else { Err(errs) }
+}
+
+/// What every cell of a task shares; [`TaskCells::expand`] builds the cells of a range of
+/// grid points.
+struct TaskCells<'a> {
+    shape: &'a TaskShape<'a>,
+    datasets: &'a BTreeMap<String, PlannedDataset>,
+    root_seed: u64,
+    reps: u32,
+    task: Arc<str>,
+    plugin: Arc<str>,
+    capability: Arc<str>,
+    overrides: Arc<BTreeMap<String, String>>,
+    grid: Arc<Grid>,
+}
+
+impl TaskCells<'_> {
+    /// The dataset file of a target, for settings relative to it.
+    fn ds_file(&self, id: &str) -> Option<std::path::PathBuf> {
+        match &self.datasets[id].source {
+            DatasetSource::File { path, .. } => Some(path.clone()),
+            DatasetSource::Generated { .. } => None,
+        }
+    }
+
+    /// The cells of grid points `lo..hi` (appended to `out`), and the points whose settings
+    /// the plugin refused.
+    fn expand(&self, (lo, hi): (u64, u64), out: &mut Vec<Cell>) -> Vec<PointRefusal> {
+        let (t, p, grid) = (self.shape.task, self.shape.plugin, &self.grid);
         let mut errs = Vec::new();
         // digests of the canonical settings already validated in this chunk (a digest, not
         // the text: a large sweep would otherwise keep every canonical string)
@@ -238,62 +292,42 @@ pub(super) fn expand_task(
                 errs.push((k, e));
                 continue;
             }
-            for ds in &s.targets {
+            for ds in &self.shape.targets {
                 let ds_id = ds.as_deref().unwrap_or("");
-                let ds_ident = ds.as_deref().map(|id| datasets[id].identity.as_str()).unwrap_or("");
+                let ds_ident = ds.as_deref().map(|id| self.datasets[id].identity.as_str()).unwrap_or("");
                 // the hashes of the files the path settings name (none: the id as before)
-                let files = if grid.paths.is_empty() { String::new() } else { crate::paths::id_part(settings_map(&raw), &grid.paths, ds.as_deref().and_then(ds_file).as_deref()) };
-                for rep in 0..reps {
-                    let seed = derive_cell_seed(root_seed, ds_id, &t.plugin, &t.capability, &canon, rep);
+                let files = if grid.paths.is_empty() { String::new() } else { crate::paths::id_part(settings_map(&raw), &grid.paths, ds.as_deref().and_then(|id| self.ds_file(id)).as_deref()) };
+                for rep in 0..self.reps {
+                    let seed = derive_cell_seed(self.root_seed, ds_id, &t.plugin, &t.capability, &canon, rep);
                     let (seed_hex, rep_s) = (hex_lower(&seed), rep.to_string());
                     let mut parts = vec!["task", &t.id, &t.plugin, &t.capability, ds_id, ds_ident, &canon, &seed_hex, &rep_s];
                     if !files.is_empty() {
                         parts.push(&files);
                     }
-                    let id = cell_id(&parts);
                     out.push(Cell {
-                        id,
+                        id: cell_id(&parts),
                         kind: CellKind::Task,
-                        task: task.clone(),
-                        plugin: plugin.clone(),
-                        capability: capability.clone(),
+                        task: self.task.clone(),
+                        plugin: self.plugin.clone(),
+                        capability: self.capability.clone(),
                         dataset: ds.clone(),
                         replicate: rep,
                         grid: grid.clone(),
                         point_index: k,
                         seed: u64::from_be_bytes(seed[..8].try_into().expect("32 bytes")),
                         seed_bytes: seed,
-                        overrides: overrides.clone(),
+                        overrides: self.overrides.clone(),
                     });
                 }
             }
         }
         errs
-    };
-    // 64 chunks at a time, so the chunks' cells and the plan's are not both whole in memory;
-    // a lone chunk (one point with many replicates) writes straight into the plan
-    let mut errs = Vec::new();
-    for batch in chunks.chunks(64) {
-        if batch.len() == 1 {
-            errs.extend(expand_into(&batch[0], cells));
-            continue;
-        }
-        use rayon::prelude::*;
-        let parts: Vec<(Vec<Cell>, Vec<PointRefusal>)> = batch
-            .par_iter()
-            .map(|c| {
-                let mut out = Vec::with_capacity(((c.1 - c.0).saturating_mul(per_point)).min(1 << 16) as usize);
-                let e = expand_into(c, &mut out);
-                (out, e)
-            })
-            .collect();
-        for (c, e) in parts {
-            cells.extend(c);
-            errs.extend(e);
-        }
     }
-    // one error per mistake: the same refusal (key and message) at many sweep points is
-    // reported once, at its first point, with how many more share it
+}
+
+/// One error per mistake: the same refusal (key and message) at many sweep points is kept
+/// once, at its first point, with how many more share it.
+fn one_per_mistake(errs: Vec<PointRefusal>) -> Vec<(u64, flowlab_abi::PluginError, usize)> {
     let mut order: Vec<(u64, flowlab_abi::PluginError, usize)> = Vec::new();
     let mut index: std::collections::HashMap<(Option<String>, String), usize> = std::collections::HashMap::new();
     for (k, e) in errs {
@@ -305,6 +339,5 @@ pub(super) fn expand_task(
             }
         }
     }
-    let errs: Vec<ManifestError> = order.into_iter().map(|(k, e, more)| point_error(manifest, t, &cap_schema, axes, &grid.point(k), (more, grid.len()), e)).collect();
-    if errs.is_empty() { Ok(()) } else { Err(errs) }
+    order
 }
