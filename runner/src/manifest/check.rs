@@ -341,3 +341,90 @@ fn typed<T: serde::de::DeserializeOwned>(source: &Source, prefix: &str, v: Value
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::check;
+    use crate::manifest::{Isolation, Layers, Manifest, TaskDecl, layer::layer, parse::parse};
+    use serde_json::json;
+    use std::path::Path;
+
+    fn checked(text: &str, layers: &Layers) -> Result<Manifest, Vec<String>> {
+        let path = Path::new("m.toml");
+        let layered = layer(parse(path, text.to_string()).unwrap(), layers).unwrap();
+        check(path, layered).map_err(|e| e.0.iter().map(|e| e.to_string()).collect())
+    }
+
+    #[test]
+    fn every_check_runs_and_errors_come_in_section_order() {
+        let text = r#"[experiment]
+name = "bad name"
+seed = 1
+replicates = 0
+[run]
+jobs = 0
+[[dataset]]
+id = "d"
+path = "a"
+plugin = "p"
+[fit]
+plugin = "p"
+datasets = ["d", "e", "d"]
+[sweep]
+"fit.k" = [1, 1]
+"#;
+        let e = checked(text, &Layers::default()).unwrap_err();
+        let want = [
+            ("m.toml:2:", "experiment name `bad name` may only use"),
+            ("m.toml:4:", "`replicates` must be at least 1"),
+            ("m.toml:6:", "`jobs` must be at least 1"),
+            ("m.toml:10:", "dataset `d` has both `path` and `plugin`"),
+            ("m.toml:13:", "task `fit` lists dataset `d` twice"),
+            ("m.toml:13:", "task `fit` names unknown dataset `e`"),
+            ("m.toml:15:", "sweep `fit.k` repeats a value"),
+        ];
+        assert_eq!(e.len(), want.len(), "{e:#?}");
+        for (got, (at, what)) in e.iter().zip(want) {
+            assert!(got.starts_with(at) && got.contains(what), "{got}\nwanted {at} {what}");
+        }
+    }
+
+    #[test]
+    fn a_task_section_becomes_a_declaration_without_the_runner_keys() {
+        let text = "[experiment]\nname = \"x\"\nseed = 1\n[[dataset]]\nid = \"d\"\npath = \"a\"\n[fit]\nplugin = \"p\"\nid = \"f1\"\ncapability = \"c\"\ndatasets = [\"d\"]\nisolation = \"subprocess\"\ntimeout_s = 5\nk = 1\n";
+        let m = checked(text, &Layers::default()).unwrap();
+        let want = TaskDecl {
+            id: "f1".into(),
+            section: "fit".into(),
+            plugin: "p".into(),
+            capability: "c".into(),
+            datasets: Some(vec!["d".into()]),
+            settings: json!({"k": 1}).as_object().unwrap().clone(),
+            isolation: Some(Isolation::Subprocess),
+            timeout_s: Some(5.0),
+        };
+        assert_eq!(m.tasks, [want]);
+        assert_eq!((m.experiment.replicates, m.run.jobs, m.datasets.len()), (1, None, 1));
+    }
+
+    #[test]
+    fn a_sweep_key_near_a_task_is_left_to_the_planner_unless_other_errors_stop_here() {
+        let text = "[experiment]\nname = \"x\"\nseed = 1\n[fitt]\nplugin = \"p\"\n[sweep]\n\"fit.k\" = [1]\n";
+        let m = checked(text, &Layers::default()).unwrap();
+        assert_eq!(m.deferred.len(), 1);
+        assert_eq!(m.deferred[0].unless_task_fails, "fitt");
+        assert!(m.deferred[0].error.message.contains("sweep key `fit.k` does not name a task setting"));
+        let e = checked(&text.replace("seed = 1", "seed = -1"), &Layers::default()).unwrap_err();
+        assert_eq!(e.len(), 2, "{e:#?}");
+        assert!(e[1].contains("sweep key `fit.k` does not name a task setting") && e[1].contains("did you mean `fitt.…`?"), "{}", e[1]);
+    }
+
+    #[test]
+    fn an_override_of_a_swept_key_is_refused_at_the_override() {
+        let text = "[experiment]\nname = \"x\"\nseed = 1\n[fit]\nplugin = \"p\"\n[sweep]\n\"fit.k\" = [1, 2]\n";
+        let e = checked(text, &Layers { sets: vec!["fit.k=2".into()], ..Default::default() }).unwrap_err();
+        assert_eq!(e.len(), 1);
+        assert!(e[0].starts_with("--set fit.k=2: error: this override sets `fit.k`, which [sweep] varies"), "{}", e[0]);
+        assert!(checked(text, &Layers { sets: vec!["fit.j=2".into()], ..Default::default() }).is_ok());
+    }
+}

@@ -339,7 +339,50 @@ pub fn parse_sweep_values(s: &str) -> Result<Vec<Value>, String> {
 #[cfg(test)]
 mod tests {
     use super::parse_sweep_values;
+    use super::{Layered, layer};
+    use crate::manifest::{Layers, parse::parse};
     use serde_json::json;
+    use std::path::Path;
+
+    const TEXT: &str = "[experiment]\nname = \"x\"\nseed = 1\n[fit]\nplugin = \"p\"\nk = 1\n[sweep]\n\"fit.m\" = [1, 2]\n";
+
+    fn layered(layers: &Layers) -> Result<Layered, Vec<String>> {
+        let parsed = parse(Path::new("m.toml"), TEXT.to_string()).unwrap();
+        layer(parsed, layers).map_err(|e| e.0.iter().map(|e| e.to_string()).collect())
+    }
+
+    #[test]
+    fn environment_then_set_then_sweep_each_remembered_with_its_origin() {
+        let env = [("FLOWLAB_FIT__K", "2"), ("FLOWLAB_EXPERIMENT__SEED", "5"), ("FLOWLAB_NO_SECTION", "9"), ("HOME", "/")];
+        let layers = Layers { env: true, env_vars: Some(env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()), sets: vec!["fit.k=3".into()], sweeps: vec!["fit.m=4:6".into()] };
+        let l = layered(&layers).unwrap();
+        assert_eq!(l.tree["tasks"]["fit"]["k"], json!(3), "--set wins over the environment");
+        assert_eq!(l.tree["experiment"]["seed"], json!(5));
+        assert_eq!(l.tree["sweep"]["fit.m"], json!([4, 5]), "the --sweep axis replaces the file's");
+        assert_eq!(l.overrides.len(), 3);
+        assert_eq!(l.overrides["tasks.fit.k"], "--set fit.k=3");
+        assert_eq!(l.overrides["experiment.seed"], "env FLOWLAB_EXPERIMENT__SEED");
+        assert_eq!(l.overrides["sweep.fit.m"], "--sweep fit.m=4:6");
+        assert_eq!(l.source.locate_normalised(&["tasks".into(), "fit".into(), "k".into()]).to_string(), "--set fit.k=3");
+        assert_eq!(l.source.locate_normalised(&["tasks".into(), "fit".into(), "plugin".into()]).to_string(), "m.toml:5:1");
+        let plain = layered(&Layers::default()).unwrap();
+        assert!(plain.overrides.is_empty());
+        assert_eq!(plain.tree["tasks"]["fit"], json!({"plugin": "p", "k": 1}));
+    }
+
+    #[test]
+    fn every_bad_override_is_reported_and_a_set_without_value_stops() {
+        let layers = Layers { sets: vec!["fitt.k=1".into(), "run.jobs=nan".into()], sweeps: vec!["fit=1".into(), "nope.k=1,2".into()], ..Default::default() };
+        let e = layered(&layers).unwrap_err();
+        assert_eq!(e.len(), 4, "{e:#?}");
+        assert!(e[0].starts_with("--set fitt.k=1: error: `fitt` is not a section, task or dataset of this manifest; did you mean `fit`?"), "{}", e[0]);
+        assert!(e[1].starts_with("--set run.jobs=nan: error: `nan` is not a finite number"), "{}", e[1]);
+        assert!(e[2].starts_with("--sweep fit=1: error: expected KEY=V1,V2,…") || e[2].starts_with("--sweep fit=1: error: `fit` does not name a task setting"), "{}", e[2]);
+        assert!(e[3].starts_with("--sweep nope.k=1,2: error: `nope.k` does not name a task setting") && e[3].contains("task ids: fit"), "{}", e[3]);
+        let e = layered(&Layers { sets: vec!["novalue".into(), "fitt.k=1".into()], ..Default::default() }).unwrap_err();
+        assert_eq!(e.len(), 1);
+        assert!(e[0].starts_with("--set novalue: error: expected KEY=VALUE"), "{}", e[0]);
+    }
 
     #[test]
     fn sweep_values_split_at_top_level_commas() {
