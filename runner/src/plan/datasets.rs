@@ -63,7 +63,7 @@ pub(super) fn generated(
     {
         return Err(vec![ManifestError::new(at("format"), format!("dataset `{}`: `{cap}` of `{plugin}` writes format `{f}`, not `{declared}`", d.id)).help(format!("write `format = \"{f}\"`"))]);
     }
-    let dpaths = resolve_paths(manifest, resolver, schema, &d.settings, &[], &|k| manifest.origin(&["datasets", &d.id, "settings", k]), &format!("dataset `{}`", d.id))?;
+    let dpaths = resolve_paths(manifest, (resolver, &*io), schema, &d.settings, &[], &|k| manifest.origin(&["datasets", &d.id, "settings", k]), &format!("dataset `{}`", d.id))?;
     let grid = Grid::new(d.settings.clone(), Vec::new()).with_paths(dpaths);
     if let Err(e) = p.validate(cap, &grid.settings(0)) {
         let mut path = vec!["datasets".to_string(), d.id.clone(), "settings".into()];
@@ -72,7 +72,7 @@ pub(super) fn generated(
     }
     let canon = canonical(&Value::Object(d.settings.clone()));
     let seed = derive_cell_seed(manifest.experiment.seed, &d.id, plugin, cap, &canon, 0);
-    let files = crate::paths::id_part(&d.settings, &grid.paths, None);
+    let files = crate::paths::id_part(&*io, &d.settings, &grid.paths, None);
     let seed_hex = hex_lower(&seed);
     let mut parts = vec!["dataset", &d.id, plugin, cap, &canon, &seed_hex];
     if !files.is_empty() {

@@ -1,11 +1,13 @@
 //! What planning reads from outside the manifest, behind one trait ([`PlanIo`]): whether a
-//! dataset path exists, its content hash, and the plugins' descriptions and settings checks.
+//! dataset or path setting's file exists, its content hash, and the plugins' descriptions and
+//! settings checks.
 //! [`DiskIo`] is the runner's (files hashed through runner/src/guard.rs, plugins loaded
 //! through the C ABI); the plan's unit tests give an in-memory fake, so grid expansion, cell
 //! ids, seeds and errors are tested without a file or a shared library (docs/design.md,
 //! "Plan stage").
 use crate::error::{ManifestError, Origin};
 use crate::manifest::suggest;
+use crate::paths::{Disk, PathFiles};
 use flowlab_abi::host::{LoadedPlugin, find_plugin_file, search_dirs};
 use flowlab_abi::{Description, PluginError};
 use serde_json::Value;
@@ -29,10 +31,10 @@ impl PluginApi for LoadedPlugin {
     }
 }
 
-/// Everything planning reads besides the manifest.
-pub trait PlanIo {
-    /// The dataset path `path` made canonical, or `None` when nothing is there.
-    fn find(&self, path: &Path) -> Option<PathBuf>;
+/// Everything planning reads besides the manifest: the files of datasets and path settings
+/// ([`PathFiles`]: whether a path exists, the content hash of a path setting's file), dataset
+/// hashes, and plugins.
+pub trait PlanIo: PathFiles {
     /// The content hash of the dataset file or directory at `path` (its identity in cell
     /// ids). An `InvalidInput` error is a path that is not a regular file or a directory of
     /// them; any other error is one of reading.
@@ -48,11 +50,17 @@ pub struct DiskIo {
     pub plugins: PluginSet,
 }
 
-impl PlanIo for DiskIo {
+impl PathFiles for DiskIo {
     fn find(&self, path: &Path) -> Option<PathBuf> {
         // canonical: the dataset guard knows the file by this path
-        path.exists().then(|| path.canonicalize().unwrap_or_else(|_| path.to_path_buf()))
+        Disk.find(path)
     }
+    fn path_hash(&self, path: &Path) -> std::io::Result<String> {
+        Disk.path_hash(path)
+    }
+}
+
+impl PlanIo for DiskIo {
     fn dataset_hash(&self, path: &Path) -> std::io::Result<String> {
         crate::guard::hash_dataset(path)
     }

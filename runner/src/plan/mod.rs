@@ -170,7 +170,7 @@ type PathMap = BTreeMap<String, BTreeMap<String, crate::paths::Resolved>>;
 /// sweep axis) that holds the path.
 fn resolve_paths(
     manifest: &Manifest,
-    resolver: &crate::paths::Resolver,
+    (resolver, files): (&crate::paths::Resolver, &dyn crate::paths::PathFiles),
     schema: &Value,
     settings: &Map<String, Value>,
     axes: &[&SweepAxis],
@@ -190,7 +190,7 @@ fn resolve_paths(
             if by_raw.contains_key(&raw) {
                 continue;
             }
-            match resolver.resolve(base, v) {
+            match resolver.resolve_in(files, base, v) {
                 Ok(Some(r)) => {
                     by_raw.insert(raw, r);
                 }
@@ -292,7 +292,7 @@ pub fn plan(manifest: &Manifest, opts: &PlanOptions, io: &mut dyn PlanIo) -> Res
     // exact size: no doubling of a large vector (a failed reservation just grows as before)
     let _ = out.cells.try_reserve_exact((total as usize).saturating_sub(out.cells.len()));
     for s in &shapes {
-        if let Err(e) = tasks::expand_task(manifest, s, &out.datasets, &resolver, root_seed, reps, &mut out.cells) {
+        if let Err(e) = tasks::expand_task(manifest, s, &out.datasets, (&resolver, &*io), root_seed, reps, &mut out.cells) {
             errors.extend(e);
         }
     }

@@ -191,7 +191,7 @@ pub(super) fn expand_task(
     manifest: &Manifest,
     s: &TaskShape,
     datasets: &BTreeMap<String, PlannedDataset>,
-    resolver: &crate::paths::Resolver,
+    (resolver, files): (&crate::paths::Resolver, &dyn crate::paths::PathFiles),
     root_seed: u64,
     reps: u32,
     cells: &mut Vec<Cell>,
@@ -201,11 +201,12 @@ pub(super) fn expand_task(
         return Ok(());
     }
     let cap_schema = p.description().capability(&t.capability).map(|c| c.settings_schema.clone()).unwrap_or_default();
-    let paths = resolve_paths(manifest, resolver, &cap_schema, &t.settings, axes, &|k| manifest.origin(&["tasks", &t.id, k]), &format!("task `{}`", t.id))?;
+    let paths = resolve_paths(manifest, (resolver, files), &cap_schema, &t.settings, axes, &|k| manifest.origin(&["tasks", &t.id, k]), &format!("task `{}`", t.id))?;
     let grid = Arc::new(Grid::new(t.settings.clone(), axes.iter().map(|a| (a.key.clone(), a.setting.clone(), a.values.clone())).collect()).with_paths(paths));
     let x = TaskCells {
         shape: s,
         datasets,
+        files,
         root_seed,
         reps,
         task: t.id.as_str().into(),
@@ -253,6 +254,7 @@ pub(super) fn expand_task(
 struct TaskCells<'a> {
     shape: &'a TaskShape<'a>,
     datasets: &'a BTreeMap<String, PlannedDataset>,
+    files: &'a dyn crate::paths::PathFiles,
     root_seed: u64,
     reps: u32,
     task: Arc<str>,
@@ -296,7 +298,8 @@ impl TaskCells<'_> {
                 let ds_id = ds.as_deref().unwrap_or("");
                 let ds_ident = ds.as_deref().map(|id| self.datasets[id].identity.as_str()).unwrap_or("");
                 // the hashes of the files the path settings name (none: the id as before)
-                let files = if grid.paths.is_empty() { String::new() } else { crate::paths::id_part(settings_map(&raw), &grid.paths, ds.as_deref().and_then(|id| self.ds_file(id)).as_deref()) };
+                let files =
+                    if grid.paths.is_empty() { String::new() } else { crate::paths::id_part(self.files, settings_map(&raw), &grid.paths, ds.as_deref().and_then(|id| self.ds_file(id)).as_deref()) };
                 for rep in 0..self.reps {
                     let seed = derive_cell_seed(self.root_seed, ds_id, &t.plugin, &t.capability, &canon, rep);
                     let (seed_hex, rep_s) = (hex_lower(&seed), rep.to_string());

@@ -26,16 +26,22 @@ impl PluginApi for FakePlugin {
     }
 }
 
-/// Files (path → content hash) and plugins by name; counts the plugin look-ups.
+/// Files (path → content hash, for datasets and path settings alike) and plugins by name.
 struct FakeIo {
     files: BTreeMap<PathBuf, String>,
     plugins: BTreeMap<String, &'static FakePlugin>,
 }
 
-impl PlanIo for FakeIo {
+impl crate::paths::PathFiles for FakeIo {
     fn find(&self, path: &Path) -> Option<PathBuf> {
         self.files.contains_key(path).then(|| path.to_path_buf())
     }
+    fn path_hash(&self, path: &Path) -> std::io::Result<String> {
+        self.dataset_hash(path)
+    }
+}
+
+impl PlanIo for FakeIo {
     fn dataset_hash(&self, path: &Path) -> std::io::Result<String> {
         self.files.get(path).cloned().ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))
     }
@@ -44,15 +50,19 @@ impl PlanIo for FakeIo {
     }
 }
 
-/// `fake`: task `fit` (reads csv), datasetless task `probe`, dataset capability `gen`
-/// (writes csv); settings with `k >= 3` refused. Files /m/a.csv and /m/b.csv.
+/// `fake`: task `fit` (reads csv; `mixture` is a path setting relative to the manifest),
+/// datasetless task `probe`, dataset capability `gen` (writes csv); settings with `k >= 3`
+/// refused. Files /m/a.csv, /m/b.csv and /m/mix.json.
 fn io() -> FakeIo {
     let description = Description::new("fake", "1.0")
-        .with(Capability::task("fit", "", json!({})).accepting(&["csv"]))
+        .with(Capability::task("fit", "", json!({"properties": {"mixture": {"type": "string", crate::paths::KEYWORD: "manifest"}}})).accepting(&["csv"]))
         .with(Capability::task("probe", "", json!({})).without_dataset())
         .with(Capability::dataset("gen", "", json!({})).producing("csv"));
     let plugin: &'static FakePlugin = Box::leak(Box::new(FakePlugin { description, refuse_k_at_least: 3 }));
-    FakeIo { files: [("/m/a.csv", "aaaa"), ("/m/b.csv", "bbbb")].into_iter().map(|(p, h)| (PathBuf::from(p), h.to_string())).collect(), plugins: [("fake".to_string(), plugin)].into_iter().collect() }
+    FakeIo {
+        files: [("/m/a.csv", "aaaa"), ("/m/b.csv", "bbbb"), ("/m/mix.json", "mmmm")].into_iter().map(|(p, h)| (PathBuf::from(p), h.to_string())).collect(),
+        plugins: [("fake".to_string(), plugin)].into_iter().collect(),
+    }
 }
 
 fn manifest(text: &str) -> Manifest {
@@ -204,4 +214,25 @@ fn an_oversized_plan_is_refused_before_a_cell_is_built() {
     assert_eq!(e.len(), 1);
     assert!(e[0].contains("the plan has 24 cells, more than max_cells = 23 (task `fit`: 2 dataset(s) × 6 sweep point(s) × 2 replicate(s))"), "{}", e[0]);
     assert!(planned(&GRID.replace("replicates = 2", "replicates = 2\n[run]\nmax_cells = 24")).is_ok());
+}
+
+#[test]
+fn a_path_setting_is_resolved_and_its_files_hash_enters_the_id_only() {
+    let text = "[experiment]\nname = \"g\"\nseed = 7\n[[dataset]]\nid = \"a\"\npath = \"a.csv\"\nformat = \"csv\"\n[fit]\nplugin = \"fake\"\nmixture = \"mix.json\"\n";
+    let m = manifest(text);
+    let p = plan(&m, &PlanOptions::default(), &mut io()).unwrap();
+    let c = &p.cells[0];
+    assert_eq!(c.settings(), json!({"mixture": "/m/mix.json"}), "the plugin gets the resolved path");
+    let canon = canonical(&json!({"mixture": "mix.json"}));
+    let seed = derive_cell_seed(7, "a", "fake", "fit", &canon, 0);
+    assert_eq!(c.seed_bytes, seed, "the seed is of the settings as written");
+    assert_eq!(c.id, id_of(&["task", "fit", "fake", "fit", "a", "aaaa", &canon, &hex::encode(seed), "0", "mixture=mmmm;"]));
+    let mut changed = io();
+    changed.files.insert("/m/mix.json".into(), "nnnn".into());
+    let q = plan(&m, &PlanOptions::default(), &mut changed).unwrap();
+    assert_ne!(q.cells[0].id, c.id, "a changed file re-runs its cells");
+    assert_eq!(q.cells[0].seed_bytes, c.seed_bytes);
+    let e = planned(&text.replace("mix.json", "nope.json")).unwrap_err();
+    assert_eq!(e.len(), 1);
+    assert!(e[0].starts_with("/m/x.toml:10:1: error: task `fit`: `mixture`: no such file or directory: /m/nope.json"), "{}", e[0]);
 }
