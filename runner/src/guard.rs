@@ -50,7 +50,7 @@ fn known() -> &'static Mutex<Known> {
     K.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
-/// Hashes a dataset (file or directory, [`crate::plan::content_hash`]) and remembers the
+/// Hashes a dataset (file or directory, [`crate::tree_hash::content_hash`]) and remembers the
 /// stamp the hash belongs to. A file that changes while it is hashed is an error: its hash
 /// would describe no version of it.
 pub fn hash_dataset(path: &Path) -> std::io::Result<String> {
@@ -69,7 +69,7 @@ pub fn hash_content(path: &Path, digest: Digest) -> std::io::Result<String> {
     {
         return Ok(sha.clone());
     }
-    let sha = crate::plan::content_digest(path, digest)?;
+    let sha = crate::tree_hash::content_digest(path, digest)?;
     let after = stamp(path)?;
     match (before, after) {
         (Some(b), Some(a)) if a == b => {

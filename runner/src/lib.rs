@@ -41,4 +41,5 @@ pub mod schema;
 pub mod serve;
 pub mod slurm;
 pub mod store;
+pub mod tree_hash;
 pub mod worker;

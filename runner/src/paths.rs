@@ -8,7 +8,7 @@
 //! At plan time the runner expands `{data}` (and, for `"manifest"` paths, the relative
 //! path) in exactly those keys, sends the plugin the resolved settings, and folds the content
 //! hash of every file or directory they name into the cell id (the same bounded walk as a
-//! dataset directory, `plan::content_digest`, with BLAKE3 file digests: these hashes name
+//! dataset directory, `tree_hash::content_digest`, with BLAKE3 file digests: these hashes name
 //! inputs such as 645 MB flow files and enter only the cell id, so the faster cryptographic
 //! hash is used; plugins/abi/src/hashcache.rs), so a changed mixture file re-runs its cells.
 //! The settings as written stay the cell's canonical settings and seed: a manifest without
@@ -91,9 +91,37 @@ pub struct Resolved {
     pub dataset_relative: Vec<String>,
 }
 
+/// How path settings reach the files they name (the plan's I/O, runner/src/plan/io.rs: the
+/// planner's unit tests give an in-memory one).
+pub trait PathFiles: Sync {
+    /// `path` made canonical, or `None` when nothing is there.
+    fn find(&self, path: &Path) -> Option<PathBuf>;
+    /// The content hash of the file or directory at `path` (BLAKE3 file digests, see the
+    /// module comment).
+    fn path_hash(&self, path: &Path) -> std::io::Result<String>;
+}
+
+/// The files on disk, hashed through the stat-keyed guard (runner/src/guard.rs).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Disk;
+
+impl PathFiles for Disk {
+    fn find(&self, path: &Path) -> Option<PathBuf> {
+        path.exists().then(|| path.canonicalize().unwrap_or_else(|_| path.to_path_buf()))
+    }
+    fn path_hash(&self, path: &Path) -> std::io::Result<String> {
+        crate::guard::hash_content(path, Digest::Blake3)
+    }
+}
+
 impl Resolver {
     /// Resolves one setting value (`None`: not a path value, sent as written).
     pub fn resolve(&self, base: Base, v: &Value) -> Result<Option<Resolved>, String> {
+        self.resolve_in(&Disk, base, v)
+    }
+
+    /// [`Resolver::resolve`] with the files reached through `files`.
+    pub fn resolve_in(&self, files: &dyn PathFiles, base: Base, v: &Value) -> Result<Option<Resolved>, String> {
         let Some(list) = strings(v) else { return Ok(None) };
         let (mut out, mut hashes, mut rel) = (Vec::new(), Vec::new(), Vec::new());
         for s in list {
@@ -112,21 +140,21 @@ impl Resolver {
                     }
                 }
             };
-            if !p.exists() && base == Base::Dataset {
+            let found = files.find(&p);
+            if found.is_none() && base == Base::Dataset {
                 // the plugin reports it when the cell runs, as for a relative one
                 out.push(Value::String(p.to_string_lossy().into_owned()));
                 continue;
             }
-            if !p.exists() {
+            let Some(p) = found else {
                 let help = if s.starts_with("{data}") {
                     format!("{{data}} is {}", self.data_dir.as_deref().map(|d| d.display().to_string()).unwrap_or_default())
                 } else {
                     "relative paths are relative to the manifest's directory; use {data}/… for the data directory".into()
                 };
                 return Err(format!("no such file or directory: {} ({help})", p.display()));
-            }
-            let p = p.canonicalize().unwrap_or(p);
-            hashes.push(crate::guard::hash_content(&p, Digest::Blake3).map_err(|e| format!("cannot read {}: {e}", p.display()))?);
+            };
+            hashes.push(files.path_hash(&p).map_err(|e| format!("cannot read {}: {e}", p.display()))?);
             out.push(Value::String(p.to_string_lossy().into_owned()));
         }
         let value = if v.is_string() { out.pop().unwrap_or(Value::Null) } else { Value::Array(out) };
@@ -138,9 +166,9 @@ impl Resolver {
 /// dataset file (`dataset`: the dataset's path on disk; `None` for a generated dataset, whose
 /// generator cell id already stands for its files). A path that does not exist is left to
 /// the plugin's error (no hash).
-pub fn dataset_relative_hashes(rel: &[String], dataset: Option<&Path>) -> Vec<String> {
+pub fn dataset_relative_hashes(files: &dyn PathFiles, rel: &[String], dataset: Option<&Path>) -> Vec<String> {
     let Some(dir) = dataset.and_then(Path::parent) else { return Vec::new() };
-    rel.iter().filter_map(|r| crate::guard::hash_content(&dir.join(r), Digest::Blake3).ok()).collect()
+    rel.iter().filter_map(|r| files.path_hash(&dir.join(r)).ok()).collect()
 }
 
 /// The settings with every resolved path setting replaced (`resolved`: key → canonical JSON
@@ -157,12 +185,12 @@ pub fn apply(settings: &mut Map<String, Value>, resolved: &BTreeMap<String, BTre
 
 /// The cell-id part of a cell's path settings: `key=hash,hash;…` over the keys it sets, in
 /// key order; empty when it names no file (the id is then what it was without path settings).
-pub fn id_part(settings: &Map<String, Value>, resolved: &BTreeMap<String, BTreeMap<String, Resolved>>, dataset: Option<&Path>) -> String {
+pub fn id_part(files: &dyn PathFiles, settings: &Map<String, Value>, resolved: &BTreeMap<String, BTreeMap<String, Resolved>>, dataset: Option<&Path>) -> String {
     let mut part = String::new();
     for (k, by_raw) in resolved {
         let Some(r) = settings.get(k).and_then(|v| by_raw.get(&flowlab_abi::json::canonical(v))) else { continue };
         let mut hs = r.hashes.clone();
-        hs.extend(dataset_relative_hashes(&r.dataset_relative, dataset));
+        hs.extend(dataset_relative_hashes(files, &r.dataset_relative, dataset));
         if !hs.is_empty() {
             part.push_str(&format!("{k}={};", hs.join(",")));
         }

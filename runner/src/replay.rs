@@ -9,8 +9,8 @@
 //! file's SHA-256 may differ (then a warning is printed, since a different build can give
 //! different bytes).
 use crate::exec::RUN_CONTEXT;
-use crate::plan::content_hash;
 use crate::record::{CELL_SCHEMA, CellRecord, DatasetUse, RunContext, Status, outcome};
+use crate::tree_hash::content_hash;
 use flowlab_abi::host::{HostServices, LoadedPlugin, find_plugin_file};
 use flowlab_abi::{DatasetRef, ExperimentInfo, PluginError, Request};
 use serde_json::{Value, json};
@@ -168,14 +168,14 @@ pub fn resolve_dataset(dir: &Path, ds: Option<&DatasetUse>, ctx: Option<&RunCont
 }
 
 /// SHA-256 of every file below `root` by relative path (nothing when `root` does not exist),
-/// walked by the dataset hasher's bounded walk (`plan::tree_files`: no symlinked directories,
+/// walked by the dataset hasher's bounded walk (`tree_hash::tree_files`: no symlinked directories,
 /// no FIFOs, limited size), so a replay cannot hang on what a plugin left in its artifacts.
 fn hash_tree(root: &Path) -> Result<std::collections::BTreeMap<String, String>, String> {
     if !root.is_dir() {
         return Ok(Default::default());
     }
     let sha = |f: &Path| flowlab_abi::host::file_sha256(f).map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", f.display())));
-    Ok(crate::plan::tree_digests(root, sha).map_err(|e| format!("{}: {e}", root.display()))?.into_iter().collect())
+    Ok(crate::tree_hash::tree_digests(root, sha).map_err(|e| format!("{}: {e}", root.display()))?.into_iter().collect())
 }
 
 /// Replays the cell stored in `cell_file`.

@@ -1,6 +1,6 @@
 //! What the experiments page lists: every result directory under the results root
 //! (browse.rs `experiment_dirs`) and every manifest of the experiments directory, joined by
-//! experiment name. A manifest is planned (manifest.rs, plan.rs) to count its done / failed
+//! experiment name. A manifest is planned (runner/src/manifest/, runner/src/plan/) to count its done / failed
 //! / stale / missing cells as `flowlab status` does (slurm.rs `status`); plans are kept
 //! until the manifest or its results directory changes.
 use super::ServeState;
