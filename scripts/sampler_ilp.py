@@ -11,7 +11,7 @@ an integer point instead (an independent check of the search: any sample it find
 and can be re-scored by ft_sampler_metrics.py).
 
 Usage: sampler_ilp.py PROFILE RESULT_JSON TIME_LIMIT_S [--delta 0.0049] [--out SAMPLE.csv]
-                      [--fix SAMPLE.csv --free-share 0.05]
+                      [--fix SAMPLE.csv --free-share 0.05] [--lp] [--fix-largest K --fix-value 0|1]
 RESULT_JSON is a sampler run's result.json on PROFILE (reference values, keys, gene bounds).
 With --fix, every biflow is fixed to SAMPLE.csv's selection except those starting before time
 zero and a random --free-share of the others (a smaller problem around a search's result).
@@ -25,6 +25,9 @@ ap.add_argument("profile"); ap.add_argument("result"); ap.add_argument("time_lim
 ap.add_argument("--delta", type=float, default=0.0049, help="a margin under the task's 0.005 for float rounding")
 ap.add_argument("--out"); ap.add_argument("--fix"); ap.add_argument("--free-share", type=float, default=0.05)
 ap.add_argument("--window-s", type=int, default=5)
+ap.add_argument("--lp", action="store_true", help="solve the LP relaxation (0 <= x <= 1) instead of the ILP")
+ap.add_argument("--fix-largest", type=int, default=0, help="fix the K biflows with the most packets to --fix-value")
+ap.add_argument("--fix-value", type=float, default=0.0)
 a = ap.parse_args()
 d = pd.read_csv(a.profile); N = len(d); delta = a.delta
 r = json.load(open(a.result)); devs = r["data"]["deviations"]; lo, hi = r["data"]["gene_bounds"]
@@ -78,7 +81,9 @@ if a.fix:
         if j < len(bv) and (av[i] == bv[j]).all():
             x0[i] = 1; j += 1
     assert j == len(bv), "the sample is not an ordered subset of the profile"
-    free = (d.START_TIME.values < 0) | (np.random.default_rng(1).random(N) < a.free_share)
+    free &= (d.START_TIME.values < 0) | (np.random.default_rng(1).random(N) < a.free_share)
+if a.fix_largest:  # e.g. an elephant biflow in or out: two LPs that are both infeasible prove the ILP infeasible
+    top = np.argsort(-P, kind="stable")[:a.fix_largest]; free[top] = False; x0[top] = a.fix_value
 keep = np.append(free, True)
 shift = A[:, np.where(~keep)[0]] @ x0[~free]
 A = sp.csr_matrix(A[:, np.where(keep)[0]]); lb, ub = lb - shift, ub - shift
@@ -87,7 +92,7 @@ sc = 1 / np.maximum(abs(A).max(axis=1).toarray().ravel(), 1e-300)
 A = sp.diags(sc) @ A
 cons = [LinearConstraint(A, lb * sc, ub * sc), LinearConstraint(np.append(np.ones(nf), 0.0)[None, :], lo - fixed_ones, hi - fixed_ones)]
 t = time.time()
-res = milp(np.zeros(nf + 1), constraints=cons, integrality=np.append(np.ones(nf), 0),
+res = milp(np.zeros(nf + 1), constraints=cons, integrality=np.zeros(nf + 1) if a.lp else np.append(np.ones(nf), 0),
            bounds=Bounds(np.zeros(nf + 1), np.append(np.ones(nf), np.inf)), options={"time_limit": a.time_limit})
 print(f"free biflows {nf} of {N}; HiGHS status {res.status}: {res.message} ({time.time() - t:.1f} s)")
 if res.x is not None:

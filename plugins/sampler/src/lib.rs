@@ -228,8 +228,7 @@ pub struct SampleSettings {
     #[schemars(range(max = MAX_RESTARTS))]
     pub restarts: Option<u32>,
     /// Swap steps of the balanced rounding (docs/sampler.md, "Search", step 2), run first when
-    /// windows are declared (default 8 000 for `hybrid`, 0
-    /// for `ga`); it stops at acceptance.
+    /// windows are declared (default 8 000 for `hybrid`, 0 for `ga`); it stops at acceptance.
     #[serde(default)]
     #[schemars(range(max = MAX_LOCAL_SEARCH))]
     pub balance: Option<u64>,
