@@ -233,6 +233,12 @@ struct Coef {
     m: [f64; 10],
 }
 
+/// `f·φ`, summed left to right.
+#[inline]
+fn dot4(f: [f64; 4], phi: [f64; 4]) -> f64 {
+    f[0] * phi[0] + f[1] * phi[1] + f[2] * phi[2] + f[3] * phi[3]
+}
+
 /// The feature vector of a non-share global row's entry: `a = f·(1, P, B, v6)`.
 fn direct_features(r: Row, rv: f64) -> [f64; 4] {
     match r {
@@ -279,8 +285,9 @@ impl Rows<'_> {
     /// The per-feature coefficients of g and q at state `st` (see [`Coef`]).
     fn coef(&self, st: &State) -> Coef {
         let m = self.model;
-        let mut c = Coef { proto: vec![0.0; m.n_protos + 1], port: vec![0.0; m.n_ports + 1], bin: vec![0.0; m.n_bins.max(1)], port_twice: vec![0.0; m.n_ports + 1], ..Coef::default() };
-        let (mut qproto, mut qport, mut qbin) = (vec![0.0; m.n_protos + 1], vec![0.0; m.n_ports + 1], vec![0.0; m.n_bins.max(1)]);
+        let (np, nq, nb) = (m.n_protos + 1, m.n_ports + 1, m.n_bins.max(1));
+        let mut c =
+            Coef { proto: vec![0.0; np], port: vec![0.0; nq], bin: vec![0.0; nb], qproto: vec![0.0; np], qport: vec![0.0; nq], qbin: vec![0.0; nb], port_twice: vec![0.0; nq], ..Coef::default() };
         for (k, &(r, rv)) in self.global.iter().enumerate() {
             let (w, u) = (st.w_g[k], st.w_g[k] * st.res_g[k]);
             match r {
@@ -293,24 +300,23 @@ impl Rows<'_> {
                 Row::Proto(j) => {
                     (c.proto[j], c.one) = (c.proto[j] + u, c.one - rv * u);
                     c.q_share += w * rv * rv;
-                    qproto[j] += w * (1.0 - 2.0 * rv);
+                    c.qproto[j] += w * (1.0 - 2.0 * rv);
                 }
                 Row::Port(j) => {
                     (c.port[j], c.one) = (c.port[j] + u, c.one - 2.0 * rv * u);
                     c.q_share += 4.0 * w * rv * rv;
-                    qport[j] += w * (1.0 - 4.0 * rv);
+                    c.qport[j] += w * (1.0 - 4.0 * rv);
                     c.port_twice[j] = 2.0 * w;
                 }
                 Row::Bin(j) => {
                     (c.bin[j], c.one) = (c.bin[j] + u, c.one - rv * u);
                     c.q_share += w * rv * rv;
-                    qbin[j] += w * (1.0 - 2.0 * rv);
+                    c.qbin[j] += w * (1.0 - 2.0 * rv);
                 }
                 Row::Count => c.one += u,
                 Row::Window(_) => {}
             }
         }
-        (c.qproto, c.qport, c.qbin) = (qproto, qport, qbin);
         for &k in &self.direct {
             let (r, rv) = self.global[k];
             let f = direct_features(r, rv);
@@ -563,7 +569,7 @@ impl Herder {
         let phi = Self::phi(rows, i);
         let mut g = 0.0;
         for &(k, f) in &self.direct {
-            g += st.w_g[k] * st.res_g[k] * (f[0] * phi[0] + f[1] * phi[1] + f[2] * phi[2] + f[3] * phi[3]);
+            g += st.w_g[k] * st.res_g[k] * dot4(f, phi);
         }
         for (k, mult) in self.active(rows, i) {
             if let Some(k) = k {
@@ -579,7 +585,7 @@ impl Herder {
         let phi = Self::phi(rows, i);
         let mut m = 0.0f64;
         for &(k, f) in &self.direct {
-            m = m.max((f[0] * phi[0] + f[1] * phi[1] + f[2] * phi[2] + f[3] * phi[3]).abs() * st.w_g[k].sqrt());
+            m = m.max(dot4(f, phi).abs() * st.w_g[k].sqrt());
         }
         for (k, mult) in self.active(rows, i) {
             if let Some(k) = k {
@@ -593,7 +599,7 @@ impl Herder {
     fn shift(&mut self, rows: &Rows, st: &mut State, i: usize, dx: f64) {
         let phi = Self::phi(rows, i);
         for &(k, f) in &self.direct {
-            st.res_g[k] += dx * (f[0] * phi[0] + f[1] * phi[1] + f[2] * phi[2] + f[3] * phi[3]);
+            st.res_g[k] += dx * dot4(f, phi);
         }
         self.n += dx;
         for (k, mult) in self.active(rows, i) {
@@ -647,11 +653,10 @@ pub fn swaps(model: &Model, ind: &mut Individual, at: &Attempt, host: &Host) -> 
             }
             i += stride;
         }
-        let nc = CANDIDATES;
         let best_of = |v: &mut Vec<Cand>| {
-            if v.len() > nc {
-                v.select_nth_unstable_by(nc, |a, b| a.0.total_cmp(&b.0));
-                v.truncate(nc);
+            if v.len() > CANDIDATES {
+                v.select_nth_unstable_by(CANDIDATES, |a, b| a.0.total_cmp(&b.0));
+                v.truncate(CANDIDATES);
             }
             v.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         };
