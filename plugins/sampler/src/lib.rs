@@ -469,9 +469,9 @@ pub fn sample(model: Model, s: &SampleSettings, seed_hex: &str, host: &Host, poo
         // at the sample size where the count shares fit best (`bound`); then kick-and-repair
         // rounds from the best so far; the GA runs only when all of them fail
         let soft = s.local_tau * model.limit_pct;
-        // with windows, the balanced rounding first: herding from x = rate, then
-        // gradient-guided swaps, in attempts of BALANCE_ATTEMPT steps from other roundings of
-        // the same point (docs/sampler.md, "Search", step 2)
+        // the balanced rounding: herding from x = rate, then gradient-guided swaps, in attempts
+        // of BALANCE_ATTEMPT steps from other roundings of the same point (docs/sampler.md,
+        // "Search", step 2)
         let mut balanced: Option<genome::Individual> = None;
         if model.windows.is_some() && s.balance() > 0 {
             let mut left = s.balance();
