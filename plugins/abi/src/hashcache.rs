@@ -47,16 +47,25 @@ impl Digest {
     }
 }
 
-/// The cache file of `digest`, if a cache directory can be named.
-fn cache_file(digest: Digest) -> Option<PathBuf> {
-    let dir = std::env::var_os("FLOWLAB_CACHE_DIR")
+/// The cache directory: `$FLOWLAB_CACHE_DIR`, else `$XDG_CACHE_HOME/flowlab`, else
+/// `$HOME/.cache/flowlab` (also where [`crate::plugincache`] keeps its files).
+pub fn cache_dir() -> Option<PathBuf> {
+    std::env::var_os("FLOWLAB_CACHE_DIR")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("flowlab")))
-        .or_else(|| std::env::var_os("HOME").map(|d| PathBuf::from(d).join(".cache/flowlab")))?;
-    Some(dir.join(digest.cache_name()))
+        .or_else(|| std::env::var_os("HOME").map(|d| PathBuf::from(d).join(".cache/flowlab")))
+}
+
+/// The cache file of `digest`, if a cache directory can be named.
+fn cache_file(digest: Digest) -> Option<PathBuf> {
+    Some(cache_dir()?.join(digest.cache_name()))
 }
 
 /// The key of a file: `dev ino size mtime_ns ctime_ns`.
+pub fn stat_key(m: &std::fs::Metadata) -> String {
+    key(m)
+}
+
 fn key(m: &std::fs::Metadata) -> String {
     let ns = |s: i64, n: i64| (s as i128) * 1_000_000_000 + n as i128;
     format!("{} {} {} {} {}", m.dev(), m.ino(), m.size(), ns(m.mtime(), m.mtime_nsec()), ns(m.ctime(), m.ctime_nsec()))
@@ -155,7 +164,9 @@ pub fn cached(digest: Digest, path: &Path, hash: impl FnOnce(&Path) -> std::io::
     Ok(h)
 }
 
-fn write_atomic(f: &Path, text: &str) -> std::io::Result<()> {
+/// Writes `text` to `f` through a temporary file and a rename (readers see the old or the new
+/// file whole).
+pub(crate) fn write_atomic(f: &Path, text: &str) -> std::io::Result<()> {
     let dir = f.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();

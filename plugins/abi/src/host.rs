@@ -62,7 +62,11 @@ pub struct LoadedPlugin {
     pub abi_minor: u32,
     /// Its self-description.
     pub description: Description,
-    table: Table,
+    /// The file's stat key when it was hashed: a library opened later must still be those bytes.
+    stat_key: String,
+    /// The library's checked table, opened at load or, when the description came from
+    /// [`crate::plugincache`], at the first call that needs code (an error is kept).
+    table: OnceLock<Result<Table, String>>,
 }
 
 /// The host's view of a [`PluginV1`] read from a library: the same C layout, but every
@@ -305,35 +309,58 @@ pub fn check_library_file(path: &Path) -> Result<(), String> {
 }
 
 impl LoadedPlugin {
-    /// Loads (once per canonical path; never unloads) and verifies a plugin file.
+    /// Loads (once per canonical path; never unloads) and verifies a plugin file. The library
+    /// itself is opened only when a call needs its code: a description this host cached for
+    /// the same bytes ([`crate::plugincache`]) is taken from the cache.
     pub fn load(path: &Path) -> Result<&'static LoadedPlugin, LoadError> {
         let canon = path.canonicalize().map_err(|e| LoadError::Io { path: path.into(), source: e })?;
-        let sha256 = crate::hashcache::sha256(&canon, file_sha256).map_err(|e| LoadError::Io { path: canon.clone(), source: e })?;
+        let io = |e: std::io::Error| LoadError::Io { path: canon.clone(), source: e };
+        let stat_key = crate::hashcache::stat_key(&std::fs::metadata(&canon).map_err(io)?);
+        let sha256 = crate::hashcache::sha256(&canon, file_sha256).map_err(io)?;
         let mut reg = registry().lock().unwrap_or_else(|e| e.into_inner());
         if let Some(p) = reg.iter().find(|p| p.path == canon) {
             return Ok(p);
         }
-        // before dlopen maps it: a truncated library would die of SIGBUS, not fail
-        check_library_file(&canon).map_err(|message| LoadError::NotLibrary { path: canon.clone(), message })?;
-        // SAFETY: loading runs the library's initialisers; flowlab plugins are trusted code
-        // chosen by the user (like SQLite extensions).
-        let lib = unsafe { libloading::Library::new(&canon) }.map_err(|e| LoadError::NotLibrary { path: canon.clone(), message: e.to_string() })?;
-        let lib: &'static libloading::Library = Box::leak(Box::new(lib));
-        // read through the host's nullable view of the table (same layout, see RawPluginV1)
-        type RawEntryFn = unsafe extern "C" fn(host: *const HostV1) -> *const RawPluginV1;
-        let entry: libloading::Symbol<RawEntryFn> = unsafe { lib.get(crate::ENTRY_SYMBOL) }.map_err(|_| LoadError::NoEntry { path: canon.clone() })?;
-        let hostv = null_host_table();
-        // SAFETY: the entry returns null or a pointer to its static table (ffi.rs contract).
-        let (abi_minor, name, table) = unsafe { check_table(entry(&hostv), &canon) }?;
-        let mut tmp = LoadedPlugin { path: canon.clone(), sha256, abi_minor, description: Description::new("", ""), table };
-        let d = tmp.call_json(|out| unsafe { (table.describe)(out) }).map_err(|e| LoadError::Describe { path: canon.clone(), message: e.message })?;
-        tmp.description = serde_json::from_slice(&d).map_err(|e| LoadError::Describe { path: canon.clone(), message: e.to_string() })?;
-        if name != tmp.description.name {
-            return Err(LoadError::Describe { path: canon, message: format!("table name `{name}` differs from described name `{}`", tmp.description.name) });
-        }
-        let leaked: &'static LoadedPlugin = Box::leak(Box::new(tmp));
+        let p = match crate::plugincache::description(&sha256) {
+            Some(c) => LoadedPlugin { path: canon, sha256, abi_minor: c.abi_minor, description: c.description, stat_key, table: OnceLock::new() },
+            None => {
+                let (abi_minor, name, table) = open(&canon)?;
+                let mut tmp = LoadedPlugin { path: canon.clone(), sha256, abi_minor, description: Description::new("", ""), stat_key, table: OnceLock::from(Ok(table)) };
+                let d = tmp.call_json(|t, out| unsafe { (t.describe)(out) }).map_err(|e| LoadError::Describe { path: canon.clone(), message: e.message })?;
+                tmp.description = serde_json::from_slice(&d).map_err(|e| LoadError::Describe { path: canon.clone(), message: e.to_string() })?;
+                if name != tmp.description.name {
+                    return Err(LoadError::Describe { path: canon, message: format!("table name `{name}` differs from described name `{}`", tmp.description.name) });
+                }
+                crate::plugincache::record_description(&tmp.sha256, abi_minor, &tmp.description);
+                tmp
+            }
+        };
+        let leaked: &'static LoadedPlugin = Box::leak(Box::new(p));
         reg.push(leaked);
         Ok(leaked)
+    }
+
+    /// Whether the library has been opened (a description from the cache leaves it closed
+    /// until a call needs it).
+    pub fn is_open(&self) -> bool {
+        self.table.get().is_some()
+    }
+
+    /// The checked table, opening the library on first use: its file must still have the stat
+    /// key it had when it was hashed, and declare the cached name and ABI minor.
+    fn table(&self) -> Result<&Table, PluginError> {
+        let t = self.table.get_or_init(|| {
+            let now = std::fs::metadata(&self.path).map(|m| crate::hashcache::stat_key(&m)).map_err(|e| format!("{}: {e}", self.path.display()))?;
+            if now != self.stat_key {
+                return Err(format!("{}: the plugin file changed after it was read (rebuilt during the run?); run again", self.path.display()));
+            }
+            let (minor, name, table) = open(&self.path).map_err(|e| e.to_string())?;
+            if name != self.description.name || minor != self.abi_minor {
+                return Err(format!("{}: the library declares `{name}` ABI minor {minor}, its cached description `{}` ABI minor {}", self.path.display(), self.description.name, self.abi_minor));
+            }
+            Ok(table)
+        });
+        t.as_ref().map_err(|m| PluginError::run(format!("plugin `{}` cannot be loaded: {m}", self.description.name)))
     }
 
     /// Plugin name.
@@ -345,11 +372,12 @@ impl LoadedPlugin {
         &self.description.version
     }
 
-    fn call_json(&self, f: impl FnOnce(*mut Buf) -> i32) -> Result<Vec<u8>, PluginError> {
+    fn call_json(&self, f: impl FnOnce(&Table, *mut Buf) -> i32) -> Result<Vec<u8>, PluginError> {
+        let table = self.table()?;
         let mut out = Buf::empty();
-        let rc = f(&mut out);
+        let rc = f(table, &mut out);
         let bytes = if out.ptr.is_null() { Vec::new() } else { unsafe { std::slice::from_raw_parts(out.ptr, out.len) }.to_vec() };
-        unsafe { (self.table.free_buf)(out) };
+        unsafe { (table.free_buf)(out) };
         if rc == crate::code::OK {
             Ok(bytes)
         } else {
@@ -361,10 +389,18 @@ impl LoadedPlugin {
         }
     }
 
-    /// Asks the plugin to check settings for a capability.
+    /// Asks the plugin to check settings for a capability. An acceptance of the same request
+    /// by the same library bytes is remembered ([`crate::plugincache`]), and then the library
+    /// is not asked (nor opened) again.
     pub fn validate(&self, capability: &str, settings: &serde_json::Value) -> Result<(), PluginError> {
         let req = serde_json::to_vec(&serde_json::json!({"capability": capability, "settings": settings})).map_err(|e| PluginError::run(e.to_string()))?;
-        self.call_json(|out| unsafe { (self.table.validate)(req.as_ptr(), req.len(), out) }).map(|_| ())
+        let key = crate::plugincache::verdict_key(&self.sha256, &req);
+        if crate::plugincache::accepted(&key) {
+            return Ok(());
+        }
+        self.call_json(|t, out| unsafe { (t.validate)(req.as_ptr(), req.len(), out) })?;
+        crate::plugincache::record_accepted(&key);
+        Ok(())
     }
 
     /// Runs one cell through the ABI.
@@ -377,8 +413,25 @@ impl LoadedPlugin {
     pub fn run_raw(&self, req: &[u8], services: &dyn HostServices) -> Result<Vec<u8>, PluginError> {
         let ctx: &dyn HostServices = services;
         let hostv = host_table(&ctx as *const &dyn HostServices as *mut c_void, services.emit_every());
-        self.call_json(|out| unsafe { (self.table.run)(&hostv, req.as_ptr(), req.len(), out) })
+        self.call_json(|t, out| unsafe { (t.run)(&hostv, req.as_ptr(), req.len(), out) })
     }
+}
+
+/// Opens a plugin library and checks its table: the ELF check first (a truncated library
+/// would die of SIGBUS in the loader, not fail), then `dlopen`, the entry symbol and
+/// [`check_table`]. Returns the ABI minor, the table's name and the table.
+fn open(canon: &Path) -> Result<(u32, String, Table), LoadError> {
+    check_library_file(canon).map_err(|message| LoadError::NotLibrary { path: canon.into(), message })?;
+    // SAFETY: loading runs the library's initialisers; flowlab plugins are trusted code
+    // chosen by the user (like SQLite extensions).
+    let lib = unsafe { libloading::Library::new(canon) }.map_err(|e| LoadError::NotLibrary { path: canon.into(), message: e.to_string() })?;
+    let lib: &'static libloading::Library = Box::leak(Box::new(lib));
+    // read through the host's nullable view of the table (same layout, see RawPluginV1)
+    type RawEntryFn = unsafe extern "C" fn(host: *const HostV1) -> *const RawPluginV1;
+    let entry: libloading::Symbol<RawEntryFn> = unsafe { lib.get(crate::ENTRY_SYMBOL) }.map_err(|_| LoadError::NoEntry { path: canon.into() })?;
+    let hostv = null_host_table();
+    // SAFETY: the entry returns null or a pointer to its static table (ffi.rs contract).
+    unsafe { check_table(entry(&hostv), canon) }
 }
 
 fn null_host_table() -> HostV1 {

@@ -48,6 +48,8 @@ pub struct ReadmeDoctests;
 pub mod hashcache;
 #[cfg(feature = "host")]
 pub mod host;
+#[cfg(feature = "host")]
+pub mod plugincache;
 
 pub use plugin::{Host, Plugin};
 pub use types::*;

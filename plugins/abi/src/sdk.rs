@@ -53,7 +53,10 @@ pub trait Cap: 'static {
     type Settings: DeserializeOwned + JsonSchema;
 
     /// Rules across fields that the schema cannot say (a sum bounded, one key needing
-    /// another). Runs at validation and before every `run`; the error names the key.
+    /// another). Runs at validation and before every `run`; the error names the key. A
+    /// function of the settings alone (no files, no environment): the host remembers an
+    /// acceptance by the library's hash and the settings (docs/design.md §2, "Planning without
+    /// loading plugins"); what a file holds is the run's to check.
     fn check(_settings: &Self::Settings) -> Result<(), PluginError> {
         Ok(())
     }
