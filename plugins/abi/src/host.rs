@@ -331,7 +331,7 @@ impl LoadedPlugin {
                 if name != tmp.description.name {
                     return Err(LoadError::Describe { path: canon, message: format!("table name `{name}` differs from described name `{}`", tmp.description.name) });
                 }
-                crate::plugincache::record_description(&tmp.sha256, abi_minor, &tmp.description);
+                crate::plugincache::record_description(&tmp.sha256, abi_minor, &d);
                 tmp
             }
         };

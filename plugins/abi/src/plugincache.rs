@@ -12,8 +12,8 @@
 //! only when a cell runs, or on a miss.
 //!
 //! Layout, in the cache directory of [`crate::hashcache`]:
-//! - `describe/<sha256>-<abi major>.<abi minor>.json`: `{"abi_minor": N, "description": {…}}`,
-//!   written once (temporary file + rename);
+//! - `describe/<sha256>-<abi major>.<abi minor>.json`: `{"abi_minor": N, "describe": {…}}`
+//!   with the library's own `describe` answer, written once (temporary file + rename);
 //! - `validated`: one line per accepted (plugin, capability, settings), the BLAKE3 of
 //!   `<abi tag>\0<sha256>\0<validate request JSON>` in hex, appended (`O_APPEND`, one short
 //!   write); compacted to the newest [`MAX_VERDICTS`] when it holds twice as many.
@@ -40,12 +40,19 @@ fn describe_file(dir: &Path, sha256: &str) -> PathBuf {
 }
 
 /// A cached description: the ABI minor the library was built with, and its description.
-#[derive(serde::Serialize, serde::Deserialize)]
 pub struct CachedDescription {
     /// ABI minor of the library.
     pub abi_minor: u32,
-    /// Its `describe` answer.
+    /// Its `describe` answer, parsed by this host.
     pub description: Description,
+}
+
+/// The file's layout: the plugin's own `describe` bytes are kept (as a JSON value), so a host
+/// that reads more of a description than the one that wrote the entry still sees all of it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Entry {
+    abi_minor: u32,
+    describe: serde_json::Value,
 }
 
 /// The description of the library whose SHA-256 is `sha256`, if this host cached it.
@@ -57,20 +64,21 @@ pub fn description(sha256: &str) -> Option<CachedDescription> {
 pub fn description_in(dir: &Path, sha256: &str) -> Option<CachedDescription> {
     let bytes = std::fs::read(describe_file(dir, sha256)).ok()?;
     // a file of another layout (or torn by a crash before the rename) is a miss
-    serde_json::from_slice(&bytes).ok()
+    let e: Entry = serde_json::from_slice(&bytes).ok()?;
+    Some(CachedDescription { abi_minor: e.abi_minor, description: serde_json::from_value(e.describe).ok()? })
 }
 
-/// Records the description of the library `sha256`.
-pub fn record_description(sha256: &str, abi_minor: u32, description: &Description) {
+/// Records `describe`, the bytes the library `sha256` answered to `describe`.
+pub fn record_description(sha256: &str, abi_minor: u32, describe: &[u8]) {
     if let Some(dir) = crate::hashcache::cache_dir() {
-        record_description_in(&dir, sha256, abi_minor, description);
+        record_description_in(&dir, sha256, abi_minor, describe);
     }
 }
 
 /// [`record_description`] in cache directory `dir`.
-pub fn record_description_in(dir: &Path, sha256: &str, abi_minor: u32, description: &Description) {
-    let entry = CachedDescription { abi_minor, description: description.clone() };
-    if let Ok(text) = serde_json::to_string(&entry) {
+pub fn record_description_in(dir: &Path, sha256: &str, abi_minor: u32, describe: &[u8]) {
+    let Ok(describe) = serde_json::from_slice(describe) else { return };
+    if let Ok(text) = serde_json::to_string(&Entry { abi_minor, describe }) {
         let _ = crate::hashcache::write_atomic(&describe_file(dir, sha256), &text);
     }
 }
@@ -144,7 +152,7 @@ mod tests {
         let sha = "ab".repeat(32);
         assert!(description_in(&dir, &sha).is_none());
         let desc = Description::new("probe", "1.2.3");
-        record_description_in(&dir, &sha, 7, &desc);
+        record_description_in(&dir, &sha, 7, &serde_json::to_vec(&desc).unwrap());
         let got = description_in(&dir, &sha).expect("recorded");
         assert_eq!((got.abi_minor, got.description.name.as_str(), got.description.version.as_str()), (7, "probe", "1.2.3"));
         assert!(description_in(&dir, &"cd".repeat(32)).is_none(), "another library misses");
