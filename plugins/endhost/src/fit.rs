@@ -520,20 +520,20 @@ pub(crate) fn em_run(model: Model, h: &Hist, x0: &[f64], lo: &[f64], hi: &[f64],
             break;
         }
         ll_old = ll;
-        let mut lams = vec![];
+        let mut lams = [0.0; 2];
         for c in 0..nrates {
             let mw = wkm1[c] / wsum[c].max(1e-300);
             let lam = if mw > 0.0 { (1.0 / mw).ln_1p() } else { lam_hi };
-            lams.push(lam.clamp(lam_lo + eps, lam_hi - eps));
+            lams[c] = lam.clamp(lam_lo + eps, lam_hi - eps);
         }
         let a = zeta_mle_from(wlk / wsum[ncomp - 1].max(1e-300), alpha_hi - eps, Some(th[th.len() - 1])).alpha.max(1.0 + eps);
         let pi = (wsum[ncomp - 1] / h.n).clamp(eps, 1.0 - eps);
-        th = if model == Model::EP {
-            vec![pi, lams[0], a]
+        if model == Model::EP {
+            th.copy_from_slice(&[pi, lams[0], a]);
         } else {
             let rho = (wsum[0] / (wsum[0] + wsum[1]).max(1e-300)).clamp(eps, 1.0 - eps);
-            vec![pi, rho, lams[0], lams[1], a]
-        };
+            th.copy_from_slice(&[pi, rho, lams[0], lams[1], a]);
+        }
     }
     let ll = model.loglik(&th, h, None);
     Single { theta: th, loglik: ll, nf: it, ng: it, maxit_hits: (it >= cap) as u64, cut: false }
