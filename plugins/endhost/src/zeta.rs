@@ -38,10 +38,23 @@ pub fn zeta_d(s: f64) -> (f64, f64, f64) {
     zeta_em::<true>(s)
 }
 
-/// `(ζ(s), ζ′(s))`: [`zeta_d`] without the second derivative (the log-likelihoods' need).
+/// `(ζ(s), ζ′(s))`: [`zeta_d`] without the second derivative (the log-likelihoods' need). The
+/// last s is remembered per thread: the difference Hessians of the Newton steps change one
+/// coordinate at a time, so most of their evaluations ask for the α of the one before (the
+/// values are the ones computed, bit for bit).
 pub fn zeta_d1(s: f64) -> (f64, f64) {
-    let (z0, z1, _) = zeta_em::<false>(s);
-    (z0, z1)
+    thread_local! {
+        static LAST: std::cell::Cell<(u64, f64, f64)> = const { std::cell::Cell::new((u64::MAX, f64::NAN, f64::NAN)) };
+    }
+    LAST.with(|c| {
+        let (at, z0, z1) = c.get();
+        if at == s.to_bits() {
+            return (z0, z1);
+        }
+        let (z0, z1, _) = zeta_em::<false>(s);
+        c.set((s.to_bits(), z0, z1));
+        (z0, z1)
+    })
 }
 
 /// ln m for m = 0..=10 (index 0, 1 unused); `log_table` checks them against `f64::ln`.
