@@ -35,7 +35,30 @@ const EM_N: usize = 10;
 /// `(ζ(s), ζ′(s), ζ″(s))` for real s > 1 (about 1e-15 relative for s ∈ (1, 30]); for s ≤ 1
 /// returns `(+∞, −∞, +∞)` (the series diverges).
 pub fn zeta_d(s: f64) -> (f64, f64, f64) {
+    zeta_em_d2(s)
+}
+
+/// [`zeta_em`] with ζ″ (inlined into every instruction-set variant of [`zeta_em_d2`]).
+#[inline(always)]
+fn em_d2(s: f64) -> (f64, f64, f64) {
     zeta_em::<true>(s)
+}
+
+/// [`zeta_em`] without ζ″.
+#[inline(always)]
+fn em_d1(s: f64) -> (f64, f64, f64) {
+    zeta_em::<false>(s)
+}
+
+kernels::dispatch! {
+    /// [`zeta_em`] with ζ″ on the active instruction-set path: its batched divisions and four
+    /// exps in wider registers (the same operations on every path, so the same bits).
+    fn zeta_em_d2(s: f64) -> (f64, f64, f64) => em_d2
+}
+
+kernels::dispatch! {
+    /// [`zeta_em`] without ζ″ on the active instruction-set path.
+    fn zeta_em_d1(s: f64) -> (f64, f64, f64) => em_d1
 }
 
 /// `(ζ(s), ζ′(s))`: [`zeta_d`] without the second derivative (the log-likelihoods' need). The
@@ -51,7 +74,7 @@ pub fn zeta_d1(s: f64) -> (f64, f64) {
         if at == s.to_bits() {
             return (z0, z1);
         }
-        let (z0, z1, _) = zeta_em::<false>(s);
+        let (z0, z1, _) = zeta_em_d1(s);
         c.set((s.to_bits(), z0, z1));
         (z0, z1)
     })
@@ -82,10 +105,10 @@ const N_POW: [f64; 7] = [1e-1, 1e-3, 1e-5, 1e-7, 1e-9, 1e-11, 1e-13];
 fn zeta_head<const D2: bool>(s: f64) -> (f64, f64, f64, f64) {
     const _: () = assert!(EM_N == 10);
     // exp of a negative argument: the likelihood kernel's exp (≤ 1 ulp, inlined)
-    let p2 = exp_le(-s * LN_M[2]);
-    let p3 = exp_le(-s * LN_M[3]);
-    let p5 = exp_le(-s * LN_M[5]);
-    let p7 = exp_le(-s * LN_M[7]);
+    // the four exps side by side (independent: one vector of them on the wide paths)
+    let mut pe = [-s * LN_M[2], -s * LN_M[3], -s * LN_M[5], -s * LN_M[7]];
+    pe.iter_mut().for_each(|v| *v = exp_le(*v));
+    let [p2, p3, p5, p7] = pe;
     let p4 = p2 * p2;
     let pw = [0.0, 1.0, p2, p3, p4, p5, p2 * p3, p7, p4 * p2, p3 * p3];
     let (mut z0, mut z1, mut z2) = (0.0f64, 0.0f64, 0.0f64);
@@ -315,13 +338,16 @@ mod tests {
             }
             (z0, z1, z2)
         }
-        for k in 0..2000 {
-            let s = 1.0 + 1e-6 + k as f64 * 0.0173;
-            let (a, b) = (zeta_d(s), reference(s));
-            assert_eq!((a.0.to_bits(), a.1.to_bits(), a.2.to_bits()), (b.0.to_bits(), b.1.to_bits(), b.2.to_bits()), "s {s}");
-            let c = zeta_d1(s);
-            assert_eq!((c.0.to_bits(), c.1.to_bits()), (b.0.to_bits(), b.1.to_bits()), "s {s}");
-        }
+        let want: Vec<(f64, (f64, f64, f64))> = (0..2000).map(|k| 1.0 + 1e-6 + k as f64 * 0.0173).map(|s| (s, kernels::isa::force(kernels::Isa::Baseline, || reference(s)).unwrap())).collect();
+        kernels::isa::on_every_path("endhost zeta::batched_divisions_give_the_same_bits", |v| {
+            for &(s, b) in &want {
+                let a = zeta_d(s);
+                assert_eq!((a.0.to_bits(), a.1.to_bits(), a.2.to_bits()), (b.0.to_bits(), b.1.to_bits(), b.2.to_bits()), "{v:?} s {s}");
+                // (not through zeta_d1's per-thread memory of the last s)
+                let c = zeta_em_d1(s);
+                assert_eq!((c.0.to_bits(), c.1.to_bits()), (b.0.to_bits(), b.1.to_bits()), "{v:?} s {s}");
+            }
+        });
     }
 
     #[test]
