@@ -116,6 +116,17 @@ pub const ABANDON_AFTER: u64 = 5;
 /// random start 100 nats behind after 5 steps still won by 0.8 nats, so EEP solves them all).
 pub const ABANDON_GAP: f64 = 50.0;
 
+/// A barrier start stops after its first μ stage when its ℓ there is more than this below the
+/// best end point known (the Newton insertion starts' and earlier barrier starts'), or when it
+/// has ended that stage at the same point (every coordinate within 10⁻³ relative, either
+/// labelling of the EEP geometrics) as an earlier barrier start. The later stages only refine a
+/// start's point near its mode (the barrier's offset is O(μ) per coordinate, ≈ 10⁻² nats at
+/// μ = 10⁻³): on the 3 000 reference draws of docs/endhost.md ("Starts") no start that was
+/// more than 1 nat behind after the first stage reached the best end point, and a duplicate
+/// ends where the earlier start ends. Unlike [`ABANDON_GAP`] (in the middle of the first
+/// stage) this holds for EEP too.
+pub const SETTLED_GAP: f64 = 1.0;
+
 /// Largest `restarts_ep` / `restarts_eep` (the defaults are 5 and 10; `docs/endhost.md`).
 pub const MAX_RESTARTS: usize = 10_000;
 /// Largest `maxit` / `em_warmup` (defaults 200 and 20; `docs/endhost.md`).
@@ -394,11 +405,17 @@ pub(crate) struct Single {
     pub(crate) nf: u64,
     pub(crate) ng: u64,
     pub(crate) maxit_hits: u64,
+    /// Stopped after the first μ stage ([`SETTLED_GAP`]): not a local mode, kept out of
+    /// [`Fit::modes`].
+    pub(crate) cut: bool,
 }
 
 /// `behind`: give up a start whose ℓ after [`ABANDON_AFTER`] gradient evaluations of the first
 /// μ stage is still more than [`ABANDON_GAP`] below this (`ipm` only; see [`fit_inner`]).
-fn barrier_fit(model: Model, h: &Hist, x0: &[f64], lo: &[f64], hi: &[f64], o: &FitOptions, behind: Option<f64>) -> Single {
+/// `settled(θ, ℓ)`, asked at the end of the first μ stage (ℓ ≈ −F_μ there), stops the start
+/// when it holds ([`SETTLED_GAP`]).
+#[allow(clippy::too_many_arguments)]
+fn barrier_fit(model: Model, h: &Hist, x0: &[f64], lo: &[f64], hi: &[f64], o: &FitOptions, behind: Option<f64>, settled: &mut dyn FnMut(&[f64], f64) -> bool) -> Single {
     let mut vo = match o.method {
         Method::Ipm => VmOptions { reltol: o.reltol, maxit: o.maxit, scaled_reset: true, periodic_reset: false, abandon: None },
         Method::IpmNash => VmOptions::nash(o.reltol, o.maxit),
@@ -410,6 +427,7 @@ fn barrier_fit(model: Model, h: &Hist, x0: &[f64], lo: &[f64], hi: &[f64], o: &F
     let mut b: Option<Vec<f64>> = None;
     let (mut nf, mut ng, mut hits) = (0, 0, 0);
     let mut gl = vec![0.0; d];
+    let mut cut = false;
     for &mu in &o.mu {
         let fg = |th: &[f64], g: &mut [f64]| -> f64 {
             // Σ_i ln(θ_i − lo_i) + ln(hi_i − θ_i) as one log of the product unless that
@@ -444,12 +462,16 @@ fn barrier_fit(model: Model, h: &Hist, x0: &[f64], lo: &[f64], hi: &[f64], o: &F
                 if r.abandoned {
                     break;
                 }
+                if mu == o.mu[0] && settled(&x, -r.f) {
+                    cut = true;
+                    break;
+                }
             }
             Err(_) => break,
         }
     }
     let ll = model.loglik(&x, h, None);
-    Single { theta: x, loglik: ll, nf, ng, maxit_hits: hits }
+    Single { theta: x, loglik: ll, nf, ng, maxit_hits: hits, cut }
 }
 
 fn box_fit(model: Model, h: &Hist, x0: &[f64], lo: &[f64], hi: &[f64], o: &FitOptions) -> Single {
@@ -468,9 +490,9 @@ fn box_fit(model: Model, h: &Hist, x0: &[f64], lo: &[f64], hi: &[f64], o: &FitOp
     match projected_bfgs(fg, x0, &lo2, &hi2, 1e-14, 10 * o.maxit) {
         Ok(r) => {
             let ll = model.loglik(&r.x, h, None);
-            Single { theta: r.x, loglik: ll, nf: r.nf, ng: r.ng, maxit_hits: r.maxit_hit as u64 }
+            Single { theta: r.x, loglik: ll, nf: r.nf, ng: r.ng, maxit_hits: r.maxit_hit as u64, cut: false }
         }
-        Err(_) => Single { theta: x0.to_vec(), loglik: model.loglik(x0, h, None), nf: 1, ng: 1, maxit_hits: 0 },
+        Err(_) => Single { theta: x0.to_vec(), loglik: model.loglik(x0, h, None), nf: 1, ng: 1, maxit_hits: 0, cut: false },
     }
 }
 
@@ -498,29 +520,29 @@ pub(crate) fn em_run(model: Model, h: &Hist, x0: &[f64], lo: &[f64], hi: &[f64],
             break;
         }
         ll_old = ll;
-        let mut lams = vec![];
+        let mut lams = [0.0; 2];
         for c in 0..nrates {
             let mw = wkm1[c] / wsum[c].max(1e-300);
             let lam = if mw > 0.0 { (1.0 / mw).ln_1p() } else { lam_hi };
-            lams.push(lam.clamp(lam_lo + eps, lam_hi - eps));
+            lams[c] = lam.clamp(lam_lo + eps, lam_hi - eps);
         }
         let a = zeta_mle_from(wlk / wsum[ncomp - 1].max(1e-300), alpha_hi - eps, Some(th[th.len() - 1])).alpha.max(1.0 + eps);
         let pi = (wsum[ncomp - 1] / h.n).clamp(eps, 1.0 - eps);
-        th = if model == Model::EP {
-            vec![pi, lams[0], a]
+        if model == Model::EP {
+            th.copy_from_slice(&[pi, lams[0], a]);
         } else {
             let rho = (wsum[0] / (wsum[0] + wsum[1]).max(1e-300)).clamp(eps, 1.0 - eps);
-            vec![pi, rho, lams[0], lams[1], a]
-        };
+            th.copy_from_slice(&[pi, rho, lams[0], lams[1], a]);
+        }
     }
     let ll = model.loglik(&th, h, None);
-    Single { theta: th, loglik: ll, nf: it, ng: it, maxit_hits: (it >= cap) as u64 }
+    Single { theta: th, loglik: ll, nf: it, ng: it, maxit_hits: (it >= cap) as u64, cut: false }
 }
 
 /// Distinct end points of `runs` (every coordinate within 1e-3 relative counts as the same),
-/// best ℓ first, at most [`MODES_KEPT`].
+/// best ℓ first, at most [`MODES_KEPT`]; starts stopped after the first μ stage are no modes.
 fn modes(runs: &[Single]) -> Vec<Vec<f64>> {
-    let mut order: Vec<usize> = (0..runs.len()).filter(|&i| runs[i].loglik.is_finite()).collect();
+    let mut order: Vec<usize> = (0..runs.len()).filter(|&i| runs[i].loglik.is_finite() && !runs[i].cut).collect();
     order.sort_by(|&a, &b| runs[b].loglik.total_cmp(&runs[a].loglik));
     let mut out: Vec<Vec<f64>> = vec![];
     for i in order {
@@ -706,7 +728,7 @@ fn fit_inner<R: Rng>(model: Model, h: &Hist, o: &FitOptions, restart_rng: &mut d
     if model == Model::P {
         let r = zeta_mle(h.mean_logk(), o.bounds.alpha_max);
         let a = r.alpha.max(o.bounds.alpha_min + 1e-12);
-        runs.push(Single { theta: vec![a], loglik: model.loglik(&[a], h, None), nf: r.iterations, ng: r.iterations, maxit_hits: 0 });
+        runs.push(Single { theta: vec![a], loglik: model.loglik(&[a], h, None), nf: r.iterations, ng: r.iterations, maxit_hits: 0, cut: false });
     } else {
         // the insertion starts first, best predicted first; a start that cannot reach the best
         // ℓ of the Newton starts before it (for EEP also the EP fit's, which EEP nests) is given
@@ -719,13 +741,27 @@ fn fit_inner<R: Rng>(model: Model, h: &Hist, o: &FitOptions, restart_rng: &mut d
             let mut t = p.theta;
             model.canonical(&mut t);
             bar = bar.max(p.loglik);
-            newton.push(Single { theta: t, loglik: p.loglik, nf: p.evaluations, ng: p.evaluations, maxit_hits: 0 });
+            newton.push(Single { theta: t, loglik: p.loglik, nf: p.evaluations, ng: p.evaluations, maxit_hits: 0, cut: false });
         }
         // EP: a barrier start far behind the best end point so far after a few BFGS steps is
         // given up (successive halving; see ABANDON_GAP)
+        // every start: one that ends its first μ stage far behind the best end point so far,
+        // or where an earlier start ended it, stops there (SETTLED_GAP)
         let cut = model == Model::EP && o.systematic_starts;
+        let mut firsts: Vec<Vec<f64>> = vec![];
         let mut solve = |x0: &[f64]| {
-            let r = run_one(model, h, x0, &lo, &hi, o, (cut && bar.is_finite()).then_some(bar));
+            let best = bar;
+            let mut settled = |x: &[f64], ll: f64| {
+                if !(o.systematic_starts && o.method == Method::Ipm) {
+                    return false;
+                }
+                let mut xc = x.to_vec();
+                model.canonical(&mut xc);
+                let seen = firsts.iter().any(|p| starts::same_point(p, &xc));
+                firsts.push(xc);
+                seen || ll < best - SETTLED_GAP
+            };
+            let r = run_one(model, h, x0, &lo, &hi, o, (cut && bar.is_finite()).then_some(bar), &mut settled);
             bar = bar.max(r.loglik);
             r
         };
@@ -770,11 +806,12 @@ fn polish_best(model: Model, h: &Hist, runs: &mut [Single], lo: &[f64], hi: &[f6
     }
 }
 
-fn run_one(model: Model, h: &Hist, x0: &[f64], lo: &[f64], hi: &[f64], o: &FitOptions, behind: Option<f64>) -> Single {
+#[allow(clippy::too_many_arguments)]
+fn run_one(model: Model, h: &Hist, x0: &[f64], lo: &[f64], hi: &[f64], o: &FitOptions, behind: Option<f64>, settled: &mut dyn FnMut(&[f64], f64) -> bool) -> Single {
     {
         {
             let mut s = match o.method {
-                Method::Ipm | Method::IpmNash | Method::IpmR => barrier_fit(model, h, x0, lo, hi, o, behind),
+                Method::Ipm | Method::IpmNash | Method::IpmR => barrier_fit(model, h, x0, lo, hi, o, behind, settled),
                 Method::Em => em_fit(model, h, x0, lo, hi, o),
                 Method::Box => box_fit(model, h, x0, lo, hi, o),
             };

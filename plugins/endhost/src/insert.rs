@@ -80,12 +80,18 @@ pub fn theta_of(model: Model, comps: &[(f64, Comp)]) -> Option<Vec<f64>> {
 /// ln p(k_j) of the mixture `comps` for every distinct value (max-shifted log-sum-exp).
 pub fn ln_mixture(comps: &[(f64, Comp)], h: &Hist) -> Vec<f64> {
     let parts: Vec<Vec<f64>> = comps.iter().map(|(w, c)| c.ln_pmf(h).into_iter().map(|v| v + w.ln()).collect()).collect();
-    (0..h.k.len())
-        .map(|j| {
-            let m = parts.iter().map(|p| p[j]).fold(f64::NEG_INFINITY, f64::max);
-            m + ln(parts.iter().map(|p| exp(p[j] - m)).sum::<f64>())
-        })
-        .collect()
+    // per value m = max of the parts, then m + ln Σ e^{part − m} in the order of the parts:
+    // one pass per part over all values (loops that vectorise), the same operations per value
+    let n = h.k.len();
+    let mut m = vec![f64::NEG_INFINITY; n];
+    for p in &parts {
+        m.iter_mut().zip(p).for_each(|(mj, &pj)| *mj = mj.max(pj));
+    }
+    let mut s = vec![0.0; n];
+    for p in &parts {
+        s.iter_mut().zip(p).zip(&m).for_each(|((sj, &pj), &mj)| *sj += exp(pj - mj));
+    }
+    m.iter().zip(&s).map(|(&mj, &sj)| mj + ln(sj)).collect()
 }
 
 /// Largest inserted weight (the base mixture keeps at least 10⁻⁹).
@@ -118,25 +124,30 @@ pub fn quick_gain_of(h: &Hist, comp: Comp, ln_p: &[f64]) -> f64 {
 }
 
 /// Σ_j c_j (r_j − 1) and Σ_j c_j (r_j − 1)², r_j = exp(min(a − b·x_j − ln p_j, 700)), in 4
-/// lanes (j mod 4) combined in a fixed order, as [`quick_gain`] sums them.
+/// lanes (j mod 4) combined in a fixed order, as [`quick_gain`] sums them. The r_j of 64 values
+/// at a time first (a loop of exps alone vectorises), then added to the 4 lanes in the order of
+/// j.
 #[inline(always)]
 fn moments_body(c: &[f64], x: &[f64], ln_p: &[f64], a: f64, b: f64) -> (f64, f64) {
+    const CHUNK: usize = 64;
     let (mut g, mut q) = ([0.0; 4], [0.0; 4]);
     let n = c.len();
     let (x, ln_p) = (&x[..n], &ln_p[..n]);
-    let full = n / 4 * 4;
-    for j0 in (0..full).step_by(4) {
-        for l in 0..4 {
-            let j = j0 + l;
-            let r = exp(((a - b * x[j]) - ln_p[j]).min(700.0)) - 1.0;
-            g[l] += c[j] * r;
-            q[l] += c[j] * r * r;
+    let mut r = [0.0; CHUNK];
+    for j0 in (0..n).step_by(CHUNK) {
+        let m = CHUNK.min(n - j0);
+        let (xs, ps) = (&x[j0..j0 + m], &ln_p[j0..j0 + m]);
+        // the ratios of a chunk in one vectorised pass (min(v, 700) as a comparison: the same
+        // value, NaN included)
+        for ((rj, xj), pj) in r[..m].iter_mut().zip(xs).zip(ps) {
+            let v = (a - b * xj) - pj;
+            *rj = exp(if v < 700.0 { v } else { 700.0 }) - 1.0;
         }
-    }
-    for j in full..n {
-        let r = exp(((a - b * x[j]) - ln_p[j]).min(700.0)) - 1.0;
-        g[j - full] += c[j] * r;
-        q[j - full] += c[j] * r * r;
+        // then the sums in the order of j, lane j mod 4 (j0 is a multiple of 4)
+        for (i, (&cj, &rj)) in c[j0..j0 + m].iter().zip(&r[..m]).enumerate() {
+            g[i % 4] += cj * rj;
+            q[i % 4] += cj * rj * rj;
+        }
     }
     ((g[0] + g[1]) + (g[2] + g[3]), (q[0] + q[1]) + (q[2] + q[3]))
 }
@@ -161,23 +172,32 @@ fn quadratic_gain(g: f64, q: f64) -> f64 {
 /// `ln_f` and `ln_p` per distinct value. (0, 0) when G′(0) ≤ 0.
 pub fn best_weight(h: &Hist, ln_f: &[f64], ln_p: &[f64]) -> (f64, f64) {
     // r − 1 per value; ratios above e^700 are capped (they only say "f explains this value")
-    let rm1: Vec<f64> = ln_f.iter().zip(ln_p).map(|(f, p)| exp((f - p).min(700.0)) - 1.0).collect();
+    // (min(v, 700) as a comparison: the same value, NaN included, and the loop vectorises)
+    let rm1: Vec<f64> = ln_f
+        .iter()
+        .zip(ln_p)
+        .map(|(f, p)| {
+            let v = f - p;
+            exp(if v < 700.0 { v } else { 700.0 }) - 1.0
+        })
+        .collect();
     // G′(w) and G″(w) in 4 lanes (a fixed order of the sums, vectorisable)
+    // (the quotients of 64 values at a time in a loop of divisions alone, which vectorises;
+    // the sums in the order of j, lane j mod 4, the values after the last full 4 in lane 0)
+    let n = rm1.len();
+    let full = n / 4 * 4;
     let d = |w: f64| -> (f64, f64) {
+        const CHUNK: usize = 64;
         let (mut g1, mut g2) = ([0.0; 4], [0.0; 4]);
-        let (cs, rs) = (h.c.chunks_exact(4), rm1.chunks_exact(4));
-        let (ct, rt) = (cs.remainder(), rs.remainder());
-        for (c, r) in cs.zip(rs) {
-            for l in 0..4 {
-                let q = r[l] / (1.0 + w * r[l]);
-                g1[l] += c[l] * q;
-                g2[l] -= c[l] * q * q;
+        let mut qb = [0.0; CHUNK];
+        for j0 in (0..n).step_by(CHUNK) {
+            let m = CHUNK.min(n - j0);
+            qb[..m].iter_mut().zip(&rm1[j0..j0 + m]).for_each(|(q, &r)| *q = r / (1.0 + w * r));
+            for (j, (&c, &q)) in (j0..).zip(h.c[j0..j0 + m].iter().zip(&qb[..m])) {
+                let l = if j < full { j % 4 } else { 0 };
+                g1[l] += c * q;
+                g2[l] -= c * q * q;
             }
-        }
-        for (c, r) in ct.iter().zip(rt) {
-            let q = r / (1.0 + w * r);
-            g1[0] += c * q;
-            g2[0] -= c * q * q;
         }
         ((g1[0] + g1[1]) + (g1[2] + g1[3]), (g2[0] + g2[1]) + (g2[2] + g2[3]))
     };

@@ -180,7 +180,62 @@ fn eep_impl(p: &EepPar, c: &[f64], lk: &[f64], km1: &[f64]) -> EepSums {
     EepSums { ll: hsum(&ll), c1: hsum(&c1), c2: hsum(&c2), cp: hsum(&cp), s1: hsum(&s1), s2: hsum(&s2), sp_lk: hsum(&sp), dmax: hmax(&dm) }
 }
 
-/// A loop over a histogram's (c, ln k, k − 1): [`EpPar`] or [`EepPar`].
+/// ℓ and max d of the EP loop alone (no responsibilities: for evaluations without a gradient).
+#[inline(always)]
+fn ep_ll_impl(p: &EpPar, c: &[f64], lk: &[f64], km1: &[f64]) -> LlSums {
+    let mut ll = [0.0; LANES];
+    let mut dm = [f64::NEG_INFINITY; LANES];
+    let (lk, km1) = (&lk[..c.len()], &km1[..c.len()]);
+    for b in 0..c.len().div_ceil(LANES) {
+        let (c, lk, km1) = load(c, lk, km1, b);
+        for l in 0..LANES {
+            let xp = p.bp - p.a * lk[l];
+            let d = (p.ae - p.lam * km1[l]) - xp;
+            dm[l] = if d > dm[l] { d } else { dm[l] };
+            let s = 1.0 + exp_le(d);
+            ll[l] += c[l] * (xp + ln_ge1(s));
+        }
+    }
+    LlSums { ll: hsum(&ll), dmax: hmax(&dm) }
+}
+
+/// ℓ and max d of the EEP loop alone.
+#[inline(always)]
+fn eep_ll_impl(p: &EepPar, c: &[f64], lk: &[f64], km1: &[f64]) -> LlSums {
+    let mut ll = [0.0; LANES];
+    let mut dm = [f64::NEG_INFINITY; LANES];
+    let (lk, km1) = (&lk[..c.len()], &km1[..c.len()]);
+    for b in 0..c.len().div_ceil(LANES) {
+        let (c, lk, km1) = load(c, lk, km1, b);
+        for l in 0..LANES {
+            let xp = p.bp - p.a * lk[l];
+            let d1 = (p.a1 - p.l1 * km1[l]) - xp;
+            let d2 = (p.a2 - p.l2 * km1[l]) - xp;
+            let d = if d1 > d2 { d1 } else { d2 };
+            dm[l] = if d > dm[l] { d } else { dm[l] };
+            let s = (1.0 + exp_le(d1)) + exp_le(d2);
+            ll[l] += c[l] * (xp + ln_ge1(s));
+        }
+    }
+    LlSums { ll: hsum(&ll), dmax: hmax(&dm) }
+}
+
+/// ℓ and max d of a loop without the responsibilities' sums ([`LlOnly`]): the same operations
+/// for ℓ as [`EpSums`] / [`EepSums`], so the same bits.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LlSums {
+    /// ℓ.
+    pub ll: f64,
+    /// max d.
+    pub dmax: f64,
+}
+
+/// The loop of an [`EpPar`] or [`EepPar`] for ℓ alone.
+#[derive(Debug, Clone, Copy)]
+pub struct LlOnly<P>(pub P);
+
+/// A loop over a histogram's (c, ln k, k − 1): [`EpPar`] or [`EepPar`], or either for ℓ alone
+/// ([`LlOnly`]).
 pub trait Kernel {
     /// What the loop sums.
     type Sums;
@@ -193,6 +248,22 @@ impl Kernel for EpPar {
     #[inline(always)]
     fn run(&self, c: &[f64], lk: &[f64], km1: &[f64]) -> EpSums {
         ep_impl(self, c, lk, km1)
+    }
+}
+
+impl Kernel for LlOnly<EpPar> {
+    type Sums = LlSums;
+    #[inline(always)]
+    fn run(&self, c: &[f64], lk: &[f64], km1: &[f64]) -> LlSums {
+        ep_ll_impl(&self.0, c, lk, km1)
+    }
+}
+
+impl Kernel for LlOnly<EepPar> {
+    type Sums = LlSums;
+    #[inline(always)]
+    fn run(&self, c: &[f64], lk: &[f64], km1: &[f64]) -> LlSums {
+        eep_ll_impl(&self.0, c, lk, km1)
     }
 }
 
@@ -253,6 +324,10 @@ mod tests {
             }
             on_every_path("endhost kernel::variants_are_bit_identical", |v| {
                 let (r, s) = (sums(&ep, &c, &lk, &km1), sums(&eep, &c, &lk, &km1));
+                // ℓ alone: the same bits as the full loops' ℓ and max d
+                for (l, (ll, dm)) in [(sums(&LlOnly(ep), &c, &lk, &km1), (r0.ll, r0.dmax)), (sums(&LlOnly(eep), &c, &lk, &km1), (s0.ll, s0.dmax))] {
+                    assert_eq!((l.ll.to_bits(), l.dmax.to_bits()), (ll.to_bits(), dm.to_bits()), "{v:?} ℓ alone, len {len}");
+                }
                 assert_eq!(r.dmax.to_bits(), r0.dmax.to_bits(), "case {case}");
                 for (x, y) in [(r.ll, r0.ll), (r.ce, r0.ce), (r.cp, r0.cp), (r.se_km1, r0.se_km1), (r.sp_lk, r0.sp_lk)] {
                     assert_eq!(x.to_bits(), y.to_bits(), "{v:?} EP len {len}");

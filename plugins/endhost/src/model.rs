@@ -139,6 +139,10 @@ fn loglik_ep(th: &[f64], h: &Hist, grad: Option<&mut [f64]>) -> f64 {
         return f64::NEG_INFINITY;
     }
     let (z0, z1) = zeta_d1(a);
+    if grad.is_none() {
+        let s = kernel::sums(&kernel::LlOnly(ep_par(th, z0)), &h.c, &h.lk, &h.km1);
+        return if !(s.dmax > kernel::D_MAX) { s.ll } else { loglik_ep_scalar(th, h, None) };
+    }
     let s = kernel::sums(&ep_par(th, z0), &h.c, &h.lk, &h.km1);
     if !(s.dmax > kernel::D_MAX) {
         if let Some(g) = grad {
@@ -193,6 +197,10 @@ fn loglik_eep(th: &[f64], h: &Hist, grad: Option<&mut [f64]>) -> f64 {
         return f64::NEG_INFINITY;
     }
     let (z0, z1) = zeta_d1(a);
+    if grad.is_none() {
+        let s = kernel::sums(&kernel::LlOnly(eep_par(th, z0)), &h.c, &h.lk, &h.km1);
+        return if !(s.dmax > kernel::D_MAX) { s.ll } else { loglik_eep_scalar(th, h, None) };
+    }
     let s = kernel::sums(&eep_par(th, z0), &h.c, &h.lk, &h.km1);
     if !(s.dmax > kernel::D_MAX) {
         if let Some(g) = grad {

@@ -13,19 +13,71 @@ use crate::kernel::exp_le;
 
 /// B₂, B₄, …, B₁₄.
 const B2J: [f64; 7] = [1.0 / 6.0, -1.0 / 30.0, 1.0 / 42.0, -1.0 / 30.0, 5.0 / 66.0, -691.0 / 2730.0, 7.0 / 6.0];
+/// B_{2j}/(2j)!, j = 1..=7: the same divisions as at run time, done once (the factorials are
+/// exact in f64).
+const B2J_FACT: [f64; 7] = {
+    let mut out = [0.0; 7];
+    let mut fact = 2.0f64;
+    let mut i = 0;
+    while i < 7 {
+        let j = (i + 1) as f64;
+        if i > 0 {
+            fact *= (2.0 * j - 1.0) * (2.0 * j);
+        }
+        out[i] = B2J[i] / fact;
+        i += 1;
+    }
+    out
+};
 /// Euler–Maclaurin cut N.
 const EM_N: usize = 10;
 
 /// `(ζ(s), ζ′(s), ζ″(s))` for real s > 1 (about 1e-15 relative for s ∈ (1, 30]); for s ≤ 1
 /// returns `(+∞, −∞, +∞)` (the series diverges).
 pub fn zeta_d(s: f64) -> (f64, f64, f64) {
+    zeta_em_d2(s)
+}
+
+/// [`zeta_em`] with ζ″ (inlined into every instruction-set variant of [`zeta_em_d2`]).
+#[inline(always)]
+fn em_d2(s: f64) -> (f64, f64, f64) {
     zeta_em::<true>(s)
 }
 
-/// `(ζ(s), ζ′(s))`: [`zeta_d`] without the second derivative (the log-likelihoods' need).
+/// [`zeta_em`] without ζ″.
+#[inline(always)]
+fn em_d1(s: f64) -> (f64, f64, f64) {
+    zeta_em::<false>(s)
+}
+
+kernels::dispatch! {
+    /// [`zeta_em`] with ζ″ on the active instruction-set path: its batched divisions and four
+    /// exps in wider registers (the same operations on every path, so the same bits).
+    fn zeta_em_d2(s: f64) -> (f64, f64, f64) => em_d2
+}
+
+kernels::dispatch! {
+    /// [`zeta_em`] without ζ″ on the active instruction-set path.
+    fn zeta_em_d1(s: f64) -> (f64, f64, f64) => em_d1
+}
+
+/// `(ζ(s), ζ′(s))`: [`zeta_d`] without the second derivative (the log-likelihoods' need). The
+/// last s is remembered per thread: the difference Hessians of the Newton steps change one
+/// coordinate at a time, so most of their evaluations ask for the α of the one before (the
+/// values are the ones computed, bit for bit).
 pub fn zeta_d1(s: f64) -> (f64, f64) {
-    let (z0, z1, _) = zeta_em::<false>(s);
-    (z0, z1)
+    thread_local! {
+        static LAST: std::cell::Cell<(u64, f64, f64)> = const { std::cell::Cell::new((u64::MAX, f64::NAN, f64::NAN)) };
+    }
+    LAST.with(|c| {
+        let (at, z0, z1) = c.get();
+        if at == s.to_bits() {
+            return (z0, z1);
+        }
+        let (z0, z1, _) = zeta_em_d1(s);
+        c.set((s.to_bits(), z0, z1));
+        (z0, z1)
+    })
 }
 
 /// ln m for m = 0..=10 (index 0, 1 unused); `log_table` checks them against `f64::ln`.
@@ -47,19 +99,16 @@ const LN_M: [f64; 11] = [
 /// N^{−(2j−1)}, j = 1..=7 (N = 10).
 const N_POW: [f64; 7] = [1e-1, 1e-3, 1e-5, 1e-7, 1e-9, 1e-11, 1e-13];
 
-/// Euler–Maclaurin with N = 10. m^{−s} for m = 2..10 come from the prime powers 2^{−s}, 3^{−s},
-/// 5^{−s}, 7^{−s} (4 exps), the other terms from N^{−s}; ζ″ only when `D2`.
+/// The terms of [`zeta_em`] before the Bernoulli corrections (m = 1..N−1, the integral and
+/// the half term) and N^{−s}, for s > 1.
 #[inline(always)]
-fn zeta_em<const D2: bool>(s: f64) -> (f64, f64, f64) {
-    if !(s > 1.0) {
-        return (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY);
-    }
+fn zeta_head<const D2: bool>(s: f64) -> (f64, f64, f64, f64) {
     const _: () = assert!(EM_N == 10);
     // exp of a negative argument: the likelihood kernel's exp (≤ 1 ulp, inlined)
-    let p2 = exp_le(-s * LN_M[2]);
-    let p3 = exp_le(-s * LN_M[3]);
-    let p5 = exp_le(-s * LN_M[5]);
-    let p7 = exp_le(-s * LN_M[7]);
+    // the four exps side by side (independent: one vector of them on the wide paths)
+    let mut pe = [-s * LN_M[2], -s * LN_M[3], -s * LN_M[5], -s * LN_M[7]];
+    pe.iter_mut().for_each(|v| *v = exp_le(*v));
+    let [p2, p3, p5, p7] = pe;
     let p4 = p2 * p2;
     let pw = [0.0, 1.0, p2, p3, p4, p5, p2 * p3, p7, p4 * p2, p3 * p3];
     let (mut z0, mut z1, mut z2) = (0.0f64, 0.0f64, 0.0f64);
@@ -86,23 +135,47 @@ fn zeta_em<const D2: bool>(s: f64) -> (f64, f64, f64) {
     if D2 {
         z2 += 0.5 * ln_n * ln_n * ns;
     }
-    let mut fact = 2.0f64; // (2j)!
-    let mut poch = s; // s (s+1) … (s+2j−2)
-    let mut h1 = 1.0 / s;
-    let mut h2 = 1.0 / (s * s);
-    for (i, b) in B2J.iter().enumerate() {
+    (z0, z1, z2, ns)
+}
+
+/// Euler–Maclaurin with N = 10. m^{−s} for m = 2..10 come from the prime powers 2^{−s}, 3^{−s},
+/// 5^{−s}, 7^{−s} (4 exps), the other terms from N^{−s}; ζ″ only when `D2`.
+#[inline(always)]
+fn zeta_em<const D2: bool>(s: f64) -> (f64, f64, f64) {
+    if !(s > 1.0) {
+        return (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY);
+    }
+    let (mut z0, mut z1, mut z2, ns) = zeta_head::<D2>(s);
+    let ln_n = LN_M[EM_N];
+    // s and the factors s + 2j − 3, s + 2j − 2 (j = 2..7) of the Pochhammer products, and their
+    // reciprocals (and reciprocal squares) computed together in loops that vectorise: the
+    // divisions are independent of each other, and each is the one the sums below need
+    let mut f = [1.0f64; 16];
+    f[0] = s;
+    for i in 1..7 {
         let j = (i + 1) as f64;
+        f[2 * i - 1] = s + 2.0 * j - 3.0;
+        f[2 * i] = s + 2.0 * j - 2.0;
+    }
+    let mut inv = [0.0f64; 16];
+    inv.iter_mut().zip(&f).for_each(|(r, &v)| *r = 1.0 / v);
+    let mut inv_sq = [0.0f64; 16];
+    if D2 {
+        inv_sq.iter_mut().zip(&f).for_each(|(r, &v)| *r = 1.0 / (v * v));
+    }
+    let mut poch = s; // s (s+1) … (s+2j−2)
+    let mut h1 = inv[0];
+    let mut h2 = inv_sq[0];
+    for (i, bf) in B2J_FACT.iter().enumerate() {
         if i > 0 {
-            let a1 = s + 2.0 * j - 3.0;
-            let a2 = s + 2.0 * j - 2.0;
-            fact *= (2.0 * j - 1.0) * (2.0 * j);
+            let (a1, a2) = (f[2 * i - 1], f[2 * i]);
             poch *= a1 * a2;
-            h1 += 1.0 / a1 + 1.0 / a2;
+            h1 += inv[2 * i - 1] + inv[2 * i];
             if D2 {
-                h2 += 1.0 / (a1 * a1) + 1.0 / (a2 * a2);
+                h2 += inv_sq[2 * i - 1] + inv_sq[2 * i];
             }
         }
-        let t = b / fact * poch * (ns * N_POW[i]);
+        let t = bf * poch * (ns * N_POW[i]);
         let d = h1 - ln_n;
         z0 += t;
         z1 += t * d;
@@ -236,6 +309,47 @@ mod tests {
         let s = 1.0 + 1e-6;
         assert!(rel(zeta(s), 1.0 / (s - 1.0) + 0.577_215_664_901_532_9) <= 1e-9);
     }
+    /// The sums as first written (a division per term at run time): the batched reciprocals and
+    /// the constant B_{2j}/(2j)! give the same bits.
+    #[test]
+    fn batched_divisions_give_the_same_bits() {
+        fn reference(s: f64) -> (f64, f64, f64) {
+            let (mut z0, mut z1, mut z2, ns) = zeta_head::<true>(s);
+            let ln_n = LN_M[EM_N];
+            let mut fact = 2.0f64;
+            let mut poch = s;
+            let mut h1 = 1.0 / s;
+            let mut h2 = 1.0 / (s * s);
+            for (i, b) in B2J.iter().enumerate() {
+                let j = (i + 1) as f64;
+                if i > 0 {
+                    let a1 = s + 2.0 * j - 3.0;
+                    let a2 = s + 2.0 * j - 2.0;
+                    fact *= (2.0 * j - 1.0) * (2.0 * j);
+                    poch *= a1 * a2;
+                    h1 += 1.0 / a1 + 1.0 / a2;
+                    h2 += 1.0 / (a1 * a1) + 1.0 / (a2 * a2);
+                }
+                let t = b / fact * poch * (ns * N_POW[i]);
+                let d = h1 - ln_n;
+                z0 += t;
+                z1 += t * d;
+                z2 += t * (d * d - h2);
+            }
+            (z0, z1, z2)
+        }
+        let want: Vec<(f64, (f64, f64, f64))> = (0..2000).map(|k| 1.0 + 1e-6 + k as f64 * 0.0173).map(|s| (s, kernels::isa::force(kernels::Isa::Baseline, || reference(s)).unwrap())).collect();
+        kernels::isa::on_every_path("endhost zeta::batched_divisions_give_the_same_bits", |v| {
+            for &(s, b) in &want {
+                let a = zeta_d(s);
+                assert_eq!((a.0.to_bits(), a.1.to_bits(), a.2.to_bits()), (b.0.to_bits(), b.1.to_bits(), b.2.to_bits()), "{v:?} s {s}");
+                // (not through zeta_d1's per-thread memory of the last s)
+                let c = zeta_em_d1(s);
+                assert_eq!((c.0.to_bits(), c.1.to_bits()), (b.0.to_bits(), b.1.to_bits()), "{v:?} s {s}");
+            }
+        });
+    }
+
     #[test]
     fn log_table() {
         for (m, l) in LN_M.iter().enumerate().skip(2) {
