@@ -3,7 +3,7 @@
 //!
 //! `flowlab plan` needs from a plugin only its description (capabilities, settings schemas)
 //! and its verdict on each distinct settings object. Loading the library for that — `dlopen`,
-//! relocations, the description built — was 4.2 of the 11.2 MB and half the CPU of planning
+//! relocations, the description built — was 3.5 of the 11.2 MB and 1.5 of the 4.0 ms CPU of planning
 //! the quickstart manifest (docs/design.md §2, "Planning without loading plugins"). Both answers
 //! are functions of the library's bytes (and, for the verdict, of the settings): a plugin's
 //! `describe` depends on nothing else, and its `validate` on the settings alone (the contract
