@@ -63,10 +63,6 @@ fn cache_file(digest: Digest) -> Option<PathBuf> {
 
 /// The key of a file: `dev ino size mtime_ns ctime_ns`.
 pub fn stat_key(m: &std::fs::Metadata) -> String {
-    key(m)
-}
-
-fn key(m: &std::fs::Metadata) -> String {
     let ns = |s: i64, n: i64| (s as i128) * 1_000_000_000 + n as i128;
     format!("{} {} {} {} {}", m.dev(), m.ino(), m.size(), ns(m.mtime(), m.mtime_nsec()), ns(m.ctime(), m.ctime_nsec()))
 }
@@ -123,7 +119,7 @@ pub fn sha256(path: &Path, hash: impl FnOnce(&Path) -> std::io::Result<String>) 
 /// `hash` and recorded.
 pub fn cached(digest: Digest, path: &Path, hash: impl FnOnce(&Path) -> std::io::Result<String>) -> std::io::Result<String> {
     let meta = std::fs::metadata(path)?;
-    let k = key(&meta);
+    let k = stat_key(&meta);
     let file = cache_file(digest);
     let p = path.to_string_lossy().into_owned();
     if let Some(f) = &file {
@@ -144,7 +140,7 @@ pub fn cached(digest: Digest, path: &Path, hash: impl FnOnce(&Path) -> std::io::
     let age = |s: i64| now.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64 - s).unwrap_or(0);
     let settled = age(meta.mtime()) >= 2 && age(meta.ctime()) >= 2;
     if settled
-        && std::fs::metadata(path).map(|m| key(&m)).ok().as_deref() == Some(&k)
+        && std::fs::metadata(path).map(|m| stat_key(&m)).ok().as_deref() == Some(&k)
         && let Some(f) = file
         && !p.contains('\n')
     {

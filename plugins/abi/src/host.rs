@@ -340,12 +340,6 @@ impl LoadedPlugin {
         Ok(leaked)
     }
 
-    /// Whether the library has been opened (a description from the cache leaves it closed
-    /// until a call needs it).
-    pub fn is_open(&self) -> bool {
-        self.table.get().is_some()
-    }
-
     /// The checked table, opening the library on first use: its file must still have the stat
     /// key it had when it was hashed, and declare the cached name and ABI minor.
     fn table(&self) -> Result<&Table, PluginError> {
