@@ -61,35 +61,36 @@ impl Edges {
     /// and two binary searches per row on a 24 000-row column, the larger part of a goodness of
     /// fit); lists that are not ascending (or hold a NaN) take the sort.
     pub fn new(data: &Binned) -> Edges {
-        let lo: Vec<f64> = data.x.iter().skip(1).map(|a| a - 1.0).collect();
-        let hi: Vec<f64> = data.hi.iter().map(|b| b - 1.0).collect();
-        let ascending = |v: &[f64]| v.iter().all(|x| !x.is_nan()) && v.windows(2).all(|w| w[0] < w[1] || w[0].to_bits() == w[1].to_bits());
-        let (e, idx) = if ascending(&lo) && ascending(&hi) { Self::merge(&lo, &hi) } else { Self::sorted(&lo, &hi) };
+        let lo = |r: usize| data.x[r + 1] - 1.0;
+        let hi = |r: usize| data.hi[r] - 1.0;
+        let (nl, nh) = (data.len().saturating_sub(1), data.len());
+        let ascending = |n: usize, v: &dyn Fn(usize) -> f64| (0..n).all(|r| !v(r).is_nan()) && (1..n).all(|r| v(r - 1) < v(r) || v(r - 1).to_bits() == v(r).to_bits());
+        let (e, idx) = if ascending(nl, &lo) && ascending(nh, &hi) { Self::merge(nl, lo, nh, hi) } else { Self::sorted(&(0..nl).map(lo).collect::<Vec<_>>(), &(0..nh).map(hi).collect::<Vec<_>>()) };
         let ln_e = e.iter().map(|&v| if v > 0.0 { v.ln() } else { f64::NEG_INFINITY }).collect();
         Edges { e, ln_e, idx }
     }
 
-    /// Merges two ascending lists without repeats; equal values (same bits) share one edge.
-    fn merge(lo: &[f64], hi: &[f64]) -> (Vec<f64>, Vec<(Option<usize>, usize)>) {
-        let mut e: Vec<f64> = Vec::with_capacity(lo.len() + hi.len());
-        let (mut pl, mut ph) = (vec![0; lo.len()], vec![0; hi.len()]);
+    /// Merges two ascending lists (`nl` values `lo(i)`, `nh` values `hi(j)`) without repeats;
+    /// equal values (same bits) share one edge. Row r's indices are (lo(r − 1), hi(r)).
+    fn merge(nl: usize, lo: impl Fn(usize) -> f64, nh: usize, hi: impl Fn(usize) -> f64) -> (Vec<f64>, Vec<(Option<usize>, usize)>) {
+        let mut e: Vec<f64> = Vec::with_capacity(nl + nh);
+        let mut idx = vec![(None, 0); nh];
         let (mut i, mut j) = (0, 0);
-        while i < lo.len() || j < hi.len() {
-            let v = if j == hi.len() || (i < lo.len() && lo[i].total_cmp(&hi[j]).is_le()) { lo[i] } else { hi[j] };
+        while i < nl || j < nh {
+            let v = if j == nh || (i < nl && lo(i).total_cmp(&hi(j)).is_le()) { lo(i) } else { hi(j) };
             if e.last().is_none_or(|l| l.to_bits() != v.to_bits()) {
                 e.push(v);
             }
             let p = e.len() - 1;
-            while i < lo.len() && lo[i].to_bits() == v.to_bits() {
-                pl[i] = p;
+            while i < nl && lo(i).to_bits() == v.to_bits() {
+                idx[i + 1].0 = Some(p);
                 i += 1;
             }
-            while j < hi.len() && hi[j].to_bits() == v.to_bits() {
-                ph[j] = p;
+            while j < nh && hi(j).to_bits() == v.to_bits() {
+                idx[j].1 = p;
                 j += 1;
             }
         }
-        let idx = (0..hi.len()).map(|r| ((r > 0).then(|| pl[r - 1]), ph[r])).collect();
         (e, idx)
     }
 
@@ -116,15 +117,14 @@ pub(crate) struct EdgeVals {
 }
 
 impl EdgeVals {
-    /// F at edge i.
-    #[inline]
-    pub(crate) fn f(&self, i: usize) -> f64 {
-        self.v[i][0]
-    }
     /// S = 1 − F at edge i.
     #[inline]
     pub(crate) fn s(&self, i: usize) -> f64 {
         self.v[i][1]
+    }
+    /// `[F, S, t, φ(t)]` of every edge.
+    pub(crate) fn values(&self) -> &[[f64; 4]] {
+        &self.v
     }
     /// F and S of `d` at every edge (lognormal: Φ of the standardised log edge on the side
     /// where it is below ½, so both tails keep full relative accuracy, vectorised in
@@ -141,6 +141,24 @@ impl EdgeVals {
         self.v.resize(n, [0.0; 4]);
         if d.family == Family::Lognorm && d.loc == 0.0 {
             self.v.par_chunks_mut(CHUNK).zip(edges.ln_e.par_chunks(CHUNK)).for_each(|(out, le)| lognorm_edges(out, le, d, moments));
+        } else if d.family == Family::Uniform && !edges.e.iter().any(|x| x.is_nan()) {
+            // Dist::sf and Dist::cdf of a uniform, written out (the same operations, so the
+            // same bits). z = (x − loc)/scale never decreases along the ascending edges (IEEE
+            // subtraction and division by scale > 0 are monotone), so the edges with z ≤ 0 all
+            // get [0, 1] and those with z ≥ 1 all get [1, 0], as the formula gives them; only
+            // the edges inside the support are computed (a few of 47 000 on a length column)
+            let (loc, scale) = (d.loc, d.scale);
+            let z = |x: f64| (x - loc) / scale;
+            let a = edges.e.partition_point(|&x| z(x) <= 0.0);
+            let b = a + edges.e[a..].partition_point(|&x| z(x) < 1.0);
+            self.v[..a].fill([0.0, 1.0, 0.0, 0.0]);
+            self.v[b..].fill([1.0, 0.0, 0.0, 0.0]);
+            for (o, &x) in self.v[a..b].iter_mut().zip(&edges.e[a..b]) {
+                let z = z(x);
+                let s = (1.0 - z).clamp(0.0, 1.0);
+                let f = z.clamp(0.0, 1.0);
+                *o = if s < 0.5 { [1.0 - s, s, 0.0, 0.0] } else { [f, 1.0 - f, 0.0, 0.0] };
+            }
         } else {
             self.v.par_chunks_mut(CHUNK).zip(edges.e.par_chunks(CHUNK)).for_each(|(out, e)| {
                 for (o, &x) in out.iter_mut().zip(e) {
@@ -153,22 +171,6 @@ impl EdgeVals {
                     };
                 }
             });
-        }
-    }
-}
-
-/// P(lo < X ≤ hi) from per-edge values, from the upper tail when the lower edge is past the
-/// median.
-#[inline]
-pub(crate) fn bin_prob(v: &EdgeVals, lo: Option<usize>, hi: usize) -> f64 {
-    match lo {
-        None => v.f(hi),
-        Some(l) => {
-            if v.s(l) < 0.5 {
-                (v.s(l) - v.s(hi)).max(0.0)
-            } else {
-                (v.f(hi) - v.f(l)).max(0.0)
-            }
         }
     }
 }
@@ -690,7 +692,7 @@ mod tests {
                 a = b + rng.random_range(0..4) as f64;
             }
             let (lo, hi) = (&lo[1..], &hi[..]);
-            assert_eq!(Edges::merge(lo, hi), Edges::sorted(lo, hi), "case {case}");
+            assert_eq!(Edges::merge(lo.len(), |i| lo[i], hi.len(), |j| hi[j]), Edges::sorted(lo, hi), "case {case}");
         }
     }
 

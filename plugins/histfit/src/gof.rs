@@ -10,7 +10,7 @@
 //! - `ks` = max_i |cumsum(c)_i/N − F(b_i − 1)| and where, `tv` = ½(Σ|q_i − p_i| + mass off bins),
 //! - k = Σ free parameters (uniform 0, genpareto 1, others 2) + K − 1; AIC = 2k − 2ℓ, BIC = k ln N − 2ℓ.
 use crate::binned::{Binned, CHUNK};
-use crate::em_binned::{EdgeVals, Edges, bin_prob};
+use crate::em_binned::{EdgeVals, Edges};
 use crate::families::Family;
 use crate::mixture::Mixture;
 use rayon::prelude::*;
@@ -91,6 +91,23 @@ pub fn free_params(f: Family) -> usize {
     }
 }
 
+/// `g += w · pdf(x)` over a run of rows: [`crate::families::Dist::pdf`], with a uniform's
+/// written out so the loop vectorises (the same operations, so the same bits).
+fn density_into(d: &crate::families::Dist, w: f64, xs: &[f64], g: &mut [f64]) {
+    if d.family == Family::Uniform {
+        let (loc, scale) = (d.loc, d.scale);
+        for (g, &x) in g.iter_mut().zip(xs) {
+            let z = (x - loc) / scale;
+            let f = if (0.0..=1.0).contains(&z) { 1.0 } else { 0.0 };
+            *g += w * (f / scale);
+        }
+    } else {
+        for (g, &x) in g.iter_mut().zip(xs) {
+            *g += w * d.pdf(x);
+        }
+    }
+}
+
 /// Scores `mix` on `data` (weights renormalised).
 pub fn gof(data: &Binned, mix: &Mixture) -> Gof {
     let w = mix.norm_weights();
@@ -102,25 +119,37 @@ pub fn gof(data: &Binned, mix: &Mixture) -> Gof {
     let edges = Edges::new(data);
     // per bin: p, cdf_hi, g, summed over the components in order, one component at a time
     // (one edge buffer, refilled per component)
-    let mut rows = vec![(0.0, 0.0, 0.0); nb];
+    // the rows' edge indices as u32 (row 0's lower edge is −∞: its `lo` is never read)
+    let lo: Vec<u32> = edges.idx.iter().map(|(l, _)| l.unwrap_or(0) as u32).collect();
+    let hi: Vec<u32> = edges.idx.iter().map(|(_, h)| *h as u32).collect();
+    let (mut p, mut cdf_hi, mut g) = (vec![0.0; nb], vec![0.0; nb], vec![0.0; nb]);
     let mut vals = EdgeVals::default();
     for (j, c) in mix.comps.iter().enumerate() {
         let d = &c.dist;
         vals.fill(d, &edges, false);
-        let vals = &vals;
-        rows.par_chunks_mut(CHUNK).enumerate().for_each(|(ch, part)| {
-            for (r, row) in part.iter_mut().enumerate() {
-                let i = ch * CHUNK + r;
-                let (lo, hi) = edges.idx[i];
-                row.0 += w[j] * bin_prob(vals, lo, hi);
-                row.1 += w[j] * vals.f(hi);
-                row.2 += w[j] * if i == 0 { d.cdf(data.x[0]) - d.cdf(0.0) } else { d.pdf(data.x[i]) };
+        let (v, wj) = (vals.values(), w[j]);
+        // the first row: the mass up to its upper edge, and g = the mass below its upper end
+        let first = d.cdf(data.x[0]) - d.cdf(0.0);
+        p[0] += wj * v[hi[0] as usize][0];
+        cdf_hi[0] += wj * v[hi[0] as usize][0];
+        g[0] += wj * first;
+        let rows = p[1..].par_chunks_mut(CHUNK).zip(cdf_hi[1..].par_chunks_mut(CHUNK)).zip(g[1..].par_chunks_mut(CHUNK));
+        rows.enumerate().for_each(|(k, ((p, ch), g))| {
+            let (a, n) = (1 + k * CHUNK, p.len());
+            let (lo, hi, xs) = (&lo[a..a + n], &hi[a..a + n], &data.x[a..a + n]);
+            for r in 0..n {
+                let (l, h) = (v[lo[r] as usize], v[hi[r] as usize]);
+                // bin_prob: from the upper tail when the lower edge is past the median
+                let b = if l[1] < 0.5 { (l[1] - h[1]).max(0.0) } else { (h[0] - l[0]).max(0.0) };
+                p[r] += wj * b;
+                ch[r] += wj * h[0];
             }
+            density_into(d, wj, xs, g);
         });
     }
     let (mut ll, mut em, mut sat, mut psum, mut tvs) = (0.0, 0.0, 0.0, 0.0, 0.0);
     let (mut cum, mut ks, mut ks_i, mut zero) = (0.0, -1.0, 0, 0);
-    for (i, &(p, ch, g)) in rows.iter().enumerate() {
+    for (i, ((&p, &ch), &g)) in p.iter().zip(&cdf_hi).zip(&g).enumerate() {
         let c = data.c[i];
         let q = c / n;
         if c > 0.0 {
