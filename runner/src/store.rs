@@ -74,16 +74,28 @@ impl AtomicFile {
     }
 
     /// Flushes, fsyncs and renames the file into place.
-    pub fn commit(mut self) -> Result<(), StoreError> {
+    pub fn commit(self) -> Result<(), StoreError> {
+        self.place(true)
+    }
+
+    /// Flushes and renames the file into place, without fsync: readers still see the old
+    /// file or the new one, but a crash may lose the new one. For advisory files (the live
+    /// progress, runner/src/live.rs), where two fsyncs per write would be most of the
+    /// runner's own kernel time on a short run.
+    pub fn commit_volatile(self) -> Result<(), StoreError> {
+        self.place(false)
+    }
+
+    fn place(mut self, durable: bool) -> Result<(), StoreError> {
         let io = |e| StoreError::Io { path: self.path.clone(), source: e };
         let out = self.out.take().expect("AtomicFile committed once");
-        let placed = out.into_inner().map_err(|e| e.into_error()).and_then(|f| f.sync_all()).and_then(|_| std::fs::rename(&self.tmp, &self.path));
+        let placed = out.into_inner().map_err(|e| e.into_error()).and_then(|f| if durable { f.sync_all() } else { Ok(()) }).and_then(|_| std::fs::rename(&self.tmp, &self.path));
         if let Err(e) = placed {
             // a full disk shows up here (the buffered tail, the fsync): no temp file stays
             let _ = std::fs::remove_file(&self.tmp);
             return Err(io(e));
         }
-        if let Ok(d) = std::fs::File::open(self.path.parent().unwrap_or(Path::new("."))) {
+        if durable && let Ok(d) = std::fs::File::open(self.path.parent().unwrap_or(Path::new("."))) {
             let _ = d.sync_all();
         }
         Ok(())
@@ -103,6 +115,13 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let mut f = AtomicFile::create(path)?;
     f.write(bytes)?;
     f.commit()
+}
+
+/// Replaces `path` with `bytes` atomically but not durably ([`AtomicFile::commit_volatile`]).
+pub fn atomic_replace(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let mut f = AtomicFile::create(path)?;
+    f.write(bytes)?;
+    f.commit_volatile()
 }
 
 impl Store {
