@@ -6,7 +6,10 @@
 # EM for exactly N iterations, write the mixture JSON (flow-models computes no likelihood and no
 # goodness of fit). The `flowlab fit` row is the whole one-line command a user runs
 # (`flowlab fit -i 400 -U 6 -L 4 -y flows FILE`: manifest, plan, plugin load, cell, store, and
-# `flows.json` + `flows.mode` written in the current directory; `--force` so every run fits).
+# `flows.json` + `flows.mode` written in the current directory; `--force` so every run fits;
+# a single cell gets every core, so it spends more CPU for less wall). The `flowlab run` row runs
+# the same command's manifest (`flowlab fit … --print-manifest`) as `flowlab run MANIFEST`
+# (`[run] cell_threads` defaults to 1, as flow-models' EM runs on one core).
 # A third histfit row adds what a flowlab `fit` cell can also do: the objective
 # after every iteration (`trace = true`) and the goodness of fit (docs/histfit.md, "Goodness of fit"). Prints CPU and wall
 # seconds, max RSS, the ratios and the largest relative difference between the fitted mixtures.
@@ -18,7 +21,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DATA=${FLOWLAB_DATA_DIR:-$ROOT/../shared/data}
-HIST=${1:-$DATA/agh_2015/histograms/all/length.csv}
+HIST=$(realpath "${1:-$DATA/agh_2015/histograms/all/length.csv}")
 Y=${2:-flows}; IT=${3:-400}; U=${4:-6}; L=${5:-4}
 VENV=${FM_VENV:-$ROOT/target/fm-venv}
 REPEAT=${REPEAT:-7}
@@ -36,6 +39,7 @@ BIN=$CARGO_TARGET_DIR/release/examples/histfit_fit_once
 FLOWLAB=$CARGO_TARGET_DIR/release/flowlab
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
+"$FLOWLAB" fit --print-manifest -i "$IT" -U "$U" -L "$L" -y "$Y" "$HIST" > "$OUT/tutorial.toml"
 
 # the runs alternate (flow-models, histfit 1 thread, 2 threads, with trace and GoF) so that a
 # noisy neighbour slows both sides alike; ratios are of medians. histfit's timed runs are
@@ -56,7 +60,9 @@ for r in $(seq "$REPEAT"); do
   hf 2 2 --direct "$OUT/hf2.$r.time" --
   hf x 1 --direct "$OUT/hfx.$r.time" -- compat trace gof
   mkdir -p "$OUT/fl" && (cd "$OUT/fl" && python3 "$ROOT/benches/rusage.py" --direct "$OUT/fl.$r.time" "$FLOWLAB" fit -q --force --results "$OUT/fl/results" -i "$IT" -U "$U" -L "$L" -y "$Y" "$HIST")
+  python3 "$ROOT/benches/rusage.py" --direct "$OUT/run.$r.time" "$FLOWLAB" run -q --force --results "$OUT/run" "$OUT/tutorial.toml"
 done
+python3 "$ROOT/benches/rusage.py" "$OUT/run.rss.time" "$FLOWLAB" run -q --force --results "$OUT/run" "$OUT/tutorial.toml"
 (cd "$OUT/fl" && python3 "$ROOT/benches/rusage.py" "$OUT/fl.rss.time" "$FLOWLAB" fit -q --force --results "$OUT/fl/results" -i "$IT" -U "$U" -L "$L" -y "$Y" "$HIST")
 hf 1 1 "$OUT/hf1.rss.time" --
 hf 2 2 "$OUT/hf2.rss.time" --
@@ -71,8 +77,8 @@ fm_runs = [t(f'{out}/fm.{r}.time') for r in range(1, min(fm_rep, rep) + 1)]
 fm = (statistics.median(r[0] for r in fm_runs), statistics.median(r[1] for r in fm_runs), max(r[2] for r in fm_runs))
 print(f'flow-models 2.2       : CPU {fm[0]:7.4f} s   wall {fm[1]:7.4f} s   max RSS {fm[2]:6.1f} MB   (median of {len(fm_runs)})')
 print('    CPU s of each run: ' + ' '.join(f'{r[0]:.3f}' for r in fm_runs))
-for th, label in (('1', 'histfit 1 thr.        '), ('2', 'histfit 2 thr.        '), ('x', 'histfit 1 thr.+tr.+GoF'), ('fl', 'flowlab fit (one-line)')):
-    pre = 'hf' if th != 'fl' else ''
+for th, label in (('1', 'histfit 1 thr.        '), ('2', 'histfit 2 thr.        '), ('x', 'histfit 1 thr.+tr.+GoF'), ('fl', 'flowlab fit (one-line)'), ('run', 'flowlab run MANIFEST  ')):
+    pre = 'hf' if th not in ('fl', 'run') else ''
     runs = [t(f'{out}/{pre}{th}.{r}.time') for r in range(1, rep + 1)]
     cpu = statistics.median(r[0] for r in runs); wall = statistics.median(r[1] for r in runs); rss = t(f'{out}/{pre}{th}.rss.time')[2]
     print(f'{label}: CPU {cpu:7.4f} s   wall {wall:7.4f} s   max RSS {rss:6.1f} MB   '
@@ -82,4 +88,8 @@ worst = max_rel_diff(mixture(f'{out}/fm.json'), mixture(f'{out}/hf1.json'))
 print(f'largest relative difference between the two mixtures: {worst:.2e}')
 worst = max_rel_diff(mixture(f'{out}/fm.json'), mixture(f'{out}/fl/{sys.argv[4]}.json'))
 print(f'largest relative difference, flow-models vs flowlab fit: {worst:.2e}')
+import glob
+run_json = glob.glob(f'{out}/run/*/artifacts/*/{sys.argv[4]}.json')
+worst = max_rel_diff(mixture(f'{out}/fm.json'), mixture(run_json[0]))
+print(f'largest relative difference, flow-models vs flowlab run: {worst:.2e}')
 PY
