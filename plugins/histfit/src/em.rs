@@ -170,12 +170,9 @@ struct EstepCtx<'a> {
 /// size can change which negligible terms are skipped, never more than 2^−70 of a row sum.
 const SUB: usize = 256;
 
-/// Per-thread buffers of the fused E-step: the sums, and `rows` = the K density columns of a
-/// sub-block and 7 per-row buffers, SUB each, plus 8 spare elements to start them on a 64-byte
-/// boundary (see [`chunk_estep`]). Every element a chunk reads it has written first (`acc` is
-/// cleared per chunk), so the buffers are kept from chunk to chunk and iteration to iteration
-/// on each thread ([`with_scratch`]): made per rayon job, zeroing 35 KB four times an
-/// iteration was 5 % of the tutorial fit's instructions and flushed L1 each time.
+/// Per-worker buffers of the fused E-step (allocated and zeroed once per rayon job, not per
+/// chunk): the sums, and `rows` = the K density columns of a sub-block and 7 per-row buffers,
+/// SUB each, plus 8 spare elements to start them on a 64-byte boundary (see [`chunk_estep`]).
 struct Scratch {
     acc: Vec<[f64; 8]>,
     rows: Vec<f64>,
@@ -185,30 +182,6 @@ impl Scratch {
     fn new(k: usize) -> Scratch {
         Scratch { acc: vec![[0.0; 8]; 4 * k], rows: vec![0.0; (k + 7) * SUB + 8] }
     }
-    /// Whether it is sized for `k` components.
-    fn fits(&self, k: usize) -> bool {
-        self.acc.len() == 4 * k && self.rows.len() == (k + 7) * SUB + 8
-    }
-}
-
-std::thread_local! {
-    static SCRATCH: std::cell::RefCell<Option<Scratch>> = const { std::cell::RefCell::new(None) };
-}
-
-/// Runs `f` with this thread's [`Scratch`] for `k` components (a fresh one if it is in use,
-/// which `chunk_estep` never causes: it makes no rayon call that could start another chunk on
-/// this thread).
-fn with_scratch<R>(k: usize, f: impl FnOnce(&mut Scratch) -> R) -> R {
-    SCRATCH.with(|c| match c.try_borrow_mut() {
-        Ok(mut slot) => {
-            let s = slot.get_or_insert_with(|| Scratch::new(k));
-            if !s.fits(k) {
-                *s = Scratch::new(k);
-            }
-            f(s)
-        }
-        Err(_) => f(&mut Scratch::new(k)),
-    })
 }
 
 /// A component whose largest term on a sub-block is below e^−NEGLIGIBLE (= 2^−70) times a
@@ -522,8 +495,8 @@ fn estep_compat(data: &Binned, comps: &[(f64, Dist)], w: Option<&mut [f64]>, obj
     let act = activity_dispatch(data, &fast, &lncp);
     let ctx = EstepCtx { data, fast: &fast, comps, first: &first, centre: &centre, lncp: &lncp, inv_cbar, objective, act: &act };
     let parts: Vec<(Vec<f64>, f64)> = match w {
-        Some(w) => w.par_chunks_mut(CHUNK * k).enumerate().map(|(ch, blk)| with_scratch(k, |scr| chunk_estep_dispatch(&ctx, ch * CHUNK, Some(blk), scr))).collect(),
-        None => (0..data.chunks()).into_par_iter().map(|ch| with_scratch(k, |scr| chunk_estep_dispatch(&ctx, ch * CHUNK, None, scr))).collect(),
+        Some(w) => w.par_chunks_mut(CHUNK * k).enumerate().map_init(|| Scratch::new(k), |scr, (ch, blk)| chunk_estep_dispatch(&ctx, ch * CHUNK, Some(blk), scr)).collect(),
+        None => (0..data.chunks()).into_par_iter().map_init(|| Scratch::new(k), |scr, ch| chunk_estep_dispatch(&ctx, ch * CHUNK, None, scr)).collect(),
     };
     let mut acc = vec![0.0; 4 * k];
     let mut obj = 0.0;
