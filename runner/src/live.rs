@@ -2,9 +2,10 @@
 //! `flowlab run` works, `<results>/<experiment>/.flowlab-progress.json` holds the counts so
 //! far, the cells running now with their own progress (the plugin's `progress(done, total)`
 //! callback) and when the run started. The file is replaced atomically (store.rs
-//! `atomic_replace`: temp file and rename, no fsync, as progress is advisory) by a flusher thread, at most every [`MIN_INTERVAL`] when something changed,
-//! and once more when the run ends: a reader never sees half a file, and a run of a million
-//! fast cells does not spend its time writing it.
+//! `atomic_replace`: temp file and rename, no fsync, as progress is advisory) by a flusher
+//! thread, at most every [`MIN_INTERVAL`] when something changed, and once more when the run
+//! ends: a reader never sees half a file, and a run of a million fast cells does not spend its
+//! time writing it.
 use crate::store::atomic_replace;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;

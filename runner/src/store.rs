@@ -112,16 +112,18 @@ impl Drop for AtomicFile {
 
 /// Writes `bytes` to `path` atomically (see [`AtomicFile`]).
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let mut f = AtomicFile::create(path)?;
-    f.write(bytes)?;
-    f.commit()
+    write_whole(path, bytes, true)
 }
 
 /// Replaces `path` with `bytes` atomically but not durably ([`AtomicFile::commit_volatile`]).
 pub fn atomic_replace(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    write_whole(path, bytes, false)
+}
+
+fn write_whole(path: &Path, bytes: &[u8], durable: bool) -> Result<(), StoreError> {
     let mut f = AtomicFile::create(path)?;
     f.write(bytes)?;
-    f.commit_volatile()
+    f.place(durable)
 }
 
 impl Store {

@@ -141,12 +141,13 @@ impl EdgeVals {
         self.v.resize(n, [0.0; 4]);
         if d.family == Family::Lognorm && d.loc == 0.0 {
             self.v.par_chunks_mut(CHUNK).zip(edges.ln_e.par_chunks(CHUNK)).for_each(|(out, le)| lognorm_edges(out, le, d, moments));
-        } else if d.family == Family::Uniform && !edges.e.iter().any(|x| x.is_nan()) {
+        } else if d.family == Family::Uniform && !edges.e.first().is_some_and(|x| x.is_nan()) && !edges.e.last().is_some_and(|x| x.is_nan()) {
             // Dist::sf and Dist::cdf of a uniform, written out (the same operations, so the
             // same bits). z = (x − loc)/scale never decreases along the ascending edges (IEEE
             // subtraction and division by scale > 0 are monotone), so the edges with z ≤ 0 all
             // get [0, 1] and those with z ≥ 1 all get [1, 0], as the formula gives them; only
-            // the edges inside the support are computed (a few of 47 000 on a length column)
+            // the edges inside the support are computed (a few of 47 000 on a length column).
+            // The edges are sorted by total order, so a NaN, if any, is at one end
             let (loc, scale) = (d.loc, d.scale);
             let z = |x: f64| (x - loc) / scale;
             let a = edges.e.partition_point(|&x| z(x) <= 0.0);

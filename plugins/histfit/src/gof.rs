@@ -119,32 +119,29 @@ pub fn gof(data: &Binned, mix: &Mixture) -> Gof {
     let edges = Edges::new(data);
     // per bin: p, cdf_hi, g, summed over the components in order, one component at a time
     // (one edge buffer, refilled per component)
-    // the rows' edge indices as u32 (row 0's lower edge is −∞: its `lo` is never read)
-    let lo: Vec<u32> = edges.idx.iter().map(|(l, _)| l.unwrap_or(0) as u32).collect();
-    let hi: Vec<u32> = edges.idx.iter().map(|(_, h)| *h as u32).collect();
     let (mut p, mut cdf_hi, mut g) = (vec![0.0; nb], vec![0.0; nb], vec![0.0; nb]);
     let mut vals = EdgeVals::default();
     for (j, c) in mix.comps.iter().enumerate() {
         let d = &c.dist;
         vals.fill(d, &edges, false);
         let (v, wj) = (vals.values(), w[j]);
-        // the first row: the mass up to its upper edge, and g = the mass below its upper end
-        let first = d.cdf(data.x[0]) - d.cdf(0.0);
-        p[0] += wj * v[hi[0] as usize][0];
-        cdf_hi[0] += wj * v[hi[0] as usize][0];
-        g[0] += wj * first;
+        // the first row: its probability is the mass up to its upper edge (its lower edge is
+        // −∞), and g the mass below its upper end
+        let f0 = wj * v[edges.idx[0].1][0];
+        p[0] += f0;
+        cdf_hi[0] += f0;
+        g[0] += wj * (d.cdf(data.x[0]) - d.cdf(0.0));
         let rows = p[1..].par_chunks_mut(CHUNK).zip(cdf_hi[1..].par_chunks_mut(CHUNK)).zip(g[1..].par_chunks_mut(CHUNK));
         rows.enumerate().for_each(|(k, ((p, ch), g))| {
             let (a, n) = (1 + k * CHUNK, p.len());
-            let (lo, hi, xs) = (&lo[a..a + n], &hi[a..a + n], &data.x[a..a + n]);
-            for r in 0..n {
-                let (l, h) = (v[lo[r] as usize], v[hi[r] as usize]);
-                // bin_prob: from the upper tail when the lower edge is past the median
+            for ((p, ch), &(lo, hi)) in p.iter_mut().zip(ch.iter_mut()).zip(&edges.idx[a..a + n]) {
+                let (l, h) = (v[lo.unwrap_or(0)], v[hi]);
+                // from the upper tail when the lower edge is past the component's median
                 let b = if l[1] < 0.5 { (l[1] - h[1]).max(0.0) } else { (h[0] - l[0]).max(0.0) };
-                p[r] += wj * b;
-                ch[r] += wj * h[0];
+                *p += wj * b;
+                *ch += wj * h[0];
             }
-            density_into(d, wj, xs, g);
+            density_into(d, wj, &data.x[a..a + n], g);
         });
     }
     let (mut ll, mut em, mut sat, mut psum, mut tvs) = (0.0, 0.0, 0.0, 0.0, 0.0);
