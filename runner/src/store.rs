@@ -79,9 +79,10 @@ impl AtomicFile {
     }
 
     /// Flushes and renames the file into place, without fsync: readers still see the old
-    /// file or the new one, but a crash may lose the new one. For advisory files (the live
-    /// progress, runner/src/live.rs), where two fsyncs per write would be most of the
-    /// runner's own kernel time on a short run.
+    /// file or the new one, but a crash may lose the new one. For files that are the record of
+    /// nothing (the live progress, runner/src/live.rs; `results.jsonl` and `results.csv`,
+    /// rebuilt from the records by every run: docs/design.md §5), where two fsyncs per write
+    /// would be most of the runner's own kernel time on a short run.
     pub fn commit_volatile(self) -> Result<(), StoreError> {
         self.place(false)
     }
@@ -273,7 +274,9 @@ impl Store {
             jsonl.write(&line)?;
             n += 1;
         }
-        jsonl.commit()?;
+        // the two views are rebuilt from the records by every run and report: replaced
+        // atomically, but not fsynced (docs/design.md §5)
+        jsonl.commit_volatile()?;
         let csv_path = self.root.join("results.csv");
         let mut csv = AtomicFile::create(&csv_path)?;
         // a swept key is its own column already
@@ -291,7 +294,7 @@ impl Store {
             let r = CellRecord::from_slice(l.map_err(io)?.as_bytes()).map_err(|message| StoreError::Corrupt { path: jsonl_path.clone(), message })?;
             csv.write(csv_row(&r, &point_keys, &setting_keys, &metric_keys, defaults).as_bytes())?;
         }
-        csv.commit()?;
+        csv.commit_volatile()?;
         Ok(n)
     }
 }

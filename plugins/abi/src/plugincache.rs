@@ -14,9 +14,14 @@
 //! Layout, in the cache directory of [`crate::hashcache`]:
 //! - `describe/<sha256>-<abi major>.<abi minor>.json`: `{"abi_minor": N, "describe": {…}}`
 //!   with the library's own `describe` answer, written once (temporary file + rename);
-//! - `validated`: one line per accepted (plugin, capability, settings), the BLAKE3 of
+//! - `verdicts/<xx>`: one line per accepted (plugin, capability, settings), the BLAKE3 of
 //!   `<abi tag>\0<sha256>\0<validate request JSON>` in hex, appended (`O_APPEND`, one short
-//!   write); compacted to the newest [`MAX_VERDICTS`] when it holds twice as many.
+//!   write) to the shard named by the key's first two hex digits; a shard is compacted to its
+//!   newest [`MAX_VERDICTS`]/256 when it holds twice as many. A question reads one shard (at
+//!   most 2·64 lines), not every verdict: one file of them all was read whole by every
+//!   `flowlab` call, 412 KB (0.5 ms and 100 page faults of a 50 ms one-cell fit) after a few
+//!   weeks of use, up to 2 MB at its cap. A `validated` file left by an older host (that one
+//!   file) is deleted when a verdict is recorded.
 //!
 //! Only acceptances are kept: a refusal is asked again, so its message is always the plugin's
 //! own. A missing, unreadable or unwritable cache only means loading the library.
@@ -25,8 +30,20 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
-/// Verdicts kept when the `validated` file is compacted (the newest).
+/// Verdicts kept at most, over all shards (each shard compacted to its newest share).
 pub const MAX_VERDICTS: usize = 16384;
+
+/// Shards of the verdicts: the first two hex digits of a key name its file.
+const SHARDS: usize = 256;
+
+/// Verdicts a shard keeps when it is compacted (it is compacted at twice as many lines).
+const PER_SHARD: usize = MAX_VERDICTS / SHARDS;
+
+/// The shard file of `key` in cache directory `dir`.
+fn shard_file(dir: &Path, key: &str) -> PathBuf {
+    let prefix = key.get(..2).filter(|p| p.bytes().all(|c| c.is_ascii_hexdigit())).unwrap_or("xx");
+    dir.join("verdicts").join(prefix.to_ascii_lowercase())
+}
 
 /// The host ABI a cached answer was given under: a host of another ABI version loads the
 /// library again (its table checks may differ).
@@ -93,10 +110,9 @@ pub fn verdict_key(sha256: &str, request: &[u8]) -> String {
     h.finalize().to_hex().to_string()
 }
 
-/// The verdicts of one `validated` file as this process knows them: the file's text as read
-/// (searched line by line, no set built: a `flowlab` call asks a few questions of a file of up
-/// to 2·[`MAX_VERDICTS`] lines, and building a set of them cost 0.7 ms of a 50 ms one-cell
-/// fit at 3 400 lines) and the keys it appended since.
+/// The verdicts of one shard as this process knows them: the file's text as read (searched
+/// line by line: a `flowlab` call asks a few questions of a shard) and the keys it appended
+/// since.
 struct Verdicts {
     text: String,
     added: Vec<String>,
@@ -108,18 +124,18 @@ impl Verdicts {
     }
 }
 
-/// The verdicts read by this process, per cache directory.
+/// The verdicts read by this process, per shard file.
 fn verdicts() -> &'static Mutex<std::collections::HashMap<PathBuf, Verdicts>> {
     static V: OnceLock<Mutex<std::collections::HashMap<PathBuf, Verdicts>>> = OnceLock::new();
     V.get_or_init(Default::default)
 }
 
-/// Reads (and compacts when long) a `validated` file.
+/// Reads (and compacts when long) a shard.
 fn load_verdicts(f: &Path) -> Verdicts {
     let text = std::fs::read_to_string(f).unwrap_or_default();
-    if text.bytes().filter(|&b| b == b'\n').count() > 2 * MAX_VERDICTS {
+    if text.bytes().filter(|&b| b == b'\n').count() > 2 * PER_SHARD {
         let lines: Vec<&str> = text.lines().filter(|l| l.len() == 64 && l.bytes().all(|c| c.is_ascii_hexdigit())).collect();
-        let keep = lines[lines.len().saturating_sub(MAX_VERDICTS)..].join("\n") + "\n";
+        let keep = lines[lines.len().saturating_sub(PER_SHARD)..].join("\n") + "\n";
         let _ = crate::hashcache::write_atomic(f, &keep);
         return Verdicts { text: keep, added: Vec::new() };
     }
@@ -133,7 +149,7 @@ pub fn accepted(key: &str) -> bool {
 
 /// [`accepted`] in cache directory `dir`.
 pub fn accepted_in(dir: &Path, key: &str) -> bool {
-    let f = dir.join("validated");
+    let f = shard_file(dir, key);
     let mut v = verdicts().lock().unwrap_or_else(|e| e.into_inner());
     v.entry(f.clone()).or_insert_with(|| load_verdicts(&f)).contains(key)
 }
@@ -147,8 +163,11 @@ pub fn record_accepted(key: &str) {
 
 /// [`record_accepted`] in cache directory `dir`.
 pub fn record_accepted_in(dir: &Path, key: &str) {
-    let f = dir.join("validated");
-    let appended = std::fs::create_dir_all(dir).is_ok() && std::fs::OpenOptions::new().create(true).append(true).open(&f).is_ok_and(|mut o| o.write_all(format!("{key}\n").as_bytes()).is_ok());
+    let f = shard_file(dir, key);
+    // the single verdict file of older hosts is never read again
+    let _ = std::fs::remove_file(dir.join("validated"));
+    let appended = f.parent().is_some_and(|p| std::fs::create_dir_all(p).is_ok())
+        && std::fs::OpenOptions::new().create(true).append(true).open(&f).is_ok_and(|mut o| o.write_all(format!("{key}\n").as_bytes()).is_ok());
     if appended {
         let mut v = verdicts().lock().unwrap_or_else(|e| e.into_inner());
         v.entry(f.clone()).or_insert_with(|| load_verdicts(&f)).added.push(key.to_string());
@@ -187,14 +206,37 @@ mod tests {
     }
 
     #[test]
-    fn a_long_verdict_file_is_compacted_to_the_newest() {
+    fn a_long_verdict_shard_is_compacted_to_the_newest() {
         let d = tempfile::tempdir().unwrap();
-        let f = d.path().join("validated");
-        let keys: Vec<String> = (0..2 * MAX_VERDICTS + 10).map(|i| verdict_key("x", format!("{i}").as_bytes())).collect();
+        let f = d.path().join("shard");
+        let keys: Vec<String> = (0..2 * PER_SHARD + 10).map(|i| verdict_key("x", format!("{i}").as_bytes())).collect();
         std::fs::write(&f, keys.join("\n") + "\n").unwrap();
         let set = load_verdicts(&f);
-        assert_eq!(set.text.lines().count(), MAX_VERDICTS);
+        assert_eq!(set.text.lines().count(), PER_SHARD);
         assert!(set.contains(keys.last().unwrap()) && !set.contains(&keys[0]));
-        assert_eq!(std::fs::read_to_string(&f).unwrap().lines().count(), MAX_VERDICTS);
+        assert_eq!(std::fs::read_to_string(&f).unwrap().lines().count(), PER_SHARD);
+    }
+
+    #[test]
+    fn verdicts_are_sharded_by_key_prefix_and_the_old_single_file_goes() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("cache");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("validated"), "00\n").unwrap();
+        let keys: Vec<String> = (0..600).map(|i| verdict_key("s", format!("{i}").as_bytes())).collect();
+        for k in &keys {
+            record_accepted_in(&dir, k);
+        }
+        assert!(!dir.join("validated").exists());
+        // each key sits in the shard of its first two digits, and only there
+        for k in keys.iter().take(50) {
+            let text = std::fs::read_to_string(shard_file(&dir, k)).unwrap();
+            assert!(text.lines().any(|l| l == k) && shard_file(&dir, k).ends_with(&k[..2]));
+        }
+        let shards = std::fs::read_dir(dir.join("verdicts")).unwrap().count();
+        assert!(shards > 200 && shards <= SHARDS, "{shards} shards for 600 keys");
+        verdicts().lock().unwrap().clear();
+        assert!(keys.iter().all(|k| accepted_in(&dir, k)));
+        assert!(!accepted_in(&dir, &verdict_key("s", b"other")) && !accepted_in(&dir, "not hex"));
     }
 }
