@@ -83,6 +83,14 @@ pub fn initial_mix(counts: &Counts, min_x: f64, max_x: f64, grid: InitialGrid) -
             "the scale grid would start at min x + U - 1 = {g0}, but it must be > 0 (numpy's geomspace cannot include zero): use initial_grid = \"flow-models\" (the default) or at least one uniform"
         ));
     }
+    // the first Pareto's location β = m + U − 1: its M-step takes ln β (α = 1/(mean ln x − ln β)),
+    // so β ≤ 0 degenerates at the first iteration (flow-models 2.2 then returns NaN everywhere)
+    let beta0 = min_x + u as f64 - 1.0;
+    if p > 0 && !(beta0 > 0.0) {
+        return Err(format!(
+            "the first Pareto's location would be min x + U - 1 = {beta0}, but it must be > 0 (its M-step takes ln of it): add at least one uniform (U >= 1), or start from an initial mixture"
+        ));
+    }
     let g = geomspace(g0, max_x, p + l + rest);
     let mut ng = 0;
     let mut comps = vec![];
@@ -195,5 +203,16 @@ mod tests {
         assert_eq!(old.comps[4].dist.scale, 261523243007.0);
         let e = initial_mix(&c, 1.0, 1000.0, InitialGrid::FlowModelsLegacy).unwrap_err();
         assert!(e.contains("must be > 0") && e.contains("initial_grid"), "{e}");
+    }
+
+    #[test]
+    fn a_pareto_without_uniforms_on_data_from_one_is_refused_up_front() {
+        let c = Counts(vec![(Family::Genpareto, 1), (Family::Lognorm, 1)]);
+        let e = initial_mix(&c, 1.0, 1000.0, InitialGrid::FlowModels).unwrap_err();
+        assert!(e.contains("first Pareto") && e.contains("U >= 1"), "{e}");
+        // one uniform, or data that starts above 1, gives it a positive location
+        let c1 = Counts(vec![(Family::Uniform, 1), (Family::Genpareto, 1), (Family::Lognorm, 1)]);
+        assert_eq!(initial_mix(&c1, 1.0, 1000.0, InitialGrid::FlowModels).unwrap().comps[1].dist.loc, 1.0);
+        assert_eq!(initial_mix(&c, 64.0, 1000.0, InitialGrid::FlowModels).unwrap().comps[0].dist.loc, 63.0);
     }
 }
