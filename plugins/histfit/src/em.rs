@@ -666,7 +666,11 @@ fn em_compat_in(data: &Binned, start: &Mixture, opts: CompatOptions, host: &Host
                 }
             };
             if !(new.scale > 0.0 && new.scale.is_finite() && new.shape.is_finite() && new.loc.is_finite()) {
-                return Err(PluginError::run(format!("em-compat: component {j} ({}) degenerated at iteration {it} (parameters {:?}); try other starting counts", new.family.name(), new.args())));
+                // a Pareto's α = 1/(mean ln x − ln β) is infinite when its weighted mean of ln x
+                // is ln β: all its weight sits on x = β (flow-models then goes on with NaN)
+                let why =
+                    if new.family == Family::Genpareto && !(new.shape > 0.0) { format!(": the Pareto collapsed onto its location {} (all its weight at x = {0})", new.loc) } else { String::new() };
+                return Err(PluginError::run(format!("em-compat: component {j} ({}) degenerated at iteration {it} (parameters {:?}){why}; try other starting counts", new.family.name(), new.args())));
             }
             comps[j].1 = new;
         }
