@@ -937,4 +937,100 @@ mod tests {
         assert!((d[0] - 3.0 / 8.0).abs() < 1e-15 && (d[1] - 0.5).abs() < 1e-15);
         assert!(cholesky(&[1.0, 2.0, 2.0, 1.0], 2).is_none());
     }
+    /// A tail geometric of mean ~6·10⁶ carrying the few huge values of a heavy zeta sample
+    /// (600 values, the largest 3·10¹⁰): the EEP insertion start sits at λ = 1.6·10⁻⁷, below
+    /// the barrier's margin of 10⁻⁶, and must be solved from there (`starts::NEWTON_MARGIN`).
+    /// The bar is the reference implementation's fit of this sample (`tests/ref_draws.py`,
+    /// seed 61, draw 97: ℓ̂ = −1905.8127977909783 at λ₂ = 1.77·10⁻⁷); from 10⁻⁶ the fit ended
+    /// 0.19 nats below it.
+    #[test]
+    fn eep_reaches_a_tail_geometric_below_the_barrier_margin() {
+        let h = Hist::from_pairs([
+            (1, 167),
+            (2, 94),
+            (3, 62),
+            (4, 37),
+            (5, 42),
+            (6, 34),
+            (7, 20),
+            (8, 13),
+            (9, 18),
+            (10, 11),
+            (11, 6),
+            (12, 8),
+            (13, 9),
+            (15, 5),
+            (16, 1),
+            (17, 2),
+            (18, 1),
+            (19, 1),
+            (20, 1),
+            (21, 3),
+            (22, 1),
+            (24, 1),
+            (25, 1),
+            (26, 1),
+            (27, 2),
+            (28, 1),
+            (29, 1),
+            (31, 2),
+            (32, 2),
+            (34, 1),
+            (36, 1),
+            (38, 1),
+            (39, 1),
+            (40, 1),
+            (45, 2),
+            (46, 1),
+            (48, 2),
+            (51, 1),
+            (52, 2),
+            (56, 1),
+            (66, 1),
+            (73, 1),
+            (95, 1),
+            (104, 1),
+            (108, 1),
+            (112, 1),
+            (120, 1),
+            (141, 1),
+            (144, 1),
+            (167, 1),
+            (173, 1),
+            (176, 1),
+            (184, 1),
+            (191, 1),
+            (205, 1),
+            (279, 1),
+            (287, 1),
+            (300, 1),
+            (321, 1),
+            (354, 1),
+            (364, 1),
+            (500, 1),
+            (515, 1),
+            (611, 1),
+            (798, 1),
+            (829, 1),
+            (1328, 1),
+            (1978, 1),
+            (2471, 1),
+            (3183, 1),
+            (3616, 1),
+            (3885, 1),
+            (4374, 1),
+            (23214, 1),
+            (66741, 1),
+            (543047, 1),
+            (772797, 1),
+            (8828672, 1),
+            (30848742968, 1),
+        ])
+        .unwrap();
+        let o = FitOptions::default();
+        let ep = fit_model(Model::EP, &h, &o, |i| stream_rng("97", "restart/EP", i as u64));
+        let eep = fit_model_nested(Model::EEP, &h, &o, |i| stream_rng("97", "restart/EEP", i as u64), Some(&ep));
+        assert!(eep.loglik >= -1905.8127977909783 - 1e-6, "{} {:?}", eep.loglik, eep.theta);
+        assert!(Model::EEP.rates(&eep.theta).iter().any(|&l| l < 1e-6), "{:?}", eep.theta);
+    }
 }

@@ -154,7 +154,8 @@ pub fn eep_candidates(ep: &[f64], h: &Hist, b: &Bounds, lam0: f64) -> Vec<Candid
 }
 
 /// The `keep` best distinct points of `cands` ((predicted ℓ, θ) pairs), best first, pulled
-/// strictly inside the box.
+/// inside the box by [`NEWTON_MARGIN`] of its width: these start Newton steps (insertion and
+/// exchange starts), which need no more than that.
 pub fn best_distinct(mut cands: Vec<(f64, Vec<f64>)>, keep: usize, lo: &[f64], hi: &[f64]) -> Vec<Vec<f64>> {
     cands.retain(|c| c.0.is_finite());
     cands.sort_by(|a, b| b.0.total_cmp(&a.0));
@@ -163,7 +164,7 @@ pub fn best_distinct(mut cands: Vec<(f64, Vec<f64>)>, keep: usize, lo: &[f64], h
         if out.len() == keep {
             break;
         }
-        let t = inside(&t, lo, hi);
+        let t = inside_by(&t, lo, hi, NEWTON_MARGIN);
         if !out.iter().any(|o| same_point(o, &t)) {
             out.push(t);
         }
@@ -226,12 +227,30 @@ pub fn same_point(a: &[f64], b: &[f64]) -> bool {
     a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-3 * x.abs().max(y.abs()).max(1e-300))
 }
 
-/// θ pulled strictly inside the box (1e-6 of the width, at most 1e-6).
+/// θ pulled strictly inside the box (1e-6 of the width, at most 1e-6): a barrier start.
 pub fn inside(th: &[f64], lo: &[f64], hi: &[f64]) -> Vec<f64> {
     th.iter()
         .enumerate()
         .map(|(i, v)| {
             let w = 1e-6 * (hi[i] - lo[i]).min(1.0);
+            v.clamp(lo[i] + w, hi[i] - w)
+        })
+        .collect()
+}
+
+/// How far inside the box a Newton start is pulled, as a share of each coordinate's width:
+/// the polish's own interior (`polish::polish_towards`), and the floor of the insertion rate
+/// grid (`insert::rate_grid`: λ ≥ 10⁻⁹ of its width). The barrier's 10⁻⁶ ([`inside`]) moved a
+/// tail geometric inserted at λ = 1.6·10⁻⁷ (a mean of 6·10⁶ carrying a few huge values) to
+/// 10⁻⁶, where Newton found another mode 0.24 nats lower (docs/endhost.md, "Starts").
+pub const NEWTON_MARGIN: f64 = 1e-9;
+
+/// θ pulled inside the box by `frac` of each coordinate's width.
+pub fn inside_by(th: &[f64], lo: &[f64], hi: &[f64], frac: f64) -> Vec<f64> {
+    th.iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let w = frac * (hi[i] - lo[i]);
             v.clamp(lo[i] + w, hi[i] - w)
         })
         .collect()
