@@ -229,13 +229,7 @@ pub fn same_point(a: &[f64], b: &[f64]) -> bool {
 
 /// θ pulled strictly inside the box (1e-6 of the width, at most 1e-6): a barrier start.
 pub fn inside(th: &[f64], lo: &[f64], hi: &[f64]) -> Vec<f64> {
-    th.iter()
-        .enumerate()
-        .map(|(i, v)| {
-            let w = 1e-6 * (hi[i] - lo[i]).min(1.0);
-            v.clamp(lo[i] + w, hi[i] - w)
-        })
-        .collect()
+    pull_in(th, lo, hi, |width| 1e-6 * width.min(1.0))
 }
 
 /// How far inside the box a Newton start is pulled, as a share of each coordinate's width:
@@ -247,10 +241,15 @@ pub const NEWTON_MARGIN: f64 = 1e-9;
 
 /// θ pulled inside the box by `frac` of each coordinate's width.
 pub fn inside_by(th: &[f64], lo: &[f64], hi: &[f64], frac: f64) -> Vec<f64> {
+    pull_in(th, lo, hi, |width| frac * width)
+}
+
+/// θ clamped to `[lo + m, hi − m]` per coordinate, m = `margin(hi − lo)`.
+fn pull_in(th: &[f64], lo: &[f64], hi: &[f64], margin: impl Fn(f64) -> f64) -> Vec<f64> {
     th.iter()
         .enumerate()
         .map(|(i, v)| {
-            let w = frac * (hi[i] - lo[i]);
+            let w = margin(hi[i] - lo[i]);
             v.clamp(lo[i] + w, hi[i] - w)
         })
         .collect()

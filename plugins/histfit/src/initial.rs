@@ -101,8 +101,7 @@ pub fn initial_mix(counts: &Counts, min_x: f64, max_x: f64, grid: InitialGrid) -
     }
     for n in 0..p {
         let (beta, beta_num) = if n == 0 {
-            let b = min_x + u as f64 - 1.0;
-            (b, int(b))
+            (beta0, int(beta0))
         } else {
             ng += 1;
             (g[ng - 1], Num::Float(g[ng - 1]))
