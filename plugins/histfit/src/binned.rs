@@ -10,6 +10,14 @@ use rayon::prelude::*;
 /// Rows per chunk of every parallel reduction.
 pub const CHUNK: usize = 1024;
 
+/// A row's mixture density (em-compat) or bin probability (em-binned) below this (2^−900) is
+/// rescaled before c/Σ is formed: c/Σ alone overflows for Σ near the subnormal range, where
+/// every responsibility d_j/Σ is still finite (em.rs `chunk_estep`, em_binned.rs).
+pub(crate) const TINY: f64 = f64::from_bits((1023 - 900) << 52);
+/// The exact power of two (2^600) those rows are scaled by: the scaled values and every ratio
+/// between them are exact, so a row that did not overflow keeps its bits.
+pub(crate) const RESCALE: f64 = f64::from_bits((1023 + 600) << 52);
+
 /// A column of f64s whose first element sits on a 64-byte boundary, so that every run of eight
 /// rows starting at a multiple of eight is one cache line: the E-step's 512-bit loads then
 /// never straddle two lines (with the allocator's 16-byte alignment every one of them did,

@@ -1,6 +1,6 @@
 //! `em-binned`: EM on the exact grouped-data likelihood (docs/histfit.md, "em-binned"), and the per-edge
 //! distribution values it shares with the goodness of fit (docs/histfit.md, "Goodness of fit").
-use crate::binned::{Binned, CHUNK, add_in_order, map_chunks};
+use crate::binned::{Binned, CHUNK, RESCALE, TINY, add_in_order, map_chunks};
 use crate::em::{FitOutcome, par, rebuild};
 use crate::families::{Dist, Family};
 use crate::mixture::Mixture;
@@ -270,14 +270,29 @@ fn bin_chunk_body(ctx: &BinCtx, a: usize, b: usize) -> Vec<f64> {
         cs[r] = if ok { c[r] / sr } else { 0.0 };
         lg[r] = if ok { c[r] * kernels::ln::ln(sr) } else { 0.0 };
     }
+    // a bin far in every component's tail (s below TINY): c/s may overflow where each
+    // w p_j c/s is finite, so there c/(s·2^600) with p_j·2^600 below (exact powers of two: a
+    // bin that did not overflow keeps its bits; `sc` is 1 elsewhere)
+    let small = s.iter().fold(false, |z, &v| z | (v > 0.0 && v < TINY));
+    let mut sc = vec![1.0; if small { n } else { 0 }];
+    for r in (0..sc.len()).filter(|&r| s[r] > 0.0 && s[r] < TINY && c[r] != 0.0) {
+        sc[r] = RESCALE;
+        cs[r] = c[r] / (s[r] * RESCALE);
+    }
     let lost = c.iter().zip(&s).fold(false, |z, (&cr, &sr)| z | (cr != 0.0 && !(sr > 0.0)));
     out[0] = if lost { f64::NEG_INFINITY } else { sum4(n, |r| lg[r]) };
     let (mut e1, mut e2, mut cr) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
     for (q, &j) in live.iter().enumerate() {
         let pj = &p[q * n..(q + 1) * n];
         let w = comps[j].0;
-        for r in 0..n {
-            cr[r] = w * pj[r] * cs[r];
+        if small {
+            for r in 0..n {
+                cr[r] = w * (pj[r] * sc[r]) * cs[r];
+            }
+        } else {
+            for r in 0..n {
+                cr[r] = w * pj[r] * cs[r];
+            }
         }
         let a0 = sum4(n, |r| cr[r]);
         let (mut a1, mut a2) = (0.0, 0.0);
@@ -632,6 +647,16 @@ fn em_binned_in(data: &Binned, start: &Mixture, opts: BinnedOptions, host: &Host
         trace.push(s.ll(total));
         (theta, s0) = (t, s);
         emitter.offer(host, start, &theta, data.sum, iterations, opts.max_iterations, iterations >= opts.max_iterations);
+    }
+    // a mixture that lost every bin (ℓ = −∞ from the start, e.g. components far from the
+    // data) has no finite M-step: an error naming the component, never a stored NaN model
+    if let Some((j, (w, d))) = theta.iter().enumerate().find(|(_, (w, d))| !(w.is_finite() && d.args().iter().all(|a| a.is_finite()))) {
+        return Err(PluginError::run(format!(
+            "em-binned: component {j} ({}) has no finite parameters after {iterations} iterations (weight {w}, parameters {:?}; log-likelihood per unit {}); the start gives the data's bins no probability: try another start",
+            d.family.name(),
+            d.args(),
+            s0.ll(total)
+        )));
     }
     if !opts.trace {
         trace.drain(..trace.len().saturating_sub(1));
