@@ -238,7 +238,7 @@ pub fn best_weight(h: &Hist, ln_f: &[f64], ln_p: &[f64]) -> (f64, f64) {
 /// to 0.9 λ_max (a spike at 1), ratio 2 between neighbours.
 pub fn rate_grid(h: &Hist, b: &Bounds) -> Vec<f64> {
     let kmax = h.k[h.k.len() - 1].max(2.0);
-    let lo = (0.3 / kmax).max(b.lam_min + 1e-9 * (b.lam_max - b.lam_min));
+    let lo = (0.3 / kmax).max(b.lam_min + crate::starts::NEWTON_MARGIN * (b.lam_max - b.lam_min).min(crate::starts::RATE_REACH / kmax));
     let hi = 0.9 * b.lam_max;
     let mut out = vec![];
     let mut l = lo;

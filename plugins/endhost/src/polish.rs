@@ -22,7 +22,7 @@ use crate::fit::Bounds;
 use crate::fit::{cholesky, hessian_fwd};
 use crate::insert;
 use crate::model::Model;
-use crate::starts::best_distinct;
+use crate::starts::{NEWTON_MARGIN, best_distinct, newton_margins};
 
 /// A point and its ℓ.
 type Point = (Vec<f64>, f64);
@@ -70,9 +70,9 @@ fn snap_to_faces(model: Model, h: &Hist, x: &[f64], g: &[f64], ll: f64, lo: &[f6
     // rates and α only: a weight snapped to 0 strands the α of a vanishing zeta on a flat face,
     // where the optimum has a small positive weight (seen on held-out reference draws)
     let names = model.names();
+    let m = newton_margins(model, h, lo, hi, 2.0 * NEWTON_MARGIN);
     for i in (0..x.len()).filter(|&i| !matches!(names[i], "pi" | "rho")) {
-        let m = 2e-9 * (hi[i] - lo[i]);
-        let face = if g[i] > 0.0 { hi[i] - m } else { lo[i] + m };
+        let face = if g[i] > 0.0 { hi[i] - m[i].1 } else { lo[i] + m[i].0 };
         let old = y[i];
         y[i] = face;
         let t = model.loglik(&y, h, None);
@@ -150,7 +150,10 @@ pub fn polish_towards(model: Model, h: &Hist, th: &[f64], lo: &[f64], hi: &[f64]
     if !ll.is_finite() {
         return Polished { theta: x, loglik: ll, steps, evaluations: evals };
     }
-    let inside = |v: &[f64]| (0..k).all(|i| v[i] - lo[i] > 1e-9 * (hi[i] - lo[i]) && hi[i] - v[i] > 1e-9 * (hi[i] - lo[i]));
+    let m = newton_margins(model, h, lo, hi, NEWTON_MARGIN);
+    // at the margin counts as inside: a start clamped onto it ([`best_distinct`]) may then take
+    // steps that hold that coordinate (strictly inside, none was ever accepted from it)
+    let inside = |v: &[f64]| (0..k).all(|i| v[i] - lo[i] >= m[i].0 && hi[i] - v[i] >= m[i].1);
     for _ in 0..max_steps {
         let Some(hm) = hessian_fwd(model, &x, &g, h) else { break };
         evals += k as u64;
@@ -188,7 +191,7 @@ pub fn polish_towards(model: Model, h: &Hist, th: &[f64], lo: &[f64], hi: &[f64]
         // active face, e.g. α of a zeta spike at k = 1), with the parameters of a component whose
         // weight goes to 0: the Newton step of the others, with its own damping
         if let Some(d) = first {
-            let out: Vec<bool> = (0..k).map(|i| !(x[i] + d[i] - lo[i] > 1e-9 * (hi[i] - lo[i]) && hi[i] - x[i] - d[i] > 1e-9 * (hi[i] - lo[i]))).collect();
+            let out: Vec<bool> = (0..k).map(|i| !(x[i] + d[i] - lo[i] > m[i].0 && hi[i] - x[i] - d[i] > m[i].1)).collect();
             let held = with_vanished(model, &out, &d);
             let free: Vec<usize> = (0..k).filter(|&i| !held[i]).collect();
             if !free.is_empty()
@@ -242,7 +245,7 @@ pub fn exchange(model: Model, h: &Hist, th: &[f64], ll: f64, lo: &[f64], hi: &[f
     for _ in 0..EXCHANGE_ROUNDS {
         let cands: Vec<(f64, Vec<f64>)> = insert::exchanges(model, &x, h, b).into_iter().filter(|(p, _)| *p >= v - EXCHANGE_SLACK).collect();
         let mut best: Option<Polished> = None;
-        for s in best_distinct(cands, EXCHANGE_KEEP, lo, hi) {
+        for s in best_distinct(cands, EXCHANGE_KEEP, lo, hi, &newton_margins(model, h, lo, hi, NEWTON_MARGIN)) {
             // only a start that beats θ and the best exchange so far matters
             let p = polish_towards(model, h, &s, lo, hi, EXCHANGE_STEPS, best.as_ref().map_or(v, |b| b.loglik.max(v)));
             evals += p.evaluations;

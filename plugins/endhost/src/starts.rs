@@ -154,9 +154,9 @@ pub fn eep_candidates(ep: &[f64], h: &Hist, b: &Bounds, lam0: f64) -> Vec<Candid
 }
 
 /// The `keep` best distinct points of `cands` ((predicted ℓ, θ) pairs), best first, pulled
-/// inside the box by [`NEWTON_MARGIN`] of its width: these start Newton steps (insertion and
+/// inside the box by the [`newton_margins`] `m`: these start Newton steps (insertion and
 /// exchange starts), which need no more than that.
-pub fn best_distinct(mut cands: Vec<(f64, Vec<f64>)>, keep: usize, lo: &[f64], hi: &[f64]) -> Vec<Vec<f64>> {
+pub fn best_distinct(mut cands: Vec<(f64, Vec<f64>)>, keep: usize, lo: &[f64], hi: &[f64], m: &[(f64, f64)]) -> Vec<Vec<f64>> {
     cands.retain(|c| c.0.is_finite());
     cands.sort_by(|a, b| b.0.total_cmp(&a.0));
     let mut out: Vec<Vec<f64>> = vec![];
@@ -164,7 +164,7 @@ pub fn best_distinct(mut cands: Vec<(f64, Vec<f64>)>, keep: usize, lo: &[f64], h
         if out.len() == keep {
             break;
         }
-        let t = inside_by(&t, lo, hi, NEWTON_MARGIN);
+        let t: Vec<f64> = t.iter().enumerate().map(|(i, v)| v.clamp(lo[i] + m[i].0, hi[i] - m[i].1)).collect();
         if !out.iter().any(|o| same_point(o, &t)) {
             out.push(t);
         }
@@ -232,16 +232,35 @@ pub fn inside(th: &[f64], lo: &[f64], hi: &[f64]) -> Vec<f64> {
     pull_in(th, lo, hi, |width| 1e-6 * width.min(1.0))
 }
 
-/// How far inside the box a Newton start is pulled, as a share of each coordinate's width:
-/// the polish's own interior (`polish::polish_towards`), and the floor of the insertion rate
-/// grid (`insert::rate_grid`: λ ≥ 10⁻⁹ of its width). The barrier's 10⁻⁶ ([`inside`]) moved a
-/// tail geometric inserted at λ = 1.6·10⁻⁷ (a mean of 6·10⁶ carrying a few huge values) to
-/// 10⁻⁶, where Newton found another mode 0.24 nats lower (docs/endhost.md, "Starts").
+/// How far inside the box a Newton point stays, as a share of each coordinate's width: the
+/// polish's interior (`polish::polish_towards`), the insertion and exchange starts
+/// ([`best_distinct`]) and the floor of the insertion rate grid (`insert::rate_grid`). The
+/// barrier's 10⁻⁶ ([`inside`]) moved a tail geometric inserted at λ = 1.6·10⁻⁷ (a mean of
+/// 6·10⁶ carrying a few huge values) to 10⁻⁶, where Newton found another mode 0.24 nats lower
+/// (docs/endhost.md, "Starts").
 pub const NEWTON_MARGIN: f64 = 1e-9;
 
-/// θ pulled inside the box by `frac` of each coordinate's width.
-pub fn inside_by(th: &[f64], lo: &[f64], hi: &[f64], frac: f64) -> Vec<f64> {
-    pull_in(th, lo, hi, |width| frac * width)
+/// A rate's lower margin is [`NEWTON_MARGIN`] of min(width, RATE_REACH / k_max): with the
+/// default box (width 10) it is 10⁻⁸ up to k_max = 10⁵, and 10⁻³/k_max beyond, a thousandth
+/// of the smallest rate the data can ask for (a geometric's ML rate is about 1/mean ≥ 1/k_max).
+/// A fixed 10⁻⁸ held the EP geometric of counts spread over 1…10⁹ (ML rate 2.1·10⁻⁹) on that
+/// face, 2 009 nats below its optimum (docs/endhost.md, "Starts").
+pub const RATE_REACH: f64 = 1e6;
+
+/// Per coordinate of `model`, the (lower, upper) distance from the faces `lo`, `hi` that a
+/// Newton point keeps: `frac` of the width, a rate's lower one `frac`·min(width,
+/// [`RATE_REACH`]/k_max).
+pub fn newton_margins(model: Model, h: &Hist, lo: &[f64], hi: &[f64], frac: f64) -> Vec<(f64, f64)> {
+    let kmax = h.k[h.k.len() - 1].max(2.0);
+    model
+        .names()
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let w = hi[i] - lo[i];
+            (if name.starts_with("lam") { frac * w.min(RATE_REACH / kmax) } else { frac * w }, frac * w)
+        })
+        .collect()
 }
 
 /// θ clamped to `[lo + m, hi − m]` per coordinate, m = `margin(hi − lo)`.
