@@ -31,7 +31,7 @@ pub const INSERT_NEWTON_STEPS: usize = 20;
 /// EP starts inserted into the P fit ([`crate::insert::insertions`]), best predicted ℓ first.
 pub const INSERT_KEEP_EP: usize = 3;
 /// EEP starts inserted into the EP modes.
-pub const INSERT_KEEP_EEP: usize = 4;
+pub const INSERT_KEEP_EEP: usize = 6;
 
 /// A geometric fitted to the top of the sample: its rate and the share of observations it
 /// covers.
