@@ -38,5 +38,6 @@ for k, v in py.items():
         m = k.split("|")[1]
         rk = next((x for x in rs if x.startswith(f"loglik+grad_cpu_us|{m}|")), None)
         if rk:
-            print(f"loglik+grad {m}: python {v:.1f} us ({k.split('|')[2]}), rust {rs[rk]:.3f} us ({rk.split('|')[2]}), {v / rs[rk]:.0f}x")
+            ratio = f"{v / rs[rk]:.0f}x" if rs[rk] > 0 else "rust below the timer's resolution"
+            print(f"loglik+grad {m}: python {v:.1f} us ({k.split('|')[2]}), rust {rs[rk]:.3f} us ({rk.split('|')[2]}), {ratio}")
 PYEOF
