@@ -419,3 +419,18 @@ fn the_makefile_report_gives_delta_bic_and_flags_picks_on_the_grid_edge() {
     }
     assert_eq!(rows.iter().filter(|r| r[1] == 0.0).count(), 2, "one best per selection");
 }
+
+/// A manifest kept outside the repository (no `templates/` beside or above it) renders its
+/// reports with the templates beside the executable's build (`target/…/flowlab` → the
+/// repository's `templates/`, docs/reports.md).
+#[test]
+fn a_manifest_outside_the_repository_renders_with_the_builds_templates() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("quickstart.toml");
+    std::fs::copy(repo().join("experiments/quickstart.toml"), &m).unwrap();
+    let res = dir.path().join("results");
+    let o = flowlab().env_remove("FLOWLAB_TEMPLATES").current_dir(dir.path()).args(["run", "-q", m.to_str().unwrap(), "--results", res.to_str().unwrap()]).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let tex = std::fs::read_to_string(res.join("quickstart/report/summary.tex")).unwrap();
+    assert!(tex.contains("\\begin{document}") || tex.contains("tabular"), "{tex}");
+}

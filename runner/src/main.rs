@@ -57,7 +57,7 @@ struct Common {
     /// (else the manifest's directory), whatever the current directory.
     #[arg(long, env = "FLOWLAB_RESULTS")]
     results: Option<PathBuf>,
-    /// Templates directory (default: templates/ next to or above the manifest).
+    /// Templates directory (default: templates/ next to or above the manifest, else beside or above this executable).
     #[arg(long, env = "FLOWLAB_TEMPLATES")]
     templates: Option<PathBuf>,
     /// Ignore FLOWLAB_*__* environment overrides.
@@ -357,8 +357,8 @@ fn render_reports(plan: &Plan, store: &Store, c: &Common, pdf: bool) -> Result<V
     if stored == 0 {
         return Err(flowlab::error::ReportError::NoResults(format!("no stored results under {}; run `flowlab run {}` first", store.root.display(), c.manifest.display())).into());
     }
-    let tdir =
-        report::templates_dir(c.templates.as_deref(), &plan.manifest.dir()).ok_or_else(|| Error::Other("no templates/ directory found next to or above the manifest; pass --templates DIR".into()))?;
+    let tdir = report::templates_dir(c.templates.as_deref(), &plan.manifest.dir())
+        .ok_or_else(|| Error::Other("no templates/ directory found next to or above the manifest or this executable; pass --templates DIR or set FLOWLAB_TEMPLATES".into()))?;
     // only reports hold every record in memory
     let recs = exec::records(plan, store)?;
     for r in &plan.manifest.reports {
@@ -776,15 +776,11 @@ fn cmd_plugin_help(name: &str, capability: Option<&str>, json: bool) -> Result<u
     Ok(0)
 }
 
-/// The templates directory `flowlab plugins PLUGIN` lists: `FLOWLAB_TEMPLATES`, else
-/// `templates/` in the current directory or a parent, else beside the executable or in a
-/// parent of it (a build's `target/release/flowlab` finds the repository's `templates/`).
+/// The templates directory `flowlab plugins PLUGIN` lists: [`flowlab::report::templates_dir`]
+/// from the current directory.
 fn shipped_templates_dir() -> Option<PathBuf> {
     let cwd = std::env::current_dir().unwrap_or_default();
-    flowlab::report::templates_dir(None, &cwd).filter(|d| d.is_dir()).or_else(|| {
-        let exe = std::env::current_exe().ok()?;
-        exe.ancestors().skip(1).map(|a| a.join("templates")).find(|p| p.is_dir())
-    })
+    flowlab::report::templates_dir(None, &cwd).filter(|d| d.is_dir())
 }
 
 /// A browse error as an exit code (2 bad argument, 3 unreadable store), message on stderr.

@@ -173,8 +173,10 @@ pub fn render_json(name: &str, text: &str, ctx: &Value) -> Result<String, String
     render_text(name, text, &ctx)
 }
 
-/// Finds the templates directory: explicit, `FLOWLAB_TEMPLATES`, or `templates/` in the
-/// manifest's directory or one of its parents.
+/// Finds the templates directory: explicit, `FLOWLAB_TEMPLATES`, `templates/` in the
+/// manifest's directory or one of its parents, else beside the executable or in one of its
+/// parents (a build's `target/release/flowlab` finds its repository's `templates/`, so a
+/// manifest kept outside the repository still gets its reports).
 pub fn templates_dir(explicit: Option<&Path>, manifest_dir: &Path) -> Option<PathBuf> {
     if let Some(p) = explicit {
         return Some(p.to_path_buf());
@@ -183,7 +185,10 @@ pub fn templates_dir(explicit: Option<&Path>, manifest_dir: &Path) -> Option<Pat
         return Some(PathBuf::from(p));
     }
     let start = manifest_dir.canonicalize().unwrap_or_else(|_| manifest_dir.to_path_buf());
-    start.ancestors().map(|a| a.join("templates")).find(|p| p.is_dir())
+    start.ancestors().map(|a| a.join("templates")).find(|p| p.is_dir()).or_else(|| {
+        let exe = std::env::current_exe().ok()?;
+        exe.ancestors().skip(1).map(|a| a.join("templates")).find(|p| p.is_dir())
+    })
 }
 
 fn tera_message(e: &tera::Error) -> String {
