@@ -56,12 +56,31 @@ pub struct Feasibility {
     /// Lower bound (percent) on the largest deviation of any sample within the gene bounds:
     /// the maximum over every bounded deviation of its smallest reachable value.
     pub achievable_pct: f64,
+    /// The most packets an acceptable sample may hold (P₊ above; the profile's total when
+    /// `bfls_pkts` is not declared).
+    pub packet_cap: f64,
+    /// Biflows (index in file order, packets) that alone carry more than `packet_cap`: no
+    /// acceptable sample contains one, and a sample that does is off in `bfls_pkts`. Not an
+    /// obstacle by itself (the others may still be acceptable), but the first thing to know
+    /// when a run ends unaccepted (docs/sampler.md, "Odd profiles"). Largest first.
+    pub oversized: Vec<(usize, u64)>,
 }
 
 impl Feasibility {
     /// No obstacle found.
     pub fn feasible(&self) -> bool {
         self.obstacles.is_empty()
+    }
+
+    /// A one-line note on the [`Feasibility::oversized`] biflows, if any.
+    pub fn oversized_note(&self) -> Option<String> {
+        let &(first, most) = self.oversized.first()?;
+        Some(format!(
+            "{} biflow(s) carry more packets than any acceptable sample may hold ({:.0}, from the `bfls_pkts` limit), so no acceptable sample contains them; the largest has {most} packets (data line {} of the profile)",
+            self.oversized.len(),
+            self.packet_cap,
+            first + 1
+        ))
     }
 
     /// A one-line explanation naming the obstacles (at most 5) and the achievable deviation.
@@ -194,6 +213,9 @@ pub fn check(model: &Model, (lo, hi): (usize, usize)) -> Feasibility {
             _ => (1.0, total),
         }
     };
+    out.packet_cap = p_range.1;
+    out.oversized = model.items.iter().enumerate().filter(|(_, it)| it.pk as f64 > p_range.1).map(|(i, it)| (i, it.pk)).collect();
+    out.oversized.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let mut shares = Vec::new();
     let mut share = |metric: &'static str, key: String, r: f64, k: f64, cmax: i64| {
         if r > 0.0 {
@@ -270,6 +292,29 @@ mod tests {
             let (b, _) = joint_count_bound(&shares, lo as usize, (lo + span) as usize, 0.0);
             assert!((b - brute).abs() < 1e-9, "{b} vs {brute}");
         }
+    }
+
+    /// A biflow with more packets than the `bfls_pkts` limit lets any sample hold is named
+    /// (and only that one): 2 000 generated biflows plus one of 10⁹ packets.
+    #[test]
+    fn a_biflow_above_the_packet_cap_is_named() {
+        use crate::metrics::{Variant, default_decls};
+        let recs = crate::generate::generate(&crate::generate::GenOptions { rows: 2000, seed: 3, ..Default::default() });
+        let mut csv = Vec::new();
+        crate::generate::write(&recs, &mut csv).unwrap();
+        let plain = crate::profile::read_from(&csv[..], "g").unwrap();
+        let m = Model::new(&plain, &default_decls(Variant::Readme), Variant::Readme, 0.005, 0.005, 0.005, 5).unwrap();
+        assert!(check(&m, (180, 220)).oversized.is_empty());
+        let text = String::from_utf8(csv).unwrap();
+        let mut lines: Vec<&str> = text.lines().collect();
+        let last: Vec<&str> = lines[lines.len() - 1].split(',').collect();
+        let huge = format!("{},{},{},{},{},{},1000000000,60000000000,0,0", last[0], last[1], last[2], last[3], last[4], last[5]);
+        lines.push(&huge);
+        let p = crate::profile::read_from(lines.join("\n").as_bytes(), "g").unwrap();
+        let m = Model::new(&p, &default_decls(Variant::Readme), Variant::Readme, 0.005, 0.005, 0.005, 5).unwrap();
+        let f = check(&m, (180, 221));
+        assert_eq!(f.oversized, vec![(2000, 1_000_000_000)], "cap {}", f.packet_cap);
+        assert!(f.oversized_note().unwrap().contains("data line 2001"));
     }
 
     #[test]

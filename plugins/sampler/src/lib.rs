@@ -452,6 +452,9 @@ pub fn sample(model: Model, s: &SampleSettings, seed_hex: &str, host: &Host, poo
         init_attempts: s.init_attempts.unwrap_or(10 * s.population),
         stall: s.stall(),
     };
+    if let Some(note) = feasibility.oversized_note() {
+        host.info(&note);
+    }
     if !feasibility.feasible() {
         host.info(&feasibility.message(model.limit_pct));
         let out = ga::start_only(&model, &cfg, feasibility.count_n, seed_hex);

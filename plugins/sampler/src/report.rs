@@ -103,6 +103,9 @@ pub fn metrics_text(run: &SampleRun, s: &SampleSettings, seed: u64) -> String {
     if !run.feasibility.feasible() {
         let _ = writeln!(t, "INFEASIBLE: {}", run.feasibility.message(m.limit_pct));
     }
+    if let Some(note) = run.feasibility.oversized_note() {
+        let _ = writeln!(t, "NOTE: {note}");
+    }
     let _ = writeln!(t, "ACCEPTED: {}", if run.ga.accepted { "yes" } else { "no" });
     t
 }
@@ -178,6 +181,10 @@ pub fn response(run: &SampleRun, s: &SampleSettings) -> flowlab_abi::Response {
         }),
     );
     r.data.insert("gene_bounds".into(), json!([run.bounds.0, run.bounds.1]));
+    if !run.feasibility.oversized.is_empty() {
+        let list: Vec<Value> = run.feasibility.oversized.iter().take(20).map(|&(i, p)| json!({"line": i + 1, "packets": p})).collect();
+        r.data.insert("oversized".into(), json!({"packet_cap": num(run.feasibility.packet_cap), "count": run.feasibility.oversized.len(), "largest": list}));
+    }
     if !run.feasibility.feasible() {
         let obs: Vec<Value> = run.feasibility.obstacles.iter().map(|o| json!({"metric": o.metric, "key": o.key, "biflows": o.biflows, "best_deviation": num(o.best_deviation)})).collect();
         r.data.insert("infeasible".into(), json!({"message": run.feasibility.message(m.limit_pct), "obstacles": obs}));
