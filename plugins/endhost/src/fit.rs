@@ -943,6 +943,13 @@ mod tests {
         assert!((d[0] - 3.0 / 8.0).abs() < 1e-15 && (d[1] - 0.5).abs() < 1e-15);
         assert!(cholesky(&[1.0, 2.0, 2.0, 1.0], 2).is_none());
     }
+    /// EEP fitted as `fit` does it: nested in the EP fit, default options, restarts from `key`.
+    fn eep_nested(h: &Hist, key: &str) -> Fit {
+        let o = FitOptions::default();
+        let ep = fit_model(Model::EP, h, &o, |i| stream_rng(key, "restart/EP", i as u64));
+        fit_model_nested(Model::EEP, h, &o, |i| stream_rng(key, "restart/EEP", i as u64), Some(&ep))
+    }
+
     /// Seed 61, draw 97 of `tests/ref_draws.py`: (value, count), 600 values.
     #[rustfmt::skip]
     const DRAW_61_97: [(u64, u64); 79] = [
@@ -965,10 +972,7 @@ mod tests {
     /// 0.19 nats below it.
     #[test]
     fn eep_reaches_a_tail_geometric_below_the_barrier_margin() {
-        let h = Hist::from_pairs(DRAW_61_97).unwrap();
-        let o = FitOptions::default();
-        let ep = fit_model(Model::EP, &h, &o, |i| stream_rng("97", "restart/EP", i as u64));
-        let eep = fit_model_nested(Model::EEP, &h, &o, |i| stream_rng("97", "restart/EEP", i as u64), Some(&ep));
+        let eep = eep_nested(&Hist::from_pairs(DRAW_61_97).unwrap(), "97");
         assert!(eep.loglik >= -1905.8127977909783 - 1e-6, "{} {:?}", eep.loglik, eep.theta);
         assert!(Model::EEP.rates(&eep.theta).iter().any(|&l| l < 1e-6), "{:?}", eep.theta);
     }
@@ -998,6 +1002,40 @@ mod tests {
             let ep = fit_model(Model::EP, &h, &FitOptions::default(), |i| stream_rng("spread", "restart/EP", i as u64));
             // π held at its face (10⁻⁹) costs n·10⁻⁹ nats at most
             assert!(ep.loglik >= geo - 1e-5, "case {case} (1…1e{e}, n {n}): EP ℓ̂ {} below the geometric's {geo} (λ* {lam:e}); θ {:?}", ep.loglik, ep.theta);
+        }
+    }
+
+    /// Seed 62, draw 362 of `tests/ref_draws.py`: (value, count), 2821 values.
+    #[rustfmt::skip]
+    const DRAW_62_362: [(u64, u64); 115] = [
+        (1, 1960), (2, 298), (3, 81), (4, 32), (5, 9), (6, 16), (7, 15), (8, 15), (9, 8), (10, 15),
+        (11, 9), (12, 10), (13, 7), (14, 8), (15, 7), (16, 9), (17, 9), (18, 9), (19, 8), (20, 9),
+        (21, 8), (22, 5), (23, 5), (24, 5), (25, 2), (26, 11), (27, 4), (28, 6), (29, 4), (30, 5),
+        (31, 5), (32, 6), (33, 5), (34, 6), (35, 6), (36, 5), (37, 4), (38, 7), (39, 3), (40, 6),
+        (41, 6), (42, 4), (43, 2), (44, 6), (45, 2), (46, 6), (47, 7), (48, 9), (49, 6), (50, 3),
+        (51, 3), (52, 5), (53, 2), (54, 4), (55, 2), (56, 1), (57, 1), (58, 1), (59, 7), (60, 4),
+        (61, 1), (62, 3), (63, 5), (64, 3), (65, 3), (66, 3), (67, 1), (68, 4), (69, 2), (70, 2),
+        (71, 4), (72, 1), (74, 3), (75, 1), (77, 2), (79, 2), (80, 3), (81, 1), (82, 3), (83, 1),
+        (84, 4), (85, 4), (86, 2), (87, 3), (89, 3), (90, 1), (93, 2), (95, 1), (97, 1), (98, 1),
+        (99, 1), (101, 1), (103, 2), (108, 1), (110, 1), (113, 1), (114, 1), (115, 2), (118, 1),
+        (121, 1), (123, 1), (130, 1), (133, 1), (138, 1), (140, 1), (144, 1), (146, 1), (151, 1),
+        (154, 1), (161, 1), (174, 2), (197, 1), (202, 1), (238, 1), (272, 1),
+    ];
+
+    /// 69 % of the values are ones: the reference implementation's EEP (`tests/ref_draws.py`,
+    /// seed 62, draw 362: ℓ̂ = -4711.716617374839 at α = 9.27, π = 0.27) makes the zeta a
+    /// spike at k = 1 beside a fast body geometric (λ₁ = 1.43) and the tail one (λ₂ = 0.027).
+    /// The EEP starts split off the EP optimum (a zeta at α 3.0 with weight 0.84) kept the zeta
+    /// a power law and ended at α = 4.24, 0.028 nats lower; the spike family of
+    /// `starts::eep_candidates` reaches it.
+    #[test]
+    fn eep_turns_the_zeta_into_a_spike_at_one() {
+        let h = Hist::from_pairs(DRAW_62_362).unwrap();
+        // whatever the random restarts (the first key is the one `examples/never_worse.rs` uses)
+        for key in ["never-worse/362", "a", "b", "c", "d", "e", "f", "g"] {
+            let eep = eep_nested(&h, key);
+            assert!(eep.loglik >= -4711.716617374839 - 1e-6, "{key}: {} {:?}", eep.loglik, eep.theta);
+            assert!(eep.theta[4] > 8.0, "{key}: {:?}", eep.theta);
         }
     }
 }

@@ -132,8 +132,11 @@ fn w(p: f64) -> f64 {
 /// both directions: a slower one on each of the [`tails`] (share s) and a faster one at the
 /// data-driven body rate λ₀, at 3λ̂ and as a spike at 1 (λ = 2 and near the upper bound; share
 /// s = 0.05), its weight taken either from the EP geometric ((1 − π̂)·ρ_new = s) or from the zeta
-/// (π̂ lowered by s, when π̂ > 2s); and two slow geometrics on a pair of tails (all but the
-/// widest), the zeta at α̂ keeping the rest.
+/// (π̂ lowered by s, when π̂ > 2s); two slow geometrics on a pair of tails (all but the
+/// widest), the zeta at α̂ keeping the rest; and the zeta turned into a spike at 1 (α = 8,
+/// weight half the share of ones), the EP geometric kept, a fast geometric at each of the fast
+/// rates taking the rest: the mode where the zeta carries surplus ones and the geometrics the
+/// body, which starts near α̂ do not reach (docs/endhost.md, "The zeta as a spike at k = 1").
 pub fn eep_candidates(ep: &[f64], h: &Hist, b: &Bounds, lam0: f64) -> Vec<Candidate> {
     let (pi, lam, a) = (w(ep[0]), clamp_rate(ep[1], b), clamp_alpha(ep[2], b));
     let ts = tails(h, b);
@@ -150,7 +153,17 @@ pub fn eep_candidates(ep: &[f64], h: &Hist, b: &Bounds, lam0: f64) -> Vec<Candid
     // ρ is the weight of the EP geometric within the geometrics; canonical order later
     let from_geometric = |new: &[(f64, f64)]| new.iter().map(|&(r, s)| vec![pi, w(1.0 - s / (1.0 - pi)), lam, r, a]).collect::<Vec<_>>();
     let from_zeta = |new: &[(f64, f64)]| new.iter().filter(|(_, s)| pi > 2.0 * s).map(|&(r, s)| vec![pi - s, w((1.0 - pi) / (1.0 - (pi - s))), lam, r, a]).collect::<Vec<_>>();
-    family(0, pairs).chain(family(1, from_geometric(&slow))).chain(family(2, from_zeta(&slow))).chain(family(3, from_geometric(&fast))).chain(family(4, from_zeta(&fast))).collect()
+    // the zeta turned into a spike at 1 carrying half the ones, the EP geometric kept at its
+    // weight 1 − π̂, a fast geometric taking the rest of the body (at least 5 % of it)
+    let spike = w(0.5 * share_of_ones(h));
+    let spikes: Vec<Vec<f64>> = if 1.0 - pi + spike < 0.95 { fast.iter().map(|&(r, _)| vec![spike, w((1.0 - pi) / (1.0 - spike)), lam, r, clamp_alpha(8.0, b)]).collect() } else { vec![] };
+    family(0, pairs)
+        .chain(family(1, from_geometric(&slow)))
+        .chain(family(2, from_zeta(&slow)))
+        .chain(family(3, from_geometric(&fast)))
+        .chain(family(4, from_zeta(&fast)))
+        .chain(family(5, spikes))
+        .collect()
 }
 
 /// The `keep` best distinct points of `cands` ((predicted ℓ, θ) pairs), best first, pulled
