@@ -270,16 +270,19 @@ pub struct Inserted {
 /// The profile of ℓ over the inserted component's parameter: `base` (weights summing to 1)
 /// with each of `cands` mixed in; returns the local maxima of the profile along the grid (ranked
 /// by [`quick_gain`]), each at its [`best_weight`], in grid order (a point whose insertion
-/// gains nothing is never one).
-pub fn profile(h: &Hist, base: &[(f64, Comp)], cands: &[Comp]) -> Vec<Inserted> {
+/// gains nothing is never one). With `neighbours` also the grid points next to each maximum:
+/// on the coarse grid (ratio 2) a maximum can lie in one optimum's basin while the neighbour
+/// starts the solver in the next one (the exchange uses it; docs/endhost.md, "Held-out seeds
+/// 64–69").
+pub fn profile(h: &Hist, base: &[(f64, Comp)], cands: &[Comp], neighbours: bool) -> Vec<Inserted> {
     let ln_p = ln_mixture(base, h);
     let ll0: f64 = h.c.iter().zip(&ln_p).map(|(c, l)| c * l).sum();
     let prof: Vec<f64> = cands.iter().map(|&c| quick_gain_of(h, c, &ln_p)).collect();
+    let is_max = |i: usize| prof[i] > 0.0 && (i == 0 || prof[i - 1] < prof[i]) && (i + 1 == prof.len() || prof[i + 1] <= prof[i]);
     let mut out = vec![];
     for (i, &q) in prof.iter().enumerate() {
-        let left = i == 0 || prof[i - 1] < q;
-        let right = i + 1 == prof.len() || prof[i + 1] <= q;
-        if !(q > 0.0 && left && right) {
+        let next_to_max = neighbours && ((i > 0 && is_max(i - 1)) || (i + 1 < prof.len() && is_max(i + 1)));
+        if !(q > 0.0 && (is_max(i) || next_to_max)) {
             continue;
         }
         let (w, g) = best_weight(h, &cands[i].ln_pmf(h), &ln_p);
@@ -293,7 +296,7 @@ pub fn profile(h: &Hist, base: &[(f64, Comp)], cands: &[Comp]) -> Vec<Inserted> 
 }
 
 /// Exchange candidates of θ (module docs): for each component, the rest renormalised and the
-/// same kind re-inserted at each local maximum of its profile (rates on [`rate_grid`], α on
+/// same kind re-inserted at each local maximum of its profile and next to it (rates on [`rate_grid`], α on
 /// [`alpha_grid`]); returns θ's of `model`, each with the ℓ the insertion predicts (the others
 /// held: a lower bound on what the solver reaches from it).
 pub fn exchanges(model: Model, th: &[f64], h: &Hist, b: &Bounds) -> Vec<(f64, Vec<f64>)> {
@@ -309,7 +312,7 @@ pub fn exchanges(model: Model, th: &[f64], h: &Hist, b: &Bounds) -> Vec<(f64, Ve
         }
         let base: Vec<(f64, Comp)> = comps.iter().enumerate().filter(|&(i, _)| i != drop).map(|(_, &(w, c))| (w / rest, c)).collect();
         let grid = if matches!(comps[drop].1, Comp::Zeta(_)) { &alphas } else { &geos };
-        for ins in profile(h, &base, grid) {
+        for ins in profile(h, &base, grid, true) {
             // the dropped component back near where it was leads back to θ
             let near = match (ins.comps[ins.comps.len() - 1].1, comps[drop].1) {
                 (Comp::Geo(l), Comp::Geo(l0)) => (l / l0 - 1.0).abs() < 0.1,
@@ -328,21 +331,21 @@ pub fn exchanges(model: Model, th: &[f64], h: &Hist, b: &Bounds) -> Vec<(f64, Ve
 /// geometric fewer (EP from P: θ = (α); EEP from EP modes): a geometric on every local maximum of
 /// the rate profile; θ's with their predicted ℓ.
 pub fn insertions(model: Model, from: &[Vec<f64>], h: &Hist, b: &Bounds) -> Vec<(f64, Vec<f64>)> {
-    let geos: Vec<Comp> = rate_grid(h, b).into_iter().map(Comp::Geo).collect();
-    let mut out = vec![];
-    for th in from {
-        let base = match model {
-            Model::EP => vec![(1.0, Comp::Zeta(th[0]))],
-            Model::EEP => components(Model::EP, th),
-            Model::P => return vec![],
-        };
-        for ins in profile(h, &base, &geos) {
-            if let Some(t) = theta_of(model, &ins.comps) {
-                out.push((ins.loglik, t));
-            }
-        }
+    insertions_per_point(model, from, h, b).into_iter().flatten().collect()
+}
+
+/// [`insertions`] grouped by the point of `from` they were inserted into.
+pub fn insertions_per_point(model: Model, from: &[Vec<f64>], h: &Hist, b: &Bounds) -> Vec<Vec<(f64, Vec<f64>)>> {
+    if model == Model::P {
+        return vec![];
     }
-    out
+    let geos: Vec<Comp> = rate_grid(h, b).into_iter().map(Comp::Geo).collect();
+    from.iter()
+        .map(|th| {
+            let base = if model == Model::EP { vec![(1.0, Comp::Zeta(th[0]))] } else { components(Model::EP, th) };
+            profile(h, &base, &geos, false).into_iter().filter_map(|ins| theta_of(model, &ins.comps).map(|t| (ins.loglik, t))).collect()
+        })
+        .collect()
 }
 
 #[cfg(test)]

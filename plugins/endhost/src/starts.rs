@@ -169,12 +169,40 @@ pub fn eep_candidates(ep: &[f64], h: &Hist, b: &Bounds, lam0: f64) -> Vec<Candid
 /// The `keep` best distinct points of `cands` ((predicted ℓ, θ) pairs), best first, pulled
 /// inside the box by the [`newton_margins`] `m`: these start Newton steps (insertion and
 /// exchange starts), which need no more than that.
-pub fn best_distinct(mut cands: Vec<(f64, Vec<f64>)>, keep: usize, lo: &[f64], hi: &[f64], m: &[(f64, f64)]) -> Vec<Vec<f64>> {
+pub fn best_distinct(cands: Vec<(f64, Vec<f64>)>, keep: usize, lo: &[f64], hi: &[f64], m: &[(f64, f64)]) -> Vec<Vec<f64>> {
+    let mut out = vec![];
+    add_distinct(&mut out, cands, keep, lo, hi, m);
+    out
+}
+
+/// [`best_distinct`] over groups of candidates (the insertions into each EP mode): the best
+/// start of every group first (groups in the order of their best), then the best of the rest.
+/// Why: near-identical modes (a geometric spike at k = 1 ends at λ = 8.2, 8.5 or 10 on a flat
+/// ridge) each give a full set of starts that all lead to one point, and ranked by predicted ℓ
+/// alone they took every place from the one start of another mode that reaches the optimum
+/// (docs/endhost.md, "Starts").
+pub fn best_distinct_per_group(groups: Vec<Vec<(f64, Vec<f64>)>>, keep: usize, lo: &[f64], hi: &[f64], m: &[(f64, f64)]) -> Vec<Vec<f64>> {
+    let (mut firsts, mut rest) = (vec![], vec![]);
+    for mut g in groups {
+        g.retain(|c| c.0.is_finite());
+        g.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let mut g = g.into_iter();
+        firsts.extend(g.next());
+        rest.extend(g);
+    }
+    let mut out = vec![];
+    add_distinct(&mut out, firsts, keep, lo, hi, m);
+    add_distinct(&mut out, rest, keep, lo, hi, m);
+    out
+}
+
+/// Appends the best of `cands` to `out`, pulled inside by the margins `m`, skipping points the
+/// same as one already there, until `out` holds `keep`.
+fn add_distinct(out: &mut Vec<Vec<f64>>, mut cands: Vec<(f64, Vec<f64>)>, keep: usize, lo: &[f64], hi: &[f64], m: &[(f64, f64)]) {
     cands.retain(|c| c.0.is_finite());
     cands.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let mut out: Vec<Vec<f64>> = vec![];
     for (_, t) in cands {
-        if out.len() == keep {
+        if out.len() >= keep {
             break;
         }
         let t: Vec<f64> = t.iter().enumerate().map(|(i, v)| v.clamp(lo[i] + m[i].0, hi[i] - m[i].1)).collect();
@@ -182,7 +210,6 @@ pub fn best_distinct(mut cands: Vec<(f64, Vec<f64>)>, keep: usize, lo: &[f64], h
             out.push(t);
         }
     }
-    out
 }
 
 /// Screens `cands` by successive halving: `iters`/3 EM iterations each, then the better half
@@ -322,5 +349,21 @@ mod tests {
         // EM never lowers ℓ, so the best kept point is at least the best first-round end point
         let best = cands.iter().map(|c| em_run(Model::EP, &h, &c.theta, &lo, &hi, SCREEN_EM / 3).loglik).fold(f64::NEG_INFINITY, f64::max);
         assert!(Model::EP.loglik(&kept[0], &h, None) >= best - 1e-9 * best.abs());
+    }
+
+    #[test]
+    fn every_group_gets_its_best_start_before_the_rest() {
+        let (lo, hi) = (vec![0.0; 2], vec![10.0; 2]);
+        let m = vec![(1e-9, 1e-9); 2];
+        let p = |ll: f64, x: f64| (ll, vec![x, 1.0]);
+        // group 0 holds the three best predictions; group 1's best is worse than all of them
+        let groups = vec![vec![p(-1.0, 1.0), p(-1.1, 2.0), p(-1.2, 3.0)], vec![p(-5.0, 4.0), p(-6.0, 5.0)], vec![]];
+        assert_eq!(best_distinct_per_group(groups.clone(), 2, &lo, &hi, &m), vec![vec![1.0, 1.0], vec![4.0, 1.0]]);
+        assert_eq!(best_distinct_per_group(groups.clone(), 3, &lo, &hi, &m), vec![vec![1.0, 1.0], vec![4.0, 1.0], vec![2.0, 1.0]]);
+        // one group is plain best_distinct; a repeated point (to 10⁻³) is taken once
+        let flat: Vec<_> = groups.iter().flatten().cloned().collect();
+        assert_eq!(best_distinct_per_group(vec![flat.clone()], 3, &lo, &hi, &m), best_distinct(flat, 3, &lo, &hi, &m));
+        let twice = vec![vec![p(-1.0, 1.0)], vec![p(-2.0, 1.0 + 1e-6), p(-3.0, 6.0)]];
+        assert_eq!(best_distinct_per_group(twice, 2, &lo, &hi, &m), vec![vec![1.0, 1.0], vec![6.0, 1.0]]);
     }
 }
