@@ -205,6 +205,18 @@ pub fn polish_towards(model: Model, h: &Hist, th: &[f64], lo: &[f64], hi: &[f64]
                 best = Some(r);
             }
         }
+        // coordinates along which ℓ is locally convex (H_ii > 0: the α of a zeta spike at k = 1
+        // on its flat ridge) held: the full system needs a damping ν ≫ 1 to be definite, which
+        // shrinks every coordinate's step, and the others crawled for dozens of steps
+        let convex: Vec<usize> = (0..k).filter(|&i| hm[i * k + i] > 0.0).collect();
+        if !convex.is_empty() && convex.len() < k {
+            let free: Vec<usize> = (0..k).filter(|i| !convex.contains(i)).collect();
+            if let (Some(r), _) = damped(&free, &mut evals)
+                && best.as_ref().is_none_or(|b| r.1 > b.1)
+            {
+                best = Some(r);
+            }
+        }
         let Some((y, v)) = best.or_else(|| snap_to_faces(model, h, &x, &g, ll, lo, hi, &mut evals)) else { break };
         let gain = v - ll;
         x = y;
