@@ -296,7 +296,8 @@ pub fn profile(h: &Hist, base: &[(f64, Comp)], cands: &[Comp], neighbours: bool)
 }
 
 /// Exchange candidates of θ (module docs): for each component, the rest renormalised and the
-/// same kind re-inserted at each local maximum of its profile and next to it (rates on [`rate_grid`], α on
+/// same kind re-inserted at each local maximum of its profile and next to it, the zeta also at the
+/// grid's largest α (a spike at k = 1) (rates on [`rate_grid`], α on
 /// [`alpha_grid`]); returns θ's of `model`, each with the ℓ the insertion predicts (the others
 /// held: a lower bound on what the solver reaches from it).
 pub fn exchanges(model: Model, th: &[f64], h: &Hist, b: &Bounds) -> Vec<(f64, Vec<f64>)> {
@@ -311,8 +312,18 @@ pub fn exchanges(model: Model, th: &[f64], h: &Hist, b: &Bounds) -> Vec<(f64, Ve
             continue;
         }
         let base: Vec<(f64, Comp)> = comps.iter().enumerate().filter(|&(i, _)| i != drop).map(|(_, &(w, c))| (w / rest, c)).collect();
-        let grid = if matches!(comps[drop].1, Comp::Zeta(_)) { &alphas } else { &geos };
-        for ins in profile(h, &base, grid, true) {
+        let zeta = matches!(comps[drop].1, Comp::Zeta(_));
+        let grid = if zeta { &alphas } else { &geos };
+        let mut found = profile(h, &base, grid, true);
+        // the zeta also as a spike at k = 1 (the grid's largest α), a mode of its own that a
+        // flat profile (ℓ within 0.07 nats from α = 2.7 to 9.5) has no maximum at
+        if zeta
+            && let Some(&spike) = alphas.last()
+            && !found.iter().any(|i| i.comps.last().map(|c| c.1) == Some(spike))
+        {
+            found.extend(profile(h, &base, &[spike], false));
+        }
+        for ins in found {
             // the dropped component back near where it was leads back to θ
             let near = match (ins.comps[ins.comps.len() - 1].1, comps[drop].1) {
                 (Comp::Geo(l), Comp::Geo(l0)) => (l / l0 - 1.0).abs() < 0.1,
