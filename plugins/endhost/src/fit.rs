@@ -712,7 +712,7 @@ fn fit_inner<R: Rng>(model: Model, h: &Hist, o: &FitOptions, restart_rng: &mut d
             cands = starts::eep_candidates(&ep.theta, h, &o.bounds, data_init(Model::EP, h, &o.bounds)[1]);
             // solved by Newton steps, not the barrier: from a tiny tail rate its first BFGS
             // steps (gradient ∝ 1/λ₂) throw the tail geometric back into the body
-            let modes = if ep.modes.is_empty() { vec![ep.theta.clone()] } else { ep.modes.clone() };
+            let modes = if ep.modes.is_empty() { vec![ep.theta.clone()] } else { starts::distinct_modes(&ep.modes) };
             newton_from = starts::best_distinct_per_group(
                 insert::insertions_per_point(Model::EEP, &modes, h, &o.bounds),
                 starts::INSERT_KEEP_EEP,
