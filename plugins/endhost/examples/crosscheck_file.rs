@@ -2,10 +2,8 @@
 //! and summarises ℓ̂ − ℓ̂_ref per model, selection agreement, evaluations and time:
 //! `cargo run --release -p flowlab-endhost --example crosscheck_file -- F.json [method] [nested 0|1]`
 use endhost::data::Hist;
-use endhost::fit::{FitOptions, Method, fit_model, fit_model_nested};
-use endhost::model::Model;
+use endhost::fit::{FitOptions, Method, fit_nested_models};
 use endhost::select::{SelectionRule, select};
-use flowlab_abi::seed::stream_rng;
 use std::time::Instant;
 
 fn main() {
@@ -24,9 +22,7 @@ fn main() {
         let h = Hist::from_pairs(vals.iter().zip(cnts).map(|(x, y)| (x.as_u64().unwrap(), y.as_u64().unwrap()))).unwrap();
         let key = format!("x/{i}");
         let t0 = Instant::now();
-        let p = fit_model(Model::P, &h, &o, |j| stream_rng(&key, "restart/P", j as u64));
-        let ep = fit_model(Model::EP, &h, &o, |j| stream_rng(&key, "restart/EP", j as u64));
-        let eep = fit_model_nested(Model::EEP, &h, &o, |j| stream_rng(&key, "restart/EEP", j as u64), Some(&ep));
+        let [p, ep, eep] = fit_nested_models(&h, &o, &key);
         secs += t0.elapsed().as_secs_f64();
         ev += p.evaluations + ep.evaluations + eep.evaluations;
         let r = &c["ipm"];

@@ -680,6 +680,16 @@ pub fn fit_model<R: Rng>(model: Model, h: &Hist, o: &FitOptions, restart_rng: im
     fit_model_nested(model, h, o, restart_rng, None)
 }
 
+/// P, EP and EEP as the studies and the reference comparisons fit them: restarts from the
+/// seeded streams `restart/P`, `restart/EP`, `restart/EEP` of `key`, EEP nested in the EP fit
+/// (its starts grown from EP's modes, as `fit` does).
+pub fn fit_nested_models(h: &Hist, o: &FitOptions, key: &str) -> [Fit; 3] {
+    let p = fit_model(Model::P, h, o, |i| flowlab_abi::seed::stream_rng(key, "restart/P", i as u64));
+    let ep = fit_model(Model::EP, h, o, |i| flowlab_abi::seed::stream_rng(key, "restart/EP", i as u64));
+    let eep = fit_model_nested(Model::EEP, h, o, |i| flowlab_abi::seed::stream_rng(key, "restart/EEP", i as u64), Some(&ep));
+    [p, ep, eep]
+}
+
 /// [`fit_model`] with an EP fit given for the EEP nested starts (None: fitted here when
 /// needed, with the EEP restart streams at indices 1000 + i).
 pub fn fit_model_nested<R: Rng>(model: Model, h: &Hist, o: &FitOptions, mut restart_rng: impl FnMut(usize) -> R, ep: Option<&Fit>) -> Fit {
@@ -951,13 +961,6 @@ mod tests {
         assert!((d[0] - 3.0 / 8.0).abs() < 1e-15 && (d[1] - 0.5).abs() < 1e-15);
         assert!(cholesky(&[1.0, 2.0, 2.0, 1.0], 2).is_none());
     }
-    /// EEP fitted as `fit` does it: nested in the EP fit, default options, restarts from `key`.
-    fn eep_nested(h: &Hist, key: &str) -> Fit {
-        let o = FitOptions::default();
-        let ep = fit_model(Model::EP, h, &o, |i| stream_rng(key, "restart/EP", i as u64));
-        fit_model_nested(Model::EEP, h, &o, |i| stream_rng(key, "restart/EEP", i as u64), Some(&ep))
-    }
-
     /// Seed 61, draw 97 of `tests/ref_draws.py`: (value, count), 600 values.
     #[rustfmt::skip]
     const DRAW_61_97: [(u64, u64); 79] = [
@@ -980,7 +983,7 @@ mod tests {
     /// 0.19 nats below it.
     #[test]
     fn eep_reaches_a_tail_geometric_below_the_barrier_margin() {
-        let eep = eep_nested(&Hist::from_pairs(DRAW_61_97).unwrap(), "97");
+        let [_, _, eep] = fit_nested_models(&Hist::from_pairs(DRAW_61_97).unwrap(), &FitOptions::default(), "97");
         assert!(eep.loglik >= -1905.8127977909783 - 1e-6, "{} {:?}", eep.loglik, eep.theta);
         assert!(Model::EEP.rates(&eep.theta).iter().any(|&l| l < 1e-6), "{:?}", eep.theta);
     }

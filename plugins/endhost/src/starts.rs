@@ -170,9 +170,11 @@ pub fn eep_candidates(ep: &[f64], h: &Hist, b: &Bounds, lam0: f64) -> Vec<Candid
 /// The `keep` best distinct points of `cands` ((predicted ℓ, θ) pairs), best first, pulled
 /// inside the box by the [`newton_margins`] `m`: these start Newton steps (insertion and
 /// exchange starts), which need no more than that.
-pub fn best_distinct(cands: Vec<(f64, Vec<f64>)>, keep: usize, lo: &[f64], hi: &[f64], m: &[(f64, f64)]) -> Vec<Vec<f64>> {
+pub fn best_distinct(mut cands: Vec<(f64, Vec<f64>)>, keep: usize, lo: &[f64], hi: &[f64], m: &[(f64, f64)]) -> Vec<Vec<f64>> {
+    cands.retain(|c| c.0.is_finite());
+    cands.sort_by(|a, b| b.0.total_cmp(&a.0));
     let mut out = vec![];
-    add_distinct(&mut out, cands, keep, lo, hi, m);
+    add_distinct_in_order(&mut out, cands, keep, lo, hi, m);
     out
 }
 
@@ -197,6 +199,9 @@ pub fn best_distinct_per_group(groups: Vec<Vec<(f64, Vec<f64>)>>, keep: usize, l
     let mut out = vec![];
     let depth = groups.iter().map(Vec::len).max().unwrap_or(0);
     for round in 0..depth {
+        if out.len() >= keep {
+            break;
+        }
         let nth: Vec<(f64, Vec<f64>)> = groups.iter().filter_map(|g| g.get(round).cloned()).collect();
         add_distinct_in_order(&mut out, nth, keep, lo, hi, m);
     }
@@ -215,15 +220,8 @@ pub fn distinct_modes(modes: &[Vec<f64>]) -> Vec<Vec<f64>> {
     out
 }
 
-/// Appends the best of `cands` to `out`, pulled inside by the margins `m`, skipping points the
-/// same as one already there, until `out` holds `keep`.
-fn add_distinct(out: &mut Vec<Vec<f64>>, mut cands: Vec<(f64, Vec<f64>)>, keep: usize, lo: &[f64], hi: &[f64], m: &[(f64, f64)]) {
-    cands.retain(|c| c.0.is_finite());
-    cands.sort_by(|a, b| b.0.total_cmp(&a.0));
-    add_distinct_in_order(out, cands, keep, lo, hi, m);
-}
-
-/// [`add_distinct`] in the given order.
+/// Appends `cands` in their order to `out`, pulled inside by the margins `m`, skipping points
+/// the same as one already there, until `out` holds `keep`.
 fn add_distinct_in_order(out: &mut Vec<Vec<f64>>, cands: Vec<(f64, Vec<f64>)>, keep: usize, lo: &[f64], hi: &[f64], m: &[(f64, f64)]) {
     for (_, t) in cands {
         if out.len() >= keep {

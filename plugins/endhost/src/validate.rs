@@ -6,7 +6,7 @@
 //! evaluated in parallel and collected in case order.
 use crate::aest::{AestOptions, aest};
 use crate::data::Hist;
-use crate::fit::{Fit, FitOptions, Method, fit_model, fit_model_nested};
+use crate::fit::{Fit, FitOptions, Method, fit_model, fit_nested_models};
 use crate::model::Model;
 use crate::sample::sample_model;
 use crate::select::{SelectionRule, ln_bf, paper_label, select};
@@ -469,10 +469,7 @@ pub fn run_table2(s: &Table2Settings, seed_hex: &str, threads: usize, host: &Hos
         };
         let x = sample_model(&mut rng, truth, &theta, n);
         let h = Hist::from_samples(&x).expect("samples are ≥ 1");
-        let p = fit_with(Model::P, &h, &s.fitter, &key);
-        let ep = fit_with(Model::EP, &h, &s.fitter, &key);
-        let eep = fit_model_nested(Model::EEP, &h, &s.fitter, |i| stream_rng(&key, "restart/EEP", i as u64), Some(&ep));
-        let fits = vec![p, ep, eep];
+        let fits = fit_nested_models(&h, &s.fitter, &key).to_vec();
         let winner = select(&fits, rule).map(|d| d.winner).unwrap_or(Model::P);
         T2Case { truth, n, j, theta, fits, winner }
     })?;

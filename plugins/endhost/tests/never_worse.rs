@@ -11,9 +11,7 @@
 //! Needs Python with numpy + scipy (`FLOWLAB_PYTHON`); skipped otherwise unless
 //! `FLOWLAB_REQUIRE_PYTHON=1`.
 use endhost::data::Hist;
-use endhost::fit::{FitOptions, fit_model, fit_model_nested};
-use endhost::model::Model;
-use flowlab_abi::seed::stream_rng;
+use endhost::fit::{FitOptions, fit_nested_models};
 use serde_json::Value;
 use std::process::Command;
 
@@ -45,10 +43,7 @@ fn check(count: usize) {
         let cnts = d["counts"].as_array().unwrap();
         let h = Hist::from_pairs(vals.iter().zip(cnts).map(|(x, y)| (x.as_u64().unwrap(), y.as_u64().unwrap()))).unwrap();
         let key = format!("never-worse/{}", d["i"]);
-        let p = fit_model(Model::P, &h, &o, |j| stream_rng(&key, "restart/P", j as u64));
-        let ep = fit_model(Model::EP, &h, &o, |j| stream_rng(&key, "restart/EP", j as u64));
-        let eep = fit_model_nested(Model::EEP, &h, &o, |j| stream_rng(&key, "restart/EEP", j as u64), Some(&ep));
-        for (k, f) in [p, ep, eep].iter().enumerate() {
+        for (k, f) in fit_nested_models(&h, &o, &key).iter().enumerate() {
             let gap = f.loglik - d["ref"][f.model.as_str()]["loglik"].as_f64().unwrap();
             worst[k] = worst[k].min(gap);
             if gap < -1e-6 {

@@ -4,9 +4,7 @@
 //! for P, EP and EEP, whatever the random restarts: the key `examples/never_worse.rs` uses and
 //! three others. Needs no Python: the reference's ℓ̂ are stored.
 use endhost::data::Hist;
-use endhost::fit::{FitOptions, fit_model, fit_model_nested};
-use endhost::model::Model;
-use flowlab_abi::seed::stream_rng;
+use endhost::fit::{FitOptions, fit_nested_models};
 use serde_json::Value;
 
 #[test]
@@ -24,10 +22,8 @@ fn every_recorded_miss_reaches_the_references_maximum() {
         assert_eq!(h.n as u64, d["n"].as_u64().unwrap());
         let name = format!("seed {} draw {}", d["seed"], d["i"]);
         for key in [format!("never-worse/{}", d["i"]), "a".into(), "b".into(), "c".into()] {
-            let p = fit_model(Model::P, &h, &o, |i| stream_rng(&key, "restart/P", i as u64));
-            let ep = fit_model(Model::EP, &h, &o, |i| stream_rng(&key, "restart/EP", i as u64));
-            let eep = fit_model_nested(Model::EEP, &h, &o, |i| stream_rng(&key, "restart/EEP", i as u64), Some(&ep));
-            for (m, f) in [("P", &p), ("EP", &ep), ("EEP", &eep)] {
+            for f in fit_nested_models(&h, &o, &key) {
+                let m = f.model.as_str();
                 let bar = d["ref"][m]["loglik"].as_f64().unwrap();
                 if f.loglik < bar - 1e-6 {
                     misses.push(format!("{name} ({}), key {key}: {m} ℓ̂ {} below the reference's {bar} by {:.3e}; θ {:?}", d["why"], f.loglik, bar - f.loglik, f.theta));
