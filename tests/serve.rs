@@ -491,3 +491,51 @@ trace = true
     assert_eq!(sec.matches("<polyline").count(), 4);
     assert!(!sec.contains("data (flows)"));
 }
+
+/// The `<script src>` / `<link href>` targets of a page, after checking that it has no inline
+/// script or style: serve's Content-Security-Policy (`script-src 'self'; style-src 'self'`)
+/// makes a browser refuse those, which leaves a page unstyled and dead.
+fn own_files_of(target: &str, html: &str) -> Vec<String> {
+    let lower = html.to_ascii_lowercase();
+    assert!(!lower.contains("<style"), "{target}: an inline <style> element");
+    assert!(!lower.contains(" style=\""), "{target}: an inline style attribute");
+    let mut files = vec![];
+    for tag in lower.split("<script").skip(1) {
+        let (attrs, rest) = tag.split_once('>').unwrap();
+        assert!(attrs.contains("src=\""), "{target}: an inline <script>");
+        assert!(rest.trim_start().starts_with("</script>"), "{target}: a <script src> with a body");
+        files.push(attrs.split("src=\"").nth(1).unwrap().split('"').next().unwrap().to_string());
+    }
+    for tag in lower.split("<link").skip(1) {
+        if let Some(h) = tag.split_once('>').unwrap().0.split("href=\"").nth(1) {
+            files.push(h.split('"').next().unwrap().to_string());
+        }
+    }
+    for a in ["onclick=", "onload=", "onchange=", "onsubmit=", "oninput=", "javascript:"] {
+        assert!(!lower.contains(a), "{target}: inline handler {a}");
+    }
+    files
+}
+
+#[test]
+fn every_page_keeps_to_its_content_security_policy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (exps, results) = probe_fixture(tmp.path());
+    let s = serve(&results, "127.0.0.1:0", &["--experiments", exps.to_str().unwrap(), "--save-dir", tmp.path().to_str().unwrap()]);
+    let ok = row_ids(&get(&s, "/e/probe").body).into_iter().find(|id| record(&results, id)["status"] == "ok").unwrap();
+    let pages = ["/".to_string(), "/e/probe".into(), format!("/e/probe/c/{ok}"), "/fit".into()];
+    let mut files = std::collections::BTreeSet::new();
+    for p in &pages {
+        let a = get(&s, p);
+        assert_eq!(a.status, 200, "{p}: {}", a.body);
+        assert!(a.head.to_ascii_lowercase().contains("content-security-policy: default-src 'self'"), "{p}: {}", a.head);
+        files.extend(own_files_of(p, &a.body));
+    }
+    assert!(files.contains("/fit/page.js") && files.contains("/fit/page.css"), "{files:?}");
+    for f in &files {
+        let a = get(&s, f);
+        let want = if f.ends_with(".js") { "text/javascript" } else { "text/css" };
+        assert!(a.status == 200 && a.head.to_ascii_lowercase().contains(&format!("content-type: {want}")), "{f}: {}", a.head);
+        assert!(!a.body.is_empty(), "{f} is empty");
+    }
+}

@@ -54,9 +54,14 @@ fn run_shard_rejects_bad_shard_specs() {
     let m = repo().join("tests/manifests/probe.toml");
     for bad in ["3/3", "x/2", "1", "0/0"] {
         let o = run(&["run-shard", m.to_str().unwrap(), "--shard", bad]);
-        assert_eq!(o.status.code(), Some(3), "{bad}: {}", stderr(&o));
+        assert_eq!(o.status.code(), Some(2), "{bad}: a command-line error: {}", stderr(&o));
         assert!(stderr(&o).contains("expected K/N"), "{}", stderr(&o));
     }
+    // so is --force with the Slurm backend (refused before anything is submitted)
+    let res = tempfile::tempdir().unwrap();
+    let o = run(&["run", m.to_str().unwrap(), "--results", res.path().to_str().unwrap(), "--backend", "slurm", "--force"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--force is not supported with --backend slurm"), "{}", stderr(&o));
 }
 
 #[test]
@@ -138,6 +143,6 @@ fn run_cell_runs_only_the_named_cells() {
     assert_eq!(stored.len(), 3);
     assert!(stored.contains_key(&ids[3]) && stored.contains_key(&ids[7]));
     let o = run(&["run-cell", m.to_str().unwrap(), "--results", r, "ffffffffff"]);
-    assert_eq!(o.status.code(), Some(3));
+    assert_eq!(o.status.code(), Some(2), "a command-line error");
     assert!(stderr(&o).contains("no cell `ffffffffff`"), "{}", stderr(&o));
 }

@@ -394,7 +394,7 @@ fn cmd_run(
 ) -> Result<u8, Error> {
     if backend == Backend::Slurm {
         if force {
-            return Err(Error::Other("--force is not supported with --backend slurm (delete the results directory instead)".into()));
+            return Err(Error::Usage("--force is not supported with --backend slurm (delete the results directory instead)".into()));
         }
         return cmd_run_slurm(c, slurm, wait_timeout, no_report, pdf);
     }
@@ -439,7 +439,7 @@ fn cmd_run(
 }
 
 fn parse_shard(s: &str) -> Result<(usize, usize), Error> {
-    let bad = || Error::Other(format!("--shard {s}: expected K/N with 0 <= K < N, e.g. 0/4"));
+    let bad = || Error::Usage(format!("--shard {s}: expected K/N with 0 <= K < N, e.g. 0/4"));
     let (k, n) = s.split_once('/').ok_or_else(bad)?;
     let (k, n): (usize, usize) = (k.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
     if n == 0 || k >= n {
@@ -482,8 +482,8 @@ fn cmd_run_cell(c: &Common, ids: &[String]) -> Result<u8, Error> {
             1 => {
                 set.insert(m[0].to_string());
             }
-            0 => return Err(Error::Other(format!("no cell `{id}` in {} (see `flowlab plan`)", c.manifest.display()))),
-            k => return Err(Error::Other(format!("cell prefix `{id}` matches {k} cells; give more characters"))),
+            0 => return Err(Error::Usage(format!("no cell `{id}` in {} (see `flowlab plan`)", c.manifest.display()))),
+            k => return Err(Error::Usage(format!("cell prefix `{id}` matches {k} cells; give more characters"))),
         }
     }
     let opts = RunOptions {

@@ -66,16 +66,26 @@ fn ifit_browser_animates_the_tutorial_fit_and_saves_the_batch_file() {
     let (batch_json, batch_mode) = batch_fit(tmp.path(), &h, 400, 6, 4);
     let save_root = tmp.path().join("saves");
     std::fs::create_dir_all(&save_root).unwrap();
-    let token = "t0k3n-for-the-test".to_string();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(async {
-        let cfg = flowlab::ifit::web::IfitConfig { data_dir: Some(data.clone()), save_root: Some(save_root.clone()), token: token.clone(), threads: 1 };
-        let app = axum::Router::new().nest("/fit", flowlab::ifit::web::router(cfg));
+        // the page as `flowlab serve` serves it: nested at /fit behind serve's guard, whose
+        // Content-Security-Policy refuses inline script and style
+        let cfg = flowlab::serve::ServeConfig {
+            results: tmp.path().join("results"),
+            experiments: None,
+            data_dir: Some(data.clone()),
+            bind: "127.0.0.1:0".parse().unwrap(),
+            save_dir: Some(save_root.clone()),
+            flowlab_exe: PathBuf::from(env!("CARGO_BIN_EXE_flowlab")),
+        };
+        let st = flowlab::serve::ServeState::new(&cfg).unwrap();
+        let token = st.token().to_string();
+        let app = flowlab::serve::app(st);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
-        // an action without the token is refused (serve's middleware does the same)
+        // an action without the token is refused
         let body = json!({"histogram": "agh_2015/histograms/all/length.csv", "column": "flows", "families": {"lognorm": 1}, "iterations": 5, "fitter": "em-compat"});
         let r = raw_post(addr, "/fit/manifest", &body.to_string(), None).await;
         assert!(r.starts_with("HTTP/1.1 403"), "{r}");

@@ -13,7 +13,6 @@ pub struct Noop;
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Empty {}
-
 impl Cap for Noop {
     const NAME: &'static str = "noop";
     const SUMMARY: &'static str = "does nothing (ABI round-trip benchmark)";
@@ -35,7 +34,6 @@ pub struct SynthSettings {
     #[schemars(range(min = 1))]
     pub rows: u32,
 }
-
 impl Cap for Synth {
     const NAME: &'static str = "synth";
     const SUMMARY: &'static str = "writes a small text dataset";
@@ -50,7 +48,6 @@ impl Cap for Synth {
         Ok(Response { artifacts: vec![Artifact { name: "dataset".into(), path: "synth.txt".into(), kind: "text".into() }], ..Default::default() })
     }
 }
-
 flowlab_abi::export_plugin! {
     /// The test plugin.
     pub struct TestPlug;

@@ -11,8 +11,8 @@
 //! `POST /manifest` ("as manifest"). Every POST carries the `X-Flowlab-Token` header; serve's
 //! middleware checks it, and this router checks it too when [`IfitConfig::token`] is set.
 use super::{Event, FAMILIES, Finished, FitSession, FitSpec, SaveWhat, data, resolve_input, save};
-use axum::extract::{Path as UrlPath, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{OriginalUri, Path as UrlPath, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -116,6 +116,10 @@ pub fn router(cfg: IfitConfig) -> Router {
     let app = Arc::new(App { cfg, sessions: Mutex::new(Vec::new()), next: AtomicU64::new(1) });
     Router::new()
         .route("/", get(page))
+        // the page's style and script are files of the router, not inline: serve's
+        // Content-Security-Policy (`style-src 'self'; script-src 'self'`) blocks inline ones
+        .route("/page.css", get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], include_str!("page.css")) }))
+        .route("/page.js", get(|| async { ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], include_str!("page.js")) }))
         .route("/curves", get(curves))
         .route("/start", post(start))
         .route("/events/{id}", get(events))
@@ -173,7 +177,9 @@ fn histograms(root: &std::path::Path) -> Vec<String> {
     out
 }
 
-async fn page(State(app): State<Arc<App>>) -> Html<String> {
+async fn page(State(app): State<Arc<App>>, OriginalUri(uri): OriginalUri) -> Html<String> {
+    // where the router is mounted (`/fit` under serve): the page's own files are below it
+    let base = uri.path().trim_end_matches('/').to_string();
     let root = app.cfg.data_dir.clone();
     let hists = tokio::task::spawn_blocking(move || root.map(|r| histograms(&r)).unwrap_or_default()).await.unwrap_or_default();
     let default = hists.iter().position(|h| h.ends_with("histograms/all/length.csv")).unwrap_or(0);
@@ -190,8 +196,7 @@ async fn page(State(app): State<Arc<App>>) -> Html<String> {
         })
         .collect();
     let html = include_str!("page.html")
-        .replace("{{CSS}}", include_str!("page.css"))
-        .replace("{{JS}}", include_str!("page.js"))
+        .replace("{{BASE}}", &esc(&base))
         .replace("{{TOKEN}}", &esc(&app.cfg.token))
         .replace("{{HISTOGRAMS}}", &options)
         .replace("{{FAMILIES}}", &families)
