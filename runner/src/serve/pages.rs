@@ -141,12 +141,23 @@ fn qs(q: &Query, sort: Option<(&str, &str)>, page: Option<usize>) -> String {
     if v.is_empty() { String::new() } else { format!("?{}", v.join("&")) }
 }
 
-fn col_title(c: &Col) -> String {
+/// A sweep key's setting without its task (`ga.rate` → `rate`).
+fn short_key(k: &str) -> &str {
+    k.split_once('.').map(|(_, s)| s).unwrap_or(k)
+}
+
+/// A column's header: a sweep key by its setting alone, unless another sweep column has the
+/// same setting (two tasks sweeping `rate`), then in full (`ga.rate`, `better.rate`).
+fn col_title(c: &Col, cols: &[Col]) -> String {
     match c {
         Col::Id => "Cell".into(),
         Col::Task => "Task".into(),
         Col::Dataset => "Dataset".into(),
-        Col::Point(k) => k.split_once('.').map(|(_, s)| s).unwrap_or(k).to_string(),
+        Col::Point(k) => {
+            let short = short_key(k);
+            let clash = cols.iter().any(|o| matches!(o, Col::Point(j) if j != k && short_key(j) == short));
+            if clash { k.clone() } else { short.to_string() }
+        }
         Col::Rep => "Rep".into(),
         Col::Status => "Status".into(),
         Col::Termination => "Termination".into(),
@@ -181,11 +192,15 @@ fn table(exp: &str, ix: &Index, q: &Query, partial: Option<usize>) -> String {
         };
         let _ = write!(
             t,
-            r#"<th class="{}{kind}"><a href="{base}{}" data-sort="{}">{}{arrow}</a></th>"#,
+            r#"<th class="{}{kind}"{}><a href="{base}{}" data-sort="{}">{}{arrow}</a></th>"#,
             if numeric(c) { "num" } else { "" },
+            match c {
+                Col::Point(k) => format!(r#" title="sweep: {}""#, esc(k)),
+                _ => String::new(),
+            },
             esc(&qs(q, Some((&key, dir)), Some(1))),
             esc(&key),
-            esc(&col_title(c))
+            esc(&col_title(c, &cols))
         );
     }
     t.push_str("</tr></thead><tbody>");
@@ -372,6 +387,58 @@ fn flat_rows(v: &Value) -> Vec<(String, String)> {
     flatten(v).into_iter().filter(|(k, _)| !k.is_empty()).map(|(k, x)| (k, esc(&show_value(&x)))).collect()
 }
 
+/// A value for a narrow table cell: an array of more than four values as its length and
+/// range (`28 values, −18900.3 … −18826.6`; every value is in the raw record), else
+/// [`show_value`].
+fn compact_value(v: &Value) -> String {
+    match v.as_array() {
+        Some(a) if a.len() > 4 => {
+            let nums: Vec<f64> = a.iter().filter_map(Value::as_f64).collect();
+            if nums.len() == a.len() {
+                let (lo, hi) = nums.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &x| (l.min(x), h.max(x)));
+                format!("{} values, {} … {}", a.len(), show_value(&serde_json::json!(lo)), show_value(&serde_json::json!(hi)))
+            } else {
+                format!("{} values", a.len())
+            }
+        }
+        _ => show_value(v),
+    }
+}
+
+/// Most candidates shown as columns of [`candidates_table`].
+const MAX_CANDIDATE_COLUMNS: usize = 12;
+
+/// A response's `candidates` side by side: one column per candidate (headed by its `model`
+/// or `name`, else its index), one row per flattened key any of them has.
+fn candidates_table(cands: &[Value], selected: Option<usize>) -> String {
+    if cands.is_empty() {
+        return r#"<p class="muted">(none)</p>"#.into();
+    }
+    let flat: Vec<_> = cands.iter().take(MAX_CANDIDATE_COLUMNS).map(crate::browse::flatten).collect();
+    let mut keys: Vec<&String> = flat.iter().flat_map(|f| f.keys()).filter(|k| !k.is_empty()).collect();
+    keys.sort();
+    keys.dedup();
+    let mut t = String::from(r#"<div class="scroll"><table class="grid kv"><thead><tr><th></th>"#);
+    for (i, f) in flat.iter().enumerate() {
+        let head = f.get("model").or_else(|| f.get("name")).map(show_value).unwrap_or_else(|| i.to_string());
+        let mark = if selected == Some(i) { r#" <span class="chip ok">selected</span>"# } else { "" };
+        let _ = write!(t, "<th>{}{mark}</th>", esc(&head));
+    }
+    t.push_str("</tr></thead><tbody>");
+    for k in keys {
+        let _ = write!(t, "<tr><th>{}</th>", esc(k));
+        for f in &flat {
+            let _ = write!(t, "<td>{}</td>", f.get(k).map(|v| esc(&compact_value(v))).unwrap_or_default());
+        }
+        t.push_str("</tr>");
+    }
+    t.push_str("</tbody></table></div>");
+    if cands.len() > MAX_CANDIDATE_COLUMNS {
+        let _ = write!(t, r#"<p class="muted">the first {MAX_CANDIDATE_COLUMNS} of {} candidates (all in the raw record)</p>"#, cands.len());
+    }
+    t
+}
+
 /// Charts of the numeric arrays of a response's `data` (one series each).
 fn data_charts(rec: &Value) -> String {
     let mut out = String::new();
@@ -458,6 +525,18 @@ pub async fn cell(State(st): State<ServeState>, UrlPath((exp, id)): UrlPath<(Str
                 esc(&err),
                 if tail.is_empty() { "(empty)".into() } else { esc(&tail.join("\n")) }
             );
+        }
+        // what the plugin selected and the candidates it compared (endhost's P / EP / EEP
+        // with θ̂, SEs and BIC; histfit's mixture; a sampler's sample), side by side
+        let cands = resp["candidates"].as_array().map(Vec::as_slice).unwrap_or_default();
+        if !resp["model"].is_null() || !cands.is_empty() {
+            // a model that names one of the candidates (`model.candidate`) marks its column
+            // instead of repeating it
+            let selected = cands.iter().position(|c| *c == resp["model"]["candidate"]);
+            let repeated = |k: &str| selected.is_some() && k.starts_with("candidate.");
+            let rows: Vec<(String, String)> = crate::browse::flatten(&resp["model"]).into_iter().filter(|(k, _)| !k.is_empty() && !repeated(k)).map(|(k, v)| (k, esc(&compact_value(&v)))).collect();
+            let _ = write!(b, r#"<div class="cols"><section><h2>Model</h2>{}</section>"#, kv_table(&rows));
+            let _ = write!(b, "<section><h2>Candidates</h2>{}</section></div>", candidates_table(cands, selected));
         }
         let _ = write!(b, "<section><h2>Artifacts</h2>{}</section>", artifacts(&exp, r));
         let charts = data_charts(r);
@@ -626,4 +705,27 @@ pub async fn compare(State(st): State<ServeState>, UrlPath(exp): UrlPath<String>
         Html(page(&title, &crumbs, &b, token.as_deref())).into_response()
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn candidates_side_by_side_with_the_selected_one_marked_and_long_arrays_summarised() {
+        let c = |m: &str, ll: f64| serde_json::json!({"model": m, "loglik": ll, "params": {"alpha": 2.0}, "restart_logliks": [ll, -3.0, -4.0, -5.0, -6.0]});
+        let t = candidates_table(&[c("P", -2.5), c("EP", -1.5)], Some(1));
+        assert!(t.contains("<th>P</th>") && t.contains(r#"<th>EP <span class="chip ok">selected</span></th>"#), "{t}");
+        assert!(t.contains("<tr><th>params.alpha</th><td>2.0</td><td>2.0</td></tr>"), "{t}");
+        assert!(t.contains("<td>5 values, -6.0 … -2.5</td><td>5 values, -6.0 … -1.5</td>"), "{t}");
+        assert_eq!(compact_value(&serde_json::json!([1, 2])), "[1,2]");
+        assert!(candidates_table(&[], None).contains("(none)"));
+    }
+
+    #[test]
+    fn sweep_headers_are_short_unless_two_tasks_sweep_the_same_setting() {
+        let cols = vec![Col::Id, Col::Point("ga.rate".into()), Col::Point("better.rate".into()), Col::Point("better.fitness".into()), Col::Point("seed".into())];
+        let titles: Vec<String> = cols.iter().map(|c| col_title(c, &cols)).collect();
+        assert_eq!(titles, ["Cell", "ga.rate", "better.rate", "fitness", "seed"]);
+    }
 }
