@@ -535,8 +535,12 @@ pub async fn cell(State(st): State<ServeState>, UrlPath((exp, id)): UrlPath<(Str
             let selected = cands.iter().position(|c| *c == resp["model"]["candidate"]);
             let repeated = |k: &str| selected.is_some() && k.starts_with("candidate.");
             let rows: Vec<(String, String)> = crate::browse::flatten(&resp["model"]).into_iter().filter(|(k, _)| !k.is_empty() && !repeated(k)).map(|(k, v)| (k, esc(&compact_value(&v)))).collect();
-            let _ = write!(b, r#"<div class="cols"><section><h2>Model</h2>{}</section>"#, kv_table(&rows));
-            let _ = write!(b, "<section><h2>Candidates</h2>{}</section></div>", candidates_table(cands, selected));
+            if cands.is_empty() {
+                let _ = write!(b, "<section><h2>Model</h2>{}</section>", kv_table(&rows));
+            } else {
+                let _ = write!(b, r#"<div class="cols"><section><h2>Model</h2>{}</section>"#, kv_table(&rows));
+                let _ = write!(b, "<section><h2>Candidates</h2>{}</section></div>", candidates_table(cands, selected));
+            }
         }
         let _ = write!(b, "<section><h2>Artifacts</h2>{}</section>", artifacts(&exp, r));
         let charts = data_charts(r);
