@@ -539,3 +539,26 @@ fn every_page_keeps_to_its_content_security_policy() {
         assert!(!a.body.is_empty(), "{f} is empty");
     }
 }
+
+#[test]
+fn short_cell_ids_and_a_slash_after_fit_lead_to_the_page() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (exps, results) = probe_fixture(tmp.path());
+    let s = serve(&results, "127.0.0.1:0", &["--experiments", exps.to_str().unwrap()]);
+    let ids = row_ids(&get(&s, "/e/probe").body);
+    // the 12 characters the tables show lead to the cell
+    let a = get(&s, &format!("/e/probe/c/{}", &ids[0][..12]));
+    assert_eq!(a.status, 303, "{}", a.head);
+    assert!(a.head.to_ascii_lowercase().contains(&format!("location: /e/probe/c/{}", ids[0])), "{}", a.head);
+    // a prefix of several cells names how many, a short one is not searched
+    let first = &ids[0][..1];
+    let shared = ids.iter().filter(|i| i.starts_with(first)).count();
+    let a = get(&s, &format!("/e/probe/c/{first}"));
+    assert_eq!(a.status, 404, "{}", a.body);
+    if shared > 1 {
+        assert!(!a.body.contains("cells start with"), "a 1-character prefix is not searched: {}", a.body);
+    }
+    let a = get(&s, "/fit/?x=1");
+    assert_eq!(a.status, 308);
+    assert!(a.head.to_ascii_lowercase().contains("location: /fit?x=1"), "{}", a.head);
+}

@@ -18,6 +18,7 @@ pub mod pages;
 pub mod security;
 
 use axum::Router;
+use axum::extract::OriginalUri;
 use axum::routing::{get, post};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -169,7 +170,9 @@ pub fn secure(st: ServeState, router: Router) -> Router {
 /// behind [`secure`], so the token guard covers the fit's actions too.
 pub fn app(st: ServeState) -> Router {
     let fit = crate::ifit::web::router(crate::ifit::web::IfitConfig { data_dir: st.0.data_dir.clone(), save_root: st.0.save_dir.clone(), token: st.0.token.clone(), threads: 0 });
-    secure(st.clone(), routes(st).nest("/fit", fit))
+    // `/fit/` (a typed or bookmarked address with the slash) is the page at `/fit`
+    let slash = |OriginalUri(u): OriginalUri| async move { axum::response::Redirect::permanent(&format!("/fit{}", u.query().map(|q| format!("?{q}")).unwrap_or_default())) };
+    secure(st.clone(), routes(st).route("/fit/", get(slash)).nest("/fit", fit))
 }
 
 /// The URL to print: the address, and the token as a query parameter.

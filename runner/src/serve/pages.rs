@@ -383,6 +383,14 @@ pub fn cell_file(st: &ServeState, exp: &str, id: &str) -> Option<std::path::Path
     (valid_id(id) && p.is_file()).then_some(p)
 }
 
+/// The ids of `exp`'s cells that start with `prefix` (at least 4 characters; none when the
+/// prefix or the experiment is not valid).
+fn cells_with_prefix(st: &ServeState, exp: &str, prefix: &str) -> Vec<String> {
+    let Some(dir) = experiments::dir_of(st, exp).filter(|_| valid_id(prefix) && prefix.len() >= 4) else { return vec![] };
+    let Ok(rd) = std::fs::read_dir(dir) else { return vec![] };
+    rd.filter_map(|e| e.ok()?.file_name().into_string().ok()).filter_map(|n| n.strip_suffix(".json").filter(|id| id.starts_with(prefix) && valid_id(id)).map(str::to_string)).collect()
+}
+
 fn flat_rows(v: &Value) -> Vec<(String, String)> {
     flatten(v).into_iter().filter(|(k, _)| !k.is_empty()).map(|(k, x)| (k, esc(&show_value(&x)))).collect()
 }
@@ -477,7 +485,15 @@ fn artifacts(exp: &str, rec: &Value) -> String {
 pub async fn cell(State(st): State<ServeState>, UrlPath((exp, id)): UrlPath<(String, String)>, Extension(a): Extension<Authed>) -> Response {
     blocking(move || {
         let token = token_for(&st, a);
-        let Some(path) = cell_file(&st, &exp, &id) else { return not_found(&format!("No cell `{id}` in experiment `{exp}`."), token.as_deref()) };
+        let Some(path) = cell_file(&st, &exp, &id) else {
+            // a prefix (the 12 characters the tables and `flowlab ls` show) of one cell: there
+            let ids = cells_with_prefix(&st, &exp, &id);
+            if let [one] = ids.as_slice() {
+                return axum::response::Redirect::to(&cell_href(&exp, one)).into_response();
+            }
+            let more = if ids.len() > 1 { format!(" {} cells start with `{id}`; give more characters.", ids.len()) } else { String::new() };
+            return not_found(&format!("No cell `{id}` in experiment `{exp}`.{more}"), token.as_deref());
+        };
         let c = match read_cell(&path) {
             Ok(c) => c,
             Err(e) => {
