@@ -98,3 +98,32 @@ fn replay_verifies_a_stored_cell_of_each_plugin() {
     }
     assert_eq!(plugins.into_iter().collect::<Vec<_>>(), ["endhost", "histfit", "lstm", "sampler"]);
 }
+
+#[test]
+fn replay_takes_one_cell_by_file_or_id_and_refuses_the_experiments_list() {
+    let m = repo().join("tests/manifests/probe.toml");
+    let res = tempfile::tempdir().unwrap();
+    let r = res.path().to_str().unwrap();
+    let o = run(&["run", m.to_str().unwrap(), "--results", r, "-q"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let dir = res.path().join("probe");
+    let task = cell_files(&dir, |c| c["kind"] == "task")[0].clone();
+    let id = task.file_stem().unwrap().to_str().unwrap().to_string();
+    // by the 12 characters `flowlab ls` shows, under --results
+    let o = run(&["replay", "--results", r, &id[..12]]);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    assert!(out(&o).contains(&format!("replay {id}: identical")), "{}", out(&o));
+    // results.jsonl holds every cell: refused (it used to replay its first line and say identical)
+    for (arg, says) in [(dir.join("results.jsonl"), "holds every cell of an experiment"), (dir.clone(), "is a directory")] {
+        let o = run(&["replay", arg.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+        assert!(out(&o).contains(says) && out(&o).contains("give one cell"), "{}", out(&o));
+    }
+    // a cell file followed by more JSON is not a cell record
+    let two = res.path().join("two.json");
+    let text = std::fs::read_to_string(&task).unwrap();
+    std::fs::write(&two, format!("{text}\n{text}")).unwrap();
+    let o = run(&["replay", two.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(3), "{}", out(&o));
+    assert!(out(&o).contains("not a flowlab cell record: more than one JSON value"), "{}", out(&o));
+}

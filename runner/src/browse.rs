@@ -325,12 +325,39 @@ pub fn resolve(root: &Path, target: &str) -> Result<Target, BrowseError> {
     match matches.len() {
         1 => read_cell(&matches[0]).map(Target::Cell).map_err(BrowseError::Store),
         0 => Err(BrowseError::BadArg(format!("no cell, cell file or experiment `{target}` under {} (`flowlab ls` lists the experiments)", root.display()))),
-        n => {
-            let shown: Vec<String> = matches.iter().take(20).map(|m| format!("  {}", cell_label(root, m))).collect();
-            let more = if n > 20 { format!("\n  … and {} more", n - 20) } else { String::new() };
-            Err(BrowseError::BadArg(format!("cell id prefix `{target}` is ambiguous: {n} cells match:\n{}{more}", shown.join("\n"))))
-        }
+        _ => Err(ambiguous(root, target, &matches)),
     }
+}
+
+/// The cell file a `replay` argument names: a cell file, or a cell id / unique id prefix
+/// searched in every experiment under `root` (as [`resolve`]); an experiment directory or a
+/// `results.jsonl` is refused with what to give instead.
+pub fn cell_path(root: &Path, target: &str) -> Result<PathBuf, BrowseError> {
+    let p = Path::new(target);
+    let one = "give one cell: its file (results/<experiment>/<cell-id>.json) or its id (`flowlab ls EXPERIMENT` lists them)";
+    if p.is_dir() {
+        return Err(BrowseError::BadArg(format!("{target} is a directory; {one}")));
+    }
+    if p.is_file() {
+        if p.extension().is_some_and(|e| e == "jsonl") {
+            return Err(BrowseError::BadArg(format!("{target} holds every cell of an experiment; {one}")));
+        }
+        return Ok(p.to_path_buf());
+    }
+    let matches = find_cells(root, target)?;
+    match matches.len() {
+        1 => Ok(matches[0].clone()),
+        0 => Err(BrowseError::BadArg(format!("no cell file or cell `{target}` under {} (`flowlab ls` lists the experiments)", root.display()))),
+        _ => Err(ambiguous(root, target, &matches)),
+    }
+}
+
+/// The error for a prefix that several cells share, listing up to 20 of them.
+fn ambiguous(root: &Path, target: &str, matches: &[PathBuf]) -> BrowseError {
+    let n = matches.len();
+    let shown: Vec<String> = matches.iter().take(20).map(|m| format!("  {}", cell_label(root, m))).collect();
+    let more = if n > 20 { format!("\n  … and {} more", n - 20) } else { String::new() };
+    BrowseError::BadArg(format!("cell id prefix `{target}` is ambiguous: {n} cells match:\n{}{more}", shown.join("\n")))
 }
 
 /// `experiment/id` of a cell file (for candidate lists).

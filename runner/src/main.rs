@@ -193,8 +193,11 @@ enum Cmd {
     /// Re-run a stored cell with its stored settings, seed, dataset and plugin and compare the
     /// result bytes (outside `timing`); exit 0 when equal, 1 when not.
     Replay {
-        /// The cell file (results/<experiment>/<cell-id>.json).
-        cell: PathBuf,
+        /// The cell file (results/<experiment>/<cell-id>.json), or a cell id / unique id prefix
+        /// under the results root.
+        cell: String,
+        #[command(flatten)]
+        results: ResultsArg,
         /// Data directory for `{data}/…` datasets, if the run context does not resolve them.
         #[arg(long, env = "FLOWLAB_DATA_DIR")]
         data_dir: Option<PathBuf>,
@@ -605,9 +608,13 @@ fn cmd_run_slurm(c: &Common, args: &SlurmArgs, wait_timeout: Option<u64>, no_rep
     Ok(if s.done == plan.cells.len() { 0 } else { exit::FAILED_CELLS })
 }
 
-fn cmd_replay(cell: &Path, data_dir: Option<PathBuf>, threads: usize, plugin: Option<PathBuf>, keep: Option<PathBuf>) -> Result<u8, Error> {
+fn cmd_replay(root: &Path, target: &str, data_dir: Option<PathBuf>, threads: usize, plugin: Option<PathBuf>, keep: Option<PathBuf>) -> Result<u8, Error> {
+    let cell = flowlab::browse::cell_path(root, target).map_err(|e| match e {
+        flowlab::browse::BrowseError::BadArg(m) => Error::Usage(m),
+        flowlab::browse::BrowseError::Store(m) => Error::Other(m),
+    })?;
     let opts = flowlab::replay::ReplayOptions { threads, data_dir, plugin, keep };
-    let r = flowlab::replay::replay(cell, &opts).map_err(Error::Other)?;
+    let r = flowlab::replay::replay(&cell, &opts).map_err(Error::Other)?;
     for w in &r.warnings {
         flowlab::note!("warning: {w}");
     }
@@ -981,7 +988,7 @@ fn main() -> ExitCode {
         Cmd::RunShard { common, shard, jobs } => cmd_run_shard(common, shard, *jobs),
         Cmd::Status { common } => cmd_status(common),
         Cmd::RunCell { common, cells } => cmd_run_cell(common, cells),
-        Cmd::Replay { cell, data_dir, threads, plugin, keep } => cmd_replay(cell, data_dir.clone(), *threads, plugin.clone(), keep.clone()),
+        Cmd::Replay { cell, results, data_dir, threads, plugin, keep } => cmd_replay(&results.root(None), cell, data_dir.clone(), *threads, plugin.clone(), keep.clone()),
         Cmd::Worker => return ExitCode::from(flowlab::worker::worker_main() as u8),
         Cmd::Report { common, pdf } => load_plan(common).and_then(|plan| {
             let store = common.store(&plan);

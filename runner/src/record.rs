@@ -225,10 +225,14 @@ impl RunContext {
     }
 }
 
-/// Parses JSON into `T`; the error is prefixed with the dotted key it is about.
+/// Parses JSON into `T`; the error is prefixed with the dotted key it is about. The text must
+/// hold one value: anything after it (a second record, as in `results.jsonl`) is an error, not
+/// ignored.
 fn read_typed<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| if e.path().to_string() == "." { e.inner().to_string() } else { format!("{}: {}", e.path(), e.inner()) })
+    let v = serde_path_to_error::deserialize(&mut *de).map_err(|e| if e.path().to_string() == "." { e.inner().to_string() } else { format!("{}: {}", e.path(), e.inner()) })?;
+    de.end().map_err(|e| format!("more than one JSON value ({e})"))?;
+    Ok(v)
 }
 
 /// The JSON Schema (draft-07, as the manifest's) of a record type.
