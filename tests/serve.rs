@@ -562,3 +562,34 @@ fn short_cell_ids_and_a_slash_after_fit_lead_to_the_page() {
     assert_eq!(a.status, 308);
     assert!(a.head.to_ascii_lowercase().contains("location: /fit?x=1"), "{}", a.head);
 }
+
+#[test]
+fn compare_along_an_axis_holds_everything_else_fixed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exps = tmp.path().join("experiments");
+    std::fs::create_dir_all(&exps).unwrap();
+    // two swept settings and two replicates: along probe.value, draws and replicate must not vary
+    let text = std::fs::read_to_string(repo().join("tests/manifests/probe.toml"))
+        .unwrap()
+        .replace("#:schema ../../schemas/manifest.schema.json\n", "")
+        .replace("\"probe.value\" = [1, 2, 3, 4, 5]", "\"probe.value\" = [1, 2, 3]\n\"probe.draws\" = [10, 20]");
+    let m = exps.join("probe.toml");
+    std::fs::write(&m, text).unwrap();
+    let results = tmp.path().join("results");
+    let o = run(&["run", m.to_str().unwrap(), "--results", results.to_str().unwrap(), "-q", "--no-env", "--no-report"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s = serve(&results, "127.0.0.1:0", &["--experiments", exps.to_str().unwrap()]);
+    let a = get(&s, "/e/probe/compare?axis=probe.value");
+    assert_eq!(a.status, 200);
+    assert!(a.body.contains("Held fixed"), "{}", a.body);
+    let mut ids: Vec<String> = a.body.split("/e/probe/c/").skip(1).map(|t| t.chars().take_while(|c| c.is_ascii_alphanumeric()).collect()).collect();
+    ids.sort();
+    ids.dedup();
+    let recs: Vec<serde_json::Value> = ids.iter().map(|id| record(&results, id)).collect();
+    assert_eq!(recs.len(), 3, "one cell per value: {ids:?}");
+    let values: std::collections::BTreeSet<i64> = recs.iter().map(|r| r["point"]["probe.value"].as_i64().unwrap()).collect();
+    assert_eq!(values.len(), 3);
+    for r in &recs {
+        assert_eq!((&r["point"]["probe.draws"], &r["replicate"]), (&recs[0]["point"]["probe.draws"], &recs[0]["replicate"]), "{ids:?}");
+    }
+}

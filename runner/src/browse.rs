@@ -251,9 +251,14 @@ pub fn ls_table(summaries: &[Value]) -> Vec<String> {
     align(&rows)
 }
 
-/// A number for a table: the stored (shortest round-trip) form when it has at most 6
-/// significant digits, else 6 significant digits (enough to tell fitted values apart in a table).
+/// A number for a table: a whole number below 10¹⁵ exactly, without a decimal point (a count
+/// stored as a float, `14779500`, not `1.47795e7` or `1150.0`); else the stored (shortest
+/// round-trip) form when it has at most 6 significant digits, else 6 significant digits
+/// (enough to tell fitted values apart in a table).
 pub fn table_num(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        return format!("{}", x as i64);
+    }
     let shortest = serde_json::Number::from_f64(x).map(|n| n.to_string()).unwrap_or_else(|| x.to_string());
     let digits = shortest.split(['e', 'E']).next().unwrap_or("").chars().filter(char::is_ascii_digit).collect::<String>();
     if digits.trim_start_matches('0').len() <= 6 || !x.is_finite() {

@@ -72,7 +72,7 @@ pub fn content_type(p: &Path) -> &'static str {
         Some("svg") => "image/svg+xml",
         Some("jpg" | "jpeg") => "image/jpeg",
         Some("pdf") => "application/pdf",
-        Some("json" | "jsonl" | "csv" | "txt" | "tex" | "mode" | "log" | "toml" | "md" | "dat" | "sbatch") => "text/plain; charset=utf-8",
+        Some("json" | "jsonl" | "csv" | "txt" | "tex" | "pgf" | "mode" | "log" | "toml" | "md" | "dat" | "sbatch") => "text/plain; charset=utf-8",
         _ => "application/octet-stream",
     }
 }

@@ -15,6 +15,7 @@ use axum::response::{Html, IntoResponse, Response};
 use serde_json::Value;
 use std::fmt::Write as _;
 use std::path::Path;
+use std::sync::Arc;
 
 /// Metric columns shown in the cell table at most.
 pub const MAX_METRIC_COLUMNS: usize = 8;
@@ -400,6 +401,7 @@ fn flat_rows(v: &Value) -> Vec<(String, String)> {
 /// [`show_value`].
 fn compact_value(v: &Value) -> String {
     match v.as_array() {
+        Some(a) if a.len() <= 4 && a.iter().all(Value::is_number) => format!("[{}]", a.iter().map(show_value).collect::<Vec<_>>().join(", ")),
         Some(a) if a.len() > 4 => {
             let nums: Vec<f64> = a.iter().filter_map(Value::as_f64).collect();
             if nums.len() == a.len() {
@@ -595,6 +597,10 @@ pub struct CompareQuery {
 
 /// The ids a comparison shows: the given ones, or one per value of the axis (the first by
 /// id among those matching the filter), in the axis' order.
+/// What cells compared along an axis share: task, dataset, replicate and the other swept
+/// settings (by key index, sorted).
+type Group = (Arc<str>, Arc<str>, u64, Vec<(u32, index::Scalar)>);
+
 fn compare_ids(ix: &Index, cq: &CompareQuery) -> Vec<String> {
     if cq.axis.is_empty() {
         return cq.cells.split(',').map(str::trim).filter(|s| valid_id(s)).map(str::to_string).take(MAX_COMPARE).collect();
@@ -602,11 +608,28 @@ fn compare_ids(ix: &Index, cq: &CompareQuery) -> Vec<String> {
     let q = Query { q: cq.q.clone(), status: cq.status.clone(), sort: format!("p:{}", cq.axis), ..Default::default() };
     let all = index::filtered(ix, &q);
     let col = Col::Point(cq.axis.clone());
+    // ceteris paribus: only cells that agree with the first one on everything but the axis
+    // (task, dataset, replicate, every other swept setting), so a column differs by the axis
+    // value alone
+    let axis = ix.point_keys.get(&cq.axis);
+    let rest = |r: &index::Row| -> Group {
+        let mut p: Vec<_> = r.point.iter().filter(|(k, _)| Some(*k) != axis).cloned().collect();
+        p.sort_by_key(|(k, _)| *k);
+        (r.task.clone(), r.dataset.clone(), r.replicate, p)
+    };
+    let mut reference = None;
     let mut seen: Vec<index::Scalar> = Vec::new();
     let mut ids = Vec::new();
     for i in all {
         let v = col.value(ix, &ix.rows[i]);
-        if v != index::Scalar::None && !seen.contains(&v) {
+        if v == index::Scalar::None {
+            continue;
+        }
+        let here = rest(&ix.rows[i]);
+        if *reference.get_or_insert_with(|| here.clone()) != here {
+            continue;
+        }
+        if !seen.contains(&v) {
             seen.push(v);
             ids.push(ix.rows[i].id.to_string());
             if ids.len() == MAX_COMPARE {
@@ -631,6 +654,12 @@ pub async fn compare(State(st): State<ServeState>, UrlPath(exp): UrlPath<String>
         let crumbs = [("Experiments".into(), "/".into()), (exp.clone(), exp_href(&exp)), ("compare".into(), String::new())];
         let title = if cq.axis.is_empty() { "Compare cells".to_string() } else { format!("Compare along {}", cq.axis) };
         let mut b = format!("<h1>{}</h1>", esc(&title));
+        if let Some(c) = cells.first().filter(|_| !cq.axis.is_empty()) {
+            let r = &c.record;
+            let mut held: Vec<String> = vec![format!("task {}", stored_value(&r["task"])), format!("dataset {}", crate::browse::dataset_id(r)), format!("replicate {}", stored_value(&r["replicate"]))];
+            held.extend(crate::browse::flatten(&r["point"]).into_iter().filter(|(k, _)| !k.is_empty() && *k != cq.axis).map(|(k, v)| format!("{k} = {}", show_value(&v))));
+            let _ = write!(b, r#"<p class="muted">Held fixed (as in the first matching cell): {}. The filter picks another group.</p>"#, esc(&held.join(", ")));
+        }
         if cells.len() < 2 {
             b.push_str(r#"<p class="empty">Pick at least two cells on the experiment page (the checkboxes), or a sweep axis with at least two values among the filtered cells.</p>"#);
             return Html(page(&title, &crumbs, &b, token.as_deref())).into_response();
@@ -736,9 +765,10 @@ mod tests {
         let c = |m: &str, ll: f64| serde_json::json!({"model": m, "loglik": ll, "params": {"alpha": 2.0}, "restart_logliks": [ll, -3.0, -4.0, -5.0, -6.0]});
         let t = candidates_table(&[c("P", -2.5), c("EP", -1.5)], Some(1));
         assert!(t.contains("<th>P</th>") && t.contains(r#"<th>EP <span class="chip ok">selected</span></th>"#), "{t}");
-        assert!(t.contains("<tr><th>params.alpha</th><td>2.0</td><td>2.0</td></tr>"), "{t}");
-        assert!(t.contains("<td>5 values, -6.0 … -2.5</td><td>5 values, -6.0 … -1.5</td>"), "{t}");
-        assert_eq!(compact_value(&serde_json::json!([1, 2])), "[1,2]");
+        assert!(t.contains("<tr><th>params.alpha</th><td>2</td><td>2</td></tr>"), "{t}");
+        assert!(t.contains("<td>5 values, -6 … -2.5</td><td>5 values, -6 … -1.5</td>"), "{t}");
+        assert_eq!(compact_value(&serde_json::json!([1, 2.25])), "[1, 2.25]");
+        assert_eq!(compact_value(&serde_json::json!([-43989.16339751759])), "[-43989.2]");
         assert!(candidates_table(&[], None).contains("(none)"));
     }
 
