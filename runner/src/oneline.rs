@@ -237,11 +237,19 @@ impl OneLine {
         }
     }
 
-    /// The experiment name: `<command>-<input stem>` (`fit-length`), in manifest-name characters.
+    /// The experiment name: `<command>-<input's directory>-<input stem>` (`fit-all-length` for
+    /// `histograms/all/length.csv`; `fit-length` for a file in the current directory), in
+    /// manifest-name characters. The directory is part of it because flow-models' trees hold
+    /// files of the same name side by side (`all/`, `tcp/`, `udp/`), whose runs would otherwise
+    /// share one experiment directory (and its run context, which `replay` reads).
     pub fn experiment_name(&self) -> String {
         let p = Path::new(self.input().trim_end_matches('/'));
         let stem = p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        let mut s = format!("{}-{}", self.name(), stem);
+        let dir = p.parent().and_then(Path::file_name).map(|s| s.to_string_lossy().into_owned()).filter(|d| d != "." && d != "..");
+        let mut s = match dir {
+            Some(d) => format!("{}-{d}-{stem}", self.name()),
+            None => format!("{}-{stem}", self.name()),
+        };
         s = s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect();
         s
     }
@@ -580,6 +588,22 @@ fn stdout(b: &[u8]) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn same_named_inputs_of_different_directories_are_different_experiments() {
+        #[derive(clap::Parser)]
+        struct T {
+            #[command(subcommand)]
+            c: OneLine,
+        }
+        let name = |args: &[&str]| <T as clap::Parser>::try_parse_from(std::iter::once("flowlab").chain(args.iter().copied())).unwrap().c.experiment_name();
+        assert_eq!(name(&["fit", "histograms/all/length.csv"]), "fit-all-length");
+        assert_eq!(name(&["fit", "histograms/tcp/length.csv"]), "fit-tcp-length");
+        assert_eq!(name(&["fit", "length.csv"]), "fit-length");
+        assert_eq!(name(&["fit", "./length.csv"]), "fit-length");
+        assert_eq!(name(&["summary", "/data/agh 2015/all/size.csv"]), "summary-all-size");
+        assert_eq!(name(&["generate", "-x", "length", "my_mixture/"]), "generate-my_mixture");
+    }
 
     #[test]
     fn mode_in_file_is_replaced_and_nothing_else() {
