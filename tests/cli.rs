@@ -161,3 +161,19 @@ fn slurm_shards_run_the_sweep_of_the_command() {
     let o = run(&[&["status", m.as_str(), "--no-env", "--results", r.as_str()][..], &sweep[..]].concat());
     assert!(o.status.success(), "status: {}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
 }
+
+#[test]
+fn count_flags_of_zero_and_missing_schemas_are_named() {
+    let m = repo().join("tests/manifests/probe.toml");
+    for args in [vec!["run", "-j", "0"], vec!["plan", "--emit", "slurm", "--shards", "0"], vec!["run-shard", "--shard", "0/2", "-j", "0"]] {
+        let mut a = args.clone();
+        a.push(m.to_str().unwrap());
+        let o = run(&a);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("must be at least 1"), "{args:?}: {}", stderr(&o));
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let o = run(&["schema", "--check", "--output", tmp.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("missing") && !stderr(&o).contains("out of date"), "{}", stderr(&o));
+}

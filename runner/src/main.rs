@@ -65,11 +65,21 @@ struct Common {
     no_env: bool,
 }
 
+/// A count flag that must be at least 1 (`-j`, `--shards`), refused by clap as `jobs = 0` is by
+/// the manifest check.
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{s}` is not a whole number")),
+    }
+}
+
 /// Options of the Slurm backend (`plan --emit slurm`, `run --backend slurm`).
 #[derive(Args, Clone, Default)]
 struct SlurmArgs {
     /// Array tasks; each runs a shard of the cells (default 4; at most the number of task cells).
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4, value_parser = at_least_one)]
     shards: usize,
     /// `#SBATCH --partition`.
     #[arg(long)]
@@ -129,7 +139,7 @@ enum Cmd {
         #[command(flatten)]
         common: Common,
         /// Cells in parallel (default: [run] jobs, else the number of cores).
-        #[arg(short = 'j', long)]
+        #[arg(short = 'j', long, value_parser = at_least_one)]
         jobs: Option<usize>,
         /// Stop starting new cells after the first failure.
         #[arg(long)]
@@ -174,7 +184,7 @@ enum Cmd {
         #[arg(long, value_name = "K/N")]
         shard: String,
         /// Cells of the shard in parallel (default: $SLURM_CPUS_PER_TASK, else [run] jobs, else 1).
-        #[arg(short = 'j', long)]
+        #[arg(short = 'j', long, value_parser = at_least_one)]
         jobs: Option<usize>,
     },
     /// Run the named cells (ids as printed by `flowlab plan`; unique prefixes allowed).
@@ -864,12 +874,14 @@ fn cmd_schema(output: &Path, check: bool) -> Result<u8, Error> {
         (dir.join("cell.schema.json"), flowlab::record::schema_of::<flowlab::record::CellRecord>()),
         (dir.join("run.schema.json"), flowlab::record::schema_of::<flowlab::record::RunContext>()),
     ];
-    let mut stale = Vec::new();
+    let (mut stale, mut missing) = (Vec::new(), Vec::new());
     for (path, v) in &files {
         let mut text = serde_json::to_string_pretty(v).unwrap_or_default();
         text.push('\n');
         if check {
-            if std::fs::read_to_string(path).unwrap_or_default() != text {
+            if !path.is_file() {
+                missing.push(path.display().to_string());
+            } else if std::fs::read_to_string(path).unwrap_or_default() != text {
                 stale.push(path.display().to_string());
             }
         } else {
@@ -877,8 +889,13 @@ fn cmd_schema(output: &Path, check: bool) -> Result<u8, Error> {
         }
     }
     if check {
+        if !missing.is_empty() {
+            flowlab::note!("{} missing: `--output` names the directory holding the schemas (default `schemas` in the current directory: run this from the repository's root)", missing.join(", "));
+        }
         if !stale.is_empty() {
             flowlab::note!("{} out of date; run `flowlab schema`", stale.join(", "));
+        }
+        if !(missing.is_empty() && stale.is_empty()) {
             return Ok(exit::FAILED_CELLS);
         }
         return Ok(0);
