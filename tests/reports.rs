@@ -434,3 +434,23 @@ fn a_manifest_outside_the_repository_renders_with_the_builds_templates() {
     let tex = std::fs::read_to_string(res.join("quickstart/report/summary.tex")).unwrap();
     assert!(tex.contains("\\begin{document}") || tex.contains("tabular"), "{tex}");
 }
+
+#[test]
+fn a_misspelt_report_template_stops_the_run_before_any_cell() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(repo().join("tests/manifests/probe.toml")).unwrap().replace("#:schema ../../schemas/manifest.schema.json\n", "")
+        + "\n[[report]]\ntemplate = \"prob.tex\"\noutput = \"p.tex\"\n";
+    let m = tmp.path().join("probe.toml");
+    std::fs::write(&m, text).unwrap();
+    let res = tmp.path().join("results");
+    let templates = repo().join("tests/templates");
+    for cmd in ["plan", "run"] {
+        let o = run(&[cmd, m.to_str().unwrap(), "--results", res.to_str().unwrap(), "--templates", templates.to_str().unwrap(), "--no-env"]);
+        assert_eq!(o.status.code(), Some(2), "{cmd}: {}", stderr(&o));
+        assert!(stderr(&o).contains("template `prob.tex`") && stderr(&o).contains("did you mean `probe.tex`?"), "{cmd}: {}", stderr(&o));
+    }
+    assert!(!res.join("probe").exists(), "no cell ran");
+    // --no-report runs the cells
+    let o = run(&["run", m.to_str().unwrap(), "--results", res.to_str().unwrap(), "--no-report", "-q", "--no-env"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}

@@ -361,6 +361,18 @@ fn load_plan(c: &Common) -> Result<Plan, Error> {
     Ok(plan)
 }
 
+/// A report whose template is missing is a manifest error before anything runs (exit 2);
+/// without a templates directory the report step says so itself, after the cells.
+fn check_report_templates(plan: &Plan, c: &Common) -> Result<(), Error> {
+    if plan.manifest.reports.is_empty() {
+        return Ok(());
+    }
+    match report::templates_dir(c.templates.as_deref(), &plan.manifest.dir()) {
+        Some(t) => report::check_templates(&plan.manifest.reports, &t).map_err(|m| Error::Usage(format!("{}: {m}", c.manifest.display()))),
+        None => Ok(()),
+    }
+}
+
 fn render_reports(plan: &Plan, store: &Store, c: &Common, pdf: bool) -> Result<Vec<PathBuf>, Error> {
     let stored = exec::collect(plan, store)?;
     let mut outs = Vec::new();
@@ -412,6 +424,9 @@ fn cmd_run(
         return cmd_run_slurm(c, slurm, wait_timeout, no_report, pdf);
     }
     let plan = load_plan(c)?;
+    if !no_report {
+        check_report_templates(&plan, c)?;
+    }
     let store = c.store(&plan);
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let opts = RunOptions {
@@ -588,6 +603,9 @@ fn cmd_status(c: &Common) -> Result<u8, Error> {
 
 fn cmd_run_slurm(c: &Common, args: &SlurmArgs, wait_timeout: Option<u64>, no_report: bool, pdf: bool) -> Result<u8, Error> {
     let plan = load_plan(c)?;
+    if !no_report {
+        check_report_templates(&plan, c)?;
+    }
     let store = c.store(&plan);
     std::fs::create_dir_all(&store.root).map_err(|e| Error::Other(format!("{}: {e}", store.root.display())))?;
     let (path, pending, n) = slurm_script(c, &plan, &store, args)?;
@@ -648,6 +666,7 @@ fn cmd_replay(root: &Path, target: &str, data_dir: Option<PathBuf>, threads: usi
 fn cmd_plan(c: &Common) -> Result<u8, Error> {
     use std::io::Write;
     let plan = load_plan(c)?;
+    check_report_templates(&plan, c)?;
     let store = c.store(&plan);
     let mut counts = std::collections::BTreeMap::new();
     // one buffered, locked writer: a line per cell without a write call (or a copy of the

@@ -326,6 +326,25 @@ fn template_file(templates: &Path, rel: &str) -> Result<PathBuf, ReportError> {
     Ok(real)
 }
 
+/// Checks, before any cell runs, that every report's template is a file inside `templates`
+/// (a misspelt template otherwise surfaces only after the whole run); the message names the
+/// report and suggests the closest template beside the one named.
+pub fn check_templates(decls: &[ReportDecl], templates: &Path) -> Result<(), String> {
+    for d in decls {
+        if let Err(e) = template_file(templates, &d.template) {
+            let wanted = templates.join(&d.template);
+            let dir = wanted.parent().unwrap_or(templates);
+            let siblings: Vec<String> =
+                std::fs::read_dir(dir).map(|rd| rd.filter_map(|e| e.ok()).filter(|e| e.path().is_file()).filter_map(|e| e.file_name().into_string().ok()).collect()).unwrap_or_default();
+            let name = wanted.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let hint =
+                crate::manifest::suggest(&name, siblings.iter().map(String::as_str)).map(|s| format!("; did you mean `{}`?", Path::new(&d.template).with_file_name(s).display())).unwrap_or_default();
+            return Err(format!("[[report]] template `{}`: {e}{hint}", d.template));
+        }
+    }
+    Ok(())
+}
+
 /// Renders one report from stored records; returns the output path. Nothing is written
 /// before the text is rendered, and nothing through a symbolic link of the results tree.
 pub fn render(plan: &Plan, store: &Store, records: &[Value], decl: &ReportDecl, templates: &Path) -> Result<PathBuf, ReportError> {

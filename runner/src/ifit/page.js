@@ -365,7 +365,9 @@ async function startFit(ev) {
         // the result is the last frame of the animation (it replaces a queued copy of itself)
         if (queue.length && queue[queue.length - 1].iteration === r.iterations) queue.pop();
         if (body.animate && (queue.length || pending)) { queue.push({ ...latest, then }); schedule(); }
-        else { stats.running = false; draw(r.json, r.iterations); then(); }
+        // the result's frame belongs to the fit whether or not the animation queue had
+        // drained when it arrived (on a loaded machine it has)
+        else { draw(r.json, r.iterations); then(); }
       } else if (s.status === "stopped") {
         finish("stopped"); setStatus("stopped" + (latest ? " at iteration " + latest.iteration : "")); form.dataset.state = "stopped";
       } else if (s.status === "failed") {
