@@ -329,7 +329,11 @@ fn typed<T: serde::de::DeserializeOwned>(source: &Source, prefix: &str, v: Value
                 path.push(name.to_string());
             }
             let origin = source.locate_normalised(&path);
-            let help = if msg.starts_with("unknown field") {
+            let help = if msg.starts_with("unknown field") && path.first().is_some_and(|p| p == "datasets") && path.len() == 3 {
+                // a generator's setting written beside `plugin` (or `--set ID.KEY`) instead of
+                // in its `settings` table
+                format!("remove or rename the key; a plugin's setting goes in the dataset's `settings` table (`[dataset.settings]`, or `--set {}.settings.{}=…`)", path[1], path[2])
+            } else if msg.starts_with("unknown field") {
                 "remove or rename the key; unknown keys are errors".to_string()
             } else if let Some(f) = msg.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
                 format!("add `{f} = …` to this section")
@@ -353,6 +357,13 @@ mod tests {
         let path = Path::new("m.toml");
         let layered = layer(parse(path, text.to_string()).unwrap(), layers).unwrap();
         check(path, layered).map_err(|e| e.0.iter().map(|e| e.to_string()).collect())
+    }
+
+    #[test]
+    fn a_generator_setting_beside_plugin_points_to_the_settings_table() {
+        let text = "[experiment]\nname = \"x\"\n[[dataset]]\nid = \"syn\"\nplugin = \"p\"\nflows = 5\n";
+        let e = checked(text, &Layers::default()).unwrap_err();
+        assert!(e.iter().any(|m| m.contains("unknown field `flows`") && m.contains("`--set syn.settings.flows=…`")), "{e:?}");
     }
 
     #[test]
