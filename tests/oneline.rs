@@ -133,16 +133,24 @@ fn print_manifest_reproduces_the_one_liner_as_an_experiment() {
 #[test]
 fn one_liners_refuse_what_flow_models_cannot_do_with_a_clear_error() {
     let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("h.csv"), "bin_lo,bin_hi,flows_sum,packets_sum,octets_sum\n1,2,5,5,500\n2,3,4,8,900\n").unwrap();
     for (args, want) in [
         (vec!["fit", "x.csv"], "give the component counts"),
         (vec!["fit", "--interactive", "-U", "1", "x.csv"], "flowlab serve"),
         (vec!["hist", "-o", "append", "x"], "Python API"),
         (vec!["summary", "missing.csv"], "missing.csv"),
+        // a value out of range is told in the flag typed, not the generated manifest's setting
+        (vec!["fit", "-i", "0", "-L", "2", "h.csv"], "flowlab fit: error: `-i` = 0 is below the minimum"),
+        (vec!["fit", "-L", "400", "h.csv"], "flowlab fit: error: `-L` = 400 is above the maximum"),
+        (vec!["fit", "--mpw", "2", "-P", "1", "h.csv"], "`--mpw` = 2.0 is above the maximum"),
+        (vec!["hist", "-i", "csv_flow", "nothere"], "flowlab hist: error: `IN_FILES`: no such file"),
     ] {
         let o = flowlab().current_dir(tmp.path()).env("RUST_BACKTRACE", "1").args(&args).output().unwrap();
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
         assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
         assert!(!stderr(&o).contains("backtrace"), "{}", stderr(&o));
+        // the manifest a one-liner runs is not saved: no error may send the user to it
+        assert!(!stderr(&o).contains(".toml"), "{args:?}: {}", stderr(&o));
     }
 }
 

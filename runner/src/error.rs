@@ -25,6 +25,8 @@ pub enum Origin {
     Sweep(String),
     /// Only the file is known.
     FileOnly(PathBuf),
+    /// A command's flags (a one-line command's generated manifest: runner/src/oneline/flags.rs).
+    Command(String),
 }
 
 impl fmt::Display for Origin {
@@ -35,6 +37,7 @@ impl fmt::Display for Origin {
             Origin::Flag(s) => write!(f, "--set {s}"),
             Origin::Sweep(s) => write!(f, "--sweep {s}"),
             Origin::FileOnly(p) => write!(f, "{}", p.display()),
+            Origin::Command(c) => write!(f, "{c}"),
         }
     }
 }

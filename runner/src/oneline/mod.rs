@@ -7,6 +7,9 @@
 //! tables, `fit` writes `<y>.json` and `<y>.mode` in the current directory, `plot` writes its
 //! figures there, `hist` and `generate` write to standard output or `-O`. `--print-manifest`
 //! prints the manifest instead of running it, so a one-off becomes a reproducible experiment.
+//! Errors of the manifest are told in the command's flags (flags.rs).
+mod flags;
+
 use crate::error::Error;
 use crate::exec::{self, CellFilter, RunOptions};
 use crate::manifest::{Layers, Manifest};
@@ -418,8 +421,9 @@ pub fn run(cmd: &OneLine) -> Result<u8, Error> {
     let cwd = std::env::current_dir().map_err(|e| Error::Other(format!("cannot read the current directory: {e}")))?;
     let mpath = cwd.join(format!("{}.toml", cmd.experiment_name()));
     let layers = Layers { sets: Vec::new(), sweeps: Vec::new(), env: false, env_vars: None };
-    let m = Manifest::from_text(&mpath, text, &layers)?;
-    let plan = Plan::build(m, &PlanOptions { data_dir: None })?;
+    let retell = |e: Error| flags::retell(cmd.name(), &mpath, e);
+    let m = Manifest::from_text(&mpath, text, &layers).map_err(|e| retell(e.into()))?;
+    let plan = Plan::build(m, &PlanOptions { data_dir: None }).map_err(|e| retell(e.into()))?;
     let root = c.results.clone().unwrap_or_else(|| plan.manifest.project_root().join("results"));
     let store = Store::new(&root, &plan.manifest.experiment.name);
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
