@@ -190,6 +190,22 @@ pub enum Error {
     Other(String),
 }
 
+impl Error {
+    /// What to do about an error whose message alone does not say it: the file-system
+    /// refusals of a results directory (read-only, not a directory, full), which otherwise reach
+    /// the user as a bare OS message.
+    pub fn help(&self) -> Option<&'static str> {
+        use std::io::ErrorKind as K;
+        let (Error::Store(StoreError::Io { source, .. }) | Error::Report(ReportError::Io { source, .. })) = self else { return None };
+        match source.kind() {
+            K::ReadOnlyFilesystem | K::PermissionDenied => Some("results are written there: give a writable results root with --results DIR (or FLOWLAB_RESULTS)"),
+            K::NotADirectory => Some("a part of that path is a file where a directory is needed: give another results root with --results DIR (or FLOWLAB_RESULTS)"),
+            K::StorageFull | K::QuotaExceeded => Some("the disk is full: free space or give another results root with --results DIR; nothing stored before was removed"),
+            _ => None,
+        }
+    }
+}
+
 impl From<ManifestError> for Error {
     fn from(e: ManifestError) -> Self {
         Error::Manifest(ManifestErrors(vec![e]))

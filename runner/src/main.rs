@@ -980,7 +980,14 @@ fn exit_code(r: Result<u8, Error>) -> ExitCode {
         // the reader went away (`flowlab plan M | head -1`): stop quietly, as `cat` does
         Err(Error::Stdout(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
-            flowlab::note!("{e}");
+            match &e {
+                // these carry their own `error:` after the place
+                Error::Manifest(_) => flowlab::note!("{e}"),
+                _ => flowlab::note!("error: {e}"),
+            }
+            if let Some(h) = e.help() {
+                flowlab::note!("  help: {h}");
+            }
             ExitCode::from(match e {
                 Error::Manifest(ManifestErrors(_)) => exit::CONFIG,
                 Error::Load(_) | Error::Usage(_) => exit::CONFIG,

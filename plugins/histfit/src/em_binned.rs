@@ -140,7 +140,7 @@ impl EdgeVals {
         self.filled = Some((d.clone(), moments));
         self.v.resize(n, [0.0; 4]);
         if d.family == Family::Lognorm && d.loc == 0.0 {
-            self.v.par_chunks_mut(CHUNK).zip(edges.ln_e.par_chunks(CHUNK)).for_each(|(out, le)| lognorm_edges(out, le, d, moments));
+            self.v.par_chunks_mut(CHUNK).zip(edges.e.par_chunks(CHUNK).zip(edges.ln_e.par_chunks(CHUNK))).for_each(|(out, (e, le))| lognorm_edges(out, e, le, d, moments));
         } else if d.family == Family::Uniform && !edges.e.first().is_some_and(|x| x.is_nan()) && !edges.e.last().is_some_and(|x| x.is_nan()) {
             // Dist::sf and Dist::cdf of a uniform, written out (the same operations, so the
             // same bits). z = (x − loc)/scale never decreases along the ascending edges (IEEE
