@@ -173,18 +173,25 @@ pub fn pow10_label(k: i32) -> String {
     s
 }
 
-/// Powers of ten in [lo, hi], thinned to at most 10 labels.
+/// Powers of ten in [lo, hi], thinned to at most 10 labels. The exponents are those of f64
+/// normals (10⁻³⁰⁷ … 10³⁰⁸): a limit of 0 or ∞ (log10 = ∓∞) would otherwise saturate to i32::MIN and
+/// ask for 2³¹ ticks.
 pub fn decade_ticks(lo: f64, hi: f64) -> Vec<f64> {
-    let (a, b) = (lo.log10().ceil() as i32, hi.log10().floor() as i32);
+    let exp = |v: f64| if v.is_nan() { 0 } else { v.clamp(-307.0, 308.0) as i64 };
+    let (a, b) = (exp(lo.log10().ceil()), exp(hi.log10().floor()));
     let n = (b - a + 1).max(1);
     let step = ((n + 9) / 10).max(1);
-    (a..=b).filter(|k| (k - a) % step == 0).map(|k| 10f64.powi(k)).collect()
+    (a..=b).filter(|k| (k - a) % step == 0).map(|k| 10f64.powi(k as i32)).collect()
 }
 
-/// Log limits with matplotlib's margin: 5 % of the decades spanned on each side.
+/// Log limits with matplotlib's margin: 5 % of the decades spanned on each side, kept inside
+/// the positive normal range (a subnormal density, 10⁻³²⁰, divides 1 to ∞ and its margin
+/// would take the limit to 0).
 fn log_limits(lo: f64, hi: f64) -> (f64, f64) {
+    let lo = lo.clamp(f64::MIN_POSITIVE, f64::MAX);
+    let hi = hi.clamp(lo, f64::MAX);
     let m = 0.05 * (hi / lo).log10();
-    (lo * 10f64.powf(-m), hi * 10f64.powf(m))
+    ((lo * 10f64.powf(-m)).max(f64::MIN_POSITIVE), (hi * 10f64.powf(m)).min(f64::MAX))
 }
 
 /// Linear limits with a 5 % margin on each side (a constant gets ± 0.5, or ± 5 % of itself).
@@ -462,4 +469,33 @@ pub fn svg(f: &Figure) -> Result<String, Err> {
 /// Writes the figure as a PNG file (RGB, 150 dpi natural size).
 pub fn png(f: &Figure, path: &std::path::Path) -> Result<(), Err> {
     render(BitMapBackend::new(path, size(f)).into_drawing_area(), f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Any limits, including 0, subnormals and ∞ (a far bin's density underflows), give at most
+    /// ten finite decade ticks inside them, and log limits stay positive and finite.
+    #[test]
+    fn decade_ticks_and_log_limits_are_bounded_for_any_limits() {
+        let special = [0.0, 5e-324, 1e-320, f64::MIN_POSITIVE, 1e-300, 1e-3, 1.0, 7.0, 1e15, 1e300, f64::MAX, f64::INFINITY];
+        for &lo in &special {
+            for &hi in &special {
+                if hi < lo {
+                    continue;
+                }
+                let t = decade_ticks(lo, hi);
+                assert!(t.len() <= 10, "{lo:e}..{hi:e}: {} ticks", t.len());
+                assert!(t.iter().all(|v| v.is_finite() && *v > 0.0), "{lo:e}..{hi:e}: {t:?}");
+                if lo > 0.0 {
+                    let (a, b) = log_limits(lo, hi.max(lo));
+                    assert!(a > 0.0 && b.is_finite() && a <= b, "{lo:e}..{hi:e}: ({a:e}, {b:e})");
+                    assert!(decade_ticks(a, b).len() <= 10);
+                }
+            }
+        }
+        assert_eq!(decade_ticks(1.0, 1000.0), vec![1.0, 10.0, 100.0, 1000.0]);
+        assert_eq!(decade_ticks(1e-30, 1e30).len(), 9);
+    }
 }
