@@ -58,7 +58,8 @@ fn an_ok_record_whose_artifacts_are_gone_is_not_done() {
 #[test]
 fn force_removes_the_record_before_the_artifacts() {
     // --force on the same cell, killed (SIGKILL) while it runs: the record is gone, so the
-    // cell counts as missing, never `ok` over an emptied artifact directory
+    // cell counts as missing, never `ok` over an emptied artifact directory; the previous
+    // record and artifacts were moved aside, and the next run puts them back
     let (d, m) = guard_setup("a\n");
     let res = d.path().join("results");
     let r = res.to_str().unwrap();
@@ -77,6 +78,9 @@ fn force_removes_the_record_before_the_artifacts() {
     assert!(!rec.exists(), "the record survived the start of the forced rerun");
     let o = run(&["status", m.to_str().unwrap(), "--results", r, "--no-env", "--set", "lines.sleep_ms=3000"]);
     assert!(String::from_utf8_lossy(&o.stdout).contains("1 missing"), "{}", String::from_utf8_lossy(&o.stdout));
+    // the previous result was set aside, not deleted: the next run puts it back, cached
+    let o = run(&["run", m.to_str().unwrap(), "--results", r, "--no-env", "--set", "lines.sleep_ms=3000"]);
+    assert!(stderr(&o).contains("0 ran ok, 1 cached"), "{}", stderr(&o));
 }
 
 #[test]
@@ -141,6 +145,39 @@ fn sigterm_is_an_interrupt_and_the_rerun_resumes() {
     assert!(err.contains("interrupted: finished cells are stored; rerun the same command to resume"), "{err}");
     let o = run(&["run", m.to_str().unwrap(), "--results", r, "-q"]);
     assert!(o.status.success(), "{}", stderr(&o));
+}
+
+/// `--force` moves a cell's previous record and artifacts aside while it reruns: a Ctrl-C
+/// during the rerun puts them back, so an interrupted `--force` never turns a stored result
+/// into a missing one (the records of cells it did rerun to the end are new, and valid).
+#[test]
+fn an_interrupted_force_rerun_keeps_every_previous_result() {
+    let m = repo().join("tests/manifests/slow.toml");
+    let res = tempfile::tempdir().unwrap();
+    let r = res.path().to_str().unwrap();
+    let o = run(&["run", m.to_str().unwrap(), "--results", r, "-q", "-j", "2"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let dir = res.path().join("slow");
+    let aside = |d: &Path| std::fs::read_dir(d).map(|rd| rd.filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().ends_with(".forced")).count()).unwrap_or(0);
+    let child = flowlab().args(["run", m.to_str().unwrap(), "--results", r, "-j", "2", "--force"]).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    // wait (bounded) until a cell's previous result is set aside, i.e. a rerun is under way
+    let t0 = Instant::now();
+    while aside(&dir) == 0 && t0.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let st = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(st.success());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    if out.status.code() == Some(130) {
+        assert!(err.contains("the others keep their previous results"), "{err}");
+    }
+    let o = run(&["status", m.to_str().unwrap(), "--results", r]);
+    assert!(stderr(&o).contains("16 done, 0 failed, 0 stale, 0 missing") || String::from_utf8_lossy(&o.stdout).contains("16 done, 0 failed, 0 stale, 0 missing"), "{}\n{err}", stderr(&o));
+    assert_eq!(aside(&dir) + aside(&dir.join("artifacts")), 0, "set-aside copies left behind");
+    // and nothing runs again without --force
+    let o = run(&["run", m.to_str().unwrap(), "--results", r]);
+    assert!(stderr(&o).contains("0 ran ok, 16 cached"), "{}", stderr(&o));
 }
 
 fn cells_if_any(dir: &Path) -> usize {

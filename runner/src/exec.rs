@@ -313,16 +313,13 @@ fn run_one(plan: &Plan, store: &Store, cell: &Cell, opts: &RunOptions, bars: Opt
         },
         None => None,
     };
-    // refused paths are found before anything changes; then the old record goes first: a
-    // kill between the two steps leaves a missing cell (rerun), never an `ok` record whose
-    // artifacts are gone
+    // refused paths are found before anything changes; then the old record and artifacts are
+    // moved aside (record first: a kill in between leaves a missing cell, never an `ok`
+    // record whose artifacts are gone), to be put back if this run is interrupted
     let art = store.artifact_dir(&cell.id);
     store.guard(&art)?;
     store.guard(&store.cell_path(&cell.id))?;
-    store.invalidate(&cell.id)?;
-    if art.exists() {
-        std::fs::remove_dir_all(&art).map_err(|e| StoreError::Io { path: art.clone(), source: e })?;
-    }
+    let aside = store.set_aside(&cell.id)?;
     std::fs::create_dir_all(&art).map_err(|e| StoreError::Io { path: art.clone(), source: e })?;
     let req = request(plan, cell, ds.clone(), opts.cell_threads, &art);
     let (iso, timeout_s, memory_mb) = cell_limits(plan, cell);
@@ -362,6 +359,8 @@ fn run_one(plan: &Plan, store: &Store, cell: &Cell, opts: &RunOptions, bars: Opt
     let wall = t0.elapsed().as_secs_f64();
     if let Err(e) = &result {
         if e.kind == ErrorKind::Cancelled && CANCEL.load(Ordering::Relaxed) {
+            // interrupted: whatever was stored before (a `--force` rerun) comes back
+            aside.restore()?;
             return Ok((Outcome::Cancelled, None));
         }
         if e.kind == ErrorKind::Cancelled
@@ -379,6 +378,7 @@ fn run_one(plan: &Plan, store: &Store, cell: &Cell, opts: &RunOptions, bars: Opt
     }
     let rec = record(plan, cell, ds.as_ref(), &result, tail, wall);
     store.write(&cell.id, &rec)?;
+    aside.discard()?;
     Ok(match result {
         Ok(_) => (Outcome::Ok, None),
         Err(e) => (Outcome::Failed, Some(e.message)),
@@ -432,6 +432,10 @@ pub fn execute(plan: &Plan, store: &Store, opts: &RunOptions) -> Result<Summary,
                 let mut status = store.status(&cell.id, sha);
                 let _lock = if status != Stored::Cached || opts.force {
                     let l = lock_cell(store, &cell.id);
+                    // a `--force` rerun killed outright left the previous result aside
+                    if l.is_some() && status == Stored::Missing {
+                        let _ = store.recover_aside(&cell.id);
+                    }
                     status = store.status(&cell.id, sha);
                     l
                 } else {

@@ -454,7 +454,12 @@ fn cmd_run(
     }
     if cancelled {
         exec::collect(&plan, &store)?;
-        flowlab::note!("interrupted: finished cells are stored; rerun the same command to resume");
+        if force {
+            // a cell the interrupted rerun had started keeps its previous result (exec.rs)
+            flowlab::note!("interrupted: cells rerun to the end are stored, the others keep their previous results; run again without --force to run only what is missing");
+        } else {
+            flowlab::note!("interrupted: finished cells are stored; rerun the same command to resume");
+        }
         return Ok(exit::CANCELLED);
     }
     if !no_report {

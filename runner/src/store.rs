@@ -198,20 +198,29 @@ impl Store {
         }
     }
 
-    /// Removes a cell's record (durably: the directory is synced), so that the cell counts
-    /// as missing until a new record is written. Absent is fine.
-    pub fn invalidate(&self, id: &str) -> Result<(), StoreError> {
-        let p = self.cell_path(id);
-        match std::fs::remove_file(&p) {
-            Ok(()) => {
-                if let Ok(d) = std::fs::File::open(&self.root) {
-                    let _ = d.sync_all();
-                }
-                Ok(())
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(StoreError::Io { path: p, source: e }),
+    /// Moves a cell's record and artifacts aside before the cell runs again (`--force`), so
+    /// that a rerun that is interrupted can put them back ([`SetAside::restore`]) instead of
+    /// losing a good result; [`SetAside::discard`] drops them once the new record is stored.
+    /// The record goes first and comes back last, so at no moment is there a record whose
+    /// artifacts are missing. Leftovers of a runner killed in between are removed here.
+    pub fn set_aside(&self, id: &str) -> Result<SetAside, StoreError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| StoreError::Io { path, source }
+        };
+        let (rec, art) = (self.cell_path(id), self.artifact_dir(id));
+        let aside = SetAside { record: (rec.clone(), aside_name(&rec)), artifacts: (art.clone(), aside_name(&art)), moved: (false, false) };
+        remove_if_present(&aside.record.1).map_err(io(&aside.record.1))?;
+        remove_if_present(&aside.artifacts.1).map_err(io(&aside.artifacts.1))?;
+        let mut aside = aside;
+        aside.moved.0 = rename_if_present(&rec, &aside.record.1).map_err(io(&rec))?;
+        aside.moved.1 = rename_if_present(&art, &aside.artifacts.1).map_err(io(&art))?;
+        if aside.moved.0
+            && let Ok(d) = std::fs::File::open(&self.root)
+        {
+            let _ = d.sync_all();
         }
+        Ok(aside)
     }
 
     /// Whether every artifact a response lists is in the cell's artifact directory.
@@ -382,4 +391,92 @@ fn csv_row(
 /// RFC 4180 quoting where needed.
 pub fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+}
+
+impl Store {
+    /// Puts back what a `--force` rerun killed outright (SIGKILL, a node lost) had moved
+    /// aside, when the cell has no record: the previous record is as valid as before (same
+    /// cell id; [`Store::status`] checks it as any other). Call only holding the cell's lock.
+    /// Returns whether something was put back.
+    pub fn recover_aside(&self, id: &str) -> Result<bool, StoreError> {
+        let (rec, art) = (self.cell_path(id), self.artifact_dir(id));
+        let (rec_aside, art_aside) = (aside_name(&rec), aside_name(&art));
+        if rec.exists() || !rec_aside.exists() {
+            return Ok(false);
+        }
+        let io = |path: &Path, source| StoreError::Io { path: path.to_path_buf(), source };
+        // the artifacts were moved after the record: without their copy, the ones in place
+        // are still the previous ones (the kill came between the two renames)
+        if art_aside.exists() {
+            remove_if_present(&art).map_err(|e| io(&art, e))?;
+            std::fs::rename(&art_aside, &art).map_err(|e| io(&art, e))?;
+        }
+        std::fs::rename(&rec_aside, &rec).map_err(|e| io(&rec, e))?;
+        Ok(true)
+    }
+}
+
+/// A cell's previous record and artifacts, moved aside by [`Store::set_aside`].
+#[derive(Debug)]
+pub struct SetAside {
+    /// (record path, where it was moved).
+    record: (PathBuf, PathBuf),
+    /// (artifact directory, where it was moved).
+    artifacts: (PathBuf, PathBuf),
+    /// Whether each existed and was moved.
+    moved: (bool, bool),
+}
+
+impl SetAside {
+    /// Puts the previous record and artifacts back (the rerun was interrupted): whatever the
+    /// rerun wrote is removed first.
+    pub fn restore(self) -> Result<(), StoreError> {
+        let io = |path: &Path, source| StoreError::Io { path: path.to_path_buf(), source };
+        let _ = std::fs::remove_file(&self.record.0);
+        remove_if_present(&self.artifacts.0).map_err(|e| io(&self.artifacts.0, e))?;
+        if self.moved.1 {
+            std::fs::rename(&self.artifacts.1, &self.artifacts.0).map_err(|e| io(&self.artifacts.0, e))?;
+        }
+        if self.moved.0 {
+            std::fs::rename(&self.record.1, &self.record.0).map_err(|e| io(&self.record.0, e))?;
+        }
+        Ok(())
+    }
+
+    /// Drops the previous record and artifacts (the new record is stored).
+    pub fn discard(self) -> Result<(), StoreError> {
+        for p in [&self.record.1, &self.artifacts.1] {
+            remove_if_present(p).map_err(|source| StoreError::Io { path: p.clone(), source })?;
+        }
+        Ok(())
+    }
+}
+
+/// `<name>.forced` beside `p`: not a cell file (`*.json`) nor a cell id, so listings skip it.
+fn aside_name(p: &Path) -> PathBuf {
+    let mut n = p.file_name().unwrap_or_default().to_os_string();
+    n.push(".forced");
+    p.with_file_name(n)
+}
+
+/// Renames `from` to `to`; false when `from` does not exist.
+fn rename_if_present(from: &Path, to: &Path) -> std::io::Result<bool> {
+    match std::fs::rename(from, to) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Removes a file or a directory tree; absent is fine.
+fn remove_if_present(p: &Path) -> std::io::Result<()> {
+    let r = match std::fs::symlink_metadata(p) {
+        Ok(m) if m.is_dir() => std::fs::remove_dir_all(p),
+        Ok(_) => std::fs::remove_file(p),
+        Err(e) => Err(e),
+    };
+    match r {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        r => r,
+    }
 }
