@@ -26,14 +26,23 @@ pub fn check(path: &Path, layered: Layered) -> Result<Manifest, ManifestErrors> 
     let task_ids: BTreeSet<String> = task_order.iter().map(|(i, _)| i.clone()).collect();
     let mut sweep = Vec::new();
     let mut deferred = Vec::new();
-    if let Value::Object(m) = get("sweep") {
-        for (key, values) in m {
-            match c.sweep_axis(key, values, &task_ids, &task_order) {
-                Axis::Ok(a) => sweep.push(a),
-                Axis::Deferred(d) => deferred.push(d),
-                Axis::Refused => {}
+    match get("sweep") {
+        Value::Object(m) => {
+            for (key, values) in m {
+                match c.sweep_axis(key, values, &task_ids, &task_order) {
+                    Axis::Ok(a) => sweep.push(a),
+                    Axis::Deferred(d) => deferred.push(d),
+                    Axis::Refused => {}
+                }
             }
         }
+        Value::Null => {}
+        // the file's [sweep] is checked as a table when parsed; this is an override
+        // (`--set sweep=3`), which would otherwise drop every axis without a word
+        other => c.errors.push(
+            err(c.at(&["sweep"]), format!("`sweep` must be a table of \"<task id>.<setting>\" = [values], found {}", type_name(&other)))
+                .help("e.g. --set 'sweep={\"fit.iterations\" = [100, 400]}' or --sweep fit.iterations=100,400 for one axis"),
+        ),
     }
     c.overrides_of_swept_keys(path, &sweep, &overrides);
     let reports = c.reports(get("report"));
@@ -437,5 +446,17 @@ datasets = ["d", "e", "d"]
         assert_eq!(e.len(), 1);
         assert!(e[0].starts_with("--set fit.k=2: error: this override sets `fit.k`, which [sweep] varies"), "{}", e[0]);
         assert!(checked(text, &Layers { sets: vec!["fit.j=2".into()], ..Default::default() }).is_ok());
+    }
+
+    #[test]
+    fn a_sweep_override_that_is_not_a_table_is_refused_not_dropped() {
+        let text = "[experiment]\nname = \"x\"\nseed = 1\n[fit]\nplugin = \"p\"\n[sweep]\n\"fit.k\" = [1, 2]\n";
+        for bad in ["sweep=3", "sweep=[]", "sweep=\"x\"", "sweep=[1,2]"] {
+            let e = checked(text, &Layers { sets: vec![bad.into()], ..Default::default() }).unwrap_err();
+            assert_eq!(e.len(), 1, "{bad}: {e:?}");
+            assert!(e[0].starts_with(&format!("--set {bad}: error: `sweep` must be a table")), "{}", e[0]);
+        }
+        let m = checked(text, &Layers { sets: vec!["sweep={\"fit.j\" = [3, 4]}".into()], ..Default::default() }).unwrap();
+        assert_eq!(m.sweep.len(), 2, "an axis added beside the file's");
     }
 }
