@@ -144,6 +144,8 @@ fn one_liners_refuse_what_flow_models_cannot_do_with_a_clear_error() {
         (vec!["fit", "-L", "400", "h.csv"], "flowlab fit: error: `-L` = 400 is above the maximum"),
         (vec!["fit", "--mpw", "2", "-P", "1", "h.csv"], "`--mpw` = 2.0 is above the maximum"),
         (vec!["hist", "-i", "csv_flow", "nothere"], "flowlab hist: error: `IN_FILES`: no such file"),
+        // a count beyond a manifest integer is refused at the flag
+        (vec!["generate", "-s", "18446744073709551615", "h.csv"], "'-s <SIZE>': 18446744073709551615 is not in 0..=9223372036854775807"),
     ] {
         let o = flowlab().current_dir(tmp.path()).env("RUST_BACKTRACE", "1").args(&args).output().unwrap();
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));

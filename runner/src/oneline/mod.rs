@@ -73,16 +73,16 @@ pub struct HistArgs {
     #[arg(short = 'O', long = "output", default_value = "-")]
     pub output: String,
     /// Number of flows to skip at the beginning of input.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = toml_int())]
     pub skip_in: u64,
     /// Limit for number of flows to read from input.
-    #[arg(long)]
+    #[arg(long, value_parser = toml_int())]
     pub count_in: Option<u64>,
     /// Number of flows to skip after filtering.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = toml_int())]
     pub skip_out: u64,
     /// Limit for number of flows to output after filtering.
-    #[arg(long)]
+    #[arg(long, value_parser = toml_int())]
     pub count_out: Option<u64>,
     /// Expression of filter (flow-models' syntax: comparisons on fields joined by and/or).
     #[arg(long)]
@@ -123,7 +123,7 @@ pub struct FitArgs {
     #[arg(short = 'y', default_value = "flows", value_parser = ["flows", "packets", "octets"])]
     pub y: String,
     /// Number of iterations.
-    #[arg(short = 'i', default_value_t = 100)]
+    #[arg(short = 'i', default_value_t = 100, value_parser = toml_int())]
     pub iterations: u64,
     /// Number of uniform distributions.
     #[arg(short = 'U')]
@@ -185,11 +185,11 @@ pub struct PlotArgs {
 #[derive(Args, Clone, Debug)]
 pub struct GenerateArgs {
     /// Number of generated flows.
-    #[arg(short = 's', default_value_t = 1)]
+    #[arg(short = 's', default_value_t = 1, value_parser = toml_int())]
     pub size: u64,
     /// Seed (flow-models draws from fresh entropy without one; flowlab, being reproducible,
     /// uses seed 0 then and says so).
-    #[arg(long)]
+    #[arg(long, value_parser = toml_int())]
     pub seed: Option<u64>,
     /// x axis value.
     #[arg(short = 'x', default_value = "length", value_parser = ["length", "size"])]
@@ -205,6 +205,12 @@ pub struct GenerateArgs {
     /// flowlab's own options.
     #[command(flatten, next_help_heading = "flowlab options")]
     pub common: Common,
+}
+
+/// A count flag: a manifest integer is TOML's (at most 2⁶³ − 1), so a larger value is
+/// refused at the flag, not as an overflow in the manifest the command writes.
+fn toml_int() -> clap::builder::RangedU64ValueParser<u64> {
+    clap::value_parser!(u64).range(..=i64::MAX as u64)
 }
 
 impl OneLine {
