@@ -454,7 +454,7 @@ impl BalanceStats {
 /// `attempt` 0 takes the order as it is; a later attempt multiplies each key by
 /// `exp(0.25·u)`, u ~ U(−1, 1) from stream `balance_order` (another rounding of the same
 /// fractional point, for a restart).
-pub fn herd(model: &Model, k: usize, seed_hex: &str, attempt: u64) -> Individual {
+pub fn herd(model: &Model, k: usize, bounds: (usize, usize), seed_hex: &str, attempt: u64) -> Individual {
     let rows = Rows::new(model, k);
     let n = model.len();
     let rate = k as f64 / n.max(1) as f64;
@@ -479,10 +479,26 @@ pub fn herd(model: &Model, k: usize, seed_hex: &str, attempt: u64) -> Individual
     order.sort_by(|&a, &b| key[b as usize].total_cmp(&key[a as usize]).then(a.cmp(&b)));
     drop(key);
     let mut words = vec![0u64; n.div_ceil(64)];
+    // the size bounds are hard (the swaps keep them, but cannot bring a sample back into
+    // them): once `hi` biflows are taken the rest are left out, and once only enough are left
+    // to reach `lo` they are all taken; those decided last are the smallest columns
+    let (mut ones, mut rem) = (0usize, n);
     for &i in &order {
         let i = i as usize;
-        let (g, q) = rows.gq_with(&st, &cf, i, h.g(&rows, &st, i));
-        let dx = if 2.0 * g + (1.0 - 2.0 * rate) * q < 0.0 {
+        let forced = if ones >= bounds.1 {
+            Some(false)
+        } else if ones + rem <= bounds.0 {
+            Some(true)
+        } else {
+            None
+        };
+        rem -= 1;
+        let take = forced.unwrap_or_else(|| {
+            let (g, q) = rows.gq_with(&st, &cf, i, h.g(&rows, &st, i));
+            2.0 * g + (1.0 - 2.0 * rate) * q < 0.0
+        });
+        ones += take as usize;
+        let dx = if take {
             words[i >> 6] |= 1u64 << (i & 63);
             1.0 - rate
         } else {
@@ -755,7 +771,7 @@ mod tests {
         let prof = crate::profile::read_from(&buf[..], "p.csv").expect("profile");
         let model = crate::metrics::Model::new(&prof, &crate::metrics::default_decls(crate::metrics::Variant::Windows), crate::metrics::Variant::Windows, 0.005, 0.005, 0.005, 5).expect("model");
         let rows = Rows::new(&model, 300);
-        let ind = herd(&model, 300, "00", 0);
+        let ind = herd(&model, 300, (0, usize::MAX), "00", 0);
         let s = Sums::of(&ind.acc, 1.0);
         let mult: Vec<f64> = (0..rows.global.len() + rows.wref.len()).map(|k| 1.0 + (k % 3) as f64).collect();
         let st = rows.state(&s, &s, &mult);

@@ -211,8 +211,10 @@ pub struct SampleSettings {
     #[schemars(extend("exclusiveMinimum" = 0), range(max = 1.0))]
     #[serde(default = "d_tau")]
     pub local_tau: f64,
-    /// Steps of the constraint repair after the GA when it ends unaccepted (default
-    /// 300 000 for `hybrid`, 0 for `ga`); it stops at acceptance.
+    /// Steps of the constraint repair (default 300 000 for `hybrid`, 0 for `ga`): the first
+    /// repair and the restart rounds together at most this many, and the repair after the GA
+    /// fallback (run only when every round fails) up to this many again; it stops at
+    /// acceptance.
     #[serde(default)]
     #[schemars(range(max = MAX_LOCAL_SEARCH))]
     pub repair: Option<u64>,
@@ -223,7 +225,8 @@ pub struct SampleSettings {
     pub stall: Option<u32>,
     /// Restart rounds after the first repair ends unaccepted (default 24 for `hybrid`, 0 for
     /// `ga`): odd rounds repair a fresh stratified start, even rounds a kick of the best sample
-    /// so far; round r has `6000·2^⌊r/2⌋` steps, all rounds together at most `repair`.
+    /// so far; round r has `6000·2^⌊r/2⌋` steps, the first repair and all rounds together at
+    /// most `repair`.
     #[serde(default)]
     #[schemars(range(max = MAX_RESTARTS))]
     pub restarts: Option<u32>,
@@ -484,7 +487,7 @@ pub fn sample(model: Model, s: &SampleSettings, seed_hex: &str, host: &Host, poo
                 }
                 let budget = left.min(BALANCE_ATTEMPT);
                 left -= budget;
-                let mut b = balance::herd(&model, feasibility.count_n, seed_hex, attempt);
+                let mut b = balance::herd(&model, feasibility.count_n, (lo, hi), seed_hex, attempt);
                 let herded = b.score.worst;
                 let at = balance::Attempt { k: feasibility.count_n, steps: budget, bounds: (lo, hi), seed_hex, attempt };
                 let st = balance::swaps(&model, &mut b, &at, host)?;
