@@ -253,19 +253,32 @@ pub fn run_in_subprocess(plugin: &LoadedPlugin, req: &Request, limits: &Limits) 
         },
         (Some(code), _) => {
             let what = if code == EXIT_SETUP { "could not set up the cell" } else { "exited abnormally" };
-            (Err(PluginError::run(format!("worker process {what} (exit code {code}){last}"))), tail)
+            (Err(PluginError::run(format!("worker process {what} (exit code {code}){last}{}", memory_hint(limits)))), tail)
         }
         (None, Some(sig)) => {
             let hint = match sig {
-                6 if limits.memory_mb.is_some() => " (abort; with memory_mb set this is usually an allocation beyond the limit)",
                 6 => " (abort)",
                 9 => " (killed: the kernel's OOM killer or an outside kill)",
                 11 => " (segmentation fault)",
                 _ => "",
             };
-            (Err(PluginError::run(format!("worker process killed by signal {sig} ({}){hint}{last}", signal_name(sig)))), tail)
+            let mem = if matches!(sig, 6 | 7 | 11) { memory_hint(limits) } else { String::new() };
+            (Err(PluginError::run(format!("worker process killed by signal {sig} ({}){hint}{last}{mem}", signal_name(sig)))), tail)
         }
         (None, None) => (Err(PluginError::run(format!("worker process ended with status {status}{last}"))), tail),
+    }
+}
+
+/// What a worker that died or could not start under `memory_mb` most likely ran into: the
+/// limit is on its whole address space (`ulimit -v`: the executable, the plugin and its shared
+/// libraries, every thread's stack), so a small one fails the dynamic loader ("failed to map
+/// segment") or the first allocation (an abort, or a segfault where a stack cannot grow).
+fn memory_hint(limits: &Limits) -> String {
+    match limits.memory_mb {
+        Some(mb) => format!(
+            " — the worker ran under memory_mb = {mb}, a limit on its whole address space (the executable, the plugin's libraries and thread stacks count too): raise [run] memory_mb (or the task's) if this cell needs more"
+        ),
+        None => String::new(),
     }
 }
 

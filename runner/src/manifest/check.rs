@@ -105,7 +105,12 @@ impl Checker<'_> {
     /// The ranges of `[experiment]` that its types do not express.
     fn experiment_values(&mut self, e: &Experiment) {
         if !is_safe_name(&e.name) {
-            self.errors.push(err(self.at(&["experiment", "name"]), format!("experiment name `{}` may only use letters, digits, `.`, `_`, `-` (it names the results directory)", e.name)));
+            self.errors.push(err(
+                self.at(&["experiment", "name"]),
+                format!("experiment name `{}` may only use letters, digits, `.`, `_`, `-`, and not start with `.` or `-` (it names the results directory)", e.name),
+            ));
+        } else if e.name.len() > super::MAX_NAME {
+            self.errors.push(err(self.at(&["experiment", "name"]), format!("experiment name is {} characters long; at most {} (it names the results directory)", e.name.len(), super::MAX_NAME)));
         }
         if e.seed > MAX_SEED {
             self.errors.push(err(self.at(&["experiment", "seed"]), format!("`seed` must be in 0..={MAX_SEED} (a TOML integer), found {}", e.seed)));
@@ -458,5 +463,15 @@ datasets = ["d", "e", "d"]
         }
         let m = checked(text, &Layers { sets: vec!["sweep={\"fit.j\" = [3, 4]}".into()], ..Default::default() }).unwrap();
         assert_eq!(m.sweep.len(), 2, "an axis added beside the file's");
+    }
+
+    #[test]
+    fn experiment_names_that_cannot_name_a_directory_or_read_as_flags_are_refused() {
+        let text = |name: &str| format!("[experiment]\nname = \"{name}\"\nseed = 1\n[fit]\nplugin = \"p\"\n");
+        let e = checked(&text(&"a".repeat(129)), &Layers::default()).unwrap_err();
+        assert!(e[0].contains("experiment name is 129 characters long; at most 128"), "{}", e[0]);
+        assert!(checked(&text(&"a".repeat(128)), &Layers::default()).is_ok());
+        let e = checked(&text("-rf"), &Layers::default()).unwrap_err();
+        assert!(e[0].contains("not start with `.` or `-`"), "{}", e[0]);
     }
 }

@@ -258,9 +258,15 @@ pub const MAX_SEED: u64 = i64::MAX as u64;
 /// cell of this field runs that long.
 pub const MAX_TIMEOUT_S: f64 = 365.0 * 86400.0;
 
+/// An experiment name, task or dataset id: letters, digits, `.`, `_`, `-`, not starting with
+/// `.` (a hidden file) or `-` (read as a flag by `flowlab show NAME` and shells' tools).
 fn is_safe_name(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) && !s.starts_with('.')
+    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) && !s.starts_with(['.', '-'])
 }
+
+/// Longest experiment name: it names the results directory, whose files add up to 32 bytes
+/// (`.locks/<20-hex id>.lock`) under the 255 bytes a file name may have.
+const MAX_NAME: usize = 128;
 
 fn type_name(v: &Value) -> &'static str {
     match v {

@@ -235,7 +235,7 @@ impl Normaliser {
             return;
         };
         if !is_safe_name(&id) {
-            self.errors.push(err(self.id_origin(&fpath), format!("dataset id `{id}` may only use letters, digits, `.`, `_`, `-`")));
+            self.errors.push(err(self.id_origin(&fpath), format!("dataset id `{id}` may only use letters, digits, `.`, `_`, `-`, and not start with `.` or `-`")));
             return;
         }
         if self.datasets.contains_key(&id) {
@@ -266,7 +266,7 @@ impl Normaliser {
             None => default_id,
         };
         if !is_safe_name(&id) {
-            self.errors.push(err(self.source.locate(&fpath), format!("task id `{id}` may only use letters, digits, `.`, `_`, `-`")));
+            self.errors.push(err(self.source.locate(&fpath), format!("task id `{id}` may only use letters, digits, `.`, `_`, `-`, and not start with `.` or `-`")));
             return;
         }
         if self.tasks.contains_key(&id) || RESERVED.contains(&id.as_str()) {

@@ -260,6 +260,8 @@ impl OneLine {
             None => format!("{}-{stem}", self.name()),
         };
         s = s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect();
+        // ASCII now: cut to the longest experiment name a manifest may give
+        s.truncate(128);
         s
     }
 

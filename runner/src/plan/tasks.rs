@@ -119,10 +119,16 @@ pub(super) fn shape_task<'m>(
             return Err(Vec::new());
         }
         if list.is_empty() {
-            return Err(vec![
-                ManifestError::new(manifest.origin(&["tasks", &t.id]), format!("task `{}` has no dataset to run on", t.id))
-                    .help(format!("declare a [[dataset]] with format {}", if cap.accepts.is_empty() { "any".into() } else { cap.accepts.join(" or ") })),
-            ]);
+            return Err(vec![ManifestError::new(manifest.origin(&["tasks", &t.id]), format!("task `{}` has no dataset to run on", t.id)).help({
+                let want = if cap.accepts.is_empty() { "any".into() } else { cap.accepts.join(" or ") };
+                // the declared ones, with the format each has (a misspelt format is the usual cause)
+                let have: Vec<String> = dataset_order.iter().map(|id| format!("`{id}` (format `{}`)", datasets[id].format)).collect();
+                if have.is_empty() {
+                    format!("declare a [[dataset]] with format {want}")
+                } else {
+                    format!("`{}` reads datasets of format {want}; this manifest declares {}", t.capability, have.join(", "))
+                }
+            })]);
         }
         list.into_iter().map(|id| Some(Arc::from(id.as_str()))).collect()
     };
