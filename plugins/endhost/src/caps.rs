@@ -125,7 +125,7 @@ pub struct GenerateSettings {
     pub theta: Vec<f64>,
     /// Sample size.
     #[serde(default = "d_gen_n")]
-    #[schemars(range(max = MAX_SAMPLE))]
+    #[schemars(range(min = 1, max = MAX_SAMPLE))]
     pub n: usize,
     /// Zero lines appended (empty windows; the readers drop and count them).
     #[serde(default)]

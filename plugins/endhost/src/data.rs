@@ -100,7 +100,10 @@ pub fn read_counts(path: &Path) -> Result<CountsFile, PluginError> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let v: u64 = line.parse().map_err(|_| PluginError::data(format!("{}:{no}: expected one non-negative integer per line, found `{}`", path.display(), truncate(line))))?;
+        let v: u64 = line.parse().map_err(|e: std::num::ParseIntError| {
+            let what = if *e.kind() == std::num::IntErrorKind::PosOverflow { "a count above 2^64 − 1" } else { "expected one non-negative integer per line, found" };
+            PluginError::data(format!("{}:{no}: {what} `{}`", path.display(), truncate(line)))
+        })?;
         lines += 1;
         if v == 0 {
             zeros += 1;
@@ -215,6 +218,8 @@ mod tests {
         assert!(e.message.contains("c.txt:3:"), "{}", e.message);
         std::fs::write(&p, "0\n0\n").unwrap();
         assert!(read_counts(&p).unwrap_err().message.contains("no positive"));
+        std::fs::write(&p, "1\n100000000000000000000\n").unwrap();
+        assert!(read_counts(&p).unwrap_err().message.contains("c.txt:2: a count above 2^64 − 1 `100000000000000000000`"));
     }
     #[test]
     fn user_csv() {

@@ -214,7 +214,9 @@ fn parse_line(line: &[u8], on_packet: &mut dyn FnMut(usize) -> bool, out: &mut V
             let tok = std::str::from_utf8(&line[s..i]).map_err(|_| format!("column {}: not UTF-8", s + 1))?;
             let v: f32 = tok.parse().map_err(|_| format!("column {}: `{tok}` is not a number", s + 1))?;
             if !v.is_finite() {
-                return Err(format!("column {}: `{tok}` is not a finite number", s + 1));
+                // a finite decimal beyond f32's range (3.4·10³⁸) parses to ±∞
+                let why = if tok.parse::<f64>().is_ok_and(f64::is_finite) { "is beyond the range of the network's 32-bit floats (±3.4e38)" } else { "is not a finite number" };
+                return Err(format!("column {}: `{tok}` {why}", s + 1));
             }
             out.push(v);
             count += 1;
@@ -338,6 +340,10 @@ mod tests {
         assert!(FeatureFile::open(f.path()).unwrap_err().message.contains("no traffic"));
         let f = file("[1.0, 2.0\n");
         assert!(FeatureFile::open(f.path()).unwrap_err().message.contains(":1: line ends inside"));
+        let f = file("[1.0, 2.0], \n[1e308, 2.0], \n[inf, 2.0], \n");
+        let ff = FeatureFile::open(f.path()).unwrap();
+        assert!(ff.traffic(1).unwrap_err().message.contains("`1e308` is beyond the range of the network's 32-bit floats"));
+        assert!(ff.traffic(2).unwrap_err().message.contains("`inf` is not a finite number"));
     }
 
     #[test]
