@@ -93,7 +93,7 @@ fn replay_keep_refuses_a_non_empty_directory() {
     let keep = tempfile::tempdir().unwrap();
     std::fs::write(keep.path().join("precious.txt"), "mine").unwrap();
     let o = run(&["replay", cell.to_str().unwrap(), "--keep", keep.path().to_str().unwrap()]);
-    assert_ne!(o.status.code(), Some(0));
+    assert_eq!(o.status.code(), Some(2), "a command-line error");
     assert!(stderr(&o).contains("not empty"), "{}", stderr(&o));
     assert_eq!(std::fs::read_to_string(keep.path().join("precious.txt")).unwrap(), "mine");
     // an empty or new directory is fine
@@ -378,4 +378,22 @@ fn one_error_per_mistake() {
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(errors(&o), 1, "{}", stderr(&o));
     assert!(stderr(&o).contains("no data directory is set") && !stderr(&o).contains("no dataset to run on"), "{}", stderr(&o));
+}
+
+/// A record is its cell's only under its own id: one copied over another cell's file (by
+/// hand, a bad sync) is not that cell's result. The cell counts as missing and reruns.
+#[test]
+fn a_record_under_another_cells_name_is_not_that_cells_result() {
+    let res = tempfile::tempdir().unwrap();
+    let r = res.path().to_str().unwrap();
+    let o = run(&["run", "tests/manifests/probe.toml", "--results", r, "-q", "--no-env"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let dir = res.path().join("probe");
+    let tasks: Vec<String> = cells(&dir).into_iter().filter(|(_, c)| c["kind"] == "task").map(|(id, _)| id).collect();
+    std::fs::copy(dir.join(format!("{}.json", tasks[0])), dir.join(format!("{}.json", tasks[1]))).unwrap();
+    let o = run(&["status", "tests/manifests/probe.toml", "--results", r, "--no-env"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("1 missing"), "{}", String::from_utf8_lossy(&o.stdout));
+    let o = run(&["run", "tests/manifests/probe.toml", "--results", r, "--no-env"]);
+    assert!(stderr(&o).contains("1 ran ok"), "{}", stderr(&o));
+    assert_eq!(cells(&dir)[&tasks[1]]["cell_id"], tasks[1].as_str());
 }

@@ -454,3 +454,15 @@ fn a_misspelt_report_template_stops_the_run_before_any_cell() {
     let o = run(&["run", m.to_str().unwrap(), "--results", res.to_str().unwrap(), "--no-report", "-q", "--no-env"]);
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+/// `flowlab report` with a --results that holds no run of the experiment (a typo) says so
+/// and leaves nothing behind: it used to create `<root>/<experiment>/results.jsonl` first.
+#[test]
+fn report_on_a_results_root_without_the_experiment_creates_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("typo");
+    let o = run(&["report", "experiments/quickstart.toml", "--results", root.to_str().unwrap(), "--no-env"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no stored results under"), "{}", stderr(&o));
+    assert!(!root.exists(), "{} was created", root.display());
+}

@@ -646,6 +646,10 @@ fn cmd_replay(root: &Path, target: &str, data_dir: Option<PathBuf>, threads: usi
         flowlab::browse::BrowseError::BadArg(m) => Error::Usage(m),
         flowlab::browse::BrowseError::Store(m) => Error::Other(m),
     })?;
+    // a --keep that cannot be used is a command-line error (exit 2), found before the replay
+    if let Some(m) = keep.as_deref().and_then(flowlab::replay::keep_refusal) {
+        return Err(Error::Usage(m));
+    }
     let opts = flowlab::replay::ReplayOptions { threads, data_dir, plugin, keep };
     let r = flowlab::replay::replay(&cell, &opts).map_err(Error::Other)?;
     for w in &r.warnings {
@@ -1040,7 +1044,20 @@ fn main() -> ExitCode {
         Cmd::Worker => return ExitCode::from(flowlab::worker::worker_main() as u8),
         Cmd::Report { common, pdf } => load_plan(common).and_then(|plan| {
             let store = common.store(&plan);
-            render_reports(&plan, &store, common, *pdf).map(|_| 0)
+            // a mistyped --results must not leave an experiment directory behind
+            if !store.root.is_dir() {
+                return Err(flowlab::error::ReportError::NoResults(format!(
+                    "no stored results under {}; run `flowlab run {}` first (or give the --results it used)",
+                    store.root.display(),
+                    common.manifest.display()
+                ))
+                .into());
+            }
+            render_reports(&plan, &store, common, *pdf)?;
+            if plan.manifest.reports.is_empty() {
+                flowlab::note!("the manifest declares no [[report]]: nothing to render (results.jsonl and results.csv in {} are up to date)", store.root.display());
+            }
+            Ok(0)
         }),
         Cmd::Plugins { plugin, capability, json, all } => match plugin {
             Some(p) => cmd_plugin_help(p, capability.as_deref(), *json),

@@ -178,6 +178,20 @@ fn hash_tree(root: &Path) -> Result<std::collections::BTreeMap<String, String>, 
     Ok(crate::tree_hash::tree_digests(root, sha).map_err(|e| format!("{}: {e}", root.display()))?.into_iter().collect())
 }
 
+/// Why `--keep DIR` cannot take the replayed artifacts, if it cannot: it exists and is not a
+/// directory, or is a directory that is not empty (replay never deletes what the user has there).
+pub fn keep_refusal(k: &Path) -> Option<String> {
+    let m = std::fs::symlink_metadata(k).ok()?;
+    if !m.is_dir() {
+        return Some(format!("--keep {}: exists and is not a directory; give a new or empty directory", k.display()));
+    }
+    match std::fs::read_dir(k).map(|mut rd| rd.next().is_some()) {
+        Ok(true) => Some(format!("--keep {}: the directory is not empty; give a new or empty directory (nothing in it was touched)", k.display())),
+        Ok(false) => None,
+        Err(e) => Some(format!("--keep {}: {e}", k.display())),
+    }
+}
+
 /// Replays the cell stored in `cell_file`.
 pub fn replay(cell_file: &Path, opts: &ReplayOptions) -> Result<Replay, String> {
     let bytes = std::fs::read(cell_file).map_err(|e| format!("{}: {e}", cell_file.display()))?;
@@ -222,15 +236,8 @@ pub fn replay(cell_file: &Path, opts: &ReplayOptions) -> Result<Replay, String> 
     let tmp;
     let out_dir = match &opts.keep {
         Some(k) => {
-            // never delete what the user already has there: only an empty or new directory
-            if let Ok(m) = std::fs::symlink_metadata(k) {
-                if !m.is_dir() {
-                    return Err(format!("--keep {}: exists and is not a directory; give a new or empty directory", k.display()));
-                }
-                let mut rd = std::fs::read_dir(k).map_err(|e| format!("--keep {}: {e}", k.display()))?;
-                if rd.next().is_some() {
-                    return Err(format!("--keep {}: the directory is not empty; give a new or empty directory (nothing in it was touched)", k.display()));
-                }
+            if let Some(m) = keep_refusal(k) {
+                return Err(m);
             }
             std::fs::create_dir_all(k).map_err(|e| format!("{}: {e}", k.display()))?;
             k.canonicalize().unwrap_or(k.clone())

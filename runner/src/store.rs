@@ -150,7 +150,13 @@ impl Store {
     pub fn read(&self, id: &str) -> Result<Option<CellRecord>, StoreError> {
         let p = self.cell_path(id);
         match std::fs::read(&p) {
-            Ok(b) => CellRecord::from_slice(&b).map(Some).map_err(|message| StoreError::Corrupt { path: p, message }),
+            // a record is stored under its own id: one copied or renamed to another cell's
+            // name is not that cell's result
+            Ok(b) => match CellRecord::from_slice(&b) {
+                Ok(r) if r.cell_id != id => Err(StoreError::Corrupt { path: p, message: format!("the record is of cell `{}`, not of `{id}` (its file name)", r.cell_id) }),
+                Ok(r) => Ok(Some(r)),
+                Err(message) => Err(StoreError::Corrupt { path: p, message }),
+            },
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(StoreError::Io { path: p, source: e }),
         }
