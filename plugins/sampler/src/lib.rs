@@ -378,6 +378,16 @@ pub fn check_sample(s: &SampleSettings) -> Result<(), PluginError> {
     if !s.mutation_switch.is_finite() {
         return Err(PluginError::config("mutation_switch", "must be finite"));
     }
+    // the fitness and the declared metrics agree (checked again when the model is built; here
+    // it is a settings error at plan time, not a failed cell)
+    if let Some(d) = &s.metrics {
+        let windows = d.iter().any(|m| m.metric == metrics::MetricKind::Windows);
+        match (s.fitness, windows) {
+            (Variant::Windows, false) => return Err(PluginError::config("fitness", "fitness `windows` needs a `windows` metric in `metrics`, e.g. { metric = \"windows\" }")),
+            (Variant::Readme, true) => return Err(PluginError::config("fitness", "fitness `readme` has no window term: remove the `windows` metric or use fitness = \"windows\"")),
+            _ => {}
+        }
+    }
     Ok(())
 }
 
