@@ -48,7 +48,7 @@ pub struct Feasibility {
     /// Deviations that cannot be brought within the limit (empty ⇔ not proven infeasible).
     pub obstacles: Vec<Obstacle>,
     /// Joint bound (percent) of the count shares: no sample within the gene bounds has all of
-    /// them below it (exact when above a quarter of the limit; the scan stops earlier).
+    /// them below it (exact: every size is scanned).
     pub count_pct: f64,
     /// The sample size the search starts from: where the count shares fit best (nearest to
     /// the middle of the bounds among those within a quarter of the limit).
@@ -157,7 +157,11 @@ fn joint_count_bound(shares: &[Share], lo: usize, hi: usize, limit: f64) -> (f64
         if worst.max(floor) < best_key {
             (best_key, best_n) = (worst.max(floor), n);
         }
-        if best_key <= floor {
+        // every n is scanned (a size whose shares are all 0 ends it): stopping once the start
+        // size is found (below a quarter of the limit) left `best` above the minimum, and the
+        // reported achievable deviation above what accepted samples reached; the inner loop
+        // stops at the first share not below `best`, so most sizes cost a share or two
+        if best == 0.0 {
             break;
         }
     }
@@ -289,8 +293,11 @@ mod tests {
                 let worst = shares.iter().map(|s| (0..=s.cmax).map(|c| (c as f64 / n as f64 - s.r).abs() * 100.0 / s.r).fold(f64::INFINITY, f64::min)).fold(0.0, f64::max);
                 brute = brute.min(worst);
             }
-            let (b, _) = joint_count_bound(&shares, lo as usize, (lo + span) as usize, 0.0);
-            assert!((b - brute).abs() < 1e-9, "{b} vs {brute}");
+            // exact whatever the limit: also where a size within a quarter of it is found early
+            for limit in [0.0, 4.0 * brute + 1.0, 1e9] {
+                let (b, _) = joint_count_bound(&shares, lo as usize, (lo + span) as usize, limit);
+                assert!((b - brute).abs() < 1e-9, "{b} vs {brute} at limit {limit}");
+            }
         }
     }
 
