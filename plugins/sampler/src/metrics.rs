@@ -428,7 +428,17 @@ impl Model {
             let nsec = (dur.div_ceil(1_000_000_000)).max(1);
             let h = nsec.div_ceil(s as u128);
             if h > 50_000_000 {
-                return Err((format!("metrics[{}].seconds", decls.iter().position(|d| d.metric == MetricKind::Windows).unwrap_or(0)), format!("{h} windows: use longer windows")));
+                // the key that set the length: the metric's own `seconds`, else `window_s`
+                let at = decls.iter().position(|d| d.metric == MetricKind::Windows && d.seconds.is_some());
+                let key = at.map(|i| format!("metrics[{i}].seconds")).unwrap_or_else(|| "window_s".into());
+                return Err((
+                    key.clone(),
+                    format!(
+                        "the profile spans {nsec} s (START_TIME {} ms to END_TIME {} ms): {h} windows of {s} s, more than 50 000 000; set a longer `{key}` (or check the profile's times)",
+                        t0 / 1_000_000,
+                        t1 / 1_000_000
+                    ),
+                ));
             }
             let len_ns = (s as i64).saturating_mul(1_000_000_000);
             (st, en, Some(WindowLayout { seconds: s, t0_ns: t0, len_ns, h: h as usize }))
