@@ -339,6 +339,11 @@ fn read_lines<R: Read, S: Sink>(src: R, name: &str, format: LineFormat, counters
         }
         if let Some((s, e)) = span {
             let line = &lines.buf[s..e];
+            // what nfdump prints instead of records for an empty capture or a file it cannot
+            // read (its own complaint goes to standard error)
+            if matches!(format, LineFormat::Pipe) && line.trim_ascii() == b"No matching flows" {
+                return Err(bad_line(name, lineno, "nfdump found no flow records (it printed `No matching flows`): an empty capture, or not an nfcapd file".into()));
+            }
             match format {
                 LineFormat::Csv => parse_csv(line, &mut rec),
                 LineFormat::Pipe => parse_pipe(line, &mut rec),
@@ -466,5 +471,15 @@ mod tests {
         assert_eq!((r[0], r[1], r[14], r[15], r[16], r[17]), (2, 6, 1425168000, 123, 1425168001, 5));
         assert_eq!((r[7], r[12], r[11], r[13], r[2], r[3], r[18], r[19]), (167772161, 443, 167772162, 5555, 1, 2, 10, 5000));
         assert!(parse_pipe(b"2|12|1425168001005|6|0|0|0|1|443|0|0|0|2|5555|0|0|1|2|24|0|10|5000", &mut r).is_err());
+    }
+
+    /// nfdump's `No matching flows` (an empty capture or a file it cannot read) is told as
+    /// such, not as a malformed record of one field.
+    #[test]
+    fn nfdumps_no_matching_flows_is_named() {
+        let (mut c, mut st) = (Counters::default(), ReadStats::default());
+        let mut sink = |_: &Record| -> Result<(), PluginError> { Ok(()) };
+        let e = read_lines(b"No matching flows\n".as_slice(), "f.nfcapd (nfdump -o pipe)", LineFormat::Pipe, &mut c, None, &mut st, &mut sink).unwrap_err();
+        assert!(e.message.contains("f.nfcapd (nfdump -o pipe):1: nfdump found no flow records"), "{}", e.message);
     }
 }
