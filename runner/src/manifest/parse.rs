@@ -269,7 +269,11 @@ impl Normaliser {
             self.errors.push(err(self.source.locate(&fpath), format!("task id `{id}` may only use letters, digits, `.`, `_`, `-`, and not start with `.` or `-`")));
             return;
         }
-        if self.tasks.contains_key(&id) || RESERVED.contains(&id.as_str()) {
+        if RESERVED.contains(&id.as_str()) {
+            self.errors.push(err(self.id_origin(&fpath), format!("task id `{id}` is reserved for a section of the manifest (reserved: {})", RESERVED.join(", "))).help("give the task another `id`"));
+            return;
+        }
+        if self.tasks.contains_key(&id) {
             self.errors.push(err(self.id_origin(&fpath), format!("duplicate task id `{id}`")).help("give each task section a distinct `id`"));
             return;
         }
@@ -364,6 +368,13 @@ k = -9223372036854775808
         assert!(e[2].contains("duplicate dataset id `x`") && e[2].starts_with("m.toml:9:"), "{}", e[2]);
         assert!(e[3].contains("`experiment` must be a table, found a number"), "{}", e[3]);
         assert!(e[4].contains("unknown section `fitt`") && e[4].starts_with("m.toml:10:"), "{}", e[4]);
+    }
+
+    #[test]
+    fn a_task_named_after_a_section_is_reserved_not_a_duplicate() {
+        let e = parsed("[experiment]\nname = \"x\"\nseed = 1\n[[probe]]\nplugin = \"p\"\nid = \"experiment\"\n").unwrap_err();
+        assert_eq!(e.len(), 1, "{e:#?}");
+        assert!(e[0].contains("task id `experiment` is reserved for a section of the manifest") && e[0].starts_with("m.toml:6:"), "{}", e[0]);
     }
 
     #[test]
