@@ -228,6 +228,8 @@ fn hist_writes_flow_models_csv_hist_byte_for_byte() {
         vec!["-x", "size", "-b", "3", "-c", "duration", "-c", "rate"],
         vec!["-x", "size", "--filter-expr", "packets > 3 and octets < 100000"],
         vec!["-x", "length", "--skip-in", "100", "--count-in", "5000", "--skip-out", "7", "--count-out", "3000"],
+        // flow-models writes `packets_sum` twice; flowlab too, and warns that its readers refuse it
+        vec!["-x", "length", "-c", "packets"],
     ];
     let mut jobs = Vec::new();
     for (i, c) in cases.iter().enumerate() {
@@ -238,6 +240,8 @@ fn hist_writes_flow_models_csv_hist_byte_for_byte() {
         let a: Vec<&str> = args.iter().map(String::as_str).chain(["-q", "-O", out.as_str()]).collect();
         let o = in_dir(tmp.path(), &a);
         assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        let warned = stderr(&o).contains("warning: summary, fit and plot will refuse this histogram: the header holds `packets_sum` twice");
+        assert_eq!(warned, c.contains(&"packets"), "{args:?}: {}", stderr(&o));
         let argv: Vec<String> = args.iter().map(|s| format!("{s:?}")).collect();
         jobs.push(format!("[{}, '-O', 'theirs-{i}.csv']", argv.join(", ")));
     }

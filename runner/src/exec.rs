@@ -376,11 +376,14 @@ fn run_one(plan: &Plan, store: &Store, cell: &Cell, opts: &RunOptions, bars: Opt
     {
         result = Err(PluginError::data(m));
     }
+    // a cell that succeeds keeps no log in its record; its warnings are shown with its line
+    let warnings: Vec<&str> = tail.iter().filter_map(|l| l.strip_prefix("[warn] ")).collect();
+    let warnings = (!warnings.is_empty()).then(|| warnings.join("\n"));
     let rec = record(plan, cell, ds.as_ref(), &result, tail, wall);
     store.write(&cell.id, &rec)?;
     aside.discard()?;
     Ok(match result {
-        Ok(_) => (Outcome::Ok, None),
+        Ok(_) => (Outcome::Ok, warnings),
         Err(e) => (Outcome::Failed, Some(e.message)),
     })
 }
@@ -467,7 +470,10 @@ pub fn execute(plan: &Plan, store: &Store, opts: &RunOptions) -> Result<Summary,
                     cell_words(cell),
                     match outcome {
                         Outcome::Cached => "cached".to_string(),
-                        Outcome::Ok => format!("ok {secs:.2} s"),
+                        Outcome::Ok => {
+                            let warned = msg.as_deref().map(|m| m.lines().map(|w| format!("\n  warning: {w}")).collect::<String>());
+                            format!("ok {secs:.2} s{}", warned.unwrap_or_default())
+                        }
                         Outcome::Failed => format!("FAILED ({secs:.2} s): {}", msg.as_deref().unwrap_or("")),
                         Outcome::Cancelled => "cancelled".to_string(),
                         Outcome::Skipped => "skipped".to_string(),
@@ -479,7 +485,8 @@ pub fn execute(plan: &Plan, store: &Store, opts: &RunOptions) -> Result<Summary,
                 if outcome != Outcome::Skipped {
                     if tty {
                         bar.println(&line);
-                    } else if opts.progress {
+                    } else if opts.progress || (outcome == Outcome::Ok && msg.is_some()) {
+                        // quiet runs still show a cell's warnings
                         crate::note!("{line}");
                     }
                 }

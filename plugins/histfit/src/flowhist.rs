@@ -281,6 +281,58 @@ impl FlowHist {
         }
         Ok(())
     }
+
+    /// What the csv_hist readers refuse in the text [`FlowHist::write_rows`] writes
+    /// (docs/histfit.md, "csv_hist and binning": each column once, every field a non-negative
+    /// integer up to 2^63 − 1), told in one phrase. flow-models writes such files (a column
+    /// asked for twice, a negative `packets` in a record, sums beyond int64), and so does
+    /// `hist`, byte for byte; this names the problem before `summary` or `fit` refuses the file.
+    pub fn unreadable(&self, columns: &[String]) -> Option<String> {
+        let base = ["flows", "packets", "octets"];
+        if let Some((_, c)) = columns.iter().enumerate().find(|(i, c)| base.contains(&c.as_str()) || columns[..*i].contains(c)) {
+            let why = if base.contains(&c.as_str()) { "always written" } else { "asked for twice" };
+            return Some(format!("the header holds `{c}_sum` twice (column `{c}` is {why})"));
+        }
+        const MAX: i128 = i64::MAX as i128;
+        let bad = |v: i128| !(0..=MAX).contains(&v);
+        let mut count = 0;
+        let mut first = None;
+        for b in self.bins() {
+            let s = &b.sums;
+            let edge = |e: Edge| match e {
+                Edge::Int(v) => bad(v).then(|| v.to_string()),
+                Edge::Float(_) => None,
+            };
+            let mut found = edge(b.lo).map(|v| format!("bin_lo = {v}")).or_else(|| edge(b.hi).map(|v| format!("bin_hi = {v}")));
+            let sums = [("flows", i128::from(s.flows)), ("packets", s.packets), ("octets", s.octets)];
+            let extra = columns.iter().filter_map(|c| match c.as_str() {
+                "flows" => Some((c.as_str(), i128::from(s.flows))),
+                "packets" => Some((c.as_str(), s.packets)),
+                "octets" => Some((c.as_str(), s.octets)),
+                "duration" => Some((c.as_str(), s.duration)),
+                "aggs" => Some((c.as_str(), s.aggs)),
+                // a rate sum is a double; the file holds its truncation
+                "rate" => Some((c.as_str(), if s.rate.is_finite() && s.rate.abs() < 1.7e38 { s.rate.trunc() as i128 } else { i128::MAX })),
+                _ => None,
+            });
+            if found.is_none() {
+                found = sums.into_iter().chain(extra).find(|&(_, v)| bad(v)).map(|(c, v)| format!("{c}_sum = {v}"));
+            }
+            if let Some(f) = found {
+                count += 1;
+                if first.is_none() {
+                    let (lo, hi) = (b.lo.text().unwrap_or_default(), b.hi.text().unwrap_or_default());
+                    first = Some(format!("bin [{lo}, {hi}), {f}"));
+                }
+            }
+        }
+        first.map(|f| {
+            format!(
+                "{count} bin{} a value outside 0 ..= 2^63 − 1, the first {f} (a negative value comes from records with a negative field, a larger one from sums beyond int64)",
+                if count == 1 { " holds" } else { "s hold" }
+            )
+        })
+    }
 }
 
 impl crate::flows::Sink for FlowHist {
@@ -294,6 +346,43 @@ impl crate::flows::Sink for FlowHist {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `unreadable` names a value exactly when the csv_hist reader refuses what `hist` wrote:
+    /// random records with negative fields and fields up to 2^64, every integer x, bin
+    /// exponents and extra columns.
+    #[test]
+    fn unreadable_values_are_those_the_reader_refuses() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_pcg::Pcg64::seed_from_u64(21);
+        let (mut refused, mut read) = (0, 0);
+        for case in 0..400 {
+            let x = [XKind::Length, XKind::Size, XKind::Duration][case % 3];
+            let b = rng.random_range(0..4u32);
+            let columns: Vec<String> = ["duration", "aggs", "rate", "flows"].iter().filter(|_| rng.random_bool(0.4)).map(|c| c.to_string()).collect();
+            let mut h = FlowHist::new(x, b, &columns);
+            for _ in 0..rng.random_range(1..30) {
+                let mut r: Record = [0; 21];
+                for (k, f) in r.iter_mut().enumerate() {
+                    *f = match rng.random_range(0..40) {
+                        0 if case % 4 == 0 => -rng.random_range(1..1000i128),
+                        1 if case % 5 == 0 => rng.random_range(1i128 << 62..=crate::flows::MAX_FIELD),
+                        _ if (14..18).contains(&k) => rng.random_range(0..2000),
+                        _ => rng.random_range(1..5000),
+                    };
+                }
+                h.add(&r);
+            }
+            let mut text = FlowHist::header(&columns) + "\n";
+            if h.write_rows(&columns, &mut text).is_err() {
+                continue;
+            }
+            let reader = crate::hist::Hist::parse(&text, "h.csv");
+            let named = h.unreadable(&columns);
+            assert_eq!(named.is_some(), reader.is_err(), "case {case}: {named:?} / {:?}\n{text}", reader.err());
+            if named.is_some() { refused += 1 } else { read += 1 }
+        }
+        assert!(refused > 20 && read > 20, "{refused} refused, {read} read");
+    }
 
     #[test]
     fn log_bins_match_flow_models_definition() {

@@ -175,6 +175,15 @@ pub fn compute(s: &HistSettings, host: Option<&Host>) -> Result<(String, HistSta
     }
     let mut rows = String::new();
     h.write_rows(&s.columns, &mut rows).map_err(|e| PluginError::data(format!("hist: {e}")))?;
+    if s.out_format != OutFormat::None
+        && let Some(why) = h.unreadable(&s.columns)
+    {
+        let w = format!("summary, fit and plot will refuse this histogram: {why}");
+        if let Some(host) = host {
+            host.warn(&w);
+        }
+        stats.warnings.push(w);
+    }
     if s.out_format != OutFormat::None {
         text.push_str(&rows);
     }
