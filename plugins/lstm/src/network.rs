@@ -234,6 +234,12 @@ pub fn run_network(s: settings::Network, req: &Request, host: &Host, pool: &Thre
             (arch, seq, norm, params, opt, s.loss_mask, 0)
         }
     };
+    if norm.zeroes_everything() {
+        host.warn(&format!(
+            "every one of the {dim} features is constant over the traffics `{}` normalisation was fitted on: it maps every packet to the zero vector, so the model has nothing to learn and every cosine similarity is 0 (a zero vector's, by definition)",
+            norm.name()
+        ));
+    }
     let mut tr = Trainer::new(arch, params, opt, mask);
 
     // sample traffics for the prediction plots (seeded)

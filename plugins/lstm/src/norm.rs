@@ -126,6 +126,16 @@ impl Norm {
         }
     }
 
+    /// Whether the statistics map every packet to the zero vector: every feature constant
+    /// (`max = min`, or `std = 0`), so `apply` writes 0 everywhere. Stateless norms: never.
+    pub fn zeroes_everything(&self) -> bool {
+        match self {
+            Norm::Standardize { std, .. } => std.iter().all(|&s| s <= 0.0),
+            Norm::Minmax { min, max } => min.iter().zip(max).all(|(lo, hi)| hi <= lo),
+            _ => false,
+        }
+    }
+
     /// Dimension the statistics were fitted for (None for stateless ones).
     pub fn dim(&self) -> Option<usize> {
         match self {
@@ -180,6 +190,27 @@ mod tests {
         for (x, y) in a.iter().zip(b) {
             assert!((*x as f64 - y).abs() < 1e-6, "{a:?} vs {b:?}");
         }
+    }
+
+    /// `zeroes_everything` holds exactly when `apply` sends random packets to zero vectors.
+    #[test]
+    fn zeroes_everything_is_what_apply_does() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        for case in 0..500 {
+            let d = rng.random_range(1..6);
+            let constant: Vec<bool> = (0..d).map(|_| rng.random_bool(0.8)).collect();
+            let lo: Vec<f64> = (0..d).map(|_| rng.random_range(-5.0..5.0)).collect();
+            let width: Vec<f64> = constant.iter().map(|&c| if c { 0.0 } else { rng.random_range(0.1..3.0) }).collect();
+            let n = if case % 2 == 0 { Norm::Minmax { min: lo.clone(), max: lo.iter().zip(&width).map(|(a, w)| a + w).collect() } } else { Norm::Standardize { mean: lo, std: width } };
+            let zero = (0..20).all(|_| {
+                let mut p: Vec<f32> = (0..d).map(|_| rng.random_range(-10.0..10.0)).collect();
+                n.apply(&mut p);
+                p.iter().all(|&v| v == 0.0)
+            });
+            assert_eq!(n.zeroes_everything(), zero, "case {case}: {n:?}");
+        }
+        assert!(!Norm::L2.zeroes_everything() && !Norm::None.zeroes_everything());
     }
 
     #[test]
