@@ -112,6 +112,27 @@ fn fit_writes_flow_models_json_and_mode_in_the_current_directory() {
     }
 }
 
+/// With `--initial FILE` (and no counts) flow-models' `.mode` records the path as typed; a
+/// mixture directory (flow-models' model layout) is recorded the same way.
+#[test]
+fn fit_from_an_initial_mixture_records_its_path_in_mode() {
+    let tmp = tempfile::tempdir().unwrap();
+    let small = fixture("small_length.csv");
+    let o = in_dir(tmp.path(), &["fit", "-q", "-i", "30", "-U", "2", "-L", "2", &small]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    std::fs::create_dir(tmp.path().join("my model")).unwrap();
+    std::fs::copy(tmp.path().join("flows.json"), tmp.path().join("my model/flows.json")).unwrap();
+    std::fs::copy(tmp.path().join("flows.json"), tmp.path().join("start.json")).unwrap();
+    for initial in ["start.json", "my model", "./my model/"] {
+        let o = in_dir(tmp.path(), &["fit", "-q", "-i", "20", "--initial", initial, &small]);
+        assert!(o.status.success(), "{initial}: {}", stderr(&o));
+        let ours = std::fs::read_to_string(tmp.path().join("flows.mode")).unwrap();
+        let code = format!("import json, sys\nsys.stdout.write(json.dumps({{'in_file': {small:?}, 'y_value': 'flows', 'max_iter': 20, 'initial': {initial:?}, 'max_pareto_w': None}}) + '\\n')");
+        let Some(theirs) = python(&code, tmp.path()) else { return };
+        assert_eq!(ours, String::from_utf8(theirs.stdout).unwrap(), "--initial {initial}");
+    }
+}
+
 #[test]
 fn print_manifest_reproduces_the_one_liner_as_an_experiment() {
     let tmp = tempfile::tempdir().unwrap();

@@ -3,6 +3,7 @@
 //! (docs/design.md §2 Plugin ABI, "JSON").
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
+use std::fmt::Write as _;
 
 /// Encodes an `f64` as a JSON value, non-finite values as strings.
 pub fn num(x: f64) -> Value {
@@ -68,6 +69,31 @@ pub fn canonical(v: &Value) -> String {
     serde_json::to_string(&sort(v)).unwrap_or_default()
 }
 
+/// A string as Python's `json.dumps` writes it (ASCII only: non-ASCII as `\uXXXX`).
+pub fn py_str(s: &str) -> String {
+    let mut o = String::from("\"");
+    for ch in s.chars() {
+        match ch {
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            '\n' => o.push_str("\\n"),
+            '\r' => o.push_str("\\r"),
+            '\t' => o.push_str("\\t"),
+            '\u{8}' => o.push_str("\\b"),
+            '\u{c}' => o.push_str("\\f"),
+            c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
+                let mut buf = [0u16; 2];
+                for u in c.encode_utf16(&mut buf) {
+                    let _ = write!(o, "\\u{u:04x}");
+                }
+            }
+            c => o.push(c),
+        }
+    }
+    o.push('"');
+    o
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,6 +115,12 @@ mod tests {
             assert_eq!(x.to_bits(), y.to_bits(), "{s}");
         }
     }
+    #[test]
+    fn py_str_escapes_as_python() {
+        assert_eq!(py_str("é\t\"\\a"), "\"\\u00e9\\t\\\"\\\\a\"");
+        assert_eq!(py_str("😀"), "\"\\ud83d\\ude00\"");
+    }
+
     #[test]
     fn canonical_sorts_keys() {
         let v: Value = serde_json::from_str(r#"{"b":1,"a":{"d":2,"c":3}}"#).unwrap();

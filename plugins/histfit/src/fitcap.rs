@@ -6,7 +6,7 @@ use crate::families::{Family, KNOWN};
 use crate::gof::{Gof, gof};
 use crate::hist::{Hist, YCol};
 use crate::initial::{Counts, InitialGrid, initial_mix, perturb};
-use crate::mixture::{Mixture, mode_text};
+use crate::mixture::{Mixture, counts_initial, mode_text, py_dumps};
 use crate::tasks::{dataset_path, write_artifact};
 use flowlab_abi::prelude::*;
 use schemars::JsonSchema;
@@ -312,9 +312,13 @@ pub fn fit(s: FitSettings, req: &Request, host: &Host, pl: &rayon::ThreadPool) -
     let y = s.column.name();
     let text = best.mixture.to_json_text();
     r.artifacts.push(write_artifact(req, &format!("{y}.json"), text.as_bytes(), "json")?);
-    let (u, p, l) = counts.as_ref().map(|c| (c.get(Family::Uniform), c.get(Family::Genpareto), c.get(Family::Lognorm))).unwrap_or((0, 0, 0));
+    let initial = match (&counts, &s.initial) {
+        (Some(c), _) => counts_initial(c.get(Family::Uniform), c.get(Family::Genpareto), c.get(Family::Lognorm)),
+        (None, Some(v)) => py_dumps(v),
+        (None, None) => "{}".into(),
+    };
     let dpath = req.dataset.as_ref().map(|d| d.path.clone()).unwrap_or_default();
-    r.artifacts.push(write_artifact(req, &format!("{y}.mode"), mode_text(&dpath, y, iters, u, p, l, s.mpw).as_bytes(), "json")?);
+    r.artifacts.push(write_artifact(req, &format!("{y}.mode"), mode_text(&dpath, y, iters, &initial, s.mpw).as_bytes(), "json")?);
     r.data.insert("mixture_json".into(), json!(text));
     r.data.insert("column".into(), json!(y));
     r.data.insert("fitter".into(), json!(s.fitter.name()));

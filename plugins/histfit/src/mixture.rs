@@ -239,29 +239,52 @@ impl Mixture {
 }
 
 /// flow-models' `.mode` sidecar: `json.dumps` of the fit arguments, e.g.
-/// `{"in_file": "…", "y_value": "flows", "max_iter": 400, "initial": {"U": 6, "L": 4}, "max_pareto_w": null}`.
-/// Counts of 0 are omitted, as its CLI drops falsy values.
-pub fn mode_text(in_file: &str, y: &str, iterations: u64, u: usize, p: usize, l: usize, mpw: Option<f64>) -> String {
-    let mut init = vec![];
-    for (k, n) in [("U", u), ("P", p), ("L", l)] {
-        if n > 0 {
-            init.push(format!("\"{k}\": {n}"));
-        }
-    }
+/// `{"in_file": "…", "y_value": "flows", "max_iter": 400, "initial": {"U": 6, "L": 4}, "max_pareto_w": null}`;
+/// `initial` is the JSON text of the starting point ([`counts_initial`] or [`py_dumps`] of the
+/// `--initial` value: flow-models records the path as given, or the mixture passed to `fit`).
+pub fn mode_text(in_file: &str, y: &str, iterations: u64, initial: &str, mpw: Option<f64>) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{{\"in_file\": {}, \"y_value\": \"{y}\", \"max_iter\": {iterations}, \"initial\": {{{}}}, \"max_pareto_w\": {}}}",
-        serde_json::to_string(in_file).unwrap_or_default(),
-        init.join(", "),
+        "{{\"in_file\": {}, \"y_value\": \"{y}\", \"max_iter\": {iterations}, \"initial\": {initial}, \"max_pareto_w\": {}}}",
+        flowlab_abi::json::py_str(in_file),
         mpw.map(py_repr).unwrap_or_else(|| "null".into())
     );
     s
 }
 
+/// The component counts as flow-models' CLI records them (`{"U": 6, "L": 4}`): counts of 0
+/// are omitted, as it drops falsy values.
+pub fn counts_initial(u: usize, p: usize, l: usize) -> String {
+    let init: Vec<String> = [("U", u), ("P", p), ("L", l)].iter().filter(|(_, n)| *n > 0).map(|(k, n)| format!("\"{k}\": {n}")).collect();
+    format!("{{{}}}", init.join(", "))
+}
+
+/// Python's `json.dumps(v)` with its default separators (`", "`, `": "`), ASCII escapes and
+/// float repr ([`py_repr`]); integers stay integers.
+pub fn py_dumps(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::Bool(b) => if *b { "true" } else { "false" }.into(),
+        Value::Number(n) if n.is_i64() || n.is_u64() => n.to_string(),
+        Value::Number(n) => py_repr(n.as_f64().unwrap_or(f64::NAN)),
+        Value::String(s) => flowlab_abi::json::py_str(s),
+        Value::Array(a) => format!("[{}]", a.iter().map(py_dumps).collect::<Vec<_>>().join(", ")),
+        Value::Object(m) => format!("{{{}}}", m.iter().map(|(k, x)| format!("{}: {}", flowlab_abi::json::py_str(k), py_dumps(x))).collect::<Vec<_>>().join(", ")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn py_dumps_writes_what_json_dumps_writes() {
+        // json.dumps([[0.5, "uniform", [1, 3.0]], {"a": 1e16, "b": "é", "c": None, "d": True, "e": -2}])
+        let v: Value = serde_json::from_str(r#"[[0.5, "uniform", [1, 3.0]], {"a": 1e16, "b": "é", "c": null, "d": true, "e": -2}]"#).unwrap();
+        assert_eq!(py_dumps(&v), r#"[[0.5, "uniform", [1, 3.0]], {"a": 1e+16, "b": "\u00e9", "c": null, "d": true, "e": -2}]"#);
+        assert_eq!(counts_initial(0, 1, 0), r#"{"P": 1}"#);
+    }
 
     #[test]
     fn python_float_repr() {
@@ -315,7 +338,7 @@ mod tests {
     #[test]
     fn mode_sidecar_layout() {
         assert_eq!(
-            mode_text("all/length.csv", "flows", 400, 6, 0, 4, None),
+            mode_text("all/length.csv", "flows", 400, &counts_initial(6, 0, 4), None),
             "{\"in_file\": \"all/length.csv\", \"y_value\": \"flows\", \"max_iter\": 400, \"initial\": {\"U\": 6, \"L\": 4}, \"max_pareto_w\": null}\n"
         );
     }

@@ -486,7 +486,7 @@ fn deliver(cmd: &OneLine, plan: &Plan, store: &Store, cwd: &Path) -> Result<(), 
             copy(json, &cwd.join(format!("{}.json", a.y)))?;
             let mode = read(find(&arts, &format!("{}.mode", a.y))?)?;
             let mode = String::from_utf8_lossy(&mode);
-            write(&cwd.join(format!("{}.mode", a.y)), mode_as_typed(&mode, &a.file).as_bytes())?;
+            write(&cwd.join(format!("{}.mode", a.y)), mode_as_typed(&mode, &a.file, a.initial.as_deref()).as_bytes())?;
             crate::note!("wrote {}.json and {}.mode", a.y, a.y);
             Ok(())
         }
@@ -526,46 +526,36 @@ fn deliver(cmd: &OneLine, plan: &Plan, store: &Store, cwd: &Path) -> Result<(), 
     }
 }
 
-/// flow-models' `.mode` records `in_file` as the user typed it; the cell records the path it
-/// read. Replaces the first field's value, leaving every other byte.
-pub fn mode_as_typed(mode: &str, typed: &str) -> String {
-    const KEY: &str = "{\"in_file\": ";
-    let Some(rest) = mode.strip_prefix(KEY) else { return mode.to_string() };
-    // the value is a JSON string: find its closing quote (skipping escapes)
+/// flow-models' `.mode` records `in_file` (and an `--initial` path) as the user typed it;
+/// the cell records the paths it read. Replaces those string values, leaving every other byte.
+pub fn mode_as_typed(mode: &str, typed: &str, initial: Option<&str>) -> String {
+    let mode = replace_string_after(mode, "{\"in_file\": ", typed, true);
+    match initial {
+        Some(i) => replace_string_after(&mode, ", \"initial\": ", i, false),
+        None => mode,
+    }
+}
+
+/// Replaces the JSON string value that follows `key` (at the start when `at_start`, else its
+/// first occurrence; a key that other values could contain appears there only escaped) by
+/// `typed`; returns `text` unchanged where the key is missing or not followed by a string.
+fn replace_string_after(text: &str, key: &str, typed: &str, at_start: bool) -> String {
+    let at = if at_start { text.starts_with(key).then_some(0) } else { text.find(key) };
+    let Some(at) = at else { return text.to_string() };
+    let rest = &text[at + key.len()..];
+    if !rest.starts_with('"') {
+        return text.to_string();
+    }
+    // find the closing quote (skipping escapes)
     let b = rest.as_bytes();
     let mut i = 1;
     while i < b.len() && b[i] != b'"' {
         i += if b[i] == b'\\' { 2 } else { 1 };
     }
     if i >= b.len() {
-        return mode.to_string();
+        return text.to_string();
     }
-    format!("{KEY}{}{}", py_json_str(typed), &rest[i + 1..])
-}
-
-/// A string as Python's `json.dumps` writes it (ASCII only: non-ASCII as `\uXXXX`).
-fn py_json_str(s: &str) -> String {
-    let mut o = String::from("\"");
-    for ch in s.chars() {
-        match ch {
-            '"' => o.push_str("\\\""),
-            '\\' => o.push_str("\\\\"),
-            '\n' => o.push_str("\\n"),
-            '\r' => o.push_str("\\r"),
-            '\t' => o.push_str("\\t"),
-            '\u{8}' => o.push_str("\\b"),
-            '\u{c}' => o.push_str("\\f"),
-            c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
-                let mut buf = [0u16; 2];
-                for u in c.encode_utf16(&mut buf) {
-                    let _ = write!(o, "\\u{u:04x}");
-                }
-            }
-            c => o.push(c),
-        }
-    }
-    o.push('"');
-    o
+    format!("{}{key}{}{}", &text[..at], flowlab_abi::json::py_str(typed), &rest[i + 1..])
 }
 
 fn read(p: &Path) -> Result<Vec<u8>, Error> {
@@ -619,8 +609,12 @@ mod tests {
 
     #[test]
     fn mode_in_file_is_replaced_and_nothing_else() {
+        let m = "{\"in_file\": \"/abs/a, \\\"initial\\\": \\\"x.csv\", \"y_value\": \"flows\", \"max_iter\": 9, \"initial\": \"/abs/mix/\", \"max_pareto_w\": null}\n";
+        assert_eq!(mode_as_typed(m, "a.csv", Some("mix/")), "{\"in_file\": \"a.csv\", \"y_value\": \"flows\", \"max_iter\": 9, \"initial\": \"mix/\", \"max_pareto_w\": null}\n");
         let m = "{\"in_file\": \"/abs/x\\\"y.csv\", \"y_value\": \"flows\", \"max_iter\": 400, \"initial\": {\"U\": 6, \"L\": 4}, \"max_pareto_w\": null}\n";
-        assert_eq!(mode_as_typed(m, "h/all/length.csv"), "{\"in_file\": \"h/all/length.csv\", \"y_value\": \"flows\", \"max_iter\": 400, \"initial\": {\"U\": 6, \"L\": 4}, \"max_pareto_w\": null}\n");
-        assert_eq!(py_json_str("é\t"), "\"\\u00e9\\t\"");
+        assert_eq!(
+            mode_as_typed(m, "h/all/length.csv", None),
+            "{\"in_file\": \"h/all/length.csv\", \"y_value\": \"flows\", \"max_iter\": 400, \"initial\": {\"U\": 6, \"L\": 4}, \"max_pareto_w\": null}\n"
+        );
     }
 }
