@@ -94,3 +94,74 @@ fn missing_manifest_and_missing_data_dir_are_clear() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("cannot read the manifest"), "{}", stderr(&o));
 }
+
+/// The runner's type check, which tells every wrongly typed setting at once
+/// (`describe::type_mismatches`), refuses only what the plugin refuses too: every top-level
+/// setting of every task and dataset capability of the shipped plugins, given alone with a
+/// value of each TOML type; for each value the check flags, the plugin's own `validate` must
+/// refuse that key. The one difference allowed: serde reads a table setting from an array
+/// (`selection = [1]` sets its first field), which the check refuses on purpose. Then a
+/// manifest with three wrongly typed settings is told all three, each at its line.
+#[test]
+fn the_type_check_flags_only_what_the_plugin_refuses() {
+    use flowlab_abi::host::{LoadedPlugin, find_plugin_file};
+    let values = ["true", "3", "2.5", "\"x\"", "[1]", "{ a = 1 }"];
+    let (mut flagged, mut kept) = (0, 0);
+    let mut failures = Vec::new();
+    for name in ["histfit", "endhost", "sampler", "lstm", "testplug"] {
+        let p = LoadedPlugin::load(&find_plugin_file(name).unwrap_or_else(|| panic!("{name} not built"))).unwrap();
+        for c in &p.description.capabilities {
+            let schema = &c.settings_schema;
+            let Some(props) = schema["properties"].as_object() else { continue };
+            for key in props.keys() {
+                for v in values {
+                    let toml_v = toml::from_str::<toml::Table>(&format!("v = {v}")).unwrap()["v"].clone();
+                    let given: serde_json::Map<String, serde_json::Value> = [(key.clone(), serde_json::to_value(toml_v).unwrap())].into_iter().collect();
+                    let wrong = flowlab::describe::type_mismatches(schema, &given);
+                    if wrong.is_empty() {
+                        kept += 1;
+                        continue;
+                    }
+                    flagged += 1;
+                    let table_from_array = v == "[1]" && plugin_reads_table(schema, key);
+                    match p.validate(&c.name, &serde_json::Value::Object(given)) {
+                        Err(e) if e.path.as_deref() == Some(key.as_str()) || e.message.contains(key.as_str()) => {}
+                        _ if table_from_array => {}
+                        other => failures.push(format!("{name} {}: `{key} = {v}` flagged by the type check ({}), but the plugin: {other:?}", c.name, wrong[0].1)),
+                    }
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} of {flagged}:\n{}", failures.len(), failures.join("\n"));
+    assert!(flagged > 200 && kept > 50, "{flagged} flagged, {kept} kept");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let m = tmp.path().join("m.toml");
+    let h = repo().join("plugins/histfit/tests/fixtures/small_length.csv");
+    std::fs::write(&m, format!("[experiment]\nname = \"t\"\nseed = 1\n[[dataset]]\nid = \"h\"\npath = {h:?}\nformat = \"csv_hist\"\n[[fit]]\nplugin = \"histfit\"\ncolumn = \"flows\"\niterations = \"many\"\nmpw = \"high\"\nstarts = [2]\n")).unwrap();
+    let o = run(&["plan", m.to_str().unwrap(), "--results", tmp.path().join("r").to_str().unwrap()]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    for (line, key) in [(11, "iterations"), (12, "mpw"), (13, "starts")] {
+        assert!(err.contains(&format!("m.toml:{line}:1: error: task `fit`: {key}: invalid type")), "{key}: {err}");
+    }
+}
+
+/// Whether the schema's `key` is a table of named fields (a struct serde also reads from an array).
+fn plugin_reads_table(schema: &serde_json::Value, key: &str) -> bool {
+    let mut node = &schema["properties"][key];
+    for _ in 0..8 {
+        if let Some(r) = node.get("$ref").and_then(|r| r.as_str()) {
+            let defs = if schema.get("$defs").is_some() { &schema["$defs"] } else { &schema["definitions"] };
+            node = &defs[r.rsplit('/').next().unwrap_or("")];
+        } else if let Some([one]) = node.get("allOf").and_then(|a| a.as_array()).map(Vec::as_slice) {
+            node = one;
+        } else if let Some(one) = node.get("anyOf").and_then(|a| a.as_array()).and_then(|a| a.iter().find(|x| x["type"] != "null")) {
+            node = one;
+        } else {
+            break;
+        }
+    }
+    node.get("properties").is_some()
+}

@@ -63,6 +63,83 @@ pub fn expected(schema: &Value, path: &str) -> Option<String> {
     Some(format!("`{}` expects {}, e.g. `{key} = {}`", s.name, s.shape, toml_value(&s.example)))
 }
 
+/// The JSON types a schema node admits (`"integer"`, `"string"`, …, `"null"`), following
+/// `$ref`, `allOf`, `anyOf`/`oneOf` and constants; `None` when the node does not say (any
+/// value may then be right, and only the plugin can tell).
+fn admitted(root: &Value, node: &Value, depth: u32) -> Option<Vec<String>> {
+    let node = resolve(root, node);
+    if depth > 8 {
+        return None;
+    }
+    if let Some(t) = node.get("type") {
+        let t = match t {
+            Value::String(s) => vec![s.clone()],
+            Value::Array(a) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+            _ => return None,
+        };
+        return Some(t);
+    }
+    if let Some(v) = node.get("const") {
+        return Some(vec![json_type(v).into()]);
+    }
+    if let Some(e) = node.get("enum").and_then(Value::as_array) {
+        return Some(e.iter().map(|v| json_type(v).to_string()).collect());
+    }
+    for key in ["anyOf", "oneOf", "allOf"] {
+        if let Some(alts) = node.get(key).and_then(Value::as_array) {
+            let mut all = Vec::new();
+            for a in alts {
+                all.extend(admitted(root, a, depth + 1)?);
+            }
+            return Some(all);
+        }
+    }
+    None
+}
+
+/// The JSON type of a value, with whole numbers as `integer`.
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// The settings of `given` whose value has a JSON type the capability's schema does not admit
+/// for that key (top-level keys only; an integer is also a number): `(key, "a string")`, in
+/// the order given. The plugin's own check stops at the first mistake; this lists them all.
+pub fn type_mismatches(schema: &Value, given: &Map<String, Value>) -> Vec<(String, String)> {
+    let Some(props) = schema.get("properties").and_then(Value::as_object) else { return Vec::new() };
+    let mut out = Vec::new();
+    for (k, v) in given {
+        let Some(want) = props.get(k).and_then(|n| admitted(schema, n, 0)) else { continue };
+        let t = json_type(v);
+        let fits = want.iter().any(|w| w == t || (w == "number" && t == "integer"));
+        if !fits {
+            let what = match t {
+                "integer" => "an integer",
+                "number" => "a number",
+                "boolean" => "a boolean",
+                "string" => "a string",
+                "array" => "an array",
+                "object" => "a table",
+                _ => "null",
+            };
+            let found = match v {
+                Value::Array(_) | Value::Object(_) | Value::Null => what.to_string(),
+                other => format!("{what} `{}`", toml_value(other)),
+            };
+            out.push((k.clone(), found));
+        }
+    }
+    out
+}
+
 /// A complete manifest section for the capability: every setting with its default or an
 /// example, optional ones without a default commented out, and a comment giving each shape.
 pub fn example_section(plugin: &str, cap: &flowlab_abi::Capability) -> String {
@@ -581,6 +658,19 @@ mod tests {
         assert_eq!(toml_value(&by("grid").example), "{ name = [1] }");
         assert_eq!(by("grid").shape, "a table of name = a list of integers in [0, 9]");
         assert_eq!(by("bounds").shape, "a table with keys lo, hi");
+    }
+
+    #[test]
+    fn type_mismatches_follow_refs_nulls_and_constants() {
+        let given: Map<String, Value> = serde_json::from_value(json!({
+            "families": null, "grid": [1], "fitter": 3, "tol": 2, "bounds": {"lo": "x"}, "bare": "y", "unknown": true
+        }))
+        .unwrap();
+        let got = type_mismatches(&schema(), &given);
+        // `families` may be null, an integer is a number, nested keys and unknown keys are the plugin's
+        assert_eq!(got, vec![("grid".into(), "an array".into()), ("fitter".into(), "an integer `3`".into()), ("bare".into(), "a string `\"y\"`".into())]);
+        let fine: Map<String, Value> = serde_json::from_value(json!({"fitter": "em-binned", "tol": 0.5, "grid": {}})).unwrap();
+        assert!(type_mismatches(&schema(), &fine).is_empty());
     }
 
     #[test]

@@ -63,6 +63,10 @@ pub(super) fn generated(
     {
         return Err(vec![ManifestError::new(at("format"), format!("dataset `{}`: `{cap}` of `{plugin}` writes format `{f}`, not `{declared}`", d.id)).help(format!("write `format = \"{f}\"`"))]);
     }
+    let wrong = super::tasks::type_errors(schema, &d.settings, &|k| manifest.origin(&["datasets", &d.id, "settings", k]), &format!("dataset `{}`", d.id), (plugin, cap));
+    if !wrong.is_empty() {
+        return Err(wrong);
+    }
     let dpaths = resolve_paths(manifest, (resolver, &*io), schema, &d.settings, &[], &|k| manifest.origin(&["datasets", &d.id, "settings", k]), &format!("dataset `{}`", d.id))?;
     let grid = Grid::new(d.settings.clone(), Vec::new()).with_paths(dpaths);
     if let Err(e) = p.validate(cap, &grid.settings(0)) {

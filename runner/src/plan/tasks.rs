@@ -85,6 +85,13 @@ pub(super) fn shape_task<'m>(
             return Err(vec![ManifestError::new(manifest.origin(&["tasks", &t.id]), format!("plugin `{}` has no task capability `{}`{named_by}", t.plugin, t.capability)).help(hint)]);
         }
     };
+    // a swept key is checked per point by the plugin
+    let swept = |k: &str| manifest.sweep.iter().any(|a| a.task == t.id && a.setting.first().map(String::as_str) == Some(k));
+    let given: Map<String, Value> = t.settings.iter().filter(|(k, _)| !swept(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let wrong = type_errors(&cap.settings_schema, &given, &at, &format!("task `{}`", t.id), (&t.plugin, &t.capability));
+    if !wrong.is_empty() {
+        return Err(wrong);
+    }
     // datasets the task runs on
     // a datasetless capability that also accepts formats takes datasets only when listed
     let targets: Vec<Option<Arc<str>>> = if cap.datasetless && (t.datasets.is_none() || cap.accepts.is_empty()) {
@@ -167,6 +174,20 @@ fn point_error(
         (false, n) => format!(" (sweep point {} and {n} more)", Value::Object(pt.clone())),
     };
     ManifestError::new(origin, format!("task `{}`{what}: {}", t.id, e.message)).help(settings_help(schema, &e, &t.plugin, &t.capability))
+}
+
+/// Every setting of a type its schema does not admit (`describe::type_mismatches`), each
+/// at its own line: the plugin's check stops at its first mistake, and serde reads a table
+/// setting from an array, field by field (`selection = [1]` would set its first field).
+pub(super) fn type_errors(schema: &Value, given: &Map<String, Value>, at: &dyn Fn(&str) -> crate::error::Origin, what: &str, (plugin, cap): (&str, &str)) -> Vec<ManifestError> {
+    let more = format!("`flowlab plugins {plugin} {cap}` explains every setting");
+    crate::describe::type_mismatches(schema, given)
+        .into_iter()
+        .map(|(k, found)| {
+            let help = crate::describe::expected(schema, &k).map(|e| format!("{e}; {more}")).unwrap_or_else(|| more.clone());
+            ManifestError::new(at(&k), format!("{what}: {k}: invalid type: {found}")).help(help)
+        })
+        .collect()
 }
 
 /// The help of a settings error: the expected shape of the key with an example of the right
