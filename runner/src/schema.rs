@@ -75,7 +75,7 @@ pub fn manifest_schema(plugins: &[&LoadedPlugin]) -> Value {
             match c.kind {
                 CapabilityKind::Task => {
                     properties.insert("plugin".into(), json!({"description": format!("{} — {}", p.name(), p.description.summary), "enum": [p.name()]}));
-                    properties.insert("id".into(), json!({"type": "string", "description": "task id (default: the section name)"}));
+                    properties.insert("id".into(), json!({"type": "string", "pattern": "^[A-Za-z0-9_][A-Za-z0-9_-]*$", "description": "task id (default: the section name): letters, digits, `_`, `-`; no `.`, which separates the id from the setting in sweep keys"}));
                     properties.insert("capability".into(), json!({"type": "string", "enum": [c.name]}));
                     properties.insert("isolation".into(), json!({"type": "string", "enum": ["in-process", "subprocess"], "description": "where this section's cells run (overrides [run] isolation)"}));
                     properties.insert("timeout_s".into(), json!({"type": "number", "exclusiveMinimum": 0, "description": "time limit of one cell in seconds (hard for subprocess cells, soft for in-process ones; overrides [run] timeout_s)"}));

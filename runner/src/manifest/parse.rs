@@ -269,6 +269,15 @@ impl Normaliser {
             self.errors.push(err(self.source.locate(&fpath), format!("task id `{id}` may only use letters, digits, `.`, `_`, `-`, and not start with `.` or `-`")));
             return;
         }
+        if id.contains('.') {
+            // sweep keys and `--set tasks.<id>.…` split at the first `.`: a dotted id could
+            // not be swept, and `a.b.draws` would read as task `a`'s `b.draws`
+            self.errors.push(
+                err(self.id_origin(&fpath), format!("task id `{id}` contains `.`, which separates a task id from its setting in sweep keys (`<task id>.<setting>`)"))
+                    .help("use `_` or `-` instead of `.`"),
+            );
+            return;
+        }
         if RESERVED.contains(&id.as_str()) {
             self.errors.push(err(self.id_origin(&fpath), format!("task id `{id}` is reserved for a section of the manifest (reserved: {})", RESERVED.join(", "))).help("give the task another `id`"));
             return;
@@ -368,6 +377,13 @@ k = -9223372036854775808
         assert!(e[2].contains("duplicate dataset id `x`") && e[2].starts_with("m.toml:9:"), "{}", e[2]);
         assert!(e[3].contains("`experiment` must be a table, found a number"), "{}", e[3]);
         assert!(e[4].contains("unknown section `fitt`") && e[4].starts_with("m.toml:10:"), "{}", e[4]);
+    }
+
+    #[test]
+    fn a_dotted_task_id_is_refused_at_its_line() {
+        let e = parsed("[experiment]\nname = \"x\"\nseed = 1\n[[probe]]\nplugin = \"p\"\nid = \"a.b\"\n").unwrap_err();
+        assert_eq!(e.len(), 1, "{e:#?}");
+        assert!(e[0].contains("task id `a.b` contains `.`") && e[0].starts_with("m.toml:6:"), "{}", e[0]);
     }
 
     #[test]
