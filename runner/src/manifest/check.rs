@@ -451,6 +451,12 @@ datasets = ["d", "e", "d"]
         assert_eq!(e.len(), 1);
         assert!(e[0].starts_with("--set fit.k=2: error: this override sets `fit.k`, which [sweep] varies"), "{}", e[0]);
         assert!(checked(text, &Layers { sets: vec!["fit.j=2".into()], ..Default::default() }).is_ok());
+        // a table sets its leaves only: `{j = 2}` and `{}` leave `k` to the sweep
+        for ok in ["fit={j=2}", "fit={}"] {
+            assert!(checked(text, &Layers { sets: vec![ok.into()], ..Default::default() }).is_ok(), "{ok}");
+        }
+        let e = checked(text, &Layers { sets: vec!["fit={j=2, k=3}".into()], ..Default::default() }).unwrap_err();
+        assert!(e[0].starts_with("--set fit={j=2, k=3}: error: this override sets `fit.k`"), "{}", e[0]);
     }
 
     #[test]

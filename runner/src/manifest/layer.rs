@@ -137,8 +137,14 @@ impl Merge<'_> {
                 return;
             }
         };
-        self.overrides.insert(key.clone(), layer);
-        self.source.override_origins.insert(key.clone(), origin);
+        // a table merges into the one it names: it sets its leaves, not the whole table
+        // (`--set 'probe={draws=3}'` leaves `probe.value` alone; `{}` sets nothing)
+        let mut set = Vec::new();
+        leaves(&key, &v, &mut set);
+        for k in set {
+            self.overrides.insert(k.clone(), layer.clone());
+            self.source.override_origins.insert(k, origin.clone());
+        }
         self.figment = std::mem::replace(&mut self.figment, Figment::new()).merge(Serialized::default(&key, v));
     }
 
@@ -187,6 +193,19 @@ fn toml_to_json(v: &toml::Value) -> Value {
         toml::Value::Datetime(d) => Value::String(d.to_string()),
         toml::Value::Array(a) => Value::Array(a.iter().map(toml_to_json).collect()),
         toml::Value::Table(t) => Value::Object(t.iter().map(|(k, v)| (k.clone(), toml_to_json(v))).collect()),
+    }
+}
+
+/// The dotted keys a value sets when merged at `key`: the leaves of a table (none for an
+/// empty one), else `key` itself.
+fn leaves(key: &str, v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                leaves(&format!("{key}.{k}"), x, out);
+            }
+        }
+        _ => out.push(key.to_string()),
     }
 }
 
