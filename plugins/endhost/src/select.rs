@@ -135,9 +135,12 @@ pub fn select(fits: &[Fit], rule: &SelectionRule) -> Result<Decision, String> {
         let (s, l) = (get(w[0])?, get(w[1])?);
         let b = ln_bf(l, s);
         let lap = l.laplace_lnm - s.laplace_lnm;
+        // a fit that ends on a face of the box (EP at π → 0) has no Laplace value: its observed
+        // information is not positive definite there. The comparison then uses BIC's ln BF
+        // (stored beside the NaN Laplace one) rather than letting NaN lose every comparison
         let used = match rule.criterion {
-            Criterion::Bic => b,
-            Criterion::Laplace => lap,
+            Criterion::Laplace if lap.is_finite() => lap,
+            Criterion::Bic | Criterion::Laplace => b,
         };
         let wins = used > rule.threshold;
         let evidence = if wins { used } else { -used };
@@ -188,6 +191,34 @@ mod tests {
             modes: vec![],
         }
     }
+    /// With `criterion = "laplace"`, a comparison whose Laplace value is undefined (a fit on a
+    /// face: NaN) is decided by BIC instead of lost by NaN: over random likelihoods, the
+    /// decision equals BIC's wherever a Laplace value is missing.
+    #[test]
+    fn laplace_falls_back_to_bic_where_a_fit_has_no_laplace_value() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+        let rule = SelectionRule { criterion: Criterion::Laplace, ..SelectionRule::default() };
+        for case in 0..300 {
+            let n = rng.random_range(100.0..1e6f64);
+            let mut fits: Vec<Fit> = [Model::P, Model::EP, Model::EEP].iter().map(|&m| fit(m, -1e4 + rng.random_range(0.0..60.0), n)).collect();
+            // every fit has a Laplace value but one at random
+            let missing = rng.random_range(0..3);
+            for (i, f) in fits.iter_mut().enumerate() {
+                f.laplace_lnm = if i == missing { f64::NAN } else { f.loglik - rng.random_range(0.0..8.0) };
+            }
+            let d = select(&fits, &rule).unwrap();
+            for c in &d.comparisons {
+                if c.ln_bf_laplace.is_finite() {
+                    assert_eq!(c.ln_bf_used, c.ln_bf_laplace, "case {case}");
+                } else {
+                    assert_eq!(c.ln_bf_used, c.ln_bf, "case {case}");
+                }
+                assert_eq!(c.larger_wins, c.ln_bf_used > rule.threshold, "case {case}");
+            }
+        }
+    }
+
     #[test]
     fn threshold_is_on_natural_log_bf() {
         let n = 10_000f64;
