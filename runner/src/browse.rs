@@ -372,17 +372,19 @@ fn cell_label(root: &Path, p: &Path) -> String {
 
 /// The cell files, in every experiment under the root, whose id starts with `prefix` (an
 /// exact id wins over longer ids that share it).
+/// The cell files of one experiment directory whose id starts with `prefix`, sorted.
+pub fn cells_in(dir: &Path, prefix: &str) -> Result<Vec<PathBuf>, BrowseError> {
+    Ok(cell_files(dir)?.into_iter().filter(|f| f.file_stem().is_some_and(|s| s.to_string_lossy().starts_with(prefix))).collect())
+}
+
 fn find_cells(root: &Path, prefix: &str) -> Result<Vec<PathBuf>, BrowseError> {
     if prefix.is_empty() || prefix.contains(['/', '\\', '.']) {
         return Ok(Vec::new());
     }
     let mut found = Vec::new();
     for dir in experiment_dirs(root)? {
-        for f in cell_files(&dir)? {
-            let id = f.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-            if id.starts_with(prefix) {
-                found.push((id == prefix, f));
-            }
+        for f in cells_in(&dir, prefix)? {
+            found.push((f.file_stem().is_some_and(|s| s == prefix), f));
         }
     }
     if found.iter().any(|(exact, _)| *exact) {

@@ -373,6 +373,11 @@ fn check_report_templates(plan: &Plan, c: &Common) -> Result<(), Error> {
     }
 }
 
+/// A report asked of a results directory that holds no results of the manifest.
+fn no_results(store: &Store, c: &Common) -> Error {
+    flowlab::error::ReportError::NoResults(format!("no stored results under {}; run `flowlab run {}` first (or give the --results it used)", store.root.display(), c.manifest.display())).into()
+}
+
 fn render_reports(plan: &Plan, store: &Store, c: &Common, pdf: bool) -> Result<Vec<PathBuf>, Error> {
     let stored = exec::collect(plan, store)?;
     let mut outs = Vec::new();
@@ -380,7 +385,7 @@ fn render_reports(plan: &Plan, store: &Store, c: &Common, pdf: bool) -> Result<V
         return Ok(outs);
     }
     if stored == 0 {
-        return Err(flowlab::error::ReportError::NoResults(format!("no stored results under {}; run `flowlab run {}` first", store.root.display(), c.manifest.display())).into());
+        return Err(no_results(store, c));
     }
     let tdir = report::templates_dir(c.templates.as_deref(), &plan.manifest.dir())
         .ok_or_else(|| Error::Other("no templates/ directory found next to or above the manifest or this executable; pass --templates DIR or set FLOWLAB_TEMPLATES".into()))?;
@@ -1046,12 +1051,7 @@ fn main() -> ExitCode {
             let store = common.store(&plan);
             // a mistyped --results must not leave an experiment directory behind
             if !store.root.is_dir() {
-                return Err(flowlab::error::ReportError::NoResults(format!(
-                    "no stored results under {}; run `flowlab run {}` first (or give the --results it used)",
-                    store.root.display(),
-                    common.manifest.display()
-                ))
-                .into());
+                return Err(no_results(&store, common));
             }
             render_reports(&plan, &store, common, *pdf)?;
             if plan.manifest.reports.is_empty() {

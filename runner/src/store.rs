@@ -215,10 +215,9 @@ impl Store {
             move |source| StoreError::Io { path, source }
         };
         let (rec, art) = (self.cell_path(id), self.artifact_dir(id));
-        let aside = SetAside { record: (rec.clone(), aside_name(&rec)), artifacts: (art.clone(), aside_name(&art)), moved: (false, false) };
+        let mut aside = SetAside { record: (rec.clone(), aside_name(&rec)), artifacts: (art.clone(), aside_name(&art)), moved: (false, false) };
         remove_if_present(&aside.record.1).map_err(io(&aside.record.1))?;
         remove_if_present(&aside.artifacts.1).map_err(io(&aside.artifacts.1))?;
-        let mut aside = aside;
         aside.moved.0 = rename_if_present(&rec, &aside.record.1).map_err(io(&rec))?;
         aside.moved.1 = rename_if_present(&art, &aside.artifacts.1).map_err(io(&art))?;
         if aside.moved.0
@@ -227,6 +226,28 @@ impl Store {
             let _ = d.sync_all();
         }
         Ok(aside)
+    }
+
+    /// Puts back what a `--force` rerun killed outright (SIGKILL, a node lost) had moved
+    /// aside, when the cell has no record: the previous record is as valid as before (same
+    /// cell id; [`Store::status`] checks it as any other). Call only holding the cell's lock.
+    /// Returns whether something was put back.
+    pub fn recover_aside(&self, id: &str) -> Result<bool, StoreError> {
+        let (rec, art) = (self.cell_path(id), self.artifact_dir(id));
+        let (rec_aside, art_aside) = (aside_name(&rec), aside_name(&art));
+        if rec.exists() || !rec_aside.exists() {
+            return Ok(false);
+        }
+        let io = |path: &Path, source| StoreError::Io { path: path.to_path_buf(), source };
+        // the artifacts were moved after the record: without their copy, the ones in place
+        // are still the previous ones (the kill came between the two renames). So unlike
+        // `SetAside::restore` (which knows what it moved), what is in place is kept then
+        if art_aside.exists() {
+            remove_if_present(&art).map_err(|e| io(&art, e))?;
+            std::fs::rename(&art_aside, &art).map_err(|e| io(&art, e))?;
+        }
+        std::fs::rename(&rec_aside, &rec).map_err(|e| io(&rec, e))?;
+        Ok(true)
     }
 
     /// Whether every artifact a response lists is in the cell's artifact directory.
@@ -397,29 +418,6 @@ fn csv_row(
 /// RFC 4180 quoting where needed.
 pub fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
-}
-
-impl Store {
-    /// Puts back what a `--force` rerun killed outright (SIGKILL, a node lost) had moved
-    /// aside, when the cell has no record: the previous record is as valid as before (same
-    /// cell id; [`Store::status`] checks it as any other). Call only holding the cell's lock.
-    /// Returns whether something was put back.
-    pub fn recover_aside(&self, id: &str) -> Result<bool, StoreError> {
-        let (rec, art) = (self.cell_path(id), self.artifact_dir(id));
-        let (rec_aside, art_aside) = (aside_name(&rec), aside_name(&art));
-        if rec.exists() || !rec_aside.exists() {
-            return Ok(false);
-        }
-        let io = |path: &Path, source| StoreError::Io { path: path.to_path_buf(), source };
-        // the artifacts were moved after the record: without their copy, the ones in place
-        // are still the previous ones (the kill came between the two renames)
-        if art_aside.exists() {
-            remove_if_present(&art).map_err(|e| io(&art, e))?;
-            std::fs::rename(&art_aside, &art).map_err(|e| io(&art, e))?;
-        }
-        std::fs::rename(&rec_aside, &rec).map_err(|e| io(&rec, e))?;
-        Ok(true)
-    }
 }
 
 /// A cell's previous record and artifacts, moved aside by [`Store::set_aside`].

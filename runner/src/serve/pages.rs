@@ -388,8 +388,8 @@ pub fn cell_file(st: &ServeState, exp: &str, id: &str) -> Option<std::path::Path
 /// prefix or the experiment is not valid).
 fn cells_with_prefix(st: &ServeState, exp: &str, prefix: &str) -> Vec<String> {
     let Some(dir) = experiments::dir_of(st, exp).filter(|_| valid_id(prefix) && prefix.len() >= 4) else { return vec![] };
-    let Ok(rd) = std::fs::read_dir(dir) else { return vec![] };
-    rd.filter_map(|e| e.ok()?.file_name().into_string().ok()).filter_map(|n| n.strip_suffix(".json").filter(|id| id.starts_with(prefix) && valid_id(id)).map(str::to_string)).collect()
+    let files = crate::browse::cells_in(&dir, prefix).unwrap_or_default();
+    files.iter().filter_map(|f| f.file_stem()?.to_str().filter(|id| valid_id(id)).map(str::to_string)).collect()
 }
 
 fn flat_rows(v: &Value) -> Vec<(String, String)> {
