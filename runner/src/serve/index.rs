@@ -451,13 +451,32 @@ impl Col {
 }
 
 /// The columns of an experiment's table: identity, one per sweep key, status, then the
-/// metrics (at most `max_metrics`, in name order).
+/// metrics: at most `max_metrics`, those the most cells report (a metric every fit has before
+/// one a single diagnostic cell has; ties by name), shown in name order. Every metric of a
+/// cell is on its own page.
 pub fn columns(ix: &Index, max_metrics: usize) -> Vec<Col> {
     let mut c = vec![Col::Id, Col::Task, Col::Dataset];
     c.extend(ix.point_keys.sorted().into_iter().map(|(_, k)| Col::Point(k.to_string())));
     c.extend([Col::Rep, Col::Status, Col::Termination, Col::Iterations, Col::Wall]);
-    c.extend(ix.metric_keys.sorted().into_iter().take(max_metrics).map(|(_, k)| Col::Metric(k.to_string())));
+    c.extend(main_metrics(ix, max_metrics).into_iter().map(Col::Metric));
     c
+}
+
+/// The `max` metric names the most rows hold (ties by name), in name order.
+fn main_metrics(ix: &Index, max: usize) -> Vec<String> {
+    let mut count: HashMap<u32, usize> = HashMap::new();
+    for r in &ix.rows {
+        for (k, _) in &r.metrics {
+            *count.entry(*k).or_default() += 1;
+        }
+    }
+    let mut keys = ix.metric_keys.sorted();
+    // stable: equal counts keep name order
+    keys.sort_by_key(|(i, _)| std::cmp::Reverse(count.get(i).copied().unwrap_or(0)));
+    keys.truncate(max);
+    let mut names: Vec<String> = keys.into_iter().map(|(_, k)| k.to_string()).collect();
+    names.sort();
+    names
 }
 
 /// A table query: filter text, status, sort column and direction, page.
@@ -547,4 +566,59 @@ pub fn filtered(ix: &Index, q: &Query) -> Vec<usize> {
         idx.reverse();
     }
     idx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The metric columns are those the most rows hold, over random tables: no metric left out
+    /// is held by more rows than one shown.
+    #[test]
+    fn the_metric_columns_are_the_most_held() {
+        // splitmix64 (the runner has no random-number crate)
+        let mut state = 4u64;
+        let mut next = move || {
+            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        };
+        let mut below = |n: u64| (next() % n) as usize;
+        let w: Arc<str> = Arc::from("x");
+        for case in 0..200 {
+            let mut ix = Index::default();
+            let names: Vec<String> = (0..1 + below(19)).map(|i| format!("m{i:02}")).collect();
+            let share: Vec<usize> = names.iter().map(|_| below(101)).collect();
+            for r in 0..1 + below(39) {
+                let metrics = names.iter().zip(&share).filter(|(_, s)| below(100) < **s).map(|(n, _)| (ix.metric_keys.id(n), Scalar::Num(1.0))).collect();
+                let (kind, task, dataset, status, termination) = (w.clone(), w.clone(), w.clone(), w.clone(), w.clone());
+                ix.rows.push(Row {
+                    id: format!("{r:020}").into(),
+                    kind,
+                    task,
+                    dataset,
+                    replicate: 0,
+                    status,
+                    termination,
+                    iterations: Scalar::None,
+                    wall_s: Scalar::None,
+                    error: "".into(),
+                    point: vec![],
+                    metrics,
+                });
+            }
+            let max = 1 + below(9);
+            let shown = main_metrics(&ix, max);
+            let held = |n: &str| ix.rows.iter().filter(|r| r.metrics.iter().any(|(k, _)| ix.metric_keys.name(*k) == n)).count();
+            let all: Vec<&str> = ix.metric_keys.sorted().into_iter().map(|(_, n)| n).collect();
+            assert_eq!(shown.len(), max.min(all.len()), "case {case}");
+            assert!(shown.windows(2).all(|p| p[0] < p[1]), "case {case}: name order");
+            let least_shown = shown.iter().map(|n| held(n)).min().unwrap_or(0);
+            for n in all.iter().filter(|n| !shown.iter().any(|s| s == *n)) {
+                assert!(held(n) <= least_shown, "case {case}: {n} held by {} rows, left out for one held by {least_shown}", held(n));
+            }
+        }
+    }
 }
