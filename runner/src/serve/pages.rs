@@ -224,6 +224,14 @@ fn table(exp: &str, ix: &Index, q: &Query, partial: Option<usize>) -> String {
                         if r.error.is_empty() { String::new() } else { format!(r#"<div class="err small" title="{}">{}</div>"#, esc(&r.error), esc(&r.error.chars().take(80).collect::<String>())) };
                     let _ = write!(t, "<td>{}{err}</td>", badge(&r.status));
                 }
+                // a run time to a tenth of a millisecond (the record keeps every digit)
+                Col::Wall => {
+                    let shown = match v {
+                        index::Scalar::Num(x) => format!("{x:.4}"),
+                        other => other.show(),
+                    };
+                    let _ = write!(t, r#"<td class="num">{}</td>"#, esc(&shown));
+                }
                 _ => {
                     let _ = write!(t, r#"<td class="{}">{}</td>"#, if numeric(c) { "num" } else { "" }, esc(&v.show()));
                 }
