@@ -186,11 +186,16 @@ pub fn overlay_axes(title: &str, ax: &Axes, series: &[Series]) -> String {
     format!(r#"<figure class="chartbox">{s}{legend}</figure>"#)
 }
 
-/// The numeric series of a JSON value: an array of numbers (y by index) or of `[x, y]` pairs.
+/// Fewest numbers a plain array needs to be drawn as a series: shorter ones are a range, a
+/// pair or a parameter vector (`[lo, hi]`, θ̂), shown as text.
+pub const MIN_SERIES: usize = 5;
+
+/// The numeric series of a JSON value: an array of at least [`MIN_SERIES`] numbers (y by
+/// index) or of two or more `[x, y]` pairs.
 pub fn series_of(v: &serde_json::Value) -> Option<Vec<(f64, f64)>> {
     let a = v.as_array().filter(|a| a.len() >= 2)?;
     if a.iter().all(|x| x.is_number()) {
-        return Some(a.iter().enumerate().map(|(i, x)| (i as f64, x.as_f64().unwrap_or(f64::NAN))).collect());
+        return (a.len() >= MIN_SERIES).then(|| a.iter().enumerate().map(|(i, x)| (i as f64, x.as_f64().unwrap_or(f64::NAN))).collect());
     }
     a.iter()
         .map(|p| {
@@ -208,7 +213,10 @@ mod tests {
     fn round_ticks() {
         assert_eq!(ticks(0.0, 10.0), vec![0.0, 2.0, 4.0, 6.0, 8.0, 10.0]);
         assert_eq!(ticks(0.13, 0.61).len(), 5);
-        assert_eq!(series_of(&serde_json::json!([1, 2.5])), Some(vec![(0.0, 1.0), (1.0, 2.5)]));
+        assert_eq!(series_of(&serde_json::json!([1, 2.5, 3, 4, 5])).map(|p| p[1]), Some((1.0, 2.5)));
+        // a range or a short parameter vector is not a series
+        assert_eq!(series_of(&serde_json::json!([1, 2.5])), None);
+        assert_eq!(series_of(&serde_json::json!([1, 2, 3, 4])), None);
         assert_eq!(series_of(&serde_json::json!([[1, 2], [3, 4]])), Some(vec![(1.0, 2.0), (3.0, 4.0)]));
         assert_eq!(series_of(&serde_json::json!(["a", 1])), None);
     }

@@ -457,15 +457,29 @@ fn candidates_table(cands: &[Value], selected: Option<usize>) -> String {
     t
 }
 
-/// Charts of the numeric arrays of a response's `data` (one series each).
+/// The `data` section of a response: a chart per numeric series, and the other top-level
+/// values that read on one line (not tables, at most 200 characters) as a table; everything
+/// is in the raw record.
 fn data_charts(rec: &Value) -> String {
-    let mut out = String::new();
+    let (mut charts, mut rows) = (String::new(), Vec::new());
     if let Some(m) = rec["response"]["data"].as_object() {
         for (k, v) in m {
             if let Some(pts) = series_of(v) {
-                out.push_str(&overlay(&format!("data.{k}"), "index", &[Series { label: stored_value(&rec["cell_id"]).chars().take(12).collect(), points: pts, color: 0, dots: false }]));
+                charts.push_str(&overlay(&format!("data.{k}"), "index", &[Series { label: stored_value(&rec["cell_id"]).chars().take(12).collect(), points: pts, color: 0, dots: false }]));
+            } else if !v.is_null() && !v.is_object() {
+                let text = compact_value(v);
+                if text.chars().count() <= 200 {
+                    rows.push((k.clone(), esc(&text)));
+                }
             }
         }
+    }
+    let mut out = String::new();
+    if !rows.is_empty() {
+        out.push_str(&kv_table(&rows));
+    }
+    if !charts.is_empty() {
+        let _ = write!(out, r#"<div class="figs">{charts}</div>"#);
     }
     out
 }
@@ -569,9 +583,9 @@ pub async fn cell(State(st): State<ServeState>, UrlPath((exp, id)): UrlPath<(Str
             }
         }
         let _ = write!(b, "<section><h2>Artifacts</h2>{}</section>", artifacts(&exp, r));
-        let charts = data_charts(r);
-        if !charts.is_empty() {
-            let _ = write!(b, r#"<section><h2>Data</h2><div class="figs">{charts}</div></section>"#);
+        let data = data_charts(r);
+        if !data.is_empty() {
+            let _ = write!(b, r#"<section><h2>Data</h2>{data}</section>"#);
         }
         let _ = write!(
             b,
