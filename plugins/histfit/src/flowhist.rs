@@ -305,10 +305,8 @@ impl FlowHist {
             };
             let mut found = edge(b.lo).map(|v| format!("bin_lo = {v}")).or_else(|| edge(b.hi).map(|v| format!("bin_hi = {v}")));
             let sums = [("flows", i128::from(s.flows)), ("packets", s.packets), ("octets", s.octets)];
+            // (flows, packets and octets among `columns` were told above)
             let extra = columns.iter().filter_map(|c| match c.as_str() {
-                "flows" => Some((c.as_str(), i128::from(s.flows))),
-                "packets" => Some((c.as_str(), s.packets)),
-                "octets" => Some((c.as_str(), s.octets)),
                 "duration" => Some((c.as_str(), s.duration)),
                 "aggs" => Some((c.as_str(), s.aggs)),
                 // a rate sum is a double; the file holds its truncation

@@ -195,9 +195,8 @@ async fn page(State(app): State<Arc<App>>, OriginalUri(uri): OriginalUri) -> Htm
             format!("<label class=\"fam\" title=\"{f}\"><span>{l}</span><input type=\"number\" min=\"0\" max=\"100\" name=\"fam-{f}\" data-family=\"{f}\" value=\"{v}\"></label>")
         })
         .collect();
-    // the site's bar, as on every page of serve (runner/src/serve/html.rs)
-    let links: String = crate::serve::html::NAV.iter().map(|(href, label)| format!("<a href=\"{}\">{}</a>", esc(href), esc(label))).collect();
-    let nav = format!("<header class=\"top\"><a class=\"brand\" href=\"/\">flowlab</a><nav>{links}</nav></header>");
+    // the site's bar, as on every page of serve
+    let nav = crate::serve::html::site_bar(&[]);
     let html = include_str!("page.html")
         .replace("{{NAV}}", &nav)
         .replace("{{BASE}}", &esc(&base))

@@ -49,6 +49,22 @@ pub const NAV: &[(&str, &str)] = &[("/", "Experiments"), ("/fit", "Interactive f
 /// A whole page: title, breadcrumbs (label, link), body. `token` (shown only to a visitor
 /// who presented it) goes into a meta tag that the script sends with actions.
 pub fn page(title: &str, crumbs: &[(String, String)], body: &str, token: Option<&str>) -> String {
+    let meta = token.map(|t| format!(r#"<meta name="flowlab-token" content="{}">"#, esc(t))).unwrap_or_default();
+    format!(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">{meta}
+<title>{title} · flowlab</title><link rel="stylesheet" href="/static/app.css"><script src="/static/app.js" defer></script></head>
+<body>{bar}
+<main>{body}</main></body></html>
+"#,
+        title = esc(title),
+        bar = site_bar(crumbs)
+    )
+}
+
+/// The site's bar on every page (the interactive fit's too): brand, [`NAV`], breadcrumbs
+/// (label, link; an empty link is the current page).
+pub fn site_bar(crumbs: &[(String, String)]) -> String {
     let mut nav = String::new();
     for (href, label) in NAV {
         let _ = write!(nav, r#"<a href="{}">{}</a>"#, esc(href), esc(label));
@@ -64,16 +80,7 @@ pub fn page(title: &str, crumbs: &[(String, String)], body: &str, token: Option<
             let _ = write!(bc, r#"<a href="{}">{}</a>"#, esc(href), esc(label));
         }
     }
-    let meta = token.map(|t| format!(r#"<meta name="flowlab-token" content="{}">"#, esc(t))).unwrap_or_default();
-    format!(
-        r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">{meta}
-<title>{title} · flowlab</title><link rel="stylesheet" href="/static/app.css"><script src="/static/app.js" defer></script></head>
-<body><header class="top"><a class="brand" href="/">flowlab</a><nav>{nav}</nav><div class="crumbs">{bc}</div></header>
-<main>{body}</main></body></html>
-"#,
-        title = esc(title)
-    )
+    format!(r#"<header class="top"><a class="brand" href="/">flowlab</a><nav>{nav}</nav><div class="crumbs">{bc}</div></header>"#)
 }
 
 /// A status word as a coloured badge.
