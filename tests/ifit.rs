@@ -5,6 +5,7 @@
 use crate::common::{data_dir, flowlab, repo, stderr};
 use flowlab::ifit::{Event, Finished, FitSession, FitSpec, SaveWhat, save};
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
@@ -172,6 +173,116 @@ fn ifit_refuses_bad_specs_with_the_key() {
     }
     let e = FitSession::start(spec(&h, &[("lognorm", 1)], 10, "em-compat"), None, 1, 1).err().expect("refused").to_string();
     assert!(e.contains("length.csv"), "{e}");
+}
+
+/// One HTTP/1.1 exchange on a blocking socket: (status, body).
+fn http(addr: std::net::SocketAddr, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+    use std::io::{Read, Write};
+    let b = body.unwrap_or("");
+    let ct = if body.is_some() { "Content-Type: application/json\r\n" } else { "" };
+    let req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{ct}X-Flowlab-Token: tok\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{b}", b.len());
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let code = out.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (code, out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default())
+}
+
+/// The page's API on its own (no browser, synthetic data): settings the fit would refuse are
+/// refused before it starts, naming the setting and not the fit's temporary manifest; every
+/// refusal is `{"error"}` JSON; a histogram the fit would refuse is not drawn; at most
+/// `MAX_RUNNING` fits run at once; and a fit no page watches is stopped after `UNWATCHED`.
+#[test]
+fn ifit_api_checks_settings_first_and_bounds_the_fits_it_runs() {
+    use flowlab::ifit::web::{IfitConfig, MAX_RUNNING, UNWATCHED, router};
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    // a long-tailed synthetic histogram: 1 500 log-spaced bins, counts falling as a power law
+    let mut h = String::from("bin_lo,bin_hi,flows_sum,packets_sum,octets_sum\n");
+    let mut x = 1u64;
+    for i in 0..1500u64 {
+        let next = x + 1 + x / 64;
+        let f = 1 + 1_000_000_000 / (x * x / 4 + 1) + i % 7;
+        let _ = writeln!(h, "{x},{next},{f},{},{}", f * x, f * x * 700);
+        x = next;
+    }
+    std::fs::write(data.join("h.csv"), h).unwrap();
+    std::fs::write(data.join("zero.csv"), "bin_lo,bin_hi,flows_sum,packets_sum,octets_sum\n0,1,100,0,0\n").unwrap();
+    std::fs::create_dir_all(tmp.path().join("save")).unwrap();
+    let cfg = IfitConfig { data_dir: Some(data.clone()), save_root: Some(tmp.path().join("save")), token: "tok".into(), threads: 1 };
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        rt.block_on(async move {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(l.local_addr().unwrap()).unwrap();
+            axum::serve(l, axum::Router::new().nest("/fit", router(cfg))).await.unwrap();
+        });
+    });
+    let addr = rx.recv().unwrap();
+    let form = |fams: &str, iterations: &str, extra: &str| format!(r#"{{"histogram":"h.csv","column":"flows","families":{fams},"iterations":{iterations},"fitter":"em-compat"{extra}}}"#);
+    let error = |body: &str| {
+        serde_json::from_str::<serde_json::Value>(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))["error"].as_str().map(str::to_string).unwrap_or_else(|| panic!("no error: {body}"))
+    };
+    // the plugin's own ranges, answered at once, for "as manifest" and for a start
+    for (fams, its, extra, key) in [(r#"{"lognorm":1}"#, "0", "", "iterations"), (r#"{"uniform":1000}"#, "10", "", "families.uniform"), (r#"{"lognorm":1}"#, "10", r#","mpw":-5"#, "mpw")] {
+        for route in ["/fit/manifest", "/fit/start"] {
+            let (code, body) = http(addr, "POST", route, Some(&form(fams, its, extra)));
+            let e = error(&body);
+            assert_eq!(code, 400, "{route} {fams} {its} {extra}: {body}");
+            assert!(e.contains(key) && !e.contains("ifit.toml"), "{route}: {e}");
+        }
+    }
+    // malformed requests: the same JSON shape as every other refusal
+    for (body, code) in [("{", 400), ("null", 422), (r#"{"histogram":1}"#, 422)] {
+        let (c, b) = http(addr, "POST", "/fit/start", Some(body));
+        assert_eq!(c, code, "{body}: {b}");
+        error(&b);
+    }
+    let (c, b) = http(addr, "GET", "/fit/events/abc", None);
+    assert_eq!(c, 400, "{b}");
+    assert!(error(&b).contains("session id"), "{b}");
+    // a histogram the fit refuses is not drawn either
+    let (c, b) = http(addr, "GET", "/fit/curves?histogram=zero.csv&column=flows", None);
+    assert_eq!(c, 400, "{b}");
+    assert!(error(&b).contains("bin_lo 0"), "{b}");
+    // at most MAX_RUNNING fits at once (long ones: a million iterations)
+    let long = form(r#"{"uniform":6,"lognorm":4}"#, "1000000", r#","animate":true"#);
+    let ids: Vec<u64> = (0..MAX_RUNNING)
+        .map(|_| {
+            let (c, b) = http(addr, "POST", "/fit/start", Some(&long));
+            assert_eq!(c, 200, "{b}");
+            serde_json::from_str::<serde_json::Value>(&b).unwrap()["session"].as_u64().unwrap()
+        })
+        .collect();
+    let (c, b) = http(addr, "POST", "/fit/start", Some(&long));
+    assert_eq!(c, 429, "{b}");
+    assert!(error(&b).contains("running"), "{b}");
+    // no event stream ever opened on them: each is stopped UNWATCHED after its launch, and
+    // its newest mixture can then be saved (while it runs, saving is refused)
+    let t0 = Instant::now();
+    let (c, b) = http(addr, "POST", &format!("/fit/save/{}", ids[0]), Some(r#"{"path":"early.json"}"#));
+    assert_eq!(c, 409, "still running: {b}");
+    for (k, id) in ids.iter().enumerate() {
+        loop {
+            let (c, b) = http(addr, "POST", &format!("/fit/save/{id}"), Some(&format!(r#"{{"path":"s{k}.json"}}"#)));
+            if c == 200 {
+                break;
+            }
+            assert_eq!(c, 409, "{b}");
+            assert!(t0.elapsed() < Duration::from_secs(120), "fit {id} unwatched for 2 min and still running");
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+    assert!(t0.elapsed() >= UNWATCHED - Duration::from_secs(2), "stopped before UNWATCHED");
+    assert!(std::fs::read_to_string(tmp.path().join("save/s0.json")).unwrap().contains("\"mix\""));
+    // with those ended, a start is accepted again (and stopped at once)
+    let (c, b) = http(addr, "POST", "/fit/start", Some(&long));
+    assert_eq!(c, 200, "{b}");
+    let id = serde_json::from_str::<serde_json::Value>(&b).unwrap()["session"].as_u64().unwrap();
+    assert_eq!(http(addr, "POST", &format!("/fit/stop/{id}"), Some("{}")).0, 200);
 }
 
 /// The slowdown streaming costs, printed for BENCHMARKS.md (no threshold in a test): the

@@ -47,8 +47,16 @@ pub fn read_column(path: &Path, column: &str) -> Result<(Vec<u64>, Vec<u64>), Er
             return Err(bad(i + 2, format!("more than {MAX_ROWS} rows")));
         }
         let f: Vec<&str> = l.split(',').collect();
-        let num = |k: usize, name: &str| f.get(k).and_then(|v| v.trim().parse::<u64>().ok()).ok_or_else(|| bad(i + 2, format!("`{name}` is not a non-negative integer")));
+        // histfit's reader's rules (docs/histfit.md, "csv_hist and binning"): integers in [0, 2^63 - 1],
+        // bin_lo ≥ 1, so the page never draws a histogram the fit then refuses
+        let num = |k: usize, name: &str| {
+            let v = f.get(k).and_then(|v| v.trim().parse::<u64>().ok()).ok_or_else(|| bad(i + 2, format!("`{name}` is not a non-negative integer")))?;
+            if v > i64::MAX as u64 { Err(bad(i + 2, format!("`{name}` = {v} exceeds 2^63 - 1"))) } else { Ok(v) }
+        };
         let x = num(lo, "bin_lo")?;
+        if x == 0 {
+            return Err(bad(i + 2, "bin_lo 0 is not a valid flow length (bins start at 1)".into()));
+        }
         if xs.last().is_some_and(|&p| x <= p) {
             return Err(bad(i + 2, "bin_lo must increase".into()));
         }
@@ -134,6 +142,16 @@ mod tests {
         assert!(e.contains("h.csv:1") && e.contains("octets_sum"), "{e}");
         std::fs::write(&p, "bin_lo,flows_sum\n1,2\nx,3\n").unwrap();
         assert!(curves(&p, "flows").unwrap_err().to_string().contains("h.csv:3"));
+        // what histfit's fit refuses is refused here too (the page drew them, then the fit failed)
+        for (text, needle) in
+            [("bin_lo,flows_sum\n0,100\n", "bin_lo 0"), ("bin_lo,flows_sum\n1,9223372036854775808\n", "exceeds 2^63 - 1"), ("bin_lo,flows_sum\n9223372036854775808,1\n", "exceeds 2^63 - 1")]
+        {
+            std::fs::write(&p, text).unwrap();
+            let e = curves(&p, "flows").unwrap_err().to_string();
+            assert!(e.contains("h.csv:2") && e.contains(needle), "{text:?}: {e}");
+        }
+        std::fs::write(&p, "bin_lo,flows_sum\n1,9223372036854775807\n").unwrap();
+        assert_eq!(curves(&p, "flows").unwrap().x, vec![1]);
     }
 
     #[test]

@@ -105,6 +105,36 @@ impl FitSpec {
     }
 }
 
+impl FitSpec {
+    /// Plans the fit's manifest in a fresh work directory (the plugin checks every setting
+    /// here, as for `flowlab run`): the plan and the directory it lives in.
+    fn plan(&self, data_dir: Option<&Path>) -> Result<(Plan, tempfile::TempDir), Error> {
+        let text = self.manifest(data_dir)?;
+        let work = tempfile::Builder::new().prefix("flowlab-ifit-").tempdir().map_err(|e| Error::Other(format!("cannot create a work directory: {e}")))?;
+        let layers = Layers { sets: Vec::new(), sweeps: Vec::new(), env: false, env_vars: None };
+        let m = Manifest::from_text(&work.path().join("ifit.toml"), text, &layers)?;
+        let plan = Plan::build(m, &PlanOptions { data_dir: data_dir.map(Path::to_path_buf) })?;
+        Ok((plan, work))
+    }
+
+    /// Checks the spec as the fit will: [`FitSpec::check`], then the plan of its manifest
+    /// (histfit's own ranges: iterations ≥ 1, at most 100 components a family, `mpw` in
+    /// (0, 1], a readable initial mixture). The page asks this before it starts a fit or
+    /// shows a manifest, so neither is accepted and then refused.
+    pub fn validate(&self, data_dir: Option<&Path>) -> Result<(), String> {
+        self.plan(data_dir).map(drop).map_err(|e| page_message(&e))
+    }
+}
+
+/// An error as the page shows it: a manifest error without the location in the fit's
+/// temporary manifest (a file the user never sees), every problem on its own line.
+pub fn page_message(e: &Error) -> String {
+    match e {
+        Error::Manifest(errs) => errs.0.iter().map(|m| m.message.clone()).collect::<Vec<_>>().join("\n"),
+        other => other.to_string(),
+    }
+}
+
 /// What a running fit reports.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
@@ -198,11 +228,7 @@ impl FitSession {
     /// thread budget (results do not depend on it). Errors: a bad spec, the manifest's
     /// errors (the dataset path), a missing plugin.
     pub fn start(spec: FitSpec, data_dir: Option<&Path>, emit_every: u64, threads: usize) -> Result<(FitSession, Receiver<Event>), Error> {
-        let text = spec.manifest(data_dir)?;
-        let work = tempfile::Builder::new().prefix("flowlab-ifit-").tempdir().map_err(|e| Error::Other(format!("cannot create a work directory: {e}")))?;
-        let layers = Layers { sets: Vec::new(), sweeps: Vec::new(), env: false, env_vars: None };
-        let m = Manifest::from_text(&work.path().join("ifit.toml"), text, &layers)?;
-        let plan = Plan::build(m, &PlanOptions { data_dir: data_dir.map(Path::to_path_buf) })?;
+        let (plan, work) = spec.plan(data_dir)?;
         let cell = plan.cells.iter().find(|c| c.kind == CellKind::Task).cloned().ok_or_else(|| Error::Other("the fit manifest planned no task cell".into()))?;
         let store = Store::new(work.path(), &plan.manifest.experiment.name);
         let ds = match &cell.dataset {

@@ -101,7 +101,8 @@ function mixtureCurves(text, xs, xmin) {
 }
 
 // ---------- plotting ----------
-const COLORS = { data: "#222222", mixture: "#d62728", uniform: "#2ca02c", genpareto: "#9467bd", lognorm: "#1f77b4", norm: "#8c564b", gamma: "#e377c2", weibull_min: "#17becf" };
+// Okabe–Ito (colour-blind safe; its yellow is left out: a thin line of it vanishes on white)
+const COLORS = { data: "#000000", mixture: "#D55E00", uniform: "#009E73", genpareto: "#CC79A7", lognorm: "#0072B2", norm: "#E69F00", gamma: "#56B4E9", weibull_min: "#7F7F7F" };
 const FAMILY_LABEL = { uniform: "uniform", genpareto: "Pareto", lognorm: "lognormal", norm: "normal", gamma: "gamma", weibull_min: "Weibull" };
 const FONT = '"DejaVu Sans", system-ui, sans-serif';
 
@@ -265,12 +266,23 @@ async function post(path, body) {
   if (!r.ok) throw new Error(j.error || r.statusText);
   return j;
 }
+// a whole number typed in a field, or an error naming the field (never a silent default)
+function count(value, name) {
+  const t = String(value).trim();
+  if (t === "") return 0;
+  if (!/^[0-9]+$/.test(t)) throw new Error(name + ": `" + t + "` is not a whole number");
+  return Number(t);
+}
 function formBody() {
   const families = {};
-  document.querySelectorAll("input[data-family]").forEach(i => { const n = parseInt(i.value, 10); if (n > 0) families[i.dataset.family] = n; });
+  document.querySelectorAll("input[data-family]").forEach(i => { const n = count(i.value, "families." + i.dataset.family); if (n > 0) families[i.dataset.family] = n; });
   const mpw = $("mpw").value.trim();
-  return { histogram: histogramPath(), column: $("column").value, families, iterations: parseInt($("iterations").value, 10) || 1,
-    fitter: $("fitter").value, mpw: mpw === "" ? null : parseFloat(mpw), initial: $("initial").value, animate: $("animate").checked };
+  if (mpw !== "" && !Number.isFinite(Number(mpw))) throw new Error("mpw: `" + mpw + "` is not a number (leave it empty for none)");
+  // a number input holds "" when what was typed is not a number
+  if ($("iterations").value.trim() === "") throw new Error("iterations: give a whole number of at least 1");
+  const iterations = count($("iterations").value, "iterations");
+  return { histogram: histogramPath(), column: $("column").value, families, iterations,
+    fitter: $("fitter").value, mpw: mpw === "" ? null : Number(mpw), initial: $("initial").value, animate: $("animate").checked };
 }
 function useCurves(c) {
   curves = c;
@@ -329,8 +341,9 @@ async function startFit(ev) {
   ev.preventDefault();
   if (source) { source.close(); source = null; }
   latest = null; queue = []; finalText = null; $("saved").textContent = "";
-  const body = formBody();
+  let body;
   try {
+    body = formBody();
     setStatus("starting…");
     const r = await post("/start", body);
     session = r.session; useCurves(r.curves);

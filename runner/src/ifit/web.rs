@@ -29,6 +29,13 @@ use std::time::Duration;
 pub const START_GRACE: Duration = Duration::from_secs(2);
 /// Sessions kept (the oldest finished ones are dropped beyond this).
 pub const MAX_SESSIONS: usize = 16;
+/// Fits running (or about to) at once; another start is refused with 429 until one ends.
+/// A page runs one fit at a time, so this is four pages fitting together; each fit uses the
+/// server's whole thread budget, so more would only share the cores more thinly.
+pub const MAX_RUNNING: usize = 4;
+/// A running fit that no event stream has read for this long is stopped (its newest
+/// mixture can still be saved): a closed tab must not leave a fit burning the cores.
+pub const UNWATCHED: Duration = Duration::from_secs(10);
 /// Header that carries the per-start token on actions.
 pub const TOKEN_HEADER: &str = "X-Flowlab-Token";
 
@@ -93,6 +100,44 @@ struct Live {
     state: Mutex<LiveState>,
     version: tokio::sync::watch::Sender<u64>,
     started: std::sync::atomic::AtomicBool,
+    /// Event streams open on this session, and when the last one closed (or the fit was
+    /// launched, if none was open then).
+    readers: Mutex<(usize, std::time::Instant)>,
+}
+
+impl Live {
+    fn ended(&self) -> bool {
+        lock(&self.state).end.is_some()
+    }
+    /// Asks the fit to stop (before its launch: marks it stopped).
+    fn stop(&self) {
+        if !self.started.swap(true, Ordering::SeqCst) {
+            finish(self, End::Stopped);
+        }
+        if let Some(s) = lock(&self.session).as_ref() {
+            s.stop();
+        }
+    }
+}
+
+/// One open event stream of a session: counted while it lives.
+struct Reader(Arc<Live>);
+
+impl Reader {
+    fn new(live: Arc<Live>) -> Reader {
+        lock(&live.readers).0 += 1;
+        Reader(live)
+    }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        let mut r = lock(&self.0.readers);
+        r.0 = r.0.saturating_sub(1);
+        if r.0 == 0 {
+            r.1 = std::time::Instant::now();
+        }
+    }
 }
 
 struct App {
@@ -105,6 +150,33 @@ type Failure = (StatusCode, Json<Value>);
 
 fn fail(code: StatusCode, msg: impl std::fmt::Display) -> Failure {
     (code, Json(json!({"error": msg.to_string()})))
+}
+
+/// A JSON request body whose refusal (not JSON, a wrong type, no `Content-Type`) is answered
+/// as every other error of this API, `{"error": …}`, not as axum's plain text.
+struct Body<T>(T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for Body<T> {
+    type Rejection = Failure;
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Failure> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(Body(v)),
+            Err(r) => Err(fail(r.status(), r.body_text())),
+        }
+    }
+}
+
+/// A session id in the path, refused as JSON like [`Body`].
+struct Id(u64);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Id {
+    type Rejection = Failure;
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Failure> {
+        match UrlPath::<u64>::from_request_parts(parts, state).await {
+            Ok(UrlPath(id)) => Ok(Id(id)),
+            Err(r) => Err(fail(r.status(), format!("{}: a session id is a number", r.body_text()))),
+        }
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -241,21 +313,41 @@ fn spec_of(app: &App, f: &StartForm) -> Result<FitSpec, Failure> {
     Ok(spec)
 }
 
-async fn manifest(State(app): State<Arc<App>>, h: HeaderMap, Json(f): Json<StartForm>) -> Result<Json<Value>, Failure> {
+/// [`spec_of`], then the plugin's own checks ([`FitSpec::validate`]), off the runtime.
+async fn checked_spec(app: &App, f: &StartForm) -> Result<FitSpec, Failure> {
+    let spec = spec_of(app, f)?;
+    let (s, dir) = (spec.clone(), app.cfg.data_dir.clone());
+    tokio::task::spawn_blocking(move || s.validate(dir.as_deref())).await.map_err(|e| fail(StatusCode::INTERNAL_SERVER_ERROR, e))?.map_err(|e| fail(StatusCode::BAD_REQUEST, e))?;
+    Ok(spec)
+}
+
+async fn manifest(State(app): State<Arc<App>>, h: HeaderMap, Body(f): Body<StartForm>) -> Result<Json<Value>, Failure> {
     check_token(&app, &h)?;
-    let spec = spec_of(&app, &f)?;
+    let spec = checked_spec(&app, &f).await?;
     let text = spec.manifest(app.cfg.data_dir.as_deref()).map_err(|e| fail(StatusCode::BAD_REQUEST, e))?;
     Ok(Json(json!({"manifest": text})))
 }
 
-async fn start(State(app): State<Arc<App>>, h: HeaderMap, Json(f): Json<StartForm>) -> Result<Json<Value>, Failure> {
+async fn start(State(app): State<Arc<App>>, h: HeaderMap, Body(f): Body<StartForm>) -> Result<Json<Value>, Failure> {
     check_token(&app, &h)?;
-    let spec = spec_of(&app, &f)?;
+    let running = lock(&app.sessions).iter().filter(|(_, l)| !l.ended()).count();
+    if running >= MAX_RUNNING {
+        return Err(fail(StatusCode::TOO_MANY_REQUESTS, format!("{running} fits are running already (at most {MAX_RUNNING} at once): stop one, or wait for one to finish")));
+    }
+    let spec = checked_spec(&app, &f).await?;
     let text = spec.manifest(app.cfg.data_dir.as_deref()).map_err(|e| fail(StatusCode::BAD_REQUEST, e))?;
     let (p, col) = (spec.histogram.clone(), spec.column.clone());
     let c = tokio::task::spawn_blocking(move || data::curves(&p, &col)).await.map_err(|e| fail(StatusCode::INTERNAL_SERVER_ERROR, e))?.map_err(|e| fail(StatusCode::BAD_REQUEST, e))?;
     let (version, _) = tokio::sync::watch::channel(0u64);
-    let live = Arc::new(Live { spec, emit_every: if f.animate { 1 } else { 0 }, session: Mutex::new(None), state: Mutex::new(LiveState::default()), version, started: Default::default() });
+    let live = Arc::new(Live {
+        spec,
+        emit_every: if f.animate { 1 } else { 0 },
+        session: Mutex::new(None),
+        state: Mutex::new(LiveState::default()),
+        version,
+        started: Default::default(),
+        readers: Mutex::new((0, std::time::Instant::now())),
+    });
     let id = app.next.fetch_add(1, Ordering::Relaxed);
     {
         let mut s = lock(&app.sessions);
@@ -292,9 +384,25 @@ async fn launch(app: &Arc<App>, live: &Arc<Live>) {
             *lock(&live.session) = Some(s);
             rx
         }
-        Ok(Err(e)) => return finish(live, End::Failed(e.to_string())),
+        Ok(Err(e)) => return finish(live, End::Failed(super::page_message(&e))),
         Err(e) => return finish(live, End::Failed(e.to_string())),
     };
+    lock(&live.readers).1 = std::time::Instant::now();
+    let w = live.clone();
+    tokio::spawn(async move {
+        // stops the fit once no event stream has read it for UNWATCHED
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            if w.ended() {
+                break;
+            }
+            let (open, since) = *lock(&w.readers);
+            if open == 0 && since.elapsed() >= UNWATCHED {
+                w.stop();
+                break;
+            }
+        }
+    });
     let l = live.clone();
     // a plain thread drains the channel: it blocks on `recv`, not on the runtime
     std::thread::spawn(move || {
@@ -362,18 +470,20 @@ fn state_json(st: &LiveState, sent: &mut Option<u64>) -> (Value, bool) {
     (v, done)
 }
 
-async fn events(State(app): State<Arc<App>>, UrlPath(id): UrlPath<u64>) -> Result<Response, Failure> {
+async fn events(State(app): State<Arc<App>>, Id(id): Id) -> Result<Response, Failure> {
     let live = find(&app, id)?;
     let rx = live.version.subscribe();
+    let reader = Reader::new(live.clone());
     launch(&app, &live).await;
     struct S {
+        _reader: Reader,
         live: Arc<Live>,
         rx: tokio::sync::watch::Receiver<u64>,
         sent: Option<u64>,
         over: bool,
         first: bool,
     }
-    let s = S { live, rx, sent: None, over: false, first: true };
+    let s = S { _reader: reader, live, rx, sent: None, over: false, first: true };
     let stream = futures_util::stream::unfold(s, |mut s| async move {
         if s.over {
             return None;
@@ -390,15 +500,10 @@ async fn events(State(app): State<Arc<App>>, UrlPath(id): UrlPath<u64>) -> Resul
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
 }
 
-async fn stop(State(app): State<Arc<App>>, h: HeaderMap, UrlPath(id): UrlPath<u64>) -> Result<Json<Value>, Failure> {
+async fn stop(State(app): State<Arc<App>>, h: HeaderMap, Id(id): Id) -> Result<Json<Value>, Failure> {
     check_token(&app, &h)?;
     let live = find(&app, id)?;
-    if !live.started.swap(true, Ordering::SeqCst) {
-        finish(&live, End::Stopped);
-    }
-    if let Some(s) = lock(&live.session).as_ref() {
-        s.stop();
-    }
+    live.stop();
     Ok(Json(json!({"stopping": id})))
 }
 
@@ -407,7 +512,7 @@ struct SaveForm {
     path: String,
 }
 
-async fn save_h(State(app): State<Arc<App>>, h: HeaderMap, UrlPath(id): UrlPath<u64>, Json(f): Json<SaveForm>) -> Result<Json<Value>, Failure> {
+async fn save_h(State(app): State<Arc<App>>, h: HeaderMap, Id(id): Id, Body(f): Body<SaveForm>) -> Result<Json<Value>, Failure> {
     check_token(&app, &h)?;
     let live = find(&app, id)?;
     let root = app.cfg.save_root.clone().ok_or_else(|| fail(StatusCode::BAD_REQUEST, "serve was started without a directory to save in"))?;
