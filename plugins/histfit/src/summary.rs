@@ -27,6 +27,8 @@ pub struct Summary {
     pub points: Vec<u64>,
     /// Percentages (flows, packets, octets) at each point; NaN outside the range.
     pub pct: Vec<[f64; 3]>,
+    /// Smallest and largest `bin_lo` of the data: flow-models' `nan` rows lie outside them.
+    pub range: (u64, u64),
 }
 
 /// flow-models' `'{:,}'.format(n).replace(',', ' ')`: groups of three digits separated by an
@@ -120,6 +122,7 @@ impl Summary {
             avg_flow_size: octets as f64 / flows as f64,
             points,
             pct,
+            range: (h.bin_lo.first().copied().unwrap_or(0), h.bin_lo.last().copied().unwrap_or(0)),
         })
     }
 
@@ -173,19 +176,21 @@ impl Summary {
     }
 
     /// Improved table 1: siunitx `\num{}` numbers, placeholders filled from `meta` (missing
-    /// entries stay `XXX`, sampling rate defaults to `none`), and the average flow size row
+    /// entries read `n/a`, flow-models' layout keeps its `XXX`; sampling rate defaults to `none`), and the average flow size row
     /// flow-models forgets (docs/histfit.md, "Summary tables" bug).
     pub fn table1_siunitx(&self, meta: &Meta) -> String {
         let cell = |v: &Option<String>, default: &str| v.as_deref().map(latex_escape).unwrap_or_else(|| default.to_string());
         let mut s = String::new();
         let _ = writeln!(s, r"\begin{{tabular}}{{@{{}}lrl@{{}}}}");
         let _ = writeln!(s, r"\toprule");
-        let _ = writeln!(s, r"\textbf{{Dataset name}} & {} & \\", cell(&meta.dataset_name, "XXX"));
-        let _ = writeln!(s, r"\textbf{{Exporter}} & {} & \\", cell(&meta.exporter, "XXX"));
-        let _ = writeln!(s, r"\textbf{{L2 technology}} & {} & \\", cell(&meta.l2_technology, "XXX"));
+        let _ = writeln!(s, r"\textbf{{Dataset name}} & {} & \\", cell(&meta.dataset_name, NA));
+        let _ = writeln!(s, r"\textbf{{Exporter}} & {} & \\", cell(&meta.exporter, NA));
+        let _ = writeln!(s, r"\textbf{{L2 technology}} & {} & \\", cell(&meta.l2_technology, NA));
         let _ = writeln!(s, r"\textbf{{Sampling rate}} & {} & \\", cell(&meta.sampling_rate, "none"));
-        let _ = writeln!(s, r"\textbf{{Active timeout}} & {} & seconds \\", num_or_text(&meta.active_timeout));
-        let _ = writeln!(s, r"\textbf{{Inactive timeout}} & {} & seconds \\", num_or_text(&meta.inactive_timeout));
+        for (what, v) in [("Active", &meta.active_timeout), ("Inactive", &meta.inactive_timeout)] {
+            let unit = if v.is_some() { "seconds" } else { "" };
+            let _ = writeln!(s, r"\textbf{{{what} timeout}} & {} & {unit} \\", num_or_text(v));
+        }
         let _ = writeln!(s, r"\midrule");
         for (what, t) in &self.totals {
             let _ = writeln!(s, r"\textbf{{Number of {what}}} & \num{{{t}}} & {what} \\");
@@ -202,7 +207,10 @@ impl Summary {
         s
     }
 
-    /// Improved table 2: `\num{}` percentages, `{---}` outside the data range.
+    /// Improved table 2: `\num{}` percentages. Where flow-models prints `nan` (a point outside
+    /// the data's `bin_lo` range, which its interpolation leaves undefined) the share is known:
+    /// 0 below the smallest `bin_lo` (no flow is that short) and 100 above the largest (the
+    /// interpolated share there is already 100).
     pub fn table2_siunitx(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(s, r"\begin{{tabular}}{{@{{}}rrrr@{{}}}}");
@@ -212,7 +220,8 @@ impl Summary {
         let _ = writeln!(s, r"\multicolumn{{1}}{{c}}{{({})}} & of flows & of packets & of octets \\", self.x.unit());
         let _ = writeln!(s, r"\midrule");
         for (p, v) in self.points.iter().zip(&self.pct) {
-            let f = |x: f64| if x.is_nan() { "---".to_string() } else { format!(r"\num{{{}}}", pyfixed(x, 4)) };
+            let outside = if *p < self.range.0 { 0.0 } else { 100.0 };
+            let f = |x: f64| format!(r"\num{{{}}}", pyfixed(if x.is_nan() { outside } else { x }, 4));
             let _ = writeln!(s, r"\num{{{p}}} & {} & {} & {} \\", f(v[0]), f(v[1]), f(v[2]));
         }
         let _ = writeln!(s, r"\bottomrule");
@@ -238,9 +247,12 @@ pub struct Meta {
     pub inactive_timeout: Option<String>,
 }
 
+/// What the improved table 1 shows for metadata the manifest does not give.
+const NA: &str = "n/a";
+
 fn num_or_text(v: &Option<String>) -> String {
     match v {
-        None => "XXX".into(),
+        None => NA.into(),
         Some(t) if t.parse::<f64>().is_ok() => format!(r"\num{{{t}}}"),
         Some(t) => latex_escape(t),
     }
@@ -306,6 +318,14 @@ mod tests {
         let t1x = s.table1_siunitx(&m);
         assert!(t1x.contains(r"\textbf{Dataset name} & agh\_2015 \& co & \\"), "{t1x}");
         assert!(t1x.contains(r"\textbf{Active timeout} & \num{300} & seconds \\"), "{t1x}");
+        // metadata not given: `n/a` and no unit (flow-models' own layout keeps `XXX`)
+        assert!(t1x.contains(r"\textbf{Inactive timeout} & n/a &  \\") && t1x.contains(r"\textbf{Exporter} & n/a & \\"), "{t1x}");
+        // flow-models' `nan` rows: above the largest bin_lo every share is 100 …
+        assert!(sx.contains(r"\num{4} & \num{100.0000} & \num{100.0000} & \num{100.0000} \\") && !sx.contains("nan") && !sx.contains("---"), "{sx}");
+        // … and below the smallest, 0
+        let h = Hist::parse("bin_lo,bin_hi,flows_sum,packets_sum,octets_sum\n3,4,3,9,300\n5,6,1,5,1000\n", "t").unwrap();
+        let sx = Summary::compute(&h, Some(XKind::Length)).unwrap().table2_siunitx();
+        assert!(sx.contains(r"\num{2} & \num{0.0000} & \num{0.0000} & \num{0.0000} \\") && sx.contains(r"\num{8} & \num{100.0000}"), "{sx}");
         assert!(t1x.contains(r"\textbf{Average flow size} & \num{325.000000} & bytes \\"), "{t1x}");
     }
 }

@@ -63,7 +63,7 @@ fn reference_numbers_and_metrics() {
     assert!(x1.contains("\\textbf{Exporter} & nfdump & \\\\"), "{x1}");
     assert!(x1.contains("\\textbf{Active timeout} & \\num{300} & seconds \\\\"), "{x1}");
     assert!(x1.contains("\\textbf{Inactive timeout} & \\num{15} & seconds \\\\"), "{x1}");
-    assert!(x1.contains("\\textbf{L2 technology} & XXX & \\\\"), "{x1}");
+    assert!(x1.contains("\\textbf{L2 technology} & n/a & \\\\"), "{x1}");
     assert!(x1.contains("\\textbf{Number of flows} & \\num{4032376751} & flows \\\\"), "{x1}");
     // 275858498994998 / 4032376751 = 68410.8…
     assert!(x1.contains("\\textbf{Average flow size} & \\num{68410."), "{x1}");
