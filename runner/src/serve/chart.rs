@@ -5,8 +5,12 @@
 use super::html::esc;
 use std::fmt::Write as _;
 
-/// Series colours (distinguishable, also in grey print: light and dark alternate).
-pub const PALETTE: [&str; 8] = ["#1f6feb", "#d1242f", "#1a7f37", "#9a6700", "#8250df", "#bf3989", "#0a7b83", "#57606a"];
+/// Series colours: Okabe–Ito (colour-blind safe; docs/figures.md) without its yellow, which a thin line on
+/// white does not show, and black, which is the data's [`INK`]; grey and Tol's wine complete
+/// the eight.
+pub const PALETTE: [&str; 8] = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#7F7F7F", "#882255"];
+/// Dash patterns by colour index, so series stay apart in grey-scale print.
+const DASHES: [&str; 4] = ["", "6 3", "2 2", "8 3 2 3"];
 
 /// A series: label and y values (x is the index), or (x, y) pairs.
 pub struct Series {
@@ -25,7 +29,15 @@ pub struct Series {
 pub const INK: usize = usize::MAX;
 
 fn color(i: usize) -> &'static str {
-    if i == INK { "#24292f" } else { PALETTE[i % PALETTE.len()] }
+    if i == INK { "#000000" } else { PALETTE[i % PALETTE.len()] }
+}
+
+/// The `stroke-dasharray` attribute of colour index `i` (none for the first and the data).
+fn dash(i: usize) -> String {
+    match DASHES[if i == INK { 0 } else { i % DASHES.len() }] {
+        "" => String::new(),
+        d => format!(r#" stroke-dasharray="{d}""#),
+    }
 }
 
 /// How the axes of a chart are drawn.
@@ -169,7 +181,7 @@ pub fn overlay_axes(title: &str, ax: &Axes, series: &[Series]) -> String {
             }
         } else {
             let d: Vec<String> = d.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
-            let _ = write!(s, r#"<polyline points="{}" fill="none" stroke="{c}" stroke-width="1.6"/>"#, d.join(" "));
+            let _ = write!(s, r#"<polyline points="{}" fill="none" stroke="{c}" stroke-width="1.6"{}/>"#, d.join(" "), dash(se.color));
         }
     }
     s.push_str("</g></svg>");
@@ -178,7 +190,7 @@ pub fn overlay_axes(title: &str, ax: &Axes, series: &[Series]) -> String {
         let mark = if se.dots {
             format!(r#"<circle cx="9" cy="5" r="3" fill="{}"/>"#, color(se.color))
         } else {
-            format!(r#"<line x1="0" x2="18" y1="5" y2="5" stroke="{}" stroke-width="3"/>"#, color(se.color))
+            format!(r#"<line x1="0" x2="18" y1="5" y2="5" stroke="{}" stroke-width="2.5"{}/>"#, color(se.color), dash(se.color))
         };
         let _ = write!(legend, r#"<li><svg width="18" height="10">{mark}</svg>{}</li>"#, esc(&se.label));
     }

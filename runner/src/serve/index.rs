@@ -514,14 +514,21 @@ impl Query {
 /// such key) and the value it must show.
 enum Word {
     Text(String),
-    Key(Option<u32>, String),
+    /// The sweep keys `key` names (its full name, or else every key whose last segment it
+    /// is: `rate` is `ga.rate` and `better.rate` when both tasks sweep it), and the value.
+    Key(Vec<u32>, String),
 }
 
 fn words(ix: &Index, q: &str) -> Vec<Word> {
     q.split_whitespace()
         .map(str::to_lowercase)
         .map(|w| match w.split_once('=') {
-            Some((k, v)) => Word::Key(ix.point_keys.sorted().into_iter().find(|(_, n)| n.to_lowercase() == k || n.to_lowercase().rsplit('.').next() == Some(k)).map(|(i, _)| i), v.to_string()),
+            Some((k, v)) => {
+                let keys = ix.point_keys.sorted();
+                let full: Vec<u32> = keys.iter().filter(|(_, n)| n.to_lowercase() == k).map(|(i, _)| *i).collect();
+                let named = if full.is_empty() { keys.iter().filter(|(_, n)| n.to_lowercase().rsplit('.').next() == Some(k)).map(|(i, _)| *i).collect() } else { full };
+                Word::Key(named, v.to_string())
+            }
             None => Word::Text(w),
         })
         .collect()
@@ -533,7 +540,7 @@ fn matches(r: &Row, words: &[Word], status: &str) -> bool {
         return false;
     }
     words.iter().all(|w| match w {
-        Word::Key(key, v) => key.is_some_and(|i| r.point.iter().any(|(j, s)| *j == i && s.show().to_lowercase() == *v)),
+        Word::Key(keys, v) => r.point.iter().any(|(j, s)| keys.contains(j) && s.show().to_lowercase() == *v),
         Word::Text(w) => {
             let hay = [&*r.id, &*r.task, &*r.dataset, &*r.status, &*r.termination];
             hay.iter().any(|h| h.to_lowercase().contains(w.as_str())) || r.point.iter().any(|(_, s)| s.show().to_lowercase().contains(w.as_str()))
@@ -620,5 +627,36 @@ mod tests {
                 assert!(held(n) <= least_shown, "case {case}: {n} held by {} rows, left out for one held by {least_shown}", held(n));
             }
         }
+    }
+
+    /// `rate=0.5` keeps the cells of every task that sweeps a `rate` (it kept one task's), a
+    /// full key only its own, and a key nothing sweeps nothing.
+    #[test]
+    fn a_short_key_matches_every_task_that_sweeps_it() {
+        let w: Arc<str> = Arc::from("x");
+        let mut ix = Index::default();
+        for (task, rate, fitness) in [("ga", "0.5", "readme"), ("ga", "0.1", "readme"), ("better", "0.5", "windows"), ("better", "0.5", "readme"), ("better", "0.1", "windows")] {
+            let point = vec![(ix.point_keys.id(&format!("{task}.rate")), Scalar::Num(rate.parse().unwrap())), (ix.point_keys.id(&format!("{task}.fitness")), Scalar::Text(fitness.into()))];
+            ix.rows.push(Row {
+                id: format!("{:020}", ix.rows.len()).into(),
+                kind: w.clone(),
+                task: task.into(),
+                dataset: w.clone(),
+                replicate: 0,
+                status: w.clone(),
+                termination: w.clone(),
+                iterations: Scalar::None,
+                wall_s: Scalar::None,
+                error: "".into(),
+                point,
+                metrics: vec![],
+            });
+        }
+        let rows = |q: &str| filtered(&ix, &Query { q: q.into(), ..Default::default() });
+        assert_eq!(rows("rate=0.5"), vec![0, 2, 3]);
+        assert_eq!(rows("rate=0.5 fitness=readme"), vec![0, 3]);
+        assert_eq!(rows("better.rate=0.5"), vec![2, 3]);
+        assert_eq!(rows("RATE=0.1"), vec![1, 4]);
+        assert!(rows("seed=1").is_empty());
     }
 }

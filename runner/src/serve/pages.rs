@@ -623,9 +623,13 @@ pub struct CompareQuery {
 /// settings (by key index, sorted).
 type Group = (Arc<str>, Arc<str>, u64, Vec<(u32, index::Scalar)>);
 
-fn compare_ids(ix: &Index, cq: &CompareQuery) -> Vec<String> {
+/// The ids shown (at most [`MAX_COMPARE`]) and how many were asked for (cells given, or
+/// values of the axis), so that the page can say what it left out.
+fn compare_ids(ix: &Index, cq: &CompareQuery) -> (Vec<String>, usize) {
     if cq.axis.is_empty() {
-        return cq.cells.split(',').map(str::trim).filter(|s| valid_id(s)).map(str::to_string).take(MAX_COMPARE).collect();
+        let given: Vec<String> = cq.cells.split(',').map(str::trim).filter(|s| valid_id(s)).map(str::to_string).collect();
+        let n = given.len();
+        return (given.into_iter().take(MAX_COMPARE).collect(), n);
     }
     let q = Query { q: cq.q.clone(), status: cq.status.clone(), sort: format!("p:{}", cq.axis), ..Default::default() };
     let all = index::filtered(ix, &q);
@@ -653,13 +657,12 @@ fn compare_ids(ix: &Index, cq: &CompareQuery) -> Vec<String> {
         }
         if !seen.contains(&v) {
             seen.push(v);
-            ids.push(ix.rows[i].id.to_string());
-            if ids.len() == MAX_COMPARE {
-                break;
+            if ids.len() < MAX_COMPARE {
+                ids.push(ix.rows[i].id.to_string());
             }
         }
     }
-    ids
+    (ids, seen.len())
 }
 
 /// A section of the comparison: its title and what it takes from a record.
@@ -671,7 +674,7 @@ pub async fn compare(State(st): State<ServeState>, UrlPath(exp): UrlPath<String>
     blocking(move || {
         let token = token_for(&st, a);
         let Some(dir) = experiments::dir_of(&st, &exp) else { return not_found(&format!("No experiment `{exp}`."), token.as_deref()) };
-        let ids = st.index().with(&dir, |ix| compare_ids(ix, &cq));
+        let (ids, asked) = st.index().with(&dir, |ix| compare_ids(ix, &cq));
         let cells: Vec<crate::browse::Cell> = ids.iter().filter_map(|id| cell_file(&st, &exp, id)).filter_map(|p| read_cell(&p).ok()).collect();
         let crumbs = [("Experiments".into(), "/".into()), (exp.clone(), exp_href(&exp)), ("compare".into(), String::new())];
         let title = if cq.axis.is_empty() { "Compare cells".to_string() } else { format!("Compare along {}", cq.axis) };
@@ -681,6 +684,10 @@ pub async fn compare(State(st): State<ServeState>, UrlPath(exp): UrlPath<String>
             let mut held: Vec<String> = vec![format!("task {}", stored_value(&r["task"])), format!("dataset {}", crate::browse::dataset_id(r)), format!("replicate {}", stored_value(&r["replicate"]))];
             held.extend(crate::browse::flatten(&r["point"]).into_iter().filter(|(k, _)| !k.is_empty() && *k != cq.axis).map(|(k, v)| format!("{k} = {}", show_value(&v))));
             let _ = write!(b, r#"<p class="muted">Held fixed (as in the first matching cell): {}. The filter picks another group.</p>"#, esc(&held.join(", ")));
+        }
+        if asked > ids.len() {
+            let what = if cq.axis.is_empty() { "selected cells" } else { "values of the axis" };
+            let _ = write!(b, r#"<p class="note">Showing the first {} of {asked} {what}: at most {MAX_COMPARE} are compared side by side. Narrow the selection or the filter to see the others.</p>"#, ids.len());
         }
         if cells.len() < 2 {
             b.push_str(r#"<p class="empty">Pick at least two cells on the experiment page (the checkboxes), or a sweep axis with at least two values among the filtered cells.</p>"#);
