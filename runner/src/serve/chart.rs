@@ -217,9 +217,38 @@ pub fn series_of(v: &serde_json::Value) -> Option<Vec<(f64, f64)>> {
         .collect()
 }
 
+/// The fields a record array is plotted against, in order of preference.
+const X_FIELDS: [&str; 5] = ["epoch", "iteration", "generation", "step", "x"];
+
+/// The series of an array of records (`[{epoch, train, val}, …]`, an lstm cell's `loss`):
+/// x is the first of [`X_FIELDS`] every record holds as a number; each other field that every
+/// record holds as a number is one series. `None` for anything else, or fewer than two records.
+pub fn record_series(v: &serde_json::Value) -> Option<(&'static str, Vec<(String, Vec<(f64, f64)>)>)> {
+    let a = v.as_array().filter(|a| a.len() >= 2)?;
+    let recs: Vec<&serde_json::Map<String, serde_json::Value>> = a.iter().map(|r| r.as_object()).collect::<Option<_>>()?;
+    let all_num = |k: &str| recs.iter().all(|r| r.get(k).is_some_and(serde_json::Value::is_number));
+    let x = X_FIELDS.into_iter().find(|k| all_num(k))?;
+    let fields: Vec<(String, Vec<(f64, f64)>)> =
+        recs[0].keys().filter(|k| k.as_str() != x && all_num(k)).map(|k| (k.clone(), recs.iter().map(|r| (r[x].as_f64().unwrap_or(f64::NAN), r[k].as_f64().unwrap_or(f64::NAN))).collect())).collect();
+    (!fields.is_empty()).then_some((x, fields))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn records_are_series_against_their_epoch() {
+        let v = serde_json::json!([{"epoch": 1, "train": 0.5, "val": 0.6, "note": "a"}, {"epoch": 2, "train": 0.4, "val": 0.55, "note": "b"}]);
+        let (x, f) = record_series(&v).unwrap();
+        assert_eq!(x, "epoch");
+        assert_eq!(f, vec![("train".to_string(), vec![(1.0, 0.5), (2.0, 0.4)]), ("val".to_string(), vec![(1.0, 0.6), (2.0, 0.55)])]);
+        // a field missing from one record is not a series; no x field, no chart
+        assert_eq!(record_series(&serde_json::json!([{"epoch": 1, "a": 1, "b": 2}, {"epoch": 2, "a": 3}])).unwrap().1.len(), 1);
+        assert!(record_series(&serde_json::json!([{"a": 1}, {"a": 2}])).is_none());
+        assert!(record_series(&serde_json::json!([{"epoch": 1, "a": 1}])).is_none());
+        assert!(record_series(&serde_json::json!([1, 2, 3, 4, 5])).is_none());
+    }
 
     #[test]
     fn round_ticks() {

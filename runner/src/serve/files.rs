@@ -79,8 +79,42 @@ pub fn content_type(p: &Path) -> &'static str {
 
 /// Whether a file is a figure a page may show inline.
 pub fn is_image(p: &str) -> bool {
+    image_rank(p).is_some()
+}
+
+/// An image format's rank: SVG first (it scales), then PNG, then JPEG; `None`: not an image.
+fn image_rank(p: &str) -> Option<usize> {
     let l = p.to_ascii_lowercase();
-    [".png", ".svg", ".jpg", ".jpeg"].iter().any(|e| l.ends_with(e))
+    [".svg", ".png", ".jpg", ".jpeg"].iter().position(|e| l.ends_with(e))
+}
+
+/// The figures among `paths`, one per figure: a plot written as `cdf.svg` and `cdf.png` is
+/// the same figure twice, and only its best format ([`image_rank`]) is shown. The result
+/// keeps `paths`' order (of each figure's first file).
+pub fn figures<'a>(paths: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut out: Vec<&str> = Vec::new();
+    for p in paths {
+        let Some(rank) = image_rank(p) else { continue };
+        let stem = |q: &str| q.rsplit_once('.').map(|(s, _)| s.to_string()).unwrap_or_default();
+        match out.iter_mut().find(|q| stem(q) == stem(p)) {
+            Some(q) if image_rank(q).is_some_and(|r| r > rank) => *q = p,
+            Some(_) => {}
+            None => out.push(p),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod figure_tests {
+    use super::figures;
+
+    #[test]
+    fn one_format_per_figure_svg_first() {
+        assert_eq!(figures(["a.json", "cdf.png", "cdf.svg", "pdf.png", "x/cdf.png", "pdf.jpg", "cdf.pgf"]), vec!["cdf.svg", "pdf.png", "x/cdf.png"]);
+        assert_eq!(figures(["b.JPEG", "b.PNG"]), vec!["b.PNG"]);
+        assert!(figures(["notes.txt"]).is_empty());
+    }
 }
 
 /// `GET /files/{results|data}/<path>`.

@@ -2,7 +2,7 @@
 //! a cell, a comparison. Reading is done on blocking threads; every page is plain HTML that
 //! works without the script (the script adds live updates, compare selection and actions).
 use super::ServeState;
-use super::chart::{Series, overlay, series_of};
+use super::chart::{Axes, Series, overlay, overlay_axes, record_series, series_of};
 use super::experiments::{self, Listed};
 use super::html::{badge, enc, enc_path, esc, kv_table, page};
 use super::index::{self, Col, Index, Query};
@@ -457,6 +457,17 @@ fn candidates_table(cands: &[Value], selected: Option<usize>) -> String {
     t
 }
 
+/// The axes of `data.<key>`'s chart and its points: an objective trace (`trace`) against
+/// iterate + 1 on a log axis (most change happens in the first iterates; iterate 0 is the
+/// start), any other array against its index.
+fn series_axes(key: &str, pts: Vec<(f64, f64)>) -> (Axes, Vec<(f64, f64)>) {
+    if key == "trace" {
+        (Axes { xlabel: "iterate + 1 (log)".into(), xlog: true, ..Default::default() }, pts.into_iter().map(|(x, y)| (x + 1.0, y)).collect())
+    } else {
+        (Axes { xlabel: "index".into(), ..Default::default() }, pts)
+    }
+}
+
 /// The `data` section of a response: a chart per numeric series, and the other top-level
 /// values that read on one line (not tables, at most 200 characters) as a table; everything
 /// is in the raw record.
@@ -465,7 +476,11 @@ fn data_charts(rec: &Value) -> String {
     if let Some(m) = rec["response"]["data"].as_object() {
         for (k, v) in m {
             if let Some(pts) = series_of(v) {
-                charts.push_str(&overlay(&format!("data.{k}"), "index", &[Series { label: stored_value(&rec["cell_id"]).chars().take(12).collect(), points: pts, color: 0, dots: false }]));
+                let (ax, pts) = series_axes(k, pts);
+                charts.push_str(&overlay_axes(&format!("data.{k}"), &ax, &[Series { label: stored_value(&rec["cell_id"]).chars().take(12).collect(), points: pts, color: 0, dots: false }]));
+            } else if let Some((x, fields)) = record_series(v) {
+                let series: Vec<Series> = fields.into_iter().enumerate().map(|(i, (name, points))| Series { label: name, points, color: i, dots: false }).collect();
+                charts.push_str(&overlay(&format!("data.{k}"), x, &series));
             } else if !v.is_null() && !v.is_object() {
                 let text = compact_value(v);
                 if text.chars().count() <= 200 {
@@ -497,9 +512,11 @@ fn artifacts(exp: &str, rec: &Value) -> String {
         let path = a["path"].as_str().unwrap_or("");
         let rel = format!("{exp}/artifacts/{id}/{path}");
         let _ = write!(list, r#"<tr><td>{}</td><td>{}</td><td><a class="mono" href="{}">{}</a></td></tr>"#, esc(&stored_value(&a["name"])), esc(&stored_value(&a["kind"])), file_href(&rel), esc(path));
-        if super::files::is_image(path) {
-            let _ = write!(figs, r#"<figure class="fig"><img src="{}" alt="{}" loading="lazy"><figcaption>{}</figcaption></figure>"#, file_href(&rel), esc(path), esc(&stored_value(&a["name"])));
-        }
+    }
+    // each figure once, in its best format, linked to the file at full size
+    for path in super::files::figures(arts.iter().filter_map(|a| a["path"].as_str())) {
+        let href = file_href(&format!("{exp}/artifacts/{id}/{path}"));
+        let _ = write!(figs, r#"<figure class="fig"><a href="{href}" title="open at full size"><img src="{href}" alt="{0}" loading="lazy"></a><figcaption>{0}</figcaption></figure>"#, esc(path));
     }
     list.push_str("</tbody></table>");
     if figs.is_empty() { list } else { format!(r#"<div class="figs">{figs}</div>{list}"#) }
@@ -744,7 +761,8 @@ pub async fn compare(State(st): State<ServeState>, UrlPath(exp): UrlPath<String>
             b.push_str(r#"<h2>Overlaid data</h2><div class="figs">"#);
             for k in keys {
                 let series: Vec<Series> = cells.iter().enumerate().filter_map(|(i, c)| series_of(&c.record["response"]["data"][&k]).map(|p| Series { label: label(c), points: p, color: i, dots: false })).collect();
-                b.push_str(&overlay(&format!("data.{k}"), "index", &series));
+                let shown: Vec<Series> = series.iter().map(|se| Series { label: se.label.clone(), points: series_axes(&k, se.points.clone()).1, color: se.color, dots: false }).collect();
+                b.push_str(&overlay_axes(&format!("data.{k}"), &series_axes(&k, vec![]).0, &shown));
                 // an objective trace also against time: a fitter benchmark compares fitters
                 // per second, not per iteration (iterates spread evenly over the cell's wall
                 // time, as the fit-benchmark report does)
@@ -755,9 +773,28 @@ pub async fn compare(State(st): State<ServeState>, UrlPath(exp): UrlPath<String>
                         Some(Series { label: se.label.clone(), points: se.points.iter().enumerate().map(|(j, p)| ((j + 1) as f64 * per, p.1)).collect(), color: se.color, dots: false })
                     }).collect();
                     if !timed.is_empty() {
-                        b.push_str(&overlay("data.trace against time", "time, s (the cell's wall time spread evenly over its iterates)", &timed));
+                        let ax = Axes { xlabel: "time [s] (the cell's wall time spread evenly over its iterates; log)".into(), xlog: true, ..Default::default() };
+                        b.push_str(&overlay_axes("data.trace against time", &ax, &timed));
                     }
                 }
+            }
+            b.push_str("</div>");
+        }
+        // arrays of records (an lstm cell's loss per epoch): one chart per field, a line per cell
+        let mut per_field: std::collections::BTreeMap<(String, String), (&str, Vec<Series>)> = Default::default();
+        for (i, c) in cells.iter().enumerate() {
+            for (k, v) in c.record["response"]["data"].as_object().into_iter().flatten() {
+                if let Some((x, fields)) = record_series(v) {
+                    for (f, points) in fields {
+                        per_field.entry((k.clone(), f)).or_insert_with(|| (x, Vec::new())).1.push(Series { label: label(c), points, color: i, dots: false });
+                    }
+                }
+            }
+        }
+        if !per_field.is_empty() {
+            b.push_str(r#"<h2>Overlaid records</h2><div class="figs">"#);
+            for ((k, f), (x, series)) in per_field {
+                b.push_str(&overlay(&format!("data.{k}: {f}"), x, &series));
             }
             b.push_str("</div>");
         }
@@ -766,17 +803,15 @@ pub async fn compare(State(st): State<ServeState>, UrlPath(exp): UrlPath<String>
         let mut figs: std::collections::BTreeMap<String, Vec<(String, String)>> = Default::default();
         for c in &cells {
             let id = stored_value(&c.record["cell_id"]);
-            for a in c.record["response"]["artifacts"].as_array().into_iter().flatten() {
-                let p = a["path"].as_str().unwrap_or("");
-                if super::files::is_image(p) {
-                    figs.entry(stored_value(&a["name"])).or_default().push((label(c), file_href(&format!("{exp}/artifacts/{id}/{p}"))));
-                }
+            let arts = c.record["response"]["artifacts"].as_array().cloned().unwrap_or_default();
+            for p in super::files::figures(arts.iter().filter_map(|a| a["path"].as_str())) {
+                figs.entry(p.rsplit_once('.').map_or(p, |(s, _)| s).to_string()).or_default().push((label(c), file_href(&format!("{exp}/artifacts/{id}/{p}"))));
             }
         }
         for (name, list) in figs {
             let _ = write!(b, r#"<h2>Figure {}</h2><div class="figs">"#, esc(&name));
             for (l, href) in list {
-                let _ = write!(b, r#"<figure class="fig"><img src="{href}" alt="{}" loading="lazy"><figcaption>{}</figcaption></figure>"#, esc(&l), esc(&l));
+                let _ = write!(b, r#"<figure class="fig"><a href="{href}" title="open at full size"><img src="{href}" alt="{}" loading="lazy"></a><figcaption>{}</figcaption></figure>"#, esc(&l), esc(&l));
             }
             b.push_str("</div>");
         }
