@@ -180,7 +180,9 @@ fn http(addr: std::net::SocketAddr, method: &str, path: &str, body: Option<&str>
     use std::io::{Read, Write};
     let b = body.unwrap_or("");
     let ct = if body.is_some() { "Content-Type: application/json\r\n" } else { "" };
-    let req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{ct}X-Flowlab-Token: tok\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{b}", b.len());
+    // the token in the header, unless the path carries it (`?token=`)
+    let tok = if path.contains("token=") { "" } else { "X-Flowlab-Token: tok\r\n" };
+    let req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{ct}{tok}Content-Length: {}\r\nConnection: close\r\n\r\n{b}", b.len());
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     s.write_all(req.as_bytes()).unwrap();
     let mut out = String::new();
@@ -235,6 +237,11 @@ fn ifit_api_checks_settings_first_and_bounds_the_fits_it_runs() {
             assert!(e.contains(key) && !e.contains("ifit.toml"), "{route}: {e}");
         }
     }
+    // the token as serve's guard takes it: the header or `?token=`
+    assert_eq!(http(addr, "POST", "/fit/manifest?token=tok", Some(&form(r#"{"lognorm":1}"#, "10", ""))).0, 200);
+    let (c, b) = http(addr, "POST", "/fit/manifest?token=bad", Some(&form(r#"{"lognorm":1}"#, "10", "")));
+    assert_eq!(c, 403, "{b}");
+    error(&b);
     // malformed requests: the same JSON shape as every other refusal
     for (body, code) in [("{", 400), ("null", 422), (r#"{"histogram":1}"#, 422)] {
         let (c, b) = http(addr, "POST", "/fit/start", Some(body));

@@ -201,8 +201,10 @@ pub fn router(cfg: IfitConfig) -> Router {
         .with_state(app)
 }
 
-fn check_token(app: &App, h: &HeaderMap) -> Result<(), Failure> {
-    if app.cfg.token.is_empty() || h.get(TOKEN_HEADER).and_then(|v| v.to_str().ok()) == Some(app.cfg.token.as_str()) {
+/// The token check of an action: the header, or `?token=` as serve's guard accepts it.
+fn check_token(app: &App, h: &HeaderMap, uri: &axum::http::Uri) -> Result<(), Failure> {
+    let t = app.cfg.token.as_str();
+    if t.is_empty() || h.get(TOKEN_HEADER).and_then(|v| v.to_str().ok()) == Some(t) || crate::serve::security::query_token(uri.query()).as_deref() == Some(t) {
         Ok(())
     } else {
         Err(fail(StatusCode::FORBIDDEN, format!("missing or wrong {TOKEN_HEADER}: actions need the token printed when serve started")))
@@ -321,15 +323,15 @@ async fn checked_spec(app: &App, f: &StartForm) -> Result<FitSpec, Failure> {
     Ok(spec)
 }
 
-async fn manifest(State(app): State<Arc<App>>, h: HeaderMap, Body(f): Body<StartForm>) -> Result<Json<Value>, Failure> {
-    check_token(&app, &h)?;
+async fn manifest(State(app): State<Arc<App>>, h: HeaderMap, uri: axum::http::Uri, Body(f): Body<StartForm>) -> Result<Json<Value>, Failure> {
+    check_token(&app, &h, &uri)?;
     let spec = checked_spec(&app, &f).await?;
     let text = spec.manifest(app.cfg.data_dir.as_deref()).map_err(|e| fail(StatusCode::BAD_REQUEST, e))?;
     Ok(Json(json!({"manifest": text})))
 }
 
-async fn start(State(app): State<Arc<App>>, h: HeaderMap, Body(f): Body<StartForm>) -> Result<Json<Value>, Failure> {
-    check_token(&app, &h)?;
+async fn start(State(app): State<Arc<App>>, h: HeaderMap, uri: axum::http::Uri, Body(f): Body<StartForm>) -> Result<Json<Value>, Failure> {
+    check_token(&app, &h, &uri)?;
     let running = lock(&app.sessions).iter().filter(|(_, l)| !l.ended()).count();
     if running >= MAX_RUNNING {
         return Err(fail(StatusCode::TOO_MANY_REQUESTS, format!("{running} fits are running already (at most {MAX_RUNNING} at once): stop one, or wait for one to finish")));
@@ -458,6 +460,10 @@ fn state_json(st: &LiveState, sent: &mut Option<u64>) -> (Value, bool) {
     match &st.end {
         Some(End::Done(f)) => {
             v["status"] = json!("done");
+            // a fit that converged before its cap is done all the same (em-binned: 48 of 50)
+            if st.progress.1 > 0 {
+                v["progress"]["done"] = json!(st.progress.1);
+            }
             v["result"] = json!({"json": f.mixture_json, "iterations": f.iterations, "termination": f.termination, "objective": f.objective, "wall_s": f.wall_s});
         }
         Some(End::Stopped) => v["status"] = json!("stopped"),
@@ -500,8 +506,8 @@ async fn events(State(app): State<Arc<App>>, Id(id): Id) -> Result<Response, Fai
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
 }
 
-async fn stop(State(app): State<Arc<App>>, h: HeaderMap, Id(id): Id) -> Result<Json<Value>, Failure> {
-    check_token(&app, &h)?;
+async fn stop(State(app): State<Arc<App>>, h: HeaderMap, uri: axum::http::Uri, Id(id): Id) -> Result<Json<Value>, Failure> {
+    check_token(&app, &h, &uri)?;
     let live = find(&app, id)?;
     live.stop();
     Ok(Json(json!({"stopping": id})))
@@ -512,8 +518,8 @@ struct SaveForm {
     path: String,
 }
 
-async fn save_h(State(app): State<Arc<App>>, h: HeaderMap, Id(id): Id, Body(f): Body<SaveForm>) -> Result<Json<Value>, Failure> {
-    check_token(&app, &h)?;
+async fn save_h(State(app): State<Arc<App>>, h: HeaderMap, uri: axum::http::Uri, Id(id): Id, Body(f): Body<SaveForm>) -> Result<Json<Value>, Failure> {
+    check_token(&app, &h, &uri)?;
     let live = find(&app, id)?;
     let root = app.cfg.save_root.clone().ok_or_else(|| fail(StatusCode::BAD_REQUEST, "serve was started without a directory to save in"))?;
     let column = live.spec.column.clone();

@@ -131,6 +131,8 @@ pub fn reports(root: &Path, dir: &Path) -> Vec<String> {
     files
         .into_iter()
         .filter(|p| p.extension().and_then(|e| e.to_str()).is_some_and(|e| keep.contains(&e)))
+        // the preamble every report `\input`s is not a report
+        .filter(|p| p.file_name().is_none_or(|n| n != "flowlab-preamble.tex"))
         .filter_map(|p| p.strip_prefix(root).ok().map(|r| r.to_string_lossy().into_owned()))
         .collect()
 }
@@ -179,4 +181,24 @@ pub fn manifest_of(st: &ServeState, name: &str) -> Option<PathBuf> {
 /// the background).
 pub fn warm(st: &ServeState) {
     let _ = list(st);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reports;
+
+    /// The rendered TeX is listed (no PDF yet), the preamble it `\input`s is not; with a PDF,
+    /// only the PDF.
+    #[test]
+    fn reports_lists_reports_not_the_preamble() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("exp");
+        std::fs::create_dir_all(dir.join("report")).unwrap();
+        for f in ["exp.tex", "flowlab-preamble.tex", "exp.aux"] {
+            std::fs::write(dir.join("report").join(f), "x").unwrap();
+        }
+        assert_eq!(reports(root.path(), &dir), vec!["exp/report/exp.tex".to_string()]);
+        std::fs::write(dir.join("report/exp.pdf"), "x").unwrap();
+        assert_eq!(reports(root.path(), &dir), vec!["exp/report/exp.pdf".to_string()]);
+    }
 }

@@ -41,7 +41,7 @@ pub fn same(a: &str, b: &str) -> bool {
 }
 
 /// The `token` query parameter of a raw query string (percent-decoded).
-fn query_token(query: Option<&str>) -> Option<String> {
+pub(crate) fn query_token(query: Option<&str>) -> Option<String> {
     query?.split('&').find_map(|kv| kv.strip_prefix("token=")).map(|v| super::files::percent_decode(v).unwrap_or_default())
 }
 
