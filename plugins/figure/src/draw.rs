@@ -28,8 +28,20 @@ pub mod palette {
     pub const VERMILLION: RGBColor = RGBColor(0xD5, 0x5E, 0x00);
     /// Reddish purple: packet size; log-binned (not normalized) datapoints.
     pub const PURPLE: RGBColor = RGBColor(0xCC, 0x79, 0xA7);
-    /// Component colours, in order (cycled; the dash pattern changes with each cycle).
-    pub const COMPONENTS: [RGBColor; 7] = [ORANGE, SKY, GREEN, YELLOW, BLUE, VERMILLION, PURPLE];
+    /// Paul Tol's wine, olive and indigo, and a dark grey: mixture components beside
+    /// Okabe–Ito's orange, none of them a data colour (vermillion, green, blue, sky, purple)
+    /// or the model's black.
+    pub const WINE: RGBColor = RGBColor(0x88, 0x22, 0x55);
+    /// Olive (components).
+    pub const OLIVE: RGBColor = RGBColor(0x99, 0x99, 0x33);
+    /// Indigo (components).
+    pub const INDIGO: RGBColor = RGBColor(0x33, 0x22, 0x88);
+    /// Dark grey (components).
+    pub const GREY: RGBColor = RGBColor(0x66, 0x66, 0x66);
+    /// Component colours, in order (cycled; the dash pattern changes with each cycle, so
+    /// colour × dash tells 20 components apart). No data colour, and no yellow: a thin
+    /// dashed yellow line does not show on white.
+    pub const COMPONENTS: [RGBColor; 5] = [ORANGE, WINE, OLIVE, INDIGO, GREY];
 }
 
 /// How a curve is drawn.
@@ -154,10 +166,38 @@ const LEGEND_FONT: f64 = 24.0;
 /// Width of the legend column on the right of each panel.
 pub const LEGEND_W: u32 = 450;
 
-/// The figure's size in pixels.
+/// The figure's size in pixels: panels of [`PANEL`], taller when a panel's legend needs more
+/// rows than that (every entry is shown; a `--single` figure of three ten-component mixtures
+/// has 35).
 pub fn size(f: &Figure) -> (u32, u32) {
     let (r, c) = f.grid();
-    (PANEL.0 * c as u32, PANEL.1 * r as u32)
+    let h = f.panels.iter().map(legend_height).max().unwrap_or(0).max(PANEL.1);
+    (PANEL.0 * c as u32, h * r as u32)
+}
+
+/// Legend rows: the height of one entry line, and the characters of a line.
+const LEGEND_ROW: i32 = 27;
+
+fn legend_chars() -> usize {
+    ((LEGEND_W - 46) as f64 / (0.64 * LEGEND_FONT / 1.24)) as usize
+}
+
+/// The labelled series of a panel, in legend order, with their symbols.
+fn legend_entries(p: &Panel) -> Vec<(Symbol, &str)> {
+    let mut entries: Vec<(Symbol, &str)> = vec![];
+    entries.extend(p.cells.iter().filter(|c| !c.label.is_empty()).map(|c| (Symbol::Square(ramp(c.color, 0.7), c.alpha.max(0.5)), c.label.as_str())));
+    entries.extend(p.bands.iter().filter(|b| !b.label.is_empty()).map(|b| (Symbol::Square(b.color, 0.5), b.label.as_str())));
+    entries.extend(p.curves.iter().filter(|c| !c.label.is_empty()).map(|c| (Symbol::Curve(c.color, c.mark), c.label.as_str())));
+    entries
+}
+
+/// Pixels the legend of `p` takes: its entries, its notes and room for the note on what an
+/// axis cuts (two rows), as [`legend`] lays them out.
+fn legend_height(p: &Panel) -> u32 {
+    let per_row = legend_chars();
+    let rows: usize = legend_entries(p).iter().map(|(_, l)| wrap(l, per_row).len()).sum();
+    let notes: usize = p.notes.iter().chain(std::iter::once(&p.title)).map(|n| wrap(n, per_row + 6).len()).sum::<usize>() + 2 + 2;
+    (24 + rows as i32 * LEGEND_ROW + notes as i32 * (LEGEND_ROW - 2) + LEGEND_ROW) as u32
 }
 
 /// `10⁻³`-style label of 10^k.
@@ -393,14 +433,11 @@ where
     DB::ErrorType: 'static,
 {
     let font = ("sans-serif", LEGEND_FONT).into_font();
-    let row = 27;
+    let row = LEGEND_ROW;
     let text = |s: &str, x: i32, y: i32| Text::new(s.to_string(), (x, y - 10), font.clone());
     // a label longer than the column continues, indented, on the next rows (≈ 0.64 em a digit)
-    let per_row = ((LEGEND_W - 46) as f64 / (0.64 * LEGEND_FONT / 1.24)) as usize;
-    let mut entries: Vec<(Symbol, &str)> = vec![];
-    entries.extend(p.cells.iter().filter(|c| !c.label.is_empty()).map(|c| (Symbol::Square(ramp(c.color, 0.7), c.alpha.max(0.5)), c.label.as_str())));
-    entries.extend(p.bands.iter().filter(|b| !b.label.is_empty()).map(|b| (Symbol::Square(b.color, 0.5), b.label.as_str())));
-    entries.extend(p.curves.iter().filter(|c| !c.label.is_empty()).map(|c| (Symbol::Curve(c.color, c.mark), c.label.as_str())));
+    let per_row = legend_chars();
+    let entries = legend_entries(p);
     let note_rows: usize = notes.iter().map(|n| wrap(n, per_row + 6).len()).sum::<usize>() + 2;
     let bottom = area.dim_in_pixel().1 as i32 - note_rows as i32 * (row - 2) - row / 2;
     let mut y = 24;

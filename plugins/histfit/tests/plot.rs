@@ -236,13 +236,19 @@ fn cdf_and_avg_figures_pass_the_checks() {
     let legend = common_checks(&svg, false);
     assert_eq!(&legend[..3], ["flows data", "packets data", "octets data"]);
     assert!(legend.contains(&"flows model".to_string()), "{legend:?}");
-    // 3 data lines, 3 models and every component do not fit: the rest is counted, not dropped
+    // 3 data lines, 3 models and every component: more than a panel's height holds, so the
+    // figure grows until every entry is listed (none is dropped or only counted)
     let all = 6 + models.0.iter().map(|m| m.as_ref().unwrap().comps.len()).sum::<usize>();
-    let more = texts(&svg).iter().any(|t| t.body.contains("more legend entries do not fit"));
-    assert!(more && legend.len() < all, "{legend:?}");
+    assert_eq!(legend.len(), all, "{legend:?}");
+    assert!(!texts(&svg).iter().any(|t| t.body.contains("more legend entries do not fit")));
+    let (_, height) = draw::size(&Figure { name: "cdf".into(), panels: vec![plots::cdf_panel(&h, XKind::Length, &models, &o)] });
+    assert!(height > draw::PANEL.1, "the figure kept its height: {height}");
     let plot_w = (draw::PANEL.0 - draw::LEGEND_W) as f64;
     let last = texts(&svg).iter().filter(|t| t.x >= plot_w).map(|t| t.y + t.size).fold(0.0, f64::max);
-    assert!(last <= draw::PANEL.1 as f64, "legend text runs off the figure at y = {last}");
+    assert!(last <= height as f64, "legend text runs off the figure at y = {last}");
+    // a figure whose legend fits keeps the panel's size
+    let plain = Opts::default();
+    assert_eq!(draw::size(&Figure { name: "cdf".into(), panels: vec![plots::cdf_panel(&h, XKind::Length, &models, &plain)] }), draw::PANEL);
     for what in ["packets", "octets", "packet_size"] {
         let f = plots::avg_figure(&h, XKind::Length, what, &models).unwrap();
         let svg = draw::svg(&f).unwrap();
@@ -299,6 +305,10 @@ fn formats_single_and_determinism_through_the_capability() {
     assert!(pdf.starts_with(b"%PDF-"));
     // the text is there: an embedded font
     assert!(pdf.windows(9).any(|w| w == b"/FontFile"), "no embedded font: the PDF lost its text");
+    // the page has the figure's natural size, 8 in × 4.08 in (576 × 293.76 pt) like the SVG
+    // and PNG (it was 10.7 in: a pixel taken as a point)
+    let text = String::from_utf8_lossy(&pdf);
+    assert!(text.contains("/MediaBox [0 0 576 293.76]"), "{:?}", text.match_indices("/MediaBox").map(|(i, _)| &text[i..i + 40]).collect::<Vec<_>>());
     let (out2, _) = run(json!({"mixture_dir": dir.path(), "format": "pdf", "pdf_modes": ["comp_stack"], "cdf_modes": ["comp"]}));
     for n in &names {
         assert!(std::fs::read(out.path().join(n)).unwrap() == std::fs::read(out2.path().join(n)).unwrap(), "{n} differs between runs");

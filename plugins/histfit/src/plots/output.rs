@@ -56,8 +56,11 @@ fn fontdb() -> Result<std::sync::Arc<svg2pdf::usvg::fontdb::Database>, String> {
 /// An SVG document as PDF bytes.
 pub fn svg_to_pdf(svg: &str) -> Result<Vec<u8>, String> {
     let opt = svg2pdf::usvg::Options { fontdb: fontdb()?, ..Default::default() };
+    // usvg reads the SVG's size in inches (8 in for a panel) as pixels at 96 dpi; the page
+    // must take them at 96 dpi too (its default, 72, made a pixel a point: a 10.7 in page)
+    let page = svg2pdf::PageOptions { dpi: 96.0 };
     let tree = svg2pdf::usvg::Tree::from_str(svg, &opt).map_err(|e| format!("SVG for the PDF: {e}"))?;
-    let pdf = svg2pdf::to_pdf(&tree, svg2pdf::ConversionOptions::default(), svg2pdf::PageOptions::default()).map_err(|e| format!("PDF conversion: {e}"))?;
+    let pdf = svg2pdf::to_pdf(&tree, svg2pdf::ConversionOptions::default(), page).map_err(|e| format!("PDF conversion: {e}"))?;
     Ok(sort_resource_entries(pdf))
 }
 
