@@ -246,6 +246,17 @@ fn actions_need_the_token_and_replay_gives_a_verdict() {
     assert_eq!(a.status, 200, "{}", a.body);
     let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
     assert_eq!(v["equal"], true, "{v}");
+    // a unique prefix replays the cell, as the cell page opens it; an unknown id is a JSON 404
+    let a = http(&s.addr, "POST", &format!("/e/probe/c/{}/replay", &ok[..12]), &[&tok]);
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&a.body).unwrap()["cell_id"], ok.as_str());
+    let a = http(&s.addr, "POST", "/e/probe/c/ffffffffffffffffffff/replay", &[&tok]);
+    assert_eq!(a.status, 404, "{}", a.body);
+    assert!(serde_json::from_str::<serde_json::Value>(&a.body).unwrap()["error"].as_str().unwrap().contains("no cell"));
+    // an address no route serves is a page that says so (it was an empty 404)
+    let a = get(&s, "/nothing/here");
+    assert_eq!(a.status, 404);
+    assert!(a.body.contains("Nothing is served at") && a.body.contains("/nothing/here"), "{}", a.body);
     // a tampered record: the verdict names the first difference
     let p = results.join("probe").join(format!("{ok}.json"));
     let mut rec: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();

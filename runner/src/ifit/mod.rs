@@ -306,11 +306,19 @@ fn under_root(what: &str, p: &str, root: &Path, must_exist: bool) -> Result<Path
         return Err(refuse(what, p, "empty or contains NUL"));
     }
     let rel = Path::new(p);
+    // the directory the path is relative to, as the user started serve with it
+    let dir = if must_exist { format!("the data directory (--data-dir {})", root.display()) } else { format!("the save directory (--save-dir {})", root.display()) };
+    if rel.is_absolute() {
+        return Err(refuse(what, p, &format!("an absolute path: give one relative to {dir}")));
+    }
     if rel.components().any(|c| !matches!(c, Component::Normal(_) | Component::CurDir)) {
-        return Err(refuse(what, p, "give a path relative to the directory serve was started with, without `..`"));
+        return Err(refuse(what, p, &format!("`..` would leave {dir}: give a path inside it")));
     }
     let root = root.canonicalize().map_err(|e| refuse(what, p, &format!("the root {} is unusable: {e}", root.display())))?;
     let full = root.join(rel);
+    if !must_exist && full.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(refuse(what, p, "is a symbolic link: saving does not follow links"));
+    }
     // the deepest existing ancestor must resolve inside the root (symlinks included)
     let mut probe = full.clone();
     while !probe.exists() {
@@ -392,10 +400,17 @@ mod tests {
         for bad in ["../x", "/etc/passwd", "sub/../../x", "", "a\0b"] {
             assert!(under_root("p", bad, d.path(), false).is_err(), "{bad}");
         }
+        // each refusal says why, and relative to which directory
+        let why = |p: &str, input: bool| under_root("p", p, d.path(), input).unwrap_err().to_string();
+        assert!(why("/etc/passwd", true).contains("an absolute path") && why("/etc/passwd", true).contains("--data-dir"), "{}", why("/etc/passwd", true));
+        assert!(why("../x", false).contains("`..` would leave") && why("../x", false).contains("--save-dir"), "{}", why("../x", false));
         #[cfg(unix)]
         {
             std::os::unix::fs::symlink("/tmp", d.path().join("out")).unwrap();
             assert!(under_root("p", "out/x.json", d.path(), false).is_err());
+            // a link to a file inside the root is not followed either (saving wrote through it)
+            std::os::unix::fs::symlink(d.path().join("sub/h.csv"), d.path().join("link.json")).unwrap();
+            assert!(why("link.json", false).contains("symbolic link"), "{}", why("link.json", false));
         }
         assert!(resolve_input("sub/h.csv", d.path()).is_ok());
         assert!(resolve_input("sub/none.csv", d.path()).is_err());

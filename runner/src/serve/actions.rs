@@ -77,8 +77,15 @@ pub async fn start_run(State(st): State<ServeState>, UrlPath(exp): UrlPath<Strin
 /// `POST /e/{exp}/c/{cell}/replay`: `flowlab replay` in-process; the verdict as JSON.
 pub async fn replay(State(st): State<ServeState>, UrlPath((exp, id)): UrlPath<(String, String)>) -> Response {
     tokio::task::spawn_blocking(move || {
-        let Some(path) = cell_file(&st, &exp, &id) else {
-            return answer(StatusCode::NOT_FOUND, json!({"error": format!("no cell `{id}` in experiment `{exp}`")}));
+        // the full id, or a unique prefix of one (as the cell page takes it)
+        let found = cell_file(&st, &exp, &id).or_else(|| match super::pages::cells_with_prefix(&st, &exp, &id).as_slice() {
+            [one] => cell_file(&st, &exp, one),
+            _ => None,
+        });
+        let Some(path) = found else {
+            let n = super::pages::cells_with_prefix(&st, &exp, &id).len();
+            let more = if n > 1 { format!(": {n} cells start with `{id}`; give more characters") } else { String::new() };
+            return answer(StatusCode::NOT_FOUND, json!({"error": format!("no cell `{id}` in experiment `{exp}`{more}")}));
         };
         let t0 = std::time::Instant::now();
         let opts = crate::replay::ReplayOptions { threads: 1, data_dir: st.data_root().map(|p| p.to_path_buf()), ..Default::default() };

@@ -217,13 +217,16 @@ pub fn series_of(v: &serde_json::Value) -> Option<Vec<(f64, f64)>> {
         .collect()
 }
 
+/// A named series of (x, y) points.
+pub type Named = (String, Vec<(f64, f64)>);
+
 /// The fields a record array is plotted against, in order of preference.
 const X_FIELDS: [&str; 5] = ["epoch", "iteration", "generation", "step", "x"];
 
 /// The series of an array of records (`[{epoch, train, val}, …]`, an lstm cell's `loss`):
 /// x is the first of [`X_FIELDS`] every record holds as a number; each other field that every
 /// record holds as a number is one series. `None` for anything else, or fewer than two records.
-pub fn record_series(v: &serde_json::Value) -> Option<(&'static str, Vec<(String, Vec<(f64, f64)>)>)> {
+pub fn record_series(v: &serde_json::Value) -> Option<(&'static str, Vec<Named>)> {
     let a = v.as_array().filter(|a| a.len() >= 2)?;
     let recs: Vec<&serde_json::Map<String, serde_json::Value>> = a.iter().map(|r| r.as_object()).collect::<Option<_>>()?;
     let all_num = |k: &str| recs.iter().all(|r| r.get(k).is_some_and(serde_json::Value::is_number));

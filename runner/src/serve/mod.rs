@@ -157,6 +157,7 @@ pub fn routes(st: ServeState) -> Router {
         .route("/files/{*path}", get(files::serve))
         .route("/static/app.css", get(|| async { ([(axum::http::header::CONTENT_TYPE, "text/css; charset=utf-8")], html::CSS) }))
         .route("/static/app.js", get(|| async { ([(axum::http::header::CONTENT_TYPE, "text/javascript; charset=utf-8")], html::JS) }))
+        .fallback(pages::no_route)
         .with_state(st)
 }
 

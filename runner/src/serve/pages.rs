@@ -37,6 +37,11 @@ fn not_found(what: &str, token: Option<&str>) -> Response {
     (StatusCode::NOT_FOUND, Html(page("Not found", &[], &body, token))).into_response()
 }
 
+/// Any address no route serves: a page that says so (it was an empty 404).
+pub async fn no_route(uri: axum::http::Uri) -> Response {
+    not_found(&format!("Nothing is served at `{}`.", uri.path()), None)
+}
+
 fn exp_href(name: &str) -> String {
     format!("/e/{}", enc(name))
 }
@@ -394,7 +399,7 @@ pub fn cell_file(st: &ServeState, exp: &str, id: &str) -> Option<std::path::Path
 
 /// The ids of `exp`'s cells that start with `prefix` (at least 4 characters; none when the
 /// prefix or the experiment is not valid).
-fn cells_with_prefix(st: &ServeState, exp: &str, prefix: &str) -> Vec<String> {
+pub(super) fn cells_with_prefix(st: &ServeState, exp: &str, prefix: &str) -> Vec<String> {
     let Some(dir) = experiments::dir_of(st, exp).filter(|_| valid_id(prefix) && prefix.len() >= 4) else { return vec![] };
     let files = crate::browse::cells_in(&dir, prefix).unwrap_or_default();
     files.iter().filter_map(|f| f.file_stem()?.to_str().filter(|id| valid_id(id)).map(str::to_string)).collect()
