@@ -205,12 +205,27 @@ class Plot {
     }
     ctx.stroke(); ctx.restore();
   }
-  legend(ctx, g, entries) {
+  // the legend goes in the corner of the axes that covers the fewest drawn points (`series`:
+  // [xs, ys] of every curve drawn); ties keep the first: top right on the PDF (above its falling
+  // tail), on the CDF right below the data's plateau near 1
+  legend(ctx, g, entries, series) {
     ctx.font = "12px " + FONT;
     const w = Math.max(...entries.map(e => ctx.measureText(e.label).width)) + 44, h = entries.length * 17 + 8;
-    // top right: above the PDF's falling tail; on the CDF, right below the data's plateau
-    // near 1 and above the components (each at most its weight)
-    const lx = g.w - g.r - w - 8, ly = this.opts.ylog ? g.t + 8 : this.py(0.93, g);
+    const X0 = g.l + 8, X1 = g.w - g.r - w - 8, Ytop = this.opts.ylog ? g.t + 8 : this.py(0.93, g), Ybot = g.h - g.b - h - 8;
+    const corners = [[X1, Ytop], [X0, Ybot], [X1, Ybot], [X0, Ytop]];
+    const covered = ([x, y]) => {
+      let n = 0;
+      for (const [xs, ys] of series) xs.forEach((v, i) => {
+        const u = ys[i];
+        if (!(v > 0) || !isFinite(u) || (this.opts.ylog && !(u > 0))) return;
+        const X = this.px(v, g), Y = this.py(u, g);
+        if (X >= x - 4 && X <= x + w + 4 && Y >= y - 4 && Y <= y + h + 4) n++;
+      });
+      return n;
+    };
+    let best = corners[0], least = Infinity;
+    for (const c of corners) { const n = covered(c); if (n < least) { least = n; best = c; } }
+    const [lx, ly] = best;
     ctx.fillStyle = "rgba(255,255,255,0.92)"; ctx.strokeStyle = "#c9ced6"; ctx.lineWidth = 1; ctx.setLineDash([]);
     ctx.fillRect(lx, ly, w, h); ctx.strokeRect(lx, ly, w, h);
     entries.forEach((e, i) => {
@@ -227,16 +242,19 @@ class Plot {
     const ctx = this.canvas.getContext("2d");
     ctx.setTransform(1, 0, 0, 1, 0, 0); ctx.drawImage(this.base, 0, 0); ctx.scale(g.dpr, g.dpr);
     const entries = [{ label: dataLabel, color: COLORS.data, dash: [], width: 1.6 }];
+    const drawn = [[this.xs, this.ys]];
     if (model) {
       const seen = new Set();
       model.comps.forEach((c, k) => {
         this.line(ctx, g, this.xs, which === "pdf" ? model.compPdf[k] : model.compCdf[k], COLORS[c.name] || "#777", [5, 4], 1.1);
+        drawn.push([this.xs, which === "pdf" ? model.compPdf[k] : model.compCdf[k]]);
         if (!seen.has(c.name)) { seen.add(c.name); entries.push({ label: FAMILY_LABEL[c.name] + " components", color: COLORS[c.name] || "#777", dash: [5, 4], width: 1.1 }); }
       });
       this.line(ctx, g, this.xs, which === "pdf" ? model.pdf : model.cdf, COLORS.mixture, [], 2);
+      drawn.push([this.xs, which === "pdf" ? model.pdf : model.cdf]);
       entries.splice(1, 0, { label: "mixture", color: COLORS.mixture, dash: [], width: 2 });
     }
-    this.legend(ctx, g, entries);
+    this.legend(ctx, g, entries, drawn);
   }
 }
 
@@ -258,6 +276,10 @@ function histogramPath() { return $("histogram").value.trim() || $("histogram-li
 function xLabel(p) {
   const s = p.split("/").pop().replace(/\.csv$/, "");
   return { length: "Flow length (packets)", size: "Flow size (bytes)", duration: "Flow duration (ms)", rate: "Flow rate (bytes/s)" }[s] || s;
+}
+// the unit one flow is counted in along x (the PDF's is its inverse), by the histogram's name
+function xUnit(p) {
+  return { length: "packet", size: "byte", duration: "ms", rate: "byte/s" }[p.split("/").pop().replace(/\.csv$/, "")];
 }
 function setStatus(t, err) { $("status").textContent = t; $("status").className = err ? "error" : ""; }
 async function post(path, body) {
@@ -287,8 +309,9 @@ function formBody() {
 function useCurves(c) {
   curves = c;
   const col = $("column").value, xl = xLabel(histogramPath());
-  pdfPlot.setData(c.x, c.pdf, xl, "PDF", "PDF (" + col + ")");
-  cdfPlot.setData(c.x, c.cdf, xl, "CDF", "CDF (" + col + ")");
+  const unit = xUnit(histogramPath());
+  pdfPlot.setData(c.x, c.pdf, xl, unit ? "PDF [1/" + unit + "]" : "PDF", "PDF (" + col + ")");
+  cdfPlot.setData(c.x, c.cdf, xl, "CDF [fraction]", "CDF (" + col + ")");
   draw(null);
 }
 async function loadCurves() {
