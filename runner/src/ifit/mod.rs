@@ -103,9 +103,7 @@ impl FitSpec {
         FitSection { column: &self.column, iterations: self.iterations, families, initial: self.initial.clone(), mpw: self.mpw, fitter: Some(&self.fitter) }.write(&mut t)?;
         Ok(t)
     }
-}
 
-impl FitSpec {
     /// Plans the fit's manifest in a fresh work directory (the plugin checks every setting
     /// here, as for `flowlab run`): the plan and the directory it lives in.
     fn plan(&self, data_dir: Option<&Path>) -> Result<(Plan, tempfile::TempDir), Error> {

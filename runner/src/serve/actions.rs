@@ -1,7 +1,6 @@
 //! The actions of `flowlab serve` (POST, token required, runner/src/serve/security.rs):
 //! start `flowlab run` on an experiment's manifest, and replay a cell (replay.rs) and show
 //! the verdict.
-use super::pages::cell_file;
 use super::{ServeState, experiments};
 use axum::extract::{Path as UrlPath, State};
 use axum::http::StatusCode;
@@ -78,14 +77,9 @@ pub async fn start_run(State(st): State<ServeState>, UrlPath(exp): UrlPath<Strin
 pub async fn replay(State(st): State<ServeState>, UrlPath((exp, id)): UrlPath<(String, String)>) -> Response {
     tokio::task::spawn_blocking(move || {
         // the full id, or a unique prefix of one (as the cell page takes it)
-        let found = cell_file(&st, &exp, &id).or_else(|| match super::pages::cells_with_prefix(&st, &exp, &id).as_slice() {
-            [one] => cell_file(&st, &exp, one),
-            _ => None,
-        });
-        let Some(path) = found else {
-            let n = super::pages::cells_with_prefix(&st, &exp, &id).len();
-            let more = if n > 1 { format!(": {n} cells start with `{id}`; give more characters") } else { String::new() };
-            return answer(StatusCode::NOT_FOUND, json!({"error": format!("no cell `{id}` in experiment `{exp}`{more}")}));
+        let path = match super::pages::resolve_cell(&st, &exp, &id) {
+            Ok((_, path)) => path,
+            Err(why) => return answer(StatusCode::NOT_FOUND, json!({"error": why})),
         };
         let t0 = std::time::Instant::now();
         let opts = crate::replay::ReplayOptions { threads: 1, data_dir: st.data_root().map(|p| p.to_path_buf()), ..Default::default() };

@@ -5,9 +5,9 @@
 use super::html::esc;
 use std::fmt::Write as _;
 
-/// Series colours: Okabe–Ito (colour-blind safe; docs/figures.md) without its yellow, which a thin line on
-/// white does not show, and black, which is the data's [`INK`]; grey and Tol's wine complete
-/// the eight.
+/// Series colours: Okabe–Ito (colour-blind safe; docs/figures.md) without its yellow, which a
+/// thin line on white does not show, and black, which is the data's [`INK`]; grey and Tol's
+/// wine complete the eight.
 pub const PALETTE: [&str; 8] = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#7F7F7F", "#882255"];
 /// Dash patterns by colour index, so series stay apart in grey-scale print.
 const DASHES: [&str; 4] = ["", "6 3", "2 2", "8 3 2 3"];
@@ -231,7 +231,7 @@ pub fn record_series(v: &serde_json::Value) -> Option<(&'static str, Vec<Named>)
     let recs: Vec<&serde_json::Map<String, serde_json::Value>> = a.iter().map(|r| r.as_object()).collect::<Option<_>>()?;
     let all_num = |k: &str| recs.iter().all(|r| r.get(k).is_some_and(serde_json::Value::is_number));
     let x = X_FIELDS.into_iter().find(|k| all_num(k))?;
-    let fields: Vec<(String, Vec<(f64, f64)>)> =
+    let fields: Vec<Named> =
         recs[0].keys().filter(|k| k.as_str() != x && all_num(k)).map(|k| (k.clone(), recs.iter().map(|r| (r[x].as_f64().unwrap_or(f64::NAN), r[k].as_f64().unwrap_or(f64::NAN))).collect())).collect();
     (!fields.is_empty()).then_some((x, fields))
 }

@@ -77,11 +77,6 @@ pub fn content_type(p: &Path) -> &'static str {
     }
 }
 
-/// Whether a file is a figure a page may show inline.
-pub fn is_image(p: &str) -> bool {
-    image_rank(p).is_some()
-}
-
 /// An image format's rank: SVG first (it scales), then PNG, then JPEG; `None`: not an image.
 fn image_rank(p: &str) -> Option<usize> {
     let l = p.to_ascii_lowercase();
@@ -95,7 +90,7 @@ pub fn figures<'a>(paths: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
     let mut out: Vec<&str> = Vec::new();
     for p in paths {
         let Some(rank) = image_rank(p) else { continue };
-        let stem = |q: &str| q.rsplit_once('.').map(|(s, _)| s.to_string()).unwrap_or_default();
+        let stem = |q: &'a str| q.rsplit_once('.').map_or(q, |(s, _)| s);
         match out.iter_mut().find(|q| stem(q) == stem(p)) {
             Some(q) if image_rank(q).is_some_and(|r| r > rank) => *q = p,
             Some(_) => {}

@@ -397,9 +397,24 @@ pub fn cell_file(st: &ServeState, exp: &str, id: &str) -> Option<std::path::Path
     (valid_id(id) && p.is_file()).then_some(p)
 }
 
+/// The cell `id` names in `exp`, as its full id and file: `id` itself, or the one cell it is
+/// a prefix of (the 12 characters the tables and `flowlab ls` show); else why not (`no cell
+/// …`). The cell page and replay both take a cell this way.
+pub(super) fn resolve_cell(st: &ServeState, exp: &str, id: &str) -> Result<(String, std::path::PathBuf), String> {
+    if let Some(p) = cell_file(st, exp, id) {
+        return Ok((id.to_string(), p));
+    }
+    let ids = cells_with_prefix(st, exp, id);
+    match ids.as_slice() {
+        [one] => cell_file(st, exp, one).map(|p| (one.clone(), p)).ok_or_else(|| format!("no cell `{id}` in experiment `{exp}`")),
+        [] => Err(format!("no cell `{id}` in experiment `{exp}`")),
+        more => Err(format!("no cell `{id}` in experiment `{exp}`: {} cells start with `{id}`; give more characters", more.len())),
+    }
+}
+
 /// The ids of `exp`'s cells that start with `prefix` (at least 4 characters; none when the
 /// prefix or the experiment is not valid).
-pub(super) fn cells_with_prefix(st: &ServeState, exp: &str, prefix: &str) -> Vec<String> {
+fn cells_with_prefix(st: &ServeState, exp: &str, prefix: &str) -> Vec<String> {
     let Some(dir) = experiments::dir_of(st, exp).filter(|_| valid_id(prefix) && prefix.len() >= 4) else { return vec![] };
     let files = crate::browse::cells_in(&dir, prefix).unwrap_or_default();
     files.iter().filter_map(|f| f.file_stem()?.to_str().filter(|id| valid_id(id)).map(str::to_string)).collect()
@@ -462,15 +477,21 @@ fn candidates_table(cands: &[Value], selected: Option<usize>) -> String {
     t
 }
 
-/// The axes of `data.<key>`'s chart and its points: an objective trace (`trace`) against
-/// iterate + 1 on a log axis (most change happens in the first iterates; iterate 0 is the
-/// start), any other array against its index.
-fn series_axes(key: &str, pts: Vec<(f64, f64)>) -> (Axes, Vec<(f64, f64)>) {
-    if key == "trace" {
-        (Axes { xlabel: "iterate + 1 (log)".into(), xlog: true, ..Default::default() }, pts.into_iter().map(|(x, y)| (x + 1.0, y)).collect())
-    } else {
-        (Axes { xlabel: "index".into(), ..Default::default() }, pts)
-    }
+/// The axes of `data.<key>`'s chart and the shift of its x values: an objective trace
+/// (`trace`) against iterate + 1 on a log axis (most change happens in the first iterates;
+/// iterate 0 is the start), any other array against its index.
+fn series_axes(key: &str) -> (Axes, f64) {
+    if key == "trace" { (Axes { xlabel: "iterate + 1 (log)".into(), xlog: true, ..Default::default() }, 1.0) } else { (Axes { xlabel: "index".into(), ..Default::default() }, 0.0) }
+}
+
+/// `pts` with every x moved by `dx`.
+fn shifted(pts: &[(f64, f64)], dx: f64) -> Vec<(f64, f64)> {
+    pts.iter().map(|&(x, y)| (x + dx, y)).collect()
+}
+
+/// A figure of a page: the image, linked to the file at full size, and its caption.
+fn figure(href: &str, caption: &str) -> String {
+    format!(r#"<figure class="fig"><a href="{href}" title="open at full size"><img src="{href}" alt="{0}" loading="lazy"></a><figcaption>{0}</figcaption></figure>"#, esc(caption))
 }
 
 /// The `data` section of a response: a chart per numeric series, and the other top-level
@@ -481,8 +502,12 @@ fn data_charts(rec: &Value) -> String {
     if let Some(m) = rec["response"]["data"].as_object() {
         for (k, v) in m {
             if let Some(pts) = series_of(v) {
-                let (ax, pts) = series_axes(k, pts);
-                charts.push_str(&overlay_axes(&format!("data.{k}"), &ax, &[Series { label: stored_value(&rec["cell_id"]).chars().take(12).collect(), points: pts, color: 0, dots: false }]));
+                let (ax, dx) = series_axes(k);
+                charts.push_str(&overlay_axes(
+                    &format!("data.{k}"),
+                    &ax,
+                    &[Series { label: stored_value(&rec["cell_id"]).chars().take(12).collect(), points: shifted(&pts, dx), color: 0, dots: false }],
+                ));
             } else if let Some((x, fields)) = record_series(v) {
                 let series: Vec<Series> = fields.into_iter().enumerate().map(|(i, (name, points))| Series { label: name, points, color: i, dots: false }).collect();
                 charts.push_str(&overlay(&format!("data.{k}"), x, &series));
@@ -520,8 +545,7 @@ fn artifacts(exp: &str, rec: &Value) -> String {
     }
     // each figure once, in its best format, linked to the file at full size
     for path in super::files::figures(arts.iter().filter_map(|a| a["path"].as_str())) {
-        let href = file_href(&format!("{exp}/artifacts/{id}/{path}"));
-        let _ = write!(figs, r#"<figure class="fig"><a href="{href}" title="open at full size"><img src="{href}" alt="{0}" loading="lazy"></a><figcaption>{0}</figcaption></figure>"#, esc(path));
+        figs.push_str(&figure(&file_href(&format!("{exp}/artifacts/{id}/{path}")), path));
     }
     list.push_str("</tbody></table>");
     if figs.is_empty() { list } else { format!(r#"<div class="figs">{figs}</div>{list}"#) }
@@ -531,14 +555,11 @@ fn artifacts(exp: &str, rec: &Value) -> String {
 pub async fn cell(State(st): State<ServeState>, UrlPath((exp, id)): UrlPath<(String, String)>, Extension(a): Extension<Authed>) -> Response {
     blocking(move || {
         let token = token_for(&st, a);
-        let Some(path) = cell_file(&st, &exp, &id) else {
-            // a prefix (the 12 characters the tables and `flowlab ls` show) of one cell: there
-            let ids = cells_with_prefix(&st, &exp, &id);
-            if let [one] = ids.as_slice() {
-                return axum::response::Redirect::to(&cell_href(&exp, one)).into_response();
-            }
-            let more = if ids.len() > 1 { format!(" {} cells start with `{id}`; give more characters.", ids.len()) } else { String::new() };
-            return not_found(&format!("No cell `{id}` in experiment `{exp}`.{more}"), token.as_deref());
+        let path = match resolve_cell(&st, &exp, &id) {
+            Ok((full, path)) if full == id => path,
+            // a prefix of one cell: there
+            Ok((full, _)) => return axum::response::Redirect::to(&cell_href(&exp, &full)).into_response(),
+            Err(why) => return not_found(&format!("{}.", why.replacen("no cell", "No cell", 1)), token.as_deref()),
         };
         let c = match read_cell(&path) {
             Ok(c) => c,
@@ -766,8 +787,9 @@ pub async fn compare(State(st): State<ServeState>, UrlPath(exp): UrlPath<String>
             b.push_str(r#"<h2>Overlaid data</h2><div class="figs">"#);
             for k in keys {
                 let series: Vec<Series> = cells.iter().enumerate().filter_map(|(i, c)| series_of(&c.record["response"]["data"][&k]).map(|p| Series { label: label(c), points: p, color: i, dots: false })).collect();
-                let shown: Vec<Series> = series.iter().map(|se| Series { label: se.label.clone(), points: series_axes(&k, se.points.clone()).1, color: se.color, dots: false }).collect();
-                b.push_str(&overlay_axes(&format!("data.{k}"), &series_axes(&k, vec![]).0, &shown));
+                let (ax, dx) = series_axes(&k);
+                let shown: Vec<Series> = series.iter().map(|se| Series { label: se.label.clone(), points: shifted(&se.points, dx), color: se.color, dots: false }).collect();
+                b.push_str(&overlay_axes(&format!("data.{k}"), &ax, &shown));
                 // an objective trace also against time: a fitter benchmark compares fitters
                 // per second, not per iteration (iterates spread evenly over the cell's wall
                 // time, as the fit-benchmark report does)
@@ -808,15 +830,14 @@ pub async fn compare(State(st): State<ServeState>, UrlPath(exp): UrlPath<String>
         let mut figs: std::collections::BTreeMap<String, Vec<(String, String)>> = Default::default();
         for c in &cells {
             let id = stored_value(&c.record["cell_id"]);
-            let arts = c.record["response"]["artifacts"].as_array().cloned().unwrap_or_default();
-            for p in super::files::figures(arts.iter().filter_map(|a| a["path"].as_str())) {
+            for p in super::files::figures(c.record["response"]["artifacts"].as_array().into_iter().flatten().filter_map(|a| a["path"].as_str())) {
                 figs.entry(p.rsplit_once('.').map_or(p, |(s, _)| s).to_string()).or_default().push((label(c), file_href(&format!("{exp}/artifacts/{id}/{p}"))));
             }
         }
         for (name, list) in figs {
             let _ = write!(b, r#"<h2>Figure {}</h2><div class="figs">"#, esc(&name));
             for (l, href) in list {
-                let _ = write!(b, r#"<figure class="fig"><a href="{href}" title="open at full size"><img src="{href}" alt="{}" loading="lazy"></a><figcaption>{}</figcaption></figure>"#, esc(&l), esc(&l));
+                b.push_str(&figure(&href, &l));
             }
             b.push_str("</div>");
         }
